@@ -1,0 +1,104 @@
+#include "actors/logic/event.hpp"
+
+#include <cstdio>
+#include <random>
+
+namespace onceflow {
+
+const char* to_string(priority p) {
+  switch (p) {
+    case priority::high:
+      return "high";
+    case priority::normal:
+      return "normal";
+    case priority::low:
+      return "low";
+  }
+  return "normal";
+}
+
+bool parse_priority(const std::string& str, priority& out) {
+  if (str == "high")
+    out = priority::high;
+  else if (str == "normal")
+    out = priority::normal;
+  else if (str == "low")
+    out = priority::low;
+  else
+    return false;
+  return true;
+}
+
+const char* to_string(event_status s) {
+  switch (s) {
+    case event_status::unknown:
+      return "unknown";
+    case event_status::accepted:
+      return "accepted";
+    case event_status::in_flight:
+      return "in_flight";
+    case event_status::retrying:
+      return "retrying";
+    case event_status::processed:
+      return "processed";
+    case event_status::dead:
+      return "dead";
+  }
+  return "unknown";
+}
+
+const char* to_string(outcome o) {
+  switch (o) {
+    case outcome::success:
+      return "success";
+    case outcome::retryable:
+      return "retryable";
+    case outcome::permanent:
+      return "permanent";
+    case outcome::lease_lost:
+      return "lease_lost";
+    case outcome::crashed:
+      return "crashed";
+  }
+  return "unknown";
+}
+
+const char* to_string(dlq_reason r) {
+  switch (r) {
+    case dlq_reason::retries_exhausted:
+      return "retries_exhausted";
+    case dlq_reason::permanent_error:
+      return "permanent_error";
+    case dlq_reason::crash_loop:
+      return "crash_loop";
+  }
+  return "unknown";
+}
+
+bool parse_dlq_reason(const std::string& str, dlq_reason& out) {
+  for (auto r : {dlq_reason::retries_exhausted, dlq_reason::permanent_error,
+                 dlq_reason::crash_loop})
+    if (str == to_string(r)) {
+      out = r;
+      return true;
+    }
+  return false;
+}
+
+std::string make_uuid_v4() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t hi = rng();
+  uint64_t lo = rng();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL; // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; // variant 10
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF),
+                static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+} // namespace onceflow

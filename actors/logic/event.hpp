@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// The event model. Plain data with no framework dependency: actors/types.hpp
+/// adds the CAF type IDs and `inspect` overloads that let these types cross
+/// actor and node boundaries.
+namespace onceflow {
+
+/// Milliseconds since the Unix epoch (wall clock). Every persisted time uses it.
+using millis_t = int64_t;
+
+/// Dispatch priority of an event.
+enum class priority : uint8_t { high = 0, normal = 1, low = 2 };
+
+/// Returns "high", "normal" or "low".
+const char* to_string(priority p);
+
+/// Parses "high", "normal" or "low"; returns false for anything else.
+bool parse_priority(const std::string& str, priority& out);
+
+/// Status of an event for one listener group.
+enum class event_status : uint8_t {
+  unknown = 0,   ///< The store has no such event.
+  accepted = 1,  ///< In the log, not yet delivered.
+  in_flight = 2, ///< A listener holds a lease on it.
+  retrying = 3,  ///< Failed at least once; waits in the retry schedule.
+  processed = 4, ///< The effect is recorded in the ledger.
+  dead = 5,      ///< In the dead-letter queue.
+};
+
+const char* to_string(event_status s);
+
+/// One event as accepted by onceflow.
+struct event {
+  /// Idempotency key: client-supplied (<= 128 printable bytes) or a UUIDv4.
+  std::string id;
+  /// Event type, `[A-Za-z0-9_.-]{1,64}`.
+  std::string type;
+  /// A JSON object, kept as validated text.
+  std::string payload;
+  priority prio = priority::normal;
+  /// Wall-clock time of acceptance (set by the node, not the client).
+  millis_t created_at = 0;
+  /// Trace id for correlating logs (generated when absent).
+  std::string trace_id;
+  /// Position in the durable log; 0 until the store accepted the event.
+  uint64_t seq = 0;
+};
+
+/// How one delivery attempt ended.
+enum class outcome : uint8_t {
+  success = 0,   ///< Handler succeeded; effect committed.
+  retryable = 1, ///< Handler failed with a transient error.
+  permanent = 2, ///< Handler failed with a permanent error.
+  lease_lost = 3,///< Completion refused: the lease had expired (stale epoch).
+  crashed = 4,   ///< The lease expired without a completion (listener died).
+};
+
+const char* to_string(outcome o);
+
+/// One delivery attempt, as kept for the DLQ and the status API.
+struct attempt_record {
+  uint32_t attempt = 0;
+  millis_t at = 0;
+  std::string node;
+  std::string listener;
+  uint64_t epoch = 0;
+  outcome result = outcome::success;
+  std::string error;
+};
+
+/// One (event, group) pair on its way through the runtime.
+struct delivery {
+  event ev;
+  std::string group;
+  /// 1 for the first attempt; incremented by each retry.
+  uint32_t attempt = 1;
+  /// Lease epoch granted by the deduplicator for the current attempt.
+  uint64_t epoch = 0;
+  /// How often the lease expired without a completion (crash redeliveries).
+  uint32_t redeliveries = 0;
+  /// Earlier attempts, oldest first.
+  std::vector<attempt_record> history;
+};
+
+/// Reason codes for dead-lettered events.
+enum class dlq_reason : uint8_t {
+  retries_exhausted = 0,
+  permanent_error = 1,
+  crash_loop = 2,
+};
+
+const char* to_string(dlq_reason r);
+bool parse_dlq_reason(const std::string& str, dlq_reason& out);
+
+/// An event in the dead-letter queue.
+struct dlq_entry {
+  delivery dl;
+  dlq_reason reason = dlq_reason::retries_exhausted;
+  std::string last_error;
+  millis_t dead_at = 0;
+};
+
+/// Generates a random UUIDv4 in its canonical 36-character text form.
+std::string make_uuid_v4();
+
+} // namespace onceflow

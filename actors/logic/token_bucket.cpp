@@ -1,0 +1,66 @@
+#include "actors/logic/token_bucket.hpp"
+#include "actors/logic/priority_queue.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace onceflow {
+
+std::string validate(const priority_weights& w) {
+  if (w.high == 0 || w.normal == 0 || w.low == 0)
+    return "priority weights must all be >= 1 (a zero weight starves)";
+  return {};
+}
+
+void token_bucket::refill(millis_t now) {
+  if (now > last_) {
+    tokens_ = std::min(burst_,
+                       tokens_ + rate_ * static_cast<double>(now - last_) / 1000.0);
+    last_ = now;
+  }
+}
+
+uint64_t token_bucket::take(millis_t now, uint64_t n) {
+  if (unlimited())
+    return n;
+  refill(now);
+  // The epsilon absorbs rounding of many small refills (10 x 0.1 < 1.0).
+  auto available = static_cast<uint64_t>(std::floor(tokens_ + 1e-9));
+  auto taken = std::min(available, n);
+  tokens_ = std::max(0.0, tokens_ - static_cast<double>(taken));
+  return taken;
+}
+
+millis_t token_bucket::wait_time(millis_t now) {
+  if (unlimited())
+    return 0;
+  refill(now);
+  if (tokens_ + 1e-9 >= 1.0)
+    return 0;
+  return static_cast<millis_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_));
+}
+
+bool pattern_match(const std::string& pattern, const std::string& type) {
+  // Iterative glob with backtracking to the last '*'.
+  size_t p = 0, t = 0, star = std::string::npos, mark = 0;
+  while (t < type.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == type[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*')
+    ++p;
+  return p == pattern.size();
+}
+
+} // namespace onceflow

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "actors/logic/event.hpp"
+
+#include <cstdint>
+
+namespace onceflow {
+
+/// A token bucket: `rate` tokens per second, at most `burst` stored.
+/// A rate of 0 means unlimited. Pure: time comes in as `now` (ms).
+class token_bucket {
+public:
+  token_bucket() = default;
+
+  token_bucket(double rate, double burst, millis_t now)
+    : rate_(rate), burst_(burst < 1 ? 1 : burst), tokens_(burst_), last_(now) {
+    // nop
+  }
+
+  bool unlimited() const {
+    return rate_ <= 0;
+  }
+
+  /// Takes up to `n` tokens; returns how many were taken.
+  uint64_t take(millis_t now, uint64_t n);
+
+  /// Milliseconds until at least one token is available (0 if one is now).
+  millis_t wait_time(millis_t now);
+
+  double tokens(millis_t now) {
+    refill(now);
+    return tokens_;
+  }
+
+private:
+  void refill(millis_t now);
+
+  double rate_ = 0;
+  double burst_ = 1;
+  double tokens_ = 1;
+  millis_t last_ = 0;
+};
+
+/// Matches an event type against a subscription pattern where `*` matches
+/// any (possibly empty) run of characters: `order.*`, `*.created`, `*`.
+bool pattern_match(const std::string& pattern, const std::string& type);
+
+} // namespace onceflow

@@ -1,0 +1,235 @@
+#include "actors/logic/validation.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace onceflow {
+
+namespace {
+
+/// SAX consumer that checks shape and depth without building a DOM.
+class payload_checker : public nlohmann::json_sax<nlohmann::json> {
+public:
+  explicit payload_checker(size_t max_depth) : max_depth_(max_depth) {
+    // nop
+  }
+
+  bool null() override {
+    return scalar();
+  }
+  bool boolean(bool) override {
+    return scalar();
+  }
+  bool number_integer(number_integer_t) override {
+    return scalar();
+  }
+  bool number_unsigned(number_unsigned_t) override {
+    return scalar();
+  }
+  bool number_float(number_float_t, const string_t&) override {
+    return scalar();
+  }
+  bool string(string_t&) override {
+    return scalar();
+  }
+  bool binary(binary_t&) override {
+    return scalar();
+  }
+  bool start_object(std::size_t) override {
+    return open(true);
+  }
+  bool key(string_t&) override {
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    return open(false);
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t pos, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
+    if (error.empty())
+      error = "invalid JSON at byte " + std::to_string(pos) + ": "
+              + ex.what();
+    return false;
+  }
+
+  std::string error;
+  bool too_deep = false;
+
+private:
+  bool scalar() {
+    if (depth_ == 0) {
+      error = "must be a JSON object";
+      return false;
+    }
+    return true;
+  }
+  bool open(bool is_object) {
+    if (depth_ == 0 && !is_object) {
+      error = "must be a JSON object";
+      return false;
+    }
+    if (++depth_ > max_depth_) {
+      too_deep = true;
+      error = "nested deeper than " + std::to_string(max_depth_) + " levels";
+      return false;
+    }
+    return true;
+  }
+
+  size_t depth_ = 0;
+  size_t max_depth_;
+};
+
+validation_result fail(std::string field, std::string message,
+                       bool too_large = false) {
+  validation_result r;
+  r.field = std::move(field);
+  r.message = std::move(message);
+  r.too_large = too_large;
+  return r;
+}
+
+} // namespace
+
+bool valid_event_id(const std::string& id, const validation_limits& lim) {
+  if (id.empty() || id.size() > lim.max_id_bytes)
+    return false;
+  for (unsigned char c : id)
+    if (c < 0x21 || c > 0x7E)
+      return false;
+  return true;
+}
+
+bool valid_event_type(const std::string& type, const validation_limits& lim) {
+  if (type.empty() || type.size() > lim.max_type_bytes)
+    return false;
+  for (unsigned char c : type) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::string check_json(const std::string& json, const validation_limits& lim,
+                       bool& too_large, bool& too_deep) {
+  too_large = false;
+  too_deep = false;
+  if (json.size() > lim.max_payload_bytes) {
+    too_large = true;
+    return "is " + std::to_string(json.size()) + " bytes, over the limit of "
+           + std::to_string(lim.max_payload_bytes) + " bytes";
+  }
+  payload_checker checker{lim.max_depth};
+  bool ok = nlohmann::json::sax_parse(json, &checker,
+                                      nlohmann::json::input_format_t::json,
+                                      true, false);
+  too_deep = checker.too_deep;
+  if (!ok || !checker.error.empty())
+    return checker.error.empty() ? "invalid JSON" : checker.error;
+  return {};
+}
+
+} // namespace
+
+std::string check_payload(const std::string& json, const validation_limits& lim,
+                          bool& too_large) {
+  bool too_deep = false;
+  return check_json(json, lim, too_large, too_deep);
+}
+
+validation_result validate(const submission& sub,
+                           const validation_limits& lim) {
+  validation_result r;
+  if (!sub.id.empty() && !valid_event_id(sub.id, lim))
+    return fail("id", "must be 1.." + std::to_string(lim.max_id_bytes)
+                        + " printable ASCII characters without spaces");
+  if (!valid_event_type(sub.type, lim))
+    return fail("type", sub.type.empty()
+                          ? "is required"
+                          : "must match [A-Za-z0-9_.-]{1,"
+                              + std::to_string(lim.max_type_bytes) + "}");
+  if (!sub.prio.empty() && !parse_priority(sub.prio, r.ev.prio))
+    return fail("priority", "must be one of high, normal, low (got '"
+                              + sub.prio + "')");
+  bool too_large = false;
+  if (sub.payload.empty())
+    return fail("payload", "is required");
+  auto err = check_payload(sub.payload, lim, too_large);
+  if (!err.empty())
+    return fail("payload", err, too_large);
+  r.ok = true;
+  r.ev.id = sub.id.empty() ? make_uuid_v4() : sub.id;
+  r.ev.type = sub.type;
+  r.ev.payload = sub.payload;
+  r.ev.trace_id = make_uuid_v4();
+  return r;
+}
+
+validation_result parse_event_json(const std::string& line,
+                                   const validation_limits& lim) {
+  // Bound the whole line before parsing: payload limit plus room for fields.
+  if (line.size() > lim.max_payload_bytes + 1024)
+    return fail("payload", "line is " + std::to_string(line.size())
+                             + " bytes, over the payload limit of "
+                             + std::to_string(lim.max_payload_bytes) + " bytes",
+                true);
+  bool too_large = false;
+  bool too_deep = false;
+  validation_limits outer = lim;
+  outer.max_payload_bytes = lim.max_payload_bytes + 1024;
+  outer.max_depth = lim.max_depth + 1;
+  auto err = check_json(line, outer, too_large, too_deep);
+  if (too_deep) // Only the payload can nest: the event itself is flat.
+    return fail("payload", "nested deeper than "
+                             + std::to_string(lim.max_depth) + " levels");
+  if (!err.empty())
+    return fail("line", "event " + err);
+  auto doc = nlohmann::json::parse(line);
+  submission sub;
+  auto get_string = [&](const char* key, std::string& out,
+                        std::string& problem) {
+    auto i = doc.find(key);
+    if (i == doc.end() || i->is_null())
+      return;
+    if (!i->is_string())
+      problem = std::string{key};
+    else
+      out = i->get<std::string>();
+  };
+  std::string problem;
+  get_string("id", sub.id, problem);
+  if (!problem.empty())
+    return fail("id", "must be a string");
+  get_string("type", sub.type, problem);
+  if (!problem.empty())
+    return fail("type", "must be a string");
+  get_string("priority", sub.prio, problem);
+  if (!problem.empty())
+    return fail("priority", "must be a string");
+  auto p = doc.find("payload");
+  if (p == doc.end())
+    return fail("payload", "is required");
+  if (!p->is_object())
+    return fail("payload", "must be a JSON object");
+  sub.payload = p->dump();
+  for (auto& [key, value] : doc.items()) {
+    (void) value;
+    if (key != "id" && key != "type" && key != "payload" && key != "priority")
+      return fail("line", "has unknown field '" + key
+                            + "' (expected id, type, payload, priority)");
+  }
+  return validate(sub, lim);
+}
+
+} // namespace onceflow

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package onceflow needs to build, test and run.
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  build-essential g++ cmake ninja-build pkg-config
+  libcaf-dev              # CAF 0.17.6: core + io
+  libspdlog-dev libfmt-dev
+  libboost-test-dev
+  libsqlite3-dev          # embedded store
+  nlohmann-json3-dev      # JSON validation and encoding
+  libhiredis-dev libmongoc-dev
+  redis-server
+  uuid-runtime
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,348 @@
+// Unit tests for actors/logic/lease_table.hpp: fenced leases with a TTL,
+// monotonically increasing epochs and a crash-redelivery budget.
+#include <boost/test/unit_test.hpp>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+
+#include "actors/logic/backoff.hpp"
+#include "actors/logic/lease_table.hpp"
+#include "tests/unit/print.hpp"
+
+#include <set>
+#include <string>
+
+namespace bdata = boost::unit_test::data;
+using namespace onceflow;
+
+namespace {
+
+constexpr millis_t ttl = 30000;
+constexpr uint32_t budget = 3;
+
+claim_decision claim(lease_table& t, const std::string& holder, millis_t now,
+                     bool done = false, uint32_t crash_budget = budget,
+                     const std::string& group = "g",
+                     const std::string& id = "e1") {
+  return t.claim(group, id, holder, now, ttl, crash_budget, done);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(lease_table_suite)
+
+BOOST_AUTO_TEST_CASE(first_claim_is_granted) {
+  lease_table t;
+  BOOST_TEST(t.next_epoch() == 1u);
+  auto d = claim(t, "L1", 1000);
+  BOOST_TEST(d.kind == claim_decision::granted);
+  BOOST_TEST(d.epoch == 1u);
+  BOOST_TEST(d.expires_at == 1000 + ttl);
+  BOOST_TEST(d.redeliveries == 0u);
+  BOOST_TEST(t.next_epoch() == 2u);
+  BOOST_TEST(t.size() == 1u);
+  BOOST_TEST(t.live(1000) == 1u);
+  BOOST_TEST(t.check("g", "e1", d.epoch, 1000) == fence_decision::ok);
+}
+
+BOOST_AUTO_TEST_CASE(first_epoch_is_honoured) {
+  lease_table t{500};
+  BOOST_TEST(t.next_epoch() == 500u);
+  auto d = claim(t, "L1", 0);
+  BOOST_TEST(d.kind == claim_decision::granted);
+  BOOST_TEST(d.epoch == 500u);
+  BOOST_TEST(t.next_epoch() == 501u);
+}
+
+BOOST_AUTO_TEST_CASE(held_for_other_holders_until_ttl) {
+  lease_table t;
+  auto g = claim(t, "L1", 1000);
+  BOOST_REQUIRE(g.kind == claim_decision::granted);
+  for (millis_t now : {millis_t{1000}, millis_t{1001}, millis_t{15000},
+                       g.expires_at - 1}) {
+    BOOST_TEST_CONTEXT("now " << now) {
+      auto h = claim(t, "L2", now);
+      BOOST_TEST(h.kind == claim_decision::held);
+      BOOST_TEST(h.expires_at == g.expires_at);
+      BOOST_TEST(h.redeliveries == 0u);
+      // The holder's epoch stays valid: a held answer hands out no epoch.
+      BOOST_TEST(t.check("g", "e1", g.epoch, now) == fence_decision::ok);
+    }
+  }
+  BOOST_TEST(t.next_epoch() == g.epoch + 1);
+}
+
+BOOST_AUTO_TEST_CASE(expired_lease_is_granted_again_with_higher_epoch) {
+  lease_table t;
+  auto g1 = claim(t, "L1", 1000);
+  BOOST_REQUIRE(g1.kind == claim_decision::granted);
+  auto g2 = claim(t, "L2", g1.expires_at + 1);
+  BOOST_TEST(g2.kind == claim_decision::granted);
+  BOOST_TEST(g2.epoch > g1.epoch);
+  BOOST_TEST(g2.expires_at == g1.expires_at + 1 + ttl);
+  BOOST_TEST(g2.redeliveries == 1u);
+  // Old holder is fenced off, new holder may commit.
+  BOOST_TEST(t.check("g", "e1", g1.epoch, g1.expires_at + 2)
+             == fence_decision::stale);
+  BOOST_TEST(t.check("g", "e1", g2.epoch, g1.expires_at + 2)
+             == fence_decision::ok);
+  // And the new lease is held against a third listener.
+  auto h = claim(t, "L3", g1.expires_at + 3);
+  BOOST_TEST(h.kind == claim_decision::held);
+  BOOST_TEST(h.redeliveries == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(claim_and_check_agree_on_expiry) {
+  // Whatever the exact expiry boundary, a claim by another holder is `held`
+  // exactly when the holder's epoch still passes the fence.
+  for (millis_t dt = -2; dt <= 2; ++dt) {
+    lease_table t;
+    auto g = claim(t, "L1", 0);
+    millis_t now = g.expires_at + dt;
+    BOOST_TEST_CONTEXT("expires_at + " << dt) {
+      bool fence_ok = t.check("g", "e1", g.epoch, now) == fence_decision::ok;
+      bool live = t.live(now) == 1u;
+      auto c = claim(t, "L2", now);
+      BOOST_TEST(fence_ok == (c.kind == claim_decision::held));
+      BOOST_TEST(live == fence_ok);
+      BOOST_TEST(!fence_ok == (c.kind == claim_decision::granted));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(check_stale_for_superseded_epoch) {
+  lease_table t;
+  auto g1 = claim(t, "L1", 0);
+  auto g2 = claim(t, "L2", g1.expires_at + 10);
+  auto g3 = claim(t, "L3", g2.expires_at + 10);
+  BOOST_REQUIRE(g3.kind == claim_decision::granted);
+  millis_t now = g2.expires_at + 11;
+  BOOST_TEST(t.check("g", "e1", g1.epoch, now) == fence_decision::stale);
+  BOOST_TEST(t.check("g", "e1", g2.epoch, now) == fence_decision::stale);
+  BOOST_TEST(t.check("g", "e1", g3.epoch, now) == fence_decision::ok);
+  // An epoch never handed out for the pair is not current either.
+  BOOST_TEST(t.check("g", "e1", g3.epoch + 100, now) != fence_decision::ok);
+}
+
+BOOST_AUTO_TEST_CASE(check_stale_for_expired_lease) {
+  lease_table t;
+  auto g = claim(t, "L1", 0);
+  BOOST_TEST(t.check("g", "e1", g.epoch, g.expires_at - 1)
+             == fence_decision::ok);
+  BOOST_TEST(t.check("g", "e1", g.epoch, g.expires_at + 1)
+             == fence_decision::stale);
+  BOOST_TEST(t.check("g", "e1", g.epoch, g.expires_at + 1000000)
+             == fence_decision::stale);
+  BOOST_TEST(t.live(g.expires_at + 1) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(check_no_lease_for_unknown_pair) {
+  lease_table t;
+  BOOST_TEST(t.check("g", "e1", 1, 0) == fence_decision::no_lease);
+  auto g = claim(t, "L1", 0);
+  BOOST_TEST(t.check("g", "other", g.epoch, 0) == fence_decision::no_lease);
+  BOOST_TEST(t.check("other", "e1", g.epoch, 0) == fence_decision::no_lease);
+}
+
+BOOST_AUTO_TEST_CASE(pairs_are_independent) {
+  lease_table t;
+  auto a = claim(t, "L1", 0, false, budget, "g1", "e");
+  auto b = claim(t, "L2", 0, false, budget, "g2", "e");
+  auto c = claim(t, "L3", 0, false, budget, "g1", "f");
+  BOOST_TEST(a.kind == claim_decision::granted);
+  BOOST_TEST(b.kind == claim_decision::granted);
+  BOOST_TEST(c.kind == claim_decision::granted);
+  BOOST_TEST(t.size() == 3u);
+  BOOST_TEST(t.live(0) == 3u);
+  BOOST_TEST(t.check("g1", "e", b.epoch, 0) == fence_decision::stale);
+  BOOST_TEST(t.check("g2", "e", b.epoch, 0) == fence_decision::ok);
+  // Key separation: ("ab", "c") and ("a", "bc") are different pairs.
+  lease_table u;
+  auto x = claim(u, "L1", 0, false, budget, "ab", "c");
+  auto y = claim(u, "L2", 0, false, budget, "a", "bc");
+  BOOST_TEST(x.kind == claim_decision::granted);
+  BOOST_TEST(y.kind == claim_decision::granted);
+  BOOST_TEST(u.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(epochs_increase_monotonically_across_pairs) {
+  lease_table t{7};
+  std::set<uint64_t> seen;
+  uint64_t prev = 0;
+  millis_t now = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      auto d = claim(t, "L", now, false, 1000, "g" + std::to_string(i % 5),
+                     "e" + std::to_string(i));
+      BOOST_REQUIRE(d.kind == claim_decision::granted);
+      BOOST_TEST(d.epoch > prev);
+      BOOST_TEST(d.epoch >= 7u);
+      BOOST_TEST(seen.insert(d.epoch).second);
+      prev = d.epoch;
+      BOOST_TEST(t.next_epoch() > d.epoch);
+    }
+    now += ttl + 1; // every lease expires; the next round re-grants them
+  }
+}
+
+BOOST_AUTO_TEST_CASE(release_keeps_pair_claimable) {
+  lease_table t;
+  auto g = claim(t, "L1", 0);
+  BOOST_TEST(t.release("g", "e1", g.epoch, 100) == fence_decision::ok);
+  BOOST_TEST(t.live(100) == 0u);
+  BOOST_TEST(t.check("g", "e1", g.epoch, 100) != fence_decision::ok);
+  // Claimable again right away, long before the old TTL, by anyone.
+  auto g2 = claim(t, "L2", 200);
+  BOOST_TEST(g2.kind == claim_decision::granted);
+  BOOST_TEST(g2.epoch > g.epoch);
+  // A release is not a crash.
+  BOOST_TEST(g2.redeliveries == 0u);
+  BOOST_TEST(t.check("g", "e1", g2.epoch, 200) == fence_decision::ok);
+}
+
+BOOST_AUTO_TEST_CASE(release_keeps_crash_redelivery_count) {
+  lease_table t;
+  auto g1 = claim(t, "L1", 0);
+  auto g2 = claim(t, "L2", g1.expires_at + 1); // one crash redelivery
+  BOOST_REQUIRE(g2.kind == claim_decision::granted);
+  BOOST_REQUIRE(g2.redeliveries == 1u);
+  BOOST_TEST(t.release("g", "e1", g2.epoch, g1.expires_at + 2)
+             == fence_decision::ok);
+  auto g3 = claim(t, "L3", g1.expires_at + 3);
+  BOOST_TEST(g3.kind == claim_decision::granted);
+  BOOST_TEST(g3.redeliveries == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(release_with_stale_epoch_is_refused) {
+  lease_table t;
+  auto g1 = claim(t, "L1", 0);
+  auto g2 = claim(t, "L2", g1.expires_at + 1);
+  millis_t now = g1.expires_at + 2;
+  BOOST_TEST(t.release("g", "e1", g1.epoch, now) == fence_decision::stale);
+  // The current lease survives the refused release.
+  BOOST_TEST(t.check("g", "e1", g2.epoch, now) == fence_decision::ok);
+  BOOST_TEST(claim(t, "L3", now).kind == claim_decision::held);
+}
+
+BOOST_AUTO_TEST_CASE(release_of_expired_lease_is_refused) {
+  lease_table t;
+  auto g = claim(t, "L1", 0);
+  BOOST_TEST(t.release("g", "e1", g.epoch, g.expires_at + 1)
+             == fence_decision::stale);
+}
+
+BOOST_AUTO_TEST_CASE(release_of_unknown_pair_is_no_lease) {
+  lease_table t;
+  BOOST_TEST(t.release("g", "nope", 1, 0) == fence_decision::no_lease);
+}
+
+BOOST_AUTO_TEST_CASE(done_when_already_done) {
+  lease_table t;
+  // No lease yet.
+  auto d = claim(t, "L1", 0, true);
+  BOOST_TEST(d.kind == claim_decision::done);
+  // A live lease held by someone else: the ledger still wins.
+  auto g = claim(t, "L1", 10, false, budget, "g", "e2");
+  BOOST_REQUIRE(g.kind == claim_decision::granted);
+  auto d2 = claim(t, "L2", 20, true, budget, "g", "e2");
+  BOOST_TEST(d2.kind == claim_decision::done);
+  // An exhausted crash budget: still done, not crash_loop.
+  lease_table u;
+  millis_t now = 0;
+  for (int i = 0; i < 10; ++i) {
+    claim(u, "L", now, false, 0, "g", "e3");
+    now += ttl + 1;
+  }
+  BOOST_TEST(claim(u, "L", now, true, 0, "g", "e3").kind
+             == claim_decision::done);
+}
+
+// A budget of N allows N crash redeliveries (N + 1 grants in total); the
+// next expiry yields crash_loop.
+BOOST_DATA_TEST_CASE(crash_loop_after_budget_exceeded, bdata::xrange(0, 6),
+                     crash_budget_i) {
+  auto crash_budget = static_cast<uint32_t>(crash_budget_i);
+  lease_table t;
+  millis_t now = 0;
+  uint64_t prev_epoch = 0;
+  for (uint32_t i = 0; i <= crash_budget; ++i) {
+    BOOST_TEST_CONTEXT("grant " << i) {
+      auto d = claim(t, "L" + std::to_string(i), now, false, crash_budget);
+      BOOST_TEST(d.kind == claim_decision::granted);
+      BOOST_TEST(d.redeliveries == i);
+      BOOST_TEST(d.epoch > prev_epoch);
+      prev_epoch = d.epoch;
+      now = d.expires_at + 1; // the listener dies: the lease expires
+    }
+  }
+  auto d = claim(t, "Lx", now, false, crash_budget);
+  BOOST_TEST(d.kind == claim_decision::crash_loop);
+  BOOST_TEST(d.redeliveries == crash_budget + 1);
+  // Nobody may commit after the verdict.
+  BOOST_TEST(t.check("g", "e1", prev_epoch, now) != fence_decision::ok);
+}
+
+BOOST_AUTO_TEST_CASE(default_budget_of_three) {
+  lease_table t;
+  millis_t now = 0;
+  int grants = 0;
+  claim_decision d;
+  for (int i = 0; i < 10; ++i) {
+    d = claim(t, "L", now, false, retry_policy{}.crash_budget);
+    if (d.kind != claim_decision::granted)
+      break;
+    ++grants;
+    now = d.expires_at + 1;
+  }
+  BOOST_TEST(grants == 4); // first delivery + 3 crash redeliveries
+  BOOST_TEST(d.kind == claim_decision::crash_loop);
+}
+
+BOOST_AUTO_TEST_CASE(erase_forgets_the_pair) {
+  lease_table t;
+  auto g = claim(t, "L1", 0);
+  claim(t, "L1", 0, false, budget, "g", "e2");
+  BOOST_TEST(t.size() == 2u);
+  t.erase("g", "e1");
+  BOOST_TEST(t.size() == 1u);
+  BOOST_TEST(t.check("g", "e1", g.epoch, 0) == fence_decision::no_lease);
+  // Erasing an unknown pair is harmless.
+  t.erase("g", "unknown");
+  BOOST_TEST(t.size() == 1u);
+  // Epochs are not reused after an erase.
+  auto g2 = claim(t, "L2", 0);
+  BOOST_TEST(g2.kind == claim_decision::granted);
+  BOOST_TEST(g2.epoch > g.epoch);
+}
+
+BOOST_AUTO_TEST_CASE(live_counts_only_unexpired_leases) {
+  lease_table t;
+  t.claim("g", "a", "L", 0, 100, budget, false);
+  t.claim("g", "b", "L", 0, 200, budget, false);
+  t.claim("g", "c", "L", 0, 300, budget, false);
+  BOOST_TEST(t.live(0) == 3u);
+  BOOST_TEST(t.live(150) == 2u);
+  BOOST_TEST(t.live(250) == 1u);
+  BOOST_TEST(t.live(350) == 0u);
+  BOOST_TEST(t.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(decision_names_are_distinct) {
+  std::set<std::string> kinds;
+  for (auto k : {claim_decision::granted, claim_decision::held,
+                 claim_decision::done, claim_decision::crash_loop}) {
+    std::string s = to_string(k);
+    BOOST_TEST(!s.empty());
+    kinds.insert(s);
+  }
+  BOOST_TEST(kinds.size() == 4u);
+  std::set<std::string> fences;
+  for (auto f : {fence_decision::ok, fence_decision::stale,
+                 fence_decision::no_lease}) {
+    std::string s = to_string(f);
+    BOOST_TEST(!s.empty());
+    fences.insert(s);
+  }
+  BOOST_TEST(fences.size() == 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
