@@ -1,0 +1,614 @@
+#include "actors/broadcaster.hpp"
+
+#include "actors/logic/priority_queue.hpp"
+#include "actors/logic/token_bucket.hpp"
+#include "actors/logic/validation.hpp"
+#include "actors/timeouts.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace onceflow {
+
+namespace {
+
+struct listener_slot {
+  listener_actor hdl;
+  bool busy = false;
+  uint32_t index = 0;
+};
+
+struct in_flight_entry {
+  delivery dl;
+  caf::actor_addr owner;
+  millis_t dispatched_at = 0;
+};
+
+struct group_state {
+  group_config cfg;
+  priority_queues<delivery> queue;
+  std::vector<listener_slot> listeners;
+  std::unordered_map<uint64_t, in_flight_entry> in_flight;
+  /// Seqs queued or in flight (no entry twice).
+  std::unordered_set<uint64_t> known;
+  bool reading = false;
+  /// The last read came back short: nothing more until new appends.
+  bool exhausted = false;
+  token_bucket bucket;
+  std::vector<std::pair<std::string, token_bucket>> type_buckets;
+  /// Accepted for this group and not yet settled (back pressure).
+  uint64_t unsettled = 0;
+  /// Batch-wait: when the current partial batch started waiting.
+  millis_t waiting_since = -1;
+  uint64_t dispatched = 0;
+  uint64_t settled = 0;
+  uint64_t held = 0;
+  uint64_t stale = 0;
+  uint64_t restarts = 0;
+  uint32_t next_listener_index = 0;
+};
+
+struct broadcaster_state {
+  broadcaster_config cfg;
+  store_actor store;
+  deduplicator_actor dedup;
+  std::vector<group_state> groups;
+  std::unordered_map<caf::actor_addr, std::pair<size_t, size_t>> by_listener;
+  bool draining = false;
+  std::vector<caf::typed_response_promise<bool>> drain_waiters;
+  millis_t drain_deadline = -1;
+  uint32_t pending_appends = 0;
+  bool janitor_armed = false;
+  millis_t wake_at = -1;
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t rejected_overloaded = 0;
+  uint64_t rejected_draining = 0;
+  uint64_t redelivered = 0;
+  static inline const char* name = "broadcaster";
+};
+
+using bc_pointer = broadcaster_actor::stateful_pointer<broadcaster_state>;
+
+millis_t now_of(bc_pointer self) {
+  return to_millis(self->clock().now());
+}
+
+void dispatch(bc_pointer self, size_t gi);
+void maybe_read(bc_pointer self, size_t gi);
+void arm_janitor(bc_pointer self);
+
+/// Asks for a `tick` at `at` unless one is due earlier already.
+void wake_at(bc_pointer self, millis_t at) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  if (st.wake_at >= 0 && st.wake_at <= at && st.wake_at > now)
+    return;
+  st.wake_at = at;
+  self->delayed_send(self, std::chrono::milliseconds(std::max<millis_t>(
+                             1, at - now)),
+                     atom::tick_v);
+}
+
+bool has_work(const broadcaster_state& st) {
+  for (auto& g : st.groups)
+    if (!g.in_flight.empty() || !g.queue.empty())
+      return true;
+  return false;
+}
+
+void check_drained(bc_pointer self) {
+  auto& st = self->state;
+  if (!st.draining || st.drain_waiters.empty())
+    return;
+  bool drained = true;
+  for (auto& g : st.groups)
+    if (!g.in_flight.empty())
+      drained = false;
+  if (!drained && now_of(self) < st.drain_deadline)
+    return;
+  if (!drained)
+    spdlog::warn("broadcaster: drain timeout with work in flight; its leases "
+                 "expire and the events are delivered after a restart");
+  for (auto& rp : st.drain_waiters)
+    rp.deliver(drained);
+  st.drain_waiters.clear();
+}
+
+void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
+  auto& st = self->state;
+  auto& g = st.groups[gi];
+  listener_config lc;
+  lc.group = g.cfg;
+  lc.node = st.cfg.node;
+  lc.name = g.cfg.name + "/" + std::to_string(++g.next_listener_index);
+  lc.jitter = st.cfg.jitter;
+  std::shared_ptr<handler> h = st.cfg.handlers->make(g.cfg.handler,
+                                                      g.cfg.options);
+  auto hdl = spawn_listener(self->system(), std::move(lc), std::move(h),
+                            st.dedup);
+  self->monitor(hdl);
+  g.listeners[slot].hdl = hdl;
+  g.listeners[slot].busy = false;
+  g.listeners[slot].index = g.next_listener_index;
+  st.by_listener[hdl.address()] = {gi, slot};
+}
+
+/// Takes one token from the group's and the type's buckets, or tells when
+/// one will be available.
+bool admit(group_state& g, const delivery& dl, millis_t now,
+           millis_t& retry_at) {
+  if (!g.bucket.unlimited() && g.bucket.wait_time(now) > 0) {
+    retry_at = now + g.bucket.wait_time(now);
+    return false;
+  }
+  token_bucket* tb = nullptr;
+  for (auto& kv : g.type_buckets)
+    if (pattern_match(kv.first, dl.ev.type)) {
+      tb = &kv.second;
+      break;
+    }
+  if (tb && tb->wait_time(now) > 0) {
+    retry_at = now + tb->wait_time(now);
+    return false;
+  }
+  g.bucket.take(now, 1);
+  if (tb)
+    tb->take(now, 1);
+  return true;
+}
+
+void dispatch(bc_pointer self, size_t gi) {
+  auto& st = self->state;
+  auto& g = st.groups[gi];
+  if (st.draining)
+    return;
+  auto now = now_of(self);
+  for (auto& slot : g.listeners) {
+    if (g.queue.empty())
+      break;
+    if (slot.busy || !slot.hdl)
+      continue;
+    // Batch wait: give a partial batch up to batch-wait to fill up.
+    if (g.cfg.batch_wait > 0 && g.queue.size() < g.cfg.batch_size) {
+      if (g.waiting_since < 0)
+        g.waiting_since = now;
+      if (now - g.waiting_since < g.cfg.batch_wait) {
+        wake_at(self, g.waiting_since + g.cfg.batch_wait);
+        break;
+      }
+    }
+    g.waiting_since = -1;
+    std::vector<delivery> batch;
+    millis_t retry_at = -1;
+    while (!g.queue.empty() && batch.size() < g.cfg.batch_size) {
+      auto dl = g.queue.pop();
+      if (!admit(g, dl, now, retry_at)) {
+        auto prio = dl.ev.prio;
+        g.queue.push_front(prio, std::move(dl));
+        break;
+      }
+      batch.push_back(std::move(dl));
+    }
+    if (retry_at >= 0)
+      wake_at(self, retry_at);
+    if (batch.empty())
+      break;
+    for (auto& dl : batch)
+      g.in_flight[dl.ev.seq] = {dl, slot.hdl.address(), now};
+    g.dispatched += batch.size();
+    slot.busy = true;
+    self->send(slot.hdl, atom::dispatch_v, std::move(batch));
+    if (retry_at >= 0)
+      break;
+  }
+  arm_janitor(self);
+  maybe_read(self, gi);
+}
+
+void enqueue(group_state& g, delivery dl) {
+  if (!g.known.insert(dl.ev.seq).second)
+    return;
+  auto prio = dl.ev.prio;
+  g.queue.push(prio, std::move(dl));
+}
+
+delivery first_delivery(event ev, const std::string& group) {
+  delivery dl;
+  dl.group = group;
+  dl.ev = std::move(ev);
+  return dl;
+}
+
+void maybe_read(bc_pointer self, size_t gi) {
+  auto& st = self->state;
+  auto& g = st.groups[gi];
+  auto low_water = static_cast<size_t>(g.cfg.batch_size)
+                   * std::max<size_t>(1, g.listeners.size()) * 2;
+  if (g.reading || g.exhausted || st.draining || g.queue.size() >= low_water)
+    return;
+  g.reading = true;
+  auto want = static_cast<uint32_t>(low_water * 2 - g.queue.size());
+  self
+    ->request(st.store, store_timeout, atom::read_v, g.cfg.name, want,
+              now_of(self))
+    .then(
+      [self, gi, want](std::vector<event>& evs) {
+        auto& g = self->state.groups[gi];
+        g.reading = false;
+        g.exhausted = evs.size() < want;
+        for (auto& ev : evs)
+          enqueue(g, first_delivery(std::move(ev), g.cfg.name));
+        dispatch(self, gi);
+      },
+      [self, gi](caf::error& err) {
+        auto& g = self->state.groups[gi];
+        g.reading = false;
+        spdlog::warn("broadcaster: read for group {} failed: {}", g.cfg.name,
+                     render(err));
+        wake_at(self, now_of(self) + 1000);
+      });
+}
+
+/// Runs the janitor periodically while work is in flight.
+void arm_janitor(bc_pointer self) {
+  auto& st = self->state;
+  if (st.janitor_armed || (!has_work(st) && !st.cfg.reclaim))
+    return;
+  st.janitor_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds(st.cfg.janitor_interval),
+                     atom::tick_v);
+}
+
+void janitor(bc_pointer self) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+    auto& g = st.groups[gi];
+    // In-flight entries past their lease: a listener stalled. Hand them to
+    // another listener; the deduplicator fences the stalled one.
+    std::vector<uint64_t> stalled;
+    for (auto& kv : g.in_flight)
+      if (now - kv.second.dispatched_at > g.cfg.lease_ttl + st.cfg.janitor_interval)
+        stalled.push_back(kv.first);
+    for (auto seq : stalled) {
+      auto dl = std::move(g.in_flight[seq].dl);
+      g.in_flight.erase(seq);
+      auto prio = dl.ev.prio;
+      g.queue.push_front(prio, std::move(dl));
+    }
+    if (st.cfg.reclaim) {
+      self
+        ->request(st.store, store_timeout, atom::reclaim_v, g.cfg.name, now,
+                  g.cfg.lease_ttl * 2, uint32_t{1000})
+        .then(
+          [self, gi](std::vector<event>& evs) {
+            auto& g = self->state.groups[gi];
+            for (auto& ev : evs)
+              enqueue(g, first_delivery(std::move(ev), g.cfg.name));
+            if (!evs.empty())
+              dispatch(self, gi);
+          },
+          [](caf::error&) {
+            // The next janitor round tries again.
+          });
+    }
+    dispatch(self, gi);
+  }
+}
+
+void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  if (!sender)
+    return;
+  auto i = st.by_listener.find(caf::actor_cast<caf::actor_addr>(sender));
+  if (i == st.by_listener.end())
+    return;
+  auto [gi, slot] = i->second;
+  auto& g = st.groups[gi];
+  g.listeners[slot].busy = false;
+  auto owner = g.listeners[slot].hdl.address();
+  std::vector<delivery> later;
+  millis_t later_at = -1;
+  for (auto& r : reports) {
+    auto j = g.in_flight.find(r.seq);
+    if (j == g.in_flight.end() || j->second.owner != owner)
+      continue; // Re-dispatched meanwhile; the new owner reports.
+    switch (r.kind) {
+      case dispatch_report::settled:
+        ++g.settled;
+        if (g.unsettled > 0)
+          --g.unsettled;
+        g.known.erase(r.seq);
+        g.in_flight.erase(j);
+        break;
+      case dispatch_report::stale:
+        ++g.stale;
+        g.known.erase(r.seq);
+        g.in_flight.erase(j);
+        break;
+      case dispatch_report::held:
+      case dispatch_report::failed:
+        ++g.held;
+        later.push_back(std::move(j->second.dl));
+        later_at = later_at < 0 ? r.until : std::min(later_at, r.until);
+        g.known.erase(r.seq);
+        g.in_flight.erase(j);
+        break;
+    }
+  }
+  if (!later.empty()) {
+    auto delay = std::max<millis_t>(1, later_at - now_of(self));
+    self->delayed_send(self, std::chrono::milliseconds(delay),
+                       atom::redeliver_v, std::move(later));
+  }
+  dispatch(self, gi);
+  check_drained(self);
+}
+
+void on_down(bc_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto i = st.by_listener.find(msg.source);
+  if (i == st.by_listener.end())
+    return;
+  auto [gi, slot] = i->second;
+  st.by_listener.erase(i);
+  auto& g = st.groups[gi];
+  spdlog::warn("listener {}/{} of group {} went down: {}", g.cfg.name,
+               g.listeners[slot].index, g.cfg.name, caf::to_string(msg.reason));
+  // Its in-flight entries go back to the queue; their claims wait for the
+  // dead listener's leases to expire (held), then count a redelivery.
+  std::vector<uint64_t> lost;
+  for (auto& kv : g.in_flight)
+    if (kv.second.owner == msg.source)
+      lost.push_back(kv.first);
+  for (auto seq : lost) {
+    auto dl = std::move(g.in_flight[seq].dl);
+    g.in_flight.erase(seq);
+    auto prio = dl.ev.prio;
+    g.queue.push_front(prio, std::move(dl));
+  }
+  g.listeners[slot].hdl = nullptr;
+  if (!st.draining) {
+    ++g.restarts;
+    spawn_listener_slot(self, gi, slot);
+    dispatch(self, gi);
+  }
+  check_drained(self);
+}
+
+caf::settings status_of(bc_pointer self) {
+  auto& st = self->state;
+  caf::settings s;
+  caf::put(s, "broadcaster.node", st.cfg.node);
+  caf::put(s, "broadcaster.accepted", st.accepted);
+  caf::put(s, "broadcaster.duplicates", st.duplicates);
+  caf::put(s, "broadcaster.rejected-overloaded", st.rejected_overloaded);
+  caf::put(s, "broadcaster.rejected-draining", st.rejected_draining);
+  caf::put(s, "broadcaster.redelivered", st.redelivered);
+  caf::put(s, "broadcaster.pending-appends", uint64_t{st.pending_appends});
+  caf::put(s, "broadcaster.draining", st.draining);
+  for (auto& g : st.groups) {
+    auto p = "groups." + g.cfg.name + ".";
+    caf::put(s, p + "handler", g.cfg.handler);
+    caf::put(s, p + "listeners", static_cast<uint64_t>(g.listeners.size()));
+    caf::put(s, p + "queued", static_cast<uint64_t>(g.queue.size()));
+    caf::put(s, p + "queued-high",
+             static_cast<uint64_t>(g.queue.size(priority::high)));
+    caf::put(s, p + "queued-normal",
+             static_cast<uint64_t>(g.queue.size(priority::normal)));
+    caf::put(s, p + "queued-low",
+             static_cast<uint64_t>(g.queue.size(priority::low)));
+    caf::put(s, p + "in-flight", static_cast<uint64_t>(g.in_flight.size()));
+    caf::put(s, p + "unsettled", g.unsettled);
+    caf::put(s, p + "dispatched", g.dispatched);
+    caf::put(s, p + "settled", g.settled);
+    caf::put(s, p + "held", g.held);
+    caf::put(s, p + "stale", g.stale);
+    caf::put(s, p + "listener-restarts", g.restarts);
+  }
+  return s;
+}
+
+broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
+                                                  broadcaster_config cfg,
+                                                  store_actor store,
+                                                  deduplicator_actor dedup) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.store = std::move(store);
+  st.dedup = std::move(dedup);
+  auto now = now_of(self);
+  st.groups.resize(st.cfg.groups.size());
+  for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+    auto& g = st.groups[gi];
+    g.cfg = st.cfg.groups[gi];
+    g.queue = priority_queues<delivery>{st.cfg.weights};
+    auto burst = g.cfg.rate_burst > 0 ? g.cfg.rate_burst : g.cfg.rate_limit;
+    g.bucket = token_bucket{g.cfg.rate_limit, burst, now};
+    for (auto& tl : st.cfg.type_limits)
+      g.type_buckets.emplace_back(tl.pattern,
+                                  token_bucket{tl.rate, tl.rate, now});
+    g.listeners.resize(g.cfg.concurrency);
+    for (size_t slot = 0; slot < g.listeners.size(); ++slot)
+      spawn_listener_slot(self, gi, slot);
+    // Register the group, then catch up on what the log holds for it.
+    self
+      ->request(st.store, store_timeout, atom::join_v,
+                group_spec{g.cfg.name, g.cfg.subscriptions})
+      .then([self, gi](bool) { maybe_read(self, gi); },
+            [self, gi](caf::error& err) {
+              spdlog::error("broadcaster: cannot register group {}: {}",
+                            self->state.groups[gi].cfg.name, render(err));
+            });
+  }
+  self->set_down_handler(
+    [self](const caf::down_msg& msg) { on_down(self, msg); });
+  // Listeners are monitored, not linked: take them down with us.
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    for (auto& g : self->state.groups)
+      for (auto& slot : g.listeners)
+        if (slot.hdl)
+          self->send_exit(slot.hdl, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](atom::ingest, std::vector<event>& batch)
+      -> caf::result<std::vector<append_result>> {
+      auto& st = self->state;
+      if (st.draining) {
+        ++st.rejected_draining;
+        return make_error(ec::draining, "node is shutting down");
+      }
+      if (batch.size() > st.cfg.max_ingest_batch)
+        return make_error(ec::invalid_event,
+                          "batch of " + std::to_string(batch.size())
+                            + " events is over the limit of "
+                            + std::to_string(st.cfg.max_ingest_batch));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        auto& ev = batch[i];
+        std::string field, what;
+        bool too_large = false;
+        if (!valid_event_id(ev.id, st.cfg.limits)) {
+          field = "id";
+          what = "must be 1.." + std::to_string(st.cfg.limits.max_id_bytes)
+                 + " printable ASCII characters";
+        } else if (!valid_event_type(ev.type, st.cfg.limits)) {
+          field = "type";
+          what = "must match [A-Za-z0-9_.-]{1,64}";
+        } else if (static_cast<uint8_t>(ev.prio) > 2) {
+          field = "priority";
+          what = "must be high, normal or low";
+        } else {
+          what = check_payload(ev.payload, st.cfg.limits, too_large);
+          if (!what.empty())
+            field = "payload";
+        }
+        if (!field.empty())
+          return make_error(ec::invalid_event,
+                            "event " + std::to_string(i) + ": field '" + field
+                              + "' " + what);
+      }
+      uint64_t worst = 0;
+      for (auto& g : st.groups)
+        worst = std::max(worst, g.unsettled);
+      if (worst + batch.size() > st.cfg.max_backlog
+          || st.pending_appends >= st.cfg.max_pending_appends) {
+        ++st.rejected_overloaded;
+        // Ask to come back after roughly one dispatch round.
+        return make_error(ec::overloaded,
+                          "retry after 100 ms (" + std::to_string(worst)
+                            + " events unsettled, limit "
+                            + std::to_string(st.cfg.max_backlog) + ")");
+      }
+      auto now = now_of(self);
+      for (auto& ev : batch)
+        ev.created_at = now;
+      ++st.pending_appends;
+      auto rp = self->make_response_promise<std::vector<append_result>>();
+      auto types = std::make_shared<std::vector<std::string>>();
+      types->reserve(batch.size());
+      for (auto& ev : batch)
+        types->push_back(ev.type);
+      self
+        ->request(st.store, store_timeout, atom::append_v, std::move(batch),
+                  now, st.cfg.dedup_window)
+        .then(
+          [self, rp, types](std::vector<append_result>& rs) mutable {
+            auto& st = self->state;
+            --st.pending_appends;
+            bool any = false;
+            for (size_t i = 0; i < rs.size(); ++i) {
+              if (rs[i].duplicate) {
+                ++st.duplicates;
+                continue;
+              }
+              ++st.accepted;
+              any = true;
+              for (auto& g : st.groups)
+                for (auto& p : g.cfg.subscriptions)
+                  if (pattern_match(p, (*types)[i])) {
+                    ++g.unsettled;
+                    break;
+                  }
+            }
+            rp.deliver(std::move(rs));
+            if (any)
+              for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+                st.groups[gi].exhausted = false;
+                maybe_read(self, gi);
+              }
+          },
+          [self, rp](caf::error& err) mutable {
+            --self->state.pending_appends;
+            rp.deliver(std::move(err));
+          });
+      return rp;
+    },
+    [self](atom::done, std::vector<dispatch_report>& reports) {
+      on_done(self, reports);
+    },
+    [self](atom::redeliver, std::vector<delivery>& dls) {
+      auto& st = self->state;
+      std::vector<bool> touched(st.groups.size(), false);
+      for (auto& dl : dls) {
+        for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+          if (st.groups[gi].cfg.name != dl.group)
+            continue;
+          ++st.redelivered;
+          enqueue(st.groups[gi], std::move(dl));
+          touched[gi] = true;
+          break;
+        }
+      }
+      for (size_t gi = 0; gi < st.groups.size(); ++gi)
+        if (touched[gi])
+          dispatch(self, gi);
+    },
+    [self](atom::tick) {
+      auto& st = self->state;
+      auto now = now_of(self);
+      if (st.wake_at >= 0 && st.wake_at <= now)
+        st.wake_at = -1;
+      st.janitor_armed = false;
+      janitor(self);
+      arm_janitor(self);
+      check_drained(self);
+    },
+    [self](atom::query, std::string& id) {
+      return self->delegate(self->state.store, atom::query_v, std::move(id));
+    },
+    [self](atom::drain, millis_t timeout) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bool>();
+      if (!st.draining)
+        spdlog::info("broadcaster: draining (timeout {} ms)", timeout);
+      st.draining = true;
+      st.drain_deadline = now_of(self) + timeout;
+      st.drain_waiters.push_back(rp);
+      check_drained(self);
+      if (!st.drain_waiters.empty())
+        wake_at(self, st.drain_deadline);
+      return rp;
+    },
+    [self](atom::status) { return status_of(self); },
+  };
+}
+
+} // namespace
+
+broadcaster_actor spawn_broadcaster(caf::actor_system& sys,
+                                    broadcaster_config cfg, store_actor store,
+                                    deduplicator_actor dedup) {
+  return sys.spawn(broadcaster_impl, std::move(cfg), std::move(store),
+                   std::move(dedup));
+}
+
+} // namespace onceflow

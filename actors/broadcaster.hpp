@@ -1,0 +1,40 @@
+#pragma once
+
+#include "actors/handlers.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/listener.hpp"
+#include "config/node_config.hpp"
+
+namespace onceflow {
+
+/// What the broadcaster needs from the node config.
+struct broadcaster_config {
+  std::string node = "node-1";
+  std::vector<group_config> groups;
+  std::vector<type_rate_limit> type_limits;
+  priority_weights weights;
+  millis_t dedup_window = 24LL * 3600 * 1000;
+  /// Limits checked again on ingest (clients are not trusted).
+  validation_limits limits;
+  /// Unsettled events per group before ingest answers `overloaded`.
+  uint32_t max_backlog = 200000;
+  uint32_t max_ingest_batch = 10000;
+  /// Append requests in flight before ingest answers `overloaded`.
+  uint32_t max_pending_appends = 64;
+  /// Janitor period: stalled in-flight entries, store reclaim.
+  millis_t janitor_interval = 1000;
+  /// Reclaim idle pending entries from the store (other nodes' crashes).
+  bool reclaim = false;
+  /// Handlers for the groups.
+  const handler_registry* handlers = &default_handlers();
+  /// Jitter for listeners (tests pin it; empty: random).
+  jitter_source jitter;
+};
+
+/// Spawns the broadcaster with its listeners (`concurrency` per group),
+/// which it monitors and respawns.
+broadcaster_actor spawn_broadcaster(caf::actor_system& sys,
+                                    broadcaster_config cfg, store_actor store,
+                                    deduplicator_actor dedup);
+
+} // namespace onceflow

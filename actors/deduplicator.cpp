@@ -1,0 +1,131 @@
+#include "actors/deduplicator.hpp"
+
+#include "actors/timeouts.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace onceflow {
+
+namespace {
+
+struct deduplicator_state {
+  store_actor store;
+  retry_timer_actor retry_timer;
+  dead_letter_queue_actor dlq;
+  uint64_t granted = 0;
+  uint64_t held = 0;
+  uint64_t already_done = 0;
+  uint64_t crash_loops = 0;
+  uint64_t committed = 0;
+  uint64_t refused_stale = 0;
+  static inline const char* name = "deduplicator";
+};
+
+using dedup_pointer = deduplicator_actor::stateful_pointer<deduplicator_state>;
+
+deduplicator_actor::behavior_type
+deduplicator_impl(dedup_pointer self, store_actor store,
+                  retry_timer_actor retry_timer, dead_letter_queue_actor dlq) {
+  self->state.store = std::move(store);
+  self->state.retry_timer = std::move(retry_timer);
+  self->state.dlq = std::move(dlq);
+  return {
+    [self](atom::claim, std::vector<claim_request>& reqs, std::string& holder,
+           millis_t ttl, uint32_t budget) {
+      auto rp = self->make_response_promise<std::vector<claim_decision>>();
+      auto now = to_millis(self->clock().now());
+      self
+        ->request(self->state.store, store_timeout, atom::claim_v,
+                  std::move(reqs), std::move(holder), now, ttl, budget)
+        .then(
+          [self, rp](std::vector<claim_decision>& ds) mutable {
+            auto& st = self->state;
+            for (auto& d : ds) {
+              switch (d.kind) {
+                case claim_decision::granted:
+                  ++st.granted;
+                  break;
+                case claim_decision::held:
+                  ++st.held;
+                  break;
+                case claim_decision::done:
+                  ++st.already_done;
+                  break;
+                case claim_decision::crash_loop:
+                  ++st.crash_loops;
+                  break;
+              }
+            }
+            rp.deliver(std::move(ds));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::settle, std::vector<settlement>& items) {
+      auto rp = self->make_response_promise<std::vector<fence_decision>>();
+      auto now = to_millis(self->clock().now());
+      // Keep what the notifications need; the items travel to the store.
+      auto shared = std::make_shared<std::vector<settlement>>(items);
+      self
+        ->request(self->state.store, store_timeout, atom::settle_v,
+                  std::move(items), now)
+        .then(
+          [self, rp, shared](std::vector<fence_decision>& ds) mutable {
+            auto& st = self->state;
+            millis_t earliest = -1;
+            std::vector<dlq_entry> dead;
+            for (size_t i = 0; i < ds.size() && i < shared->size(); ++i) {
+              if (ds[i] != fence_decision::ok) {
+                ++st.refused_stale;
+                continue;
+              }
+              ++st.committed;
+              auto& s = (*shared)[i];
+              if (s.kind == settle_kind::retry) {
+                if (earliest < 0 || s.due < earliest)
+                  earliest = s.due;
+              } else if (s.kind == settle_kind::dead) {
+                dlq_entry e;
+                e.dl = std::move(s.dl);
+                e.reason = s.reason;
+                e.last_error = std::move(s.error);
+                dead.push_back(std::move(e));
+              }
+            }
+            if (earliest >= 0)
+              self->send(st.retry_timer, atom::schedule_v, earliest);
+            if (!dead.empty())
+              self->send(st.dlq, atom::dead_v, std::move(dead));
+            rp.deliver(std::move(ds));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      caf::settings result;
+      caf::put(result, "deduplicator.leases-granted", st.granted);
+      caf::put(result, "deduplicator.claims-held", st.held);
+      caf::put(result, "deduplicator.claims-already-done", st.already_done);
+      caf::put(result, "deduplicator.crash-loops", st.crash_loops);
+      caf::put(result, "deduplicator.settled", st.committed);
+      caf::put(result, "deduplicator.refused-stale", st.refused_stale);
+      return result;
+    },
+  };
+}
+
+} // namespace
+
+deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
+                                      store_actor store,
+                                      retry_timer_actor retry_timer,
+                                      dead_letter_queue_actor dlq) {
+  return sys.spawn(deduplicator_impl, std::move(store), std::move(retry_timer),
+                   std::move(dlq));
+}
+
+} // namespace onceflow

@@ -1,0 +1,15 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+namespace onceflow {
+
+/// Spawns the deduplicator: grants fenced leases and commits outcomes through
+/// the store; tells the retry timer about new schedule entries and the DLQ
+/// about new dead letters.
+deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
+                                      store_actor store,
+                                      retry_timer_actor retry_timer,
+                                      dead_letter_queue_actor dlq);
+
+} // namespace onceflow

@@ -1,0 +1,140 @@
+#include "actors/handlers.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace onceflow {
+
+handler::~handler() {
+  // nop
+}
+
+namespace {
+
+/// Records the processed event in the store (the effect is committed with
+/// the ledger entry, so it happens exactly once per group).
+class store_handler : public handler {
+public:
+  handler_result handle(const event&, uint32_t) override {
+    handler_result r;
+    r.record_effect = true;
+    return r;
+  }
+};
+
+/// Logs the event at info level; the log line is an at-least-once effect.
+class log_handler : public handler {
+public:
+  handler_result handle(const event& ev, uint32_t attempt) override {
+    spdlog::info("event id={} type={} attempt={} payload={}", ev.id, ev.type,
+                 attempt, ev.payload);
+    return {};
+  }
+};
+
+/// For demos and tests: configurable latency and failure rate, plus per-event
+/// directives in `payload.simulate`. Records the effect on success.
+class simulate_handler : public handler {
+public:
+  explicit simulate_handler(const handler_options& opts)
+    : opts_(opts), rng_(opts.seed != 0 ? opts.seed : std::random_device{}()) {
+    // nop
+  }
+
+  handler_result handle(const event& ev, uint32_t attempt) override {
+    handler_result r;
+    r.latency = opts_.latency;
+    auto d = parse_simulate_directive(ev.payload);
+    if (d.latency > 0)
+      r.latency = d.latency;
+    if (d.permanent) {
+      r.result = outcome::permanent;
+      r.error = "simulated permanent failure";
+      return r;
+    }
+    if (attempt <= d.fail_attempts) {
+      r.result = outcome::retryable;
+      r.error = "simulated failure " + std::to_string(attempt) + " of "
+                + std::to_string(d.fail_attempts);
+      return r;
+    }
+    if (opts_.failure_rate > 0 && dist_(rng_) < opts_.failure_rate) {
+      r.result = outcome::retryable;
+      r.error = "simulated random failure";
+      return r;
+    }
+    r.record_effect = true;
+    return r;
+  }
+
+private:
+  handler_options opts_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> dist_{0.0, 1.0};
+};
+
+} // namespace
+
+simulate_directive parse_simulate_directive(const std::string& payload) {
+  simulate_directive d;
+  // Cheap pre-check: most payloads carry no directive.
+  if (payload.find("\"simulate\"") == std::string::npos)
+    return d;
+  auto doc = nlohmann::json::parse(payload, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return d;
+  auto i = doc.find("simulate");
+  if (i == doc.end() || !i->is_object())
+    return d;
+  auto& s = *i;
+  if (auto j = s.find("fail_attempts");
+      j != s.end() && j->is_number_unsigned())
+    d.fail_attempts = j->get<uint32_t>();
+  if (auto j = s.find("permanent"); j != s.end() && j->is_boolean())
+    d.permanent = j->get<bool>();
+  if (auto j = s.find("latency_ms"); j != s.end() && j->is_number_unsigned())
+    d.latency = j->get<millis_t>();
+  return d;
+}
+
+handler_registry::handler_registry() {
+  add("store", [](const handler_options&) {
+    return std::make_unique<store_handler>();
+  });
+  add("log", [](const handler_options&) {
+    return std::make_unique<log_handler>();
+  });
+  add("simulate", [](const handler_options& opts) {
+    return std::make_unique<simulate_handler>(opts);
+  });
+}
+
+void handler_registry::add(const std::string& name, handler_factory f) {
+  factories_[name] = std::move(f);
+}
+
+handler_ptr handler_registry::make(const std::string& name,
+                                   const handler_options& opts) const {
+  auto i = factories_.find(name);
+  if (i == factories_.end())
+    return nullptr;
+  return i->second(opts);
+}
+
+bool handler_registry::contains(const std::string& name) const {
+  return factories_.count(name) > 0;
+}
+
+std::vector<std::string> handler_registry::names() const {
+  std::vector<std::string> result;
+  for (auto& kv : factories_)
+    result.push_back(kv.first);
+  return result;
+}
+
+handler_registry& default_handlers() {
+  static handler_registry instance;
+  return instance;
+}
+
+} // namespace onceflow

@@ -1,0 +1,135 @@
+#pragma once
+
+// Every typed actor interface of onceflow, in one place. Each handler has a
+// comment; every long-lived actor answers `status` with a settings
+// dictionary of counters, queue depths and config (the console's and
+// /metrics' backbone).
+
+#include "actors/types.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace onceflow {
+
+/// The adapter actor that owns the store connection (runs detached: store
+/// calls block). Nothing else touches the store.
+using store_actor = caf::typed_actor<
+  /// Creates or updates a listener group in the log.
+  caf::replies_to<atom::join, group_spec>::with<bool>,
+  /// Appends a batch durably (dedup by id within the window); per-event
+  /// results in order.
+  caf::replies_to<atom::append, std::vector<event>, millis_t,
+                  millis_t>::with<std::vector<append_result>>,
+  /// Reads up to N new entries for a group (they become pending).
+  caf::replies_to<atom::read, std::string, uint32_t,
+                  millis_t>::with<std::vector<event>>,
+  /// Reclaims pending entries of a group idle for at least min_idle ms.
+  caf::replies_to<atom::reclaim, std::string, millis_t, millis_t,
+                  uint32_t>::with<std::vector<event>>,
+  /// Claims leases: (requests, holder, now, ttl, crash budget).
+  caf::replies_to<atom::claim, std::vector<claim_request>, std::string,
+                  millis_t, millis_t,
+                  uint32_t>::with<std::vector<claim_decision>>,
+  /// Commits outcomes under the epoch fence, atomically per batch.
+  caf::replies_to<atom::settle, std::vector<settlement>,
+                  millis_t>::with<std::vector<fence_decision>>,
+  /// Takes due retries: (now, max) -> (deliveries, next due or -1).
+  caf::replies_to<atom::due, millis_t,
+                  uint32_t>::with<std::vector<delivery>, millis_t>,
+  /// Lists the DLQ.
+  caf::replies_to<atom::list, dlq_query>::with<dlq_page>,
+  /// DLQ entries of one event.
+  caf::replies_to<atom::inspect, std::string>::with<std::vector<dlq_entry>>,
+  /// Moves DLQ entries of (event id, group or "") into the retry schedule.
+  caf::replies_to<atom::replay, std::string, std::string,
+                  millis_t>::with<uint64_t>,
+  /// Deletes DLQ entries of an event ("" = all).
+  caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// Per-group status of an event.
+  caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
+  /// Processed-event records of an event (the store handler's effects).
+  caf::replies_to<atom::processed,
+                  std::string>::with<std::vector<processed_record>>,
+  /// Counters and sizes.
+  caf::replies_to<atom::status>::with<caf::settings>>;
+
+/// Runs handlers on batches of deliveries for one group.
+using listener_actor = caf::typed_actor<
+  /// A batch to process; the listener reports to the sender when done.
+  caf::reacts_to<atom::dispatch, std::vector<delivery>>,
+  /// Internal: simulated handler latency of batch `token` has elapsed.
+  caf::reacts_to<atom::tick, uint64_t>,
+  /// Counters.
+  caf::replies_to<atom::status>::with<caf::settings>>;
+
+/// Grants fenced leases and keeps the ledger (through the store).
+using deduplicator_actor = caf::typed_actor<
+  /// Claims (group, event) pairs for a holder: (requests, holder, ttl,
+  /// crash budget).
+  caf::replies_to<atom::claim, std::vector<claim_request>, std::string,
+                  millis_t, uint32_t>::with<std::vector<claim_decision>>,
+  /// Commits outcomes; refuses stale epochs.
+  caf::replies_to<atom::settle,
+                  std::vector<settlement>>::with<std::vector<fence_decision>>,
+  /// Counters.
+  caf::replies_to<atom::status>::with<caf::settings>>;
+
+/// Accepts events into the log and fans them out to listener groups.
+using broadcaster_actor = caf::typed_actor<
+  /// Validated events in; per-event results once durable. Fails with
+  /// ec::overloaded (retry later) or ec::draining.
+  caf::replies_to<atom::ingest,
+                  std::vector<event>>::with<std::vector<append_result>>,
+  /// From a listener: outcome of its dispatched batch.
+  caf::reacts_to<atom::done, std::vector<dispatch_report>>,
+  /// Deliveries due again (retries, held leases).
+  caf::reacts_to<atom::redeliver, std::vector<delivery>>,
+  /// Internal: janitor, rate-limit and batch-wait timer.
+  caf::reacts_to<atom::tick>,
+  /// Per-group status of an event.
+  caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
+  /// Stops accepting, waits for in-flight batches; replies when drained
+  /// (true) or when the timeout passed with work left (false).
+  caf::replies_to<atom::drain, millis_t>::with<bool>,
+  /// Counters, queue depths per group and priority, listeners.
+  caf::replies_to<atom::status>::with<caf::settings>>;
+
+/// Re-delivers failed events when their backoff has elapsed.
+using retry_timer_actor = caf::typed_actor<
+  /// Sets the broadcaster that receives due deliveries (wiring at start).
+  caf::reacts_to<atom::join, broadcaster_actor>,
+  /// Something was scheduled; the earliest new due time is given.
+  caf::reacts_to<atom::schedule, millis_t>,
+  /// Internal: the timer for the earliest due time fired.
+  caf::reacts_to<atom::tick>,
+  /// Counters.
+  caf::replies_to<atom::status>::with<caf::settings>>;
+
+/// Keeps dead-lettered events for inspection and replay.
+using dead_letter_queue_actor = caf::typed_actor<
+  /// Notification: these entries were just dead-lettered.
+  caf::reacts_to<atom::dead, std::vector<dlq_entry>>,
+  /// Lists entries (cursor-paginated).
+  caf::replies_to<atom::list, dlq_query>::with<dlq_page>,
+  /// Entries of one event.
+  caf::replies_to<atom::inspect, std::string>::with<std::vector<dlq_entry>>,
+  /// Replays one event (all its dead groups, or one group).
+  caf::replies_to<atom::replay, std::string, std::string>::with<uint64_t>,
+  /// Replays every entry at `rate` events/s; replies with how many will be
+  /// replayed; progress shows in status.
+  caf::replies_to<atom::replay_all, double>::with<uint64_t>,
+  /// Internal: next step of a rate-limited replay.
+  caf::reacts_to<atom::tick>,
+  /// Deletes one event's entries ("" = all); replies with the count.
+  caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// Counters.
+  caf::replies_to<atom::status>::with<caf::settings>>;
+
+} // namespace onceflow
+
+// Handles that travel in messages need type IDs as well.
+CAF_BEGIN_TYPE_ID_BLOCK(onceflow_handles, caf::first_custom_type_id + 200)
+  CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::broadcaster_actor))
+CAF_END_TYPE_ID_BLOCK(onceflow_handles)
+

@@ -1,0 +1,14 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+namespace onceflow {
+
+/// Spawns the retry timer: keeps one timer armed for the earliest due entry
+/// of the store's retry schedule and hands due deliveries to the broadcaster
+/// (set with `join`). At `join` it looks for entries left from before a
+/// restart.
+retry_timer_actor spawn_retry_timer(caf::actor_system& sys, store_actor store,
+                                    uint32_t batch_size = 1000);
+
+} // namespace onceflow

@@ -1,0 +1,148 @@
+#include "actors/store_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace onceflow {
+
+namespace {
+
+struct store_state {
+  std::shared_ptr<store> st;
+  uint64_t calls = 0;
+  uint64_t failures = 0;
+  static inline const char* name = "store";
+};
+
+using store_pointer = store_actor::stateful_pointer<store_state>;
+
+/// Runs one store call; maps store failures to ec::store_failure.
+template <class F>
+auto guarded(store_pointer self, const char* what, F f)
+  -> caf::result<decltype(f())> {
+  ++self->state.calls;
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    ++self->state.failures;
+    spdlog::warn("store {} failed: {}", what, e.what());
+    return make_error(ec::store_failure, std::string{what} + ": " + e.what());
+  }
+}
+
+store_actor::behavior_type store_impl(store_pointer self,
+                                      std::shared_ptr<store> st) {
+  self->state.st = std::move(st);
+  return {
+    [self](atom::join, const group_spec& spec) -> caf::result<bool> {
+      return guarded(self, "join", [&] {
+        self->state.st->ensure_group(spec);
+        return true;
+      });
+    },
+    [self](atom::append, std::vector<event>& batch, millis_t now,
+           millis_t window) -> caf::result<std::vector<append_result>> {
+      return guarded(self, "append", [&] {
+        return self->state.st->append(batch, now, window);
+      });
+    },
+    [self](atom::read, const std::string& group, uint32_t max,
+           millis_t now) -> caf::result<std::vector<event>> {
+      return guarded(self, "read", [&] {
+        return self->state.st->read_group(group, max, now);
+      });
+    },
+    [self](atom::reclaim, const std::string& group, millis_t now,
+           millis_t min_idle, uint32_t max) -> caf::result<std::vector<event>> {
+      return guarded(self, "reclaim", [&] {
+        return self->state.st->reclaim(group, now, min_idle, max);
+      });
+    },
+    [self](atom::claim, const std::vector<claim_request>& reqs,
+           const std::string& holder, millis_t now, millis_t ttl,
+           uint32_t budget) -> caf::result<std::vector<claim_decision>> {
+      return guarded(self, "claim", [&] {
+        return self->state.st->claim(reqs, holder, now, ttl, budget);
+      });
+    },
+    [self](atom::settle, const std::vector<settlement>& items,
+           millis_t now) -> caf::result<std::vector<fence_decision>> {
+      return guarded(self, "settle", [&] {
+        return self->state.st->settle(items, now);
+      });
+    },
+    [self](atom::due, millis_t now,
+           uint32_t max) -> caf::result<std::vector<delivery>, millis_t> {
+      ++self->state.calls;
+      try {
+        auto due = self->state.st->take_due(now, max);
+        auto next = self->state.st->next_due();
+        return {std::move(due), next};
+      } catch (const std::exception& e) {
+        ++self->state.failures;
+        return make_error(ec::store_failure, std::string{"due: "} + e.what());
+      }
+    },
+    [self](atom::list, const dlq_query& q) -> caf::result<dlq_page> {
+      return guarded(self, "dlq list",
+                     [&] { return self->state.st->dlq_list(q); });
+    },
+    [self](atom::inspect,
+           const std::string& id) -> caf::result<std::vector<dlq_entry>> {
+      return guarded(self, "dlq get",
+                     [&] { return self->state.st->dlq_get(id); });
+    },
+    [self](atom::replay, const std::string& id, const std::string& group,
+           millis_t now) -> caf::result<uint64_t> {
+      return guarded(self, "dlq replay", [&] {
+        return static_cast<uint64_t>(
+          self->state.st->dlq_replay(id, group, now));
+      });
+    },
+    [self](atom::purge, const std::string& id) -> caf::result<uint64_t> {
+      return guarded(self, "dlq purge", [&] {
+        return static_cast<uint64_t>(self->state.st->dlq_purge(id));
+      });
+    },
+    [self](atom::query,
+           const std::string& id) -> caf::result<std::vector<group_status>> {
+      return guarded(self, "status",
+                     [&] { return self->state.st->status_of(id); });
+    },
+    [self](atom::processed, const std::string& id)
+      -> caf::result<std::vector<processed_record>> {
+      return guarded(self, "processed",
+                     [&] { return self->state.st->processed_of(id); });
+    },
+    [self](atom::status) -> caf::result<caf::settings> {
+      caf::settings result;
+      caf::put(result, "store.backend", self->state.st->describe());
+      caf::put(result, "store.calls", self->state.calls);
+      caf::put(result, "store.failures", self->state.failures);
+      try {
+        caf::put(result, "store.head", self->state.st->head());
+        caf::put(result, "store.retry-scheduled",
+                 self->state.st->scheduled());
+        caf::put(result, "store.dlq-size", self->state.st->dlq_size());
+        caf::put(result, "store.processed",
+                 self->state.st->processed_count(""));
+      } catch (const std::exception& e) {
+        caf::put(result, "store.error", std::string{e.what()});
+      }
+      return result;
+    },
+  };
+}
+
+} // namespace
+
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<store> st,
+                        bool detached) {
+  if (detached)
+    return sys.spawn<caf::detached>(store_impl, std::move(st));
+  return sys.spawn(store_impl, std::move(st));
+}
+
+} // namespace onceflow

@@ -1,0 +1,68 @@
+#include "actors/types.hpp"
+
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace onceflow {
+
+const char* to_string(ec x) {
+  switch (x) {
+    case ec::none:
+      return "none";
+    case ec::overloaded:
+      return "overloaded";
+    case ec::draining:
+      return "draining";
+    case ec::store_failure:
+      return "store_failure";
+    case ec::invalid_event:
+      return "invalid_event";
+    case ec::timeout:
+      return "timeout";
+    case ec::unknown_group:
+      return "unknown_group";
+    case ec::invalid_config:
+      return "invalid_config";
+  }
+  return "unknown";
+}
+
+caf::error make_error(ec x, std::string msg) {
+  return caf::error{static_cast<uint8_t>(x), caf::atom("onceflow"),
+                    caf::make_message(std::move(msg))};
+}
+
+std::string render(const caf::error& err) {
+  if (!err)
+    return "none";
+  if (err.category() == caf::atom("onceflow")) {
+    std::string result = to_string(static_cast<ec>(err.code()));
+    if (!err.context().empty() && err.context().match_elements<std::string>()) {
+      auto& text = err.context().get_as<std::string>(0);
+      if (!text.empty()) {
+        result += ": ";
+        result += text;
+      }
+    }
+    return result;
+  }
+  if (err.category() == caf::atom("system"))
+    return caf::to_string(static_cast<caf::sec>(err.code()));
+  return caf::to_string(err);
+}
+
+bool is_transient(ec x) {
+  return x == ec::overloaded || x == ec::draining || x == ec::timeout
+         || x == ec::store_failure;
+}
+
+millis_t to_millis(std::chrono::steady_clock::time_point tp) {
+  using namespace std::chrono;
+  static const auto steady_base = steady_clock::now();
+  static const auto wall_base
+    = duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+        .count();
+  return wall_base + duration_cast<milliseconds>(tp - steady_base).count();
+}
+
+} // namespace onceflow

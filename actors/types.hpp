@@ -1,0 +1,217 @@
+#pragma once
+
+// CAF type IDs, atoms, errors and `inspect` overloads for every type that
+// travels between onceflow actors, locally or across nodes. Each type here
+// has a type ID (CAF_ENABLE_TYPE_ID_CHECKS is on for our code), so a type
+// that could not cross the network fails to compile.
+
+#include "actors/logic/event.hpp"
+#include "actors/logic/lease_table.hpp"
+#include "adapters/ports.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/settings.hpp>
+#include <caf/type_id.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace onceflow {
+
+/// Error codes of onceflow. Numbers reach the wire and the HTTP API: never
+/// reuse one.
+enum class ec : uint8_t {
+  /// Not an error.
+  none = 0,
+  /// Too much work queued or in flight: retry after the given delay.
+  overloaded = 1,
+  /// The node is shutting down and accepts no new events.
+  draining = 2,
+  /// The store failed (I/O error, unreachable server, corruption).
+  store_failure = 3,
+  /// An event failed validation.
+  invalid_event = 4,
+  /// A request timed out.
+  timeout = 5,
+  /// A named listener group does not exist.
+  unknown_group = 6,
+  /// A configuration value is invalid.
+  invalid_config = 7,
+};
+
+const char* to_string(ec x);
+
+/// Creates a CAF error in the onceflow category.
+caf::error make_error(ec x, std::string msg = {});
+
+/// Returns the text of an onceflow error ("overloaded: retry after 50 ms").
+std::string render(const caf::error& err);
+
+/// True for errors a client should retry (overloaded, draining, timeout,
+/// store outage).
+bool is_transient(ec x);
+
+/// Result of one dispatched delivery, reported by a listener to the
+/// broadcaster.
+struct dispatch_report {
+  enum kind_t : uint8_t {
+    settled = 0, ///< Done, scheduled for retry or dead-lettered.
+    held = 1,    ///< Another lease holds it until `until`.
+    stale = 2,   ///< Our lease was superseded; the new holder settles it.
+    failed = 3,  ///< The store could not be reached; retry after `until`.
+  };
+  uint64_t seq = 0;
+  kind_t kind = settled;
+  millis_t until = 0;
+};
+
+/// Wall-clock milliseconds derived from an actor clock: real time under the
+/// default scheduler, simulated time under the test coordinator.
+millis_t to_millis(std::chrono::steady_clock::time_point tp);
+
+// -- inspect overloads -------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event& x) {
+  return f(caf::meta::type_name("onceflow::event"), x.id, x.type, x.payload,
+           x.prio, x.created_at, x.trace_id, x.seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
+  return f(caf::meta::type_name("onceflow::attempt_record"), x.attempt, x.at,
+           x.node, x.listener, x.epoch, x.result, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("onceflow::delivery"), x.ev, x.group,
+           x.attempt, x.epoch, x.redeliveries, x.history);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dlq_entry& x) {
+  return f(caf::meta::type_name("onceflow::dlq_entry"), x.dl, x.reason,
+           x.last_error, x.dead_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_result& x) {
+  return f(caf::meta::type_name("onceflow::append_result"), x.id,
+           x.duplicate, x.seq, x.original);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_spec& x) {
+  return f(caf::meta::type_name("onceflow::group_spec"), x.name, x.patterns);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claim_request& x) {
+  return f(caf::meta::type_name("onceflow::claim_request"), x.group,
+           x.event_id, x.seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claim_decision& x) {
+  return f(caf::meta::type_name("onceflow::claim_decision"), x.kind, x.epoch,
+           x.expires_at, x.redeliveries);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, settlement& x) {
+  return f(caf::meta::type_name("onceflow::settlement"), x.kind, x.dl, x.due,
+           x.reason, x.error, x.record_effect);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dlq_query& x) {
+  return f(caf::meta::type_name("onceflow::dlq_query"), x.group, x.after,
+           x.limit);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dlq_page& x) {
+  return f(caf::meta::type_name("onceflow::dlq_page"), x.entries, x.positions);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, processed_record& x) {
+  return f(caf::meta::type_name("onceflow::processed_record"), x.group,
+           x.event_id, x.seq, x.type, x.epoch, x.attempt, x.at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_status& x) {
+  return f(caf::meta::type_name("onceflow::group_status"), x.group, x.status);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dispatch_report& x) {
+  return f(caf::meta::type_name("onceflow::dispatch_report"), x.seq, x.kind,
+           x.until);
+}
+
+} // namespace onceflow
+
+// -- type IDs and atoms --------------------------------------------------------
+
+CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::event))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::attempt_record))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::delivery))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::delivery>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_entry))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dlq_entry>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::append_result))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::append_result>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::group_spec))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::claim_request))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::claim_request>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::claim_decision))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::claim_decision>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::settlement))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::settlement>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::fence_decision))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::fence_decision>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_query))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_page))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::processed_record))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::processed_record>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::group_status))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_status>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::dispatch_report))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dispatch_report>))
+
+  CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, read, "read")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, reclaim, "reclaim")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, join, "join")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, claim, "claim")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, settle, "settle")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, due, "due")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, schedule, "schedule")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, dispatch, "dispatch")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, done, "done")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, redeliver, "redeliver")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, dead, "dead")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, list, "list")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, inspect, "inspect")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, replay, "replay")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, replay_all, "replay_all")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, purge, "purge")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, query, "query")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, processed, "processed")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, status, "status")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, tick, "tick")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, resume, "resume")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, drain, "drain")
+
+CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -1,0 +1,1407 @@
+#include "adapters/embedded/sqlite_store.hpp"
+
+#include "actors/logic/token_bucket.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+
+namespace onceflow {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Epochs reserved (persisted in `meta`) at a time.
+constexpr uint64_t epoch_block = 1'000'000;
+
+/// Rows scanned per query while `read_group` skips filtered entries.
+constexpr int64_t min_scan = 256;
+
+const char* const schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY, id TEXT NOT NULL,
+  type TEXT NOT NULL, payload TEXT NOT NULL, prio INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, trace_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dedup(id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY,
+  patterns TEXT NOT NULL, start INTEGER NOT NULL, cursor INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger(grp TEXT NOT NULL, seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(grp, seq))
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS retry(grp TEXT NOT NULL, seq INTEGER NOT NULL,
+  due INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  redeliveries INTEGER NOT NULL, delivery TEXT NOT NULL,
+  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dlq(pos INTEGER PRIMARY KEY AUTOINCREMENT,
+  grp TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
+  reason TEXT NOT NULL, error TEXT NOT NULL, dead_at INTEGER NOT NULL,
+  delivery TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS dlq_by_event ON dlq(event_id);
+CREATE INDEX IF NOT EXISTS dlq_by_group ON dlq(grp, seq);
+CREATE TABLE IF NOT EXISTS purged(grp TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS processed(grp TEXT NOT NULL,
+  event_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+  epoch INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS processed_by_event ON processed(event_id);
+CREATE INDEX IF NOT EXISTS processed_by_group ON processed(grp);
+)sql";
+
+// -- SQLite plumbing ---------------------------------------------------------
+
+/// Owns the database handle; builds error messages.
+struct connection {
+  sqlite3* db = nullptr;
+  std::string path;
+
+  /// Opens the database, applies pragmas and creates the schema.
+  explicit connection(const sqlite_options& opts);
+
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  ~connection() {
+    if (db != nullptr)
+      sqlite3_close_v2(db);
+  }
+
+  [[noreturn]] void fail(const char* op, const char* msg) const {
+    std::string what = "sqlite:";
+    what += path;
+    what += ": ";
+    what += op;
+    what += ": ";
+    what += msg;
+    throw store_error(what);
+  }
+
+  [[noreturn]] void fail(const char* op) const {
+    fail(op, db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+  }
+
+  /// Runs SQL text without results (schema, pragmas).
+  void exec(const char* sql, const char* op) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : sqlite3_errmsg(db);
+      sqlite3_free(err);
+      fail(op, msg.c_str());
+    }
+  }
+};
+
+/// A prepared statement, prepared once and reused.
+class statement {
+public:
+  statement(connection& conn, const char* sql) : conn_(&conn) {
+    if (sqlite3_prepare_v3(conn.db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr)
+        != SQLITE_OK) {
+      std::string op = "prepare '";
+      op += sql;
+      op += "'";
+      conn.fail(op.c_str());
+    }
+  }
+
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+
+  ~statement() {
+    sqlite3_finalize(stmt_);
+  }
+
+  sqlite3_stmt* raw() const {
+    return stmt_;
+  }
+
+  connection& conn() const {
+    return *conn_;
+  }
+
+private:
+  connection* conn_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// One use of a statement: binds, steps, reads columns, resets on exit.
+/// Text is bound without copying: bound strings must outlive the query.
+class query {
+public:
+  query(statement& st, const char* op)
+    : stmt_(st.raw()), conn_(st.conn()), op_(op) {
+    // nop
+  }
+
+  query(const query&) = delete;
+  query& operator=(const query&) = delete;
+
+  ~query() {
+    sqlite3_reset(stmt_);
+  }
+
+  query& bind_int(int idx, int64_t value) {
+    if (sqlite3_bind_int64(stmt_, idx, value) != SQLITE_OK)
+      conn_.fail(op_);
+    return *this;
+  }
+
+  query& bind_text(int idx, const std::string& value) {
+    if (sqlite3_bind_text(stmt_, idx, value.data(),
+                          static_cast<int>(value.size()), SQLITE_STATIC)
+        != SQLITE_OK)
+      conn_.fail(op_);
+    return *this;
+  }
+
+  /// Steps once: true for a row, false when done.
+  bool step() {
+    auto rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW)
+      return true;
+    if (rc == SQLITE_DONE)
+      return false;
+    conn_.fail(op_);
+  }
+
+  /// Steps through a statement without results.
+  void run() {
+    while (step()) {
+      // nop
+    }
+  }
+
+  int64_t int_at(int col) const {
+    return sqlite3_column_int64(stmt_, col);
+  }
+
+  uint64_t u64_at(int col) const {
+    return static_cast<uint64_t>(sqlite3_column_int64(stmt_, col));
+  }
+
+  /// Assigns column text to `out`, reusing its capacity.
+  void text_into(int col, std::string& out) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    auto n = static_cast<size_t>(sqlite3_column_bytes(stmt_, col));
+    if (p == nullptr)
+      out.clear();
+    else
+      out.assign(p, n);
+  }
+
+  std::string text_at(int col) const {
+    std::string out;
+    text_into(col, out);
+    return out;
+  }
+
+private:
+  sqlite3_stmt* stmt_;
+  connection& conn_;
+  const char* op_;
+};
+
+// -- JSON encoding of deliveries -------------------------------------------
+
+json encode_delivery(const delivery& dl) {
+  json hist = json::array();
+  for (auto& a : dl.history)
+    hist.push_back({{"attempt", a.attempt},
+                    {"at", a.at},
+                    {"node", a.node},
+                    {"listener", a.listener},
+                    {"epoch", a.epoch},
+                    {"result", static_cast<int>(a.result)},
+                    {"error", a.error}});
+  return {{"ev",
+           {{"id", dl.ev.id},
+            {"type", dl.ev.type},
+            {"payload", dl.ev.payload},
+            {"prio", static_cast<int>(dl.ev.prio)},
+            {"created_at", dl.ev.created_at},
+            {"trace_id", dl.ev.trace_id},
+            {"seq", dl.ev.seq}}},
+          {"group", dl.group},
+          {"attempt", dl.attempt},
+          {"epoch", dl.epoch},
+          {"redeliveries", dl.redeliveries},
+          {"history", std::move(hist)}};
+}
+
+/// Serializes; invalid UTF-8 (say, in a handler's error text) is replaced
+/// rather than failing the commit.
+std::string dump(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+priority to_priority(int64_t value) {
+  if (value < 0 || value > static_cast<int64_t>(priority::low))
+    return priority::normal;
+  return static_cast<priority>(value);
+}
+
+delivery decode_delivery(const connection& conn, const std::string& text) {
+  try {
+    auto doc = json::parse(text);
+    delivery dl;
+    auto& ev = doc.at("ev");
+    ev.at("id").get_to(dl.ev.id);
+    ev.at("type").get_to(dl.ev.type);
+    ev.at("payload").get_to(dl.ev.payload);
+    dl.ev.prio = to_priority(ev.at("prio").get<int64_t>());
+    ev.at("created_at").get_to(dl.ev.created_at);
+    ev.at("trace_id").get_to(dl.ev.trace_id);
+    ev.at("seq").get_to(dl.ev.seq);
+    doc.at("group").get_to(dl.group);
+    doc.at("attempt").get_to(dl.attempt);
+    doc.at("epoch").get_to(dl.epoch);
+    doc.at("redeliveries").get_to(dl.redeliveries);
+    for (auto& a : doc.at("history")) {
+      attempt_record rec;
+      a.at("attempt").get_to(rec.attempt);
+      a.at("at").get_to(rec.at);
+      a.at("node").get_to(rec.node);
+      a.at("listener").get_to(rec.listener);
+      a.at("epoch").get_to(rec.epoch);
+      auto result = a.at("result").get<int>();
+      if (result < 0 || result > static_cast<int>(outcome::crashed))
+        conn.fail("decode delivery", "bad outcome");
+      rec.result = static_cast<outcome>(result);
+      a.at("error").get_to(rec.error);
+      dl.history.push_back(std::move(rec));
+    }
+    return dl;
+  } catch (const json::exception& ex) {
+    conn.fail("decode delivery", ex.what());
+  }
+}
+
+std::string encode_patterns(const std::vector<std::string>& patterns) {
+  return dump(json(patterns));
+}
+
+std::vector<std::string> decode_patterns(const connection& conn,
+                                         const std::string& text) {
+  try {
+    return json::parse(text).get<std::vector<std::string>>();
+  } catch (const json::exception& ex) {
+    conn.fail("decode patterns", ex.what());
+  }
+}
+
+/// Aggregates per-group statuses as documented for append_result::original.
+event_status aggregate(const std::vector<group_status>& xs) {
+  bool any_dead = false;
+  bool any_retrying = false;
+  bool any_in_flight = false;
+  bool all_processed = !xs.empty();
+  for (auto& x : xs) {
+    any_dead |= x.status == event_status::dead;
+    any_retrying |= x.status == event_status::retrying;
+    any_in_flight |= x.status == event_status::in_flight;
+    all_processed &= x.status == event_status::processed;
+  }
+  if (any_dead)
+    return event_status::dead;
+  if (any_retrying)
+    return event_status::retrying;
+  if (any_in_flight)
+    return event_status::in_flight;
+  if (all_processed)
+    return event_status::processed;
+  return event_status::accepted;
+}
+
+// -- in-memory state -------------------------------------------------------
+
+/// Pending entries of one group (the PEL), in seq order. Settled entries
+/// become tombstones that are dropped from the front or by compaction.
+class pending_list {
+public:
+  struct item {
+    uint64_t seq;
+    millis_t delivered_at;
+    bool live;
+  };
+
+  /// Adds an entry; seqs must increase.
+  void add(uint64_t seq, millis_t now) {
+    items_.push_back(item{seq, now, true});
+    ++live_;
+  }
+
+  item* find(uint64_t seq) {
+    auto i = std::lower_bound(
+      items_.begin(), items_.end(), seq,
+      [](const item& x, uint64_t s) { return x.seq < s; });
+    if (i == items_.end() || i->seq != seq || !i->live)
+      return nullptr;
+    return &*i;
+  }
+
+  bool contains(uint64_t seq) {
+    return find(seq) != nullptr;
+  }
+
+  void remove(uint64_t seq) {
+    auto* x = find(seq);
+    if (x == nullptr)
+      return;
+    x->live = false;
+    --live_;
+    while (!items_.empty() && !items_.front().live)
+      items_.pop_front();
+    if (items_.size() > 1024 && items_.size() > 4 * live_) {
+      items_.erase(std::remove_if(items_.begin(), items_.end(),
+                                  [](const item& y) { return !y.live; }),
+                   items_.end());
+    }
+  }
+
+  /// Smallest live seq not in `excluded` (sorted), or 0 if none.
+  uint64_t first_except(const std::vector<uint64_t>& excluded) const {
+    for (auto& x : items_)
+      if (x.live
+          && !std::binary_search(excluded.begin(), excluded.end(), x.seq))
+        return x.seq;
+    return 0;
+  }
+
+  size_t size() const {
+    return live_;
+  }
+
+  std::deque<item>& items() {
+    return items_;
+  }
+
+private:
+  std::deque<item> items_;
+  size_t live_ = 0;
+};
+
+struct group_state {
+  std::string name;
+  std::vector<std::string> patterns;
+  /// Pattern verdict per event type.
+  std::unordered_map<std::string, bool> verdicts;
+  /// Head of the log when the group was created.
+  uint64_t start = 0;
+  /// Durable low-water mark: every seq <= cursor is settled.
+  uint64_t cursor = 0;
+  /// Highest seq examined by read_group.
+  uint64_t read_pos = 0;
+  pending_list pending;
+  /// After a restart: seqs above the cursor already settled for the group.
+  std::set<uint64_t> skip;
+
+  bool matches(const std::string& type) {
+    auto i = verdicts.find(type);
+    if (i != verdicts.end())
+      return i->second;
+    bool ok = false;
+    for (auto& p : patterns)
+      if (pattern_match(p, type)) {
+        ok = true;
+        break;
+      }
+    verdicts.emplace(type, ok);
+    return ok;
+  }
+};
+
+using retry_key = std::pair<std::string, uint64_t>;
+
+struct retry_slot {
+  millis_t due = 0;
+  bool taken = false;
+};
+
+// -- the store -------------------------------------------------------------
+
+class sqlite_store final : public store {
+public:
+  explicit sqlite_store(const sqlite_options& opts);
+
+  // -- log_port --------------------------------------------------------------
+
+  void ensure_group(const group_spec& spec) override;
+
+  std::vector<append_result> append(std::vector<event>& batch, millis_t now,
+                                    millis_t dedup_window) override;
+
+  std::vector<event> read_group(const std::string& group, size_t max,
+                                millis_t now) override;
+
+  std::vector<event> reclaim(const std::string& group, millis_t now,
+                             millis_t min_idle, size_t max) override;
+
+  uint64_t head() override {
+    return head_;
+  }
+
+  uint64_t backlog(const std::string& group) override;
+
+  event find(const std::string& id) override;
+
+  // -- lease_port ------------------------------------------------------------
+
+  std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
+                                    const std::string& holder, millis_t now,
+                                    millis_t ttl,
+                                    uint32_t crash_budget) override;
+
+  std::vector<fence_decision> settle(const std::vector<settlement>& items,
+                                     millis_t now) override;
+
+  bool is_done(const std::string& group, uint64_t seq) override;
+
+  // -- retry_port ------------------------------------------------------------
+
+  std::vector<delivery> take_due(millis_t now, size_t max) override;
+
+  millis_t next_due() override {
+    return due_.empty() ? -1 : std::get<0>(*due_.begin());
+  }
+
+  uint64_t scheduled() override {
+    return retries_.size();
+  }
+
+  // -- dlq_port --------------------------------------------------------------
+
+  dlq_page dlq_list(const dlq_query& q) override;
+
+  std::vector<dlq_entry> dlq_get(const std::string& event_id) override;
+
+  size_t dlq_replay(const std::string& event_id, const std::string& group,
+                    millis_t now) override;
+
+  size_t dlq_purge(const std::string& event_id) override;
+
+  uint64_t dlq_size() override;
+
+  // -- processed_port --------------------------------------------------------
+
+  uint64_t processed_count(const std::string& group) override;
+
+  std::vector<processed_record>
+  processed_of(const std::string& event_id) override;
+
+  // -- store -----------------------------------------------------------------
+
+  std::vector<group_status> status_of(const std::string& event_id) override;
+
+  std::string describe() const override {
+    return "sqlite:" + conn_.path;
+  }
+
+private:
+  /// Begins a transaction; rolls it back unless committed.
+  class transaction {
+  public:
+    transaction(sqlite_store& st, const char* op) : st_(st), op_(op) {
+      query{st_.begin_, op_}.run();
+    }
+
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+
+    ~transaction() {
+      if (!done_)
+        sqlite3_exec(st_.conn_.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
+    void commit() {
+      query{st_.commit_, op_}.run();
+      done_ = true;
+    }
+
+  private:
+    sqlite_store& st_;
+    const char* op_;
+    bool done_ = false;
+  };
+
+  void load();
+
+  group_state& group_ref(const std::string& name, const char* op);
+
+  group_state* group_ptr(const std::string& name) {
+    auto i = groups_.find(name);
+    return i == groups_.end() ? nullptr : &i->second;
+  }
+
+  /// Reads the log entry `seq` into `ev`; false if there is none.
+  bool load_event(uint64_t seq, event& ev, const char* op);
+
+  /// Reads the event columns of the current row of a log query.
+  static void read_event(const query& q, event& ev);
+
+  bool ledger_has(const std::string& group, uint64_t seq, const char* op);
+
+  bool dlq_has(const std::string& group, uint64_t seq, const char* op);
+
+  /// Per-group statuses of the entry `seq` of type `type`.
+  std::vector<group_status> statuses(uint64_t seq, const std::string& type,
+                                     const char* op);
+
+  /// Makes sure `n` more epochs are reserved in `meta`.
+  void reserve_epochs(size_t n);
+
+  void retry_put(const std::string& group, uint64_t seq, millis_t due);
+
+  void retry_drop(const std::string& group, uint64_t seq);
+
+  bool retry_has(const std::string& group, uint64_t seq) const {
+    return retries_.count(retry_key{group, seq}) > 0;
+  }
+
+  // Declared first: destroyed after the statements.
+  connection conn_;
+
+  statement begin_{conn_, "BEGIN IMMEDIATE"};
+  statement commit_{conn_, "COMMIT"};
+  statement meta_get_{conn_, "SELECT value FROM meta WHERE key=?1"};
+  statement meta_set_{conn_, "INSERT OR REPLACE INTO meta(key, value) "
+                             "VALUES(?1, ?2)"};
+  statement dedup_upsert_{
+    conn_, "INSERT INTO dedup(id, seq, created_at) VALUES(?1, ?2, ?3) "
+           "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, "
+           "created_at=excluded.created_at "
+           "WHERE dedup.created_at + ?4 <= ?5"};
+  statement dedup_get_{conn_, "SELECT seq FROM dedup WHERE id=?1"};
+  statement log_insert_{
+    conn_, "INSERT INTO log(seq, id, type, payload, prio, created_at, "
+           "trace_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
+  statement log_range_{
+    conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id "
+           "FROM log WHERE seq>?1 ORDER BY seq LIMIT ?2"};
+  statement log_get_{
+    conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id "
+           "FROM log WHERE seq=?1"};
+  statement log_types_{
+    conn_, "SELECT type, count(*) FROM log WHERE seq>?1 GROUP BY type"};
+  statement log_head_{conn_, "SELECT coalesce(max(seq), 0) FROM log"};
+  statement group_insert_{
+    conn_, "INSERT INTO groups(name, patterns, start, cursor) "
+           "VALUES(?1, ?2, ?3, ?3)"};
+  statement group_patterns_{
+    conn_, "UPDATE groups SET patterns=?2 WHERE name=?1"};
+  statement group_cursor_{conn_,
+                          "UPDATE groups SET cursor=?2 WHERE name=?1"};
+  statement group_all_{conn_,
+                       "SELECT name, patterns, start, cursor FROM groups"};
+  statement group_settled_{
+    conn_, "SELECT seq FROM ledger WHERE grp=?1 AND seq>?2 "
+           "UNION SELECT seq FROM retry WHERE grp=?1 AND seq>?2 "
+           "UNION SELECT seq FROM dlq WHERE grp=?1 AND seq>?2 "
+           "UNION SELECT seq FROM purged WHERE grp=?1 AND seq>?2"};
+  statement ledger_insert_{
+    conn_, "INSERT OR IGNORE INTO ledger(grp, seq, epoch, at) "
+           "VALUES(?1, ?2, ?3, ?4)"};
+  statement ledger_has_{conn_,
+                        "SELECT 1 FROM ledger WHERE grp=?1 AND seq=?2"};
+  statement processed_insert_{
+    conn_, "INSERT INTO processed(grp, event_id, seq, type, epoch, attempt, "
+           "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
+  statement processed_count_{
+    conn_, "SELECT count(*) FROM processed WHERE ?1='' OR grp=?1"};
+  statement processed_of_{
+    conn_, "SELECT grp, event_id, seq, type, epoch, attempt, at "
+           "FROM processed WHERE event_id=?1 ORDER BY rowid"};
+  statement retry_upsert_{
+    conn_, "INSERT OR REPLACE INTO retry(grp, seq, due, attempt, "
+           "redeliveries, delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"};
+  statement retry_delete_{conn_,
+                          "DELETE FROM retry WHERE grp=?1 AND seq=?2"};
+  statement retry_get_{
+    conn_, "SELECT delivery FROM retry WHERE grp=?1 AND seq=?2"};
+  statement retry_all_{conn_, "SELECT grp, seq, due FROM retry"};
+  statement dlq_insert_{
+    conn_, "INSERT INTO dlq(grp, seq, event_id, reason, error, dead_at, "
+           "delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
+  statement dlq_list_{
+    conn_, "SELECT pos, delivery, reason, error, dead_at FROM dlq "
+           "WHERE pos>?1 AND (?2='' OR grp=?2) ORDER BY pos LIMIT ?3"};
+  statement dlq_of_event_{
+    conn_, "SELECT pos, delivery, reason, error, dead_at, grp, seq "
+           "FROM dlq WHERE event_id=?1 ORDER BY pos"};
+  statement dlq_all_{conn_, "SELECT pos, grp, seq FROM dlq"};
+  statement dlq_has_{conn_,
+                     "SELECT 1 FROM dlq WHERE grp=?1 AND seq=?2 LIMIT 1"};
+  statement dlq_delete_{conn_, "DELETE FROM dlq WHERE pos=?1"};
+  statement dlq_count_{conn_, "SELECT count(*) FROM dlq"};
+  statement purged_insert_{
+    conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
+
+  uint64_t head_ = 0;
+  /// Highest epoch reserved in `meta`; epochs handed out never exceed it.
+  uint64_t epoch_limit_ = 0;
+  lease_table leases_;
+  std::map<std::string, group_state, std::less<>> groups_;
+  std::map<retry_key, retry_slot> retries_;
+  /// Untaken retry entries by (due, seq, group).
+  std::set<std::tuple<millis_t, uint64_t, std::string>> due_;
+};
+
+// -- connection ------------------------------------------------------------
+
+connection::connection(const sqlite_options& opts) : path(opts.path) {
+  const char* sync = nullptr;
+  if (opts.synchronous == "full")
+    sync = "PRAGMA synchronous=FULL";
+  else if (opts.synchronous == "normal")
+    sync = "PRAGMA synchronous=NORMAL";
+  else if (opts.synchronous == "off")
+    sync = "PRAGMA synchronous=OFF";
+  else
+    fail("open",
+         ("unknown synchronous mode '" + opts.synchronous + "'").c_str());
+  auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+               | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    db = nullptr;
+    fail("open", msg.c_str());
+  }
+  try {
+    sqlite3_busy_timeout(db, opts.busy_timeout_ms);
+    if (!path.empty() && path != ":memory:")
+      exec("PRAGMA journal_mode=WAL", "open");
+    exec(sync, "open");
+    exec("PRAGMA temp_store=MEMORY", "open");
+    exec(schema_sql, "open");
+  } catch (...) {
+    sqlite3_close_v2(db);
+    db = nullptr;
+    throw;
+  }
+}
+
+// -- sqlite_store: setup and helpers -----------------------------------------
+
+const std::string epoch_key = "epoch_hwm";
+
+sqlite_store::sqlite_store(const sqlite_options& opts) : conn_(opts) {
+  load();
+}
+
+void sqlite_store::load() {
+  {
+    query q{meta_get_, "open"};
+    q.bind_text(1, epoch_key);
+    if (q.step())
+      epoch_limit_ = q.u64_at(0);
+  }
+  leases_ = lease_table{epoch_limit_ + 1};
+  {
+    query q{log_head_, "open"};
+    if (q.step())
+      head_ = q.u64_at(0);
+  }
+  // Tombstones of purged DLQ entries matter only above a group's cursor.
+  conn_.exec("DELETE FROM purged WHERE NOT EXISTS (SELECT 1 FROM groups "
+             "WHERE groups.name=purged.grp AND groups.cursor<purged.seq)",
+             "open");
+  {
+    query q{group_all_, "open"};
+    while (q.step()) {
+      group_state g;
+      g.name = q.text_at(0);
+      g.patterns = decode_patterns(conn_, q.text_at(1));
+      g.start = q.u64_at(2);
+      g.cursor = q.u64_at(3);
+      g.read_pos = g.cursor;
+      auto name = g.name;
+      groups_.emplace(std::move(name), std::move(g));
+    }
+  }
+  for (auto& kv : groups_) {
+    auto& g = kv.second;
+    query q{group_settled_, "open"};
+    q.bind_text(1, g.name).bind_int(2, static_cast<int64_t>(g.cursor));
+    while (q.step())
+      g.skip.insert(q.u64_at(0));
+  }
+  {
+    query q{retry_all_, "open"};
+    while (q.step())
+      retry_put(q.text_at(0), q.u64_at(1), q.int_at(2));
+  }
+}
+
+group_state& sqlite_store::group_ref(const std::string& name,
+                                     const char* op) {
+  auto* g = group_ptr(name);
+  if (g == nullptr)
+    conn_.fail(op, ("unknown group '" + name + "'").c_str());
+  return *g;
+}
+
+void sqlite_store::read_event(const query& q, event& ev) {
+  ev.seq = q.u64_at(0);
+  q.text_into(1, ev.id);
+  q.text_into(2, ev.type);
+  q.text_into(3, ev.payload);
+  ev.prio = to_priority(q.int_at(4));
+  ev.created_at = q.int_at(5);
+  q.text_into(6, ev.trace_id);
+}
+
+bool sqlite_store::load_event(uint64_t seq, event& ev, const char* op) {
+  query q{log_get_, op};
+  q.bind_int(1, static_cast<int64_t>(seq));
+  if (!q.step())
+    return false;
+  read_event(q, ev);
+  return true;
+}
+
+bool sqlite_store::ledger_has(const std::string& group, uint64_t seq,
+                              const char* op) {
+  query q{ledger_has_, op};
+  q.bind_text(1, group).bind_int(2, static_cast<int64_t>(seq));
+  return q.step();
+}
+
+bool sqlite_store::dlq_has(const std::string& group, uint64_t seq,
+                           const char* op) {
+  query q{dlq_has_, op};
+  q.bind_text(1, group).bind_int(2, static_cast<int64_t>(seq));
+  return q.step();
+}
+
+std::vector<group_status> sqlite_store::statuses(uint64_t seq,
+                                                 const std::string& type,
+                                                 const char* op) {
+  std::vector<group_status> out;
+  for (auto& kv : groups_) {
+    auto& g = kv.second;
+    if (seq <= g.start || !g.matches(type))
+      continue;
+    group_status st;
+    st.group = g.name;
+    if (ledger_has(g.name, seq, op))
+      st.status = event_status::processed;
+    else if (dlq_has(g.name, seq, op))
+      st.status = event_status::dead;
+    else if (retry_has(g.name, seq))
+      st.status = event_status::retrying;
+    else if (g.pending.contains(seq))
+      st.status = event_status::in_flight;
+    else
+      st.status = event_status::accepted;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void sqlite_store::reserve_epochs(size_t n) {
+  if (n == 0)
+    return;
+  auto last = leases_.next_epoch() + n - 1;
+  if (last <= epoch_limit_)
+    return;
+  auto limit = last + epoch_block;
+  query{meta_set_, "claim"}
+    .bind_text(1, epoch_key)
+    .bind_int(2, static_cast<int64_t>(limit))
+    .run();
+  epoch_limit_ = limit;
+}
+
+void sqlite_store::retry_put(const std::string& group, uint64_t seq,
+                             millis_t due) {
+  auto ins = retries_.emplace(retry_key{group, seq}, retry_slot{});
+  auto& slot = ins.first->second;
+  if (!ins.second && !slot.taken)
+    due_.erase(std::make_tuple(slot.due, seq, group));
+  slot.due = due;
+  slot.taken = false;
+  due_.emplace(due, seq, group);
+}
+
+void sqlite_store::retry_drop(const std::string& group, uint64_t seq) {
+  auto i = retries_.find(retry_key{group, seq});
+  if (i == retries_.end())
+    return;
+  if (!i->second.taken)
+    due_.erase(std::make_tuple(i->second.due, seq, group));
+  retries_.erase(i);
+}
+
+// -- log_port --------------------------------------------------------------
+
+void sqlite_store::ensure_group(const group_spec& spec) {
+  auto text = encode_patterns(spec.patterns);
+  if (auto* g = group_ptr(spec.name)) {
+    if (g->patterns != spec.patterns) {
+      query{group_patterns_, "ensure_group"}
+        .bind_text(1, spec.name)
+        .bind_text(2, text)
+        .run();
+      g->patterns = spec.patterns;
+      g->verdicts.clear();
+    }
+    return;
+  }
+  query{group_insert_, "ensure_group"}
+    .bind_text(1, spec.name)
+    .bind_text(2, text)
+    .bind_int(3, static_cast<int64_t>(head_))
+    .run();
+  group_state g;
+  g.name = spec.name;
+  g.patterns = spec.patterns;
+  g.start = g.cursor = g.read_pos = head_;
+  groups_.emplace(spec.name, std::move(g));
+}
+
+std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
+                                                millis_t now,
+                                                millis_t dedup_window) {
+  std::vector<append_result> out;
+  out.reserve(batch.size());
+  if (batch.empty())
+    return out;
+  transaction tx{*this, "append"};
+  auto seq = head_;
+  for (auto& ev : batch) {
+    append_result r;
+    r.id = ev.id;
+    auto created = ev.created_at != 0 ? ev.created_at : now;
+    query{dedup_upsert_, "append"}
+      .bind_text(1, ev.id)
+      .bind_int(2, static_cast<int64_t>(seq + 1))
+      .bind_int(3, created)
+      .bind_int(4, dedup_window)
+      .bind_int(5, now)
+      .run();
+    if (sqlite3_changes(conn_.db) == 0) {
+      r.duplicate = true;
+      {
+        query q{dedup_get_, "append"};
+        q.bind_text(1, ev.id);
+        if (q.step())
+          r.seq = q.u64_at(0);
+      }
+      event orig;
+      if (load_event(r.seq, orig, "append"))
+        r.original = aggregate(statuses(r.seq, orig.type, "append"));
+    } else {
+      ++seq;
+      query{log_insert_, "append"}
+        .bind_int(1, static_cast<int64_t>(seq))
+        .bind_text(2, ev.id)
+        .bind_text(3, ev.type)
+        .bind_text(4, ev.payload)
+        .bind_int(5, static_cast<int64_t>(ev.prio))
+        .bind_int(6, created)
+        .bind_text(7, ev.trace_id)
+        .run();
+      r.seq = seq;
+    }
+    out.push_back(std::move(r));
+  }
+  tx.commit();
+  head_ = seq;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (out[i].duplicate)
+      continue;
+    batch[i].seq = out[i].seq;
+    if (batch[i].created_at == 0)
+      batch[i].created_at = now;
+  }
+  return out;
+}
+
+std::vector<event> sqlite_store::read_group(const std::string& group,
+                                            size_t max, millis_t now) {
+  auto& g = group_ref(group, "read_group");
+  std::vector<event> out;
+  if (max == 0)
+    return out;
+  out.reserve(std::min<size_t>(max, 4096));
+  std::string type;
+  while (out.size() < max && g.read_pos < head_) {
+    auto want = std::min<size_t>(max - out.size(), 1u << 20);
+    auto limit = std::max(static_cast<int64_t>(want), min_scan);
+    query q{log_range_, "read_group"};
+    q.bind_int(1, static_cast<int64_t>(g.read_pos)).bind_int(2, limit);
+    bool any = false;
+    while (out.size() < max && q.step()) {
+      any = true;
+      auto seq = q.u64_at(0);
+      g.read_pos = seq;
+      if (!g.skip.empty() && g.skip.erase(seq) > 0)
+        continue;
+      q.text_into(2, type);
+      if (!g.matches(type))
+        continue;
+      event ev;
+      read_event(q, ev);
+      g.pending.add(seq, now);
+      out.push_back(std::move(ev));
+    }
+    if (!any)
+      break;
+  }
+  return out;
+}
+
+std::vector<event> sqlite_store::reclaim(const std::string& group,
+                                         millis_t now, millis_t min_idle,
+                                         size_t max) {
+  auto& g = group_ref(group, "reclaim");
+  std::vector<uint64_t> seqs;
+  for (auto& x : g.pending.items()) {
+    if (seqs.size() >= max)
+      break;
+    if (x.live && now - x.delivered_at >= min_idle)
+      seqs.push_back(x.seq);
+  }
+  std::vector<event> out;
+  out.reserve(seqs.size());
+  for (auto seq : seqs) {
+    event ev;
+    if (load_event(seq, ev, "reclaim"))
+      out.push_back(std::move(ev));
+  }
+  for (auto seq : seqs)
+    if (auto* x = g.pending.find(seq))
+      x->delivered_at = now;
+  return out;
+}
+
+uint64_t sqlite_store::backlog(const std::string& group) {
+  auto& g = group_ref(group, "backlog");
+  uint64_t unread = 0;
+  if (g.read_pos < head_) {
+    {
+      query q{log_types_, "backlog"};
+      q.bind_int(1, static_cast<int64_t>(g.read_pos));
+      std::string type;
+      while (q.step()) {
+        q.text_into(0, type);
+        if (g.matches(type))
+          unread += q.u64_at(1);
+      }
+    }
+    // Entries settled before a restart are not read again.
+    event ev;
+    for (auto seq : g.skip)
+      if (seq > g.read_pos && unread > 0 && load_event(seq, ev, "backlog")
+          && g.matches(ev.type))
+        --unread;
+  }
+  return g.pending.size() + unread;
+}
+
+event sqlite_store::find(const std::string& id) {
+  uint64_t seq = 0;
+  {
+    query q{dedup_get_, "find"};
+    q.bind_text(1, id);
+    if (q.step())
+      seq = q.u64_at(0);
+  }
+  event ev;
+  if (seq == 0 || !load_event(seq, ev, "find"))
+    return event{};
+  return ev;
+}
+
+// -- lease_port ------------------------------------------------------------
+
+std::vector<claim_decision>
+sqlite_store::claim(const std::vector<claim_request>& reqs,
+                    const std::string& holder, millis_t now, millis_t ttl,
+                    uint32_t crash_budget) {
+  std::vector<claim_decision> out;
+  out.reserve(reqs.size());
+  reserve_epochs(reqs.size());
+  for (auto& r : reqs) {
+    bool done = ledger_has(r.group, r.seq, "claim");
+    out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
+                                ttl, crash_budget, done));
+  }
+  return out;
+}
+
+std::vector<fence_decision>
+sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
+  std::vector<fence_decision> out(items.size(), fence_decision::stale);
+  if (items.empty())
+    return out;
+  enum class lease_op : uint8_t { none, erase, release };
+  // What to apply in memory once the transaction committed.
+  struct effect {
+    size_t idx;
+    std::string lease_id;
+    lease_op op;
+    bool unpend;
+  };
+  std::vector<effect> effects;
+  effects.reserve(items.size());
+  // Pairs settled earlier in this batch: true if their lease was erased.
+  std::unordered_map<std::string, bool> touched;
+  touched.reserve(items.size());
+  // Seqs leaving the pending lists, per group.
+  std::unordered_map<group_state*, std::vector<uint64_t>> leaving;
+  std::string key;
+  std::string text;
+  std::string reason;
+  group_state* last_group = nullptr;
+  transaction tx{*this, "settle"};
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& s = items[i];
+    auto& grp = s.dl.group;
+    auto seq = s.dl.ev.seq;
+    auto seq_db = static_cast<int64_t>(seq);
+    auto id = std::to_string(seq);
+    key.assign(grp);
+    key += '\x1f';
+    key += id;
+    auto prior = touched.find(key);
+    fence_decision d;
+    if (s.kind == settle_kind::dead && s.dl.epoch == 0) {
+      // Crash loop: no lease was granted; commit unless already settled.
+      if ((prior != touched.end() && prior->second)
+          || ledger_has(grp, seq, "settle") || dlq_has(grp, seq, "settle"))
+        d = fence_decision::no_lease;
+      else
+        d = fence_decision::ok;
+    } else if (prior != touched.end()) {
+      d = prior->second ? fence_decision::no_lease : fence_decision::stale;
+    } else {
+      d = leases_.check(grp, id, s.dl.epoch, now);
+    }
+    out[i] = d;
+    if (d != fence_decision::ok)
+      continue;
+    auto op = lease_op::none;
+    bool unpend = false;
+    if (s.kind == settle_kind::done) {
+      query{ledger_insert_, "settle"}
+        .bind_text(1, grp)
+        .bind_int(2, seq_db)
+        .bind_int(3, static_cast<int64_t>(s.dl.epoch))
+        .bind_int(4, now)
+        .run();
+      if (sqlite3_changes(conn_.db) == 0) {
+        // Already in the ledger: never a second effect.
+        out[i] = fence_decision::stale;
+        continue;
+      }
+      if (s.record_effect)
+        query{processed_insert_, "settle"}
+          .bind_text(1, grp)
+          .bind_text(2, s.dl.ev.id)
+          .bind_int(3, seq_db)
+          .bind_text(4, s.dl.ev.type)
+          .bind_int(5, static_cast<int64_t>(s.dl.epoch))
+          .bind_int(6, s.dl.attempt)
+          .bind_int(7, now)
+          .run();
+      if (retry_has(grp, seq))
+        query{retry_delete_, "settle"}
+          .bind_text(1, grp)
+          .bind_int(2, seq_db)
+          .run();
+      op = lease_op::erase;
+      unpend = true;
+    } else if (s.kind == settle_kind::retry) {
+      auto doc = encode_delivery(s.dl);
+      doc["attempt"] = s.dl.attempt + 1;
+      doc["epoch"] = 0;
+      text = dump(doc);
+      query{retry_upsert_, "settle"}
+        .bind_text(1, grp)
+        .bind_int(2, seq_db)
+        .bind_int(3, s.due)
+        .bind_int(4, s.dl.attempt + 1)
+        .bind_int(5, s.dl.redeliveries)
+        .bind_text(6, text)
+        .run();
+      op = lease_op::release;
+      unpend = true;
+    } else if (s.kind == settle_kind::dead) {
+      text = dump(encode_delivery(s.dl));
+      reason = to_string(s.reason);
+      query{dlq_insert_, "settle"}
+        .bind_text(1, grp)
+        .bind_int(2, seq_db)
+        .bind_text(3, s.dl.ev.id)
+        .bind_text(4, reason)
+        .bind_text(5, s.error)
+        .bind_int(6, now)
+        .bind_text(7, text)
+        .run();
+      // Unconditional: a retry row may have been written in this batch.
+      query{retry_delete_, "settle"}
+        .bind_text(1, grp)
+        .bind_int(2, seq_db)
+        .run();
+      op = lease_op::erase;
+      unpend = true;
+    } else {
+      op = lease_op::release;
+    }
+    touched[key] = op == lease_op::erase;
+    effects.push_back(effect{i, std::move(id), op, unpend});
+    if (unpend) {
+      if (last_group == nullptr || last_group->name != grp)
+        last_group = group_ptr(grp);
+      if (last_group != nullptr)
+        leaving[last_group].push_back(seq);
+    }
+  }
+  // Advance the durable cursors past everything settled.
+  std::vector<std::pair<group_state*, uint64_t>> cursors;
+  for (auto& kv : leaving) {
+    auto* g = kv.first;
+    auto& seqs = kv.second;
+    std::sort(seqs.begin(), seqs.end());
+    auto first = g->pending.first_except(seqs);
+    auto cursor = first != 0 ? first - 1 : g->read_pos;
+    if (cursor <= g->cursor)
+      continue;
+    query{group_cursor_, "settle"}
+      .bind_text(1, g->name)
+      .bind_int(2, static_cast<int64_t>(cursor))
+      .run();
+    cursors.emplace_back(g, cursor);
+  }
+  tx.commit();
+  for (auto& e : effects) {
+    auto& s = items[e.idx];
+    auto& grp = s.dl.group;
+    auto seq = s.dl.ev.seq;
+    if (e.op == lease_op::erase)
+      leases_.erase(grp, e.lease_id);
+    else if (e.op == lease_op::release)
+      leases_.release(grp, e.lease_id, s.dl.epoch, now);
+    if (e.unpend) {
+      if (last_group == nullptr || last_group->name != grp)
+        last_group = group_ptr(grp);
+      if (last_group != nullptr)
+        last_group->pending.remove(seq);
+    }
+    if (s.kind == settle_kind::retry)
+      retry_put(grp, seq, s.due);
+    else if (s.kind != settle_kind::release)
+      retry_drop(grp, seq);
+  }
+  for (auto& gc : cursors)
+    gc.first->cursor = gc.second;
+  return out;
+}
+
+bool sqlite_store::is_done(const std::string& group, uint64_t seq) {
+  return ledger_has(group, seq, "is_done");
+}
+
+// -- retry_port ------------------------------------------------------------
+
+std::vector<delivery> sqlite_store::take_due(millis_t now, size_t max) {
+  std::vector<std::tuple<millis_t, uint64_t, std::string>> picked;
+  for (auto i = due_.begin();
+       i != due_.end() && picked.size() < max && std::get<0>(*i) <= now; ++i)
+    picked.push_back(*i);
+  std::vector<delivery> out;
+  out.reserve(picked.size());
+  std::string text;
+  for (auto& t : picked) {
+    query q{retry_get_, "take_due"};
+    q.bind_text(1, std::get<2>(t))
+      .bind_int(2, static_cast<int64_t>(std::get<1>(t)));
+    if (!q.step())
+      continue;
+    q.text_into(0, text);
+    out.push_back(decode_delivery(conn_, text));
+  }
+  for (auto& t : picked) {
+    due_.erase(t);
+    retries_[retry_key{std::get<2>(t), std::get<1>(t)}].taken = true;
+  }
+  return out;
+}
+
+// -- dlq_port --------------------------------------------------------------
+
+/// Reads pos, delivery, reason, error, dead_at from the current row.
+dlq_entry read_dlq_entry(const connection& conn, const query& q) {
+  dlq_entry e;
+  e.dl = decode_delivery(conn, q.text_at(1));
+  if (!parse_dlq_reason(q.text_at(2), e.reason))
+    conn.fail("decode dlq entry", "bad reason");
+  q.text_into(3, e.last_error);
+  e.dead_at = q.int_at(4);
+  return e;
+}
+
+int64_t to_limit(size_t n) {
+  constexpr auto top = static_cast<size_t>(
+    std::numeric_limits<int64_t>::max());
+  return static_cast<int64_t>(std::min(n, top));
+}
+
+dlq_page sqlite_store::dlq_list(const dlq_query& dq) {
+  dlq_page page;
+  query q{dlq_list_, "dlq_list"};
+  q.bind_int(1, static_cast<int64_t>(dq.after))
+    .bind_text(2, dq.group)
+    .bind_int(3, to_limit(dq.limit));
+  while (q.step()) {
+    page.positions.push_back(q.u64_at(0));
+    page.entries.push_back(read_dlq_entry(conn_, q));
+  }
+  return page;
+}
+
+std::vector<dlq_entry> sqlite_store::dlq_get(const std::string& event_id) {
+  std::vector<dlq_entry> out;
+  query q{dlq_of_event_, "dlq_get"};
+  q.bind_text(1, event_id);
+  while (q.step())
+    out.push_back(read_dlq_entry(conn_, q));
+  return out;
+}
+
+size_t sqlite_store::dlq_replay(const std::string& event_id,
+                                const std::string& group, millis_t now) {
+  struct row {
+    int64_t pos;
+    std::string grp;
+    int64_t seq;
+    std::string text;
+  };
+  std::vector<row> rows;
+  transaction tx{*this, "dlq_replay"};
+  {
+    query q{dlq_of_event_, "dlq_replay"};
+    q.bind_text(1, event_id);
+    while (q.step()) {
+      auto grp = q.text_at(5);
+      if (!group.empty() && grp != group)
+        continue;
+      auto dl = decode_delivery(conn_, q.text_at(1));
+      dl.attempt = 1;
+      dl.epoch = 0;
+      dl.redeliveries = 0;
+      rows.push_back(row{q.int_at(0), std::move(grp), q.int_at(6),
+                         dump(encode_delivery(dl))});
+    }
+  }
+  for (auto& r : rows) {
+    query{retry_upsert_, "dlq_replay"}
+      .bind_text(1, r.grp)
+      .bind_int(2, r.seq)
+      .bind_int(3, now)
+      .bind_int(4, 1)
+      .bind_int(5, 0)
+      .bind_text(6, r.text)
+      .run();
+    query{dlq_delete_, "dlq_replay"}.bind_int(1, r.pos).run();
+  }
+  tx.commit();
+  for (auto& r : rows)
+    retry_put(r.grp, static_cast<uint64_t>(r.seq), now);
+  return rows.size();
+}
+
+size_t sqlite_store::dlq_purge(const std::string& event_id) {
+  struct row {
+    int64_t pos;
+    std::string grp;
+    uint64_t seq;
+  };
+  std::vector<row> rows;
+  transaction tx{*this, "dlq_purge"};
+  if (event_id.empty()) {
+    query q{dlq_all_, "dlq_purge"};
+    while (q.step())
+      rows.push_back(row{q.int_at(0), q.text_at(1), q.u64_at(2)});
+  } else {
+    query q{dlq_of_event_, "dlq_purge"};
+    q.bind_text(1, event_id);
+    while (q.step())
+      rows.push_back(row{q.int_at(0), q.text_at(5), q.u64_at(6)});
+  }
+  for (auto& r : rows) {
+    // Above the cursor, a tombstone keeps a restart from redelivering it.
+    auto* g = group_ptr(r.grp);
+    if (g != nullptr && r.seq > g->cursor)
+      query{purged_insert_, "dlq_purge"}
+        .bind_text(1, r.grp)
+        .bind_int(2, static_cast<int64_t>(r.seq))
+        .run();
+    query{dlq_delete_, "dlq_purge"}.bind_int(1, r.pos).run();
+  }
+  tx.commit();
+  return rows.size();
+}
+
+uint64_t sqlite_store::dlq_size() {
+  query q{dlq_count_, "dlq_size"};
+  return q.step() ? q.u64_at(0) : 0;
+}
+
+// -- processed_port --------------------------------------------------------
+
+uint64_t sqlite_store::processed_count(const std::string& group) {
+  query q{processed_count_, "processed_count"};
+  q.bind_text(1, group);
+  return q.step() ? q.u64_at(0) : 0;
+}
+
+std::vector<processed_record>
+sqlite_store::processed_of(const std::string& event_id) {
+  std::vector<processed_record> out;
+  query q{processed_of_, "processed_of"};
+  q.bind_text(1, event_id);
+  while (q.step()) {
+    processed_record r;
+    q.text_into(0, r.group);
+    q.text_into(1, r.event_id);
+    r.seq = q.u64_at(2);
+    q.text_into(3, r.type);
+    r.epoch = q.u64_at(4);
+    r.attempt = static_cast<uint32_t>(q.int_at(5));
+    r.at = q.int_at(6);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// -- store -----------------------------------------------------------------
+
+std::vector<group_status>
+sqlite_store::status_of(const std::string& event_id) {
+  auto ev = find(event_id);
+  if (ev.seq == 0)
+    return {};
+  return statuses(ev.seq, ev.type, "status_of");
+}
+
+} // namespace
+
+store_ptr make_sqlite_store(const sqlite_options& opts) {
+  return std::make_unique<sqlite_store>(opts);
+}
+
+} // namespace onceflow

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "adapters/ports.hpp"
+
+#include <string>
+
+/// The embedded store: every port over one SQLite database (a file in WAL
+/// mode, or a private in-memory database).
+///
+/// Durable state lives in SQLite: the log, the dedup index, the groups with
+/// their durable cursor, the ledger, the retry schedule, the DLQ, processed
+/// records and an epoch high-water mark. Volatile state lives in memory, as
+/// it does in a Redis consumer group's PEL: pending entries per group, the
+/// leases (`lease_table`) and the `taken` marks of the retry schedule.
+///
+/// Conventions this adapter fixes where ports.hpp leaves room:
+/// - `append` sets `created_at` of events that have none (0) to `now`; the
+///   dedup window is measured from the original's `created_at`.
+/// - `read_group`, `reclaim` and `backlog` throw `store_error` for a group
+///   that `ensure_group` never created. A group with no patterns receives
+///   nothing.
+/// - After a restart nothing is pending: unsettled entries are delivered
+///   again by `read_group` (as new), entries already settled for the group
+///   (ledger, retry schedule, DLQ, purged from the DLQ) are not.
+/// - `settle` of kind `retry` schedules the *next* attempt: `take_due`
+///   returns the delivery with `attempt` incremented by one and `epoch` 0.
+/// - `dlq_replay` also resets `redeliveries` to 0 (the lease, and with it
+///   the crash count, was dropped when the entry died).
+/// - A `dead` settlement with epoch 0 is refused (`no_lease`) if the pair is
+///   already in the ledger or the DLQ.
+namespace onceflow {
+
+/// Options of the embedded store.
+struct sqlite_options {
+  /// Database file, or ":memory:" for a private in-memory database.
+  std::string path = ":memory:";
+  /// "full" or "normal" ("off" is accepted for benchmarks).
+  std::string synchronous = "normal";
+  int busy_timeout_ms = 5000;
+};
+
+/// Opens (creating if needed) the store; throws store_error naming the path
+/// and the SQLite message on failure.
+store_ptr make_sqlite_store(const sqlite_options& opts);
+
+} // namespace onceflow

@@ -1,0 +1,247 @@
+#pragma once
+
+#include "actors/logic/event.hpp"
+#include "actors/logic/lease_table.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+/// Store ports: the small interfaces every store adapter (embedded SQLite,
+/// Redis, MongoDB) implements. They follow Redis Streams' consumer-group
+/// model so that a Redis adapter maps them one to one:
+///
+/// - log: `append` = dedup check (SET NX) + XADD, atomically per event;
+///   `read_group` = XREADGROUP `>`; `reclaim` = XAUTOCLAIM.
+/// - leases/ledger: `claim` = INCR epoch + lease; `settle` = one script that
+///   checks the epoch and commits the outcome (ledger, retry ZSET, DLQ) and
+///   XACKs the pending entry.
+/// - retry schedule: `take_due` = ZRANGEBYSCORE on the retry ZSET.
+/// - DLQ and processed events: listing, lookups, replay, purge.
+///
+/// Every call is batched: one call carries many events. Calls are made from
+/// one adapter actor, so implementations need not be thread-safe. Failures of
+/// the backing store throw `store_error`.
+namespace onceflow {
+
+/// A failure of the backing store (I/O, corruption, unreachable server).
+class store_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Result of appending one event.
+struct append_result {
+  std::string id;
+  /// True if the id was seen within the dedup window; nothing was appended.
+  bool duplicate = false;
+  /// Log position of the accepted event, or of the original for a duplicate.
+  uint64_t seq = 0;
+  /// For duplicates: the original's status, aggregated over its groups
+  /// (dead > retrying > in_flight > accepted; processed only if all
+  /// groups processed it).
+  event_status original = event_status::unknown;
+};
+
+/// A listener group as the log sees it.
+struct group_spec {
+  std::string name;
+  /// Event-type patterns (`order.*`); entries of other types are skipped.
+  std::vector<std::string> patterns;
+};
+
+class log_port {
+public:
+  virtual ~log_port() = default;
+
+  /// Creates the group if it does not exist, reading from the current head
+  /// (events appended earlier are not delivered to a new group). Updates the
+  /// patterns of an existing group.
+  virtual void ensure_group(const group_spec& spec) = 0;
+
+  /// Appends the batch in order, durably, in one transaction. Sets `seq` of
+  /// each accepted event. An id accepted within the last `dedup_window` ms
+  /// (its created_at + window > now) is a duplicate, also within the batch.
+  virtual std::vector<append_result>
+  append(std::vector<event>& batch, millis_t now, millis_t dedup_window) = 0;
+
+  /// Delivers up to `max` entries the group has not seen, in log order,
+  /// skipping entries whose type matches none of its patterns. Delivered
+  /// entries stay pending for the group until settled.
+  virtual std::vector<event> read_group(const std::string& group, size_t max,
+                                        millis_t now)
+    = 0;
+
+  /// Returns pending entries of the group delivered at least `min_idle` ms
+  /// ago (and redelivers them: their delivery time becomes `now`). After a
+  /// restart, each unsettled entry comes back exactly once: through
+  /// `reclaim` where the pending list survives (Redis PEL), or through
+  /// `read_group` where it does not (embedded: nothing is pending after
+  /// open).
+  virtual std::vector<event> reclaim(const std::string& group, millis_t now,
+                                     millis_t min_idle, size_t max)
+    = 0;
+
+  /// Highest seq in the log (0 when empty).
+  virtual uint64_t head() = 0;
+
+  /// Number of entries the group has not settled (pending + not yet read).
+  virtual uint64_t backlog(const std::string& group) = 0;
+
+  /// Looks an event up by id (the newest with that id); seq 0 if unknown.
+  virtual event find(const std::string& id) = 0;
+};
+
+/// A lease claim on one (group, event).
+struct claim_request {
+  std::string group;
+  std::string event_id;
+  uint64_t seq = 0;
+};
+
+/// How a delivery ends at the store.
+enum class settle_kind : uint8_t {
+  done = 0,    ///< Effect committed: ledger (+ processed record), ack.
+  retry = 1,   ///< Failed: into the retry schedule at `due`, ack.
+  dead = 2,    ///< Into the DLQ, ack.
+  release = 3, ///< Give the lease back unprocessed (shutdown); stays pending.
+};
+
+struct settlement {
+  settle_kind kind = settle_kind::done;
+  /// The delivery, its current attempt's record already in `history`.
+  delivery dl;
+  /// For retry: when the next attempt is due (the store schedules attempt
+  /// `dl.attempt + 1`).
+  millis_t due = 0;
+  /// For dead: why.
+  dlq_reason reason = dlq_reason::retries_exhausted;
+  std::string error;
+  /// For done: also write a processed-events record (the `store` handler's
+  /// effect), in the same commit as the ledger entry.
+  bool record_effect = false;
+};
+
+class lease_port {
+public:
+  virtual ~lease_port() = default;
+
+  /// Claims each pair for `holder` (see lease_table::claim; `done` comes
+  /// from the ledger). Epochs never repeat, also across restarts.
+  virtual std::vector<claim_decision>
+  claim(const std::vector<claim_request>& reqs, const std::string& holder,
+        millis_t now, millis_t ttl, uint32_t crash_budget)
+    = 0;
+
+  /// Commits each settlement whose epoch is current and whose lease is live
+  /// at `now`, all in one transaction; refuses the others (stale/no_lease)
+  /// and leaves them untouched. `dead` settlements with epoch 0 (crash loop:
+  /// no lease was granted) are committed without a fence check.
+  virtual std::vector<fence_decision>
+  settle(const std::vector<settlement>& items, millis_t now) = 0;
+
+  /// True if the ledger has the effect of (group, seq).
+  virtual bool is_done(const std::string& group, uint64_t seq) = 0;
+};
+
+class retry_port {
+public:
+  virtual ~retry_port() = default;
+
+  /// Returns up to `max` scheduled deliveries due at `now`, earliest first,
+  /// and marks them taken (a later take_due skips them). They stay in the
+  /// schedule until settled; after a restart they are due again.
+  virtual std::vector<delivery> take_due(millis_t now, size_t max) = 0;
+
+  /// Due time of the earliest untaken entry, or -1 if none.
+  virtual millis_t next_due() = 0;
+
+  /// Entries in the schedule (taken or not).
+  virtual uint64_t scheduled() = 0;
+};
+
+/// Query over the DLQ; entries are ordered by the time they died.
+struct dlq_query {
+  /// Only this group (empty: all).
+  std::string group;
+  /// Cursor: return entries after this position (0: from the start).
+  uint64_t after = 0;
+  size_t limit = 100;
+};
+
+struct dlq_page {
+  std::vector<dlq_entry> entries;
+  /// Positions of the entries, for the next query's `after`.
+  std::vector<uint64_t> positions;
+};
+
+class dlq_port {
+public:
+  virtual ~dlq_port() = default;
+
+  virtual dlq_page dlq_list(const dlq_query& q) = 0;
+
+  /// Entries of the event (one per dead group); empty if none.
+  virtual std::vector<dlq_entry> dlq_get(const std::string& event_id) = 0;
+
+  /// Moves the event's entries (all groups, or `group` only) from the DLQ
+  /// back into the retry schedule, due at `now`, attempt reset to 1 and
+  /// history kept. Returns the number moved.
+  virtual size_t dlq_replay(const std::string& event_id,
+                            const std::string& group, millis_t now)
+    = 0;
+
+  /// Deletes the event's entries (empty id: every entry). Returns the count.
+  virtual size_t dlq_purge(const std::string& event_id) = 0;
+
+  virtual uint64_t dlq_size() = 0;
+};
+
+/// A processed-event record written by the `store` handler's effect.
+struct processed_record {
+  std::string group;
+  std::string event_id;
+  uint64_t seq = 0;
+  std::string type;
+  uint64_t epoch = 0;
+  uint32_t attempt = 0;
+  millis_t at = 0;
+};
+
+class processed_port {
+public:
+  virtual ~processed_port() = default;
+
+  /// Number of processed records (all groups, or one).
+  virtual uint64_t processed_count(const std::string& group) = 0;
+
+  /// Records of one event (one per group; more would be a double effect).
+  virtual std::vector<processed_record>
+  processed_of(const std::string& event_id) = 0;
+};
+
+/// Status of one event in one group.
+struct group_status {
+  std::string group;
+  event_status status = event_status::unknown;
+};
+
+/// One store: all ports over one backend.
+class store : public log_port,
+              public lease_port,
+              public retry_port,
+              public dlq_port,
+              public processed_port {
+public:
+  /// Per-group status of the event with this id (empty if unknown).
+  virtual std::vector<group_status> status_of(const std::string& event_id) = 0;
+
+  /// Short description for logs and status ("sqlite:/var/lib/x.db").
+  virtual std::string describe() const = 0;
+};
+
+using store_ptr = std::unique_ptr<store>;
+
+} // namespace onceflow

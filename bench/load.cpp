@@ -1,0 +1,203 @@
+// End-to-end load generator on the embedded store: publishes N events in
+// batches (several batches in flight), waits until every (event, group)
+// effect is committed, and reports events/s and accept->handler latency.
+//
+//   onceflow_bench [--events N] [--batch B] [--groups G] [--store memory|file]
+//                  [--inflight K] [--listener-batch L] [--concurrency C]
+
+#include "actors/interfaces.hpp"
+#include "adapters/embedded/sqlite_store.hpp"
+#include "runtime/node.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
+
+using namespace onceflow;
+
+namespace {
+
+std::mutex samples_mtx;
+std::vector<millis_t> samples;
+
+millis_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Records the effect (like `store`) and the accept->handler latency.
+class bench_handler : public handler {
+public:
+  handler_result handle(const event& ev, uint32_t) override {
+    local_.push_back(wall_ms() - ev.created_at);
+    if (local_.size() >= 1024)
+      flush();
+    handler_result r;
+    r.record_effect = true;
+    return r;
+  }
+  ~bench_handler() override {
+    flush();
+  }
+
+private:
+  void flush() {
+    std::lock_guard<std::mutex> guard{samples_mtx};
+    samples.insert(samples.end(), local_.begin(), local_.end());
+    local_.clear();
+  }
+  std::vector<millis_t> local_;
+};
+
+struct bench_config : caf::actor_system_config {
+  bench_config() {
+    register_types(*this);
+    set("scheduler.max-threads", 2);
+  }
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  size_t events = 200000, batch = 1000, groups = 1, inflight = 4;
+  uint32_t listener_batch = 512, concurrency = 2;
+  std::string store_kind = "memory";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--events")
+      events = std::stoul(v);
+    else if (k == "--batch")
+      batch = std::stoul(v);
+    else if (k == "--groups")
+      groups = std::stoul(v);
+    else if (k == "--store")
+      store_kind = v;
+    else if (k == "--inflight")
+      inflight = std::stoul(v);
+    else if (k == "--listener-batch")
+      listener_batch = static_cast<uint32_t>(std::stoul(v));
+    else if (k == "--concurrency")
+      concurrency = static_cast<uint32_t>(std::stoul(v));
+    else {
+      std::cerr << "unknown option " << k << "\n";
+      return 2;
+    }
+  }
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto& reg = default_handlers();
+  reg.add("bench", [](const handler_options&) {
+    return std::make_unique<bench_handler>();
+  });
+  node_config ncfg;
+  ncfg.max_backlog = static_cast<uint32_t>(events + 1);
+  for (size_t g = 0; g < groups; ++g) {
+    group_config gc;
+    gc.name = "g" + std::to_string(g);
+    gc.handler = "bench";
+    gc.concurrency = concurrency;
+    gc.batch_size = listener_batch;
+    ncfg.groups.push_back(gc);
+  }
+  sqlite_options so;
+  std::string dir;
+  if (store_kind == "file") {
+    dir = std::filesystem::temp_directory_path()
+          / ("onceflow-bench-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    so.path = dir + "/bench.db";
+  }
+  std::shared_ptr<store> st = make_sqlite_store(so);
+  auto n = start_node(sys, ncfg, st, true);
+  st.reset();
+  caf::scoped_actor self{sys};
+  auto start = std::chrono::steady_clock::now();
+  size_t sent = 0, acked = 0, refused = 0, outstanding = 0;
+  auto send_one = [&] {
+    std::vector<event> evs;
+    for (size_t i = 0; i < batch && sent < events; ++i, ++sent) {
+      event ev;
+      ev.id = "b-" + std::to_string(sent);
+      ev.type = "bench.event";
+      ev.payload = R"({"order":12345,"customer":"c-42","amount":99.5})";
+      ev.trace_id = ev.id;
+      evs.push_back(std::move(ev));
+    }
+    // An async send: the broadcaster's answer (results or error) comes back
+    // as an ordinary message, so several batches can be in flight.
+    self->send(n.broadcaster, atom::ingest_v, std::move(evs));
+    ++outstanding;
+  };
+  bool failed = false;
+  while (acked + refused < events && !failed) {
+    while (outstanding < inflight && sent < events)
+      send_one();
+    self->receive(
+      [&](std::vector<append_result>& rs) {
+        acked += rs.size();
+        --outstanding;
+      },
+      [&](caf::error& err) {
+        --outstanding;
+        if (render(err).find("overloaded") == std::string::npos) {
+          std::cerr << "ingest failed: " << render(err) << "\n";
+          failed = true;
+        }
+        // An overloaded batch is not resent: count it as not published.
+        std::cerr << "batch refused: " << render(err) << "\n";
+        refused += batch;
+      });
+  }
+  auto accepted_at = std::chrono::steady_clock::now();
+  uint64_t target = (events - std::min(events, refused)) * groups, done = 0;
+  while (done < target && !failed) {
+    self->request(n.store, std::chrono::seconds(10), atom::status_v)
+      .receive([&](caf::settings& s) {
+                 done = caf::get_or(s, "store.processed", uint64_t{0});
+               },
+               [&](caf::error&) {});
+    if (done < target)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto end = std::chrono::steady_clock::now();
+  auto secs = std::chrono::duration<double>(end - start).count();
+  auto ingest_secs = std::chrono::duration<double>(accepted_at - start).count();
+  std::vector<millis_t> lat;
+  stop_node(sys, n);
+  self->wait_for(n.broadcaster);
+  {
+    std::lock_guard<std::mutex> guard{samples_mtx};
+    lat = samples;
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) -> millis_t {
+    if (lat.empty())
+      return -1;
+    return lat[std::min(lat.size() - 1,
+                        static_cast<size_t>(p * static_cast<double>(lat.size())))];
+  };
+  std::printf("store=%s events=%zu groups=%zu batch=%zu effects=%llu "
+              "ingest=%.0f ev/s end_to_end=%.0f ev/s (%.0f effects/s) "
+              "p50=%lld ms p99=%lld ms\n",
+              store_kind.c_str(), events, groups, batch,
+              static_cast<unsigned long long>(done),
+              static_cast<double>(events) / ingest_secs,
+              static_cast<double>(events) / secs,
+              static_cast<double>(done) / secs,
+              static_cast<long long>(pct(0.5)),
+              static_cast<long long>(pct(0.99)));
+  if (!dir.empty())
+    std::filesystem::remove_all(dir);
+  return failed ? 1 : 0;
+}

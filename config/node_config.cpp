@@ -1,0 +1,233 @@
+#include "config/node_config.hpp"
+
+#include <caf/config_value.hpp>
+#include <caf/settings.hpp>
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace onceflow {
+
+namespace {
+
+/// Reads typed values from settings, recording the first error with the
+/// option's full name. Wrong types are errors, never silently ignored.
+class reader {
+public:
+  reader(const caf::settings& root, std::string& err) : root_(root), err_(err) {
+    // nop
+  }
+
+  const caf::config_value* find(const std::string& path) {
+    return caf::get_if(&root_, path);
+  }
+
+  void str(const std::string& path, std::string& out) {
+    if (auto v = find(path)) {
+      if (auto s = caf::get_if<std::string>(v))
+        out = *s;
+      else if (auto a = caf::get_if<caf::atom_value>(v))
+        out = caf::to_string(*a);
+      else
+        fail(path, "must be a string");
+    }
+  }
+
+  template <class T>
+  void integer(const std::string& path, T& out, int64_t min, int64_t max) {
+    if (auto v = find(path)) {
+      auto i = caf::get_if<int64_t>(v);
+      if (!i)
+        return fail(path, "must be an integer");
+      if (*i < min || *i > max)
+        return fail(path, "must be between " + std::to_string(min) + " and "
+                            + std::to_string(max));
+      out = static_cast<T>(*i);
+    }
+  }
+
+  void real(const std::string& path, double& out, double min) {
+    if (auto v = find(path)) {
+      double x;
+      if (auto d = caf::get_if<double>(v))
+        x = *d;
+      else if (auto i = caf::get_if<int64_t>(v))
+        x = static_cast<double>(*i);
+      else
+        return fail(path, "must be a number");
+      if (!std::isfinite(x) || x < min)
+        return fail(path, "must be a number >= " + std::to_string(min));
+      out = x;
+    }
+  }
+
+  void boolean(const std::string& path, bool& out) {
+    if (auto v = find(path)) {
+      if (auto b = caf::get_if<bool>(v))
+        out = *b;
+      else
+        fail(path, "must be true or false");
+    }
+  }
+
+  void duration(const std::string& path, millis_t& out, millis_t min = 0) {
+    if (auto v = find(path)) {
+      auto t = caf::get_if<caf::timespan>(v);
+      if (!t)
+        return fail(path, "must be a duration such as 500ms, 30s or 5min");
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*t)
+                  .count();
+      if (ms < min)
+        return fail(path, "must be at least " + std::to_string(min) + "ms");
+      out = ms;
+    }
+  }
+
+  void strings(const std::string& path, std::vector<std::string>& out) {
+    if (auto v = find(path)) {
+      auto l = caf::get_if<caf::config_value::list>(v);
+      if (!l)
+        return fail(path, "must be a list of strings like [\"a\", \"b\"]");
+      std::vector<std::string> result;
+      for (auto& x : *l) {
+        auto s = caf::get_if<std::string>(&x);
+        if (!s)
+          return fail(path, "must be a list of strings like [\"a\", \"b\"]");
+        result.push_back(*s);
+      }
+      out = std::move(result);
+    }
+  }
+
+  void fail(const std::string& path, const std::string& what) {
+    if (err_.empty())
+      err_ = "option '" + path + "' " + what;
+  }
+
+private:
+  const caf::settings& root_;
+  std::string& err_;
+};
+
+constexpr int64_t max_u32 = std::numeric_limits<uint32_t>::max();
+
+} // namespace
+
+std::string node_config::effective_store_path() const {
+  if (!store_path.empty())
+    return store_path;
+  return data_dir + "/onceflow.db";
+}
+
+std::string read_node_config(const caf::settings& content, node_config& out) {
+  std::string err;
+  reader r{content, err};
+  r.str("node.name", out.name);
+  r.str("node.host", out.host);
+  r.integer("node.port", out.port, 0, 65535);
+  r.str("node.data-dir", out.data_dir);
+  r.duration("node.shutdown-timeout", out.shutdown_timeout);
+  r.str("store.backend", out.store_backend);
+  r.str("store.path", out.store_path);
+  r.str("store.synchronous", out.sqlite_synchronous);
+  r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
+            64 * 1024 * 1024);
+  r.integer("events.max-depth", out.limits.max_depth, 1, 10000);
+  r.duration("events.dedup-window", out.dedup_window, 1);
+  r.integer("events.max-backlog", out.max_backlog, 1, max_u32);
+  r.integer("events.max-ingest-batch", out.max_ingest_batch, 1, max_u32);
+  r.integer("priorities.high", out.weights.high, 1, 1000);
+  r.integer("priorities.normal", out.weights.normal, 1, 1000);
+  r.integer("priorities.low", out.weights.low, 1, 1000);
+  r.duration("janitor.interval", out.janitor_interval, 1);
+  std::vector<std::string> limits;
+  r.strings("rate-limits.types", limits);
+  for (auto& spec : limits) {
+    auto eq = spec.rfind('=');
+    type_rate_limit l;
+    if (eq == std::string::npos || eq == 0) {
+      r.fail("rate-limits.types", "entry '" + spec
+                                    + "' must look like \"pattern=rate\"");
+      break;
+    }
+    l.pattern = spec.substr(0, eq);
+    try {
+      size_t used = 0;
+      l.rate = std::stod(spec.substr(eq + 1), &used);
+      if (used != spec.size() - eq - 1 || !(l.rate > 0))
+        throw std::invalid_argument("rate");
+    } catch (std::exception&) {
+      r.fail("rate-limits.types",
+             "entry '" + spec + "' needs a positive rate after '='");
+      break;
+    }
+    out.type_limits.push_back(l);
+  }
+  if (auto groups = caf::get_if<caf::settings>(&content, "groups")) {
+    out.groups.clear();
+    for (auto& kv : *groups) {
+      group_config g;
+      g.name = kv.first;
+      auto p = "groups." + kv.first + ".";
+      if (!caf::holds_alternative<caf::settings>(kv.second)) {
+        r.fail("groups." + kv.first, "must be a section [groups." + kv.first
+                                       + "]");
+        break;
+      }
+      r.str(p + "handler", g.handler);
+      r.integer(p + "concurrency", g.concurrency, 1, 1024);
+      r.strings(p + "subscriptions", g.subscriptions);
+      r.integer(p + "batch-size", g.batch_size, 1, 100000);
+      r.duration(p + "batch-wait", g.batch_wait);
+      r.duration(p + "lease-ttl", g.lease_ttl, 1);
+      r.duration(p + "retry-base", g.retry.base, 1);
+      r.real(p + "retry-factor", g.retry.factor, 1.0);
+      r.duration(p + "retry-cap", g.retry.cap, 1);
+      r.integer(p + "max-attempts", g.retry.max_attempts, 1, 1000);
+      r.boolean(p + "jitter", g.retry.jitter);
+      r.integer(p + "crash-budget", g.retry.crash_budget, 0, 1000);
+      r.real(p + "rate-limit", g.rate_limit, 0);
+      r.real(p + "rate-burst", g.rate_burst, 0);
+      r.duration(p + "latency", g.options.latency);
+      r.real(p + "failure-rate", g.options.failure_rate, 0);
+      r.integer(p + "seed", g.options.seed, 0, std::numeric_limits<int64_t>::max());
+      out.groups.push_back(std::move(g));
+    }
+  }
+  return err;
+}
+
+std::string validate(const node_config& cfg, const handler_registry& reg) {
+  if (cfg.name.empty())
+    return "option 'node.name' must not be empty";
+  if (cfg.store_backend != "embedded")
+    return "option 'store.backend' must be \"embedded\" (got \""
+           + cfg.store_backend + "\"; redis and mongo come with their adapters)";
+  if (cfg.sqlite_synchronous != "normal" && cfg.sqlite_synchronous != "full")
+    return "option 'store.synchronous' must be \"normal\" or \"full\"";
+  if (auto e = validate(cfg.weights); !e.empty())
+    return "section [priorities]: " + e;
+  if (cfg.groups.empty())
+    return "no listener groups: add at least one [groups.<name>] section";
+  std::set<std::string> names;
+  for (auto& g : cfg.groups) {
+    auto p = "groups." + g.name;
+    if (!reg.contains(g.handler)) {
+      std::string known;
+      for (auto& n : reg.names())
+        known += (known.empty() ? "" : ", ") + n;
+      return "option '" + p + ".handler' names unknown handler \"" + g.handler
+             + "\" (known: " + known + ")";
+    }
+    if (g.subscriptions.empty())
+      return "option '" + p + ".subscriptions' must not be empty";
+    if (auto e = validate(g.retry); !e.empty())
+      return "section [" + p + "]: " + e;
+    if (g.options.failure_rate > 1.0)
+      return "option '" + p + ".failure-rate' must be between 0 and 1";
+  }
+  return {};
+}
+
+} // namespace onceflow

@@ -1,0 +1,82 @@
+#pragma once
+
+#include "actors/handlers.hpp"
+#include "actors/logic/backoff.hpp"
+#include "actors/logic/priority_queue.hpp"
+#include "actors/logic/validation.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace onceflow {
+
+/// One listener group: `[groups.<name>]` in the config file.
+struct group_config {
+  std::string name;
+  /// Handler name from the registry: store, log, simulate, ...
+  std::string handler = "store";
+  handler_options options;
+  /// Number of listener actors.
+  uint32_t concurrency = 2;
+  /// Event-type patterns; `*` matches any run of characters.
+  std::vector<std::string> subscriptions{"*"};
+  /// Maximum events per dispatched batch.
+  uint32_t batch_size = 256;
+  /// How long a partial batch may wait for more events (0: dispatch now).
+  millis_t batch_wait = 0;
+  /// Lease time-to-live.
+  millis_t lease_ttl = 30000;
+  retry_policy retry;
+  /// Events/s for the whole group (0: unlimited) and the bucket size.
+  double rate_limit = 0;
+  double rate_burst = 0;
+};
+
+/// A rate limit for event types matching a pattern (per group).
+struct type_rate_limit {
+  std::string pattern;
+  double rate = 0;
+};
+
+/// Everything `onceflow node` needs; see docs/configuration.md.
+struct node_config {
+  /// [node]
+  std::string name = "node-1";
+  std::string host = "127.0.0.1";
+  uint16_t port = 4710;
+  std::string data_dir = "./data";
+  millis_t shutdown_timeout = 10000;
+  /// [store]
+  std::string store_backend = "embedded";
+  std::string store_path; // default: <data-dir>/onceflow.db
+  std::string sqlite_synchronous = "normal";
+  /// [events]
+  validation_limits limits;
+  millis_t dedup_window = 24LL * 3600 * 1000;
+  uint32_t max_backlog = 200000;
+  uint32_t max_ingest_batch = 10000;
+  /// [priorities]
+  priority_weights weights;
+  /// [rate-limits]
+  std::vector<type_rate_limit> type_limits;
+  /// [janitor]
+  millis_t janitor_interval = 1000;
+  /// [groups.*]
+  std::vector<group_config> groups;
+
+  /// The SQLite path in effect.
+  std::string effective_store_path() const;
+};
+
+/// Reads a node_config from CAF settings (INI content plus overrides).
+/// Returns an error text naming the offending option, or empty on success.
+std::string read_node_config(const caf::settings& content, node_config& out);
+
+/// Checks cross-field rules; returns an error naming the option, or empty.
+std::string validate(const node_config& cfg, const handler_registry& reg);
+
+} // namespace onceflow

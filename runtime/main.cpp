@@ -1,0 +1,383 @@
+// The `onceflow` binary: `onceflow node`, `onceflow publish`,
+// `onceflow status`. See docs/configuration.md and README.md.
+
+#include "actors/interfaces.hpp"
+#include "actors/logic/validation.hpp"
+#include "adapters/embedded/sqlite_store.hpp"
+#include "config/node_config.hpp"
+#include "runtime/node.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/config_value.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+using namespace onceflow;
+
+namespace {
+
+constexpr const char* usage = R"(usage:
+  onceflow node    --config FILE [--section.option=VALUE ...]
+  onceflow publish --config FILE --type T --payload JSON [--id ID] [--priority P]
+  onceflow publish --config FILE --file events.jsonl
+  onceflow status  --config FILE [--id ID]
+
+Options from the config file can be overridden on the command line, e.g.
+--node.port=4711 or --groups.orders.concurrency=4. CAF's own options
+(--scheduler.max-threads=2, --middleman.*) pass through. See
+docs/configuration.md for every option.
+)";
+
+struct cli {
+  std::string command;
+  std::string config_file;
+  /// Our own overrides: dotted key -> value text.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  /// Arguments for CAF (scheduler, middleman, logger).
+  std::vector<std::string> caf_args;
+  /// publish / status arguments.
+  std::string type, payload, id, prio, file;
+  bool has_payload = false;
+};
+
+bool is_caf_option(const std::string& key) {
+  for (auto prefix : {"scheduler.", "middleman.", "logger.", "work-stealing.",
+                      "stream.", "caf#"})
+    if (key.rfind(prefix, 0) == 0)
+      return true;
+  return false;
+}
+
+/// Parses the command line; returns an error text or empty.
+std::string parse_cli(int argc, char** argv, cli& out) {
+  if (argc < 2)
+    return "missing command";
+  out.command = argv[1];
+  if (out.command != "node" && out.command != "publish"
+      && out.command != "status")
+    return "unknown command '" + out.command + "'";
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0)
+      return "unexpected argument '" + arg + "'";
+    std::string key = arg.substr(2), value;
+    auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else {
+      if (i + 1 >= argc)
+        return "option '--" + key + "' needs a value";
+      value = argv[++i];
+    }
+    if (key == "config")
+      out.config_file = value;
+    else if (key == "type")
+      out.type = value;
+    else if (key == "payload") {
+      out.payload = value;
+      out.has_payload = true;
+    } else if (key == "id")
+      out.id = value;
+    else if (key == "priority")
+      out.prio = value;
+    else if (key == "file")
+      out.file = value;
+    else if (is_caf_option(key))
+      out.caf_args.push_back("--" + key + "=" + value);
+    else if (key.find('.') != std::string::npos)
+      out.overrides.emplace_back(key, value);
+    else
+      return "unknown option '--" + key + "'";
+  }
+  if (out.config_file.empty())
+    return "option '--config FILE' is required";
+  return {};
+}
+
+struct app_config : caf::actor_system_config {
+  app_config() {
+    register_types(*this);
+    load<caf::io::middleman>();
+    // 2 worker threads suit the 2-core machines we target; the config file
+    // or --scheduler.max-threads override it.
+    set("scheduler.max-threads", 2);
+  }
+};
+
+/// Loads the INI file and the overrides into `cfg` and reads our options.
+int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
+  if (!std::filesystem::exists(args.config_file)) {
+    std::cerr << "onceflow: config file '" << args.config_file
+              << "' does not exist\n";
+    return 2;
+  }
+  std::vector<std::string> caf_args = args.caf_args;
+  if (auto err = cfg.parse(caf_args, args.config_file.c_str())) {
+    std::cerr << "onceflow: cannot read config file '" << args.config_file
+              << "': " << caf::to_string(err) << "\n";
+    return 2;
+  }
+  for (auto& [key, text] : args.overrides) {
+    auto parsed = caf::config_value::parse(text);
+    caf::config_value value = parsed ? std::move(*parsed)
+                                     : caf::config_value{text};
+    caf::put(cfg.content, key, std::move(value));
+  }
+  if (auto err = read_node_config(cfg.content, ncfg); !err.empty()) {
+    std::cerr << "onceflow: bad config: " << err << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+std::atomic<int> stop_signal{0};
+
+extern "C" void on_signal(int sig) {
+  stop_signal = sig;
+}
+
+int run_node(const cli& args) {
+  app_config cfg;
+  node_config ncfg;
+  if (auto rc = load_config(args, cfg, ncfg))
+    return rc;
+  if (auto err = validate(ncfg, default_handlers()); !err.empty()) {
+    std::cerr << "onceflow: bad config: " << err << "\n";
+    return 2;
+  }
+  sqlite_options so;
+  so.path = ncfg.effective_store_path();
+  so.synchronous = ncfg.sqlite_synchronous;
+  std::shared_ptr<store> st;
+  try {
+    if (so.path != ":memory:") {
+      auto dir = std::filesystem::path(so.path).parent_path();
+      if (!dir.empty())
+        std::filesystem::create_directories(dir);
+    }
+    st = make_sqlite_store(so);
+  } catch (const std::exception& e) {
+    std::cerr << "onceflow: cannot open store '" << so.path
+              << "': " << e.what() << "\n";
+    return 1;
+  }
+  caf::actor_system sys{cfg};
+  auto n = start_node(sys, ncfg, st, true);
+  st.reset();
+  auto port = sys.middleman().publish(n.broadcaster, ncfg.port,
+                                      ncfg.host.c_str(), true);
+  if (!port) {
+    std::cerr << "onceflow: cannot listen on " << ncfg.host << ":"
+              << ncfg.port << ": " << sys.render(port.error()) << "\n";
+    stop_node(sys, n);
+    return 1;
+  }
+  spdlog::info("node {} listening on {}:{} (store {}, {} group(s))", ncfg.name,
+               ncfg.host, *port, so.path, ncfg.groups.size());
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  while (stop_signal == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  spdlog::info("signal {}: stopping intake, draining in-flight work",
+               stop_signal.load());
+  bool drained = false;
+  {
+    caf::scoped_actor self{sys};
+    self
+      ->request(n.broadcaster,
+                std::chrono::milliseconds(ncfg.shutdown_timeout + 1000),
+                atom::drain_v, ncfg.shutdown_timeout)
+      .receive([&](bool ok) { drained = ok; },
+               [&](caf::error& err) {
+                 spdlog::warn("drain failed: {}", sys.render(err));
+               });
+  }
+  sys.middleman().unpublish(n.broadcaster, *port);
+  stop_node(sys, n);
+  spdlog::info("node {} stopped ({})", ncfg.name,
+               drained ? "drained" : "drain timed out");
+  return 0;
+}
+
+/// Reads events to publish; invalid ones are reported and skipped.
+std::vector<event> collect_events(const cli& args, const node_config& ncfg,
+                                  bool& had_errors) {
+  std::vector<event> result;
+  if (!args.file.empty()) {
+    std::ifstream in{args.file};
+    if (!in) {
+      std::cout << "error: cannot open file '" << args.file << "'\n";
+      had_errors = true;
+      return result;
+    }
+    std::string line;
+    size_t lineno = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      if (line.find_first_not_of(" \t\r") == std::string::npos)
+        continue;
+      auto r = parse_event_json(line, ncfg.limits);
+      if (!r.ok) {
+        std::cout << "line " << lineno << ": error: field '" << r.field
+                  << "' " << r.message << "\n";
+        had_errors = true;
+        continue;
+      }
+      result.push_back(std::move(r.ev));
+    }
+    return result;
+  }
+  submission sub{args.id, args.type, args.payload, args.prio};
+  if (!args.has_payload)
+    sub.payload = "{}";
+  auto r = validate(sub, ncfg.limits);
+  if (!r.ok) {
+    std::cout << "error: field '" << r.field << "' " << r.message << "\n";
+    had_errors = true;
+    return result;
+  }
+  result.push_back(std::move(r.ev));
+  return result;
+}
+
+int run_publish(const cli& args) {
+  app_config cfg;
+  node_config ncfg;
+  if (auto rc = load_config(args, cfg, ncfg))
+    return rc;
+  if (args.file.empty() && args.type.empty()) {
+    std::cerr << "onceflow publish: give --type T --payload JSON, or --file "
+                 "events.jsonl\n";
+    return 2;
+  }
+  bool had_errors = false;
+  auto events = collect_events(args, ncfg, had_errors);
+  if (events.empty())
+    return had_errors ? 1 : 0;
+  caf::actor_system sys{cfg};
+  auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
+                                                           ncfg.port);
+  if (!b) {
+    std::cout << "error: cannot reach node at " << ncfg.host << ":"
+              << ncfg.port << ": " << sys.render(b.error()) << "\n";
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  size_t batch_size = std::min<size_t>(1000, ncfg.max_ingest_batch);
+  for (size_t first = 0; first < events.size(); first += batch_size) {
+    auto last = std::min(events.size(), first + batch_size);
+    std::vector<event> batch(events.begin() + first, events.begin() + last);
+    bool done = false;
+    for (int attempt = 0; !done && attempt < 100; ++attempt) {
+      self->request(*b, std::chrono::seconds(60), atom::ingest_v, batch)
+        .receive(
+          [&](std::vector<append_result>& rs) {
+            for (auto& r : rs) {
+              if (r.duplicate)
+                std::cout << r.id << " duplicate (original status: "
+                          << to_string(r.original) << ")\n";
+              else
+                std::cout << r.id << " accepted\n";
+            }
+            done = true;
+          },
+          [&](caf::error& err) {
+            if (err.category() == caf::atom("onceflow")
+                && static_cast<ec>(err.code()) == ec::overloaded) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+              return;
+            }
+            for (auto& ev : batch)
+              std::cout << ev.id << " error: " << render(err) << "\n";
+            had_errors = true;
+            done = true;
+          });
+    }
+    if (!done) {
+      for (auto& ev : batch)
+        std::cout << ev.id << " error: overloaded, gave up after retries\n";
+      had_errors = true;
+    }
+  }
+  std::cout.flush();
+  return had_errors ? 1 : 0;
+}
+
+void print_settings(const caf::settings& xs, const std::string& prefix) {
+  for (auto& kv : xs) {
+    if (auto sub = caf::get_if<caf::settings>(&kv.second))
+      print_settings(*sub, prefix + kv.first + ".");
+    else
+      std::cout << prefix << kv.first << " = " << caf::to_string(kv.second)
+                << "\n";
+  }
+}
+
+int run_status(const cli& args) {
+  app_config cfg;
+  node_config ncfg;
+  if (auto rc = load_config(args, cfg, ncfg))
+    return rc;
+  caf::actor_system sys{cfg};
+  auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
+                                                           ncfg.port);
+  if (!b) {
+    std::cout << "error: cannot reach node at " << ncfg.host << ":"
+              << ncfg.port << ": " << sys.render(b.error()) << "\n";
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  int rc = 0;
+  auto on_error = [&](caf::error& err) {
+    std::cout << "error: " << render(err) << "\n";
+    rc = 1;
+  };
+  if (!args.id.empty()) {
+    self->request(*b, std::chrono::seconds(10), atom::query_v, args.id)
+      .receive(
+        [&](std::vector<group_status>& xs) {
+          if (xs.empty())
+            std::cout << args.id << " unknown\n";
+          for (auto& x : xs)
+            std::cout << args.id << " " << x.group << " "
+                      << to_string(x.status) << "\n";
+        },
+        on_error);
+    return rc;
+  }
+  self->request(*b, std::chrono::seconds(10), atom::status_v)
+    .receive([&](caf::settings& xs) { print_settings(xs, ""); }, on_error);
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  cli args;
+  if (argc >= 2 && (std::string{argv[1]} == "--help"
+                    || std::string{argv[1]} == "-h"
+                    || std::string{argv[1]} == "help")) {
+    std::cout << usage;
+    return 0;
+  }
+  if (auto err = parse_cli(argc, argv, args); !err.empty()) {
+    std::cerr << "onceflow: " << err << "\n\n" << usage;
+    return 2;
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (args.command == "node")
+    return run_node(args);
+  if (args.command == "publish")
+    return run_publish(args);
+  return run_status(args);
+}

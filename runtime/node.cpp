@@ -1,0 +1,67 @@
+#include "runtime/node.hpp"
+
+#include "actors/broadcaster.hpp"
+#include "actors/dead_letter_queue.hpp"
+#include "actors/deduplicator.hpp"
+#include "actors/retry_timer.hpp"
+#include "actors/store_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/message.hpp>
+#include <caf/send.hpp>
+
+namespace onceflow {
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::onceflow>();
+  cfg.add_message_types<caf::id_block::onceflow_handles>();
+  cfg.add_error_category(caf::atom("onceflow"),
+                         [](uint8_t code, caf::atom_value,
+                            const caf::message& ctx) {
+                           return render(make_error(
+                             static_cast<ec>(code),
+                             ctx.match_elements<std::string>()
+                               ? ctx.get_as<std::string>(0)
+                               : std::string{}));
+                         });
+}
+
+node_actors start_node(caf::actor_system& sys, const node_config& cfg,
+                       std::shared_ptr<store> st, bool detached_store,
+                       jitter_source jitter,
+                       const handler_registry* handlers) {
+  node_actors n;
+  n.store = spawn_store(sys, std::move(st), detached_store);
+  n.retry_timer = spawn_retry_timer(sys, n.store);
+  n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
+  n.dedup = spawn_deduplicator(sys, n.store, n.retry_timer, n.dlq);
+  broadcaster_config bc;
+  bc.node = cfg.name;
+  bc.groups = cfg.groups;
+  bc.type_limits = cfg.type_limits;
+  bc.weights = cfg.weights;
+  bc.dedup_window = cfg.dedup_window;
+  bc.limits = cfg.limits;
+  bc.max_backlog = cfg.max_backlog;
+  bc.max_ingest_batch = cfg.max_ingest_batch;
+  bc.janitor_interval = cfg.janitor_interval;
+  bc.jitter = std::move(jitter);
+  if (handlers != nullptr)
+    bc.handlers = handlers;
+  n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);
+  caf::anon_send(n.retry_timer, atom::join_v, n.broadcaster);
+  return n;
+}
+
+void stop_node(caf::actor_system&, const node_actors& n) {
+  auto reason = caf::exit_reason::user_shutdown;
+  caf::anon_send_exit(n.broadcaster, reason);
+  caf::anon_send_exit(n.dedup, reason);
+  caf::anon_send_exit(n.dlq, reason);
+  caf::anon_send_exit(n.retry_timer, reason);
+  caf::anon_send_exit(n.store, reason);
+}
+
+} // namespace onceflow

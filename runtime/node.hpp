@@ -1,0 +1,35 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/listener.hpp"
+#include "config/node_config.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+namespace onceflow {
+
+/// The long-lived actors of one node.
+struct node_actors {
+  store_actor store;
+  retry_timer_actor retry_timer;
+  dead_letter_queue_actor dlq;
+  deduplicator_actor dedup;
+  broadcaster_actor broadcaster;
+};
+
+/// Registers onceflow's message types and error category with a config.
+void register_types(caf::actor_system_config& cfg);
+
+/// Spawns and wires every actor of a node over `st`. The store actor runs
+/// detached unless `detached_store` is false (deterministic tests).
+node_actors start_node(caf::actor_system& sys, const node_config& cfg,
+                       std::shared_ptr<store> st, bool detached_store,
+                       jitter_source jitter = {},
+                       const handler_registry* handlers = nullptr);
+
+/// Sends an exit message to every actor of the node.
+void stop_node(caf::actor_system& sys, const node_actors& n);
+
+} // namespace onceflow

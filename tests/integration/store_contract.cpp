@@ -1,0 +1,1342 @@
+#define BOOST_TEST_MODULE store_contract
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "adapters/embedded/sqlite_store.hpp"
+#include "adapters/ports.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+/// The store contract: every store adapter must pass every test case here.
+/// Each case runs once per backend in `backends()`; cases that need data to
+/// survive a reopen run only on persistent backends. To add an adapter, add
+/// a `backend` subclass and an entry to `backends()`.
+
+namespace bdata = boost::unit_test::data;
+namespace fs = std::filesystem;
+
+using namespace onceflow;
+
+namespace {
+
+// -- backends ----------------------------------------------------------------
+
+/// One backend under test. Each `open` opens a store over the same data
+/// (for persistent backends, what earlier stores wrote).
+class backend {
+public:
+  virtual ~backend() = default;
+
+  virtual store_ptr open() = 0;
+};
+
+/// SQLite, private in-memory database (not persistent).
+class sqlite_memory_backend : public backend {
+public:
+  store_ptr open() override {
+    return make_sqlite_store(sqlite_options{});
+  }
+};
+
+/// A fresh temporary directory, removed with its contents.
+class temp_dir {
+public:
+  temp_dir() {
+    auto tmpl = (fs::temp_directory_path() / "onceflow-store-XXXXXX")
+                  .string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+
+  const fs::path& path() const {
+    return path_;
+  }
+
+private:
+  fs::path path_;
+};
+
+/// SQLite file in a fresh temporary directory.
+class sqlite_file_backend : public backend {
+public:
+  store_ptr open() override {
+    sqlite_options opts;
+    opts.path = (dir_.path() / "store.db").string();
+    opts.synchronous = "normal";
+    return make_sqlite_store(opts);
+  }
+
+private:
+  temp_dir dir_;
+};
+
+struct backend_entry {
+  std::string name;
+  /// True if a reopened store sees what earlier stores wrote.
+  bool persistent;
+  std::function<std::unique_ptr<backend>()> make;
+};
+
+const std::vector<backend_entry>& backends() {
+  static const std::vector<backend_entry> all{
+    {"sqlite-memory", false,
+     [] { return std::make_unique<sqlite_memory_backend>(); }},
+    {"sqlite-file", true,
+     [] { return std::make_unique<sqlite_file_backend>(); }},
+    // Redis and MongoDB adapters add their entries here.
+  };
+  return all;
+}
+
+std::vector<std::string> backend_names(bool persistent_only) {
+  std::vector<std::string> out;
+  for (auto& b : backends())
+    if (b.persistent || !persistent_only)
+      out.push_back(b.name);
+  return out;
+}
+
+const auto all_backends = backend_names(false);
+const auto persistent_backends = backend_names(true);
+
+/// A store under test plus the backend to reopen it from.
+struct harness {
+  explicit harness(const std::string& name) {
+    for (auto& b : backends())
+      if (b.name == name)
+        be = b.make();
+    BOOST_REQUIRE_MESSAGE(be != nullptr, "unknown backend " << name);
+    s = be->open();
+  }
+
+  /// Closes the store and opens a new one over the same data.
+  void reopen() {
+    s.reset();
+    s = be->open();
+  }
+
+  std::unique_ptr<backend> be;
+  store_ptr s;
+};
+
+// -- helpers -----------------------------------------------------------------
+
+constexpr millis_t t0 = 1'700'000'000'000;
+constexpr millis_t minute = 60'000;
+const std::string holder_a = "node-a/listener-1";
+const std::string holder_b = "node-b/listener-1";
+
+event make_event(const std::string& id, const std::string& type,
+                 millis_t now) {
+  event ev;
+  ev.id = id;
+  ev.type = type;
+  ev.payload = R"({"id":")" + id + R"("})";
+  ev.prio = priority::high;
+  ev.created_at = now;
+  ev.trace_id = "trace-" + id;
+  return ev;
+}
+
+/// Appends one event that must be accepted; returns it with its seq.
+event add(store& s, const std::string& id, const std::string& type,
+          millis_t now, millis_t window = minute) {
+  std::vector<event> batch{make_event(id, type, now)};
+  auto res = s.append(batch, now, window);
+  BOOST_REQUIRE_EQUAL(res.size(), 1u);
+  BOOST_REQUIRE_MESSAGE(!res[0].duplicate, id << " was a duplicate");
+  BOOST_REQUIRE_EQUAL(res[0].seq, batch[0].seq);
+  return batch[0];
+}
+
+/// Ids of the events, comma-separated: "a,b,c".
+std::string ids_of(const std::vector<event>& evs) {
+  std::string out;
+  for (auto& ev : evs)
+    out += (out.empty() ? "" : ",") + ev.id;
+  return out;
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+claim_decision claim_one(store& s, const std::string& group, const event& ev,
+                         const std::string& holder, millis_t now,
+                         millis_t ttl = 1000, uint32_t budget = 3) {
+  auto res = s.claim({claim_request{group, ev.id, ev.seq}}, holder, now, ttl,
+                     budget);
+  BOOST_REQUIRE_EQUAL(res.size(), 1u);
+  return res[0];
+}
+
+/// Claims for `holder_a`; the lease must be granted. Returns the epoch.
+uint64_t lease(store& s, const std::string& group, const event& ev,
+               millis_t now, millis_t ttl = 1000) {
+  auto d = claim_one(s, group, ev, holder_a, now, ttl);
+  BOOST_REQUIRE_EQUAL(static_cast<int>(d.kind),
+                      static_cast<int>(claim_decision::granted));
+  BOOST_REQUIRE_GT(d.epoch, 0u);
+  return d.epoch;
+}
+
+delivery make_delivery(const event& ev, const std::string& group,
+                       uint64_t epoch, uint32_t attempt = 1) {
+  delivery dl;
+  dl.ev = ev;
+  dl.group = group;
+  dl.attempt = attempt;
+  dl.epoch = epoch;
+  return dl;
+}
+
+attempt_record make_attempt(uint32_t n, millis_t at, uint64_t epoch,
+                            outcome result, const std::string& error) {
+  attempt_record a;
+  a.attempt = n;
+  a.at = at;
+  a.node = "node-a";
+  a.listener = "listener-1";
+  a.epoch = epoch;
+  a.result = result;
+  a.error = error;
+  return a;
+}
+
+settlement done_of(const delivery& dl, bool record_effect = false) {
+  settlement st;
+  st.kind = settle_kind::done;
+  st.dl = dl;
+  st.record_effect = record_effect;
+  return st;
+}
+
+settlement retry_of(const delivery& dl, millis_t due) {
+  settlement st;
+  st.kind = settle_kind::retry;
+  st.dl = dl;
+  st.due = due;
+  return st;
+}
+
+settlement dead_of(const delivery& dl, dlq_reason reason,
+                   const std::string& error) {
+  settlement st;
+  st.kind = settle_kind::dead;
+  st.dl = dl;
+  st.reason = reason;
+  st.error = error;
+  return st;
+}
+
+settlement release_of(const delivery& dl) {
+  settlement st;
+  st.kind = settle_kind::release;
+  st.dl = dl;
+  return st;
+}
+
+fence_decision settle_one(store& s, const settlement& st, millis_t now) {
+  auto res = s.settle({st}, now);
+  BOOST_REQUIRE_EQUAL(res.size(), 1u);
+  return res[0];
+}
+
+/// Claims and settles `done`; the commit must succeed.
+void process(store& s, const std::string& group, const event& ev,
+             millis_t now, bool record_effect = false) {
+  auto epoch = lease(s, group, ev, now);
+  auto d = settle_one(s, done_of(make_delivery(ev, group, epoch),
+                                 record_effect), now);
+  BOOST_REQUIRE(d == fence_decision::ok);
+}
+
+std::map<std::string, event_status> status_map(store& s,
+                                               const std::string& id) {
+  std::map<std::string, event_status> out;
+  for (auto& gs : s.status_of(id)) {
+    BOOST_CHECK_MESSAGE(out.count(gs.group) == 0,
+                        "group " << gs.group << " listed twice");
+    out[gs.group] = gs.status;
+  }
+  return out;
+}
+
+/// "group:status ..." of the event, ordered by group.
+std::string statuses(store& s, const std::string& id) {
+  std::string out;
+  for (auto& kv : status_map(s, id)) {
+    if (!out.empty())
+      out += ' ';
+    out += kv.first;
+    out += ':';
+    out += to_string(kv.second);
+  }
+  return out;
+}
+
+} // namespace
+
+// Printable enums for BOOST_CHECK_EQUAL.
+namespace onceflow {
+
+std::ostream& operator<<(std::ostream& os, event_status x) {
+  return os << to_string(x);
+}
+
+std::ostream& operator<<(std::ostream& os, fence_decision x) {
+  return os << to_string(x);
+}
+
+std::ostream& operator<<(std::ostream& os, claim_decision::kind_t x) {
+  return os << to_string(x);
+}
+
+std::ostream& operator<<(std::ostream& os, dlq_reason x) {
+  return os << to_string(x);
+}
+
+} // namespace onceflow
+
+
+BOOST_AUTO_TEST_SUITE(log_contract)
+
+BOOST_DATA_TEST_CASE(append_assigns_increasing_seqs, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  BOOST_CHECK_EQUAL(s.head(), 0u);
+  std::vector<event> batch{make_event("a", "order.created", t0),
+                           make_event("b", "order.paid", t0),
+                           make_event("c", "user.created", t0)};
+  auto res = s.append(batch, t0, minute);
+  BOOST_REQUIRE_EQUAL(res.size(), 3u);
+  uint64_t prev = 0;
+  for (size_t i = 0; i < res.size(); ++i) {
+    BOOST_TEST_CONTEXT("event " << i) {
+      BOOST_CHECK(!res[i].duplicate);
+      BOOST_CHECK_EQUAL(res[i].id, batch[i].id);
+      BOOST_CHECK_GT(res[i].seq, prev);
+      BOOST_CHECK_EQUAL(batch[i].seq, res[i].seq);
+      prev = res[i].seq;
+    }
+  }
+  BOOST_CHECK_EQUAL(s.head(), prev);
+  auto b = s.find("b");
+  BOOST_CHECK_EQUAL(b.seq, res[1].seq);
+  BOOST_CHECK_EQUAL(b.id, "b");
+  BOOST_CHECK_EQUAL(b.type, "order.paid");
+  BOOST_CHECK_EQUAL(b.payload, batch[1].payload);
+  BOOST_CHECK(b.prio == priority::high);
+  BOOST_CHECK_EQUAL(b.created_at, t0);
+  BOOST_CHECK_EQUAL(b.trace_id, "trace-b");
+  BOOST_CHECK_EQUAL(s.find("nope").seq, 0u);
+  // A later batch continues after the head; an empty batch appends nothing.
+  auto d = add(s, "d", "order.created", t0 + 1);
+  BOOST_CHECK_GT(d.seq, prev);
+  BOOST_CHECK_EQUAL(s.head(), d.seq);
+  std::vector<event> none;
+  BOOST_CHECK(s.append(none, t0 + 2, minute).empty());
+  BOOST_CHECK_EQUAL(s.head(), d.seq);
+}
+
+BOOST_DATA_TEST_CASE(duplicate_within_window, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  auto a = add(s, "a", "order.created", t0, 1000);
+  std::vector<event> batch{make_event("a", "order.created", t0 + 999),
+                           make_event("b", "order.created", t0 + 999),
+                           make_event("b", "order.paid", t0 + 999)};
+  batch[0].payload = R"({"second":true})";
+  auto res = s.append(batch, t0 + 999, 1000);
+  BOOST_REQUIRE_EQUAL(res.size(), 3u);
+  BOOST_CHECK(res[0].duplicate);
+  BOOST_CHECK_EQUAL(res[0].id, "a");
+  BOOST_CHECK_EQUAL(res[0].seq, a.seq);
+  BOOST_CHECK_EQUAL(res[0].original, event_status::accepted);
+  BOOST_CHECK(!res[1].duplicate);
+  BOOST_CHECK_GT(res[1].seq, a.seq);
+  // Duplicate of an event accepted earlier in the same batch.
+  BOOST_CHECK(res[2].duplicate);
+  BOOST_CHECK_EQUAL(res[2].seq, res[1].seq);
+  BOOST_CHECK_EQUAL(res[2].original, event_status::accepted);
+  BOOST_CHECK_EQUAL(s.head(), res[1].seq);
+  // The original is kept unchanged.
+  BOOST_CHECK_EQUAL(s.find("a").payload, a.payload);
+  BOOST_CHECK_EQUAL(s.find("b").type, "order.created");
+}
+
+BOOST_DATA_TEST_CASE(same_id_after_window_is_new, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  auto a = add(s, "a", "order.created", t0, 1000);
+  std::vector<event> batch{make_event("a", "order.paid", t0 + 1000)};
+  auto res = s.append(batch, t0 + 1000, 1000);
+  BOOST_REQUIRE_EQUAL(res.size(), 1u);
+  BOOST_CHECK(!res[0].duplicate);
+  BOOST_CHECK_GT(res[0].seq, a.seq);
+  auto found = s.find("a");
+  BOOST_CHECK_EQUAL(found.seq, res[0].seq);
+  BOOST_CHECK_EQUAL(found.type, "order.paid");
+  // The new acceptance starts a new window.
+  std::vector<event> again{make_event("a", "order.paid", t0 + 1500)};
+  auto res2 = s.append(again, t0 + 1500, 1000);
+  BOOST_CHECK(res2[0].duplicate);
+  BOOST_CHECK_EQUAL(res2[0].seq, res[0].seq);
+}
+
+BOOST_DATA_TEST_CASE(ensure_group_starts_at_head, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  add(s, "x1", "order.created", t0);
+  add(s, "x2", "order.created", t0);
+  s.ensure_group({"g", {"*"}});
+  BOOST_CHECK(s.read_group("g", 10, t0).empty());
+  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
+  add(s, "x3", "order.created", t0);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 1u);
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("g", 10, t0)), "x3");
+  // Ensuring again updates the patterns and keeps the position.
+  s.ensure_group({"g", {"order.*"}});
+  BOOST_CHECK(s.read_group("g", 10, t0).empty());
+  add(s, "x4", "user.created", t0);
+  add(s, "x5", "order.paid", t0);
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("g", 10, t0)), "x5");
+}
+
+BOOST_DATA_TEST_CASE(read_group_in_order_with_patterns,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"orders", {"order.*"}});
+  s.ensure_group({"created", {"*.created", "audit"}});
+  add(s, "o1", "order.created", t0);
+  add(s, "u1", "user.created", t0);
+  add(s, "o2", "order.paid", t0);
+  add(s, "u2", "user.deleted", t0);
+  add(s, "a1", "audit", t0);
+  add(s, "o3", "order.created", t0);
+  BOOST_CHECK_EQUAL(s.backlog("orders"), 3u);
+  BOOST_CHECK_EQUAL(s.backlog("created"), 4u);
+  auto first = s.read_group("orders", 2, t0);
+  BOOST_CHECK_EQUAL(ids_of(first), "o1,o2");
+  BOOST_REQUIRE_EQUAL(first.size(), 2u);
+  BOOST_CHECK_LT(first[0].seq, first[1].seq);
+  BOOST_CHECK_EQUAL(first[0].payload, R"({"id":"o1"})");
+  BOOST_CHECK_EQUAL(first[0].trace_id, "trace-o1");
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("orders", 10, t0)), "o3");
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("created", 10, t0)),
+                    "o1,u1,a1,o3");
+  BOOST_CHECK(s.read_group("orders", 0, t0).empty());
+}
+
+BOOST_DATA_TEST_CASE(read_group_never_delivers_twice,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  for (int i = 0; i < 5; ++i)
+    add(s, "e" + std::to_string(i), "t", t0);
+  std::set<std::string> seen;
+  for (int round = 0; round < 5; ++round)
+    for (auto& ev : s.read_group("g", 2, t0 + round)) {
+      BOOST_CHECK_MESSAGE(seen.insert(ev.id).second, ev.id << " twice");
+    }
+  BOOST_CHECK_EQUAL(seen.size(), 5u);
+  auto e0 = s.find("e0");
+  auto e1 = s.find("e1");
+  // Neither a release nor a settlement makes an entry readable again.
+  auto ep = lease(s, "g", e0, t0);
+  BOOST_CHECK_EQUAL(settle_one(s, release_of(make_delivery(e0, "g", ep)), t0),
+                    fence_decision::ok);
+  process(s, "g", e1, t0);
+  BOOST_CHECK(s.read_group("g", 10, t0 + 10).empty());
+  add(s, "e5", "t", t0);
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("g", 10, t0 + 10)), "e5");
+}
+
+BOOST_DATA_TEST_CASE(reclaim_by_idle_time, bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  add(s, "e1", "t", t0);
+  add(s, "e2", "t", t0);
+  add(s, "e3", "t", t0);
+  BOOST_CHECK_EQUAL(s.read_group("g", 2, t0).size(), 2u);
+  BOOST_CHECK_EQUAL(s.read_group("g", 2, t0 + 40).size(), 1u);
+  BOOST_CHECK(s.reclaim("g", t0 + 99, 100, 10).empty());
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100, 100, 10)),
+                    "e1,e2");
+  // Reclaimed entries count as delivered now.
+  BOOST_CHECK(s.reclaim("g", t0 + 100, 100, 10).empty());
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 140, 100, 10)), "e3");
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 200, 100, 1)), "e1");
+  // Settled entries are no longer pending.
+  process(s, "g", s.find("e1"), t0 + 300);
+  process(s, "g", s.find("e2"), t0 + 300);
+  auto rest = s.reclaim("g", t0 + 10'000, 0, 10);
+  BOOST_CHECK_EQUAL(ids_of(rest), "e3");
+  BOOST_REQUIRE_EQUAL(rest.size(), 1u);
+  BOOST_CHECK_EQUAL(rest[0].seq, s.find("e3").seq);
+  BOOST_CHECK_EQUAL(rest[0].type, "t");
+}
+
+BOOST_DATA_TEST_CASE(backlog_counts_unsettled, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"order.*"}});
+  std::vector<event> evs;
+  for (int i = 0; i < 5; ++i) {
+    evs.push_back(add(s, "o" + std::to_string(i), "order.created", t0));
+    add(s, "u" + std::to_string(i), "user.created", t0);
+  }
+  BOOST_CHECK_EQUAL(s.backlog("g"), 5u);
+  BOOST_CHECK_EQUAL(s.read_group("g", 2, t0).size(), 2u);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 5u);
+  process(s, "g", evs[0], t0);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 4u);
+  auto ep = lease(s, "g", evs[1], t0);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, retry_of(make_delivery(evs[1], "g", ep), t0 + 100), t0),
+    fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 3u);
+  BOOST_CHECK_EQUAL(s.read_group("g", 10, t0).size(), 3u);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 3u);
+  ep = lease(s, "g", evs[2], t0);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, release_of(make_delivery(evs[2], "g", ep)), t0),
+    fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lease_contract)
+
+BOOST_DATA_TEST_CASE(claim_decisions, bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e = add(s, "e", "t", t0);
+  auto f = add(s, "f", "t", t0);
+  s.read_group("g", 10, t0);
+  auto d1 = claim_one(s, "g", e, holder_a, t0, 1000, 1);
+  BOOST_CHECK_EQUAL(d1.kind, claim_decision::granted);
+  BOOST_CHECK_GT(d1.epoch, 0u);
+  BOOST_CHECK_EQUAL(d1.expires_at, t0 + 1000);
+  BOOST_CHECK_EQUAL(d1.redeliveries, 0u);
+  auto d2 = claim_one(s, "g", e, holder_b, t0 + 999, 1000, 1);
+  BOOST_CHECK_EQUAL(d2.kind, claim_decision::held);
+  BOOST_CHECK_EQUAL(d2.epoch, d1.epoch);
+  BOOST_CHECK_EQUAL(d2.expires_at, t0 + 1000);
+  // The lease expired without a completion: a crash redelivery.
+  auto d3 = claim_one(s, "g", e, holder_b, t0 + 1000, 1000, 1);
+  BOOST_CHECK_EQUAL(d3.kind, claim_decision::granted);
+  BOOST_CHECK_GT(d3.epoch, d1.epoch);
+  BOOST_CHECK_EQUAL(d3.expires_at, t0 + 2000);
+  BOOST_CHECK_EQUAL(d3.redeliveries, 1u);
+  auto d4 = claim_one(s, "g", e, holder_a, t0 + 2000, 1000, 1);
+  BOOST_CHECK_EQUAL(d4.kind, claim_decision::crash_loop);
+  BOOST_CHECK_EQUAL(d4.redeliveries, 2u);
+  // Other pairs get fresh, larger epochs; a batch gets increasing ones.
+  auto d5 = claim_one(s, "g", f, holder_a, t0 + 2000);
+  BOOST_CHECK_EQUAL(d5.kind, claim_decision::granted);
+  BOOST_CHECK_GT(d5.epoch, d3.epoch);
+  auto g1 = add(s, "g1", "t", t0);
+  auto g2 = add(s, "g2", "t", t0);
+  auto batch = s.claim({{"g", "g1", g1.seq}, {"g", "g2", g2.seq}}, holder_a,
+                       t0 + 2000, 1000, 3);
+  BOOST_REQUIRE_EQUAL(batch.size(), 2u);
+  BOOST_CHECK_EQUAL(batch[0].kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(batch[1].kind, claim_decision::granted);
+  BOOST_CHECK_GT(batch[0].epoch, d5.epoch);
+  BOOST_CHECK_GT(batch[1].epoch, batch[0].epoch);
+  // Done comes from the ledger.
+  BOOST_CHECK(!s.is_done("g", f.seq));
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(f, "g", d5.epoch)),
+                               t0 + 2001),
+                    fence_decision::ok);
+  BOOST_CHECK(s.is_done("g", f.seq));
+  BOOST_CHECK(!s.is_done("other", f.seq));
+  BOOST_CHECK_EQUAL(claim_one(s, "g", f, holder_b, t0 + 2002).kind,
+                    claim_decision::done);
+}
+
+BOOST_DATA_TEST_CASE(settle_done_is_fenced_and_idempotent,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e = add(s, "e", "order.created", t0);
+  s.read_group("g", 10, t0);
+  // Never claimed: no lease.
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e, "g", 7)), t0),
+                    fence_decision::no_lease);
+  auto ep1 = lease(s, "g", e, t0, 1000);
+  // Lease expired at t0 + 1000.
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(e, "g", ep1), true), t0 + 1000),
+    fence_decision::stale);
+  BOOST_CHECK(!s.is_done("g", e.seq));
+  auto d = claim_one(s, "g", e, holder_b, t0 + 1000);
+  BOOST_REQUIRE_EQUAL(d.kind, claim_decision::granted);
+  auto ep2 = d.epoch;
+  BOOST_CHECK_GT(ep2, ep1);
+  // Superseded epoch, lease still live.
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(e, "g", ep1), true), t0 + 1100),
+    fence_decision::stale);
+  BOOST_CHECK(!s.is_done("g", e.seq));
+  BOOST_CHECK_EQUAL(s.processed_count("g"), 0u);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(e, "g", ep2), true), t0 + 1100),
+    fence_decision::ok);
+  BOOST_CHECK(s.is_done("g", e.seq));
+  BOOST_CHECK_EQUAL(s.processed_count("g"), 1u);
+  // A second completion is refused and writes nothing.
+  BOOST_CHECK(settle_one(s, done_of(make_delivery(e, "g", ep2), true),
+                         t0 + 1101)
+              != fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.processed_count("g"), 1u);
+  BOOST_CHECK_EQUAL(claim_one(s, "g", e, holder_a, t0 + 1200).kind,
+                    claim_decision::done);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
+  BOOST_CHECK(s.reclaim("g", t0 + 100'000, 0, 10).empty());
+}
+
+BOOST_DATA_TEST_CASE(settle_batch_decides_per_item, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  std::vector<event> evs;
+  for (int i = 0; i < 5; ++i)
+    evs.push_back(add(s, "e" + std::to_string(i), "t", t0));
+  s.read_group("g", 10, t0);
+  std::vector<uint64_t> eps;
+  for (int i = 0; i < 4; ++i)
+    eps.push_back(lease(s, "g", evs[i], t0));
+  auto res = s.settle(
+    {done_of(make_delivery(evs[0], "g", eps[0]), true),
+     retry_of(make_delivery(evs[1], "g", eps[1]), t0 + 50),
+     dead_of(make_delivery(evs[2], "g", eps[2]), dlq_reason::permanent_error,
+             "bad"),
+     release_of(make_delivery(evs[3], "g", eps[3])),
+     done_of(make_delivery(evs[4], "g", 12345), true),
+     // The same pair again within the batch: already settled.
+     done_of(make_delivery(evs[0], "g", eps[0]), true)},
+    t0 + 10);
+  BOOST_REQUIRE_EQUAL(res.size(), 6u);
+  BOOST_CHECK_EQUAL(res[0], fence_decision::ok);
+  BOOST_CHECK_EQUAL(res[1], fence_decision::ok);
+  BOOST_CHECK_EQUAL(res[2], fence_decision::ok);
+  BOOST_CHECK_EQUAL(res[3], fence_decision::ok);
+  BOOST_CHECK_EQUAL(res[4], fence_decision::no_lease);
+  BOOST_CHECK(res[5] != fence_decision::ok);
+  BOOST_CHECK(s.is_done("g", evs[0].seq));
+  BOOST_CHECK(!s.is_done("g", evs[4].seq));
+  BOOST_CHECK_EQUAL(s.processed_of("e0").size(), 1u);
+  BOOST_CHECK_EQUAL(s.scheduled(), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
+  // Released and unsettled entries stay pending.
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100'000, 0, 10)),
+                    "e3,e4");
+  // Within one batch, a pair's first settlement decides: a retry followed
+  // by a done (or a done followed by a retry) commits only the first.
+  auto f = add(s, "f", "t", t0);
+  auto k = add(s, "k", "t", t0);
+  s.read_group("g", 10, t0);
+  auto epf = lease(s, "g", f, t0 + 20);
+  auto epk = lease(s, "g", k, t0 + 20);
+  auto res2 = s.settle({retry_of(make_delivery(f, "g", epf), t0 + 500),
+                        done_of(make_delivery(f, "g", epf), true),
+                        done_of(make_delivery(k, "g", epk), true),
+                        retry_of(make_delivery(k, "g", epk), t0 + 500),
+                        release_of(make_delivery(k, "g", epk))},
+                       t0 + 21);
+  BOOST_REQUIRE_EQUAL(res2.size(), 5u);
+  BOOST_CHECK_EQUAL(res2[0], fence_decision::ok);
+  BOOST_CHECK(res2[1] != fence_decision::ok);
+  BOOST_CHECK_EQUAL(res2[2], fence_decision::ok);
+  BOOST_CHECK(res2[3] != fence_decision::ok);
+  BOOST_CHECK(res2[4] != fence_decision::ok);
+  BOOST_CHECK(!s.is_done("g", f.seq));
+  BOOST_CHECK(s.processed_of("f").empty());
+  BOOST_CHECK(s.is_done("g", k.seq));
+  BOOST_CHECK_EQUAL(s.processed_of("k").size(), 1u);
+  BOOST_CHECK_EQUAL(s.scheduled(), 2u);
+  BOOST_CHECK_EQUAL(statuses(s, "k"), "g:processed");
+}
+
+BOOST_DATA_TEST_CASE(release_keeps_entry_pending, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e = add(s, "e", "t", t0);
+  s.read_group("g", 10, t0);
+  auto ep1 = lease(s, "g", e, t0, 1000);
+  BOOST_CHECK_EQUAL(settle_one(s, release_of(make_delivery(e, "g", ep1)),
+                               t0 + 10),
+                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(status_map(s, "e")["g"], event_status::in_flight);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 1u);
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100, 100, 10)), "e");
+  // Released: another holder gets it at once, with a new epoch.
+  auto d = claim_one(s, "g", e, holder_b, t0 + 20);
+  BOOST_CHECK_EQUAL(d.kind, claim_decision::granted);
+  BOOST_CHECK_GT(d.epoch, ep1);
+  BOOST_CHECK_EQUAL(d.redeliveries, 0u);
+  BOOST_CHECK_EQUAL(settle_one(s, release_of(make_delivery(e, "g", ep1)),
+                               t0 + 30),
+                    fence_decision::stale);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e, "g", d.epoch)),
+                               t0 + 30),
+                    fence_decision::ok);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(retry_contract)
+
+BOOST_DATA_TEST_CASE(retry_due_once_at_due_time, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e = add(s, "e", "order.created", t0);
+  s.read_group("g", 10, t0);
+  BOOST_CHECK_EQUAL(s.next_due(), -1);
+  BOOST_CHECK_EQUAL(s.scheduled(), 0u);
+  auto ep1 = lease(s, "g", e, t0);
+  auto dl = make_delivery(e, "g", ep1, 1);
+  dl.history.push_back(
+    make_attempt(1, t0 + 5, ep1, outcome::retryable, "timeout"));
+  // A stale retry is refused and schedules nothing.
+  BOOST_CHECK_EQUAL(settle_one(s, retry_of(make_delivery(e, "g", ep1 + 99),
+                                           t0 + 500),
+                               t0 + 10),
+                    fence_decision::stale);
+  BOOST_CHECK_EQUAL(s.scheduled(), 0u);
+  BOOST_CHECK_EQUAL(settle_one(s, retry_of(dl, t0 + 1000), t0 + 10),
+                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.scheduled(), 1u);
+  BOOST_CHECK_EQUAL(s.next_due(), t0 + 1000);
+  BOOST_CHECK_EQUAL(status_map(s, "e")["g"], event_status::retrying);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
+  BOOST_CHECK(s.reclaim("g", t0 + 100'000, 0, 10).empty());
+  BOOST_CHECK(s.take_due(t0 + 999, 10).empty());
+  auto due = s.take_due(t0 + 1000, 10);
+  BOOST_REQUIRE_EQUAL(due.size(), 1u);
+  BOOST_CHECK_EQUAL(due[0].ev.id, "e");
+  BOOST_CHECK_EQUAL(due[0].ev.seq, e.seq);
+  BOOST_CHECK_EQUAL(due[0].ev.payload, e.payload);
+  BOOST_CHECK_EQUAL(due[0].group, "g");
+  BOOST_CHECK_EQUAL(due[0].attempt, 2u);
+  BOOST_CHECK_EQUAL(due[0].epoch, 0u);
+  BOOST_REQUIRE_EQUAL(due[0].history.size(), 1u);
+  BOOST_CHECK_EQUAL(due[0].history[0].error, "timeout");
+  BOOST_CHECK_EQUAL(due[0].history[0].epoch, ep1);
+  BOOST_CHECK(due[0].history[0].result == outcome::retryable);
+  // Taken: not handed out again, still scheduled until settled.
+  BOOST_CHECK(s.take_due(t0 + 5000, 10).empty());
+  BOOST_CHECK_EQUAL(s.next_due(), -1);
+  BOOST_CHECK_EQUAL(s.scheduled(), 1u);
+  auto ep2 = lease(s, "g", e, t0 + 1001);
+  BOOST_CHECK_GT(ep2, ep1);
+  auto dl2 = due[0];
+  dl2.epoch = ep2;
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(dl2, true), t0 + 1002),
+                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.scheduled(), 0u);
+  BOOST_CHECK_EQUAL(status_map(s, "e")["g"], event_status::processed);
+  auto recs = s.processed_of("e");
+  BOOST_REQUIRE_EQUAL(recs.size(), 1u);
+  BOOST_CHECK_EQUAL(recs[0].attempt, 2u);
+}
+
+BOOST_DATA_TEST_CASE(take_due_earliest_first, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto a = add(s, "a", "t", t0);
+  auto b = add(s, "b", "t", t0);
+  auto c = add(s, "c", "t", t0);
+  s.read_group("g", 10, t0);
+  auto ea = lease(s, "g", a, t0);
+  auto eb = lease(s, "g", b, t0);
+  auto ec = lease(s, "g", c, t0);
+  auto res = s.settle({retry_of(make_delivery(a, "g", ea), t0 + 500),
+                       retry_of(make_delivery(b, "g", eb), t0 + 300),
+                       retry_of(make_delivery(c, "g", ec), t0 + 900)},
+                      t0 + 1);
+  for (auto d : res)
+    BOOST_CHECK_EQUAL(d, fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.next_due(), t0 + 300);
+  auto first = s.take_due(t0 + 600, 1);
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  BOOST_CHECK_EQUAL(first[0].ev.id, "b");
+  BOOST_CHECK_EQUAL(s.next_due(), t0 + 500);
+  auto second = s.take_due(t0 + 600, 10);
+  BOOST_REQUIRE_EQUAL(second.size(), 1u);
+  BOOST_CHECK_EQUAL(second[0].ev.id, "a");
+  BOOST_CHECK_EQUAL(s.next_due(), t0 + 900);
+  BOOST_CHECK_EQUAL(s.scheduled(), 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(dlq_contract)
+
+BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g1", {"*"}});
+  s.ensure_group({"g2", {"*"}});
+  auto e1 = add(s, "e1", "order.created", t0);
+  auto e2 = add(s, "e2", "order.created", t0);
+  auto e3 = add(s, "e3", "order.created", t0);
+  s.read_group("g1", 10, t0);
+  s.read_group("g2", 10, t0);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 0u);
+  auto kill = [&](const event& ev, const std::string& g, dlq_reason r,
+                  const std::string& err, millis_t now) {
+    auto ep = lease(s, g, ev, now);
+    auto dl = make_delivery(ev, g, ep, 3);
+    dl.history.push_back(make_attempt(1, now - 3, ep, outcome::retryable,
+                                      "first"));
+    dl.history.push_back(make_attempt(3, now - 1, ep, outcome::permanent,
+                                      err));
+    BOOST_REQUIRE_EQUAL(settle_one(s, dead_of(dl, r, err), now),
+                        fence_decision::ok);
+  };
+  kill(e1, "g1", dlq_reason::permanent_error, "boom1", t0 + 10);
+  kill(e2, "g1", dlq_reason::retries_exhausted, "boom2", t0 + 20);
+  kill(e1, "g2", dlq_reason::permanent_error, "boom3", t0 + 30);
+  // Handler errors are arbitrary bytes, not necessarily UTF-8.
+  kill(e3, "g2", dlq_reason::retries_exhausted, "boom4 \xff\xfe", t0 + 40);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 4u);
+  BOOST_CHECK_EQUAL(s.backlog("g1"), 1u); // e3 still pending in g1
+  auto all = s.dlq_list({"", 0, 100});
+  BOOST_REQUIRE_EQUAL(all.entries.size(), 4u);
+  BOOST_REQUIRE_EQUAL(all.positions.size(), 4u);
+  std::vector<std::string> order;
+  for (size_t i = 0; i < 4; ++i) {
+    order.push_back(all.entries[i].dl.ev.id + "@" + all.entries[i].dl.group);
+    if (i > 0)
+      BOOST_CHECK_GT(all.positions[i], all.positions[i - 1]);
+  }
+  BOOST_CHECK_EQUAL(join(order), "e1@g1,e2@g1,e1@g2,e3@g2");
+  auto& first = all.entries[0];
+  BOOST_CHECK_EQUAL(first.reason, dlq_reason::permanent_error);
+  BOOST_CHECK_EQUAL(first.last_error, "boom1");
+  BOOST_CHECK_EQUAL(first.dead_at, t0 + 10);
+  BOOST_CHECK_EQUAL(first.dl.attempt, 3u);
+  BOOST_CHECK_EQUAL(first.dl.ev.seq, e1.seq);
+  BOOST_CHECK_EQUAL(first.dl.ev.payload, e1.payload);
+  BOOST_REQUIRE_EQUAL(first.dl.history.size(), 2u);
+  BOOST_CHECK_EQUAL(first.dl.history[1].error, "boom1");
+  BOOST_CHECK_EQUAL(all.entries[1].reason, dlq_reason::retries_exhausted);
+  // Pagination.
+  auto p1 = s.dlq_list({"", 0, 2});
+  BOOST_REQUIRE_EQUAL(p1.entries.size(), 2u);
+  auto p2 = s.dlq_list({"", p1.positions.back(), 2});
+  BOOST_REQUIRE_EQUAL(p2.entries.size(), 2u);
+  BOOST_CHECK_EQUAL(p2.entries[0].dl.ev.id, "e1");
+  BOOST_CHECK_EQUAL(p2.entries[0].dl.group, "g2");
+  BOOST_CHECK(s.dlq_list({"", p2.positions.back(), 2}).entries.empty());
+  // Group filter.
+  auto g2 = s.dlq_list({"g2", 0, 100});
+  BOOST_REQUIRE_EQUAL(g2.entries.size(), 2u);
+  BOOST_CHECK_EQUAL(g2.entries[0].dl.ev.id, "e1");
+  BOOST_CHECK_EQUAL(g2.entries[1].dl.ev.id, "e3");
+  auto g2b = s.dlq_list({"g2", g2.positions[0], 100});
+  BOOST_REQUIRE_EQUAL(g2b.entries.size(), 1u);
+  BOOST_CHECK_EQUAL(g2b.entries[0].dl.ev.id, "e3");
+  // Lookup by event.
+  auto of_e1 = s.dlq_get("e1");
+  BOOST_REQUIRE_EQUAL(of_e1.size(), 2u);
+  std::set<std::string> groups{of_e1[0].dl.group, of_e1[1].dl.group};
+  BOOST_CHECK(groups == (std::set<std::string>{"g1", "g2"}));
+  BOOST_CHECK(s.dlq_get("nope").empty());
+  BOOST_CHECK_EQUAL(statuses(s, "e1"),
+                    "g1:dead g2:dead");
+  // Replay one group: back in the retry schedule, due now.
+  BOOST_CHECK_EQUAL(s.dlq_replay("e1", "g2", t0 + 100), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 3u);
+  BOOST_REQUIRE_EQUAL(s.dlq_get("e1").size(), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_get("e1")[0].dl.group, "g1");
+  BOOST_CHECK_EQUAL(s.scheduled(), 1u);
+  BOOST_CHECK_EQUAL(s.next_due(), t0 + 100);
+  BOOST_CHECK_EQUAL(statuses(s, "e1"),
+                    "g1:dead g2:retrying");
+  BOOST_CHECK(s.take_due(t0 + 99, 10).empty());
+  auto due = s.take_due(t0 + 100, 10);
+  BOOST_REQUIRE_EQUAL(due.size(), 1u);
+  BOOST_CHECK_EQUAL(due[0].ev.id, "e1");
+  BOOST_CHECK_EQUAL(due[0].group, "g2");
+  BOOST_CHECK_EQUAL(due[0].attempt, 1u);
+  BOOST_CHECK_EQUAL(due[0].epoch, 0u);
+  BOOST_REQUIRE_EQUAL(due[0].history.size(), 2u);
+  BOOST_CHECK_EQUAL(due[0].history[1].error, "boom3");
+  // The replayed delivery can be processed.
+  auto ep = lease(s, "g2", e1, t0 + 110);
+  auto dl = due[0];
+  dl.epoch = ep;
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(dl, true), t0 + 111),
+                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.scheduled(), 0u);
+  BOOST_CHECK_EQUAL(status_map(s, "e1")["g2"], event_status::processed);
+  // Replay of all groups; unknown events move nothing.
+  BOOST_CHECK_EQUAL(s.dlq_replay("nope", "", t0 + 200), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_replay("e1", "", t0 + 200), 1u);
+  BOOST_CHECK_EQUAL(s.scheduled(), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 2u);
+  // Purge one, then all.
+  BOOST_CHECK_EQUAL(s.dlq_purge("nope"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_purge("e2"), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
+  BOOST_CHECK(s.dlq_get("e2").empty());
+  kill(e2, "g2", dlq_reason::permanent_error, "boom5", t0 + 300);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 2u);
+  BOOST_CHECK_EQUAL(s.dlq_purge(""), 2u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 0u);
+  BOOST_CHECK(s.dlq_list({"", 0, 100}).entries.empty());
+}
+
+BOOST_DATA_TEST_CASE(crash_loop_dead_without_lease, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e = add(s, "e", "t", t0);
+  s.read_group("g", 10, t0);
+  auto d1 = claim_one(s, "g", e, holder_a, t0, 100, 0);
+  BOOST_REQUIRE_EQUAL(d1.kind, claim_decision::granted);
+  auto d2 = claim_one(s, "g", e, holder_b, t0 + 100, 100, 0);
+  BOOST_REQUIRE_EQUAL(d2.kind, claim_decision::crash_loop);
+  auto dl = make_delivery(e, "g", 0);
+  dl.redeliveries = d2.redeliveries;
+  BOOST_CHECK_EQUAL(settle_one(s, dead_of(dl, dlq_reason::crash_loop,
+                                          "lease expired 1 time(s)"),
+                               t0 + 101),
+                    fence_decision::ok);
+  auto got = s.dlq_get("e");
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_CHECK_EQUAL(got[0].reason, dlq_reason::crash_loop);
+  BOOST_CHECK_EQUAL(got[0].dl.redeliveries, 1u);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
+  // A second crash-loop settlement of the same pair adds nothing.
+  BOOST_CHECK(settle_one(s, dead_of(dl, dlq_reason::crash_loop, "again"),
+                         t0 + 102)
+              != fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
+  // The old holder cannot complete.
+  BOOST_CHECK(settle_one(s, done_of(make_delivery(e, "g", d1.epoch), true),
+                         t0 + 103)
+              != fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.processed_count(""), 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(status_contract)
+
+BOOST_DATA_TEST_CASE(processed_records_once_per_pair,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  s.ensure_group({"h", {"*"}});
+  auto e1 = add(s, "e1", "order.created", t0);
+  auto e2 = add(s, "e2", "order.paid", t0);
+  auto e3 = add(s, "e3", "order.paid", t0);
+  s.read_group("g", 10, t0);
+  s.read_group("h", 10, t0);
+  // Without record_effect: ledger only.
+  process(s, "g", e1, t0, false);
+  BOOST_CHECK(s.is_done("g", e1.seq));
+  BOOST_CHECK_EQUAL(s.processed_count("g"), 0u);
+  BOOST_CHECK(s.processed_of("e1").empty());
+  // With record_effect: one record with the delivery's details.
+  auto ep = lease(s, "g", e2, t0 + 5);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e2, "g", ep, 4), true),
+                               t0 + 7),
+                    fence_decision::ok);
+  auto recs = s.processed_of("e2");
+  BOOST_REQUIRE_EQUAL(recs.size(), 1u);
+  BOOST_CHECK_EQUAL(recs[0].group, "g");
+  BOOST_CHECK_EQUAL(recs[0].event_id, "e2");
+  BOOST_CHECK_EQUAL(recs[0].seq, e2.seq);
+  BOOST_CHECK_EQUAL(recs[0].type, "order.paid");
+  BOOST_CHECK_EQUAL(recs[0].epoch, ep);
+  BOOST_CHECK_EQUAL(recs[0].attempt, 4u);
+  BOOST_CHECK_EQUAL(recs[0].at, t0 + 7);
+  // A stale holder racing a newer one: exactly one record.
+  auto d1 = claim_one(s, "g", e3, holder_a, t0, 100);
+  auto d2 = claim_one(s, "g", e3, holder_b, t0 + 100, 100);
+  BOOST_REQUIRE_EQUAL(d2.kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e3, "g", d2.epoch),
+                                          true),
+                               t0 + 150),
+                    fence_decision::ok);
+  BOOST_CHECK(settle_one(s, done_of(make_delivery(e3, "g", d1.epoch), true),
+                         t0 + 150)
+              != fence_decision::ok);
+  BOOST_CHECK(settle_one(s, done_of(make_delivery(e3, "g", d2.epoch), true),
+                         t0 + 151)
+              != fence_decision::ok);
+  BOOST_CHECK_EQUAL(s.processed_of("e3").size(), 1u);
+  // Another group has its own record.
+  process(s, "h", e3, t0 + 200, true);
+  BOOST_CHECK_EQUAL(s.processed_of("e3").size(), 2u);
+  BOOST_CHECK_EQUAL(s.processed_count("g"), 2u);
+  BOOST_CHECK_EQUAL(s.processed_count("h"), 1u);
+  BOOST_CHECK_EQUAL(s.processed_count(""), 3u);
+}
+
+BOOST_DATA_TEST_CASE(status_across_groups, bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"ga", {"order.*"}});
+  s.ensure_group({"gb", {"*"}});
+  s.ensure_group({"gc", {"user.*"}});
+  auto o = add(s, "o", "order.created", t0);
+  s.ensure_group({"gd", {"*"}}); // created after o: not its group
+  BOOST_CHECK(s.status_of("nope").empty());
+  BOOST_CHECK_EQUAL(statuses(s, "o"),
+                    "ga:accepted gb:accepted");
+  auto dup = [&](millis_t now) {
+    std::vector<event> batch{make_event("o", "order.created", now)};
+    auto res = s.append(batch, now, minute);
+    BOOST_REQUIRE(res.at(0).duplicate);
+    BOOST_CHECK_EQUAL(res[0].seq, o.seq);
+    return res[0].original;
+  };
+  BOOST_CHECK_EQUAL(dup(t0 + 1), event_status::accepted);
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("ga", 10, t0 + 2)), "o");
+  BOOST_CHECK_EQUAL(statuses(s, "o"),
+                    "ga:in_flight gb:accepted");
+  BOOST_CHECK_EQUAL(dup(t0 + 3), event_status::in_flight);
+  process(s, "ga", o, t0 + 4);
+  BOOST_CHECK_EQUAL(statuses(s, "o"),
+                    "ga:processed gb:accepted");
+  // Processed only when every group processed it.
+  BOOST_CHECK_EQUAL(dup(t0 + 5), event_status::accepted);
+  s.read_group("gb", 10, t0 + 6);
+  auto ep = lease(s, "gb", o, t0 + 6);
+  BOOST_CHECK_EQUAL(settle_one(s, retry_of(make_delivery(o, "gb", ep),
+                                           t0 + 100),
+                               t0 + 7),
+                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(status_map(s, "o")["gb"], event_status::retrying);
+  BOOST_CHECK_EQUAL(dup(t0 + 8), event_status::retrying);
+  auto due = s.take_due(t0 + 100, 10);
+  BOOST_REQUIRE_EQUAL(due.size(), 1u);
+  ep = lease(s, "gb", o, t0 + 100);
+  due[0].epoch = ep;
+  BOOST_CHECK_EQUAL(
+    settle_one(s, dead_of(due[0], dlq_reason::retries_exhausted, "x"),
+               t0 + 101),
+    fence_decision::ok);
+  BOOST_CHECK_EQUAL(statuses(s, "o"),
+                    "ga:processed gb:dead");
+  BOOST_CHECK_EQUAL(dup(t0 + 102), event_status::dead);
+  // All groups processed.
+  auto p = add(s, "p", "order.paid", t0 + 200);
+  for (auto g : {"ga", "gb", "gd"}) {
+    s.read_group(g, 10, t0 + 200);
+    process(s, g, p, t0 + 201);
+  }
+  BOOST_CHECK_EQUAL(statuses(s, "p"),
+                    "ga:processed gb:processed gd:processed");
+  std::vector<event> batch{make_event("p", "order.paid", t0 + 300)};
+  auto res = s.append(batch, t0 + 300, minute);
+  BOOST_REQUIRE(res.at(0).duplicate);
+  BOOST_CHECK_EQUAL(res[0].original, event_status::processed);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(persistence_contract)
+
+BOOST_DATA_TEST_CASE(reopen_keeps_state, bdata::make(persistent_backends),
+                     name) {
+  harness h{name};
+  std::vector<event> evs;
+  uint64_t max_epoch = 0;
+  {
+    auto& s = *h.s;
+    s.ensure_group({"g", {"*"}});
+    s.ensure_group({"other", {"user.*"}});
+    for (int i = 1; i <= 8; ++i)
+      evs.push_back(add(s, "e" + std::to_string(i), "order.created", t0));
+    BOOST_REQUIRE_EQUAL(s.read_group("g", 10, t0).size(), 8u);
+    std::vector<uint64_t> eps(9, 0);
+    for (int i : {1, 2, 3, 4, 5, 7, 8}) {
+      eps[i] = lease(s, "g", evs[i - 1], t0, 10 * minute);
+      max_epoch = std::max(max_epoch, eps[i]);
+    }
+    auto dl = [&](int i) { return make_delivery(evs[i - 1], "g", eps[i]); };
+    auto res = s.settle(
+      {done_of(dl(1), true), retry_of(dl(2), t0 + 100),
+       dead_of(dl(3), dlq_reason::permanent_error, "boom"), release_of(dl(4)),
+       dead_of(dl(5), dlq_reason::permanent_error, "purge me"),
+       done_of(dl(7)), done_of(dl(8))},
+      t0 + 1);
+    for (auto d : res)
+      BOOST_REQUIRE_EQUAL(d, fence_decision::ok);
+    BOOST_REQUIRE_EQUAL(s.take_due(t0 + 100, 10).size(), 1u);
+    BOOST_REQUIRE_EQUAL(s.dlq_purge("e5"), 1u);
+    evs.push_back(add(s, "e9", "order.created", t0 + 2)); // never read
+  }
+  auto head = h.s->head();
+  h.reopen();
+  auto& s = *h.s;
+  BOOST_CHECK_EQUAL(s.head(), head);
+  for (auto& ev : evs) {
+    auto found = s.find(ev.id);
+    BOOST_CHECK_EQUAL(found.seq, ev.seq);
+    BOOST_CHECK_EQUAL(found.payload, ev.payload);
+    BOOST_CHECK_EQUAL(found.trace_id, ev.trace_id);
+  }
+  // The dedup window survives the restart.
+  std::vector<event> batch{make_event("e1", "order.created", t0 + 10)};
+  auto res = s.append(batch, t0 + 10, minute);
+  BOOST_CHECK(res.at(0).duplicate);
+  BOOST_CHECK_EQUAL(res[0].seq, evs[0].seq);
+  BOOST_CHECK_EQUAL(res[0].original, event_status::processed);
+  // Unsettled entries come back exactly once (as pending or as new);
+  // settled ones (done, retry, dead, purged) do not.
+  BOOST_CHECK_EQUAL(s.backlog("g"), 3u);
+  std::vector<std::string> again;
+  for (auto& ev : s.reclaim("g", t0 + 20 * minute, 0, 100))
+    again.push_back(ev.id);
+  for (auto& ev : s.read_group("g", 100, t0 + 20 * minute))
+    again.push_back(ev.id);
+  std::sort(again.begin(), again.end());
+  BOOST_CHECK_EQUAL(join(again), "e4,e6,e9");
+  BOOST_CHECK(s.read_group("other", 100, t0 + 20 * minute).empty());
+  // Ledger kept.
+  for (int i : {1, 7, 8})
+    BOOST_CHECK(s.is_done("g", evs[i - 1].seq));
+  BOOST_CHECK(!s.is_done("g", evs[3].seq));
+  BOOST_CHECK_EQUAL(claim_one(s, "g", evs[0], holder_a, t0 + 30).kind,
+                    claim_decision::done);
+  BOOST_CHECK_EQUAL(s.processed_count(""), 1u);
+  // Epochs never repeat.
+  auto ep = lease(s, "g", evs[3], t0 + 20 * minute);
+  BOOST_CHECK_GT(ep, max_epoch);
+  // DLQ kept (the purged entry stays purged).
+  BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
+  auto dead = s.dlq_get("e3");
+  BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+  BOOST_CHECK_EQUAL(dead[0].last_error, "boom");
+  BOOST_CHECK_EQUAL(dead[0].reason, dlq_reason::permanent_error);
+  BOOST_CHECK_EQUAL(dead[0].dead_at, t0 + 1);
+  // A retry taken before the restart is due again.
+  BOOST_CHECK_EQUAL(s.scheduled(), 1u);
+  BOOST_CHECK_EQUAL(s.next_due(), t0 + 100);
+  auto due = s.take_due(t0 + 100, 10);
+  BOOST_REQUIRE_EQUAL(due.size(), 1u);
+  BOOST_CHECK_EQUAL(due[0].ev.id, "e2");
+  BOOST_CHECK_EQUAL(due[0].attempt, 2u);
+  BOOST_CHECK_EQUAL(status_map(s, "e2")["g"], event_status::retrying);
+  BOOST_CHECK_EQUAL(status_map(s, "e3")["g"], event_status::dead);
+}
+
+BOOST_DATA_TEST_CASE(epochs_increase_across_reopens,
+                     bdata::make(persistent_backends), name) {
+  harness h{name};
+  h.s->ensure_group({"g", {"*"}});
+  uint64_t last = 0;
+  for (int round = 0; round < 3; ++round) {
+    auto& s = *h.s;
+    auto ev = add(s, "e" + std::to_string(round), "t", t0);
+    s.read_group("g", 10, t0);
+    auto d = s.claim({{"g", ev.id, ev.seq}}, holder_a, t0, 1000, 3);
+    BOOST_REQUIRE_EQUAL(d.at(0).kind, claim_decision::granted);
+    BOOST_CHECK_GT(d[0].epoch, last);
+    last = d[0].epoch;
+    h.reopen();
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(throughput)
+
+/// Not a benchmark with assertions on time: reports the rate of a full
+/// append, read_group, claim, settle pipeline and checks that it completed.
+BOOST_DATA_TEST_CASE(pipeline_100k, bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  constexpr size_t total = 100'000;
+  constexpr size_t batch_size = 500;
+  s.ensure_group({"g", {"*"}});
+  auto started = std::chrono::steady_clock::now();
+  millis_t now = t0;
+  size_t done = 0;
+  std::vector<event> batch;
+  std::vector<claim_request> reqs;
+  std::vector<settlement> items;
+  for (size_t base = 0; base < total; base += batch_size) {
+    batch.clear();
+    for (size_t i = 0; i < batch_size; ++i)
+      batch.push_back(make_event("ev-" + std::to_string(base + i),
+                                 "order.created", now));
+    s.append(batch, now, minute);
+    auto evs = s.read_group("g", batch_size, now);
+    reqs.clear();
+    for (auto& ev : evs)
+      reqs.push_back({"g", ev.id, ev.seq});
+    auto claims = s.claim(reqs, holder_a, now, 30'000, 3);
+    items.clear();
+    for (size_t i = 0; i < evs.size(); ++i)
+      items.push_back(done_of(make_delivery(evs[i], "g", claims[i].epoch)));
+    for (auto d : s.settle(items, now))
+      done += d == fence_decision::ok ? 1 : 0;
+    ++now;
+  }
+  auto secs = std::chrono::duration<double>(
+                std::chrono::steady_clock::now() - started)
+                .count();
+  BOOST_CHECK_EQUAL(done, total);
+  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
+  BOOST_CHECK_EQUAL(s.head(), total);
+  BOOST_TEST_MESSAGE(name << ": " << total << " events through append, "
+                          << "read_group, claim, settle in " << secs
+                          << " s = " << static_cast<long>(total / secs)
+                          << " events/s");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- SQLite specifics (not part of the contract) ---------------------------
+
+BOOST_AUTO_TEST_SUITE(sqlite_adapter)
+
+BOOST_AUTO_TEST_CASE(open_failure_names_path_and_reason) {
+  sqlite_options opts;
+  opts.path = "/nonexistent-onceflow-dir/sub/store.db";
+  try {
+    make_sqlite_store(opts);
+    BOOST_FAIL("opened a store in a missing directory");
+  } catch (const store_error& ex) {
+    std::string what = ex.what();
+    BOOST_TEST_MESSAGE(what);
+    BOOST_CHECK(what.find(opts.path) != std::string::npos);
+    BOOST_CHECK(what.find("unable to open") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(not_a_database_is_refused) {
+  temp_dir dir;
+  auto file = dir.path() / "garbage.db";
+  {
+    std::FILE* f = std::fopen(file.c_str(), "wb");
+    BOOST_REQUIRE(f != nullptr);
+    std::string junk(4096, 'x');
+    std::fwrite(junk.data(), 1, junk.size(), f);
+    std::fclose(f);
+  }
+  sqlite_options opts;
+  opts.path = file.string();
+  BOOST_CHECK_EXCEPTION(make_sqlite_store(opts), store_error,
+                        [&](const store_error& ex) {
+                          std::string what = ex.what();
+                          return what.find(opts.path) != std::string::npos;
+                        });
+}
+
+/// White box: the durable cursor and the epoch high-water mark as stored.
+BOOST_AUTO_TEST_CASE(cursor_and_epoch_mark_are_persisted) {
+  temp_dir dir;
+  sqlite_options opts;
+  opts.path = (dir.path() / "store.db").string();
+  auto s = make_sqlite_store(opts);
+  auto read_int = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_open_v2(opts.path.c_str(), &db,
+                                        SQLITE_OPEN_READONLY, nullptr),
+                        SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_prepare_v2(db, sql, -1, &st, nullptr),
+                        SQLITE_OK);
+    int64_t value = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+      value = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return value;
+  };
+  const char* cursor_sql = "SELECT cursor FROM groups WHERE name='g'";
+  add(*s, "x", "t", t0);
+  s->ensure_group({"g", {"*"}});
+  BOOST_CHECK_EQUAL(read_int(cursor_sql), 1);
+  std::vector<event> evs;
+  for (int i = 1; i <= 5; ++i)
+    evs.push_back(add(*s, "e" + std::to_string(i), "t", t0));
+  BOOST_REQUIRE_EQUAL(s->read_group("g", 10, t0).size(), 5u);
+  uint64_t max_epoch = 0;
+  for (int i : {1, 2, 4}) {
+    auto ep = lease(*s, "g", evs[i - 1], t0);
+    max_epoch = std::max(max_epoch, ep);
+    BOOST_REQUIRE_EQUAL(
+      settle_one(*s, done_of(make_delivery(evs[i - 1], "g", ep)), t0),
+      fence_decision::ok);
+  }
+  BOOST_CHECK_EQUAL(read_int(cursor_sql), 3); // e3 (seq 4) pending
+  BOOST_CHECK_GE(read_int("SELECT value FROM meta WHERE key='epoch_hwm'"),
+                 static_cast<int64_t>(max_epoch));
+  process(*s, "g", evs[2], t0);
+  BOOST_CHECK_EQUAL(read_int(cursor_sql), 5); // e5 (seq 6) pending
+  process(*s, "g", evs[4], t0);
+  BOOST_CHECK_EQUAL(read_int(cursor_sql), 6);
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_and_unknown_group) {
+  sqlite_options opts;
+  opts.synchronous = "sometimes";
+  BOOST_CHECK_THROW(make_sqlite_store(opts), store_error);
+  auto s = make_sqlite_store(sqlite_options{});
+  BOOST_CHECK_EQUAL(s->describe(), "sqlite::memory:");
+  BOOST_CHECK_THROW(s->read_group("missing", 1, t0), store_error);
+  BOOST_CHECK_THROW(s->reclaim("missing", t0, 0, 1), store_error);
+  BOOST_CHECK_THROW(s->backlog("missing"), store_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,202 @@
+"""Integration tests with real onceflow processes on the embedded store:
+restart on the same data file keeps every accepted event (kill -9 while
+work is in flight), each effect happens once, SIGTERM drains and exits 0,
+bad config and bad input get clear errors."""
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import onceflow_proc as op  # noqa: E402
+
+BINARY = None
+
+
+def count_effects(db_path):
+    """Effects as the store handler recorded them: (group, event) -> rows."""
+    con = sqlite3.connect(db_path)
+    try:
+        rows = con.execute(
+            "SELECT grp, event_id, COUNT(*) FROM processed "
+            "GROUP BY grp, event_id").fetchall()
+    finally:
+        con.close()
+    return {(g, e): n for g, e, n in rows}
+
+
+class NodeProcessTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.port = op.free_port()
+        self.cfg = os.path.join(self.dir, "node.ini")
+        self.db = os.path.join(self.dir, "data", "onceflow.db")
+        self.log = os.path.join(self.dir, "node.log")
+        self.addCleanup(self.dump_log_on_failure)
+        self.nodes = []
+
+    def dump_log_on_failure(self):
+        if os.path.exists(self.log) and hasattr(self, "_outcome"):
+            errors = [e for _, e in getattr(self._outcome, "errors", []) if e]
+            if errors or not self._outcome.success:
+                with open(self.log) as f:
+                    sys.stderr.write("--- node log ---\n" + f.read()[-5000:])
+
+    def tearDown(self):
+        for n in self.nodes:
+            if n.alive():
+                n.kill9()
+            n.log.close()
+        self.tmp.cleanup()
+
+    def start(self, *extra):
+        n = op.Node(BINARY, self.cfg, self.log, extra)
+        self.nodes.append(n)
+        n.wait_ready()
+        return n
+
+    def publish_file(self, events):
+        path = os.path.join(self.dir, "events.jsonl")
+        with open(path, "w") as f:
+            for e in events:
+                f.write(json.dumps(e) + "\n")
+        return op.run(BINARY, "publish", "--config", self.cfg, "--file", path)
+
+    def test_restart_after_kill9_keeps_accepted_events(self):
+        # Slow handlers: most events are still unprocessed at the kill.
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"simulate"', "concurrency": 2,
+                       "subscriptions": '["order.*"]', "batch-size": 5,
+                       "latency": "20ms", "lease-ttl": "2s"},
+            "audit": {"handler": '"simulate"', "concurrency": 1,
+                      "subscriptions": '["*"]', "batch-size": 5,
+                      "latency": "20ms", "lease-ttl": "2s"},
+        })
+        node = self.start()
+        events = [{"id": f"ev-{i}", "type": "order.created" if i % 2 == 0
+                   else "user.signup", "payload": {"n": i}}
+                  for i in range(300)]
+        r = self.publish_file(events)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 300)
+        self.assertTrue(all(l.endswith(" accepted") for l in lines), lines[:3])
+        node.kill9()
+        before = count_effects(self.db)
+        self.assertLess(sum(before.values()), 450,
+                        "the kill should leave work unprocessed")
+        # Restart on the same file with fast handlers.
+        self.start("--groups.orders.latency=0ms", "--groups.audit.latency=0ms")
+
+        expected = set()
+        for e in events:
+            expected.add(("audit", e["id"]))
+            if e["type"].startswith("order."):
+                expected.add(("orders", e["id"]))
+
+        def all_done():
+            return set(count_effects(self.db)) >= expected
+        op.wait_for(all_done, 60, "every accepted event to be processed")
+        effects = count_effects(self.db)
+        self.assertEqual(set(effects), expected)
+        doubles = {k: v for k, v in effects.items() if v != 1}
+        self.assertEqual(doubles, {}, "effects must happen exactly once")
+        # Republishing answers duplicate with the original's status.
+        r = self.publish_file(events[:10])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for line in r.stdout.strip().splitlines():
+            self.assertIn("duplicate (original status: processed)", line)
+
+    def test_sigterm_drains_and_exits_zero(self):
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"', "subscriptions": '["*"]'},
+        })
+        node = self.start()
+        r = op.run(BINARY, "publish", "--config", self.cfg, "--type",
+                   "order.created", "--payload", '{"a": 1}', "--id", "one")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "one accepted")
+        op.wait_for(lambda: ("orders", "one") in count_effects(self.db), 20,
+                    "the event to be processed")
+        self.assertEqual(node.terminate(), 0)
+
+    def test_bad_input_is_reported_and_valid_events_accepted(self):
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"', "subscriptions": '["*"]'},
+        })
+        self.start()
+        path = os.path.join(self.dir, "mixed.jsonl")
+        with open(path, "w") as f:
+            f.write('{"id": "good-1", "type": "a.b", "payload": {}}\n')
+            f.write('{"id": "bad-1", "type": "a b", "payload": {}}\n')
+            f.write('{not json\n')
+            f.write('{"id": "bad-2", "type": "t", "payload": [1]}\n')
+            f.write('{"id": "good-2", "type": "t", "payload": {"x": 1}, '
+                    '"priority": "high"}\n')
+            f.write('{"id": "bad-3", "type": "t", "payload": {}, '
+                    '"priority": "urgent"}\n')
+        r = op.run(BINARY, "publish", "--config", self.cfg, "--file", path)
+        self.assertEqual(r.returncode, 1)
+        out = r.stdout
+        self.assertIn("good-1 accepted", out)
+        self.assertIn("good-2 accepted", out)
+        self.assertIn("line 2: error: field 'type'", out)
+        self.assertIn("line 3: error: field 'line'", out)
+        self.assertIn("line 4: error: field 'payload' must be a JSON object",
+                      out)
+        self.assertIn("line 6: error: field 'priority'", out)
+        # Oversize payloads: a 300 KiB line in a file, and a limit lowered
+        # on the command line for --payload.
+        with open(path, "w") as f:
+            f.write(json.dumps({"id": "big", "type": "t",
+                                "payload": {"big": "x" * (300 * 1024)}}))
+        r = op.run(BINARY, "publish", "--config", self.cfg, "--file", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 1: error: field 'payload'", r.stdout)
+        self.assertIn("over the payload limit of 262144 bytes", r.stdout)
+        r = op.run(BINARY, "publish", "--config", self.cfg,
+                   "--events.max-payload-bytes=100", "--type", "t",
+                   "--payload", json.dumps({"big": "x" * 200}))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("error: field 'payload' is 211 bytes, over the limit "
+                      "of 100 bytes", r.stdout)
+
+    def test_bad_config_names_the_option(self):
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"', "concurrency": '"many"'},
+        })
+        r = op.run(BINARY, "node", "--config", self.cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("groups.orders.concurrency", r.stderr)
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"nope"'},
+        })
+        r = op.run(BINARY, "node", "--config", self.cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown handler \"nope\"", r.stderr)
+        r = op.run(BINARY, "node", "--config", os.path.join(self.dir, "x.ini"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("does not exist", r.stderr)
+
+    def test_publish_to_unreachable_node_fails_clearly(self):
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"'},
+        })
+        r = op.run(BINARY, "publish", "--config", self.cfg, "--type", "t",
+                   "--payload", "{}")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"cannot reach node at 127.0.0.1:{self.port}", r.stdout)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--config-dir", required=False)
+    args, rest = ap.parse_known_args()
+    BINARY = args.binary
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
