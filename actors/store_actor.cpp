@@ -5,26 +5,56 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <map>
+
 namespace onceflow {
 
 namespace {
+
+/// Calls, items and time spent per store operation.
+struct op_stats {
+  uint64_t calls = 0;
+  uint64_t items = 0;
+  uint64_t micros = 0;
+};
 
 struct store_state {
   std::shared_ptr<store> st;
   uint64_t calls = 0;
   uint64_t failures = 0;
+  std::map<std::string, op_stats> ops;
   static inline const char* name = "store";
 };
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
-/// Runs one store call; maps store failures to ec::store_failure.
+template <class T>
+size_t count_items(const std::vector<T>& xs) {
+  return xs.size();
+}
+
+template <class T>
+size_t count_items(const T&) {
+  return 1;
+}
+
+/// Runs one store call, timing it; maps store failures to
+/// ec::store_failure.
 template <class F>
 auto guarded(store_pointer self, const char* what, F f)
   -> caf::result<decltype(f())> {
   ++self->state.calls;
   try {
-    return f();
+    auto t0 = std::chrono::steady_clock::now();
+    auto result = f();
+    auto t1 = std::chrono::steady_clock::now();
+    auto& op = self->state.ops[what];
+    ++op.calls;
+    op.items += count_items(result);
+    op.micros += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
+    return result;
   } catch (const std::exception& e) {
     ++self->state.failures;
     spdlog::warn("store {} failed: {}", what, e.what());
@@ -121,6 +151,12 @@ store_actor::behavior_type store_impl(store_pointer self,
       caf::put(result, "store.backend", self->state.st->describe());
       caf::put(result, "store.calls", self->state.calls);
       caf::put(result, "store.failures", self->state.failures);
+      for (auto& [name, op] : self->state.ops) {
+        auto key = "store.ops." + name;
+        caf::put(result, key + ".calls", op.calls);
+        caf::put(result, key + ".items", op.items);
+        caf::put(result, key + ".micros", op.micros);
+      }
       try {
         caf::put(result, "store.head", self->state.st->head());
         caf::put(result, "store.retry-scheduled",

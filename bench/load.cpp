@@ -173,6 +173,10 @@ int main(int argc, char** argv) {
   auto end = std::chrono::steady_clock::now();
   auto secs = std::chrono::duration<double>(end - start).count();
   auto ingest_secs = std::chrono::duration<double>(accepted_at - start).count();
+  caf::settings store_status;
+  self->request(n.store, std::chrono::seconds(10), atom::status_v)
+    .receive([&](caf::settings& s) { store_status = std::move(s); },
+             [&](caf::error&) {});
   std::vector<millis_t> lat;
   stop_node(sys, n);
   self->wait_for(n.broadcaster);
@@ -197,6 +201,25 @@ int main(int argc, char** argv) {
               static_cast<double>(done) / secs,
               static_cast<long long>(pct(0.5)),
               static_cast<long long>(pct(0.99)));
+  // Where the store thread's time went, per operation.
+  if (auto ops = caf::get_if<caf::settings>(&store_status, "store.ops")) {
+    double total_us = 0;
+    for (auto& kv : *ops)
+      total_us += static_cast<double>(
+        caf::get_or(caf::get<caf::settings>(kv.second), "micros", uint64_t{0}));
+    std::printf("store thread busy %.0f%% of the run:", total_us / 1e4 / secs);
+    for (auto& kv : *ops) {
+      auto& op = caf::get<caf::settings>(kv.second);
+      auto us = caf::get_or(op, "micros", uint64_t{0});
+      auto items = caf::get_or(op, "items", uint64_t{0});
+      std::printf(" %s %.2f us/item (%llu items, %.0f ms);", kv.first.c_str(),
+                  items ? static_cast<double>(us) / static_cast<double>(items)
+                        : 0.0,
+                  static_cast<unsigned long long>(items),
+                  static_cast<double>(us) / 1000.0);
+    }
+    std::printf("\n");
+  }
   if (!dir.empty())
     std::filesystem::remove_all(dir);
   return failed ? 1 : 0;

@@ -54,9 +54,8 @@ CREATE TABLE IF NOT EXISTS purged(grp TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY(grp, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS processed(grp TEXT NOT NULL,
   event_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
-  epoch INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS processed_by_event ON processed(event_id);
-CREATE INDEX IF NOT EXISTS processed_by_group ON processed(grp);
+  epoch INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY(seq, grp, epoch)) WITHOUT ROWID;
 )sql";
 
 // -- SQLite plumbing ---------------------------------------------------------
@@ -617,11 +616,11 @@ private:
   statement processed_insert_{
     conn_, "INSERT INTO processed(grp, event_id, seq, type, epoch, attempt, "
            "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
-  statement processed_count_{
-    conn_, "SELECT count(*) FROM processed WHERE ?1='' OR grp=?1"};
+  statement processed_counts_all_{
+    conn_, "SELECT grp, count(*) FROM processed GROUP BY grp"};
   statement processed_of_{
     conn_, "SELECT grp, event_id, seq, type, epoch, attempt, at "
-           "FROM processed WHERE event_id=?1 ORDER BY rowid"};
+           "FROM processed WHERE seq=?1 ORDER BY at, grp"};
   statement retry_upsert_{
     conn_, "INSERT OR REPLACE INTO retry(grp, seq, due, attempt, "
            "redeliveries, delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"};
@@ -648,6 +647,9 @@ private:
     conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
 
   uint64_t head_ = 0;
+  /// Processed records per group and in all, kept in step with the table.
+  std::unordered_map<std::string, uint64_t> processed_counts_;
+  uint64_t processed_total_ = 0;
   /// Highest epoch reserved in `meta`; epochs handed out never exceed it.
   uint64_t epoch_limit_ = 0;
   lease_table leases_;
@@ -708,6 +710,14 @@ void sqlite_store::load() {
       epoch_limit_ = q.u64_at(0);
   }
   leases_ = lease_table{epoch_limit_ + 1};
+  {
+    query q{processed_counts_all_, "open"};
+    while (q.step()) {
+      auto n = q.u64_at(1);
+      processed_counts_[q.text_at(0)] += n;
+      processed_total_ += n;
+    }
+  }
   {
     query q{log_head_, "open"};
     if (q.step())
@@ -1034,8 +1044,14 @@ sqlite_store::claim(const std::vector<claim_request>& reqs,
   std::vector<claim_decision> out;
   out.reserve(reqs.size());
   reserve_epochs(reqs.size());
+  group_state* g = nullptr;
   for (auto& r : reqs) {
-    bool done = ledger_has(r.group, r.seq, "claim");
+    if (g == nullptr || g->name != r.group)
+      g = group_ptr(r.group);
+    // An entry pending for its group has not been settled, so it cannot be
+    // in the ledger: only other entries (retries, replays) need the lookup.
+    bool pending = g != nullptr && g->pending.contains(r.seq);
+    bool done = !pending && ledger_has(r.group, r.seq, "claim");
     out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
                                 ttl, crash_budget, done));
   }
@@ -1054,6 +1070,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
     std::string lease_id;
     lease_op op;
     bool unpend;
+    bool recorded;
   };
   std::vector<effect> effects;
   effects.reserve(items.size());
@@ -1095,6 +1112,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
       continue;
     auto op = lease_op::none;
     bool unpend = false;
+    bool recorded = false;
     if (s.kind == settle_kind::done) {
       query{ledger_insert_, "settle"}
         .bind_text(1, grp)
@@ -1107,6 +1125,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
         out[i] = fence_decision::stale;
         continue;
       }
+      recorded = s.record_effect;
       if (s.record_effect)
         query{processed_insert_, "settle"}
           .bind_text(1, grp)
@@ -1162,7 +1181,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
       op = lease_op::release;
     }
     touched[key] = op == lease_op::erase;
-    effects.push_back(effect{i, std::move(id), op, unpend});
+    effects.push_back(effect{i, std::move(id), op, unpend, recorded});
     if (unpend) {
       if (last_group == nullptr || last_group->name != grp)
         last_group = group_ptr(grp);
@@ -1191,6 +1210,10 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
     auto& s = items[e.idx];
     auto& grp = s.dl.group;
     auto seq = s.dl.ev.seq;
+    if (e.recorded) {
+      ++processed_counts_[grp];
+      ++processed_total_;
+    }
     if (e.op == lease_op::erase)
       leases_.erase(grp, e.lease_id);
     else if (e.op == lease_op::release)
@@ -1364,16 +1387,22 @@ uint64_t sqlite_store::dlq_size() {
 // -- processed_port --------------------------------------------------------
 
 uint64_t sqlite_store::processed_count(const std::string& group) {
-  query q{processed_count_, "processed_count"};
-  q.bind_text(1, group);
-  return q.step() ? q.u64_at(0) : 0;
+  // Counted in memory: a COUNT(*) would scan the table on every status.
+  if (group.empty())
+    return processed_total_;
+  auto i = processed_counts_.find(group);
+  return i != processed_counts_.end() ? i->second : 0;
 }
 
 std::vector<processed_record>
 sqlite_store::processed_of(const std::string& event_id) {
   std::vector<processed_record> out;
+  // Keyed by seq (inserts in log order are cheap): find the event's seq.
+  auto ev = find(event_id);
+  if (ev.seq == 0)
+    return out;
   query q{processed_of_, "processed_of"};
-  q.bind_text(1, event_id);
+  q.bind_int(1, static_cast<int64_t>(ev.seq));
   while (q.step()) {
     processed_record r;
     q.text_into(0, r.group);

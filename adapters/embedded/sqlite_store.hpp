@@ -28,6 +28,10 @@
 ///   the crash count, was dropped when the entry died).
 /// - A `dead` settlement with epoch 0 is refused (`no_lease`) if the pair is
 ///   already in the ledger or the DLQ.
+/// - `processed_of(id)` and `status_of(id)` look at the newest event with
+///   that id (an id reused after the dedup window names the new event).
+/// - Processed records are counted in memory (loaded at open), so
+///   `processed_count` is O(1) and status polling stays cheap.
 namespace onceflow {
 
 /// Options of the embedded store.
