@@ -67,38 +67,54 @@ deduplicator_impl(dedup_pointer self, store_actor store,
     [self](atom::settle, std::vector<settlement>& items) {
       auto rp = self->make_response_promise<std::vector<fence_decision>>();
       auto now = to_millis(self->clock().now());
-      // Keep what the notifications need; the items travel to the store.
-      auto shared = std::make_shared<std::vector<settlement>>(items);
+      // Keep only what the notifications need (retry due times, dead
+      // letters); the items themselves travel to the store.
+      struct note {
+        size_t index;
+        millis_t due;
+      };
+      auto retries = std::make_shared<std::vector<note>>();
+      auto dead = std::make_shared<std::vector<std::pair<size_t, dlq_entry>>>();
+      for (size_t i = 0; i < items.size(); ++i) {
+        auto& s = items[i];
+        if (s.kind == settle_kind::retry) {
+          retries->push_back({i, s.due});
+        } else if (s.kind == settle_kind::dead) {
+          dlq_entry e;
+          e.dl = s.dl;
+          e.reason = s.reason;
+          e.last_error = s.error;
+          e.dead_at = now;
+          dead->emplace_back(i, std::move(e));
+        }
+      }
       self
         ->request(self->state.store, store_timeout, atom::settle_v,
                   std::move(items), now)
         .then(
-          [self, rp, shared](std::vector<fence_decision>& ds) mutable {
+          [self, rp, retries, dead](std::vector<fence_decision>& ds) mutable {
             auto& st = self->state;
-            millis_t earliest = -1;
-            std::vector<dlq_entry> dead;
-            for (size_t i = 0; i < ds.size() && i < shared->size(); ++i) {
-              if (ds[i] != fence_decision::ok) {
+            for (auto d : ds) {
+              if (d == fence_decision::ok)
+                ++st.committed;
+              else
                 ++st.refused_stale;
-                continue;
-              }
-              ++st.committed;
-              auto& s = (*shared)[i];
-              if (s.kind == settle_kind::retry) {
-                if (earliest < 0 || s.due < earliest)
-                  earliest = s.due;
-              } else if (s.kind == settle_kind::dead) {
-                dlq_entry e;
-                e.dl = std::move(s.dl);
-                e.reason = s.reason;
-                e.last_error = std::move(s.error);
-                dead.push_back(std::move(e));
-              }
             }
+            auto ok = [&](size_t i) {
+              return i < ds.size() && ds[i] == fence_decision::ok;
+            };
+            millis_t earliest = -1;
+            for (auto& r : *retries)
+              if (ok(r.index) && (earliest < 0 || r.due < earliest))
+                earliest = r.due;
+            std::vector<dlq_entry> died;
+            for (auto& [i, e] : *dead)
+              if (ok(i))
+                died.push_back(std::move(e));
             if (earliest >= 0)
               self->send(st.retry_timer, atom::schedule_v, earliest);
-            if (!dead.empty())
-              self->send(st.dlq, atom::dead_v, std::move(dead));
+            if (!died.empty())
+              self->send(st.dlq, atom::dead_v, std::move(died));
             rp.deliver(std::move(ds));
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });

@@ -4,6 +4,11 @@
 //
 //   onceflow_bench [--events N] [--batch B] [--groups G] [--store memory|file]
 //                  [--inflight K] [--listener-batch L] [--concurrency C]
+//                  [--rate R]
+//
+// Without --rate the producer publishes as fast as the node accepts
+// (throughput; latency then includes the time events wait in the backlog).
+// With --rate R it paces batches to R events/s (latency at a given load).
 
 #include "actors/interfaces.hpp"
 #include "adapters/embedded/sqlite_store.hpp"
@@ -71,6 +76,7 @@ struct bench_config : caf::actor_system_config {
 
 int main(int argc, char** argv) {
   size_t events = 200000, batch = 1000, groups = 1, inflight = 4;
+  double rate = 0;
   uint32_t listener_batch = 512, concurrency = 2;
   std::string store_kind = "memory";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -87,6 +93,8 @@ int main(int argc, char** argv) {
       inflight = std::stoul(v);
     else if (k == "--listener-batch")
       listener_batch = static_cast<uint32_t>(std::stoul(v));
+    else if (k == "--rate")
+      rate = std::stod(v);
     else if (k == "--concurrency")
       concurrency = static_cast<uint32_t>(std::stoul(v));
     else {
@@ -125,6 +133,12 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   size_t sent = 0, acked = 0, refused = 0, outstanding = 0;
   auto send_one = [&] {
+    if (rate > 0) {
+      auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(
+                             static_cast<double>(sent) / rate));
+      std::this_thread::sleep_until(due);
+    }
     std::vector<event> evs;
     for (size_t i = 0; i < batch && sent < events; ++i, ++sent) {
       event ev;
@@ -191,6 +205,8 @@ int main(int argc, char** argv) {
     return lat[std::min(lat.size() - 1,
                         static_cast<size_t>(p * static_cast<double>(lat.size())))];
   };
+  if (rate > 0)
+    std::printf("rate=%.0f ", rate);
   std::printf("store=%s events=%zu groups=%zu batch=%zu effects=%llu "
               "ingest=%.0f ev/s end_to_end=%.0f ev/s (%.0f effects/s) "
               "p50=%lld ms p99=%lld ms\n",
