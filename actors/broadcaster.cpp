@@ -140,27 +140,25 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   st.by_listener[hdl.address()] = {gi, slot};
 }
 
-/// Takes one token from the group's and the type's buckets, or tells when
-/// one will be available.
-bool admit(group_state& g, const delivery& dl, millis_t now,
-           millis_t& retry_at) {
-  if (!g.bucket.unlimited() && g.bucket.wait_time(now) > 0) {
-    retry_at = now + g.bucket.wait_time(now);
-    return false;
-  }
-  token_bucket* tb = nullptr;
-  for (auto& kv : g.type_buckets)
-    if (pattern_match(kv.first, dl.ev.type)) {
-      tb = &kv.second;
-      break;
+/// Most refused (type-limited) events one dispatch looks past, so that a
+/// long run of limited events costs bounded work per dispatch.
+constexpr size_t max_deferred_per_dispatch = 1024;
+
+/// Takes a token from the bucket of the event's type, if it has one, or
+/// tells when one will be available.
+bool admit_type(group_state& g, const delivery& dl, millis_t now,
+                millis_t& retry_at) {
+  for (auto& kv : g.type_buckets) {
+    if (!pattern_match(kv.first, dl.ev.type))
+      continue;
+    auto wait = kv.second.wait_time(now);
+    if (wait > 0) {
+      retry_at = now + wait;
+      return false;
     }
-  if (tb && tb->wait_time(now) > 0) {
-    retry_at = now + tb->wait_time(now);
-    return false;
+    kv.second.take(now, 1);
+    return true;
   }
-  g.bucket.take(now, 1);
-  if (tb)
-    tb->take(now, 1);
   return true;
 }
 
@@ -185,16 +183,37 @@ void dispatch(bc_pointer self, size_t gi) {
       }
     }
     g.waiting_since = -1;
+    // Fill the batch. The group's bucket limits everything; a type's bucket
+    // only its own events: those are set aside (they keep their place at
+    // the head of their queue) while other types go ahead.
     std::vector<delivery> batch;
+    std::vector<delivery> deferred;
     millis_t retry_at = -1;
+    bool group_limited = false;
     while (!g.queue.empty() && batch.size() < g.cfg.batch_size) {
-      auto dl = g.queue.pop();
-      if (!admit(g, dl, now, retry_at)) {
-        auto prio = dl.ev.prio;
-        g.queue.push_front(prio, std::move(dl));
-        break;
+      if (!g.bucket.unlimited()) {
+        auto wait = g.bucket.wait_time(now);
+        if (wait > 0) {
+          retry_at = retry_at < 0 ? now + wait : std::min(retry_at, now + wait);
+          group_limited = true;
+          break;
+        }
       }
+      auto dl = g.queue.pop();
+      millis_t type_at = -1;
+      if (!admit_type(g, dl, now, type_at)) {
+        retry_at = retry_at < 0 ? type_at : std::min(retry_at, type_at);
+        deferred.push_back(std::move(dl));
+        if (deferred.size() >= max_deferred_per_dispatch)
+          break;
+        continue;
+      }
+      g.bucket.take(now, 1);
       batch.push_back(std::move(dl));
+    }
+    for (auto i = deferred.rbegin(); i != deferred.rend(); ++i) {
+      auto prio = i->ev.prio;
+      g.queue.push_front(prio, std::move(*i));
     }
     if (retry_at >= 0)
       wake_at(self, retry_at);
@@ -205,7 +224,7 @@ void dispatch(bc_pointer self, size_t gi) {
     g.dispatched += batch.size();
     slot.busy = true;
     self->send(slot.hdl, atom::dispatch_v, std::move(batch));
-    if (retry_at >= 0)
+    if (group_limited)
       break;
   }
   arm_janitor(self);

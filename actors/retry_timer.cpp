@@ -34,6 +34,8 @@ void poll(timer_pointer self);
 /// Arms the timer for `due` unless one fires earlier already.
 void arm(timer_pointer self, millis_t due) {
   auto& st = self->state;
+  if (st.next_due < 0 || due < st.next_due)
+    st.next_due = due;
   auto now = to_millis(self->clock().now());
   if (due <= now) {
     poll(self);

@@ -4,7 +4,7 @@
 //
 //   onceflow_bench [--events N] [--batch B] [--groups G] [--store memory|file]
 //                  [--inflight K] [--listener-batch L] [--concurrency C]
-//                  [--rate R]
+//                  [--rate R] [--sync normal|full]
 //
 // Without --rate the producer publishes as fast as the node accepts
 // (throughput; latency then includes the time events wait in the backlog).
@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   double rate = 0;
   uint32_t listener_batch = 512, concurrency = 2;
   std::string store_kind = "memory";
+  std::string sync = "normal";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events")
@@ -93,6 +94,8 @@ int main(int argc, char** argv) {
       inflight = std::stoul(v);
     else if (k == "--listener-batch")
       listener_batch = static_cast<uint32_t>(std::stoul(v));
+    else if (k == "--sync")
+      sync = v;
     else if (k == "--rate")
       rate = std::stod(v);
     else if (k == "--concurrency")
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
     ncfg.groups.push_back(gc);
   }
   sqlite_options so;
+  so.synchronous = sync;
   std::string dir;
   if (store_kind == "file") {
     dir = std::filesystem::temp_directory_path()
@@ -207,6 +211,8 @@ int main(int argc, char** argv) {
   };
   if (rate > 0)
     std::printf("rate=%.0f ", rate);
+  if (store_kind == "file")
+    std::printf("sync=%s ", sync.c_str());
   std::printf("store=%s events=%zu groups=%zu batch=%zu effects=%llu "
               "ingest=%.0f ev/s end_to_end=%.0f ev/s (%.0f effects/s) "
               "p50=%lld ms p99=%lld ms\n",

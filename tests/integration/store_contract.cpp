@@ -27,6 +27,12 @@
 /// survive a reopen run only on persistent backends. To add an adapter, add
 /// a `backend` subclass and an entry to `backends()`.
 
+/// Defined in store_contract_redis.cpp: true if redis-server is on PATH
+/// (prints why the Redis backend is skipped otherwise), and a factory for a
+/// fresh deployment (its own key prefix) on the shared test redis-server.
+bool redis_backend_available();
+std::function<onceflow::store_ptr()> make_redis_deployment();
+
 namespace bdata = boost::unit_test::data;
 namespace fs = std::filesystem;
 
@@ -94,6 +100,17 @@ private:
   temp_dir dir_;
 };
 
+/// Redis: each backend is one deployment (key prefix) on the shared server.
+class redis_backend : public backend {
+public:
+  store_ptr open() override {
+    return open_();
+  }
+
+private:
+  std::function<store_ptr()> open_ = make_redis_deployment();
+};
+
 struct backend_entry {
   std::string name;
   /// True if a reopened store sees what earlier stores wrote.
@@ -102,13 +119,19 @@ struct backend_entry {
 };
 
 const std::vector<backend_entry>& backends() {
-  static const std::vector<backend_entry> all{
-    {"sqlite-memory", false,
-     [] { return std::make_unique<sqlite_memory_backend>(); }},
-    {"sqlite-file", true,
-     [] { return std::make_unique<sqlite_file_backend>(); }},
-    // Redis and MongoDB adapters add their entries here.
-  };
+  static const std::vector<backend_entry> all = [] {
+    std::vector<backend_entry> xs{
+      {"sqlite-memory", false,
+       [] { return std::make_unique<sqlite_memory_backend>(); }},
+      {"sqlite-file", true,
+       [] { return std::make_unique<sqlite_file_backend>(); }},
+      // Redis and MongoDB adapters add their entries here.
+    };
+    if (redis_backend_available())
+      xs.push_back({"redis", true,
+                    [] { return std::make_unique<redis_backend>(); }});
+    return xs;
+  }();
   return all;
 }
 

@@ -1,0 +1,1755 @@
+#include "adapters/redis/redis_store.hpp"
+
+#include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+#include <sys/time.h>
+#include <utility>
+
+/// Key layout (every key is `<prefix><name>`; `<g>` is a group name, `<s>`
+/// a seq in decimal, `<pos>` a DLQ position in decimal, `\x1f` the unit
+/// separator byte):
+///
+/// | key                 | type   | content                                   |
+/// |---------------------|--------|-------------------------------------------|
+/// | `seq`               | string | last seq handed out (INCR-like counter)   |
+/// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type, `p` payload, `r` priority, `c` created_at, `tr` trace id; one consumer group per listener group |
+/// | `ids`               | hash   | event id -> "<seq> <created_at>" of the newest event with that id (dedup window check and `find`) |
+/// | `groups`            | hash   | group -> "<start>\x1f<pattern>\x1f<pattern>..." (start = head at creation) |
+/// | `epoch`             | string | last lease epoch handed out (never reset) |
+/// | `g:<g>:pel`         | zset   | pending entries of the group: member `<s>`, score = delivery time (caller's clock); mirrors the consumer group's PEL |
+/// | `g:<g>:lease`       | hash   | `<s>` -> "<epoch> <expires_at> <held 0/1> <redeliveries> <holder>" |
+/// | `g:<g>:ledger`      | hash   | `<s>` -> "<epoch> <at>": the effect is committed (HSETNX: first wins) |
+/// | `g:<g>:proc`        | hash   | `<s>` -> processed record (JSON)          |
+/// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
+/// | `retry:due`         | zset   | member `<g>\x1f<s>`, score = due time     |
+/// | `retry:data`        | hash   | `<g>\x1f<s>` -> delivery (JSON) of the next attempt |
+/// | `dlq`               | stream | DLQ in order of death; id `0-<pos>`, fields `g`, `s`, `i` event id, `r` reason, `e` error, `t` dead_at |
+/// | `dlq:seq`           | string | last DLQ position handed out              |
+/// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
+/// | `dlq:ev:<event id>` | set    | positions of the event's DLQ entries      |
+///
+/// Commands per batch (one EVALSHA round trip each):
+/// - append: GET seq; per event HGET ids, XADD log, HSET ids; SET seq.
+/// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
+///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
+/// - claim: GET epoch; per pair HEXISTS ledger, HGET lease, HSET lease;
+///   SET epoch.
+/// - settle (done): per pair HGET lease, HSETNX ledger, [HSET proc], ZREM
+///   retry:due, HDEL lease; per group one ZREM pel and one XACK.
+/// - reclaim: HGET groups, ZRANGEBYSCORE pel, ZADD pel, XCLAIM (which
+///   moves the entries to this consumer and returns them).
+/// - take_due: ZRANGEBYSCORE retry:due + HGET retry:data per entry.
+
+namespace onceflow {
+
+namespace {
+
+using json = nlohmann::json;
+
+// -- Lua scripts -------------------------------------------------------------
+
+/// Shared by every script: ARGV[1] is the key prefix.
+const char* const lua_prelude = R"lua(
+local P = ARGV[1]
+local function K(s) return P .. s end
+local function GK(g, s) return P .. 'g:' .. g .. ':' .. s end
+local function fmt(n) return string.format('%d', n) end
+local function split(v)
+  local out = {}
+  local i = 1
+  while true do
+    local j = string.find(v, '\31', i, true)
+    if not j then out[#out + 1] = string.sub(v, i) break end
+    out[#out + 1] = string.sub(v, i, j - 1)
+    i = j + 1
+  end
+  return out
+end
+local function glob(p, t)
+  local pi, ti, star, mark = 1, 1, 0, 0
+  local pn, tn = #p, #t
+  while ti <= tn do
+    local pc = nil
+    if pi <= pn then pc = string.byte(p, pi) end
+    if pc == 42 then
+      star = pi
+      pi = pi + 1
+      mark = ti
+    elseif pc ~= nil and pc == string.byte(t, ti) then
+      pi = pi + 1
+      ti = ti + 1
+    elseif star > 0 then
+      pi = star + 1
+      mark = mark + 1
+      ti = mark
+    else
+      return false
+    end
+  end
+  while pi <= pn and string.byte(p, pi) == 42 do pi = pi + 1 end
+  return pi > pn
+end
+local function group_info(g)
+  local v = redis.call('HGET', K('groups'), g)
+  if not v then return nil end
+  local parts = split(v)
+  local pats = {}
+  for i = 2, #parts do pats[#pats + 1] = parts[i] end
+  return tonumber(parts[1]), pats
+end
+local function need_group(g)
+  local start, pats = group_info(g)
+  if not start then
+    return redis.error_reply('NOGROUP unknown group')
+  end
+  return nil, start, pats
+end
+local function matcher(pats)
+  local cache = {}
+  return function(t)
+    local v = cache[t]
+    if v == nil then
+      v = false
+      for _, p in ipairs(pats) do
+        if glob(p, t) then v = true break end
+      end
+      cache[t] = v
+    end
+    return v
+  end
+end
+local function field(f, name)
+  for j = 1, #f, 2 do
+    if f[j] == name then return f[j + 1] end
+  end
+  return nil
+end
+local function bulk(cmd, key, extra, list, step)
+  local i = 1
+  while i <= #list do
+    local chunk = {}
+    for j = i, math.min(#list, i + step - 1) do chunk[#chunk + 1] = list[j] end
+    if extra then
+      redis.call(cmd, key, extra, unpack(chunk))
+    else
+      redis.call(cmd, key, unpack(chunk))
+    end
+    i = i + step
+  end
+end
+local function parse_lease(v)
+  local e, x, h, r, holder = string.match(v, '^(%d+) (%-?%d+) (%d) (%d+) ?(.*)$')
+  return tonumber(e), tonumber(x), tonumber(h), tonumber(r), holder
+end
+local function lease_str(e, x, h, r, holder)
+  return fmt(e) .. ' ' .. fmt(x) .. ' ' .. fmt(h) .. ' ' .. fmt(r) .. ' ' .. holder
+end
+-- Status of seq (of type t) in every group it belongs to: flat g, status.
+local function statuses(seq, t)
+  local out = {}
+  local gs = redis.call('HGETALL', K('groups'))
+  local s = fmt(seq)
+  for i = 1, #gs, 2 do
+    local g = gs[i]
+    local parts = split(gs[i + 1])
+    local start = tonumber(parts[1])
+    local ok = false
+    for j = 2, #parts do
+      if glob(parts[j], t) then ok = true break end
+    end
+    if seq > start and ok then
+      local st = 1
+      if redis.call('HEXISTS', GK(g, 'ledger'), s) == 1 then st = 4
+      elseif redis.call('HEXISTS', GK(g, 'dead'), s) == 1 then st = 5
+      elseif redis.call('ZSCORE', K('retry:due'), g .. '\31' .. s) then st = 3
+      elseif redis.call('ZSCORE', GK(g, 'pel'), s) then st = 2
+      end
+      out[#out + 1] = g
+      out[#out + 1] = st
+    end
+  end
+  return out
+end
+local function find_entry(id)
+  local v = redis.call('HGET', K('ids'), id)
+  if not v then return nil end
+  local s = string.match(v, '^(%d+) ')
+  local r = redis.call('XRANGE', K('log'), '0-' .. s, '0-' .. s)
+  if #r == 0 then return nil end
+  return r[1]
+end
+)lua";
+
+/// ARGV: P, now, window, then id, type, payload, prio, created, trace per
+/// event. Returns flat: duplicate flag, seq.
+const char* const lua_append = R"lua(
+local now = tonumber(ARGV[2])
+local win = tonumber(ARGV[3])
+local ids = K('ids')
+local log = K('log')
+local seq = tonumber(redis.call('GET', K('seq')) or '0')
+local out = {}
+local added = false
+local n = (#ARGV - 3) / 6
+for k = 0, n - 1 do
+  local b = 3 + k * 6
+  local id = ARGV[b + 1]
+  local dup = false
+  local v = redis.call('HGET', ids, id)
+  if v then
+    local s, c = string.match(v, '^(%d+) (%-?%d+)$')
+    if s and tonumber(c) + win > now then
+      out[#out + 1] = 1
+      out[#out + 1] = s
+      dup = true
+    end
+  end
+  if not dup then
+    seq = seq + 1
+    local ss = fmt(seq)
+    redis.call('XADD', log, '0-' .. ss, 'i', id, 't', ARGV[b + 2],
+               'p', ARGV[b + 3], 'r', ARGV[b + 4], 'c', ARGV[b + 5],
+               'tr', ARGV[b + 6])
+    redis.call('HSET', ids, id, ss .. ' ' .. ARGV[b + 5])
+    out[#out + 1] = 0
+    out[#out + 1] = ss
+    added = true
+  end
+end
+if added then redis.call('SET', K('seq'), fmt(seq)) end
+return out
+)lua";
+
+/// ARGV: P, group, patterns ("\31"-joined). Returns the group's start.
+const char* const lua_ensure_group = R"lua(
+local g = ARGV[2]
+local start = group_info(g)
+if start then
+  redis.call('HSET', K('groups'), g, fmt(start) .. '\31' .. ARGV[3])
+  return start
+end
+local head = tonumber(redis.call('GET', K('seq')) or '0')
+local ok = redis.pcall('XGROUP', 'CREATE', K('log'), g, '0-' .. fmt(head),
+                       'MKSTREAM')
+if type(ok) == 'table' and ok.err then
+  if string.find(ok.err, 'BUSYGROUP', 1, true) then
+    redis.call('XGROUP', 'SETID', K('log'), g, '0-' .. fmt(head))
+  else
+    return ok
+  end
+end
+redis.call('HSET', K('groups'), g, fmt(head) .. '\31' .. ARGV[3])
+return head
+)lua";
+
+/// ARGV: P, group, consumer, max, now. Returns flat: id, fields.
+const char* const lua_read_group = R"lua(
+local g = ARGV[2]
+local err, start, pats = need_group(g)
+if err then return err end
+local max = tonumber(ARGV[4])
+local now = ARGV[5]
+local match = matcher(pats)
+local log = K('log')
+local out = {}
+local cnt = 0
+local adds = {}
+local acks = {}
+while cnt < max do
+  local r = redis.call('XREADGROUP', 'GROUP', g, ARGV[3], 'COUNT', max - cnt,
+                       'STREAMS', log, '>')
+  if not r or #r == 0 or #r[1][2] == 0 then break end
+  for _, e in ipairs(r[1][2]) do
+    local id = e[1]
+    local f = e[2]
+    local t = f and field(f, 't')
+    if t and match(t) then
+      cnt = cnt + 1
+      out[#out + 1] = id
+      out[#out + 1] = f
+      adds[#adds + 1] = now
+      adds[#adds + 1] = string.sub(id, 3)
+    else
+      acks[#acks + 1] = id
+    end
+  end
+end
+bulk('ZADD', GK(g, 'pel'), nil, adds, 1000)
+bulk('XACK', log, g, acks, 1000)
+return out
+)lua";
+
+/// ARGV: P, group, consumer, now, cutoff, max. Returns entries (XCLAIM).
+const char* const lua_reclaim = R"lua(
+local g = ARGV[2]
+local err = need_group(g)
+if err then return err end
+local max = tonumber(ARGV[6])
+if max <= 0 then return {} end
+local pel = GK(g, 'pel')
+local ms = redis.call('ZRANGEBYSCORE', pel, '-inf', ARGV[5], 'LIMIT', 0, max)
+if #ms == 0 then return {} end
+local ids = {}
+local adds = {}
+for i, m in ipairs(ms) do
+  ids[#ids + 1] = '0-' .. m
+  adds[#adds + 1] = ARGV[4]
+  adds[#adds + 1] = m
+end
+bulk('ZADD', pel, nil, adds, 1000)
+local out = {}
+local i = 1
+while i <= #ids do
+  local chunk = {}
+  for j = i, math.min(#ids, i + 999) do chunk[#chunk + 1] = ids[j] end
+  local es = redis.call('XCLAIM', K('log'), g, ARGV[3], 0, unpack(chunk))
+  for _, e in ipairs(es) do out[#out + 1] = e end
+  i = i + 1000
+end
+return out
+)lua";
+
+/// ARGV: P, group, after-id ('' = the group's last delivered id), chunk.
+/// Returns {pending, matched, next-id or ''}.
+const char* const lua_backlog = R"lua(
+local g = ARGV[2]
+local err, start, pats = need_group(g)
+if err then return err end
+local after = ARGV[3]
+if after == '' then
+  after = nil
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', K('log'))) do
+    local name = field(info, 'name')
+    if name == g then after = field(info, 'last-delivered-id') end
+  end
+  if not after then return redis.error_reply('NOGROUP unknown group') end
+end
+local pending = redis.call('ZCARD', GK(g, 'pel'))
+local chunk = tonumber(ARGV[4])
+local es = redis.call('XRANGE', K('log'), '(' .. after, '+', 'COUNT', chunk)
+local match = matcher(pats)
+local n = 0
+for _, e in ipairs(es) do
+  local t = e[2] and field(e[2], 't')
+  if t and match(t) then n = n + 1 end
+end
+local next_id = ''
+if #es == chunk then next_id = es[#es][1] end
+return {pending, n, next_id}
+)lua";
+
+/// ARGV: P, holder, now, ttl, budget, then group, seq per request.
+/// Returns flat: kind, epoch, expires_at, redeliveries.
+const char* const lua_claim = R"lua(
+local holder = ARGV[2]
+local now = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local budget = tonumber(ARGV[5])
+local ek = K('epoch')
+local epoch = tonumber(redis.call('GET', ek) or '0')
+local e0 = epoch
+local out = {}
+for b = 6, #ARGV, 2 do
+  local g = ARGV[b]
+  local s = ARGV[b + 1]
+  local lk = GK(g, 'lease')
+  if redis.call('HEXISTS', GK(g, 'ledger'), s) == 1 then
+    redis.call('HDEL', lk, s)
+    out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
+  else
+    local le, lx, lh, lr, lholder = 0, 0, 0, 0, ''
+    local v = redis.call('HGET', lk, s)
+    if v then le, lx, lh, lr, lholder = parse_lease(v) end
+    if lh == 1 and now < lx then
+      out[#out + 1] = 1; out[#out + 1] = le; out[#out + 1] = lx
+      out[#out + 1] = lr
+    else
+      if lh == 1 then
+        lr = lr + 1
+        lh = 0
+      end
+      if lr > budget then
+        redis.call('HSET', lk, s, lease_str(le, lx, 0, lr, lholder))
+        out[#out + 1] = 3; out[#out + 1] = le; out[#out + 1] = 0
+        out[#out + 1] = lr
+      else
+        epoch = epoch + 1
+        redis.call('HSET', lk, s, lease_str(epoch, now + ttl, 1, lr, holder))
+        out[#out + 1] = 0; out[#out + 1] = epoch; out[#out + 1] = now + ttl
+        out[#out + 1] = lr
+      end
+    end
+  end
+end
+if epoch ~= e0 then redis.call('SET', ek, fmt(epoch)) end
+return out
+)lua";
+
+/// ARGV: P, now, then per item: kind, group, seq, epoch, event id, a1, a2,
+/// a3 (done: record JSON or ''; retry: due, delivery JSON; dead: reason,
+/// error, delivery JSON). Returns one fence decision per item.
+const char* const lua_settle = R"lua(
+local now = tonumber(ARGV[2])
+local nows = ARGV[2]
+local out = {}
+local leaving = {}
+local order = {}
+local rz = K('retry:due')
+local rd = K('retry:data')
+local function check(lk, s, ep)
+  local v = redis.call('HGET', lk, s)
+  if not v then return 2 end
+  local le, lx, lh = parse_lease(v)
+  if le == 0 then return 2 end
+  if lh ~= 1 or le ~= ep or now >= lx then return 1 end
+  return 0
+end
+local function release(lk, s)
+  local v = redis.call('HGET', lk, s)
+  if v then
+    local le, lx, _, lr = parse_lease(v)
+    redis.call('HSET', lk, s, lease_str(le, lx, 0, lr, ''))
+  end
+end
+local function unpend(g, s)
+  local l = leaving[g]
+  if not l then
+    l = {}
+    leaving[g] = l
+    order[#order + 1] = g
+  end
+  l[#l + 1] = s
+end
+for b = 3, #ARGV, 8 do
+  local kind = tonumber(ARGV[b])
+  local g = ARGV[b + 1]
+  local s = ARGV[b + 2]
+  local ep = tonumber(ARGV[b + 3])
+  local id = ARGV[b + 4]
+  local lk = GK(g, 'lease')
+  local ledk = GK(g, 'ledger')
+  local deadk = GK(g, 'dead')
+  local member = g .. '\31' .. s
+  local d
+  if kind == 2 and ep == 0 then
+    if redis.call('HEXISTS', ledk, s) == 1
+       or redis.call('HEXISTS', deadk, s) == 1 then
+      d = 2
+    else
+      d = 0
+    end
+  else
+    d = check(lk, s, ep)
+  end
+  if d == 0 then
+    if kind == 0 then
+      if redis.call('HSETNX', ledk, s, ARGV[b + 3] .. ' ' .. nows) == 0 then
+        d = 1
+      else
+        if ARGV[b + 5] ~= '' then
+          redis.call('HSET', GK(g, 'proc'), s, ARGV[b + 5])
+        end
+        if redis.call('ZREM', rz, member) == 1 then
+          redis.call('HDEL', rd, member)
+        end
+        redis.call('HDEL', lk, s)
+        unpend(g, s)
+      end
+    elseif kind == 1 then
+      redis.call('ZADD', rz, ARGV[b + 5], member)
+      redis.call('HSET', rd, member, ARGV[b + 6])
+      release(lk, s)
+      unpend(g, s)
+    elseif kind == 2 then
+      local pos = fmt(redis.call('INCR', K('dlq:seq')))
+      redis.call('XADD', K('dlq'), '0-' .. pos, 'g', g, 's', s, 'i', id,
+                 'r', ARGV[b + 5], 'e', ARGV[b + 6], 't', nows)
+      redis.call('HSET', K('dlq:e:' .. pos), 'd', ARGV[b + 7])
+      redis.call('SADD', K('dlq:ev:' .. id), pos)
+      redis.call('HSET', deadk, s, pos)
+      if redis.call('ZREM', rz, member) == 1 then
+        redis.call('HDEL', rd, member)
+      end
+      redis.call('HDEL', lk, s)
+      unpend(g, s)
+    else
+      release(lk, s)
+    end
+  end
+  out[#out + 1] = d
+end
+for _, g in ipairs(order) do
+  local ss = leaving[g]
+  local ids = {}
+  for i, s in ipairs(ss) do ids[i] = '0-' .. s end
+  bulk('ZREM', GK(g, 'pel'), nil, ss, 1000)
+  bulk('XACK', K('log'), g, ids, 1000)
+end
+return out
+)lua";
+
+/// ARGV: P, now, offset, count. Returns flat: member, due, delivery JSON.
+const char* const lua_due = R"lua(
+local ms = redis.call('ZRANGEBYSCORE', K('retry:due'), '-inf', ARGV[2],
+                      'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
+local out = {}
+for i = 1, #ms, 2 do
+  out[#out + 1] = ms[i]
+  out[#out + 1] = ms[i + 1]
+  out[#out + 1] = redis.call('HGET', K('retry:data'), ms[i]) or ''
+end
+return out
+)lua";
+
+/// ARGV: P, mode ('id' or 'seq'), value. Returns {seq, fields, g, status,
+/// ...} or {} if unknown.
+const char* const lua_status = R"lua(
+local e
+if ARGV[2] == 'id' then
+  e = find_entry(ARGV[3])
+else
+  local r = redis.call('XRANGE', K('log'), '0-' .. ARGV[3], '0-' .. ARGV[3])
+  e = r[1]
+end
+if not e or not e[2] then return {} end
+local seq = tonumber(string.sub(e[1], 3))
+local out = {string.sub(e[1], 3), e[2]}
+for _, x in ipairs(statuses(seq, field(e[2], 't') or '')) do
+  out[#out + 1] = x
+end
+return out
+)lua";
+
+/// ARGV: P, id. Returns {} or {id, fields}.
+const char* const lua_find = R"lua(
+local e = find_entry(ARGV[2])
+if not e or not e[2] then return {} end
+return e
+)lua";
+
+/// ARGV: P, id. Returns the processed records (JSON) of the newest event
+/// with that id.
+const char* const lua_processed_of = R"lua(
+local e = find_entry(ARGV[2])
+if not e then return {} end
+local s = string.sub(e[1], 3)
+local out = {}
+for _, g in ipairs(redis.call('HKEYS', K('groups'))) do
+  local v = redis.call('HGET', GK(g, 'proc'), s)
+  if v then out[#out + 1] = v end
+end
+return out
+)lua";
+
+/// ARGV: P, group ('' = all).
+const char* const lua_processed_count = R"lua(
+if ARGV[2] ~= '' then return redis.call('HLEN', GK(ARGV[2], 'proc')) end
+local n = 0
+for _, g in ipairs(redis.call('HKEYS', K('groups'))) do
+  n = n + redis.call('HLEN', GK(g, 'proc'))
+end
+return n
+)lua";
+
+/// ARGV: P, 'list', after, limit, group | P, 'event', id. Returns flat:
+/// pos, fields, delivery JSON.
+const char* const lua_dlq_read = R"lua(
+local dlq = K('dlq')
+local out = {}
+local function push(e)
+  local pos = string.sub(e[1], 3)
+  out[#out + 1] = pos
+  out[#out + 1] = e[2]
+  out[#out + 1] = redis.call('HGET', K('dlq:e:' .. pos), 'd') or ''
+end
+if ARGV[2] == 'list' then
+  local after = '(0-' .. ARGV[3]
+  local limit = tonumber(ARGV[4])
+  local g = ARGV[5]
+  local n = 0
+  while n < limit do
+    local want = limit - n
+    if g ~= '' then want = math.max(want, 256) end
+    local es = redis.call('XRANGE', dlq, after, '+', 'COUNT', want)
+    if #es == 0 then break end
+    for _, e in ipairs(es) do
+      if n < limit and (g == '' or field(e[2], 'g') == g) then
+        push(e)
+        n = n + 1
+      end
+      after = '(' .. e[1]
+    end
+    if #es < want then break end
+  end
+else
+  local ps = redis.call('SMEMBERS', K('dlq:ev:' .. ARGV[3]))
+  table.sort(ps, function(a, b) return tonumber(a) < tonumber(b) end)
+  for _, p in ipairs(ps) do
+    local r = redis.call('XRANGE', dlq, '0-' .. p, '0-' .. p)
+    if r[1] then push(r[1]) end
+  end
+end
+return out
+)lua";
+
+/// ARGV: P, mode ('replay' / 'purge' / 'purge_all'), now, then pos, JSON
+/// per entry (replay), pos per entry (purge). Returns the number removed.
+const char* const lua_dlq_remove = R"lua(
+local dlq = K('dlq')
+local mode = ARGV[2]
+local n = 0
+local function remove(e, json)
+  local f = e[2]
+  local pos = string.sub(e[1], 3)
+  local g = field(f, 'g')
+  local s = field(f, 's')
+  local id = field(f, 'i')
+  redis.call('XDEL', dlq, e[1])
+  redis.call('DEL', K('dlq:e:' .. pos))
+  redis.call('SREM', K('dlq:ev:' .. id), pos)
+  redis.call('HDEL', GK(g, 'dead'), s)
+  if json then
+    local member = g .. '\31' .. s
+    redis.call('ZADD', K('retry:due'), ARGV[3], member)
+    redis.call('HSET', K('retry:data'), member, json)
+  end
+  n = n + 1
+end
+if mode == 'purge_all' then
+  while true do
+    local es = redis.call('XRANGE', dlq, '-', '+', 'COUNT', 1000)
+    if #es == 0 then break end
+    for _, e in ipairs(es) do remove(e, nil) end
+  end
+  return n
+end
+local step = 1
+if mode == 'replay' then step = 2 end
+for b = 4, #ARGV, step do
+  local r = redis.call('XRANGE', dlq, '0-' .. ARGV[b], '0-' .. ARGV[b])
+  if r[1] then
+    if mode == 'replay' then remove(r[1], ARGV[b + 1]) else remove(r[1], nil) end
+  end
+end
+return n
+)lua";
+
+enum script_id : size_t {
+  sc_append,
+  sc_ensure_group,
+  sc_read_group,
+  sc_reclaim,
+  sc_backlog,
+  sc_claim,
+  sc_settle,
+  sc_due,
+  sc_status,
+  sc_find,
+  sc_processed_of,
+  sc_processed_count,
+  sc_dlq_read,
+  sc_dlq_remove,
+  sc_count,
+};
+
+const char* const script_bodies[sc_count] = {
+  lua_append,       lua_ensure_group, lua_read_group,     lua_reclaim,
+  lua_backlog,      lua_claim,        lua_settle,         lua_due,
+  lua_status,       lua_find,         lua_processed_of,   lua_processed_count,
+  lua_dlq_read,     lua_dlq_remove,
+};
+
+// -- replies -----------------------------------------------------------------
+
+struct reply_deleter {
+  void operator()(redisReply* r) const {
+    if (r != nullptr)
+      freeReplyObject(r);
+  }
+};
+
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+std::string str_of(const redisReply* r) {
+  if (r == nullptr)
+    return {};
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS
+      || r->type == REDIS_REPLY_ERROR)
+    return std::string(r->str, r->len);
+  if (r->type == REDIS_REPLY_INTEGER)
+    return std::to_string(r->integer);
+  return {};
+}
+
+int64_t int_of(const redisReply* r) {
+  if (r == nullptr)
+    return 0;
+  if (r->type == REDIS_REPLY_INTEGER)
+    return r->integer;
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+    std::string s(r->str, r->len);
+    try {
+      size_t used = 0;
+      // Scores may come as "1700000000100" or in exponent form.
+      if (s.find_first_of(".eE") != std::string::npos)
+        return static_cast<int64_t>(std::stod(s));
+      auto v = std::stoll(s, &used);
+      return v;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+uint64_t u64_of(const redisReply* r) {
+  return static_cast<uint64_t>(int_of(r));
+}
+
+bool is_array(const redisReply* r) {
+  return r != nullptr && r->type == REDIS_REPLY_ARRAY;
+}
+
+// -- JSON encoding of deliveries ---------------------------------------------
+
+json encode_delivery(const delivery& dl) {
+  json hist = json::array();
+  for (auto& a : dl.history)
+    hist.push_back({{"attempt", a.attempt},
+                    {"at", a.at},
+                    {"node", a.node},
+                    {"listener", a.listener},
+                    {"epoch", a.epoch},
+                    {"result", static_cast<int>(a.result)},
+                    {"error", a.error}});
+  return {{"ev",
+           {{"id", dl.ev.id},
+            {"type", dl.ev.type},
+            {"payload", dl.ev.payload},
+            {"prio", static_cast<int>(dl.ev.prio)},
+            {"created_at", dl.ev.created_at},
+            {"trace_id", dl.ev.trace_id},
+            {"seq", dl.ev.seq}}},
+          {"group", dl.group},
+          {"attempt", dl.attempt},
+          {"epoch", dl.epoch},
+          {"redeliveries", dl.redeliveries},
+          {"history", std::move(hist)}};
+}
+
+/// Serializes; invalid UTF-8 (say, in a handler's error text) is replaced.
+std::string dump(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+priority to_priority(int64_t value) {
+  if (value < 0 || value > static_cast<int64_t>(priority::low))
+    return priority::normal;
+  return static_cast<priority>(value);
+}
+
+// -- URL ---------------------------------------------------------------------
+
+struct redis_url {
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  std::string user;
+  std::string password;
+  bool has_auth = false;
+};
+
+[[noreturn]] void bad_url(const std::string& url, const std::string& why) {
+  throw store_error("bad redis URL '" + url + "': " + why
+                    + " (expected redis://[user:password@]host[:port][/db])");
+}
+
+std::string percent_decode(const std::string& url, const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size() || !std::isxdigit(static_cast<uint8_t>(in[i + 1]))
+          || !std::isxdigit(static_cast<uint8_t>(in[i + 2])))
+        bad_url(url, "bad percent escape in the user:password part");
+      out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+int parse_number(const std::string& url, const std::string& text,
+                 const char* what, int lo, int hi) {
+  if (text.empty() || text.size() > 9
+      || !std::all_of(text.begin(), text.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))
+    bad_url(url, std::string(what) + " '" + text + "' is not a number");
+  auto v = std::stoi(text);
+  if (v < lo || v > hi)
+    bad_url(url, std::string(what) + " " + text + " is out of range");
+  return v;
+}
+
+redis_url parse_url(const std::string& url) {
+  redis_url out;
+  const std::string scheme = "redis://";
+  if (url.compare(0, scheme.size(), scheme) != 0)
+    bad_url(url, "the scheme must be redis:// (no TLS, no unix sockets)");
+  auto rest = url.substr(scheme.size());
+  auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) {
+    auto db = rest.substr(slash + 1);
+    if (!db.empty())
+      out.db = parse_number(url, db, "database", 0, 1 << 20);
+  }
+  auto at = authority.rfind('@');
+  if (at != std::string::npos) {
+    auto userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (colon == std::string::npos) {
+      out.password = percent_decode(url, userinfo);
+    } else {
+      out.user = percent_decode(url, userinfo.substr(0, colon));
+      out.password = percent_decode(url, userinfo.substr(colon + 1));
+    }
+    out.has_auth = true;
+  }
+  std::string port;
+  if (!authority.empty() && authority[0] == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos)
+      bad_url(url, "unterminated [ in the host");
+    out.host = authority.substr(1, close - 1);
+    auto tail = authority.substr(close + 1);
+    if (!tail.empty()) {
+      if (tail[0] != ':')
+        bad_url(url, "junk after the host");
+      port = tail.substr(1);
+      if (port.empty())
+        bad_url(url, "empty port");
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty())
+        bad_url(url, "empty port");
+    }
+  }
+  if (out.host.empty())
+    bad_url(url, "missing host");
+  if (!port.empty())
+    out.port = parse_number(url, port, "port", 1, 65535);
+  return out;
+}
+
+timeval to_timeval(int ms) {
+  timeval tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+std::string lower_first(std::string s) {
+  if (!s.empty())
+    s[0] = static_cast<char>(std::tolower(static_cast<uint8_t>(s[0])));
+  return s;
+}
+
+std::string join_patterns(const std::vector<std::string>& patterns) {
+  std::string out;
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    if (i > 0)
+      out += '\x1f';
+    out += patterns[i];
+  }
+  return out;
+}
+
+// -- the store ---------------------------------------------------------------
+
+class redis_store final : public store {
+public:
+  explicit redis_store(const redis_options& opts);
+
+  ~redis_store() override {
+    if (ctx_ != nullptr)
+      redisFree(ctx_);
+  }
+
+  // -- log_port --------------------------------------------------------------
+
+  void ensure_group(const group_spec& spec) override;
+
+  std::vector<append_result> append(std::vector<event>& batch, millis_t now,
+                                    millis_t dedup_window) override;
+
+  std::vector<event> read_group(const std::string& group, size_t max,
+                                millis_t now) override;
+
+  std::vector<event> reclaim(const std::string& group, millis_t now,
+                             millis_t min_idle, size_t max) override;
+
+  uint64_t head() override {
+    auto r = command({"GET", key("seq")}, "head");
+    return u64_of(r.get());
+  }
+
+  uint64_t backlog(const std::string& group) override;
+
+  event find(const std::string& id) override;
+
+  // -- lease_port ------------------------------------------------------------
+
+  std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
+                                    const std::string& holder, millis_t now,
+                                    millis_t ttl,
+                                    uint32_t crash_budget) override;
+
+  std::vector<fence_decision> settle(const std::vector<settlement>& items,
+                                     millis_t now) override;
+
+  bool is_done(const std::string& group, uint64_t seq) override {
+    auto r = command({"HEXISTS", gkey(group, "ledger"), std::to_string(seq)},
+                     "is_done");
+    return int_of(r.get()) == 1;
+  }
+
+  // -- retry_port ------------------------------------------------------------
+
+  std::vector<delivery> take_due(millis_t now, size_t max) override;
+
+  millis_t next_due() override;
+
+  uint64_t scheduled() override {
+    auto r = command({"ZCARD", key("retry:due")}, "scheduled");
+    return u64_of(r.get());
+  }
+
+  // -- dlq_port --------------------------------------------------------------
+
+  dlq_page dlq_list(const dlq_query& q) override;
+
+  std::vector<dlq_entry> dlq_get(const std::string& event_id) override;
+
+  size_t dlq_replay(const std::string& event_id, const std::string& group,
+                    millis_t now) override;
+
+  size_t dlq_purge(const std::string& event_id) override;
+
+  uint64_t dlq_size() override {
+    auto r = command({"XLEN", key("dlq")}, "dlq_size");
+    return u64_of(r.get());
+  }
+
+  // -- processed_port --------------------------------------------------------
+
+  uint64_t processed_count(const std::string& group) override {
+    auto r = eval(sc_processed_count, {group}, "processed_count");
+    return u64_of(r.get());
+  }
+
+  std::vector<processed_record>
+  processed_of(const std::string& event_id) override;
+
+  // -- store -----------------------------------------------------------------
+
+  std::vector<group_status> status_of(const std::string& event_id) override;
+
+  std::string describe() const override {
+    return base_ + "/" + std::to_string(url_.db) + " prefix=" + prefix_;
+  }
+
+private:
+  std::string key(const char* name) const {
+    return prefix_ + name;
+  }
+
+  std::string gkey(const std::string& group, const char* kind) const {
+    return prefix_ + "g:" + group + ":" + kind;
+  }
+
+  [[noreturn]] void fail(const std::string& op, const std::string& msg) {
+    throw store_error(base_ + ": " + op + ": " + msg);
+  }
+
+  /// Connects (or reconnects) and applies timeout, AUTH and SELECT.
+  void connect();
+
+  /// Makes sure the connection is usable.
+  void ensure_connected() {
+    if (ctx_ == nullptr || broken_)
+      connect();
+  }
+
+  /// Sends one command and reads its reply; throws on I/O errors. Error
+  /// replies are returned.
+  reply_ptr raw(const std::vector<std::string>& args, const std::string& op);
+
+  /// Like `raw`, but throws on error replies (diagnosing WRONGTYPE).
+  reply_ptr command(const std::vector<std::string>& args,
+                    const std::string& op);
+
+  /// Sends several commands in one round trip.
+  std::vector<reply_ptr> pipeline(const std::vector<std::vector<std::string>>&
+                                    cmds,
+                                  const std::string& op);
+
+  /// Runs a script (EVALSHA, reloading it on NOSCRIPT); ARGV[1] is the
+  /// prefix, followed by `args`. Throws on error replies.
+  reply_ptr eval(script_id id, std::vector<std::string> args,
+                 const std::string& op, const std::string& group = {});
+
+  void load_scripts();
+
+  /// Throws the error of an error reply, naming the key for WRONGTYPE.
+  [[noreturn]] void error_reply(const redisReply* r, const std::string& op,
+                                const std::string& group);
+
+  /// Checks the types of every key we know of; throws naming a key of the
+  /// wrong type.
+  void check_types(const std::string& op);
+
+  event decode_event(const redisReply* id, const redisReply* fields);
+
+  delivery decode_delivery(const std::string& text, const std::string& op);
+
+  std::vector<dlq_entry> read_dlq(const redisReply* r,
+                                  std::vector<uint64_t>* positions,
+                                  std::vector<std::string>* groups,
+                                  const std::string& op);
+
+  redis_options opts_;
+  redis_url url_;
+  std::string base_;
+  std::string prefix_;
+  redisContext* ctx_ = nullptr;
+  bool broken_ = false;
+  std::string shas_[sc_count];
+  /// Retry entries handed out by take_due since this store opened.
+  std::set<std::string> taken_;
+};
+
+redis_store::redis_store(const redis_options& opts)
+  : opts_(opts), url_(parse_url(opts.url)), prefix_(opts.prefix) {
+  base_ = "redis://" + url_.host + ":" + std::to_string(url_.port);
+  if (opts_.consumer.empty())
+    throw store_error(base_ + ": the consumer name must not be empty");
+  connect();
+  check_types("open");
+}
+
+void redis_store::connect() {
+  if (ctx_ != nullptr) {
+    redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  broken_ = true;
+  ctx_ = redisConnectWithTimeout(url_.host.c_str(), url_.port,
+                                 to_timeval(opts_.connect_timeout_ms));
+  if (ctx_ == nullptr)
+    throw store_error(base_ + ": cannot allocate a redis context");
+  if (ctx_->err != 0) {
+    std::string msg = lower_first(ctx_->errstr);
+    redisFree(ctx_);
+    ctx_ = nullptr;
+    throw store_error(base_ + ": " + msg);
+  }
+  if (opts_.command_timeout_ms > 0)
+    redisSetTimeout(ctx_, to_timeval(opts_.command_timeout_ms));
+  broken_ = false;
+  if (url_.has_auth) {
+    std::vector<std::string> args{"AUTH"};
+    if (!url_.user.empty())
+      args.push_back(url_.user);
+    args.push_back(url_.password);
+    auto r = raw(args, "connect");
+    if (r->type == REDIS_REPLY_ERROR) {
+      broken_ = true;
+      throw store_error(base_ + ": authentication failed (" + str_of(r.get())
+                        + ")");
+    }
+  }
+  {
+    auto r = raw({"SELECT", std::to_string(url_.db)}, "connect");
+    if (r->type == REDIS_REPLY_ERROR) {
+      broken_ = true;
+      auto msg = str_of(r.get());
+      if (msg.rfind("NOAUTH", 0) == 0)
+        throw store_error(base_ + ": authentication required (" + msg
+                          + "): put user:password into the URL");
+      throw store_error(base_ + ": SELECT " + std::to_string(url_.db)
+                        + " failed (" + msg + ")");
+    }
+  }
+  load_scripts();
+}
+
+void redis_store::load_scripts() {
+  std::vector<std::vector<std::string>> cmds;
+  for (size_t i = 0; i < sc_count; ++i)
+    cmds.push_back({"SCRIPT", "LOAD",
+                    std::string(lua_prelude) + script_bodies[i]});
+  auto replies = pipeline(cmds, "load scripts");
+  for (size_t i = 0; i < sc_count; ++i) {
+    if (replies[i]->type != REDIS_REPLY_STRING) {
+      broken_ = true;
+      fail("load scripts", str_of(replies[i].get()));
+    }
+    shas_[i] = str_of(replies[i].get());
+  }
+}
+
+reply_ptr redis_store::raw(const std::vector<std::string>& args,
+                           const std::string& op) {
+  auto replies = pipeline({args}, op);
+  return std::move(replies.front());
+}
+
+std::vector<reply_ptr>
+redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
+                      const std::string& op) {
+  if (ctx_ == nullptr || broken_)
+    connect();
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto& args : cmds) {
+    argv.clear();
+    lens.clear();
+    for (auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()),
+                               argv.data(), lens.data())
+        != REDIS_OK) {
+      broken_ = true;
+      fail(op, lower_first(ctx_->errstr));
+    }
+  }
+  std::vector<reply_ptr> out;
+  out.reserve(cmds.size());
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    void* r = nullptr;
+    if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr) {
+      broken_ = true;
+      std::string msg = ctx_->err != 0 ? lower_first(ctx_->errstr)
+                                       : "no reply";
+      if (ctx_->err == REDIS_ERR_IO
+          && (msg.find("temporarily unavailable") != std::string::npos
+              || msg.find("timed out") != std::string::npos))
+        msg = "timeout after " + std::to_string(opts_.command_timeout_ms)
+              + " ms (" + msg + ")";
+      fail(op, msg);
+    }
+    out.emplace_back(static_cast<redisReply*>(r));
+  }
+  return out;
+}
+
+reply_ptr redis_store::command(const std::vector<std::string>& args,
+                               const std::string& op) {
+  auto r = raw(args, op);
+  if (r->type == REDIS_REPLY_ERROR)
+    error_reply(r.get(), op, {});
+  return r;
+}
+
+reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
+                            const std::string& op, const std::string& group) {
+  ensure_connected();
+  args.insert(args.begin(), prefix_);
+  args.insert(args.begin(), "0");
+  args.insert(args.begin(), shas_[id]);
+  args.insert(args.begin(), "EVALSHA");
+  auto r = raw(args, op);
+  if (r->type == REDIS_REPLY_ERROR && str_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
+    // The server lost its script cache (restart, SCRIPT FLUSH).
+    load_scripts();
+    args[1] = shas_[id];
+    r = raw(args, op);
+  }
+  if (r->type == REDIS_REPLY_ERROR)
+    error_reply(r.get(), op, group);
+  return r;
+}
+
+void redis_store::error_reply(const redisReply* r, const std::string& op,
+                              const std::string& group) {
+  auto msg = str_of(r);
+  if (msg.find("NOGROUP") != std::string::npos && !group.empty())
+    fail(op, "unknown group '" + group + "'");
+  if (msg.find("WRONGTYPE") != std::string::npos) {
+    check_types(op);
+    fail(op, msg + " (a key under prefix '" + prefix_
+               + "' has the wrong type)");
+  }
+  fail(op, msg);
+}
+
+void redis_store::check_types(const std::string& op) {
+  std::vector<std::pair<std::string, std::string>> expect{
+    {key("seq"), "string"},        {key("log"), "stream"},
+    {key("ids"), "hash"},          {key("groups"), "hash"},
+    {key("epoch"), "string"},      {key("retry:due"), "zset"},
+    {key("retry:data"), "hash"},   {key("dlq"), "stream"},
+    {key("dlq:seq"), "string"},
+  };
+  auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
+    std::vector<std::vector<std::string>> cmds;
+    for (auto& x : xs)
+      cmds.push_back({"TYPE", x.first});
+    auto replies = pipeline(cmds, op);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      auto got = str_of(replies[i].get());
+      if (replies[i]->type == REDIS_REPLY_ERROR)
+        fail(op, "TYPE " + xs[i].first + ": " + got);
+      if (got != "none" && got != xs[i].second)
+        fail(op, "key '" + xs[i].first + "' holds a " + got + ", expected a "
+                   + xs[i].second
+                   + " (WRONGTYPE): not an onceflow store, or another "
+                     "deployment uses the prefix '"
+                   + prefix_ + "'");
+    }
+  };
+  check(expect);
+  // Per-group keys of the groups we know of.
+  auto r = raw({"HKEYS", key("groups")}, op);
+  if (!is_array(r.get()))
+    return;
+  std::vector<std::pair<std::string, std::string>> per_group;
+  for (size_t i = 0; i < r->elements; ++i) {
+    auto g = str_of(r->element[i]);
+    per_group.emplace_back(gkey(g, "pel"), "zset");
+    per_group.emplace_back(gkey(g, "lease"), "hash");
+    per_group.emplace_back(gkey(g, "ledger"), "hash");
+    per_group.emplace_back(gkey(g, "proc"), "hash");
+    per_group.emplace_back(gkey(g, "dead"), "hash");
+  }
+  if (!per_group.empty())
+    check(per_group);
+}
+
+event redis_store::decode_event(const redisReply* id,
+                                const redisReply* fields) {
+  event ev;
+  auto sid = str_of(id);
+  if (sid.size() > 2)
+    ev.seq = std::stoull(sid.substr(2));
+  if (!is_array(fields))
+    return ev;
+  for (size_t j = 0; j + 1 < fields->elements; j += 2) {
+    auto name = str_of(fields->element[j]);
+    auto* v = fields->element[j + 1];
+    if (name == "i")
+      ev.id = str_of(v);
+    else if (name == "t")
+      ev.type = str_of(v);
+    else if (name == "p")
+      ev.payload = str_of(v);
+    else if (name == "r")
+      ev.prio = to_priority(int_of(v));
+    else if (name == "c")
+      ev.created_at = int_of(v);
+    else if (name == "tr")
+      ev.trace_id = str_of(v);
+  }
+  return ev;
+}
+
+delivery redis_store::decode_delivery(const std::string& text,
+                                      const std::string& op) {
+  try {
+    auto doc = json::parse(text);
+    delivery dl;
+    auto& ev = doc.at("ev");
+    ev.at("id").get_to(dl.ev.id);
+    ev.at("type").get_to(dl.ev.type);
+    ev.at("payload").get_to(dl.ev.payload);
+    dl.ev.prio = to_priority(ev.at("prio").get<int64_t>());
+    ev.at("created_at").get_to(dl.ev.created_at);
+    ev.at("trace_id").get_to(dl.ev.trace_id);
+    ev.at("seq").get_to(dl.ev.seq);
+    doc.at("group").get_to(dl.group);
+    doc.at("attempt").get_to(dl.attempt);
+    doc.at("epoch").get_to(dl.epoch);
+    doc.at("redeliveries").get_to(dl.redeliveries);
+    for (auto& a : doc.at("history")) {
+      attempt_record rec;
+      a.at("attempt").get_to(rec.attempt);
+      a.at("at").get_to(rec.at);
+      a.at("node").get_to(rec.node);
+      a.at("listener").get_to(rec.listener);
+      a.at("epoch").get_to(rec.epoch);
+      auto result = a.at("result").get<int>();
+      if (result < 0 || result > static_cast<int>(outcome::crashed))
+        fail(op, "decode delivery: bad outcome");
+      rec.result = static_cast<outcome>(result);
+      a.at("error").get_to(rec.error);
+      dl.history.push_back(std::move(rec));
+    }
+    return dl;
+  } catch (const json::exception& ex) {
+    fail(op, std::string("decode delivery: ") + ex.what());
+  }
+}
+
+/// Aggregates per-group statuses as documented for append_result::original.
+event_status aggregate(const std::vector<group_status>& xs) {
+  bool any_dead = false;
+  bool any_retrying = false;
+  bool any_in_flight = false;
+  bool all_processed = !xs.empty();
+  for (auto& x : xs) {
+    any_dead |= x.status == event_status::dead;
+    any_retrying |= x.status == event_status::retrying;
+    any_in_flight |= x.status == event_status::in_flight;
+    all_processed &= x.status == event_status::processed;
+  }
+  if (any_dead)
+    return event_status::dead;
+  if (any_retrying)
+    return event_status::retrying;
+  if (any_in_flight)
+    return event_status::in_flight;
+  if (all_processed)
+    return event_status::processed;
+  return event_status::accepted;
+}
+
+/// Reads g, status pairs from `r` starting at element `from`.
+std::vector<group_status> read_statuses(const redisReply* r, size_t from) {
+  std::vector<group_status> out;
+  for (size_t i = from; i + 1 < r->elements; i += 2) {
+    group_status gs;
+    gs.group = str_of(r->element[i]);
+    auto st = int_of(r->element[i + 1]);
+    if (st < 0 || st > static_cast<int64_t>(event_status::dead))
+      st = 0;
+    gs.status = static_cast<event_status>(st);
+    out.push_back(std::move(gs));
+  }
+  return out;
+}
+
+// -- log_port ----------------------------------------------------------------
+
+void redis_store::ensure_group(const group_spec& spec) {
+  eval(sc_ensure_group, {spec.name, join_patterns(spec.patterns)},
+       "ensure_group", spec.name);
+}
+
+std::vector<append_result> redis_store::append(std::vector<event>& batch,
+                                               millis_t now,
+                                               millis_t dedup_window) {
+  std::vector<append_result> out;
+  if (batch.empty())
+    return out;
+  std::vector<std::string> args;
+  args.reserve(2 + batch.size() * 6);
+  args.push_back(std::to_string(now));
+  args.push_back(std::to_string(dedup_window));
+  for (auto& ev : batch) {
+    args.push_back(ev.id);
+    args.push_back(ev.type);
+    args.push_back(ev.payload);
+    args.push_back(std::to_string(static_cast<int>(ev.prio)));
+    args.push_back(std::to_string(ev.created_at != 0 ? ev.created_at : now));
+    args.push_back(ev.trace_id);
+  }
+  auto r = eval(sc_append, std::move(args), "append");
+  if (!is_array(r.get()) || r->elements != batch.size() * 2)
+    fail("append", "unexpected reply from the append script");
+  out.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    append_result res;
+    res.id = batch[i].id;
+    res.duplicate = int_of(r->element[2 * i]) == 1;
+    res.seq = u64_of(r->element[2 * i + 1]);
+    if (res.duplicate) {
+      auto st = eval(sc_status, {"seq", std::to_string(res.seq)}, "append");
+      if (is_array(st.get()) && st->elements >= 2)
+        res.original = aggregate(read_statuses(st.get(), 2));
+    } else {
+      batch[i].seq = res.seq;
+      if (batch[i].created_at == 0)
+        batch[i].created_at = now;
+    }
+    out.push_back(std::move(res));
+  }
+  return out;
+}
+
+std::vector<event> redis_store::read_group(const std::string& group,
+                                           size_t max, millis_t now) {
+  if (max == 0) {
+    // Still reports an unknown group.
+    backlog(group);
+    return {};
+  }
+  auto r = eval(sc_read_group,
+                {group, opts_.consumer, std::to_string(max),
+                 std::to_string(now)},
+                "read_group", group);
+  std::vector<event> out;
+  if (!is_array(r.get()))
+    return out;
+  out.reserve(r->elements / 2);
+  for (size_t i = 0; i + 1 < r->elements; i += 2)
+    out.push_back(decode_event(r->element[i], r->element[i + 1]));
+  return out;
+}
+
+std::vector<event> redis_store::reclaim(const std::string& group,
+                                        millis_t now, millis_t min_idle,
+                                        size_t max) {
+  auto r = eval(sc_reclaim,
+                {group, opts_.consumer, std::to_string(now),
+                 std::to_string(now - min_idle), std::to_string(max)},
+                "reclaim", group);
+  std::vector<event> out;
+  if (!is_array(r.get()))
+    return out;
+  for (size_t i = 0; i < r->elements; ++i) {
+    auto* e = r->element[i];
+    if (!is_array(e) || e->elements < 2)
+      continue;
+    out.push_back(decode_event(e->element[0], e->element[1]));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const event& a, const event& b) { return a.seq < b.seq; });
+  return out;
+}
+
+uint64_t redis_store::backlog(const std::string& group) {
+  constexpr size_t chunk = 10'000;
+  std::string after;
+  uint64_t pending = 0;
+  uint64_t unread = 0;
+  bool first = true;
+  do {
+    auto r = eval(sc_backlog, {group, after, std::to_string(chunk)},
+                  "backlog", group);
+    if (!is_array(r.get()) || r->elements != 3)
+      fail("backlog", "unexpected reply from the backlog script");
+    if (first)
+      pending = u64_of(r->element[0]);
+    first = false;
+    unread += u64_of(r->element[1]);
+    after = str_of(r->element[2]);
+  } while (!after.empty());
+  return pending + unread;
+}
+
+event redis_store::find(const std::string& id) {
+  auto r = eval(sc_find, {id}, "find");
+  if (!is_array(r.get()) || r->elements < 2)
+    return event{};
+  return decode_event(r->element[0], r->element[1]);
+}
+
+// -- lease_port --------------------------------------------------------------
+
+std::vector<claim_decision>
+redis_store::claim(const std::vector<claim_request>& reqs,
+                   const std::string& holder, millis_t now, millis_t ttl,
+                   uint32_t crash_budget) {
+  std::vector<claim_decision> out;
+  if (reqs.empty())
+    return out;
+  std::vector<std::string> args;
+  args.reserve(4 + reqs.size() * 2);
+  args.push_back(holder);
+  args.push_back(std::to_string(now));
+  args.push_back(std::to_string(ttl));
+  args.push_back(std::to_string(crash_budget));
+  for (auto& rq : reqs) {
+    args.push_back(rq.group);
+    args.push_back(std::to_string(rq.seq));
+  }
+  auto r = eval(sc_claim, std::move(args), "claim");
+  if (!is_array(r.get()) || r->elements != reqs.size() * 4)
+    fail("claim", "unexpected reply from the claim script");
+  out.reserve(reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    claim_decision d;
+    d.kind = static_cast<claim_decision::kind_t>(int_of(r->element[4 * i]));
+    d.epoch = u64_of(r->element[4 * i + 1]);
+    d.expires_at = int_of(r->element[4 * i + 2]);
+    d.redeliveries = static_cast<uint32_t>(int_of(r->element[4 * i + 3]));
+    out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<fence_decision>
+redis_store::settle(const std::vector<settlement>& items, millis_t now) {
+  std::vector<fence_decision> out;
+  if (items.empty())
+    return out;
+  std::vector<std::string> args;
+  args.reserve(1 + items.size() * 8);
+  args.push_back(std::to_string(now));
+  for (auto& s : items) {
+    args.push_back(std::to_string(static_cast<int>(s.kind)));
+    args.push_back(s.dl.group);
+    args.push_back(std::to_string(s.dl.ev.seq));
+    args.push_back(std::to_string(s.dl.epoch));
+    args.push_back(s.dl.ev.id);
+    switch (s.kind) {
+      case settle_kind::done:
+        if (s.record_effect)
+          args.push_back(dump(json{{"g", s.dl.group},
+                                   {"i", s.dl.ev.id},
+                                   {"s", s.dl.ev.seq},
+                                   {"t", s.dl.ev.type},
+                                   {"e", s.dl.epoch},
+                                   {"a", s.dl.attempt},
+                                   {"at", now}}));
+        else
+          args.emplace_back();
+        args.emplace_back();
+        args.emplace_back();
+        break;
+      case settle_kind::retry: {
+        auto doc = encode_delivery(s.dl);
+        doc["attempt"] = s.dl.attempt + 1;
+        doc["epoch"] = 0;
+        args.push_back(std::to_string(s.due));
+        args.push_back(dump(doc));
+        args.emplace_back();
+        break;
+      }
+      case settle_kind::dead:
+        args.push_back(to_string(s.reason));
+        args.push_back(s.error);
+        args.push_back(dump(encode_delivery(s.dl)));
+        break;
+      default:
+        args.emplace_back();
+        args.emplace_back();
+        args.emplace_back();
+    }
+  }
+  auto r = eval(sc_settle, std::move(args), "settle");
+  if (!is_array(r.get()) || r->elements != items.size())
+    fail("settle", "unexpected reply from the settle script");
+  out.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto d = static_cast<fence_decision>(int_of(r->element[i]));
+    out.push_back(d);
+    auto& s = items[i];
+    if (d == fence_decision::ok && s.kind != settle_kind::release
+        && !taken_.empty()) {
+      std::string member = s.dl.group;
+      member += '\x1f';
+      member += std::to_string(s.dl.ev.seq);
+      taken_.erase(member);
+    }
+  }
+  return out;
+}
+
+// -- retry_port --------------------------------------------------------------
+
+std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
+  std::vector<delivery> out;
+  size_t offset = 0;
+  while (out.size() < max) {
+    auto count = (max - out.size()) + taken_.size();
+    auto r = eval(sc_due,
+                  {std::to_string(now), std::to_string(offset),
+                   std::to_string(count)},
+                  "take_due");
+    if (!is_array(r.get()) || r->elements == 0)
+      break;
+    auto n = r->elements / 3;
+    for (size_t i = 0; i < n && out.size() < max; ++i) {
+      auto member = str_of(r->element[3 * i]);
+      if (taken_.count(member) > 0)
+        continue;
+      auto text = str_of(r->element[3 * i + 2]);
+      if (text.empty())
+        continue;
+      out.push_back(decode_delivery(text, "take_due"));
+      taken_.insert(std::move(member));
+    }
+    if (n < count)
+      break;
+    offset += n;
+  }
+  return out;
+}
+
+millis_t redis_store::next_due() {
+  // The first untaken entry is at most taken_.size() entries in.
+  auto r = command({"ZRANGE", key("retry:due"), "0",
+                    std::to_string(taken_.size()), "WITHSCORES"},
+                   "next_due");
+  if (!is_array(r.get()))
+    return -1;
+  for (size_t i = 0; i + 1 < r->elements; i += 2)
+    if (taken_.count(str_of(r->element[i])) == 0)
+      return int_of(r->element[i + 1]);
+  return -1;
+}
+
+// -- dlq_port ----------------------------------------------------------------
+
+std::vector<dlq_entry>
+redis_store::read_dlq(const redisReply* r, std::vector<uint64_t>* positions,
+                      std::vector<std::string>* groups,
+                      const std::string& op) {
+  std::vector<dlq_entry> out;
+  if (!is_array(r))
+    return out;
+  for (size_t i = 0; i + 2 < r->elements; i += 3) {
+    auto pos = u64_of(r->element[i]);
+    auto* f = r->element[i + 1];
+    dlq_entry e;
+    e.dl = decode_delivery(str_of(r->element[i + 2]), op);
+    std::string grp;
+    if (is_array(f))
+      for (size_t j = 0; j + 1 < f->elements; j += 2) {
+        auto name = str_of(f->element[j]);
+        auto* v = f->element[j + 1];
+        if (name == "r") {
+          if (!parse_dlq_reason(str_of(v), e.reason))
+            fail(op, "decode dlq entry: bad reason");
+        } else if (name == "e") {
+          e.last_error = str_of(v);
+        } else if (name == "t") {
+          e.dead_at = int_of(v);
+        } else if (name == "g") {
+          grp = str_of(v);
+        }
+      }
+    if (positions != nullptr)
+      positions->push_back(pos);
+    if (groups != nullptr)
+      groups->push_back(std::move(grp));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+dlq_page redis_store::dlq_list(const dlq_query& q) {
+  dlq_page page;
+  if (q.limit == 0)
+    return page;
+  auto r = eval(sc_dlq_read,
+                {"list", std::to_string(q.after), std::to_string(q.limit),
+                 q.group},
+                "dlq_list");
+  page.entries = read_dlq(r.get(), &page.positions, nullptr, "dlq_list");
+  return page;
+}
+
+std::vector<dlq_entry> redis_store::dlq_get(const std::string& event_id) {
+  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_get");
+  return read_dlq(r.get(), nullptr, nullptr, "dlq_get");
+}
+
+size_t redis_store::dlq_replay(const std::string& event_id,
+                               const std::string& group, millis_t now) {
+  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_replay");
+  std::vector<uint64_t> positions;
+  std::vector<std::string> groups;
+  auto entries = read_dlq(r.get(), &positions, &groups, "dlq_replay");
+  std::vector<std::string> args{"replay", std::to_string(now)};
+  std::vector<std::string> members;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!group.empty() && groups[i] != group)
+      continue;
+    auto dl = entries[i].dl;
+    dl.attempt = 1;
+    dl.epoch = 0;
+    dl.redeliveries = 0;
+    args.push_back(std::to_string(positions[i]));
+    args.push_back(dump(encode_delivery(dl)));
+    members.push_back(groups[i] + '\x1f' + std::to_string(dl.ev.seq));
+  }
+  if (members.empty())
+    return 0;
+  auto n = eval(sc_dlq_remove, std::move(args), "dlq_replay");
+  for (auto& m : members)
+    taken_.erase(m);
+  return static_cast<size_t>(int_of(n.get()));
+}
+
+size_t redis_store::dlq_purge(const std::string& event_id) {
+  if (event_id.empty()) {
+    auto n = eval(sc_dlq_remove, {"purge_all", "0"}, "dlq_purge");
+    return static_cast<size_t>(int_of(n.get()));
+  }
+  auto r = command({"SMEMBERS", key("dlq:ev:") + event_id}, "dlq_purge");
+  if (!is_array(r.get()) || r->elements == 0)
+    return 0;
+  std::vector<std::string> args{"purge", "0"};
+  for (size_t i = 0; i < r->elements; ++i)
+    args.push_back(str_of(r->element[i]));
+  auto n = eval(sc_dlq_remove, std::move(args), "dlq_purge");
+  return static_cast<size_t>(int_of(n.get()));
+}
+
+// -- processed_port ----------------------------------------------------------
+
+std::vector<processed_record>
+redis_store::processed_of(const std::string& event_id) {
+  auto r = eval(sc_processed_of, {event_id}, "processed_of");
+  std::vector<processed_record> out;
+  if (!is_array(r.get()))
+    return out;
+  for (size_t i = 0; i < r->elements; ++i) {
+    try {
+      auto doc = json::parse(str_of(r->element[i]));
+      processed_record rec;
+      doc.at("g").get_to(rec.group);
+      doc.at("i").get_to(rec.event_id);
+      doc.at("s").get_to(rec.seq);
+      doc.at("t").get_to(rec.type);
+      doc.at("e").get_to(rec.epoch);
+      doc.at("a").get_to(rec.attempt);
+      doc.at("at").get_to(rec.at);
+      out.push_back(std::move(rec));
+    } catch (const json::exception& ex) {
+      fail("processed_of", std::string("decode record: ") + ex.what());
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const processed_record& a, const processed_record& b) {
+              return std::tie(a.at, a.group) < std::tie(b.at, b.group);
+            });
+  return out;
+}
+
+// -- store -------------------------------------------------------------------
+
+std::vector<group_status>
+redis_store::status_of(const std::string& event_id) {
+  auto r = eval(sc_status, {"id", event_id}, "status_of");
+  if (!is_array(r.get()) || r->elements < 2)
+    return {};
+  return read_statuses(r.get(), 2);
+}
+
+} // namespace
+
+store_ptr make_redis_store(const redis_options& opts) {
+  return std::make_unique<redis_store>(opts);
+}
+
+} // namespace onceflow

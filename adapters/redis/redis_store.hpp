@@ -1,0 +1,72 @@
+#pragma once
+
+#include "adapters/ports.hpp"
+
+#include <string>
+
+/// The Redis store: every port over one Redis server (standalone, RESP2,
+/// hiredis 0.14, one synchronous connection owned by the store object).
+/// The key layout is documented at the top of redis_store.cpp; every key
+/// lives under `redis_options::prefix`, so several deployments can share a
+/// server.
+///
+/// Round trips: every batched port call is one Lua script call (EVALSHA),
+/// i.e. one round trip carrying the whole batch (append, read_group, claim,
+/// settle, reclaim, take_due), atomic on the server.
+///
+/// Decisions where ports.hpp leaves room or Redis differs (the conventions of
+/// the SQLite adapter hold otherwise: retry schedules attempt+1 with epoch 0,
+/// created_at=now when 0, unknown group throws, crash-loop dead without a
+/// lease, dlq_replay resets attempt/redeliveries, ...):
+/// - Time is the caller's `now`, never Redis' clock: the pending list keeps
+///   the delivery time of each entry in a ZSET (`g:<group>:pel`, mirror of
+///   the consumer group's PEL), because XAUTOCLAIM's idle time is server
+///   wall-clock time. `reclaim` returns the longest-idle entries first
+///   (ties by member string), sorted by seq within one answer.
+/// - Dedup: one hash `ids` (id -> "seq created_at") serves both the dedup
+///   check (created_at + window > now, against the caller's clock) and
+///   `find`/`status_of`, which must find an event after its window too. A
+///   `SET NX PX` key per event would add a second key per event and could
+///   not honour virtual time; the hash is never trimmed (like the log).
+/// - Leases live in Redis (hash `g:<group>:lease`, one field per pending
+///   pair) so fencing works across nodes; epochs come from the persistent
+///   `epoch` counter and never repeat.
+/// - The ledger (`g:<group>:ledger`) and processed records
+///   (`g:<group>:proc`) are kept forever, as in SQLite; trimming is future
+///   work together with trimming the log.
+/// - `take_due` marks entries taken in memory of this store object only
+///   (as SQLite does): after a restart they are due again. Two nodes on one
+///   Redis may both take one entry; the lease claim lets only one run it.
+/// - Groups (patterns, start) are read from Redis on every call, so groups
+///   created by another node are seen at once.
+/// - Scripts build key names from the prefix (they do not declare KEYS):
+///   standalone Redis only; hiredis 0.14 has no cluster support anyway.
+/// - A Redis error inside a script may leave the earlier writes of that
+///   script applied (Redis scripts are atomic but not rolled back); the only
+///   such errors are server-side (OOM, wrong-type keys), which open() and
+///   the WRONGTYPE diagnosis report.
+/// - After an I/O error the call throws store_error; the next call
+///   reconnects (re-applying timeout, AUTH and SELECT).
+namespace onceflow {
+
+/// Options of the Redis store.
+struct redis_options {
+  /// redis://[user:password@]host[:port][/db]; user may be empty
+  /// (redis://:secret@host); userinfo is percent-decoded.
+  std::string url = "redis://127.0.0.1:6379/0";
+  /// Prefix of every key (several deployments may share one Redis).
+  std::string prefix = "onceflow:";
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 5000;
+  /// Consumer name in the consumer groups (one per node).
+  std::string consumer = "node-1";
+};
+
+/// Connects, authenticates, selects the database, loads the scripts and
+/// checks the types of the keys under the prefix. Throws store_error with a
+/// clear message: "redis://host:port: connection refused", "redis://host:
+/// port: authentication failed (WRONGPASS ...)", "bad redis URL '...': ...",
+/// "... key 'onceflow:ids' holds a string, expected a hash (WRONGTYPE) ...".
+store_ptr make_redis_store(const redis_options& opts);
+
+} // namespace onceflow
