@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import onceflow_proc as op  # noqa: E402
 
 BINARY = None
+CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "config")
 
 
 def count_effects(db_path):
@@ -183,6 +184,30 @@ class NodeProcessTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("does not exist", r.stderr)
 
+    def test_example_config_starts_a_node(self):
+        example = os.path.join(CONFIG_DIR, "single-node.ini")
+        n = op.Node(BINARY, example, self.log,
+                    [f"--node.port={self.port}",
+                     f"--node.data-dir={os.path.join(self.dir, 'data')}"])
+        self.nodes.append(n)
+
+        def ready():
+            if not n.alive():
+                raise AssertionError(f"node exited with {n.proc.returncode}")
+            r = op.run(BINARY, "status", "--config", example,
+                       f"--node.port={self.port}")
+            return r.returncode == 0 and "groups.orders.listeners = 2" in r.stdout
+        op.wait_for(ready, 20, "the example node to answer status")
+        r = op.run(BINARY, "publish", "--config", example,
+                   f"--node.port={self.port}", "--type", "order.created",
+                   "--payload", '{"order": 1}', "--id", "o-1")
+        self.assertEqual(r.stdout.strip(), "o-1 accepted")
+        db = os.path.join(self.dir, "data", "onceflow.db")
+        # orders (store) records the effect; audit (simulate) does too.
+        op.wait_for(lambda: len(count_effects(db)) == 2, 20,
+                    "both groups to process the event")
+        self.assertEqual(n.terminate(), 0)
+
     def test_publish_to_unreachable_node_fails_clearly(self):
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"'},
@@ -199,4 +224,6 @@ if __name__ == "__main__":
     ap.add_argument("--config-dir", required=False)
     args, rest = ap.parse_known_args()
     BINARY = args.binary
+    if args.config_dir:
+        CONFIG_DIR = args.config_dir
     unittest.main(argv=[sys.argv[0], "-v", *rest])

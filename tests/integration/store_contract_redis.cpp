@@ -1,0 +1,458 @@
+#include <boost/test/unit_test.hpp>
+
+#include "adapters/ports.hpp"
+#include "adapters/redis/redis_store.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+/// The Redis backend of the store contract suite, plus Redis-specific tests.
+/// A `redis_server` is a real `redis-server` (from PATH) on a free port in a
+/// temporary directory, killed by pid at the end. Without redis-server on
+/// PATH the Redis backend and these tests are skipped with a printed message
+/// (CI installs it, so CI never skips).
+
+namespace fs = std::filesystem;
+
+using namespace onceflow;
+
+namespace {
+
+/// Full path of `name` on PATH, or empty.
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr)
+    return {};
+  std::string all = path;
+  size_t start = 0;
+  while (start <= all.size()) {
+    auto end = all.find(':', start);
+    if (end == std::string::npos)
+      end = all.size();
+    auto dir = all.substr(start, end - start);
+    if (!dir.empty()) {
+      auto candidate = dir + "/" + name;
+      if (::access(candidate.c_str(), X_OK) == 0)
+        return candidate;
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind failed");
+  }
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+/// Sends one command (RESP) to 127.0.0.1:port and returns the first line of
+/// the reply ("+OK", "-ERR ...", ":1"), or "" if the connection failed.
+std::string raw_command(int port, const std::vector<std::string>& args) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return {};
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return {};
+  }
+  std::string req = "*" + std::to_string(args.size()) + "\r\n";
+  for (auto& a : args)
+    req += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  size_t sent = 0;
+  while (sent < req.size()) {
+    auto n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      ::close(fd);
+      return {};
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string line;
+  char c = 0;
+  while (::recv(fd, &c, 1, 0) == 1) {
+    if (c == '\n')
+      break;
+    if (c != '\r')
+      line += c;
+  }
+  ::close(fd);
+  return line;
+}
+
+/// A redis-server child process on a free port of 127.0.0.1.
+class redis_server {
+public:
+  /// Starts redis-server with `extra` arguments and waits until it answers
+  /// PING (an error such as NOAUTH counts as an answer).
+  explicit redis_server(std::vector<std::string> extra = {}) {
+    auto exe = find_on_path("redis-server");
+    if (exe.empty())
+      throw std::runtime_error("redis-server is not on PATH");
+    auto tmpl = (fs::temp_directory_path() / "onceflow-redis-XXXXXX")
+                  .string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    for (int tries = 0; tries < 5 && pid_ <= 0; ++tries) {
+      port_ = free_port();
+      std::vector<std::string> args{exe,          "--port",
+                                    std::to_string(port_), "--bind",
+                                    "127.0.0.1",  "--save",
+                                    "",           "--appendonly",
+                                    "no",         "--daemonize",
+                                    "no",         "--dir",
+                                    dir_.string(), "--logfile",
+                                    (dir_ / "redis.log").string()};
+      args.insert(args.end(), extra.begin(), extra.end());
+      start(args);
+      if (!wait_ready()) {
+        stop();
+        continue;
+      }
+    }
+    if (pid_ <= 0) {
+      cleanup_dir();
+      throw std::runtime_error("redis-server did not answer PING");
+    }
+  }
+
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  ~redis_server() {
+    stop();
+    cleanup_dir();
+  }
+
+  int port() const {
+    return port_;
+  }
+
+  std::string url(const std::string& userinfo = "") const {
+    return "redis://" + (userinfo.empty() ? "" : userinfo + "@")
+           + "127.0.0.1:" + std::to_string(port_) + "/0";
+  }
+
+private:
+  void start(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    auto parent = ::getpid();
+    auto pid = ::fork();
+    if (pid < 0)
+      throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      // Dies with the test process, even if that one crashes.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent)
+        ::_exit(1);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+  }
+
+  bool wait_ready() {
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1; // exited (port taken?)
+        return false;
+      }
+      auto line = raw_command(port_, {"PING"});
+      if (!line.empty())
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  void stop() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::seconds(5);
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  void cleanup_dir() {
+    std::error_code ec;
+    if (!dir_.empty())
+      fs::remove_all(dir_, ec);
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+/// The server shared by every Redis backend of the contract suite.
+redis_server& shared_server() {
+  static std::unique_ptr<redis_server> server
+    = std::make_unique<redis_server>();
+  return *server;
+}
+
+/// A prefix no other deployment of this test run uses.
+std::string unique_prefix(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(::getpid()) + "-" + tag + "-"
+         + std::to_string(++counter) + ":";
+}
+
+store_ptr open_store(const std::string& url, const std::string& prefix) {
+  redis_options opts;
+  opts.url = url;
+  opts.prefix = prefix;
+  opts.connect_timeout_ms = 1000;
+  opts.command_timeout_ms = 10'000;
+  return make_redis_store(opts);
+}
+
+/// Expects make_redis_store to throw store_error containing every needle.
+void expect_open_error(const redis_options& opts,
+                       const std::vector<std::string>& needles) {
+  try {
+    make_redis_store(opts);
+    BOOST_ERROR("opened " << opts.url << " without an error");
+  } catch (const store_error& ex) {
+    std::string what = ex.what();
+    BOOST_TEST_MESSAGE("error: " << what);
+    for (auto& n : needles)
+      BOOST_CHECK_MESSAGE(what.find(n) != std::string::npos,
+                          "'" << what << "' lacks '" << n << "'");
+  }
+}
+
+bool skip_redis_tests() {
+  if (redis_backend_available())
+    return false;
+  BOOST_TEST_MESSAGE("skipped: redis-server is not on PATH");
+  return true;
+}
+
+constexpr millis_t t0 = 1'700'000'000'000;
+
+event make_event(const std::string& id, const std::string& type) {
+  event ev;
+  ev.id = id;
+  ev.type = type;
+  ev.payload = R"({"id":")" + id + R"("})";
+  ev.created_at = t0;
+  ev.trace_id = "trace-" + id;
+  return ev;
+}
+
+} // namespace
+
+bool redis_backend_available() {
+  static const bool available = [] {
+    if (!find_on_path("redis-server").empty())
+      return true;
+    std::fprintf(stderr, "store_contract: redis-server is not on PATH: "
+                         "skipping the Redis backend and the redis_adapter "
+                         "tests (install redis-server to run them)\n");
+    return false;
+  }();
+  return available;
+}
+
+std::function<store_ptr()> make_redis_deployment() {
+  auto prefix = unique_prefix("contract");
+  return [prefix] { return open_store(shared_server().url(), prefix); };
+}
+
+// -- Redis specifics (not part of the contract) ------------------------------
+
+BOOST_AUTO_TEST_SUITE(redis_adapter)
+
+BOOST_AUTO_TEST_CASE(unreachable_redis_is_a_clear_error) {
+  if (skip_redis_tests())
+    return;
+  auto port = free_port(); // nothing listens there
+  redis_options opts;
+  opts.url = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  opts.connect_timeout_ms = 500;
+  expect_open_error(opts, {"redis://127.0.0.1:" + std::to_string(port)
+                             + ": connection refused"});
+}
+
+BOOST_AUTO_TEST_CASE(bad_urls_name_the_part) {
+  redis_options opts;
+  opts.url = "http://127.0.0.1:6379/0";
+  expect_open_error(opts, {"bad redis URL", "redis://"});
+  opts.url = "redis://127.0.0.1:port/0";
+  expect_open_error(opts, {"bad redis URL", "port 'port'"});
+  opts.url = "redis://127.0.0.1:6379/zero";
+  expect_open_error(opts, {"bad redis URL", "database 'zero'"});
+  opts.url = "redis://:6379/0";
+  expect_open_error(opts, {"bad redis URL", "missing host"});
+  opts.url = "redis://127.0.0.1:99999/0";
+  expect_open_error(opts, {"bad redis URL", "port 99999"});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_password_is_a_clear_error) {
+  if (skip_redis_tests())
+    return;
+  redis_server secured{{"--requirepass", "s3cret"}};
+  redis_options opts;
+  opts.prefix = unique_prefix("auth");
+  opts.url = secured.url(":wrong");
+  expect_open_error(opts, {"redis://127.0.0.1:" + std::to_string(
+                                                    secured.port()),
+                           "authentication failed (WRONGPASS"});
+  opts.url = secured.url();
+  expect_open_error(opts, {"authentication required (NOAUTH"});
+  opts.url = secured.url("default:s3cret");
+  auto s = make_redis_store(opts);
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch{make_event("a", "t")};
+  auto res = s->append(batch, t0, 1000);
+  BOOST_CHECK(!res.at(0).duplicate);
+  BOOST_CHECK_EQUAL(s->read_group("g", 10, t0).size(), 1u);
+  // A select of a database that does not exist.
+  opts.url = "redis://:s3cret@127.0.0.1:" + std::to_string(secured.port())
+             + "/12345";
+  expect_open_error(opts, {"SELECT 12345 failed"});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_key_is_named) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  // At open.
+  auto prefix = unique_prefix("wrongtype");
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"SET", prefix + "ids", "not a hash"}),
+                      "+OK");
+  redis_options opts;
+  opts.url = server.url();
+  opts.prefix = prefix;
+  expect_open_error(opts, {"key '" + prefix + "ids'", "WRONGTYPE"});
+  // While running: a group's key replaced behind our back.
+  auto prefix2 = unique_prefix("wrongtype");
+  auto s = open_store(server.url(), prefix2);
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch{make_event("a", "t")};
+  s->append(batch, t0, 1000);
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"SET", prefix2 + "g:g:pel", "oops"}),
+                      "+OK");
+  try {
+    s->read_group("g", 10, t0);
+    BOOST_ERROR("read_group over a wrong-type key did not throw");
+  } catch (const store_error& ex) {
+    std::string what = ex.what();
+    BOOST_TEST_MESSAGE("error: " << what);
+    BOOST_CHECK(what.find("'" + prefix2 + "g:g:pel'") != std::string::npos);
+    BOOST_CHECK(what.find("WRONGTYPE") != std::string::npos);
+  }
+  // The store object stays usable for other keys.
+  BOOST_CHECK_EQUAL(s->head(), 1u);
+  BOOST_CHECK_EQUAL(s->find("a").seq, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(prefix_isolates_deployments) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto a = open_store(server.url(), unique_prefix("iso-a"));
+  auto b = open_store(server.url(), unique_prefix("iso-b"));
+  a->ensure_group({"g", {"*"}});
+  b->ensure_group({"g", {"order.*"}});
+  std::vector<event> ba{make_event("x", "order.created"),
+                        make_event("y", "user.created")};
+  std::vector<event> bb{make_event("x", "order.created")};
+  auto ra = a->append(ba, t0, 60'000);
+  auto rb = b->append(bb, t0, 60'000);
+  BOOST_CHECK(!ra.at(0).duplicate);
+  BOOST_CHECK(!rb.at(0).duplicate); // same id, other deployment
+  BOOST_CHECK_EQUAL(a->head(), 2u);
+  BOOST_CHECK_EQUAL(b->head(), 1u);
+  BOOST_CHECK_EQUAL(a->backlog("g"), 2u);
+  BOOST_CHECK_EQUAL(b->backlog("g"), 1u);
+  BOOST_CHECK_EQUAL(a->read_group("g", 10, t0).size(), 2u);
+  auto evs = b->read_group("g", 10, t0);
+  BOOST_REQUIRE_EQUAL(evs.size(), 1u);
+  auto d = b->claim({{"g", "x", evs[0].seq}}, "n/l", t0, 1000, 3);
+  settlement st;
+  st.dl.ev = evs[0];
+  st.dl.group = "g";
+  st.dl.epoch = d.at(0).epoch;
+  st.record_effect = true;
+  BOOST_CHECK(b->settle({st}, t0 + 1).at(0) == fence_decision::ok);
+  BOOST_CHECK(b->is_done("g", evs[0].seq));
+  BOOST_CHECK(!a->is_done("g", evs[0].seq));
+  BOOST_CHECK_EQUAL(a->processed_count(""), 0u);
+  BOOST_CHECK_EQUAL(b->processed_count(""), 1u);
+  BOOST_CHECK_EQUAL(a->backlog("g"), 2u);
+  BOOST_CHECK_EQUAL(b->backlog("g"), 0u);
+  BOOST_CHECK(a->describe().find("redis://127.0.0.1:") == 0);
+  BOOST_CHECK(a->describe().find("s3cret") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_group_throws) {
+  if (skip_redis_tests())
+    return;
+  auto s = open_store(shared_server().url(), unique_prefix("nogroup"));
+  BOOST_CHECK_THROW(s->read_group("missing", 1, t0), store_error);
+  BOOST_CHECK_THROW(s->reclaim("missing", t0, 0, 1), store_error);
+  BOOST_CHECK_THROW(s->backlog("missing"), store_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
