@@ -250,6 +250,20 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
   return result;
 }
 
+/// Connects to a node's broadcaster; prints why not and returns nothing on
+/// failure.
+caf::optional<broadcaster_actor> connect_node(caf::actor_system& sys,
+                                              const node_config& ncfg) {
+  auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
+                                                           ncfg.port);
+  if (!b) {
+    std::cout << "error: cannot reach node at " << ncfg.host << ":"
+              << ncfg.port << ": " << sys.render(b.error()) << "\n";
+    return caf::none;
+  }
+  return std::move(*b);
+}
+
 int run_publish(const cli& args) {
   app_config cfg;
   node_config ncfg;
@@ -265,13 +279,9 @@ int run_publish(const cli& args) {
   if (events.empty())
     return had_errors ? 1 : 0;
   caf::actor_system sys{cfg};
-  auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
-                                                           ncfg.port);
-  if (!b) {
-    std::cout << "error: cannot reach node at " << ncfg.host << ":"
-              << ncfg.port << ": " << sys.render(b.error()) << "\n";
+  auto b = connect_node(sys, ncfg);
+  if (!b)
     return 1;
-  }
   caf::scoped_actor self{sys};
   size_t batch_size = std::min<size_t>(1000, ncfg.max_ingest_batch);
   for (size_t first = 0; first < events.size(); first += batch_size) {
@@ -329,13 +339,9 @@ int run_status(const cli& args) {
   if (auto rc = load_config(args, cfg, ncfg))
     return rc;
   caf::actor_system sys{cfg};
-  auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
-                                                           ncfg.port);
-  if (!b) {
-    std::cout << "error: cannot reach node at " << ncfg.host << ":"
-              << ncfg.port << ": " << sys.render(b.error()) << "\n";
+  auto b = connect_node(sys, ncfg);
+  if (!b)
     return 1;
-  }
   caf::scoped_actor self{sys};
   int rc = 0;
   auto on_error = [&](caf::error& err) {

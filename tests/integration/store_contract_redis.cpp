@@ -35,6 +35,10 @@ namespace fs = std::filesystem;
 
 using namespace onceflow;
 
+// Used by store_contract.cpp to register the Redis backend.
+bool redis_backend_available();
+std::function<store_ptr()> make_redis_deployment();
+
 namespace {
 
 /// Full path of `name` on PATH, or empty.
