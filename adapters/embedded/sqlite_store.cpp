@@ -1,5 +1,7 @@
 #include "adapters/embedded/sqlite_store.hpp"
 
+#include "adapters/codec.hpp"
+
 #include "actors/logic/token_bucket.hpp"
 
 #include <nlohmann/json.hpp>
@@ -212,77 +214,14 @@ private:
   const char* op_;
 };
 
-// -- JSON encoding of deliveries -------------------------------------------
+// -- JSON encoding ------------------------------------------------------------
 
-json encode_delivery(const delivery& dl) {
-  json hist = json::array();
-  for (auto& a : dl.history)
-    hist.push_back({{"attempt", a.attempt},
-                    {"at", a.at},
-                    {"node", a.node},
-                    {"listener", a.listener},
-                    {"epoch", a.epoch},
-                    {"result", static_cast<int>(a.result)},
-                    {"error", a.error}});
-  return {{"ev",
-           {{"id", dl.ev.id},
-            {"type", dl.ev.type},
-            {"payload", dl.ev.payload},
-            {"prio", static_cast<int>(dl.ev.prio)},
-            {"created_at", dl.ev.created_at},
-            {"trace_id", dl.ev.trace_id},
-            {"seq", dl.ev.seq}}},
-          {"group", dl.group},
-          {"attempt", dl.attempt},
-          {"epoch", dl.epoch},
-          {"redeliveries", dl.redeliveries},
-          {"history", std::move(hist)}};
-}
-
-/// Serializes; invalid UTF-8 (say, in a handler's error text) is replaced
-/// rather than failing the commit.
-std::string dump(const json& doc) {
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-priority to_priority(int64_t value) {
-  if (value < 0 || value > static_cast<int64_t>(priority::low))
-    return priority::normal;
-  return static_cast<priority>(value);
-}
+using codec::dump;
 
 delivery decode_delivery(const connection& conn, const std::string& text) {
   try {
-    auto doc = json::parse(text);
-    delivery dl;
-    auto& ev = doc.at("ev");
-    ev.at("id").get_to(dl.ev.id);
-    ev.at("type").get_to(dl.ev.type);
-    ev.at("payload").get_to(dl.ev.payload);
-    dl.ev.prio = to_priority(ev.at("prio").get<int64_t>());
-    ev.at("created_at").get_to(dl.ev.created_at);
-    ev.at("trace_id").get_to(dl.ev.trace_id);
-    ev.at("seq").get_to(dl.ev.seq);
-    doc.at("group").get_to(dl.group);
-    doc.at("attempt").get_to(dl.attempt);
-    doc.at("epoch").get_to(dl.epoch);
-    doc.at("redeliveries").get_to(dl.redeliveries);
-    for (auto& a : doc.at("history")) {
-      attempt_record rec;
-      a.at("attempt").get_to(rec.attempt);
-      a.at("at").get_to(rec.at);
-      a.at("node").get_to(rec.node);
-      a.at("listener").get_to(rec.listener);
-      a.at("epoch").get_to(rec.epoch);
-      auto result = a.at("result").get<int>();
-      if (result < 0 || result > static_cast<int>(outcome::crashed))
-        conn.fail("decode delivery", "bad outcome");
-      rec.result = static_cast<outcome>(result);
-      a.at("error").get_to(rec.error);
-      dl.history.push_back(std::move(rec));
-    }
-    return dl;
-  } catch (const json::exception& ex) {
+    return codec::delivery_from_json(text);
+  } catch (const codec::decode_error& ex) {
     conn.fail("decode delivery", ex.what());
   }
 }
@@ -301,28 +240,6 @@ std::vector<std::string> decode_patterns(const connection& conn,
 }
 
 /// Aggregates per-group statuses as documented for append_result::original.
-event_status aggregate(const std::vector<group_status>& xs) {
-  bool any_dead = false;
-  bool any_retrying = false;
-  bool any_in_flight = false;
-  bool all_processed = !xs.empty();
-  for (auto& x : xs) {
-    any_dead |= x.status == event_status::dead;
-    any_retrying |= x.status == event_status::retrying;
-    any_in_flight |= x.status == event_status::in_flight;
-    all_processed &= x.status == event_status::processed;
-  }
-  if (any_dead)
-    return event_status::dead;
-  if (any_retrying)
-    return event_status::retrying;
-  if (any_in_flight)
-    return event_status::in_flight;
-  if (all_processed)
-    return event_status::processed;
-  return event_status::accepted;
-}
-
 // -- in-memory state -------------------------------------------------------
 
 /// Pending entries of one group (the PEL), in seq order. Settled entries
@@ -767,7 +684,7 @@ void sqlite_store::read_event(const query& q, event& ev) {
   q.text_into(1, ev.id);
   q.text_into(2, ev.type);
   q.text_into(3, ev.payload);
-  ev.prio = to_priority(q.int_at(4));
+  ev.prio = codec::priority_from_int(q.int_at(4));
   ev.created_at = q.int_at(5);
   q.text_into(6, ev.trace_id);
 }
@@ -911,7 +828,7 @@ std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
       }
       event orig;
       if (load_event(r.seq, orig, "append"))
-        r.original = aggregate(statuses(r.seq, orig.type, "append"));
+        r.original = codec::aggregate(statuses(r.seq, orig.type, "append"));
     } else {
       ++seq;
       query{log_insert_, "append"}
@@ -1144,7 +1061,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
       op = lease_op::erase;
       unpend = true;
     } else if (s.kind == settle_kind::retry) {
-      auto doc = encode_delivery(s.dl);
+      auto doc = codec::to_json(s.dl);
       doc["attempt"] = s.dl.attempt + 1;
       doc["epoch"] = 0;
       text = dump(doc);
@@ -1159,7 +1076,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
       op = lease_op::release;
       unpend = true;
     } else if (s.kind == settle_kind::dead) {
-      text = dump(encode_delivery(s.dl));
+      text = dump(codec::to_json(s.dl));
       reason = to_string(s.reason);
       query{dlq_insert_, "settle"}
         .bind_text(1, grp)
@@ -1327,7 +1244,7 @@ size_t sqlite_store::dlq_replay(const std::string& event_id,
       dl.epoch = 0;
       dl.redeliveries = 0;
       rows.push_back(row{q.int_at(0), std::move(grp), q.int_at(6),
-                         dump(encode_delivery(dl))});
+                         dump(codec::to_json(dl))});
     }
   }
   for (auto& r : rows) {

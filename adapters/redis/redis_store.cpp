@@ -1,5 +1,7 @@
 #include "adapters/redis/redis_store.hpp"
 
+#include "adapters/codec.hpp"
+
 #include <hiredis/hiredis.h>
 #include <nlohmann/json.hpp>
 
@@ -678,6 +680,13 @@ struct reply_deleter {
 
 using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
+struct context_deleter {
+  void operator()(redisContext* c) const {
+    if (c != nullptr)
+      redisFree(c);
+  }
+};
+
 std::string str_of(const redisReply* r) {
   if (r == nullptr)
     return {};
@@ -718,43 +727,7 @@ bool is_array(const redisReply* r) {
   return r != nullptr && r->type == REDIS_REPLY_ARRAY;
 }
 
-// -- JSON encoding of deliveries ---------------------------------------------
-
-json encode_delivery(const delivery& dl) {
-  json hist = json::array();
-  for (auto& a : dl.history)
-    hist.push_back({{"attempt", a.attempt},
-                    {"at", a.at},
-                    {"node", a.node},
-                    {"listener", a.listener},
-                    {"epoch", a.epoch},
-                    {"result", static_cast<int>(a.result)},
-                    {"error", a.error}});
-  return {{"ev",
-           {{"id", dl.ev.id},
-            {"type", dl.ev.type},
-            {"payload", dl.ev.payload},
-            {"prio", static_cast<int>(dl.ev.prio)},
-            {"created_at", dl.ev.created_at},
-            {"trace_id", dl.ev.trace_id},
-            {"seq", dl.ev.seq}}},
-          {"group", dl.group},
-          {"attempt", dl.attempt},
-          {"epoch", dl.epoch},
-          {"redeliveries", dl.redeliveries},
-          {"history", std::move(hist)}};
-}
-
-/// Serializes; invalid UTF-8 (say, in a handler's error text) is replaced.
-std::string dump(const json& doc) {
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-priority to_priority(int64_t value) {
-  if (value < 0 || value > static_cast<int64_t>(priority::low))
-    return priority::normal;
-  return static_cast<priority>(value);
-}
+using codec::dump;
 
 // -- URL ---------------------------------------------------------------------
 
@@ -884,11 +857,6 @@ std::string join_patterns(const std::vector<std::string>& patterns) {
 class redis_store final : public store {
 public:
   explicit redis_store(const redis_options& opts);
-
-  ~redis_store() override {
-    if (ctx_ != nullptr)
-      redisFree(ctx_);
-  }
 
   // -- log_port --------------------------------------------------------------
 
@@ -1036,7 +1004,8 @@ private:
   redis_url url_;
   std::string base_;
   std::string prefix_;
-  redisContext* ctx_ = nullptr;
+  /// Owned here, so that a constructor that throws frees it too.
+  std::unique_ptr<redisContext, context_deleter> ctx_;
   bool broken_ = false;
   std::string shas_[sc_count];
   /// Retry entries handed out by take_due since this store opened.
@@ -1053,23 +1022,19 @@ redis_store::redis_store(const redis_options& opts)
 }
 
 void redis_store::connect() {
-  if (ctx_ != nullptr) {
-    redisFree(ctx_);
-    ctx_ = nullptr;
-  }
+  ctx_.reset();
   broken_ = true;
-  ctx_ = redisConnectWithTimeout(url_.host.c_str(), url_.port,
-                                 to_timeval(opts_.connect_timeout_ms));
+  ctx_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port,
+                                     to_timeval(opts_.connect_timeout_ms)));
   if (ctx_ == nullptr)
     throw store_error(base_ + ": cannot allocate a redis context");
   if (ctx_->err != 0) {
     std::string msg = lower_first(ctx_->errstr);
-    redisFree(ctx_);
-    ctx_ = nullptr;
+    ctx_.reset();
     throw store_error(base_ + ": " + msg);
   }
   if (opts_.command_timeout_ms > 0)
-    redisSetTimeout(ctx_, to_timeval(opts_.command_timeout_ms));
+    redisSetTimeout(ctx_.get(), to_timeval(opts_.command_timeout_ms));
   broken_ = false;
   if (url_.has_auth) {
     std::vector<std::string> args{"AUTH"};
@@ -1133,7 +1098,7 @@ redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()),
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()),
                                argv.data(), lens.data())
         != REDIS_OK) {
       broken_ = true;
@@ -1144,7 +1109,7 @@ redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
   out.reserve(cmds.size());
   for (size_t i = 0; i < cmds.size(); ++i) {
     void* r = nullptr;
-    if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr) {
+    if (redisGetReply(ctx_.get(), &r) != REDIS_OK || r == nullptr) {
       broken_ = true;
       std::string msg = ctx_->err != 0 ? lower_first(ctx_->errstr)
                                        : "no reply";
@@ -1261,7 +1226,7 @@ event redis_store::decode_event(const redisReply* id,
     else if (name == "p")
       ev.payload = str_of(v);
     else if (name == "r")
-      ev.prio = to_priority(int_of(v));
+      ev.prio = codec::priority_from_int(int_of(v));
     else if (name == "c")
       ev.created_at = int_of(v);
     else if (name == "tr")
@@ -1273,61 +1238,10 @@ event redis_store::decode_event(const redisReply* id,
 delivery redis_store::decode_delivery(const std::string& text,
                                       const std::string& op) {
   try {
-    auto doc = json::parse(text);
-    delivery dl;
-    auto& ev = doc.at("ev");
-    ev.at("id").get_to(dl.ev.id);
-    ev.at("type").get_to(dl.ev.type);
-    ev.at("payload").get_to(dl.ev.payload);
-    dl.ev.prio = to_priority(ev.at("prio").get<int64_t>());
-    ev.at("created_at").get_to(dl.ev.created_at);
-    ev.at("trace_id").get_to(dl.ev.trace_id);
-    ev.at("seq").get_to(dl.ev.seq);
-    doc.at("group").get_to(dl.group);
-    doc.at("attempt").get_to(dl.attempt);
-    doc.at("epoch").get_to(dl.epoch);
-    doc.at("redeliveries").get_to(dl.redeliveries);
-    for (auto& a : doc.at("history")) {
-      attempt_record rec;
-      a.at("attempt").get_to(rec.attempt);
-      a.at("at").get_to(rec.at);
-      a.at("node").get_to(rec.node);
-      a.at("listener").get_to(rec.listener);
-      a.at("epoch").get_to(rec.epoch);
-      auto result = a.at("result").get<int>();
-      if (result < 0 || result > static_cast<int>(outcome::crashed))
-        fail(op, "decode delivery: bad outcome");
-      rec.result = static_cast<outcome>(result);
-      a.at("error").get_to(rec.error);
-      dl.history.push_back(std::move(rec));
-    }
-    return dl;
-  } catch (const json::exception& ex) {
-    fail(op, std::string("decode delivery: ") + ex.what());
+    return codec::delivery_from_json(text);
+  } catch (const codec::decode_error& ex) {
+    fail(op, ex.what());
   }
-}
-
-/// Aggregates per-group statuses as documented for append_result::original.
-event_status aggregate(const std::vector<group_status>& xs) {
-  bool any_dead = false;
-  bool any_retrying = false;
-  bool any_in_flight = false;
-  bool all_processed = !xs.empty();
-  for (auto& x : xs) {
-    any_dead |= x.status == event_status::dead;
-    any_retrying |= x.status == event_status::retrying;
-    any_in_flight |= x.status == event_status::in_flight;
-    all_processed &= x.status == event_status::processed;
-  }
-  if (any_dead)
-    return event_status::dead;
-  if (any_retrying)
-    return event_status::retrying;
-  if (any_in_flight)
-    return event_status::in_flight;
-  if (all_processed)
-    return event_status::processed;
-  return event_status::accepted;
 }
 
 /// Reads g, status pairs from `r` starting at element `from`.
@@ -1382,7 +1296,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
     if (res.duplicate) {
       auto st = eval(sc_status, {"seq", std::to_string(res.seq)}, "append");
       if (is_array(st.get()) && st->elements >= 2)
-        res.original = aggregate(read_statuses(st.get(), 2));
+        res.original = codec::aggregate(read_statuses(st.get(), 2));
     } else {
       batch[i].seq = res.seq;
       if (batch[i].created_at == 0)
@@ -1397,7 +1311,9 @@ std::vector<event> redis_store::read_group(const std::string& group,
                                            size_t max, millis_t now) {
   if (max == 0) {
     // Still reports an unknown group.
-    backlog(group);
+    auto r = command({"HEXISTS", key("groups"), group}, "read_group");
+    if (int_of(r.get()) != 1)
+      fail("read_group", "unknown group '" + group + "'");
     return {};
   }
   auto r = eval(sc_read_group,
@@ -1525,7 +1441,7 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
         args.emplace_back();
         break;
       case settle_kind::retry: {
-        auto doc = encode_delivery(s.dl);
+        auto doc = codec::to_json(s.dl);
         doc["attempt"] = s.dl.attempt + 1;
         doc["epoch"] = 0;
         args.push_back(std::to_string(s.due));
@@ -1536,7 +1452,7 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
       case settle_kind::dead:
         args.push_back(to_string(s.reason));
         args.push_back(s.error);
-        args.push_back(dump(encode_delivery(s.dl)));
+        args.push_back(dump(codec::to_json(s.dl)));
         break;
       default:
         args.emplace_back();
@@ -1679,7 +1595,7 @@ size_t redis_store::dlq_replay(const std::string& event_id,
     dl.epoch = 0;
     dl.redeliveries = 0;
     args.push_back(std::to_string(positions[i]));
-    args.push_back(dump(encode_delivery(dl)));
+    args.push_back(dump(codec::to_json(dl)));
     members.push_back(groups[i] + '\x1f' + std::to_string(dl.ev.seq));
   }
   if (members.empty())

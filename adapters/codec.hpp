@@ -1,0 +1,41 @@
+#pragma once
+
+#include "adapters/ports.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+/// Encoding shared by the store adapters: deliveries as JSON documents (the
+/// retry schedule and the DLQ keep whole deliveries with their history), and
+/// the status aggregation every adapter reports for duplicates.
+namespace onceflow::codec {
+
+/// A document the codec cannot read (the adapters turn it into store_error).
+class decode_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The JSON document of a delivery: event, group, attempt, epoch,
+/// redeliveries and the attempt history.
+nlohmann::json to_json(const delivery& dl);
+
+/// Serializes a document; invalid UTF-8 (a handler's error text, say) is
+/// replaced rather than failing a commit.
+std::string dump(const nlohmann::json& doc);
+
+/// Reads a delivery document; throws decode_error.
+delivery delivery_from_json(const std::string& text);
+
+/// Priority from its stored number; unknown numbers read as normal.
+priority priority_from_int(int64_t value);
+
+/// Aggregates per-group statuses as documented for append_result::original:
+/// dead > retrying > in_flight > processed (all groups) > accepted.
+event_status aggregate(const std::vector<group_status>& xs);
+
+} // namespace onceflow::codec
