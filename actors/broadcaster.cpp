@@ -304,6 +304,12 @@ void janitor(bc_pointer self) {
     }
     if (st.cfg.reclaim) {
       self
+        ->request(st.store, store_timeout, atom::backlog_v, g.cfg.name)
+        .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
+              [](caf::error&) {
+                // Keep the local count; the next round tries again.
+              });
+      self
         ->request(st.store, store_timeout, atom::reclaim_v, g.cfg.name, now,
                   g.cfg.lease_ttl * 2, uint32_t{1000})
         .then(

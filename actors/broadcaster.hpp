@@ -23,7 +23,9 @@ struct broadcaster_config {
   uint32_t max_pending_appends = 64;
   /// Janitor period: stalled in-flight entries, store reclaim.
   millis_t janitor_interval = 1000;
-  /// Reclaim idle pending entries from the store (other nodes' crashes).
+  /// The store is shared with other nodes (Redis): reclaim idle pending
+  /// entries (other nodes' crashes) and take the back-pressure counts from
+  /// the store, since other nodes settle what this one accepted.
   bool reclaim = false;
   /// Handlers for the groups.
   const handler_registry* handlers = &default_handlers();

@@ -24,6 +24,8 @@ using store_actor = caf::typed_actor<
   /// Reads up to N new entries for a group (they become pending).
   caf::replies_to<atom::read, std::string, uint32_t,
                   millis_t>::with<std::vector<event>>,
+  /// Unsettled entries of a group (not yet read, or pending).
+  caf::replies_to<atom::backlog, std::string>::with<uint64_t>,
   /// Reclaims pending entries of a group idle for at least min_idle ms.
   caf::replies_to<atom::reclaim, std::string, millis_t, millis_t,
                   uint32_t>::with<std::vector<event>>,

@@ -84,6 +84,10 @@ store_actor::behavior_type store_impl(store_pointer self,
         return self->state.st->read_group(group, max, now);
       });
     },
+    [self](atom::backlog, const std::string& group) -> caf::result<uint64_t> {
+      return guarded(self, "backlog",
+                     [&] { return self->state.st->backlog(group); });
+    },
     [self](atom::reclaim, const std::string& group, millis_t now,
            millis_t min_idle, uint32_t max) -> caf::result<std::vector<event>> {
       return guarded(self, "reclaim", [&] {

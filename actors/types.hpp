@@ -213,5 +213,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
   CAF_ADD_ATOM(onceflow, onceflow::atom, tick, "tick")
   CAF_ADD_ATOM(onceflow, onceflow::atom, resume, "resume")
   CAF_ADD_ATOM(onceflow, onceflow::atom, drain, "drain")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, backlog, "backlog")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -240,6 +240,13 @@ public:
 
   /// Short description for logs and status ("sqlite:/var/lib/x.db").
   virtual std::string describe() const = 0;
+
+  /// Problems of the backing store's setup found at open that do not stop
+  /// the node but put accepted events at risk (logged at start-up). None by
+  /// default.
+  virtual std::vector<std::string> startup_warnings() const {
+    return {};
+  }
 };
 
 using store_ptr = std::unique_ptr<store>;

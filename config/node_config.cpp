@@ -131,6 +131,10 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   r.str("store.backend", out.store_backend);
   r.str("store.path", out.store_path);
   r.str("store.synchronous", out.sqlite_synchronous);
+  r.str("redis.url", out.redis_url);
+  r.str("redis.prefix", out.redis_prefix);
+  r.duration("redis.connect-timeout", out.redis_connect_timeout, 1);
+  r.duration("redis.command-timeout", out.redis_command_timeout, 1);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
             64 * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);
@@ -201,9 +205,14 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
 std::string validate(const node_config& cfg, const handler_registry& reg) {
   if (cfg.name.empty())
     return "option 'node.name' must not be empty";
-  if (cfg.store_backend != "embedded")
-    return "option 'store.backend' must be \"embedded\" (got \""
-           + cfg.store_backend + "\"; redis and mongo come with their adapters)";
+  if (cfg.store_backend != "embedded" && cfg.store_backend != "redis")
+    return "option 'store.backend' must be \"embedded\" or \"redis\" (got \""
+           + cfg.store_backend + "\")";
+  if (cfg.store_backend == "redis" && cfg.redis_url.rfind("redis://", 0) != 0)
+    return "option 'redis.url' must look like "
+           "redis://[user:password@]host[:port][/db]";
+  if (cfg.store_backend == "redis" && cfg.redis_prefix.empty())
+    return "option 'redis.prefix' must not be empty";
   if (cfg.sqlite_synchronous != "normal" && cfg.sqlite_synchronous != "full")
     return "option 'store.synchronous' must be \"normal\" or \"full\"";
   if (auto e = validate(cfg.weights); !e.empty())

@@ -54,6 +54,11 @@ struct node_config {
   std::string store_backend = "embedded";
   std::string store_path; // default: <data-dir>/onceflow.db
   std::string sqlite_synchronous = "normal";
+  /// [redis] (store.backend = "redis")
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string redis_prefix = "onceflow:";
+  millis_t redis_connect_timeout = 2000;
+  millis_t redis_command_timeout = 5000;
   /// [events]
   validation_limits limits;
   millis_t dedup_window = 24LL * 3600 * 1000;

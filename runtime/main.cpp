@@ -155,22 +155,17 @@ int run_node(const cli& args) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }
-  sqlite_options so;
-  so.path = ncfg.effective_store_path();
-  so.synchronous = ncfg.sqlite_synchronous;
   std::shared_ptr<store> st;
   try {
-    if (so.path != ":memory:") {
-      auto dir = std::filesystem::path(so.path).parent_path();
-      if (!dir.empty())
-        std::filesystem::create_directories(dir);
-    }
-    st = make_sqlite_store(so);
+    st = open_store(ncfg);
   } catch (const std::exception& e) {
-    std::cerr << "onceflow: cannot open store '" << so.path
-              << "': " << e.what() << "\n";
+    std::cerr << "onceflow: cannot open the " << ncfg.store_backend
+              << " store: " << e.what() << "\n";
     return 1;
   }
+  auto store_name = st->describe();
+  for (auto& w : st->startup_warnings())
+    spdlog::warn("{}", w);
   caf::actor_system sys{cfg};
   auto n = start_node(sys, ncfg, st, true);
   st.reset();
@@ -183,7 +178,7 @@ int run_node(const cli& args) {
     return 1;
   }
   spdlog::info("node {} listening on {}:{} (store {}, {} group(s))", ncfg.name,
-               ncfg.host, *port, so.path, ncfg.groups.size());
+               ncfg.host, *port, store_name, ncfg.groups.size());
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   while (stop_signal == 0)

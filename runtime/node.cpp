@@ -5,12 +5,16 @@
 #include "actors/deduplicator.hpp"
 #include "actors/retry_timer.hpp"
 #include "actors/store_actor.hpp"
+#include "adapters/embedded/sqlite_store.hpp"
+#include "adapters/redis/redis_store.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/message.hpp>
 #include <caf/send.hpp>
+
+#include <filesystem>
 
 namespace onceflow {
 
@@ -26,6 +30,29 @@ void register_types(caf::actor_system_config& cfg) {
                                ? ctx.get_as<std::string>(0)
                                : std::string{}));
                          });
+}
+
+std::shared_ptr<store> open_store(const node_config& cfg) {
+  if (cfg.store_backend == "redis") {
+    redis_options ro;
+    ro.url = cfg.redis_url;
+    ro.prefix = cfg.redis_prefix;
+    ro.connect_timeout_ms = static_cast<int>(cfg.redis_connect_timeout);
+    ro.command_timeout_ms = static_cast<int>(cfg.redis_command_timeout);
+    ro.consumer = cfg.name;
+    return make_redis_store(ro);
+  }
+  sqlite_options so;
+  so.path = cfg.effective_store_path();
+  so.synchronous = cfg.sqlite_synchronous;
+  if (so.path != ":memory:") {
+    auto dir = std::filesystem::path(so.path).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::create_directories(dir, ec) && ec)
+      throw store_error("cannot create data directory '" + dir.string()
+                        + "': " + ec.message());
+  }
+  return make_sqlite_store(so);
 }
 
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
@@ -48,6 +75,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.max_ingest_batch = cfg.max_ingest_batch;
   bc.janitor_interval = cfg.janitor_interval;
   bc.jitter = std::move(jitter);
+  bc.reclaim = cfg.store_backend != "embedded";
   if (handlers != nullptr)
     bc.handlers = handlers;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);

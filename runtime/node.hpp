@@ -22,6 +22,10 @@ struct node_actors {
 /// Registers onceflow's message types and error category with a config.
 void register_types(caf::actor_system_config& cfg);
 
+/// Opens the store the config names (embedded SQLite or Redis); throws
+/// store_error with a message naming the store and the problem.
+std::shared_ptr<store> open_store(const node_config& cfg);
+
 /// Spawns and wires every actor of a node over `st`. The store actor runs
 /// detached unless `detached_store` is false (deterministic tests).
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,

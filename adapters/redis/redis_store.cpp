@@ -941,6 +941,10 @@ public:
     return base_ + "/" + std::to_string(url_.db) + " prefix=" + prefix_;
   }
 
+  std::vector<std::string> startup_warnings() const override {
+    return warnings_;
+  }
+
 private:
   std::string key(const char* name) const {
     return prefix_ + name;
@@ -983,6 +987,9 @@ private:
 
   void load_scripts();
 
+  /// Warns (startup_warnings) when Redis may evict keys.
+  void check_eviction();
+
   /// Throws the error of an error reply, naming the key for WRONGTYPE.
   [[noreturn]] void error_reply(const redisReply* r, const std::string& op,
                                 const std::string& group);
@@ -1003,6 +1010,7 @@ private:
   redis_options opts_;
   redis_url url_;
   std::string base_;
+  std::vector<std::string> warnings_;
   std::string prefix_;
   /// Owned here, so that a constructor that throws frees it too.
   std::unique_ptr<redisContext, context_deleter> ctx_;
@@ -1019,6 +1027,30 @@ redis_store::redis_store(const redis_options& opts)
     throw store_error(base_ + ": the consumer name must not be empty");
   connect();
   check_types("open");
+  check_eviction();
+}
+
+void redis_store::check_eviction() {
+  // An evicting Redis may drop accepted events, leases or ledger entries.
+  auto r = raw({"CONFIG", "GET", "maxmemory-policy"}, "open");
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+    warnings_.push_back(base_ + ": cannot read maxmemory-policy (CONFIG GET "
+                                "refused?); make sure it is noeviction");
+    return;
+  }
+  auto policy = str_of(r->element[1]);
+  if (policy == "noeviction")
+    return;
+  auto m = raw({"CONFIG", "GET", "maxmemory"}, "open");
+  auto limit = m && m->type == REDIS_REPLY_ARRAY && m->elements >= 2
+                 ? str_of(m->element[1])
+                 : std::string{"?"};
+  if (limit == "0")
+    return; // No memory limit: nothing is evicted.
+  warnings_.push_back(base_ + ": maxmemory-policy is " + policy
+                      + " (maxmemory " + limit
+                      + "): Redis may evict onceflow keys and lose accepted "
+                        "events; set maxmemory-policy noeviction");
 }
 
 void redis_store::connect() {
