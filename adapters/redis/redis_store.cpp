@@ -30,6 +30,7 @@
 /// | `g:<g>:lease`       | hash   | `<s>` -> "<epoch> <expires_at> <held 0/1> <redeliveries> <holder>" |
 /// | `g:<g>:ledger`      | hash   | `<s>` -> "<epoch> <at>": the effect is committed (HSETNX: first wins) |
 /// | `g:<g>:proc`        | hash   | `<s>` -> processed record (JSON)          |
+/// | `g:<g>:proc:dup`    | hash   | `<s>` -> further records, one per line: a double effect (never written unless the ledger failed) |
 /// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
 /// | `retry:due`         | zset   | member `<g>\x1f<s>`, score = due time     |
 /// | `retry:data`        | hash   | `<g>\x1f<s>` -> delivery (JSON) of the next attempt |
@@ -457,7 +458,13 @@ for b = 3, #ARGV, 8 do
         d = 1
       else
         if ARGV[b + 5] ~= '' then
-          redis.call('HSET', GK(g, 'proc'), s, ARGV[b + 5])
+          -- A second record for a pair would be a double effect: keep it
+          -- (in proc:dup) so that it shows instead of overwriting.
+          if redis.call('HSETNX', GK(g, 'proc'), s, ARGV[b + 5]) == 0 then
+            local dk = GK(g, 'proc:dup')
+            local prev = redis.call('HGET', dk, s)
+            redis.call('HSET', dk, s, (prev and (prev .. '\n') or '') .. ARGV[b + 5])
+          end
         end
         if redis.call('ZREM', rz, member) == 1 then
           redis.call('HDEL', rd, member)
@@ -547,16 +554,24 @@ local out = {}
 for _, g in ipairs(redis.call('HKEYS', K('groups'))) do
   local v = redis.call('HGET', GK(g, 'proc'), s)
   if v then out[#out + 1] = v end
+  local dups = redis.call('HGET', GK(g, 'proc:dup'), s)
+  if dups then
+    for line in string.gmatch(dups, '[^\n]+') do out[#out + 1] = line end
+  end
 end
 return out
 )lua";
 
 /// ARGV: P, group ('' = all).
 const char* const lua_processed_count = R"lua(
-if ARGV[2] ~= '' then return redis.call('HLEN', GK(ARGV[2], 'proc')) end
+local function count(g)
+  return redis.call('HLEN', GK(g, 'proc'))
+         + redis.call('HLEN', GK(g, 'proc:dup'))
+end
+if ARGV[2] ~= '' then return count(ARGV[2]) end
 local n = 0
 for _, g in ipairs(redis.call('HKEYS', K('groups'))) do
-  n = n + redis.call('HLEN', GK(g, 'proc'))
+  n = n + count(g)
 end
 return n
 )lua";
@@ -1234,6 +1249,7 @@ void redis_store::check_types(const std::string& op) {
     per_group.emplace_back(gkey(g, "lease"), "hash");
     per_group.emplace_back(gkey(g, "ledger"), "hash");
     per_group.emplace_back(gkey(g, "proc"), "hash");
+    per_group.emplace_back(gkey(g, "proc:dup"), "hash");
     per_group.emplace_back(gkey(g, "dead"), "hash");
   }
   if (!per_group.empty())
