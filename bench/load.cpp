@@ -5,6 +5,7 @@
 //   onceflow_bench [--events N] [--batch B] [--groups G] [--store memory|file]
 //                  [--inflight K] [--listener-batch L] [--concurrency C]
 //                  [--rate R] [--sync normal|full]
+//                  [--store redis --redis-url URL]
 //
 // Without --rate the producer publishes as fast as the node accepts
 // (throughput; latency then includes the time events wait in the backlog).
@@ -12,6 +13,7 @@
 
 #include "actors/interfaces.hpp"
 #include "adapters/embedded/sqlite_store.hpp"
+#include "adapters/redis/redis_store.hpp"
 #include "runtime/node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   uint32_t listener_batch = 512, concurrency = 2;
   std::string store_kind = "memory";
   std::string sync = "normal";
+  std::string redis_url = "redis://127.0.0.1:6379/0";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events")
@@ -94,6 +97,8 @@ int main(int argc, char** argv) {
       inflight = std::stoul(v);
     else if (k == "--listener-batch")
       listener_batch = static_cast<uint32_t>(std::stoul(v));
+    else if (k == "--redis-url")
+      redis_url = v;
     else if (k == "--sync")
       sync = v;
     else if (k == "--rate")
@@ -130,7 +135,15 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
     so.path = dir + "/bench.db";
   }
-  std::shared_ptr<store> st = make_sqlite_store(so);
+  std::shared_ptr<store> st;
+  if (store_kind == "redis") {
+    redis_options ro;
+    ro.url = redis_url;
+    ro.prefix = "bench" + std::to_string(::getpid()) + ":";
+    st = make_redis_store(ro);
+  } else {
+    st = make_sqlite_store(so);
+  }
   auto n = start_node(sys, ncfg, st, true);
   st.reset();
   caf::scoped_actor self{sys};

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# onceflow on Redis versus BullMQ on the same Redis, same machine, same run.
+# Starts its own redis-server (no persistence) on a free port, runs each
+# workload RUNS times and prints medians: events/s, Redis CPU per event
+# (INFO cpu), Redis commands per event (INFO commandstats, which counts the
+# commands inside scripts too) and client round trips per event.
+#   bench/run_redis.sh [RUNS] [EVENTS]
+# Needs build-release (see bench/run_embedded.sh) and, for BullMQ,
+# `npm install` in bench/bullmq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+events=${2:-100000}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+dir=$(mktemp -d)
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+  --daemonize yes --pidfile "$dir/redis.pid" >/dev/null
+trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+cli() { redis-cli -p "$port" "$@"; }
+cpu() { cli info cpu | awk -F: '/used_cpu_(user|sys):/ {s+=$2} END {printf "%.6f", s}'; }
+calls() { cli info commandstats | awk -F'[=,:]' '/^cmdstat_/ {s+=$3} END {print s}'; }
+evals() { cli info commandstats | awk -F'[=,:]' '/^cmdstat_eval/ {s+=$3} END {print s+0}'; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+rates=(); cpus=(); cmds=(); trips=()
+for _ in $(seq "$runs"); do
+  cli config resetstat >/dev/null
+  c0=$(cpu)
+  out=$(./build-release/bench/onceflow_bench --events "$events" --store redis \
+          --redis-url "redis://127.0.0.1:$port/0")
+  c1=$(cpu)
+  rates+=("$(echo "$out" | grep -o 'end_to_end=[0-9]*' | cut -d= -f2)")
+  cpus+=("$(echo "$c0 $c1 $events" | awk '{printf "%.1f", ($2-$1)*1e6/$3}')")
+  cmds+=("$(echo "$(calls) $events" | awk '{printf "%.2f", $1/$2}')")
+  trips+=("$(echo "$(evals) $events" | awk '{printf "%.4f", $1/$2}')")
+  cli flushall >/dev/null
+done
+printf 'onceflow redis 1 node: events/s=%s redis_cpu_us_per_event=%s redis_commands_per_event=%s round_trips_per_event=%s (runs: %s)\n' \
+  "$(printf '%s\n' "${rates[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" \
+  "$(printf '%s\n' "${cmds[@]}" | median)" "$(printf '%s\n' "${trips[@]}" | median)" "${rates[*]}"
+
+if [ -d bench/bullmq/node_modules ]; then
+  for _ in $(seq "$runs"); do
+    node bench/bullmq/bench.mjs --port "$port" --jobs "$events" --batch 1000 --concurrency 50
+    cli flushall >/dev/null
+  done
+else
+  echo "bullmq: skipped (run npm install in bench/bullmq)"
+fi
