@@ -37,6 +37,11 @@ struct group_state {
   std::unordered_map<uint64_t, in_flight_entry> in_flight;
   /// Seqs queued or in flight (no entry twice).
   std::unordered_set<uint64_t> known;
+  /// Redeliveries (retries) that arrived while the same seq was still in
+  /// flight; queued when that entry leaves.
+  std::unordered_map<uint64_t, delivery> parked;
+  /// The store knows the group (join answered).
+  bool joined = false;
   bool reading = false;
   /// The last read came back short: nothing more until new appends.
   bool exhausted = false;
@@ -83,6 +88,41 @@ millis_t now_of(bc_pointer self) {
 void dispatch(bc_pointer self, size_t gi);
 void maybe_read(bc_pointer self, size_t gi);
 void arm_janitor(bc_pointer self);
+void wake_at(bc_pointer self, millis_t at);
+
+/// Registers every group the store does not know yet; retries failures.
+void join_missing(bc_pointer self) {
+  auto& st = self->state;
+  for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+    auto& g = st.groups[gi];
+    if (g.joined)
+      continue;
+    self
+      ->request(st.store, store_timeout, atom::join_v,
+                group_spec{g.cfg.name, g.cfg.subscriptions})
+      .then(
+        [self, gi](bool) {
+          auto& g = self->state.groups[gi];
+          if (g.joined)
+            return;
+          g.joined = true;
+          // Start from the store's count of what waits for the group.
+          self->request(self->state.store, store_timeout, atom::backlog_v,
+                        g.cfg.name)
+            .then([self, gi](uint64_t n) {
+                    self->state.groups[gi].unsettled = n;
+                  },
+                  [](caf::error&) {});
+          maybe_read(self, gi);
+        },
+        [self, gi](caf::error& err) {
+          spdlog::error("broadcaster: cannot register group {} (retrying in "
+                        "1 s): {}",
+                        self->state.groups[gi].cfg.name, render(err));
+          wake_at(self, now_of(self) + 1000);
+        });
+  }
+}
 
 /// Asks for a `tick` at `at` unless one is due earlier already.
 void wake_at(bc_pointer self, millis_t at) {
@@ -250,7 +290,8 @@ void maybe_read(bc_pointer self, size_t gi) {
   auto& g = st.groups[gi];
   auto low_water = static_cast<size_t>(g.cfg.batch_size)
                    * std::max<size_t>(1, g.listeners.size()) * 2;
-  if (g.reading || g.exhausted || st.draining || g.queue.size() >= low_water)
+  if (!g.joined || g.reading || g.exhausted || st.draining
+      || g.queue.size() >= low_water)
     return;
   g.reading = true;
   auto want = static_cast<uint32_t>(low_water * 2 - g.queue.size());
@@ -282,7 +323,7 @@ void arm_janitor(bc_pointer self) {
     return;
   st.janitor_armed = true;
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.janitor_interval),
-                     atom::tick_v);
+                     atom::janitor_v);
 }
 
 void janitor(bc_pointer self) {
@@ -302,13 +343,17 @@ void janitor(bc_pointer self) {
       auto prio = dl.ev.prio;
       g.queue.push_front(prio, std::move(dl));
     }
+    // Counts from the store: local counting drifts (retries, replays,
+    // restarts, and with a shared store other nodes settle our events).
+    self->request(st.store, store_timeout, atom::backlog_v, g.cfg.name)
+      .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
+            [](caf::error&) {
+              // Keep the local count; the next round tries again.
+            });
+    // Entries may have arrived without an ingest here (other nodes, an
+    // append that answered with an error but committed).
+    g.exhausted = false;
     if (st.cfg.reclaim) {
-      self
-        ->request(st.store, store_timeout, atom::backlog_v, g.cfg.name)
-        .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
-              [](caf::error&) {
-                // Keep the local count; the next round tries again.
-              });
       self
         ->request(st.store, store_timeout, atom::reclaim_v, g.cfg.name, now,
                   g.cfg.lease_ttl * 2, uint32_t{1000})
@@ -354,11 +399,22 @@ void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
         g.known.erase(r.seq);
         g.in_flight.erase(j);
         break;
-      case dispatch_report::stale:
-        ++g.stale;
+      case dispatch_report::scheduled:
+        // In the retry schedule: it comes back through `redeliver`.
+        ++g.settled;
         g.known.erase(r.seq);
         g.in_flight.erase(j);
         break;
+      case dispatch_report::stale: {
+        // Refused although nobody else took it over (our lease ran out
+        // while we worked): queue it again; the next claim decides.
+        ++g.stale;
+        auto dl = std::move(j->second.dl);
+        g.in_flight.erase(j);
+        auto prio = dl.ev.prio;
+        g.queue.push_front(prio, std::move(dl));
+        break;
+      }
       case dispatch_report::held:
       case dispatch_report::failed:
         ++g.held;
@@ -367,6 +423,16 @@ void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
         g.known.erase(r.seq);
         g.in_flight.erase(j);
         break;
+    }
+  }
+  // Retries that arrived while their seq was in flight.
+  for (auto& r : reports) {
+    auto p = g.parked.find(r.seq);
+    if (p != g.parked.end() && g.in_flight.count(r.seq) == 0) {
+      auto dl = std::move(p->second);
+      g.parked.erase(p);
+      g.known.erase(r.seq);
+      enqueue(g, std::move(dl));
     }
   }
   if (!later.empty()) {
@@ -464,16 +530,9 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
     g.listeners.resize(g.cfg.concurrency);
     for (size_t slot = 0; slot < g.listeners.size(); ++slot)
       spawn_listener_slot(self, gi, slot);
-    // Register the group, then catch up on what the log holds for it.
-    self
-      ->request(st.store, store_timeout, atom::join_v,
-                group_spec{g.cfg.name, g.cfg.subscriptions})
-      .then([self, gi](bool) { maybe_read(self, gi); },
-            [self, gi](caf::error& err) {
-              spdlog::error("broadcaster: cannot register group {}: {}",
-                            self->state.groups[gi].cfg.name, render(err));
-            });
   }
+  // Register the groups, then catch up on what the log holds for them.
+  join_missing(self);
   self->set_down_handler(
     [self](const caf::down_msg& msg) { on_down(self, msg); });
   // Listeners are monitored, not linked: take them down with us.
@@ -572,7 +631,11 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
               }
           },
           [self, rp](caf::error& err) mutable {
-            --self->state.pending_appends;
+            auto& st = self->state;
+            --st.pending_appends;
+            // A timed-out append may still have committed.
+            for (auto& g : st.groups)
+              g.exhausted = false;
             rp.deliver(std::move(err));
           });
       return rp;
@@ -588,7 +651,13 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
           if (st.groups[gi].cfg.name != dl.group)
             continue;
           ++st.redelivered;
-          enqueue(st.groups[gi], std::move(dl));
+          auto& g = st.groups[gi];
+          if (g.in_flight.count(dl.ev.seq) > 0) {
+            auto seq = dl.ev.seq;
+            g.parked[seq] = std::move(dl);
+          } else {
+            enqueue(g, std::move(dl));
+          }
           touched[gi] = true;
           break;
         }
@@ -602,7 +671,13 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       auto now = now_of(self);
       if (st.wake_at >= 0 && st.wake_at <= now)
         st.wake_at = -1;
-      st.janitor_armed = false;
+      join_missing(self);
+      for (size_t gi = 0; gi < st.groups.size(); ++gi)
+        dispatch(self, gi);
+      check_drained(self);
+    },
+    [self](atom::janitor) {
+      self->state.janitor_armed = false;
       janitor(self);
       arm_janitor(self);
       check_drained(self);

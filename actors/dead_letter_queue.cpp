@@ -70,8 +70,15 @@ void replay_step(dlq_pointer self) {
               },
               [self, pending](caf::error& err) {
                 spdlog::warn("dlq replay failed: {}", render(err));
-                if (--*pending == 0)
-                  self->state.replay_step_pending = false;
+                auto& st = self->state;
+                if (--*pending == 0) {
+                  st.replay_step_pending = false;
+                  // Keep going: the failed entry stays in the DLQ and is
+                  // tried again by a later step.
+                  if (st.replay_remaining > 0)
+                    self->delayed_send(self, std::chrono::milliseconds(100),
+                                       atom::tick_v);
+                }
               });
         }
       },

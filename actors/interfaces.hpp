@@ -87,8 +87,10 @@ using broadcaster_actor = caf::typed_actor<
   caf::reacts_to<atom::done, std::vector<dispatch_report>>,
   /// Deliveries due again (retries, held leases).
   caf::reacts_to<atom::redeliver, std::vector<delivery>>,
-  /// Internal: janitor, rate-limit and batch-wait timer.
+  /// Internal: rate-limit, batch-wait, drain and retry wake-ups.
   caf::reacts_to<atom::tick>,
+  /// Internal: the periodic janitor (stalled work, reclaim, counts, joins).
+  caf::reacts_to<atom::janitor>,
   /// Per-group status of an event.
   caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
   /// Stops accepting, waits for in-flight batches; replies when drained

@@ -62,20 +62,25 @@ void settle(listener_pointer self) {
     return;
   }
   std::vector<uint64_t> seqs;
-  for (auto& s : st.pending)
+  std::vector<bool> retries;
+  for (auto& s : st.pending) {
     seqs.push_back(s.dl.ev.seq);
+    retries.push_back(s.kind == settle_kind::retry);
+  }
   self
     ->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
     .then(
-      [self, seqs](std::vector<fence_decision>& ds) {
+      [self, seqs, retries](std::vector<fence_decision>& ds) {
         auto& st = self->state;
         for (size_t i = 0; i < seqs.size(); ++i) {
           auto ok = i < ds.size() && ds[i] == fence_decision::ok;
-          if (!ok)
+          auto kind = dispatch_report::stale;
+          if (ok)
+            kind = retries[i] ? dispatch_report::scheduled
+                              : dispatch_report::settled;
+          else
             ++st.refused;
-          st.reports.push_back(
-            {seqs[i], ok ? dispatch_report::settled : dispatch_report::stale,
-             0});
+          st.reports.push_back({seqs[i], kind, 0});
         }
         report(self);
       },
@@ -91,7 +96,12 @@ void process(listener_pointer self, std::vector<delivery>& batch,
   millis_t latency = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& dl = batch[i];
-    auto d = i < ds.size() ? ds[i] : claim_decision{};
+    if (i >= ds.size()) {
+      // No decision (a short answer): never run a handler without a lease.
+      st.reports.push_back({dl.ev.seq, dispatch_report::failed, now + 1000});
+      continue;
+    }
+    auto& d = ds[i];
     switch (d.kind) {
       case claim_decision::held:
         st.reports.push_back(

@@ -63,6 +63,7 @@ struct dispatch_report {
     held = 1,    ///< Another lease holds it until `until`.
     stale = 2,   ///< Our lease was superseded; the new holder settles it.
     failed = 3,  ///< The store could not be reached; retry after `until`.
+    scheduled = 4, ///< Failed; the retry schedule has it (not final).
   };
   uint64_t seq = 0;
   kind_t kind = settled;
@@ -214,5 +215,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
   CAF_ADD_ATOM(onceflow, onceflow::atom, resume, "resume")
   CAF_ADD_ATOM(onceflow, onceflow::atom, drain, "drain")
   CAF_ADD_ATOM(onceflow, onceflow::atom, backlog, "backlog")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, janitor, "janitor")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 namespace onceflow {
@@ -112,6 +113,46 @@ private:
 
 constexpr int64_t max_u32 = std::numeric_limits<uint32_t>::max();
 
+/// The options of onceflow's own sections; anything else in them is a typo
+/// that would otherwise leave a default in place silently.
+const std::map<std::string, std::set<std::string>>& known_options() {
+  static const std::map<std::string, std::set<std::string>> known{
+    {"node", {"name", "host", "port", "data-dir", "shutdown-timeout"}},
+    {"store", {"backend", "path", "synchronous"}},
+    {"redis", {"url", "prefix", "connect-timeout", "command-timeout"}},
+    {"events",
+     {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
+      "max-ingest-batch"}},
+    {"priorities", {"high", "normal", "low"}},
+    {"rate-limits", {"types"}},
+    {"janitor", {"interval"}},
+    {"group",
+     {"handler", "concurrency", "subscriptions", "batch-size", "batch-wait",
+      "lease-ttl", "retry-base", "retry-factor", "retry-cap", "max-attempts",
+      "jitter", "crash-budget", "rate-limit", "rate-burst", "latency",
+      "failure-rate", "seed"}},
+  };
+  return known;
+}
+
+/// Returns an error naming the first unknown option of `section`.
+std::string check_known(const caf::settings& content,
+                        const std::string& section, const std::string& kind) {
+  auto xs = caf::get_if<caf::settings>(&content, section);
+  if (!xs)
+    return {};
+  auto& allowed = known_options().at(kind);
+  for (auto& kv : *xs)
+    if (allowed.count(kv.first) == 0) {
+      std::string list;
+      for (auto& k : allowed)
+        list += (list.empty() ? "" : ", ") + k;
+      return "unknown option '" + section + "." + kv.first
+             + "' (known: " + list + ")";
+    }
+  return {};
+}
+
 } // namespace
 
 std::string node_config::effective_store_path() const {
@@ -121,6 +162,18 @@ std::string node_config::effective_store_path() const {
 }
 
 std::string read_node_config(const caf::settings& content, node_config& out) {
+  for (auto& kv : known_options()) {
+    if (kv.first == "group")
+      continue;
+    if (auto e = check_known(content, kv.first, kv.first); !e.empty())
+      return e;
+  }
+  if (auto groups = caf::get_if<caf::settings>(&content, "groups"))
+    for (auto& kv : *groups)
+      if (caf::holds_alternative<caf::settings>(kv.second))
+        if (auto e = check_known(content, "groups." + kv.first, "group");
+            !e.empty())
+          return e;
   std::string err;
   reader r{content, err};
   r.str("node.name", out.name);
@@ -159,11 +212,11 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
     try {
       size_t used = 0;
       l.rate = std::stod(spec.substr(eq + 1), &used);
-      if (used != spec.size() - eq - 1 || !(l.rate > 0))
+      if (used != spec.size() - eq - 1 || !(l.rate >= 0.001))
         throw std::invalid_argument("rate");
     } catch (std::exception&) {
       r.fail("rate-limits.types",
-             "entry '" + spec + "' needs a positive rate after '='");
+             "entry '" + spec + "' needs a rate >= 0.001 (events/s) after '='");
       break;
     }
     out.type_limits.push_back(l);
@@ -219,6 +272,11 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
     return "section [priorities]: " + e;
   if (cfg.groups.empty())
     return "no listener groups: add at least one [groups.<name>] section";
+  if (cfg.max_backlog < cfg.max_ingest_batch)
+    return "option 'events.max-backlog' (" + std::to_string(cfg.max_backlog)
+           + ") must be at least 'events.max-ingest-batch' ("
+           + std::to_string(cfg.max_ingest_batch)
+           + "), or full batches are always refused";
   std::set<std::string> names;
   for (auto& g : cfg.groups) {
     auto p = "groups." + g.name;
@@ -235,6 +293,14 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
       return "section [" + p + "]: " + e;
     if (g.options.failure_rate > 1.0)
       return "option '" + p + ".failure-rate' must be between 0 and 1";
+    if (g.rate_limit > 0 && g.rate_limit < 0.001)
+      return "option '" + p + ".rate-limit' must be 0 (unlimited) or >= 0.001";
+    if (g.options.latency * static_cast<millis_t>(g.batch_size)
+        >= g.lease_ttl)
+      return "option '" + p + ".lease-ttl' (" + std::to_string(g.lease_ttl)
+             + " ms) must exceed batch-size x latency ("
+             + std::to_string(g.options.latency * g.batch_size)
+             + " ms): a batch would always outlive its leases";
   }
   return {};
 }

@@ -144,6 +144,8 @@ std::atomic<int> stop_signal{0};
 
 extern "C" void on_signal(int sig) {
   stop_signal = sig;
+  // A second signal ends the process at once (e.g. a drain that hangs).
+  std::signal(sig, SIG_DFL);
 }
 
 int run_node(const cli& args) {
@@ -181,8 +183,32 @@ int run_node(const cli& args) {
                ncfg.host, *port, store_name, ncfg.groups.size());
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  while (stop_signal == 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Supervise the long-lived actors: if one dies the node cannot work, so
+  // the process exits non-zero (a service manager restarts it; nothing
+  // accepted is lost).
+  caf::scoped_actor supervisor{sys};
+  for (auto& a : {caf::actor_cast<caf::actor>(n.store),
+                  caf::actor_cast<caf::actor>(n.dedup),
+                  caf::actor_cast<caf::actor>(n.retry_timer),
+                  caf::actor_cast<caf::actor>(n.dlq),
+                  caf::actor_cast<caf::actor>(n.broadcaster)})
+    supervisor->monitor(a);
+  std::string died;
+  while (stop_signal == 0 && died.empty()) {
+    supervisor->receive(
+      [&](caf::down_msg& msg) {
+        died = caf::to_string(msg.source) + " ("
+               + caf::to_string(msg.reason) + ")";
+      },
+      caf::after(std::chrono::milliseconds(50)) >> [] {
+        // Look at stop_signal again.
+      });
+  }
+  if (!died.empty()) {
+    spdlog::critical("a core actor went down: {}; stopping the node", died);
+    stop_node(sys, n);
+    return 1;
+  }
   spdlog::info("signal {}: stopping intake, draining in-flight work",
                stop_signal.load());
   bool drained = false;

@@ -228,6 +228,32 @@ BOOST_AUTO_TEST_CASE(stalled_listener_is_fenced_effect_once) {
                     1u);
 }
 
+BOOST_AUTO_TEST_CASE(batch_outliving_its_leases_is_requeued_not_lost) {
+  // Two events in one batch, 600 ms each on the first call: the batch
+  // settles after 1.2 s, past the 1 s leases, before the janitor would take
+  // the work away. The refused events must be queued again, not dropped.
+  auto& g = add_group("g", 1, [](const event&, uint32_t, size_t call) {
+    auto r = ok_effect();
+    if (call == 1)
+      r.latency = 600;
+    return r;
+  });
+  g.lease_ttl = 1000;
+  g.batch_size = 2;
+  ncfg.janitor_interval = 5000;
+  start();
+  publish({make_event("e1", "t"), make_event("e2", "t")});
+  advance(1200ms);
+  advance(1ms);
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2"), 1u);
+  BOOST_CHECK(status("e1", "g") == event_status::processed);
+  BOOST_CHECK(status("e2", "g") == event_status::processed);
+  advance(60000ms);
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2"), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_submission_answered_duplicate) {
   add_group("g", 1, always_ok());
   start();

@@ -180,6 +180,19 @@ class NodeProcessTest(unittest.TestCase):
         r = op.run(BINARY, "node", "--config", self.cfg)
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown handler \"nope\"", r.stderr)
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"', "concurency": 4},
+        })
+        r = op.run(BINARY, "node", "--config", self.cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option 'groups.orders.concurency'", r.stderr)
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"'},
+        })
+        r = op.run(BINARY, "node", "--config", self.cfg,
+                   "--events.max-backlog=500")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'events.max-backlog' (500) must be at least", r.stderr)
         r = op.run(BINARY, "node", "--config", os.path.join(self.dir, "x.ini"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("does not exist", r.stderr)
