@@ -42,6 +42,8 @@ struct group_state {
   std::unordered_map<uint64_t, delivery> parked;
   /// The store knows the group (join answered).
   bool joined = false;
+  /// The store lost the group once: register it reading the whole log.
+  bool lost = false;
   bool reading = false;
   /// The last read came back short: nothing more until new appends.
   bool exhausted = false;
@@ -90,6 +92,31 @@ void maybe_read(bc_pointer self, size_t gi);
 void arm_janitor(bc_pointer self);
 void wake_at(bc_pointer self, millis_t at);
 
+/// The store no longer knows the group (e.g. Redis restarted without
+/// persistence): register it again on the next tick.
+void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
+  auto text = render(err);
+  if (text.find("unknown group") == std::string::npos
+      && text.find("NOGROUP") == std::string::npos)
+    return;
+  auto& g = self->state.groups[gi];
+  if (g.joined) {
+    spdlog::warn("broadcaster: the store lost group {}; registering it again "
+                 "and dropping {} queued and {} in-flight entries it no "
+                 "longer has",
+                 g.cfg.name, g.queue.size(), g.in_flight.size());
+    // Seqs start over in a store that lost its data: old entries would
+    // collide with new ones.
+    g.queue.clear();
+    g.in_flight.clear();
+    g.known.clear();
+    g.parked.clear();
+  }
+  g.joined = false;
+  g.lost = true;
+  wake_at(self, now_of(self) + 1000);
+}
+
 /// Registers every group the store does not know yet; retries failures.
 void join_missing(bc_pointer self) {
   auto& st = self->state;
@@ -99,7 +126,7 @@ void join_missing(bc_pointer self) {
       continue;
     self
       ->request(st.store, store_timeout, atom::join_v,
-                group_spec{g.cfg.name, g.cfg.subscriptions})
+                group_spec{g.cfg.name, g.cfg.subscriptions, g.lost})
       .then(
         [self, gi](bool) {
           auto& g = self->state.groups[gi];
@@ -312,6 +339,7 @@ void maybe_read(bc_pointer self, size_t gi) {
         g.reading = false;
         spdlog::warn("broadcaster: read for group {} failed: {}", g.cfg.name,
                      render(err));
+        check_lost_group(self, gi, err);
         wake_at(self, now_of(self) + 1000);
       });
 }
@@ -347,8 +375,9 @@ void janitor(bc_pointer self) {
     // restarts, and with a shared store other nodes settle our events).
     self->request(st.store, store_timeout, atom::backlog_v, g.cfg.name)
       .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
-            [](caf::error&) {
+            [self, gi](caf::error& err) {
               // Keep the local count; the next round tries again.
+              check_lost_group(self, gi, err);
             });
     // Entries may have arrived without an ingest here (other nodes, an
     // append that answered with an error but committed).
@@ -365,8 +394,9 @@ void janitor(bc_pointer self) {
             if (!evs.empty())
               dispatch(self, gi);
           },
-          [](caf::error&) {
+          [self, gi](caf::error& err) {
             // The next janitor round tries again.
+            check_lost_group(self, gi, err);
           });
     }
     dispatch(self, gi);

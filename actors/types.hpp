@@ -108,7 +108,8 @@ typename Inspector::result_type inspect(Inspector& f, append_result& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_spec& x) {
-  return f(caf::meta::type_name("onceflow::group_spec"), x.name, x.patterns);
+  return f(caf::meta::type_name("onceflow::group_spec"), x.name, x.patterns,
+           x.from_start);
 }
 
 template <class Inspector>

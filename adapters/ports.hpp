@@ -50,6 +50,9 @@ struct group_spec {
   std::string name;
   /// Event-type patterns (`order.*`); entries of other types are skipped.
   std::vector<std::string> patterns;
+  /// A new group reads the whole log instead of starting at the head (a
+  /// node registering a group again after the store lost it).
+  bool from_start = false;
 };
 
 class log_port {
@@ -57,8 +60,9 @@ public:
   virtual ~log_port() = default;
 
   /// Creates the group if it does not exist, reading from the current head
-  /// (events appended earlier are not delivered to a new group). Updates the
-  /// patterns of an existing group.
+  /// (events appended earlier are not delivered to a new group), or from the
+  /// start of the log with `from_start`. Updates the patterns of an
+  /// existing group.
   virtual void ensure_group(const group_spec& spec) = 0;
 
   /// Appends the batch in order, durably, in one transaction. Sets `seq` of

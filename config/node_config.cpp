@@ -255,6 +255,20 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   return err;
 }
 
+std::vector<std::string> warnings(const node_config& cfg) {
+  std::vector<std::string> result;
+  for (auto& g : cfg.groups)
+    if (g.options.latency * static_cast<millis_t>(g.batch_size)
+        >= g.lease_ttl)
+      result.push_back("group " + g.name + ": lease-ttl ("
+                       + std::to_string(g.lease_ttl)
+                       + " ms) does not exceed batch-size x latency ("
+                       + std::to_string(g.options.latency * g.batch_size)
+                       + " ms): batches outlive their leases and events end "
+                         "up as crash_loop");
+  return result;
+}
+
 std::string validate(const node_config& cfg, const handler_registry& reg) {
   if (cfg.name.empty())
     return "option 'node.name' must not be empty";
@@ -295,12 +309,6 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
       return "option '" + p + ".failure-rate' must be between 0 and 1";
     if (g.rate_limit > 0 && g.rate_limit < 0.001)
       return "option '" + p + ".rate-limit' must be 0 (unlimited) or >= 0.001";
-    if (g.options.latency * static_cast<millis_t>(g.batch_size)
-        >= g.lease_ttl)
-      return "option '" + p + ".lease-ttl' (" + std::to_string(g.lease_ttl)
-             + " ms) must exceed batch-size x latency ("
-             + std::to_string(g.options.latency * g.batch_size)
-             + " ms): a batch would always outlive its leases";
   }
   return {};
 }

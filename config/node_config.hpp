@@ -81,6 +81,9 @@ struct node_config {
 /// Returns an error text naming the offending option, or empty on success.
 std::string read_node_config(const caf::settings& content, node_config& out);
 
+/// Settings that work but are probably wrong (logged at start-up).
+std::vector<std::string> warnings(const node_config& cfg);
+
 /// Checks cross-field rules; returns an error naming the option, or empty.
 std::string validate(const node_config& cfg, const handler_registry& reg);
 

@@ -166,6 +166,8 @@ int run_node(const cli& args) {
     return 1;
   }
   auto store_name = st->describe();
+  for (auto& w : warnings(ncfg))
+    spdlog::warn("{}", w);
   for (auto& w : st->startup_warnings())
     spdlog::warn("{}", w);
   caf::actor_system sys{cfg};

@@ -786,15 +786,16 @@ void sqlite_store::ensure_group(const group_spec& spec) {
     }
     return;
   }
+  auto start = spec.from_start ? uint64_t{0} : head_;
   query{group_insert_, "ensure_group"}
     .bind_text(1, spec.name)
     .bind_text(2, text)
-    .bind_int(3, static_cast<int64_t>(head_))
+    .bind_int(3, static_cast<int64_t>(start))
     .run();
   group_state g;
   g.name = spec.name;
   g.patterns = spec.patterns;
-  g.start = g.cursor = g.read_pos = head_;
+  g.start = g.cursor = g.read_pos = start;
   groups_.emplace(spec.name, std::move(g));
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <tuple>
 #include <sys/time.h>
@@ -34,6 +35,7 @@
 /// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
 /// | `retry:due`         | zset   | member `<g>\x1f<s>`, score = due time     |
 /// | `retry:data`        | hash   | `<g>\x1f<s>` -> delivery (JSON) of the next attempt |
+/// | `retry:taken`       | hash   | `<g>\x1f<s>` -> "<consumer> <instance> <time>": which node took a due retry (others skip it for 60 s) |
 /// | `dlq`               | stream | DLQ in order of death; id `0-<pos>`, fields `g`, `s`, `i` event id, `r` reason, `e` error, `t` dead_at |
 /// | `dlq:seq`           | string | last DLQ position handed out              |
 /// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
@@ -58,6 +60,9 @@ namespace {
 using json = nlohmann::json;
 
 // -- Lua scripts -------------------------------------------------------------
+
+/// How long a retry taken by another node is left to it (see lua_due).
+constexpr millis_t retry_hold_ms = 60000;
 
 /// Shared by every script: ARGV[1] is the key prefix.
 const char* const lua_prelude = R"lua(
@@ -231,7 +236,8 @@ if added then redis.call('SET', K('seq'), fmt(seq)) end
 return out
 )lua";
 
-/// ARGV: P, group, patterns ("\31"-joined). Returns the group's start.
+/// ARGV: P, group, patterns ("\31"-joined), from-start ('1'/'0'). Returns
+/// the group's start.
 const char* const lua_ensure_group = R"lua(
 local g = ARGV[2]
 local start = group_info(g)
@@ -240,6 +246,7 @@ if start then
   return start
 end
 local head = tonumber(redis.call('GET', K('seq')) or '0')
+if ARGV[4] == '1' then head = 0 end
 local ok = redis.pcall('XGROUP', 'CREATE', K('log'), g, '0-' .. fmt(head),
                        'MKSTREAM')
 if type(ok) == 'table' and ok.err then
@@ -364,7 +371,9 @@ for b = 6, #ARGV, 2 do
   local g = ARGV[b]
   local s = ARGV[b + 1]
   local lk = GK(g, 'lease')
-  if redis.call('HEXISTS', GK(g, 'ledger'), s) == 1 then
+  if redis.call('HEXISTS', GK(g, 'ledger'), s) == 1
+     or redis.call('HEXISTS', GK(g, 'dead'), s) == 1 then
+    -- Settled (done or dead-lettered): a stale copy must not run again.
     redis.call('HDEL', lk, s)
     out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
   else
@@ -468,6 +477,7 @@ for b = 3, #ARGV, 8 do
         end
         if redis.call('ZREM', rz, member) == 1 then
           redis.call('HDEL', rd, member)
+          redis.call('HDEL', K('retry:taken'), member)
         end
         redis.call('HDEL', lk, s)
         unpend(g, s)
@@ -475,6 +485,7 @@ for b = 3, #ARGV, 8 do
     elseif kind == 1 then
       redis.call('ZADD', rz, ARGV[b + 5], member)
       redis.call('HSET', rd, member, ARGV[b + 6])
+      redis.call('HDEL', K('retry:taken'), member)
       release(lk, s)
       unpend(g, s)
     elseif kind == 2 then
@@ -486,6 +497,7 @@ for b = 3, #ARGV, 8 do
       redis.call('HSET', deadk, s, pos)
       if redis.call('ZREM', rz, member) == 1 then
         redis.call('HDEL', rd, member)
+        redis.call('HDEL', K('retry:taken'), member)
       end
       redis.call('HDEL', lk, s)
       unpend(g, s)
@@ -507,13 +519,39 @@ return out
 
 /// ARGV: P, now, offset, count. Returns flat: member, due, delivery JSON.
 const char* const lua_due = R"lua(
+-- ARGV: P, now, offset, count, consumer, instance, hold. An entry another
+-- consumer took less than `hold` ms ago is skipped (returned with empty
+-- data): only one node runs a due retry; if that node dies, the entry is
+-- due again for the others after `hold`. This consumer's own marks from an
+-- earlier store instance (a restart) do not block it.
+local now = tonumber(ARGV[2])
+local me = ARGV[5]
+local inst = ARGV[6]
+local hold = tonumber(ARGV[7])
+local tk = K('retry:taken')
 local ms = redis.call('ZRANGEBYSCORE', K('retry:due'), '-inf', ARGV[2],
                       'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
 local out = {}
 for i = 1, #ms, 2 do
-  out[#out + 1] = ms[i]
+  local m = ms[i]
+  local data = ''
+  local t = redis.call('HGET', tk, m)
+  local free = true
+  if t then
+    local c, _, at = string.match(t, '^(.*) (%S+) (%-?%d+)$')
+    if c ~= me and now < tonumber(at) + hold then
+      free = false
+    end
+  end
+  if free then
+    data = redis.call('HGET', K('retry:data'), m) or ''
+    if data ~= '' then
+      redis.call('HSET', tk, m, me .. ' ' .. inst .. ' ' .. ARGV[2])
+    end
+  end
+  out[#out + 1] = m
   out[#out + 1] = ms[i + 1]
-  out[#out + 1] = redis.call('HGET', K('retry:data'), ms[i]) or ''
+  out[#out + 1] = data
 end
 return out
 )lua";
@@ -637,6 +675,7 @@ local function remove(e, json)
     local member = g .. '\31' .. s
     redis.call('ZADD', K('retry:due'), ARGV[3], member)
     redis.call('HSET', K('retry:data'), member, json)
+    redis.call('HDEL', K('retry:taken'), member)
   end
   n = n + 1
 end
@@ -1033,6 +1072,9 @@ private:
   std::string shas_[sc_count];
   /// Retry entries handed out by take_due since this store opened.
   std::set<std::string> taken_;
+  /// Identifies this store object in `retry:taken` (a restart is a new one).
+  std::string instance_ = std::to_string(std::random_device{}())
+                          + std::to_string(std::random_device{}());
 };
 
 redis_store::redis_store(const redis_options& opts)
@@ -1218,6 +1260,7 @@ void redis_store::check_types(const std::string& op) {
     {key("ids"), "hash"},          {key("groups"), "hash"},
     {key("epoch"), "string"},      {key("retry:due"), "zset"},
     {key("retry:data"), "hash"},   {key("dlq"), "stream"},
+    {key("retry:taken"), "hash"},
     {key("dlq:seq"), "string"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
@@ -1310,7 +1353,8 @@ std::vector<group_status> read_statuses(const redisReply* r, size_t from) {
 // -- log_port ----------------------------------------------------------------
 
 void redis_store::ensure_group(const group_spec& spec) {
-  eval(sc_ensure_group, {spec.name, join_patterns(spec.patterns)},
+  eval(sc_ensure_group,
+       {spec.name, join_patterns(spec.patterns), spec.from_start ? "1" : "0"},
        "ensure_group", spec.name);
 }
 
@@ -1536,7 +1580,8 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
     auto count = (max - out.size()) + taken_.size();
     auto r = eval(sc_due,
                   {std::to_string(now), std::to_string(offset),
-                   std::to_string(count)},
+                   std::to_string(count), opts_.consumer, instance_,
+                   std::to_string(retry_hold_ms)},
                   "take_due");
     if (!is_array(r.get()) || r->elements == 0)
       break;

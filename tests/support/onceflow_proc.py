@@ -72,3 +72,182 @@ class Node:
 def run(binary, *args, timeout=120):
     return subprocess.run([binary, *args], capture_output=True, text=True,
                           timeout=timeout)
+
+
+# -- Redis: a real redis-server per test, inspected with redis-cli -----------
+
+import json  # noqa: E402
+
+
+def wait_until(pred, timeout, what, progress=None, interval=0.1):
+    """Like wait_for, but the failure message tells how far it got
+    (`progress()` returns a short text) and the call returns the seconds it
+    waited."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        if pred():
+            return time.monotonic() - start
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    extra = f" (last state: {progress()})" if progress is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                         f"{extra}")
+
+
+def write_redis_config(path, name, port, url, prefix, groups, data_dir,
+                       janitor="200ms", shutdown_timeout="5s"):
+    """A node config on the Redis store. groups: {name: {option: raw INI
+    value text}}"""
+    lines = [
+        "[node]", f'name="{name}"', 'host="127.0.0.1"', f"port={port}",
+        f'data-dir="{data_dir}"', f"shutdown-timeout={shutdown_timeout}",
+        "[store]", 'backend="redis"',
+        "[redis]", f'url="{url}"', f'prefix="{prefix}"',
+        "[janitor]", f"interval={janitor}",
+        "[scheduler]", "max-threads=2",
+    ]
+    for gname, opts in groups.items():
+        lines.append(f"[groups.{gname}]")
+        for k, v in opts.items():
+            lines.append(f"{k}={v}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def node_status(binary, config, timeout=30):
+    """`onceflow status` as a dict (numbers as int, strings unquoted), or
+    None when the node does not answer."""
+    try:
+        r = run(binary, "status", "--config", config, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if r.returncode != 0:
+        return None
+    out = {}
+    for line in r.stdout.splitlines():
+        key, sep, value = line.partition(" = ")
+        if not sep:
+            continue
+        value = value.strip()
+        if value.lstrip("-").isdigit():
+            out[key.strip()] = int(value)
+        else:
+            out[key.strip()] = value.strip('"')
+    return out
+
+
+def tail(path, max_chars=6000):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return f"<cannot read {path}: {e}>"
+    return data[-max_chars:].decode("utf-8", "replace")
+
+
+class RedisServer:
+    """A redis-server started by the test: own port and directory, stopped
+    by pid (SIGTERM: clean, SIGKILL: crash) and restartable on the same
+    directory and port (AOF files, if any, are read again)."""
+
+    def __init__(self, data_dir, log_path, port=None, appendonly=True,
+                 appendfsync=None, password=None, binary="redis-server"):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.password = password
+        self.binary = binary
+        self.proc = None
+        self.log = None
+        os.makedirs(data_dir, exist_ok=True)
+
+    def url(self, password=None, db=0):
+        pw = self.password if password is None else password
+        auth = f":{pw}@" if pw else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+
+    def argv(self):
+        a = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.data_dir, "--save", "",
+             "--appendonly", "yes" if self.appendonly else "no"]
+        if self.appendfsync:
+            a += ["--appendfsync", self.appendfsync]
+        if self.password:
+            a += ["--requirepass", self.password]
+        a += ["--daemonize", "no"]
+        return a
+
+    def start(self, timeout=20):
+        if self.log is None:
+            self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"redis-server exited with {self.proc.returncode}; log:\n"
+                    + tail(self.log_path, 2000))
+            return self.ping()
+        wait_for(up, timeout, f"redis-server on port {self.port} to answer "
+                              "PING")
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def ping(self):
+        try:
+            r = self.cli("PING", check=False, timeout=5)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0 and r.stdout.strip() == "PONG"
+
+    def cli(self, *args, check=True, timeout=60):
+        """redis-cli --raw ARGS; with check, an error reply raises."""
+        cmd = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)]
+        if self.password:
+            cmd += ["-a", self.password, "--no-auth-warning"]
+        cmd += ["--raw", *[str(a) for a in args]]
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and (r.returncode != 0 or r.stdout.startswith(
+                ("ERR", "WRONGTYPE", "NOAUTH", "WRONGPASS", "NOSCRIPT"))):
+            raise AssertionError(f"redis-cli {' '.join(map(str, args))} "
+                                 f"failed: {r.stdout}{r.stderr}")
+        return r
+
+    def eval_json(self, script, keys=(), args=()):
+        """Runs a read-only Lua script (EVAL_RO, so it also works while
+        writes are paused) that returns cjson.encode(...); returns the
+        decoded value."""
+        r = self.cli("EVAL_RO", script, len(keys), *keys, *args)
+        text = r.stdout.rstrip("\n")
+        return json.loads(text) if text else None
+
+    def stop(self, timeout=30):
+        """SIGTERM (a clean shutdown); returns the exit code."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        os.kill(self.proc.pid, signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill9(self):
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def restart(self, timeout=30):
+        """Starts again on the same directory and port."""
+        assert not self.alive(), "stop or kill the server first"
+        return self.start(timeout)
+
+    def close(self):
+        self.kill9()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
