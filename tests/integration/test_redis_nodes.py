@@ -300,26 +300,26 @@ class RedisNodesBase(unittest.TestCase):
         next one reconnects), so events answered `error` are sent again
         until every event is answered `accepted`, or `duplicate` on a
         resend (the append went through but its answer was lost)."""
-        todo = list(events)
+        to_send = list(events)
         deadline = time.monotonic() + timeout * TIME_SCALE
         rounds = 0
-        while todo:
-            rc, lines = self.publish(name, todo, f"{tag}-{rounds}")
-            self.assertEqual(len(lines), len(todo), lines[:5])
+        while to_send:
+            rc, lines = self.publish(name, to_send, f"{tag}-{rounds}")
+            self.assertEqual(len(lines), len(to_send), lines[:5])
             failed = []
-            for line, ev in zip(lines, todo):
+            for line, ev in zip(lines, to_send):
                 m = LINE_RE.match(line)
                 self.assertIsNotNone(m, line)
                 if m.group(2).startswith("error"):
                     failed.append(ev)
                 elif m.group(2) != "accepted":
                     self.assertGreater(rounds, 0, f"{tag}: {line}")
-            todo = failed
+            to_send = failed
             rounds += 1
-            if todo and time.monotonic() > deadline:
+            if to_send and time.monotonic() > deadline:
                 self.fail(f"{tag}: still refused after {rounds} rounds: "
                           + "\n".join(lines[:5]))
-            if todo:
+            if to_send:
                 time.sleep(0.2)  # pacing of the client's retries
         return rounds
 
