@@ -92,6 +92,31 @@ void maybe_read(bc_pointer self, size_t gi);
 void arm_janitor(bc_pointer self);
 void wake_at(bc_pointer self, millis_t at);
 
+/// Moves an in-flight entry back to the head of its queue (it stays known):
+/// its listener died, stalled past the lease, or lost the lease meanwhile.
+void requeue_front(group_state& g, uint64_t seq) {
+  auto j = g.in_flight.find(seq);
+  if (j == g.in_flight.end())
+    return;
+  auto dl = std::move(j->second.dl);
+  g.in_flight.erase(j);
+  auto prio = dl.ev.prio;
+  g.queue.push_front(prio, std::move(dl));
+}
+
+void check_lost_group(bc_pointer self, size_t gi, const caf::error& err);
+
+/// Takes the group's back-pressure count from the store: local counting
+/// drifts (retries, replays, restarts, and with a shared store other nodes
+/// settle our events). On failure the local count stays.
+void resync_backlog(bc_pointer self, size_t gi) {
+  auto& st = self->state;
+  self->request(st.store, store_timeout, atom::backlog_v,
+                st.groups[gi].cfg.name)
+    .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
+          [self, gi](caf::error& err) { check_lost_group(self, gi, err); });
+}
+
 /// The store no longer knows the group (e.g. Redis restarted without
 /// persistence): register it again on the next tick.
 void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
@@ -134,12 +159,7 @@ void join_missing(bc_pointer self) {
             return;
           g.joined = true;
           // Start from the store's count of what waits for the group.
-          self->request(self->state.store, store_timeout, atom::backlog_v,
-                        g.cfg.name)
-            .then([self, gi](uint64_t n) {
-                    self->state.groups[gi].unsettled = n;
-                  },
-                  [](caf::error&) {});
+          resync_backlog(self, gi);
           maybe_read(self, gi);
         },
         [self, gi](caf::error& err) {
@@ -365,20 +385,9 @@ void janitor(bc_pointer self) {
     for (auto& kv : g.in_flight)
       if (now - kv.second.dispatched_at > g.cfg.lease_ttl + st.cfg.janitor_interval)
         stalled.push_back(kv.first);
-    for (auto seq : stalled) {
-      auto dl = std::move(g.in_flight[seq].dl);
-      g.in_flight.erase(seq);
-      auto prio = dl.ev.prio;
-      g.queue.push_front(prio, std::move(dl));
-    }
-    // Counts from the store: local counting drifts (retries, replays,
-    // restarts, and with a shared store other nodes settle our events).
-    self->request(st.store, store_timeout, atom::backlog_v, g.cfg.name)
-      .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
-            [self, gi](caf::error& err) {
-              // Keep the local count; the next round tries again.
-              check_lost_group(self, gi, err);
-            });
+    for (auto seq : stalled)
+      requeue_front(g, seq);
+    resync_backlog(self, gi);
     // Entries may have arrived without an ingest here (other nodes, an
     // append that answered with an error but committed).
     g.exhausted = false;
@@ -435,16 +444,12 @@ void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
         g.known.erase(r.seq);
         g.in_flight.erase(j);
         break;
-      case dispatch_report::stale: {
+      case dispatch_report::stale:
         // Refused although nobody else took it over (our lease ran out
         // while we worked): queue it again; the next claim decides.
         ++g.stale;
-        auto dl = std::move(j->second.dl);
-        g.in_flight.erase(j);
-        auto prio = dl.ev.prio;
-        g.queue.push_front(prio, std::move(dl));
+        requeue_front(g, r.seq);
         break;
-      }
       case dispatch_report::held:
       case dispatch_report::failed:
         ++g.held;
@@ -490,12 +495,8 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
   for (auto& kv : g.in_flight)
     if (kv.second.owner == msg.source)
       lost.push_back(kv.first);
-  for (auto seq : lost) {
-    auto dl = std::move(g.in_flight[seq].dl);
-    g.in_flight.erase(seq);
-    auto prio = dl.ev.prio;
-    g.queue.push_front(prio, std::move(dl));
-  }
+  for (auto seq : lost)
+    requeue_front(g, seq);
   g.listeners[slot].hdl = nullptr;
   if (!st.draining) {
     ++g.restarts;
