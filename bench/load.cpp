@@ -12,8 +12,6 @@
 // With --rate R it paces batches to R events/s (latency at a given load).
 
 #include "actors/interfaces.hpp"
-#include "adapters/embedded/sqlite_store.hpp"
-#include "adapters/redis/redis_store.hpp"
 #include "runtime/node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -126,24 +124,21 @@ int main(int argc, char** argv) {
     gc.batch_size = listener_batch;
     ncfg.groups.push_back(gc);
   }
-  sqlite_options so;
-  so.synchronous = sync;
+  // The same store set-up as `onceflow node` (runtime/node.cpp).
+  ncfg.sqlite_synchronous = sync;
   std::string dir;
-  if (store_kind == "file") {
+  if (store_kind == "redis") {
+    ncfg.store_backend = "redis";
+    ncfg.redis_url = redis_url;
+    ncfg.redis_prefix = "bench" + std::to_string(::getpid()) + ":";
+  } else if (store_kind == "file") {
     dir = std::filesystem::temp_directory_path()
           / ("onceflow-bench-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    so.path = dir + "/bench.db";
-  }
-  std::shared_ptr<store> st;
-  if (store_kind == "redis") {
-    redis_options ro;
-    ro.url = redis_url;
-    ro.prefix = "bench" + std::to_string(::getpid()) + ":";
-    st = make_redis_store(ro);
+    ncfg.store_path = dir + "/bench.db";
   } else {
-    st = make_sqlite_store(so);
+    ncfg.store_path = ":memory:";
   }
+  std::shared_ptr<store> st = open_store(ncfg);
   auto n = start_node(sys, ncfg, st, true);
   st.reset();
   caf::scoped_actor self{sys};

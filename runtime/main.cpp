@@ -3,7 +3,6 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
-#include "adapters/embedded/sqlite_store.hpp"
 #include "config/node_config.hpp"
 #include "runtime/node.hpp"
 
