@@ -76,6 +76,94 @@ delivery delivery_from_json(const std::string& text) {
   }
 }
 
+namespace {
+
+void append_clean(std::string& out, const std::string& text) {
+  for (auto ch : text)
+    if (ch != '\x1e' && ch != '\x1f')
+      out += ch;
+}
+
+uint64_t parse_u64(const std::string& text, const char* what) {
+  if (text.empty())
+    throw decode_error(std::string{"decode attempts: empty "} + what);
+  uint64_t x = 0;
+  for (auto ch : text) {
+    if (ch < '0' || ch > '9')
+      throw decode_error(std::string{"decode attempts: bad "} + what + " '"
+                         + text + "'");
+    x = x * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  return x;
+}
+
+} // namespace
+
+std::string encode_attempts(const std::vector<attempt_record>& xs) {
+  std::string out;
+  out.reserve(xs.size() * 48);
+  for (auto& x : xs) {
+    if (!out.empty())
+      out += '\x1e';
+    out += std::to_string(x.attempt);
+    out += '\x1f';
+    out += std::to_string(x.at);
+    out += '\x1f';
+    append_clean(out, x.node);
+    out += '\x1f';
+    append_clean(out, x.listener);
+    out += '\x1f';
+    out += std::to_string(x.epoch);
+    out += '\x1f';
+    out += std::to_string(static_cast<int>(x.result));
+    out += '\x1f';
+    append_clean(out, x.error);
+  }
+  return out;
+}
+
+std::vector<attempt_record> decode_attempts(const std::string& text) {
+  std::vector<attempt_record> result;
+  if (text.empty())
+    return result;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find('\x1e', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    std::vector<std::string> f;
+    size_t p = pos;
+    while (true) {
+      auto q = text.find('\x1f', p);
+      if (q == std::string::npos || q > end) {
+        f.push_back(text.substr(p, end - p));
+        break;
+      }
+      f.push_back(text.substr(p, q - p));
+      p = q + 1;
+    }
+    if (f.size() != 7)
+      throw decode_error("decode attempts: record with "
+                         + std::to_string(f.size()) + " fields");
+    attempt_record r;
+    r.attempt = static_cast<uint32_t>(parse_u64(f[0], "attempt"));
+    r.at = static_cast<millis_t>(parse_u64(f[1], "time"));
+    r.node = f[2];
+    r.listener = f[3];
+    r.epoch = parse_u64(f[4], "epoch");
+    auto o = parse_u64(f[5], "outcome");
+    if (o > static_cast<uint64_t>(outcome::crashed))
+      throw decode_error("decode attempts: bad outcome " + f[5]);
+    r.result = static_cast<outcome>(o);
+    r.error = f[6];
+    result.push_back(std::move(r));
+    if (end == text.size())
+      break;
+    pos = end + 1;
+  }
+  return result;
+}
+
 event_status aggregate(const std::vector<group_status>& xs) {
   bool any_dead = false;
   bool any_retrying = false;

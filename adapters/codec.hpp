@@ -34,6 +34,14 @@ delivery delivery_from_json(const std::string& text);
 /// Priority from its stored number; unknown numbers read as normal.
 priority priority_from_int(int64_t value);
 
+/// Compact text of an attempt history, kept with ledger entries: fields
+/// separated by 0x1f, records by 0x1e (those bytes are dropped from texts).
+/// Cheap to write on every committed effect, unlike JSON.
+std::string encode_attempts(const std::vector<attempt_record>& xs);
+
+/// Reads encode_attempts' text; throws decode_error.
+std::vector<attempt_record> decode_attempts(const std::string& text);
+
 /// Aggregates per-group statuses as documented for append_result::original:
 /// dead > retrying > in_flight > processed (all groups) > accepted.
 event_status aggregate(const std::vector<group_status>& xs);

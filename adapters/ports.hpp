@@ -128,6 +128,9 @@ struct settlement {
   bool record_effect = false;
 };
 
+// For done, the store keeps `dl.history` with the ledger entry (see
+// codec::encode_attempts) so that the status API shows every attempt.
+
 class lease_port {
 public:
   virtual ~lease_port() = default;
@@ -232,6 +235,44 @@ struct group_status {
   event_status status = event_status::unknown;
 };
 
+/// Status of one event in one group with its attempt history.
+struct group_history {
+  std::string group;
+  event_status status = event_status::unknown;
+  /// Attempts, oldest first: from the ledger (processed), the retry
+  /// schedule (retrying) or the DLQ (dead); empty while nothing was
+  /// attempted or the current attempt is still running.
+  std::vector<attempt_record> attempts;
+};
+
+/// A scan over the log for events in one status.
+struct event_listing_query {
+  /// processed, dead or retrying.
+  event_status status = event_status::processed;
+  /// Only this group (empty: all).
+  std::string group;
+  /// Cursor: entries with a seq above this (0: from the start).
+  uint64_t after = 0;
+  size_t limit = 100;
+};
+
+struct event_listing_item {
+  std::string group;
+  std::string event_id;
+  std::string type;
+  uint64_t seq = 0;
+  event_status status = event_status::unknown;
+};
+
+struct event_listing {
+  /// In seq order (groups of one seq in name order).
+  std::vector<event_listing_item> items;
+  /// The `after` of the next page; 0 when the scan reached the log's head.
+  /// Each call scans a bounded number of log entries, so a page may hold
+  /// fewer than `limit` items and still have a next one.
+  uint64_t next = 0;
+};
+
 /// One store: all ports over one backend.
 class store : public log_port,
               public lease_port,
@@ -241,6 +282,16 @@ class store : public log_port,
 public:
   /// Per-group status of the event with this id (empty if unknown).
   virtual std::vector<group_status> status_of(const std::string& event_id) = 0;
+
+  /// Per-group status with the attempt history (empty if unknown).
+  virtual std::vector<group_history>
+  history_of(const std::string& event_id) = 0;
+
+  /// Events of one status, in log order, cursor-paginated.
+  virtual event_listing list_events(const event_listing_query& q) = 0;
+
+  /// Throws store_error if the backing store cannot be reached now.
+  virtual void ping() = 0;
 
   /// Short description for logs and status ("sqlite:/var/lib/x.db").
   virtual std::string describe() const = 0;

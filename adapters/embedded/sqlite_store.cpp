@@ -40,8 +40,8 @@ CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY,
   patterns TEXT NOT NULL, start INTEGER NOT NULL, cursor INTEGER NOT NULL)
   WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger(grp TEXT NOT NULL, seq INTEGER NOT NULL,
-  epoch INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(grp, seq))
-  WITHOUT ROWID;
+  epoch INTEGER NOT NULL, at INTEGER NOT NULL, history TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS retry(grp TEXT NOT NULL, seq INTEGER NOT NULL,
   due INTEGER NOT NULL, attempt INTEGER NOT NULL,
   redeliveries INTEGER NOT NULL, delivery TEXT NOT NULL,
@@ -420,6 +420,16 @@ public:
 
   std::vector<group_status> status_of(const std::string& event_id) override;
 
+  std::vector<group_history>
+  history_of(const std::string& event_id) override;
+
+  event_listing list_events(const event_listing_query& q) override;
+
+  void ping() override {
+    query q{log_head_, "ping"};
+    q.step();
+  }
+
   std::string describe() const override {
     return "sqlite:" + conn_.path;
   }
@@ -526,8 +536,13 @@ private:
            "UNION SELECT seq FROM dlq WHERE grp=?1 AND seq>?2 "
            "UNION SELECT seq FROM purged WHERE grp=?1 AND seq>?2"};
   statement ledger_insert_{
-    conn_, "INSERT OR IGNORE INTO ledger(grp, seq, epoch, at) "
-           "VALUES(?1, ?2, ?3, ?4)"};
+    conn_, "INSERT OR IGNORE INTO ledger(grp, seq, epoch, at, history) "
+           "VALUES(?1, ?2, ?3, ?4, ?5)"};
+  statement ledger_history_{
+    conn_, "SELECT epoch, at, history FROM ledger WHERE grp=?1 AND seq=?2"};
+  statement dlq_delivery_{
+    conn_, "SELECT delivery FROM dlq WHERE grp=?1 AND seq=?2 "
+           "ORDER BY pos DESC LIMIT 1"};
   statement ledger_has_{conn_,
                         "SELECT 1 FROM ledger WHERE grp=?1 AND seq=?2"};
   statement processed_insert_{
@@ -604,6 +619,14 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
     exec(sync, "open");
     exec("PRAGMA temp_store=MEMORY", "open");
     exec(schema_sql, "open");
+    // Databases of 0.1 before the attempt history: add the column.
+    sqlite3_stmt* probe = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT history FROM ledger LIMIT 0", -1,
+                           &probe, nullptr)
+        != SQLITE_OK)
+      exec("ALTER TABLE ledger ADD COLUMN history TEXT NOT NULL DEFAULT ''",
+           "open");
+    sqlite3_finalize(probe);
   } catch (...) {
     sqlite3_close_v2(db);
     db = nullptr;
@@ -1037,6 +1060,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
         .bind_int(2, seq_db)
         .bind_int(3, static_cast<int64_t>(s.dl.epoch))
         .bind_int(4, now)
+        .bind_text(5, codec::encode_attempts(s.dl.history))
         .run();
       if (sqlite3_changes(conn_.db) == 0) {
         // Already in the ledger: never a second effect.
@@ -1343,6 +1367,99 @@ sqlite_store::status_of(const std::string& event_id) {
   if (ev.seq == 0)
     return {};
   return statuses(ev.seq, ev.type, "status_of");
+}
+
+std::vector<group_history>
+sqlite_store::history_of(const std::string& event_id) {
+  const char* op = "history_of";
+  auto ev = find(event_id);
+  if (ev.seq == 0)
+    return {};
+  auto seq_db = static_cast<int64_t>(ev.seq);
+  std::vector<group_history> out;
+  auto read_delivery = [&](statement& st, const std::string& grp,
+                           std::vector<attempt_record>& into) {
+    query q{st, op};
+    q.bind_text(1, grp).bind_int(2, seq_db);
+    if (!q.step())
+      return false;
+    try {
+      into = codec::delivery_from_json(q.text_at(0)).history;
+    } catch (const codec::decode_error& e) {
+      conn_.fail(op, e.what());
+    }
+    return true;
+  };
+  for (auto& gs : statuses(ev.seq, ev.type, op)) {
+    group_history h;
+    h.group = gs.group;
+    h.status = gs.status;
+    switch (gs.status) {
+      case event_status::processed: {
+        query q{ledger_history_, op};
+        q.bind_text(1, gs.group).bind_int(2, seq_db);
+        if (q.step()) {
+          try {
+            h.attempts = codec::decode_attempts(q.text_at(2));
+          } catch (const codec::decode_error& e) {
+            conn_.fail(op, e.what());
+          }
+          if (h.attempts.empty()) {
+            // Committed before histories were kept: the final attempt only.
+            attempt_record r;
+            r.epoch = q.u64_at(0);
+            r.at = q.int_at(1);
+            h.attempts.push_back(std::move(r));
+          }
+        }
+        break;
+      }
+      case event_status::dead:
+        read_delivery(dlq_delivery_, gs.group, h.attempts);
+        break;
+      default:
+        read_delivery(retry_get_, gs.group, h.attempts);
+        break;
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+event_listing sqlite_store::list_events(const event_listing_query& lq) {
+  const char* op = "list_events";
+  event_listing out;
+  if (!lq.group.empty() && group_ptr(lq.group) == nullptr)
+    return out;
+  auto limit = std::max<size_t>(lq.limit, 1);
+  auto budget = std::min<size_t>(std::max<size_t>(limit * 4, 256), 5000);
+  query q{log_range_, op};
+  q.bind_int(1, static_cast<int64_t>(lq.after))
+    .bind_int(2, static_cast<int64_t>(budget));
+  std::vector<std::pair<uint64_t, event>> rows;
+  while (q.step()) {
+    event ev;
+    read_event(q, ev);
+    rows.emplace_back(ev.seq, std::move(ev));
+  }
+  uint64_t last = lq.after;
+  bool stopped = false;
+  for (auto& [seq, ev] : rows) {
+    last = seq;
+    for (auto& gs : statuses(seq, ev.type, op)) {
+      if (gs.status != lq.status
+          || (!lq.group.empty() && gs.group != lq.group))
+        continue;
+      out.items.push_back({gs.group, ev.id, ev.type, seq, gs.status});
+    }
+    if (out.items.size() >= limit) {
+      stopped = true;
+      break;
+    }
+  }
+  // More to scan: the page ended early, or the scan used its whole budget.
+  out.next = (stopped || rows.size() == budget) && last < head_ ? last : 0;
+  return out;
 }
 
 } // namespace

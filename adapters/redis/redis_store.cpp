@@ -29,7 +29,7 @@
 /// | `epoch`             | string | last lease epoch handed out (never reset) |
 /// | `g:<g>:pel`         | zset   | pending entries of the group: member `<s>`, score = delivery time (caller's clock); mirrors the consumer group's PEL |
 /// | `g:<g>:lease`       | hash   | `<s>` -> "<epoch> <expires_at> <held 0/1> <redeliveries> <holder>" |
-/// | `g:<g>:ledger`      | hash   | `<s>` -> "<epoch> <at>": the effect is committed (HSETNX: first wins) |
+/// | `g:<g>:ledger`      | hash   | `<s>` -> "<epoch> <at> <attempts>": the effect is committed (HSETNX: first wins); see below |
 /// | `g:<g>:proc`        | hash   | `<s>` -> processed record (JSON)          |
 /// | `g:<g>:proc:dup`    | hash   | `<s>` -> further records, one per line: a double effect (never written unless the ledger failed) |
 /// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
@@ -41,17 +41,35 @@
 /// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
 /// | `dlq:ev:<event id>` | set    | positions of the event's DLQ entries      |
 ///
+/// Ledger values: `<attempts>` is the settled delivery's history
+/// (codec::encode_attempts: fields split by 0x1f, records by 0x1e; texts
+/// may hold spaces, newlines and any other byte). It is left out, with its
+/// space, when the history is empty; entries written before histories were
+/// kept are "<epoch> <at>" too. Scripts only test ledger fields for
+/// existence (HEXISTS); the value is parsed in C++ (history_of: split at the
+/// first two spaces; no attempts read as one record with epoch and time).
+///
 /// Commands per batch (one EVALSHA round trip each):
 /// - append: GET seq; per event HGET ids, XADD log, HSET ids; SET seq.
 /// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
 ///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
 /// - claim: GET epoch; per pair HEXISTS ledger, HGET lease, HSET lease;
 ///   SET epoch.
-/// - settle (done): per pair HGET lease, HSETNX ledger, [HSET proc], ZREM
-///   retry:due, HDEL lease; per group one ZREM pel and one XACK.
+/// - settle (done): per pair HGET lease, HSETNX ledger (its value carries
+///   the encoded attempts, built by the client: no extra command), [HSET
+///   proc], ZREM retry:due, HDEL lease; per group one ZREM pel and one XACK.
 /// - reclaim: HGET groups, ZRANGEBYSCORE pel, ZADD pel, XCLAIM (which
 ///   moves the entries to this consumer and returns them).
 /// - take_due: ZRANGEBYSCORE retry:due + HGET retry:data per entry.
+/// - history_of: HGET ids, XRANGE (the entry), HGETALL groups; per group of
+///   the event the status lookups of status_of (HEXISTS ledger/dead, ZSCORE
+///   retry:due/pel) and one read of its history: HGET ledger (processed),
+///   HGET dead + HGET dlq:e:<pos> (dead) or HGET retry:data (otherwise).
+/// - list_events: HGETALL groups (HGET for one group); XRANGE log in chunks
+///   of up to 256 entries, at most max(limit*4, 256) (<= 5000) entries per
+///   call; per entry and group the status lookups, stopping at the first
+///   that decides (processed: one HEXISTS); GET seq for the head.
+/// - ping: PING (no script).
 
 namespace onceflow {
 
@@ -406,8 +424,9 @@ return out
 )lua";
 
 /// ARGV: P, now, then per item: kind, group, seq, epoch, event id, a1, a2,
-/// a3 (done: record JSON or ''; retry: due, delivery JSON; dead: reason,
-/// error, delivery JSON). Returns one fence decision per item.
+/// a3 (done: record JSON or '', encoded attempts or ''; retry: due, delivery
+/// JSON; dead: reason, error, delivery JSON). Returns one fence decision per
+/// item.
 const char* const lua_settle = R"lua(
 local now = tonumber(ARGV[2])
 local nows = ARGV[2]
@@ -463,7 +482,9 @@ for b = 3, #ARGV, 8 do
   end
   if d == 0 then
     if kind == 0 then
-      if redis.call('HSETNX', ledk, s, ARGV[b + 3] .. ' ' .. nows) == 0 then
+      local lv = ARGV[b + 3] .. ' ' .. nows
+      if ARGV[b + 6] ~= '' then lv = lv .. ' ' .. ARGV[b + 6] end
+      if redis.call('HSETNX', ledk, s, lv) == 0 then
         d = 1
       else
         if ARGV[b + 5] ~= '' then
@@ -698,6 +719,121 @@ end
 return n
 )lua";
 
+/// ARGV: P, id. Returns {} if unknown, else {seq, then per group of the
+/// event: group, status, history source}: the ledger value (processed), the
+/// DLQ entry's delivery JSON (dead), or the retry schedule's delivery JSON
+/// (otherwise; '' if the pair is not in the schedule).
+const char* const lua_history = R"lua(
+local e = find_entry(ARGV[2])
+if not e or not e[2] then return {} end
+local s = string.sub(e[1], 3)
+local out = {s}
+local st = statuses(tonumber(s), field(e[2], 't') or '')
+for i = 1, #st, 2 do
+  local g = st[i]
+  local code = st[i + 1]
+  local src
+  if code == 4 then
+    src = redis.call('HGET', GK(g, 'ledger'), s)
+  elseif code == 5 then
+    local pos = redis.call('HGET', GK(g, 'dead'), s)
+    if pos then src = redis.call('HGET', K('dlq:e:' .. pos), 'd') end
+  else
+    src = redis.call('HGET', K('retry:data'), g .. '\31' .. s)
+  end
+  out[#out + 1] = g
+  out[#out + 1] = code
+  out[#out + 1] = src or ''
+end
+return out
+)lua";
+
+/// ARGV: P, status (number), group ('' = all), after, limit, budget.
+/// Scans log entries after `after` in seq order, at most `budget`, and
+/// stops after the entry whose items reach `limit` (all groups of that entry
+/// are listed: a page never splits a seq). Statuses are decided as in
+/// `statuses` (ledger > dead > retry > pending > accepted), stopping at the
+/// first lookup that decides whether the wanted status holds. Returns {next,
+/// then per item: group, id, type, seq}, items of one seq in no particular
+/// order; next is 0 when the scan reached the head, else the last scanned
+/// seq. An unknown group gives {0}.
+const char* const lua_list_events = R"lua(
+local want = tonumber(ARGV[2])
+local only = ARGV[3]
+local after = ARGV[4]
+local limit = tonumber(ARGV[5])
+local budget = tonumber(ARGV[6])
+local gs = {}
+if only ~= '' then
+  local v = redis.call('HGET', K('groups'), only)
+  if not v then return {0} end
+  gs = {only, v}
+else
+  gs = redis.call('HGETALL', K('groups'))
+end
+local groups = {}
+for i = 1, #gs, 2 do
+  local g = gs[i]
+  local parts = split(gs[i + 1])
+  local pats = {}
+  for j = 2, #parts do pats[#pats + 1] = parts[j] end
+  groups[#groups + 1] = {g, tonumber(parts[1]), matcher(pats),
+                         GK(g, 'ledger'), GK(g, 'dead'), GK(g, 'pel'),
+                         g .. '\31'}
+end
+local rz = K('retry:due')
+local function has(gr, s)
+  if redis.call('HEXISTS', gr[4], s) == 1 then return want == 4 end
+  if want == 4 then return false end
+  if redis.call('HEXISTS', gr[5], s) == 1 then return want == 5 end
+  if want == 5 then return false end
+  if redis.call('ZSCORE', rz, gr[7] .. s) then return want == 3 end
+  if want == 3 then return false end
+  if redis.call('ZSCORE', gr[6], s) then return want == 2 end
+  return want == 1
+end
+local out = {0}
+local n = 0
+local scanned = 0
+local last = tonumber(after)
+local stopped = false
+local exhausted = false
+local from = '(0-' .. after
+while scanned < budget and not stopped do
+  local count = math.min(256, budget - scanned)
+  local es = redis.call('XRANGE', K('log'), from, '+', 'COUNT', count)
+  for _, e in ipairs(es) do
+    local s = string.sub(e[1], 3)
+    local seq = tonumber(s)
+    scanned = scanned + 1
+    last = seq
+    local f = e[2]
+    if f and #groups > 0 then
+      local t = field(f, 't') or ''
+      local id = nil
+      for _, gr in ipairs(groups) do
+        if seq > gr[2] and gr[3](t) and has(gr, s) then
+          id = id or field(f, 'i') or ''
+          out[#out + 1] = gr[1]
+          out[#out + 1] = id
+          out[#out + 1] = t
+          out[#out + 1] = s
+          n = n + 1
+        end
+      end
+    end
+    if n >= limit then stopped = true break end
+    from = '(' .. e[1]
+  end
+  if #es < count then exhausted = true break end
+end
+if (stopped or not exhausted) and scanned > 0 then
+  local head = tonumber(redis.call('GET', K('seq')) or '0')
+  if last < head then out[1] = last end
+end
+return out
+)lua";
+
 enum script_id : size_t {
   sc_append,
   sc_ensure_group,
@@ -713,6 +849,8 @@ enum script_id : size_t {
   sc_processed_count,
   sc_dlq_read,
   sc_dlq_remove,
+  sc_history,
+  sc_list_events,
   sc_count,
 };
 
@@ -720,7 +858,7 @@ const char* const script_bodies[sc_count] = {
   lua_append,       lua_ensure_group, lua_read_group,     lua_reclaim,
   lua_backlog,      lua_claim,        lua_settle,         lua_due,
   lua_status,       lua_find,         lua_processed_of,   lua_processed_count,
-  lua_dlq_read,     lua_dlq_remove,
+  lua_dlq_read,     lua_dlq_remove,   lua_history,        lua_list_events,
 };
 
 // -- replies -----------------------------------------------------------------
@@ -991,6 +1129,13 @@ public:
 
   std::vector<group_status> status_of(const std::string& event_id) override;
 
+  std::vector<group_history>
+  history_of(const std::string& event_id) override;
+
+  event_listing list_events(const event_listing_query& q) override;
+
+  void ping() override;
+
   std::string describe() const override {
     return base_ + "/" + std::to_string(url_.db) + " prefix=" + prefix_;
   }
@@ -1055,6 +1200,10 @@ private:
   event decode_event(const redisReply* id, const redisReply* fields);
 
   delivery decode_delivery(const std::string& text, const std::string& op);
+
+  /// The attempts kept with a ledger value ("<epoch> <at>[ <attempts>]").
+  std::vector<attempt_record> decode_ledger(const std::string& value,
+                                            const std::string& op);
 
   std::vector<dlq_entry> read_dlq(const redisReply* r,
                                   std::vector<uint64_t>* positions,
@@ -1335,6 +1484,38 @@ delivery redis_store::decode_delivery(const std::string& text,
   }
 }
 
+std::vector<attempt_record>
+redis_store::decode_ledger(const std::string& value, const std::string& op) {
+  // "<epoch> <at>" optionally followed by " <encoded attempts>"; the
+  // attempts may contain spaces, so only the first two separate fields.
+  auto sp1 = value.find(' ');
+  auto sp2 = sp1 == std::string::npos ? sp1 : value.find(' ', sp1 + 1);
+  auto head_end = sp2 == std::string::npos ? value.size() : sp2;
+  std::vector<attempt_record> out;
+  if (sp2 != std::string::npos) {
+    try {
+      out = codec::decode_attempts(value.substr(sp2 + 1));
+    } catch (const codec::decode_error& ex) {
+      fail(op, ex.what());
+    }
+  }
+  if (out.empty()) {
+    // Committed without a history (or before histories were kept): the
+    // final attempt only, as far as the ledger knows it.
+    if (sp1 == std::string::npos)
+      fail(op, "decode ledger entry: bad value");
+    attempt_record r;
+    try {
+      r.epoch = std::stoull(value.substr(0, sp1));
+      r.at = std::stoll(value.substr(sp1 + 1, head_end - sp1 - 1));
+    } catch (const std::exception&) {
+      fail(op, "decode ledger entry: bad value");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 /// Reads g, status pairs from `r` starting at element `from`.
 std::vector<group_status> read_statuses(const redisReply* r, size_t from) {
   std::vector<group_status> out;
@@ -1529,7 +1710,7 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
                                    {"at", now}}));
         else
           args.emplace_back();
-        args.emplace_back();
+        args.push_back(codec::encode_attempts(s.dl.history));
         args.emplace_back();
         break;
       case settle_kind::retry: {
@@ -1753,6 +1934,80 @@ redis_store::status_of(const std::string& event_id) {
   if (!is_array(r.get()) || r->elements < 2)
     return {};
   return read_statuses(r.get(), 2);
+}
+
+std::vector<group_history>
+redis_store::history_of(const std::string& event_id) {
+  const std::string op = "history_of";
+  auto r = eval(sc_history, {event_id}, op);
+  std::vector<group_history> out;
+  if (!is_array(r.get()) || r->elements < 1)
+    return out;
+  if ((r->elements - 1) % 3 != 0)
+    fail(op, "unexpected reply from the history script");
+  for (size_t i = 1; i + 2 < r->elements; i += 3) {
+    group_history h;
+    h.group = str_of(r->element[i]);
+    auto st = int_of(r->element[i + 1]);
+    if (st < 0 || st > static_cast<int64_t>(event_status::dead))
+      st = 0;
+    h.status = static_cast<event_status>(st);
+    auto src = str_of(r->element[i + 2]);
+    if (h.status == event_status::processed)
+      h.attempts = decode_ledger(src, op);
+    else if (!src.empty())
+      h.attempts = decode_delivery(src, op).history;
+    out.push_back(std::move(h));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const group_history& a, const group_history& b) {
+              return a.group < b.group;
+            });
+  return out;
+}
+
+event_listing redis_store::list_events(const event_listing_query& q) {
+  event_listing out;
+  auto limit = std::max<size_t>(q.limit, 1);
+  auto budget = std::min<size_t>(std::max<size_t>(limit * 4, 256), 5000);
+  auto r = eval(sc_list_events,
+                {std::to_string(static_cast<int>(q.status)), q.group,
+                 std::to_string(q.after), std::to_string(limit),
+                 std::to_string(budget)},
+                "list_events", q.group);
+  if (!is_array(r.get()) || r->elements < 1 || (r->elements - 1) % 4 != 0)
+    fail("list_events", "unexpected reply from the list_events script");
+  out.next = u64_of(r->element[0]);
+  out.items.reserve((r->elements - 1) / 4);
+  for (size_t i = 1; i + 3 < r->elements; i += 4) {
+    event_listing_item it;
+    it.group = str_of(r->element[i]);
+    it.event_id = str_of(r->element[i + 1]);
+    it.type = str_of(r->element[i + 2]);
+    it.seq = u64_of(r->element[i + 3]);
+    it.status = q.status;
+    out.items.push_back(std::move(it));
+  }
+  // The script lists the groups of one seq in hash order.
+  std::sort(out.items.begin(), out.items.end(),
+            [](const event_listing_item& a, const event_listing_item& b) {
+              return std::tie(a.seq, a.group) < std::tie(b.seq, b.group);
+            });
+  return out;
+}
+
+void redis_store::ping() {
+  // A connection dropped since the last call (server restart, idle
+  // timeout) fails only when used: retry once over a fresh connection.
+  bool was_up = ctx_ != nullptr && !broken_;
+  try {
+    command({"PING"}, "ping");
+    return;
+  } catch (const store_error&) {
+    if (!was_up || !broken_)
+      throw;
+  }
+  command({"PING"}, "ping");
 }
 
 } // namespace

@@ -46,7 +46,15 @@
 ///   such errors are server-side (OOM, wrong-type keys), which open() and
 ///   the WRONGTYPE diagnosis report.
 /// - After an I/O error the call throws store_error; the next call
-///   reconnects (re-applying timeout, AUTH and SELECT).
+///   reconnects (re-applying timeout, AUTH and SELECT). `ping` also retries
+///   once over a new connection when the old one turns out to be dead.
+/// - `history_of` and `list_events` are one script call each;
+///   `list_events` scans at most max(limit * 4, 256) log entries (at most
+///   5000) per call, in chunks of 256, stopping at the end of the seq whose
+///   items reach the limit.
+/// - A committed effect keeps the delivery's attempt history with its
+///   ledger entry (codec::encode_attempts): a short string, no extra
+///   command on the settle path.
 namespace onceflow {
 
 /// Options of the Redis store.

@@ -450,6 +450,88 @@ BOOST_AUTO_TEST_CASE(prefix_isolates_deployments) {
   BOOST_CHECK(a->describe().find("s3cret") == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(ping_reconnects_and_names_the_store) {
+  if (skip_redis_tests())
+    return;
+  auto server = std::make_unique<redis_server>();
+  auto port = server->port();
+  auto s = open_store(server->url(), unique_prefix("ping"));
+  BOOST_CHECK_NO_THROW(s->ping());
+  // The server drops our connection: ping reconnects instead of failing.
+  auto killed = raw_command(port, {"CLIENT", "KILL", "TYPE", "normal"});
+  BOOST_REQUIRE_MESSAGE(killed.rfind(":", 0) == 0 && killed != ":0",
+                        "CLIENT KILL answered " << killed);
+  BOOST_CHECK_NO_THROW(s->ping());
+  BOOST_CHECK_NO_THROW(s->ping());
+  // The server is gone: ping fails, naming the store.
+  server.reset();
+  for (int i = 0; i < 2; ++i) {
+    try {
+      s->ping();
+      BOOST_ERROR("ping succeeded without a server");
+    } catch (const store_error& ex) {
+      std::string what = ex.what();
+      BOOST_TEST_MESSAGE("error: " << what);
+      auto store = "redis://127.0.0.1:" + std::to_string(port);
+      BOOST_CHECK_MESSAGE(what.find(store) != std::string::npos,
+                          "'" << what << "' does not name " << store);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto prefix = unique_prefix("ledger");
+  auto s = open_store(server.url(), prefix);
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch{make_event("a", "t"), make_event("b", "t")};
+  s->append(batch, t0, 60'000);
+  auto evs = s->read_group("g", 10, t0);
+  BOOST_REQUIRE_EQUAL(evs.size(), 2u);
+  auto d = s->claim({{"g", "a", evs[0].seq}}, "n/l", t0, 1000, 3);
+  settlement st;
+  st.dl.ev = evs[0];
+  st.dl.group = "g";
+  st.dl.epoch = d.at(0).epoch;
+  attempt_record rec;
+  rec.attempt = 1;
+  rec.at = t0 + 1;
+  rec.node = "n";
+  rec.listener = "l";
+  rec.epoch = st.dl.epoch;
+  rec.error = "ok then";
+  st.dl.history.push_back(rec);
+  BOOST_REQUIRE(s->settle({st}, t0 + 2).at(0) == fence_decision::ok);
+  auto h = s->history_of("a");
+  BOOST_REQUIRE_EQUAL(h.size(), 1u);
+  BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 1u);
+  BOOST_CHECK_EQUAL(h[0].attempts[0].error, "ok then");
+  // A ledger entry written before histories were kept: "<epoch> <at>".
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"HSET", prefix + "g:g:ledger",
+                                   std::to_string(evs[1].seq),
+                                   "42 1700000000123"}),
+                      ":1");
+  h = s->history_of("b");
+  BOOST_REQUIRE_EQUAL(h.size(), 1u);
+  BOOST_CHECK(h[0].status == event_status::processed);
+  BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 1u);
+  BOOST_CHECK_EQUAL(h[0].attempts[0].epoch, 42u);
+  BOOST_CHECK_EQUAL(h[0].attempts[0].at, 1700000000123);
+  BOOST_CHECK(h[0].attempts[0].result == outcome::success);
+  auto l = s->list_events({event_status::processed, "", 0, 10});
+  BOOST_CHECK_EQUAL(l.items.size(), 2u);
+  // A corrupt value is a store error, not a crash.
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"HSET", prefix + "g:g:ledger",
+                                   std::to_string(evs[1].seq),
+                                   "42 1700000000123 garbage"}),
+                      ":0");
+  BOOST_CHECK_THROW(s->history_of("b"), store_error);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_group_throws) {
   if (skip_redis_tests())
     return;
