@@ -3,6 +3,7 @@
 #include "actors/logic/priority_queue.hpp"
 #include "actors/logic/token_bucket.hpp"
 #include "actors/logic/validation.hpp"
+#include "actors/node_metrics.hpp"
 #include "actors/timeouts.hpp"
 
 #include <caf/actor_system.hpp>
@@ -59,6 +60,12 @@ struct group_state {
   uint64_t stale = 0;
   uint64_t restarts = 0;
   uint32_t next_listener_index = 0;
+  /// Paused on this node: nothing new is dispatched.
+  bool paused = false;
+  /// Settled events per second (smoothed over janitor rounds).
+  double rate = 0;
+  uint64_t rate_settled = 0;
+  millis_t rate_at = -1;
 };
 
 struct broadcaster_state {
@@ -216,6 +223,7 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   lc.node = st.cfg.node;
   lc.name = g.cfg.name + "/" + std::to_string(++g.next_listener_index);
   lc.jitter = st.cfg.jitter;
+  lc.metrics = st.cfg.metrics;
   std::shared_ptr<handler> h = st.cfg.handlers->make(g.cfg.handler,
                                                       g.cfg.options);
   auto hdl = spawn_listener(self->system(), std::move(lc), std::move(h),
@@ -252,7 +260,7 @@ bool admit_type(group_state& g, const delivery& dl, millis_t now,
 void dispatch(bc_pointer self, size_t gi) {
   auto& st = self->state;
   auto& g = st.groups[gi];
-  if (st.draining)
+  if (st.draining || g.paused)
     return;
   auto now = now_of(self);
   for (auto& slot : g.listeners) {
@@ -337,7 +345,8 @@ void maybe_read(bc_pointer self, size_t gi) {
   auto& g = st.groups[gi];
   auto low_water = static_cast<size_t>(g.cfg.batch_size)
                    * std::max<size_t>(1, g.listeners.size()) * 2;
-  if (!g.joined || g.reading || g.exhausted || st.draining
+  // A paused group leaves new entries in the log (status "accepted").
+  if (!g.joined || g.reading || g.exhausted || st.draining || g.paused
       || g.queue.size() >= low_water)
     return;
   g.reading = true;
@@ -379,6 +388,14 @@ void janitor(bc_pointer self) {
   auto now = now_of(self);
   for (size_t gi = 0; gi < st.groups.size(); ++gi) {
     auto& g = st.groups[gi];
+    // Settled events per second, smoothed (weight of the newest round 0.5).
+    if (g.rate_at >= 0 && now > g.rate_at) {
+      auto r = static_cast<double>(g.settled - g.rate_settled) * 1000.0
+               / static_cast<double>(now - g.rate_at);
+      g.rate = 0.5 * g.rate + 0.5 * r;
+    }
+    g.rate_at = now;
+    g.rate_settled = g.settled;
     // In-flight entries past their lease: a listener stalled. Hand them to
     // another listener; the deduplicator fences the stalled one.
     std::vector<uint64_t> stalled;
@@ -535,6 +552,9 @@ caf::settings status_of(bc_pointer self) {
     caf::put(s, p + "held", g.held);
     caf::put(s, p + "stale", g.stale);
     caf::put(s, p + "listener-restarts", g.restarts);
+    caf::put(s, p + "paused", g.paused);
+    caf::put(s, p + "rate", g.rate);
+    caf::put(s, p + "subscriptions", g.cfg.subscriptions);
   }
   return s;
 }
@@ -580,6 +600,9 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       auto& st = self->state;
       if (st.draining) {
         ++st.rejected_draining;
+        if (st.cfg.metrics)
+          st.cfg.metrics->count(metric::rejected, {{"reason", "draining"}},
+                                batch.size());
         return make_error(ec::draining, "node is shutting down");
       }
       if (batch.size() > st.cfg.max_ingest_batch)
@@ -617,6 +640,9 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       if (worst + batch.size() > st.cfg.max_backlog
           || st.pending_appends >= st.cfg.max_pending_appends) {
         ++st.rejected_overloaded;
+        if (st.cfg.metrics)
+          st.cfg.metrics->count(metric::rejected, {{"reason", "overloaded"}},
+                                batch.size());
         // Ask to come back after roughly one dispatch round.
         return make_error(ec::overloaded,
                           "retry after 100 ms (" + std::to_string(worst)
@@ -640,7 +666,12 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
             auto& st = self->state;
             --st.pending_appends;
             bool any = false;
+            metrics_batch counts;
             for (size_t i = 0; i < rs.size(); ++i) {
+              if (st.cfg.metrics)
+                counts.count(rs[i].duplicate ? metric::duplicate
+                                             : metric::accepted,
+                             {{"type", (*types)[i]}});
               if (rs[i].duplicate) {
                 ++st.duplicates;
                 continue;
@@ -654,6 +685,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
                     break;
                   }
             }
+            if (st.cfg.metrics)
+              st.cfg.metrics->merge(counts);
             rp.deliver(std::move(rs));
             if (any)
               for (size_t gi = 0; gi < st.groups.size(); ++gi) {
@@ -661,9 +694,12 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
                 maybe_read(self, gi);
               }
           },
-          [self, rp](caf::error& err) mutable {
+          [self, rp, n = types->size()](caf::error& err) mutable {
             auto& st = self->state;
             --st.pending_appends;
+            if (st.cfg.metrics)
+              st.cfg.metrics->count(metric::rejected,
+                                    {{"reason", "store_failure"}}, n);
             // A timed-out append may still have committed.
             for (auto& g : st.groups)
               g.exhausted = false;
@@ -728,6 +764,25 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       if (!st.drain_waiters.empty())
         wake_at(self, st.drain_deadline);
       return rp;
+    },
+    [self](atom::pause, std::string& name,
+           bool paused) -> caf::result<bool> {
+      auto& st = self->state;
+      for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+        auto& g = st.groups[gi];
+        if (g.cfg.name != name)
+          continue;
+        if (g.paused != paused)
+          spdlog::info("broadcaster: group {} {}", name,
+                       paused ? "paused" : "resumed");
+        g.paused = paused;
+        if (!paused) {
+          maybe_read(self, gi);
+          dispatch(self, gi);
+        }
+        return paused;
+      }
+      return make_error(ec::unknown_group, "no group named '" + name + "'");
     },
     [self](atom::status) { return status_of(self); },
   };

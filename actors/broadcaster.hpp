@@ -31,6 +31,9 @@ struct broadcaster_config {
   const handler_registry* handlers = &default_handlers();
   /// Jitter for listeners (tests pin it; empty: random).
   jitter_source jitter;
+  /// The node's metrics (accepted, duplicates, listeners' counts); may be
+  /// null.
+  std::shared_ptr<metrics_registry> metrics;
 };
 
 /// Spawns the broadcaster with its listeners (`concurrency` per group),

@@ -23,6 +23,10 @@ struct dlq_state {
   /// Rate-limited replay of everything: events/s, remaining budget.
   double replay_rate = 0;
   uint64_t replay_remaining = 0;
+  /// Only this group ("" = all), and progress of the current run.
+  std::string replay_group;
+  uint64_t replay_total = 0;
+  uint64_t replay_done = 0;
   bool replay_step_pending = false;
   static inline const char* name = "dead_letter_queue";
 };
@@ -37,6 +41,7 @@ void replay_step(dlq_pointer self) {
   auto per_step = std::max<uint64_t>(
     1, static_cast<uint64_t>(std::floor(st.replay_rate / 10.0)));
   dlq_query q;
+  q.group = st.replay_group;
   q.limit = static_cast<size_t>(std::min(per_step, st.replay_remaining));
   st.replay_step_pending = true;
   self->request(st.store, store_timeout, atom::list_v, q)
@@ -58,6 +63,7 @@ void replay_step(dlq_pointer self) {
               [self, pending, now](uint64_t n) {
                 auto& st = self->state;
                 st.replayed += n;
+                st.replay_done += n;
                 st.replay_remaining -= std::min<uint64_t>(
                   st.replay_remaining, std::max<uint64_t>(n, 1));
                 if (--*pending == 0) {
@@ -125,23 +131,41 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer) {
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [self](atom::replay_all, double rate) {
+    [self](atom::replay_all, double rate, std::string& group) {
       auto rp = self->make_response_promise<uint64_t>();
       if (!(rate > 0)) {
         rp.deliver(make_error(ec::invalid_event, "replay rate must be > 0"));
         return rp;
       }
-      self->request(self->state.store, store_timeout, atom::status_v)
-        .then(
-          [self, rp, rate](caf::settings& s) mutable {
-            auto total = caf::get_or(s, "store.dlq-size", uint64_t{0});
-            auto& st = self->state;
-            st.replay_rate = rate;
-            st.replay_remaining = total;
-            replay_step(self);
-            rp.deliver(total);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      auto start = [self, rp, rate, group](uint64_t total) mutable {
+        auto& st = self->state;
+        st.replay_rate = rate;
+        st.replay_group = group;
+        st.replay_remaining = total;
+        st.replay_total = total;
+        st.replay_done = 0;
+        replay_step(self);
+        rp.deliver(total);
+      };
+      auto fail = [rp](caf::error& err) mutable {
+        rp.deliver(std::move(err));
+      };
+      if (group.empty()) {
+        self->request(self->state.store, store_timeout, atom::status_v)
+          .then(
+            [start](caf::settings& s) mutable {
+              start(caf::get_or(s, "store.dlq-size", uint64_t{0}));
+            },
+            fail);
+      } else {
+        // The store counts the whole DLQ only: count the group's entries.
+        dlq_query q;
+        q.group = group;
+        q.limit = 1000000;
+        self->request(self->state.store, store_timeout, atom::list_v, q)
+          .then([start](dlq_page& page) mutable { start(page.entries.size()); },
+                fail);
+      }
       return rp;
     },
     [self](atom::tick) { replay_step(self); },
@@ -164,6 +188,10 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer) {
       caf::put(result, "dlq.purged", st.purged);
       caf::put(result, "dlq.replay-remaining", st.replay_remaining);
       caf::put(result, "dlq.replay-rate", st.replay_rate);
+      caf::put(result, "dlq.replay-active", st.replay_remaining > 0);
+      caf::put(result, "dlq.replay-total", st.replay_total);
+      caf::put(result, "dlq.replay-done", st.replay_done);
+      caf::put(result, "dlq.replay-group", st.replay_group);
       return result;
     },
   };

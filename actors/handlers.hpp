@@ -22,6 +22,10 @@ struct handler_result {
   /// Record the processed event in the store, in the same commit as the
   /// ledger entry (exactly-once effect).
   bool record_effect = false;
+  /// For retryable failures: the earliest time the receiver wants the next
+  /// attempt, relative to now (a webhook's `Retry-After`); 0: backoff only.
+  /// The next attempt waits max(backoff delay, retry_after).
+  millis_t retry_after = 0;
 };
 
 /// Options of a group's handler (from `[groups.<name>]` in the config).
@@ -32,16 +36,42 @@ struct handler_options {
   double failure_rate = 0;
   /// simulate: random seed (0 = random).
   uint64_t seed = 0;
+  /// webhook: the URL events are POSTed to (http:// or https://).
+  std::string url;
+  /// webhook: HMAC-SHA256 key for the `X-Onceflow-Signature` header (empty:
+  /// no signature).
+  std::string secret;
+  /// webhook: timeout of one call (connect + response).
+  millis_t timeout = 10000;
+  /// The group's name (set by the node; handlers may use it in requests).
+  std::string group;
 };
 
+/// Completion of an asynchronous handler call. Called exactly once, from
+/// any thread.
+using handler_callback = std::function<void(handler_result)>;
+
 /// A handler: event in, success / retryable error / permanent error out.
-/// Handlers run inside listener actors and must not block.
+/// Handlers run inside listener actors and must not block: one that waits
+/// for I/O (a webhook) is asynchronous and completes through a callback.
 class handler {
 public:
   virtual ~handler();
 
-  /// Handles attempt `attempt` (1-based) of `ev`.
+  /// Handles attempt `attempt` (1-based) of `ev` (synchronous handlers).
   virtual handler_result handle(const event& ev, uint32_t attempt) = 0;
+
+  /// True if the listener must use `handle_async` instead of `handle`.
+  virtual bool asynchronous() const {
+    return false;
+  }
+
+  /// Starts attempt `attempt` of `ev` and returns at once; `done` receives
+  /// the result later, from any thread. The default runs `handle`.
+  virtual void handle_async(const event& ev, uint32_t attempt,
+                            handler_callback done) {
+    done(handle(ev, attempt));
+  }
 };
 
 using handler_ptr = std::unique_ptr<handler>;

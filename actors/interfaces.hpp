@@ -53,6 +53,13 @@ using store_actor = caf::typed_actor<
   /// Processed-event records of an event (the store handler's effects).
   caf::replies_to<atom::processed,
                   std::string>::with<std::vector<processed_record>>,
+  /// The event with its per-group status and attempt histories (seq 0 if
+  /// unknown).
+  caf::replies_to<atom::history, std::string>::with<event_history>,
+  /// Events of one status, cursor-paginated.
+  caf::replies_to<atom::events, event_listing_query>::with<event_listing>,
+  /// True if the store answers now; fails with ec::store_failure.
+  caf::replies_to<atom::ping>::with<bool>,
   /// Counters and sizes.
   caf::replies_to<atom::status>::with<caf::settings>>;
 
@@ -62,6 +69,9 @@ using listener_actor = caf::typed_actor<
   caf::reacts_to<atom::dispatch, std::vector<delivery>>,
   /// Internal: simulated handler latency of batch `token` has elapsed.
   caf::reacts_to<atom::tick, uint64_t>,
+  /// Internal: an asynchronous handler finished item `index` of batch
+  /// `token`.
+  caf::reacts_to<atom::handled, uint64_t, uint32_t, handler_result>,
   /// Counters.
   caf::replies_to<atom::status>::with<caf::settings>>;
 
@@ -93,6 +103,9 @@ using broadcaster_actor = caf::typed_actor<
   caf::reacts_to<atom::janitor>,
   /// Per-group status of an event.
   caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
+  /// Pauses (true) or resumes (false) dispatching of a group on this node;
+  /// fails with ec::unknown_group.
+  caf::replies_to<atom::pause, std::string, bool>::with<bool>,
   /// Stops accepting, waits for in-flight batches; replies when drained
   /// (true) or when the timeout passed with work left (false).
   caf::replies_to<atom::drain, millis_t>::with<bool>,
@@ -120,15 +133,22 @@ using dead_letter_queue_actor = caf::typed_actor<
   caf::replies_to<atom::inspect, std::string>::with<std::vector<dlq_entry>>,
   /// Replays one event (all its dead groups, or one group).
   caf::replies_to<atom::replay, std::string, std::string>::with<uint64_t>,
-  /// Replays every entry at `rate` events/s; replies with how many will be
-  /// replayed; progress shows in status.
-  caf::replies_to<atom::replay_all, double>::with<uint64_t>,
+  /// Replays every entry (of one group, or "" for all) at `rate` events/s;
+  /// replies with how many will be replayed; progress shows in status.
+  caf::replies_to<atom::replay_all, double, std::string>::with<uint64_t>,
   /// Internal: next step of a rate-limited replay.
   caf::reacts_to<atom::tick>,
   /// Deletes one event's entries ("" = all); replies with the count.
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
   /// Counters.
   caf::replies_to<atom::status>::with<caf::settings>>;
+
+/// The HTTP API's bridge into the actor system (node-local): HTTP threads
+/// queue work and wake it; it batches single-event submissions into one
+/// `ingest` and runs the other calls.
+using http_gateway_actor = caf::typed_actor<
+  /// Work was queued: drain the queue.
+  caf::reacts_to<atom::tick>>;
 
 } // namespace onceflow
 

@@ -1,6 +1,7 @@
 #include "actors/listener.hpp"
 
 #include "actors/logic/backoff.hpp"
+#include "actors/node_metrics.hpp"
 #include "actors/timeouts.hpp"
 
 #include <caf/actor_system.hpp>
@@ -14,6 +15,16 @@ namespace onceflow {
 
 namespace {
 
+/// A granted delivery whose handler runs (or ran).
+struct running_item {
+  delivery dl;
+  handler_result result;
+  bool finished = false;
+  /// Handler start and duration (async: until its callback arrived).
+  std::chrono::steady_clock::time_point started;
+  double seconds = 0;
+};
+
 struct listener_state {
   listener_config cfg;
   std::shared_ptr<handler> h;
@@ -23,6 +34,9 @@ struct listener_state {
   /// Reports of the current batch; settlements waiting for a latency.
   std::vector<dispatch_report> reports;
   std::vector<settlement> pending;
+  /// Granted deliveries of the current batch and how many still run.
+  std::vector<running_item> running;
+  size_t outstanding = 0;
   uint64_t token = 0;
   uint64_t batches = 0;
   uint64_t succeeded = 0;
@@ -40,6 +54,7 @@ void report(listener_pointer self) {
     self->send(to, atom::done_v, std::move(st.reports));
   st.reports.clear();
   st.pending.clear();
+  st.running.clear();
   st.reply_to = nullptr;
 }
 
@@ -55,6 +70,49 @@ void fail_batch(listener_pointer self, const std::vector<uint64_t>& seqs,
   report(self);
 }
 
+/// What the metrics need of one settlement once it committed.
+struct settled_item {
+  settle_kind kind;
+  std::string type;
+  millis_t created_at;
+};
+
+/// Counts committed outcomes in the node's metrics.
+void count_settled(listener_pointer self,
+                   const std::vector<settled_item>& items,
+                   const std::vector<fence_decision>& ds, millis_t now) {
+  auto& m = self->state.cfg.metrics;
+  if (!m)
+    return;
+  metrics_batch b;
+  auto& group = self->state.cfg.group.name;
+  for (size_t i = 0; i < items.size() && i < ds.size(); ++i) {
+    if (ds[i] != fence_decision::ok)
+      continue;
+    auto& s = items[i];
+    metric_labels labels{{"group", group}, {"type", s.type}};
+    switch (s.kind) {
+      case settle_kind::done:
+        b.count(metric::processed, labels);
+        b.observe(metric::effect_latency, {{"group", group}},
+                  static_cast<double>(std::max<millis_t>(
+                    0, now - s.created_at))
+                    / 1000.0);
+        break;
+      case settle_kind::retry:
+        b.count(metric::retried, labels);
+        break;
+      case settle_kind::dead:
+        b.count(metric::dead, labels);
+        break;
+      case settle_kind::release:
+        break;
+    }
+  }
+  if (!b.empty())
+    m->merge(b);
+}
+
 void settle(listener_pointer self) {
   auto& st = self->state;
   if (st.pending.empty()) {
@@ -62,15 +120,23 @@ void settle(listener_pointer self) {
     return;
   }
   std::vector<uint64_t> seqs;
-  std::vector<bool> retries;
-  for (auto& s : st.pending) {
+  for (auto& s : st.pending)
     seqs.push_back(s.dl.ev.seq);
-    retries.push_back(s.kind == settle_kind::retry);
+  // Keep what the metrics need of the outcomes after the commit.
+  std::vector<settled_item> items;
+  if (st.cfg.metrics) {
+    items.reserve(st.pending.size());
+    for (auto& s : st.pending)
+      items.push_back({s.kind, s.dl.ev.type, s.dl.ev.created_at});
   }
+  std::vector<bool> retries;
+  for (auto& s : st.pending)
+    retries.push_back(s.kind == settle_kind::retry);
   self
     ->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
     .then(
-      [self, seqs, retries](std::vector<fence_decision>& ds) {
+      [self, seqs, retries,
+       items = std::move(items)](std::vector<fence_decision>& ds) {
         auto& st = self->state;
         for (size_t i = 0; i < seqs.size(); ++i) {
           auto ok = i < ds.size() && ds[i] == fence_decision::ok;
@@ -82,18 +148,116 @@ void settle(listener_pointer self) {
             ++st.refused;
           st.reports.push_back({seqs[i], kind, 0});
         }
+        count_settled(self, items, ds, to_millis(self->clock().now()));
         report(self);
       },
       [self, seqs](caf::error& err) { fail_batch(self, seqs, err); });
   st.pending.clear();
 }
 
-/// Runs the handler on granted deliveries and prepares their settlements.
+/// Turns the handler results of the current batch into settlements; waits
+/// for a simulated latency before settling.
+void finish(listener_pointer self) {
+  auto& st = self->state;
+  auto now = to_millis(self->clock().now());
+  millis_t latency = 0;
+  metrics_batch durations;
+  for (auto& item : st.running) {
+    auto& dl = item.dl;
+    auto& r = item.result;
+    latency += r.latency;
+    auto seconds = item.seconds + static_cast<double>(r.latency) / 1000.0;
+    durations.observe(metric::handler_duration,
+                      {{"group", st.cfg.group.name}}, seconds);
+    dl.history.push_back({dl.attempt, now + latency, st.cfg.node, st.cfg.name,
+                          dl.epoch, r.result, r.error});
+    settlement s;
+    if (r.result == outcome::success) {
+      ++st.succeeded;
+      s.kind = settle_kind::done;
+      s.record_effect = r.record_effect;
+    } else {
+      ++st.failed;
+      auto u = st.cfg.jitter();
+      auto v = decide_retry(st.cfg.group.retry, dl.attempt, r.result, u);
+      s.error = r.error;
+      if (v.retry) {
+        // The store schedules the next attempt (attempt + 1); a receiver's
+        // Retry-After postpones it further.
+        s.kind = settle_kind::retry;
+        s.due = now + latency + std::max(v.delay, r.retry_after);
+      } else {
+        s.kind = settle_kind::dead;
+        s.reason = v.reason;
+      }
+    }
+    s.dl = std::move(dl);
+    st.pending.push_back(std::move(s));
+  }
+  st.running.clear();
+  if (st.cfg.metrics && !durations.empty())
+    st.cfg.metrics->merge(durations);
+  if (latency > 0) {
+    self->delayed_send(self, std::chrono::milliseconds(latency), atom::tick_v,
+                       ++st.token);
+    return;
+  }
+  settle(self);
+}
+
+/// Runs the handler on every granted delivery of the batch.
+void run_handlers(listener_pointer self) {
+  auto& st = self->state;
+  if (st.running.empty()) {
+    finish(self);
+    return;
+  }
+  if (!st.h->asynchronous()) {
+    for (auto& item : st.running) {
+      item.started = std::chrono::steady_clock::now();
+      try {
+        item.result = st.h->handle(item.dl.ev, item.dl.attempt);
+      } catch (const std::exception& e) {
+        item.result = handler_result{};
+        item.result.result = outcome::retryable;
+        item.result.error = std::string{"handler threw: "} + e.what();
+      }
+      item.seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - item.started)
+                       .count();
+      item.finished = true;
+    }
+    finish(self);
+    return;
+  }
+  // Asynchronous: each completion comes back as a message, from any thread.
+  auto token = ++st.token;
+  st.outstanding = st.running.size();
+  auto me = caf::actor_cast<listener_actor>(self);
+  for (uint32_t i = 0; i < st.running.size(); ++i) {
+    auto& item = st.running[i];
+    item.started = std::chrono::steady_clock::now();
+    try {
+      st.h->handle_async(item.dl.ev, item.dl.attempt,
+                         [me, token, i](handler_result r) {
+                           caf::anon_send(me, atom::handled_v, token, i,
+                                          std::move(r));
+                         });
+    } catch (const std::exception& e) {
+      handler_result r;
+      r.result = outcome::retryable;
+      r.error = std::string{"handler threw: "} + e.what();
+      self->send(me, atom::handled_v, token, i, std::move(r));
+    }
+  }
+}
+
+/// Sorts the claim decisions: granted deliveries run their handler, the
+/// others are reported or dead-lettered (crash loop) at once.
 void process(listener_pointer self, std::vector<delivery>& batch,
              std::vector<claim_decision>& ds) {
   auto& st = self->state;
   auto now = to_millis(self->clock().now());
-  millis_t latency = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& dl = batch[i];
     if (i >= ds.size()) {
@@ -138,44 +302,11 @@ void process(listener_pointer self, std::vector<delivery>& batch,
     }
     dl.epoch = d.epoch;
     dl.redeliveries = d.redeliveries;
-    handler_result r;
-    try {
-      r = st.h->handle(dl.ev, dl.attempt);
-    } catch (const std::exception& e) {
-      r.result = outcome::retryable;
-      r.error = std::string{"handler threw: "} + e.what();
-    }
-    latency += r.latency;
-    dl.history.push_back({dl.attempt, now + latency, st.cfg.node, st.cfg.name,
-                          dl.epoch, r.result, r.error});
-    settlement s;
-    if (r.result == outcome::success) {
-      ++st.succeeded;
-      s.kind = settle_kind::done;
-      s.record_effect = r.record_effect;
-    } else {
-      ++st.failed;
-      auto u = st.cfg.jitter();
-      auto v = decide_retry(st.cfg.group.retry, dl.attempt, r.result, u);
-      s.error = r.error;
-      if (v.retry) {
-        // The store schedules the next attempt (attempt + 1).
-        s.kind = settle_kind::retry;
-        s.due = now + latency + v.delay;
-      } else {
-        s.kind = settle_kind::dead;
-        s.reason = v.reason;
-      }
-    }
-    s.dl = std::move(dl);
-    st.pending.push_back(std::move(s));
+    running_item item;
+    item.dl = std::move(dl);
+    st.running.push_back(std::move(item));
   }
-  if (latency > 0) {
-    self->delayed_send(self, std::chrono::milliseconds(latency), atom::tick_v,
-                       ++st.token);
-    return;
-  }
-  settle(self);
+  run_handlers(self);
 }
 
 listener_actor::behavior_type listener_impl(listener_pointer self,
@@ -218,6 +349,20 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
       if (token == self->state.token)
         settle(self);
     },
+    [self](atom::handled, uint64_t token, uint32_t index, handler_result& r) {
+      auto& st = self->state;
+      if (token != st.token || index >= st.running.size()
+          || st.running[index].finished)
+        return;
+      auto& item = st.running[index];
+      item.result = std::move(r);
+      item.finished = true;
+      item.seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - item.started)
+                       .count();
+      if (--st.outstanding == 0)
+        finish(self);
+    },
     [self](atom::status) {
       auto& st = self->state;
       caf::settings result;
@@ -226,6 +371,7 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
       caf::put(result, "listener.succeeded", st.succeeded);
       caf::put(result, "listener.failed", st.failed);
       caf::put(result, "listener.refused", st.refused);
+      caf::put(result, "listener.running", uint64_t{st.outstanding});
       return result;
     },
   };

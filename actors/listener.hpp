@@ -2,6 +2,7 @@
 
 #include "actors/handlers.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/logic/metrics.hpp"
 #include "config/node_config.hpp"
 
 #include <functional>
@@ -20,6 +21,8 @@ struct listener_config {
   std::string name;
   /// Jitter source; a default-constructed one uses a random generator.
   jitter_source jitter;
+  /// The node's metrics (processed, retried, dead, latencies); may be null.
+  std::shared_ptr<metrics_registry> metrics;
 };
 
 /// Spawns a listener: claims each dispatched batch from the deduplicator,

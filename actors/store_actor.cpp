@@ -150,6 +150,27 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "processed",
                      [&] { return self->state.st->processed_of(id); });
     },
+    [self](atom::history,
+           const std::string& id) -> caf::result<event_history> {
+      return guarded(self, "history", [&] {
+        event_history result;
+        result.ev = self->state.st->find(id);
+        if (result.ev.seq != 0)
+          result.groups = self->state.st->history_of(id);
+        return result;
+      });
+    },
+    [self](atom::events,
+           const event_listing_query& q) -> caf::result<event_listing> {
+      return guarded(self, "list events",
+                     [&] { return self->state.st->list_events(q); });
+    },
+    [self](atom::ping) -> caf::result<bool> {
+      return guarded(self, "ping", [&] {
+        self->state.st->ping();
+        return true;
+      });
+    },
     [self](atom::status) -> caf::result<caf::settings> {
       caf::settings result;
       caf::put(result, "store.backend", self->state.st->describe());

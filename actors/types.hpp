@@ -5,6 +5,7 @@
 // has a type ID (CAF_ENABLE_TYPE_ID_CHECKS is on for our code), so a type
 // that could not cross the network fails to compile.
 
+#include "actors/handlers.hpp"
 #include "actors/logic/event.hpp"
 #include "actors/logic/lease_table.hpp"
 #include "adapters/ports.hpp"
@@ -68,6 +69,13 @@ struct dispatch_report {
   uint64_t seq = 0;
   kind_t kind = settled;
   millis_t until = 0;
+};
+
+/// An event with its per-group status and attempt history (the status
+/// API's answer).
+struct event_history {
+  event ev;
+  std::vector<group_history> groups;
 };
 
 /// Wall-clock milliseconds derived from an actor clock: real time under the
@@ -153,6 +161,40 @@ typename Inspector::result_type inspect(Inspector& f, group_status& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_history& x) {
+  return f(caf::meta::type_name("onceflow::group_history"), x.group, x.status,
+           x.attempts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_history& x) {
+  return f(caf::meta::type_name("onceflow::event_history"), x.ev, x.groups);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_listing_query& x) {
+  return f(caf::meta::type_name("onceflow::event_listing_query"), x.status,
+           x.group, x.after, x.limit);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_listing_item& x) {
+  return f(caf::meta::type_name("onceflow::event_listing_item"), x.group,
+           x.event_id, x.type, x.seq, x.status);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_listing& x) {
+  return f(caf::meta::type_name("onceflow::event_listing"), x.items, x.next);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
+  return f(caf::meta::type_name("onceflow::handler_result"), x.result,
+           x.error, x.latency, x.record_effect, x.retry_after);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatch_report& x) {
   return f(caf::meta::type_name("onceflow::dispatch_report"), x.seq, x.kind,
            x.until);
@@ -190,6 +232,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_status>))
   CAF_ADD_TYPE_ID(onceflow, (onceflow::dispatch_report))
   CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dispatch_report>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::handler_result))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::group_history))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_history>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_history))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_query))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_item))
+  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>))
+  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
 
   CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
   CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
@@ -217,5 +267,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
   CAF_ADD_ATOM(onceflow, onceflow::atom, drain, "drain")
   CAF_ADD_ATOM(onceflow, onceflow::atom, backlog, "backlog")
   CAF_ADD_ATOM(onceflow, onceflow::atom, janitor, "janitor")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, handled, "handled")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, pause, "pause")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, ping, "ping")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, history, "history")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, events, "events")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, groups, "groups")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -3,7 +3,9 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include <cctype>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -126,11 +128,15 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"priorities", {"high", "normal", "low"}},
     {"rate-limits", {"types"}},
     {"janitor", {"interval"}},
+    {"http",
+     {"enabled", "host", "port", "max-body-bytes", "max-batch", "threads",
+      "api-keys", "api-keys-file"}},
     {"group",
      {"handler", "concurrency", "subscriptions", "batch-size", "batch-wait",
       "lease-ttl", "retry-base", "retry-factor", "retry-cap", "max-attempts",
       "jitter", "crash-budget", "rate-limit", "rate-burst", "latency",
-      "failure-rate", "seed"}},
+      "failure-rate", "seed", "webhook-url", "webhook-secret",
+      "webhook-timeout"}},
   };
   return known;
 }
@@ -154,6 +160,45 @@ std::string check_known(const caf::settings& content,
 }
 
 } // namespace
+
+std::string parse_api_key(const std::string& spec, api_key& out) {
+  // The key itself is never part of an error text.
+  auto c1 = spec.find(':');
+  auto c2 = c1 == std::string::npos ? c1 : spec.find(':', c1 + 1);
+  if (c2 == std::string::npos)
+    return "entries must look like \"name:key:role[+role...]\"";
+  out.name = spec.substr(0, c1);
+  out.key = spec.substr(c1 + 1, c2 - c1 - 1);
+  if (out.name.empty())
+    return "an entry has an empty name";
+  if (out.key.size() < 8)
+    return "the key of '" + out.name + "' is shorter than 8 characters";
+  for (auto ch : out.key)
+    if (!std::isgraph(static_cast<unsigned char>(ch)))
+      return "the key of '" + out.name
+             + "' has a space or control character";
+  out.roles = 0;
+  auto roles = spec.substr(c2 + 1);
+  size_t pos = 0;
+  while (pos <= roles.size()) {
+    auto plus = roles.find('+', pos);
+    auto role = roles.substr(pos, plus == std::string::npos ? std::string::npos
+                                                            : plus - pos);
+    if (role == "publish")
+      out.roles |= static_cast<uint8_t>(api_role::publish);
+    else if (role == "read")
+      out.roles |= static_cast<uint8_t>(api_role::read);
+    else if (role == "admin")
+      out.roles |= static_cast<uint8_t>(api_role::admin);
+    else
+      return "key '" + out.name + "' has unknown role '" + role
+             + "' (known: publish, read, admin)";
+    if (plus == std::string::npos)
+      break;
+    pos = plus + 1;
+  }
+  return {};
+}
 
 std::string node_config::effective_store_path() const {
   if (!store_path.empty())
@@ -221,6 +266,45 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
     }
     out.type_limits.push_back(l);
   }
+  r.boolean("http.enabled", out.http.enabled);
+  r.str("http.host", out.http.host);
+  r.integer("http.port", out.http.port, 0, 65535);
+  r.integer("http.max-body-bytes", out.http.max_body_bytes, 1024,
+            1024LL * 1024 * 1024);
+  r.integer("http.max-batch", out.http.max_batch, 1, 100000);
+  r.integer("http.threads", out.http.threads, 1, 64);
+  std::vector<std::string> keys;
+  r.strings("http.api-keys", keys);
+  r.str("http.api-keys-file", out.http.keys_file);
+  for (auto& spec : keys) {
+    api_key k;
+    if (auto e = parse_api_key(spec, k); !e.empty()) {
+      r.fail("http.api-keys", e);
+      break;
+    }
+    out.http.keys.push_back(std::move(k));
+  }
+  if (err.empty() && !out.http.keys_file.empty()) {
+    std::ifstream in{out.http.keys_file};
+    if (!in)
+      r.fail("http.api-keys-file",
+             "names a file that cannot be read: " + out.http.keys_file);
+    std::string line;
+    for (int n = 1; in && std::getline(in, line); ++n) {
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+        line.pop_back();
+      if (line.empty() || line[0] == '#')
+        continue;
+      api_key k;
+      if (auto e = parse_api_key(line, k); !e.empty()) {
+        r.fail("http.api-keys-file",
+               "line " + std::to_string(n) + " of " + out.http.keys_file + ": "
+                 + e);
+        break;
+      }
+      out.http.keys.push_back(std::move(k));
+    }
+  }
   if (auto groups = caf::get_if<caf::settings>(&content, "groups")) {
     out.groups.clear();
     for (auto& kv : *groups) {
@@ -249,6 +333,10 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
       r.duration(p + "latency", g.options.latency);
       r.real(p + "failure-rate", g.options.failure_rate, 0);
       r.integer(p + "seed", g.options.seed, 0, std::numeric_limits<int64_t>::max());
+      r.str(p + "webhook-url", g.options.url);
+      r.str(p + "webhook-secret", g.options.secret);
+      r.duration(p + "webhook-timeout", g.options.timeout, 1);
+      g.options.group = g.name;
       out.groups.push_back(std::move(g));
     }
   }
@@ -284,6 +372,14 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
     return "option 'store.synchronous' must be \"normal\" or \"full\"";
   if (auto e = validate(cfg.weights); !e.empty())
     return "section [priorities]: " + e;
+  if (cfg.http.enabled && cfg.http.host.empty())
+    return "option 'http.host' must not be empty";
+  {
+    std::set<std::string> seen;
+    for (auto& k : cfg.http.keys)
+      if (!seen.insert(k.name).second)
+        return "section [http]: API key name '" + k.name + "' is used twice";
+  }
   if (cfg.groups.empty())
     return "no listener groups: add at least one [groups.<name>] section";
   if (cfg.max_backlog < cfg.max_ingest_batch)
@@ -307,6 +403,11 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
       return "section [" + p + "]: " + e;
     if (g.options.failure_rate > 1.0)
       return "option '" + p + ".failure-rate' must be between 0 and 1";
+    if (g.handler == "webhook" && g.options.url.empty())
+      return "option '" + p + ".webhook-url' is required by handler \"webhook\"";
+    if (g.handler == "webhook" && g.options.url.rfind("http://", 0) != 0
+        && g.options.url.rfind("https://", 0) != 0)
+      return "option '" + p + ".webhook-url' must start with http:// or https://";
     if (g.rate_limit > 0 && g.rate_limit < 0.001)
       return "option '" + p + ".rate-limit' must be 0 (unlimited) or >= 0.001";
   }

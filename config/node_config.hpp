@@ -42,6 +42,39 @@ struct type_rate_limit {
   double rate = 0;
 };
 
+/// Roles of an HTTP API key.
+enum class api_role : uint8_t { publish = 1, read = 2, admin = 4 };
+
+/// One HTTP API key: `name:key:role[+role...]`.
+struct api_key {
+  /// Shown in logs instead of the key.
+  std::string name;
+  std::string key;
+  /// Bit set of api_role values; admin implies publish and read.
+  uint8_t roles = 0;
+
+  bool has(api_role r) const {
+    return (roles & static_cast<uint8_t>(api_role::admin)) != 0
+           || (roles & static_cast<uint8_t>(r)) != 0;
+  }
+};
+
+/// Parses "name:key:role[+role...]"; returns an error text or empty.
+std::string parse_api_key(const std::string& spec, api_key& out);
+
+/// `[http]`: the node's HTTP API (docs/http-api.md).
+struct http_config {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  /// 0: a free port (logged at start).
+  uint16_t port = 8080;
+  size_t max_body_bytes = 4 * 1024 * 1024;
+  uint32_t max_batch = 1000;
+  uint32_t threads = 1;
+  std::vector<api_key> keys;
+  std::string keys_file;
+};
+
 /// Everything `onceflow node` needs; see docs/configuration.md.
 struct node_config {
   /// [node]
@@ -72,6 +105,8 @@ struct node_config {
   millis_t janitor_interval = 1000;
   /// [groups.*]
   std::vector<group_config> groups;
+  /// [http]
+  http_config http;
 
   /// The SQLite path in effect.
   std::string effective_store_path() const;

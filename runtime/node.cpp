@@ -2,6 +2,7 @@
 
 #include "actors/broadcaster.hpp"
 #include "actors/dead_letter_queue.hpp"
+#include "actors/node_metrics.hpp"
 #include "actors/deduplicator.hpp"
 #include "actors/retry_timer.hpp"
 #include "actors/store_actor.hpp"
@@ -60,6 +61,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        jitter_source jitter,
                        const handler_registry* handlers) {
   node_actors n;
+  n.metrics = metric::make_node_registry();
   n.store = spawn_store(sys, std::move(st), detached_store);
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
@@ -76,6 +78,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.janitor_interval = cfg.janitor_interval;
   bc.jitter = std::move(jitter);
   bc.reclaim = cfg.store_backend != "embedded";
+  bc.metrics = n.metrics;
   if (handlers != nullptr)
     bc.handlers = handlers;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);

@@ -17,6 +17,8 @@ struct node_actors {
   dead_letter_queue_actor dlq;
   deduplicator_actor dedup;
   broadcaster_actor broadcaster;
+  /// Counters and histograms for GET /metrics.
+  std::shared_ptr<metrics_registry> metrics;
 };
 
 /// Registers onceflow's message types and error category with a config.

@@ -195,7 +195,15 @@ validation_result parse_event_json(const std::string& line,
                              + std::to_string(lim.max_depth) + " levels");
   if (!err.empty())
     return fail("line", "event " + err);
-  auto doc = nlohmann::json::parse(line);
+  return parse_event_object(nlohmann::json::parse(line), lim, "line");
+}
+
+validation_result parse_event_object(const nlohmann::json& doc,
+                                     const validation_limits& lim,
+                                     const std::string& unknown_field) {
+  if (!doc.is_object())
+    return fail(unknown_field.empty() ? "event" : unknown_field,
+                "must be a JSON object");
   submission sub;
   auto get_string = [&](const char* key, std::string& out,
                         std::string& problem) {
@@ -211,25 +219,64 @@ validation_result parse_event_json(const std::string& line,
   get_string("id", sub.id, problem);
   if (!problem.empty())
     return fail("id", "must be a string");
+  if (sub.id.empty() && doc.find("id") != doc.end() && !doc["id"].is_null())
+    return fail("id", "must not be empty (leave it out to get a generated "
+                      "id)");
   get_string("type", sub.type, problem);
   if (!problem.empty())
     return fail("type", "must be a string");
   get_string("priority", sub.prio, problem);
   if (!problem.empty())
     return fail("priority", "must be a string");
+  for (auto& [key, value] : doc.items()) {
+    (void) value;
+    if (key != "id" && key != "type" && key != "payload" && key != "priority")
+      return fail(unknown_field.empty() ? key : unknown_field,
+                  "has unknown field '" + key
+                    + "' (expected id, type, payload, priority)");
+  }
   auto p = doc.find("payload");
   if (p == doc.end())
     return fail("payload", "is required");
   if (!p->is_object())
     return fail("payload", "must be a JSON object");
-  sub.payload = p->dump();
-  for (auto& [key, value] : doc.items()) {
-    (void) value;
-    if (key != "id" && key != "type" && key != "payload" && key != "priority")
-      return fail("line", "has unknown field '" + key
-                            + "' (expected id, type, payload, priority)");
-  }
+  sub.payload = p->dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
   return validate(sub, lim);
+}
+
+bool json_nesting_exceeds(const std::string& text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (auto ch : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (ch == '\\')
+        escaped = true;
+      else if (ch == '"')
+        in_string = false;
+      continue;
+    }
+    switch (ch) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth)
+          return true;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0)
+          --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
 }
 
 } // namespace onceflow

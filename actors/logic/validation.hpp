@@ -2,6 +2,8 @@
 
 #include "actors/logic/event.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstddef>
 #include <string>
 
@@ -52,6 +54,17 @@ std::string check_payload(const std::string& json, const validation_limits& lim,
 /// Validates a submission and turns it into an event (id generated when
 /// absent, trace id generated, created_at left for the node to stamp).
 validation_result validate(const submission& sub, const validation_limits& lim);
+
+/// Validates one parsed event object `{"id"?, "type", "payload",
+/// "priority"?}`. An unknown field is reported under its own name, or
+/// under `unknown_field` if that is not empty.
+validation_result parse_event_object(const nlohmann::json& doc,
+                                     const validation_limits& lim,
+                                     const std::string& unknown_field = {});
+
+/// Returns true if `text` nests arrays/objects deeper than `max_depth`
+/// (a scan of the raw text, safe on any input; strings are skipped).
+bool json_nesting_exceeds(const std::string& text, size_t max_depth);
 
 /// Parses one JSON line `{"id"?, "type", "payload", "priority"?}` and
 /// validates it.

@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(dlq_purge_one_and_all) {
   BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_v,
                                   std::string{"e2"}, std::string{}),
                     0u);
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 100.0),
+  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 100.0, std::string{}),
                     0u);
   advance_in_steps(5000ms, 100ms);
   BOOST_CHECK_EQUAL(probes->calls.size(), calls);
@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(dlq_replay_all_at_rate) {
   auto s = status_of(*this, n.dlq);
   BOOST_CHECK_EQUAL(num(s, "dlq.dead-lettered"), 20);
   *healed = true;
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 10.0),
+  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 10.0, std::string{}),
                     20u);
   s = status_of(*this, n.dlq);
   BOOST_CHECK_EQUAL(caf::get_or(s, "dlq.replay-rate", 0.0), 10.0);

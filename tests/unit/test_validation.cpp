@@ -517,3 +517,42 @@ BOOST_AUTO_TEST_CASE(json_line_custom_limits) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(json_nesting)
+
+BOOST_AUTO_TEST_CASE(counts_arrays_and_objects_outside_strings) {
+  BOOST_CHECK(!json_nesting_exceeds("{}", 1));
+  BOOST_CHECK(json_nesting_exceeds("{\"a\":{}}", 1));
+  BOOST_CHECK(!json_nesting_exceeds("{\"a\":{}}", 2));
+  BOOST_CHECK(!json_nesting_exceeds("{\"a\":\"[[[[{{{{\"}", 1));
+  BOOST_CHECK(!json_nesting_exceeds("{\"a\":\"\\\"[[[[\"}", 1));
+  BOOST_CHECK(json_nesting_exceeds("[[[", 2));
+  BOOST_CHECK(!json_nesting_exceeds("[],[],[]", 1));
+}
+
+BOOST_AUTO_TEST_CASE(survives_very_deep_and_truncated_input) {
+  std::string deep(1000000, '[');
+  BOOST_CHECK(json_nesting_exceeds(deep, 64));
+  BOOST_CHECK(!json_nesting_exceeds("{\"a\":\"unterminated", 1));
+  BOOST_CHECK(!json_nesting_exceeds("]]]]}}}}", 0));
+}
+
+BOOST_AUTO_TEST_CASE(parse_event_object_reports_unknown_fields_by_name) {
+  auto doc = nlohmann::json::parse(
+    R"({"type":"a.b","payload":{},"colour":"red"})");
+  auto r = parse_event_object(doc, validation_limits{});
+  BOOST_CHECK(!r.ok);
+  BOOST_CHECK_EQUAL(r.field, "colour");
+  auto arr = nlohmann::json::parse("[1]");
+  auto r2 = parse_event_object(arr, validation_limits{});
+  BOOST_CHECK(!r2.ok);
+  BOOST_CHECK_EQUAL(r2.field, "event");
+  auto ok = parse_event_object(
+    nlohmann::json::parse(R"({"id":"x-1","type":"a.b","payload":{"k":1}})"),
+    validation_limits{});
+  BOOST_CHECK(ok.ok);
+  BOOST_CHECK_EQUAL(ok.ev.id, "x-1");
+  BOOST_CHECK_EQUAL(ok.ev.payload, R"({"k":1})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

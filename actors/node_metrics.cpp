@@ -1,0 +1,34 @@
+#include "actors/node_metrics.hpp"
+
+namespace onceflow::metric {
+
+std::shared_ptr<metrics_registry> make_node_registry() {
+  auto r = std::make_shared<metrics_registry>();
+  using k = metric_kind;
+  r->describe(accepted, k::counter, "Events accepted (durable), by type.");
+  r->describe(duplicate, k::counter,
+              "Submissions answered as duplicates of an accepted id, by type.");
+  r->describe(rejected, k::counter, "Submissions refused, by reason.");
+  r->describe(processed, k::counter,
+              "Effects committed by this node's listeners, by group and type.");
+  r->describe(retried, k::counter,
+              "Failed attempts scheduled for a retry, by group and type.");
+  r->describe(dead, k::counter,
+              "Events moved to the dead-letter queue, by group and type.");
+  r->describe(queue_depth, k::gauge,
+              "Events of a group not yet settled (queued, in flight, unread).");
+  r->describe(in_flight, k::gauge, "Events dispatched to listeners, by group.");
+  r->describe(listeners, k::gauge, "Listener actors per group.");
+  r->describe(paused, k::gauge, "1 if the group is paused on this node.");
+  r->describe(dlq_size, k::gauge, "Entries in the dead-letter queue.");
+  r->describe(effect_latency, k::histogram,
+              "Time from acceptance to the committed effect, by group.",
+              metrics_registry::latency_buckets());
+  r->describe(handler_duration, k::histogram,
+              "Time a handler took for one event, by group.",
+              metrics_registry::latency_buckets());
+  r->describe(http_requests, k::counter, "HTTP requests served, by code.");
+  return r;
+}
+
+} // namespace onceflow::metric

@@ -1,0 +1,250 @@
+// Deterministic actor tests of what the HTTP API builds on: asynchronous
+// handlers (webhooks) completing from outside the listener, Retry-After
+// postponing the next attempt, pausing and resuming a group, the node's
+// metrics, the attempt history and the listing of events by status.
+
+#include "tests/actors/fixture.hpp"
+
+#include "actors/node_metrics.hpp"
+
+#include <string>
+#include <vector>
+
+using namespace onceflow;
+using namespace onceflow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// An asynchronous handler whose completions the test triggers by hand.
+struct pending_calls {
+  std::vector<std::pair<std::string, handler_callback>> calls;
+  /// Completes the oldest open call of `id`.
+  bool complete(const std::string& id, handler_result r) {
+    for (auto i = calls.begin(); i != calls.end(); ++i)
+      if (i->first == id) {
+        auto cb = std::move(i->second);
+        calls.erase(i);
+        cb(std::move(r));
+        return true;
+      }
+    return false;
+  }
+};
+
+class async_probe : public handler {
+public:
+  explicit async_probe(std::shared_ptr<pending_calls> p) : p_(std::move(p)) {
+    // nop
+  }
+  handler_result handle(const event&, uint32_t) override {
+    handler_result r;
+    r.result = outcome::permanent;
+    r.error = "called synchronously";
+    return r;
+  }
+  bool asynchronous() const override {
+    return true;
+  }
+  void handle_async(const event& ev, uint32_t,
+                    handler_callback done) override {
+    p_->calls.emplace_back(ev.id, std::move(done));
+  }
+
+private:
+  std::shared_ptr<pending_calls> p_;
+};
+
+struct async_fixture : fixture {
+  std::shared_ptr<pending_calls> pending = std::make_shared<pending_calls>();
+
+  group_config& add_async_group(const std::string& name) {
+    auto p = pending;
+    handlers.add("async", [p](const handler_options&) {
+      return std::make_unique<async_probe>(p);
+    });
+    group_config g;
+    g.name = name;
+    g.handler = "async";
+    g.concurrency = 1;
+    g.retry.jitter = false;
+    ncfg.groups.push_back(g);
+    return ncfg.groups.back();
+  }
+
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& hdl, Ts... xs) {
+    self->send(hdl, std::move(xs)...);
+    run();
+    T result{};
+    if (self->mailbox().empty()) {
+      BOOST_FAIL("no reply to a request");
+      return result;
+    }
+    self->receive([&](T& x) { result = std::move(x); },
+                  [&](caf::error& err) {
+                    BOOST_FAIL("request failed: " << render(err));
+                  });
+    return result;
+  }
+};
+
+handler_result success() {
+  handler_result r;
+  r.record_effect = true;
+  return r;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_surface, async_fixture)
+
+BOOST_AUTO_TEST_CASE(async_handler_settles_only_after_its_callback) {
+  add_async_group("hooks");
+  start();
+  publish({make_event("e1", "t"), make_event("e2", "t")});
+  BOOST_REQUIRE_EQUAL(pending->calls.size(), 2u);
+  BOOST_CHECK(status("e1", "hooks") == event_status::in_flight);
+  BOOST_CHECK(pending->complete("e1", success()));
+  run();
+  // The batch settles as a whole once every call of it returned.
+  BOOST_CHECK_EQUAL(effects("e1"), 0u);
+  BOOST_CHECK(pending->complete("e2", success()));
+  run();
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2"), 1u);
+  BOOST_CHECK(status("e2", "hooks") == event_status::processed);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_postpones_the_next_attempt) {
+  auto& g = add_async_group("hooks");
+  g.retry.base = 1000;
+  start();
+  publish({make_event("e1", "t")});
+  handler_result busy;
+  busy.result = outcome::retryable;
+  busy.error = "HTTP 429";
+  busy.retry_after = 5000;
+  BOOST_REQUIRE(pending->complete("e1", busy));
+  run();
+  BOOST_CHECK(status("e1", "hooks") == event_status::retrying);
+  // Backoff alone would retry after 1 s; the receiver asked for 5 s.
+  advance(4999ms);
+  BOOST_CHECK(pending->calls.empty());
+  advance(1ms);
+  BOOST_REQUIRE_EQUAL(pending->calls.size(), 1u);
+  BOOST_CHECK(pending->complete("e1", success()));
+  run();
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+  auto h = st->history_of("e1");
+  BOOST_REQUIRE_EQUAL(h.size(), 1u);
+  BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 2u);
+  BOOST_CHECK(h[0].attempts[0].result == outcome::retryable);
+  BOOST_CHECK_EQUAL(h[0].attempts[0].error, "HTTP 429");
+  BOOST_CHECK(h[0].attempts[1].result == outcome::success);
+  BOOST_CHECK_EQUAL(h[0].attempts[1].attempt, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(permanent_failure_goes_to_the_dlq_at_once) {
+  add_async_group("hooks");
+  start();
+  publish({make_event("e1", "t")});
+  handler_result bad;
+  bad.result = outcome::permanent;
+  bad.error = "HTTP 400";
+  BOOST_REQUIRE(pending->complete("e1", bad));
+  run();
+  BOOST_CHECK(status("e1", "hooks") == event_status::dead);
+  auto dead = st->dlq_get("e1");
+  BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+  BOOST_CHECK(dead[0].reason == dlq_reason::permanent_error);
+}
+
+BOOST_AUTO_TEST_CASE(paused_group_dispatches_nothing_until_resumed) {
+  add_group("g", 1, [](const event&, uint32_t, size_t) { return ok_effect(); });
+  start();
+  BOOST_CHECK(ask<bool>(n.broadcaster, atom::pause_v, std::string{"g"}, true));
+  publish({make_event("e1", "t"), make_event("e2", "t")});
+  advance(5000ms);
+  BOOST_CHECK_EQUAL(probes->count("e1"), 0u);
+  BOOST_CHECK(status("e1", "g") == event_status::accepted);
+  auto s = ask<caf::settings>(n.broadcaster, atom::status_v);
+  BOOST_CHECK(caf::get_or(s, "groups.g.paused", false));
+  BOOST_CHECK(!ask<bool>(n.broadcaster, atom::pause_v, std::string{"g"}, false));
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(pausing_an_unknown_group_fails) {
+  add_group("g", 1, [](const event&, uint32_t, size_t) { return ok_effect(); });
+  start();
+  self->send(n.broadcaster, atom::pause_v, std::string{"nope"}, true);
+  run();
+  bool failed = false;
+  self->receive([](bool) {},
+                [&](caf::error& err) {
+                  failed = true;
+                  BOOST_CHECK(err.code() == static_cast<uint8_t>(ec::unknown_group));
+                });
+  BOOST_CHECK(failed);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_count_accepted_processed_retried_dead) {
+  add_group("g", 1, [](const event& ev, uint32_t, size_t) {
+    if (ev.id == "bad")
+      return fail(outcome::permanent, "no");
+    if (ev.id == "flaky")
+      return fail(outcome::retryable, "later");
+    return ok_effect();
+  }).retry.max_attempts = 2;
+  start();
+  publish({make_event("ok1", "a.x"), make_event("ok2", "a.x"),
+           make_event("bad", "b.y"), make_event("flaky", "b.y")});
+  publish({make_event("ok1", "a.x")});
+  advance(2000ms);
+  auto& m = *n.metrics;
+  BOOST_CHECK_EQUAL(m.counter_value(metric::accepted, {{"type", "a.x"}}), 2u);
+  BOOST_CHECK_EQUAL(m.counter_value(metric::accepted, {{"type", "b.y"}}), 2u);
+  BOOST_CHECK_EQUAL(m.counter_value(metric::duplicate, {{"type", "a.x"}}), 1u);
+  BOOST_CHECK_EQUAL(
+    m.counter_value(metric::processed, {{"group", "g"}, {"type", "a.x"}}), 2u);
+  BOOST_CHECK_EQUAL(
+    m.counter_value(metric::retried, {{"group", "g"}, {"type", "b.y"}}), 1u);
+  BOOST_CHECK_EQUAL(
+    m.counter_value(metric::dead, {{"group", "g"}, {"type", "b.y"}}), 2u);
+  auto text = m.render({});
+  BOOST_CHECK(text.find("onceflow_effect_latency_seconds_count{group=\"g\"} 2")
+              != std::string::npos);
+  BOOST_CHECK(text.find("onceflow_handler_duration_seconds_count{group=\"g\"} 5")
+              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(history_and_listing_through_the_store_actor) {
+  add_group("g", 1, [](const event& ev, uint32_t, size_t) {
+    return ev.id == "bad" ? fail(outcome::permanent, "no") : ok_effect();
+  });
+  start();
+  publish({make_event("a", "t"), make_event("bad", "t"), make_event("c", "t")});
+  auto h = ask<event_history>(n.store, atom::history_v, std::string{"a"});
+  BOOST_CHECK_EQUAL(h.ev.id, "a");
+  BOOST_REQUIRE_EQUAL(h.groups.size(), 1u);
+  BOOST_CHECK(h.groups[0].status == event_status::processed);
+  BOOST_REQUIRE_EQUAL(h.groups[0].attempts.size(), 1u);
+  BOOST_CHECK_EQUAL(h.groups[0].attempts[0].listener, "g/1");
+  auto none = ask<event_history>(n.store, atom::history_v, std::string{"zz"});
+  BOOST_CHECK_EQUAL(none.ev.seq, 0u);
+  event_listing_query q;
+  q.status = event_status::processed;
+  auto page = ask<event_listing>(n.store, atom::events_v, q);
+  BOOST_REQUIRE_EQUAL(page.items.size(), 2u);
+  BOOST_CHECK_EQUAL(page.items[0].event_id, "a");
+  BOOST_CHECK_EQUAL(page.items[1].event_id, "c");
+  BOOST_CHECK_EQUAL(page.next, 0u);
+  q.status = event_status::dead;
+  page = ask<event_listing>(n.store, atom::events_v, q);
+  BOOST_REQUIRE_EQUAL(page.items.size(), 1u);
+  BOOST_CHECK_EQUAL(page.items[0].event_id, "bad");
+  BOOST_CHECK(ask<bool>(n.store, atom::ping_v));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
