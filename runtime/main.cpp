@@ -4,6 +4,8 @@
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
 #include "config/node_config.hpp"
+#include "adapters/webhook/webhook_handler.hpp"
+#include "runtime/http/server.hpp"
 #include "runtime/node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -147,12 +149,59 @@ extern "C" void on_signal(int sig) {
   std::signal(sig, SIG_DFL);
 }
 
+/// Starts the HTTP API; nullptr (after printing why) on failure.
+std::unique_ptr<http::server> start_http(caf::actor_system& sys,
+                                         const node_config& ncfg,
+                                         const node_actors& n,
+                                         std::shared_ptr<http::gateway>& gw) {
+  gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch);
+  auto routes = std::make_shared<http::api>(ncfg, n, gw);
+  try {
+    auto srv = std::make_unique<http::server>(
+      ncfg.http.host, ncfg.http.port, ncfg.http.max_body_bytes,
+      ncfg.http.threads, routes);
+    spdlog::info("HTTP API listening on {}:{} ({} API key(s))",
+                 ncfg.http.host, srv->port(), ncfg.http.keys.size());
+    if (ncfg.http.keys.empty())
+      spdlog::warn("HTTP API without authentication: set [http] api-keys "
+                   "before exposing {} beyond this machine",
+                   ncfg.http.host);
+    return srv;
+  } catch (const std::exception& e) {
+    std::cerr << "onceflow: HTTP API: " << e.what() << "\n";
+    gw->stop();
+    return nullptr;
+  }
+}
+
+/// Stops the HTTP API: queued submissions are answered, the gateway actor
+/// has terminated (no callback reaches a closed connection), then the
+/// server's threads end.
+void stop_http(caf::actor_system& sys, std::shared_ptr<http::gateway>& gw,
+               std::unique_ptr<http::server>& srv) {
+  if (gw) {
+    gw->stop();
+    caf::scoped_actor self{sys};
+    self->wait_for(gw->handle());
+  }
+  if (srv)
+    srv->stop();
+  srv.reset();
+  gw.reset();
+}
+
 int run_node(const cli& args) {
   app_config cfg;
   node_config ncfg;
   if (auto rc = load_config(args, cfg, ncfg))
     return rc;
-  if (auto err = validate(ncfg, default_handlers()); !err.empty()) {
+  // The node's handlers: the built-ins plus `webhook` on one shared curl
+  // worker. Both are released before the actor system goes (the client's
+  // last callbacks still send to listeners).
+  auto webhooks = std::make_shared<webhook_client>();
+  auto handlers = std::make_unique<handler_registry>(default_handlers());
+  register_webhook_handler(*handlers, webhooks);
+  if (auto err = validate(ncfg, *handlers); !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }
@@ -170,18 +219,36 @@ int run_node(const cli& args) {
   for (auto& w : st->startup_warnings())
     spdlog::warn("{}", w);
   caf::actor_system sys{cfg};
-  auto n = start_node(sys, ncfg, st, true);
+  auto n = start_node(sys, ncfg, st, true, {}, handlers.get());
+  webhooks.reset();
+  // Stops the actors; the registry (and the webhook client with it) goes
+  // once the broadcaster, which spawns listeners from it, has terminated.
+  auto stop_all = [&] {
+    stop_node(sys, n);
+    caf::scoped_actor{sys}->wait_for(n.broadcaster);
+    handlers.reset();
+  };
   st.reset();
   auto port = sys.middleman().publish(n.broadcaster, ncfg.port,
                                       ncfg.host.c_str(), true);
   if (!port) {
     std::cerr << "onceflow: cannot listen on " << ncfg.host << ":"
               << ncfg.port << ": " << sys.render(port.error()) << "\n";
-    stop_node(sys, n);
+    stop_all();
     return 1;
   }
   spdlog::info("node {} listening on {}:{} (store {}, {} group(s))", ncfg.name,
                ncfg.host, *port, store_name, ncfg.groups.size());
+  std::shared_ptr<http::gateway> gw;
+  std::unique_ptr<http::server> srv;
+  if (ncfg.http.enabled) {
+    srv = start_http(sys, ncfg, n, gw);
+    if (!srv) {
+      sys.middleman().unpublish(n.broadcaster, *port);
+      stop_all();
+      return 1;
+    }
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   // Supervise the long-lived actors: if one dies the node cannot work, so
@@ -207,7 +274,8 @@ int run_node(const cli& args) {
   }
   if (!died.empty()) {
     spdlog::critical("a core actor went down: {}; stopping the node", died);
-    stop_node(sys, n);
+    stop_http(sys, gw, srv);
+    stop_all();
     return 1;
   }
   spdlog::info("signal {}: stopping intake, draining in-flight work",
@@ -224,8 +292,10 @@ int run_node(const cli& args) {
                  spdlog::warn("drain failed: {}", sys.render(err));
                });
   }
+  // The HTTP API answered 503 during the drain; now it closes.
+  stop_http(sys, gw, srv);
   sys.middleman().unpublish(n.broadcaster, *port);
-  stop_node(sys, n);
+  stop_all();
   spdlog::info("node {} stopped ({})", ncfg.name,
                drained ? "drained" : "drain timed out");
   return 0;

@@ -11,7 +11,11 @@ packages=(
   libsqlite3-dev          # embedded store
   nlohmann-json3-dev      # JSON validation and encoding
   libhiredis-dev libmongoc-dev
+  libboost-dev            # Boost.Beast/Asio: the HTTP API server
+  libcurl4-openssl-dev    # webhook deliveries (curl multi interface)
+  libssl-dev              # HMAC-SHA256 webhook signatures
   redis-server
+  wrk                     # HTTP ingest benchmark (bench/http)
   uuid-runtime
 )
 

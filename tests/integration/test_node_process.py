@@ -6,6 +6,7 @@ bad config and bad input get clear errors."""
 import argparse
 import json
 import os
+import urllib.request
 import sqlite3
 import sys
 import tempfile
@@ -199,8 +200,10 @@ class NodeProcessTest(unittest.TestCase):
 
     def test_example_config_starts_a_node(self):
         example = os.path.join(CONFIG_DIR, "single-node.ini")
+        http_port = op.free_port()
         n = op.Node(BINARY, example, self.log,
                     [f"--node.port={self.port}",
+                     f"--http.port={http_port}",
                      f"--node.data-dir={os.path.join(self.dir, 'data')}"])
         self.nodes.append(n)
 
@@ -215,6 +218,11 @@ class NodeProcessTest(unittest.TestCase):
                    f"--node.port={self.port}", "--type", "order.created",
                    "--payload", '{"order": 1}', "--id", "o-1")
         self.assertEqual(r.stdout.strip(), "o-1 accepted")
+        # The example's HTTP API answers on the port given.
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{http_port}/ready", timeout=5) as resp:
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(json.load(resp)["status"], "ready")
         db = os.path.join(self.dir, "data", "onceflow.db")
         # orders (store) records the effect; audit (simulate) does too.
         op.wait_for(lambda: len(count_effects(db)) == 2, 20,

@@ -29,6 +29,7 @@ def write_config(path, port, data_dir, groups):
         "[node]", 'name="test-node"', 'host="127.0.0.1"', f"port={port}",
         f'data-dir="{data_dir}"', "shutdown-timeout=5s",
         "[store]", 'backend="embedded"', 'synchronous="normal"',
+        "[http]", "port=0",  # a free port: nodes run side by side
         "[scheduler]", "max-threads=2",
     ]
     for name, opts in groups.items():
@@ -106,6 +107,7 @@ def write_redis_config(path, name, port, url, prefix, groups, data_dir,
         "[store]", 'backend="redis"',
         "[redis]", f'url="{url}"', f'prefix="{prefix}"',
         "[janitor]", f"interval={janitor}",
+        "[http]", "port=0",  # a free port: nodes run side by side
         "[scheduler]", "max-threads=2",
     ]
     for gname, opts in groups.items():

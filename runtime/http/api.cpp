@@ -1,0 +1,1114 @@
+#include "runtime/http/api.hpp"
+
+#include "actors/logic/validation.hpp"
+#include "actors/node_metrics.hpp"
+#include "adapters/codec.hpp"
+
+#include <caf/settings.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+
+namespace onceflow::http {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Actor calls made for one HTTP request.
+constexpr auto call_timeout = std::chrono::seconds(10);
+
+/// Readiness and liveness probes answer quickly or fail.
+constexpr auto probe_timeout = std::chrono::seconds(2);
+
+std::string dump(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+response json_response(unsigned status, const json& doc) {
+  response r;
+  r.status = status;
+  r.body = dump(doc);
+  return r;
+}
+
+response error_body(unsigned status, const std::string& error,
+                    const std::string& field = {}) {
+  json doc{{"error", error}};
+  if (!field.empty())
+    doc["field"] = field;
+  return json_response(status, doc);
+}
+
+/// Maps an actor error to an HTTP answer (retryable ones with Retry-After).
+response from_error(const caf::error& err) {
+  auto text = render(err);
+  auto retry = [&](unsigned status, int seconds) {
+    auto r = json_response(status, json{{"error", text},
+                                        {"retryAfter", seconds}});
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return r;
+  };
+  if (err.category() == caf::atom("onceflow")) {
+    switch (static_cast<ec>(err.code())) {
+      case ec::overloaded:
+        return retry(429, 1);
+      case ec::draining:
+        return retry(503, 5);
+      case ec::store_failure:
+      case ec::timeout:
+        return retry(503, 1);
+      case ec::invalid_event:
+        return error_body(400, text);
+      case ec::unknown_group:
+        return error_body(404, text);
+      default:
+        return error_body(500, text);
+    }
+  }
+  if (err.category() == caf::atom("system")
+      && static_cast<caf::sec>(err.code()) == caf::sec::request_timeout)
+    return retry(503, 1);
+  return error_body(500, text);
+}
+
+response not_in_dlq(const std::string& id) {
+  return error_body(404, "event '" + id + "' is not in the DLQ", "id");
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Percent-decodes one path segment or query component; false on a bad
+/// escape.
+bool url_decode(const std::string& in, std::string& out, bool plus_space) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size())
+        return false;
+      auto hi = hex_value(in[i + 1]);
+      auto lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0)
+        return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+struct target {
+  std::vector<std::string> segments;
+  std::map<std::string, std::string> query;
+  bool ok = true;
+};
+
+target parse_target(const std::string& raw) {
+  target t;
+  auto q = raw.find('?');
+  auto path = raw.substr(0, q);
+  size_t pos = 0;
+  while (pos < path.size()) {
+    auto slash = path.find('/', pos);
+    if (slash == std::string::npos)
+      slash = path.size();
+    if (slash > pos) {
+      std::string seg;
+      if (!url_decode(path.substr(pos, slash - pos), seg, false))
+        t.ok = false;
+      t.segments.push_back(std::move(seg));
+    }
+    pos = slash + 1;
+  }
+  if (q != std::string::npos) {
+    auto qs = raw.substr(q + 1);
+    size_t p = 0;
+    while (p <= qs.size()) {
+      auto amp = qs.find('&', p);
+      if (amp == std::string::npos)
+        amp = qs.size();
+      auto part = qs.substr(p, amp - p);
+      if (!part.empty()) {
+        auto eq = part.find('=');
+        std::string k, v;
+        if (!url_decode(part.substr(0, eq), k, true)
+            || (eq != std::string::npos
+                && !url_decode(part.substr(eq + 1), v, true)))
+          t.ok = false;
+        t.query[k] = v;
+      }
+      p = amp + 1;
+    }
+  }
+  return t;
+}
+
+json attempts_json(const std::vector<attempt_record>& xs) {
+  auto arr = json::array();
+  for (auto& a : xs)
+    arr.push_back({{"attempt", a.attempt},
+                   {"at", a.at},
+                   {"node", a.node},
+                   {"listener", a.listener},
+                   {"epoch", a.epoch},
+                   {"outcome", to_string(a.result)},
+                   {"error", a.error}});
+  return arr;
+}
+
+json payload_json(const std::string& text) {
+  auto doc = json::parse(text, nullptr, false);
+  return doc.is_discarded() ? json(text) : doc;
+}
+
+json event_json(const event& ev) {
+  return {{"eventId", ev.id},
+          {"type", ev.type},
+          {"priority", to_string(ev.prio)},
+          {"payload", payload_json(ev.payload)},
+          {"createdAt", ev.created_at},
+          {"traceId", ev.trace_id},
+          {"seq", ev.seq}};
+}
+
+json groups_status_json(const std::vector<group_status>& xs) {
+  auto arr = json::array();
+  for (auto& g : xs)
+    arr.push_back({{"group", g.group}, {"status", to_string(g.status)}});
+  return arr;
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  // Compares every byte of the longer one: the time does not tell where
+  // the first difference is.
+  size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+std::string lower_trimmed(const std::string& in) {
+  auto b = in.find_first_not_of(" \t");
+  auto e = in.find_last_not_of(" \t");
+  std::string out;
+  if (b == std::string::npos)
+    return out;
+  for (auto i = b; i <= e; ++i)
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(in[i])));
+  return out;
+}
+
+/// application/json, optionally with charset=utf-8 (JSON is UTF-8: RFC 8259).
+bool is_json_content_type(const std::string& ct) {
+  auto semi = ct.find(';');
+  if (lower_trimmed(ct.substr(0, semi)) != "application/json")
+    return false;
+  while (semi != std::string::npos) {
+    auto next = ct.find(';', semi + 1);
+    auto param = ct.substr(semi + 1, next == std::string::npos
+                                       ? std::string::npos
+                                       : next - semi - 1);
+    auto eq = param.find('=');
+    if (eq != std::string::npos
+        && lower_trimmed(param.substr(0, eq)) == "charset") {
+      auto value = lower_trimmed(param.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
+      if (value != "utf-8" && value != "utf8")
+        return false;
+    }
+    semi = next;
+  }
+  return true;
+}
+
+/// Reads an unsigned query parameter; false if present and not a number
+/// within [min, max].
+bool query_uint(const target& t, const std::string& key, uint64_t& out,
+                uint64_t min, uint64_t max) {
+  auto i = t.query.find(key);
+  if (i == t.query.end())
+    return true;
+  auto& v = i->second;
+  if (v.empty() || v.size() > 19)
+    return false;
+  uint64_t x = 0;
+  for (auto c : v) {
+    if (c < '0' || c > '9')
+      return false;
+    x = x * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (x < min || x > max)
+    return false;
+  out = x;
+  return true;
+}
+
+std::string query_str(const target& t, const std::string& key) {
+  auto i = t.query.find(key);
+  return i == t.query.end() ? std::string{} : i->second;
+}
+
+/// Settings value as a number (integers, reals and booleans).
+double number_of(const caf::settings& s, const std::string& key) {
+  auto i = s.find(key);
+  if (i == s.end())
+    return 0;
+  auto& v = i->second;
+  if (auto x = caf::get_if<int64_t>(&v))
+    return static_cast<double>(*x);
+  if (auto x = caf::get_if<double>(&v))
+    return *x;
+  if (auto x = caf::get_if<bool>(&v))
+    return *x ? 1 : 0;
+  return 0;
+}
+
+} // namespace
+
+struct api::impl : std::enable_shared_from_this<api::impl> {
+  http_config cfg;
+  validation_limits limits;
+  node_actors node;
+  std::shared_ptr<gateway> gw;
+  std::shared_ptr<metrics_registry> metrics;
+
+  /// Makes one request from the gateway actor: `ok` gets the answer, an
+  /// error becomes the HTTP error answer.
+  template <class Handle, class F, class... Ts>
+  void call(const Handle& hdl, const responder& done, F ok, Ts... xs) {
+    gw->run([hdl, done, ok, xs...](gateway_pointer gp) mutable {
+      gp->request(hdl, call_timeout, std::move(xs)...)
+        .then(std::move(ok),
+              [done](caf::error& err) { done(from_error(err)); });
+    });
+  }
+
+  void count(const char* name, const metric_labels& labels) {
+    if (metrics)
+      metrics->count(name, labels);
+  }
+
+  // -- events -----------------------------------------------------------------
+
+  /// Parses a request body into JSON with clear errors; false after
+  /// answering.
+  bool parse_body(const request& req, json& doc, const responder& done,
+                  size_t extra_depth) {
+    if (!is_json_content_type(req.content_type)) {
+      count(metric::rejected, {{"reason", "unsupported_media_type"}});
+      done(error_body(415,
+                      req.content_type.empty()
+                        ? "Content-Type application/json is required"
+                        : "Content-Type must be application/json in UTF-8 "
+                          "(got '"
+                            + req.content_type + "')",
+                      "Content-Type"));
+      return false;
+    }
+    if (json_nesting_exceeds(req.body, limits.max_depth + extra_depth)) {
+      count(metric::rejected, {{"reason", "invalid"}});
+      done(error_body(400,
+                      "payload nested deeper than "
+                        + std::to_string(limits.max_depth) + " levels",
+                      "payload"));
+      return false;
+    }
+    try {
+      doc = json::parse(req.body);
+    } catch (const json::parse_error& e) {
+      count(metric::rejected, {{"reason", "invalid"}});
+      std::string what = e.what();
+      // "[json.exception.parse_error.101] parse error at ..." -> the text.
+      auto pos = what.find("] ");
+      if (pos != std::string::npos)
+        what = what.substr(pos + 2);
+      done(error_body(400, "body is not valid JSON: " + what, "body"));
+      return false;
+    }
+    return true;
+  }
+
+  void post_event(const request& req, const responder& done) {
+    json doc;
+    if (!parse_body(req, doc, done, 1))
+      return;
+    if (!doc.is_object()) {
+      count(metric::rejected, {{"reason", "invalid"}});
+      done(error_body(400, "body must be a JSON object", "body"));
+      return;
+    }
+    if (!req.idempotency_key.empty()) {
+      auto i = doc.find("id");
+      if (i != doc.end() && !(i->is_string() && *i == req.idempotency_key)) {
+        count(metric::rejected, {{"reason", "invalid"}});
+        done(error_body(400,
+                        "the body's id differs from the Idempotency-Key "
+                        "header",
+                        "id"));
+        return;
+      }
+      doc["id"] = req.idempotency_key;
+    }
+    if (doc.find("payload") == doc.end())
+      doc["payload"] = json::object();
+    auto v = parse_event_object(doc, limits);
+    if (!v.ok) {
+      auto status = v.too_large ? 413u : 400u;
+      count(metric::rejected,
+            {{"reason", v.too_large ? "too_large" : "invalid"}});
+      auto field = v.field;
+      if (!req.idempotency_key.empty() && field == "id")
+        field = "Idempotency-Key";
+      done(error_body(status, field + " " + v.message, field));
+      return;
+    }
+    auto self = shared_from_this();
+    std::vector<event> evs{std::move(v.ev)};
+    gw->ingest(std::move(evs), [self, done](
+                                 caf::expected<std::vector<append_result>> rs) {
+      if (!rs) {
+        done(from_error(rs.error()));
+        return;
+      }
+      if (rs->empty()) {
+        done(error_body(500, "the store answered without a result"));
+        return;
+      }
+      auto r = std::move(rs->front());
+      if (!r.duplicate) {
+        done(json_response(202,
+                           json{{"eventId", r.id}, {"status", "accepted"}}));
+        return;
+      }
+      // A duplicate: tell the original's status per group.
+      self->gw->run([self, done, r](gateway_pointer gp) {
+        gp->request(self->node.store, call_timeout, atom::query_v, r.id)
+          .then(
+            [done, r](std::vector<group_status>& gs) {
+              json original{{"status", to_string(codec::aggregate(gs))},
+                            {"groups", groups_status_json(gs)}};
+              done(json_response(200, json{{"eventId", r.id},
+                                           {"status", "duplicate"},
+                                           {"original", original}}));
+            },
+            [done, r](caf::error&) {
+              json original{{"status", to_string(r.original)}};
+              done(json_response(200, json{{"eventId", r.id},
+                                           {"status", "duplicate"},
+                                           {"original", original}}));
+            });
+      });
+    });
+  }
+
+  void post_batch(const request& req, const responder& done) {
+    json doc;
+    if (!parse_body(req, doc, done, 3))
+      return;
+    const json* items = nullptr;
+    if (doc.is_array()) {
+      items = &doc;
+    } else if (doc.is_object()) {
+      auto i = doc.find("events");
+      if (i == doc.end() || !i->is_array() || doc.size() != 1) {
+        count(metric::rejected, {{"reason", "invalid"}});
+        done(error_body(400,
+                        "body must be {\"events\": [...]} or an array of "
+                        "events",
+                        "events"));
+        return;
+      }
+      items = &*i;
+    } else {
+      count(metric::rejected, {{"reason", "invalid"}});
+      done(error_body(400, "body must be {\"events\": [...]}", "events"));
+      return;
+    }
+    if (items->size() > cfg.max_batch) {
+      count(metric::rejected, {{"reason", "too_large"}});
+      done(error_body(413,
+                      "batch of " + std::to_string(items->size())
+                        + " events is over the limit of "
+                        + std::to_string(cfg.max_batch),
+                      "events"));
+      return;
+    }
+    auto results = std::make_shared<json>(json::array());
+    std::vector<event> evs;
+    std::vector<size_t> positions;
+    size_t rejected = 0;
+    for (size_t i = 0; i < items->size(); ++i) {
+      const auto& item = (*items)[i];
+      json out{{"index", i}};
+      validation_result v;
+      if (item.is_object() && item.find("payload") == item.end()) {
+        auto copy = item;
+        copy["payload"] = json::object();
+        v = parse_event_object(copy, limits);
+      } else {
+        v = parse_event_object(item, limits);
+      }
+      if (!v.ok) {
+        ++rejected;
+        count(metric::rejected,
+              {{"reason", v.too_large ? "too_large" : "invalid"}});
+        out["status"] = "rejected";
+        out["error"] = v.field + " " + v.message;
+        out["field"] = v.field;
+        out["code"] = v.too_large ? 413 : 400;
+      } else {
+        out["eventId"] = v.ev.id;
+        positions.push_back(i);
+        evs.push_back(std::move(v.ev));
+      }
+      results->push_back(std::move(out));
+    }
+    auto finish = [results, rejected](const std::vector<append_result>& rs,
+                                      const std::vector<size_t>& pos) {
+      size_t accepted = 0;
+      size_t duplicates = 0;
+      for (size_t k = 0; k < pos.size() && k < rs.size(); ++k) {
+        auto& out = (*results)[pos[k]];
+        if (rs[k].duplicate) {
+          ++duplicates;
+          out["status"] = "duplicate";
+          out["original"] = {{"status", to_string(rs[k].original)}};
+        } else {
+          ++accepted;
+          out["status"] = "accepted";
+        }
+      }
+      return json_response(200, json{{"accepted", accepted},
+                                     {"duplicates", duplicates},
+                                     {"rejected", rejected},
+                                     {"results", std::move(*results)}});
+    };
+    if (evs.empty()) {
+      done(finish({}, {}));
+      return;
+    }
+    gw->ingest(std::move(evs),
+               [done, finish, positions](
+                 caf::expected<std::vector<append_result>> rs) {
+                 if (!rs) {
+                   done(from_error(rs.error()));
+                   return;
+                 }
+                 done(finish(*rs, positions));
+               });
+  }
+
+  void get_event(const std::string& id, const responder& done) {
+    call(node.store, done,
+      [done, id](event_history& h) {
+        if (h.ev.seq == 0) {
+          done(error_body(404, "event '" + id + "' not found", "id"));
+          return;
+        }
+        auto doc = event_json(h.ev);
+        std::vector<group_status> gs;
+        auto groups = json::array();
+        for (auto& g : h.groups) {
+          gs.push_back({g.group, g.status});
+          groups.push_back({{"group", g.group},
+                            {"status", to_string(g.status)},
+                            {"attempts", attempts_json(g.attempts)}});
+        }
+        doc["status"] = to_string(codec::aggregate(gs));
+        doc["groups"] = std::move(groups);
+        done(json_response(200, doc));
+      },
+      atom::history_v, id);
+  }
+
+  void list_events(const target& t, const responder& done) {
+    event_listing_query q;
+    auto status = query_str(t, "status");
+    if (status == "processed")
+      q.status = event_status::processed;
+    else if (status == "dead")
+      q.status = event_status::dead;
+    else if (status == "retrying")
+      q.status = event_status::retrying;
+    else {
+      done(error_body(400,
+                      status.empty()
+                        ? "query parameter status is required (processed, "
+                          "dead or retrying)"
+                        : "status must be processed, dead or retrying (got '"
+                            + status + "')",
+                      "status"));
+      return;
+    }
+    q.group = query_str(t, "group");
+    uint64_t limit = 100;
+    if (!query_uint(t, "limit", limit, 1, 1000)) {
+      done(error_body(400, "limit must be a number from 1 to 1000", "limit"));
+      return;
+    }
+    // The cursor is "<seq>" or "<seq>:<group>" (a page that ended inside
+    // the groups of one event): the store pages by seq, this cuts pages at
+    // exactly `limit` items.
+    uint64_t after = 0;
+    std::string after_group;
+    {
+      auto cursor = query_str(t, "after");
+      auto colon = cursor.find(':');
+      target sub;
+      if (t.query.count("after") > 0)
+        sub.query["after"] = cursor.substr(0, colon);
+      if (colon != std::string::npos)
+        after_group = cursor.substr(colon + 1);
+      if (!query_uint(sub, "after", after, 0, UINT64_MAX >> 1)
+          || (colon != std::string::npos && (after_group.empty() || after == 0))) {
+        done(error_body(400, "after must be a cursor from a previous page",
+                        "after"));
+        return;
+      }
+    }
+    q.limit = limit;
+    q.after = after_group.empty() ? after : after - 1;
+    call(node.store, done,
+      [done, limit, after, after_group](event_listing& page) {
+        auto arr = json::array();
+        json next = page.next == 0 ? json(nullptr)
+                                   : json(std::to_string(page.next));
+        size_t n = 0;
+        for (auto& it : page.items) {
+          if (!after_group.empty() && it.seq == after
+              && it.group <= after_group)
+            continue;
+          if (n == limit) {
+            auto& last = arr.back();
+            next = std::to_string(last["seq"].get<uint64_t>()) + ":"
+                   + last["group"].get<std::string>();
+            break;
+          }
+          ++n;
+          arr.push_back({{"eventId", it.event_id},
+                         {"group", it.group},
+                         {"seq", it.seq},
+                         {"type", it.type},
+                         {"status", to_string(it.status)}});
+        }
+        json doc{{"events", std::move(arr)}};
+        doc["next"] = std::move(next);
+        done(json_response(200, doc));
+      },
+      atom::events_v, q);
+  }
+
+  // -- failed events ------------------------------------------------------------
+
+  void list_failed(const target& t, const responder& done) {
+    dlq_query q;
+    q.group = query_str(t, "group");
+    uint64_t limit = 100;
+    uint64_t after = 0;
+    if (!query_uint(t, "limit", limit, 1, 1000)) {
+      done(error_body(400, "limit must be a number from 1 to 1000", "limit"));
+      return;
+    }
+    if (!query_uint(t, "after", after, 0, UINT64_MAX >> 1)) {
+      done(error_body(400, "after must be a cursor from a previous page",
+                      "after"));
+      return;
+    }
+    q.limit = limit;
+    q.after = after;
+    call(node.dlq, done,
+      [done, q](dlq_page& page) {
+        auto arr = json::array();
+        for (auto& e : page.entries)
+          arr.push_back({{"eventId", e.dl.ev.id},
+                         {"group", e.dl.group},
+                         {"type", e.dl.ev.type},
+                         {"reason", to_string(e.reason)},
+                         {"error", e.last_error},
+                         {"deadAt", e.dead_at},
+                         {"attempts", e.dl.history.size()}});
+        json doc{{"events", std::move(arr)}};
+        doc["next"] = page.entries.size() >= q.limit
+                            && !page.positions.empty()
+                          ? json(std::to_string(page.positions.back()))
+                          : json(nullptr);
+        done(json_response(200, doc));
+      },
+      atom::list_v, q);
+  }
+
+  void get_failed(const std::string& id, const responder& done) {
+    call(node.dlq, done,
+      [done, id](std::vector<dlq_entry>& es) {
+        if (es.empty()) {
+          done(not_in_dlq(id));
+          return;
+        }
+        auto arr = json::array();
+        for (auto& e : es)
+          arr.push_back({{"group", e.dl.group},
+                         {"reason", to_string(e.reason)},
+                         {"error", e.last_error},
+                         {"deadAt", e.dead_at},
+                         {"event", event_json(e.dl.ev)},
+                         {"attempts", attempts_json(e.dl.history)}});
+        done(json_response(200, json{{"eventId", id},
+                                     {"entries", std::move(arr)}}));
+      },
+      atom::inspect_v, id);
+  }
+
+  void replay_one(const std::string& id, const target& t,
+                  const responder& done) {
+    auto group = query_str(t, "group");
+    call(node.dlq, done,
+      [done, id](uint64_t n) {
+        if (n == 0) {
+          done(not_in_dlq(id));
+          return;
+        }
+        done(json_response(200, json{{"eventId", id}, {"replayed", n}}));
+      },
+      atom::replay_v, id, group);
+  }
+
+  void replay_all(const request& req, const responder& done) {
+    double rate = 100;
+    std::string group;
+    if (!req.body.empty()) {
+      json doc;
+      if (!parse_body(req, doc, done, 0))
+        return;
+      if (!doc.is_object()) {
+        done(error_body(400, "body must be a JSON object", "body"));
+        return;
+      }
+      for (auto& [key, value] : doc.items()) {
+        if (key == "rate") {
+          if (!value.is_number() || !(value.get<double>() > 0)
+              || value.get<double>() > 1e6) {
+            done(error_body(400, "rate must be a number of events/s in "
+                                 "(0, 1000000]",
+                            "rate"));
+            return;
+          }
+          rate = value.get<double>();
+        } else if (key == "group") {
+          if (!value.is_string()) {
+            done(error_body(400, "group must be a string", "group"));
+            return;
+          }
+          group = value.get<std::string>();
+        } else {
+          done(error_body(400, "unknown field '" + key
+                                 + "' (expected rate, group)",
+                          key));
+          return;
+        }
+      }
+    }
+    call(node.dlq, done,
+      [done, rate](uint64_t n) {
+        done(json_response(202, json{{"replaying", n}, {"rate", rate}}));
+      },
+      atom::replay_all_v, rate, group);
+  }
+
+  void replay_progress(const responder& done) {
+    call(node.dlq, done,
+      [done](caf::settings& s) {
+        auto d = caf::get_or(s, "dlq", caf::settings{});
+        json doc{{"active", number_of(d, "replay-active") != 0},
+                 {"total", static_cast<uint64_t>(
+                             number_of(d, "replay-total"))},
+                 {"replayed",
+                  static_cast<uint64_t>(number_of(d, "replay-done"))},
+                 {"rate", number_of(d, "replay-rate")},
+                 {"group", caf::get_or(d, "replay-group", "")}};
+        done(json_response(200, doc));
+      },
+      atom::status_v);
+  }
+
+  void delete_failed(const std::string& id, const responder& done) {
+    call(node.dlq, done,
+      [done, id](uint64_t n) {
+        if (n == 0) {
+          done(not_in_dlq(id));
+          return;
+        }
+        done(json_response(200, json{{"eventId", id}, {"deleted", n}}));
+      },
+      atom::purge_v, id);
+  }
+
+  // -- groups, metrics, health ---------------------------------------------------
+
+  void list_groups(const responder& done) {
+    auto m = metrics;
+    call(node.broadcaster, done, [done, m](caf::settings& s) {
+      auto arr = json::array();
+      if (auto groups = caf::get_if<caf::settings>(&s, "groups"))
+        for (auto& [name, value] : *groups) {
+          auto g = caf::get_if<caf::settings>(&value);
+          if (!g)
+            continue;
+          auto subs = caf::get_or(*g, "subscriptions",
+                                  std::vector<std::string>{});
+          arr.push_back(
+            {{"name", name},
+             {"handler", caf::get_or(*g, "handler", "")},
+             {"paused", number_of(*g, "paused") != 0},
+             {"subscriptions", subs},
+             {"listeners", static_cast<uint64_t>(number_of(*g, "listeners"))},
+             {"depth", static_cast<uint64_t>(number_of(*g, "unsettled"))},
+             {"queued", static_cast<uint64_t>(number_of(*g, "queued"))},
+             {"inFlight", static_cast<uint64_t>(number_of(*g, "in-flight"))},
+             {"dispatched",
+              static_cast<uint64_t>(number_of(*g, "dispatched"))},
+             {"settled", static_cast<uint64_t>(number_of(*g, "settled"))},
+             {"processed",
+              m ? m->counter_sum(metric::processed, "group", name) : 0},
+             {"retried",
+              m ? m->counter_sum(metric::retried, "group", name) : 0},
+             {"failed", m ? m->counter_sum(metric::dead, "group", name) : 0},
+             {"ratePerSecond", number_of(*g, "rate")}});
+        }
+      done(json_response(200, json{{"groups", std::move(arr)}}));
+    }, atom::status_v);
+  }
+
+  void pause_group(const std::string& name, bool pause,
+                   const responder& done) {
+    call(node.broadcaster, done,
+      [done, name](bool paused) {
+        done(json_response(200, json{{"group", name}, {"paused", paused}}));
+      },
+      atom::pause_v, name, pause);
+  }
+
+  void get_metrics(const responder& done) {
+    auto self = shared_from_this();
+    // Gauges from the broadcaster's and the store's status, then the text.
+    call(node.broadcaster, done,
+      [self, done](caf::settings& bs) {
+        std::vector<gauge_sample> gauges;
+        if (auto groups = caf::get_if<caf::settings>(&bs, "groups"))
+          for (auto& [name, value] : *groups) {
+            auto g = caf::get_if<caf::settings>(&value);
+            if (!g)
+              continue;
+            metric_labels l{{"group", name}};
+            gauges.push_back(
+              {metric::queue_depth, l, number_of(*g, "unsettled")});
+            gauges.push_back(
+              {metric::in_flight, l, number_of(*g, "in-flight")});
+            gauges.push_back(
+              {metric::listeners, l, number_of(*g, "listeners")});
+            gauges.push_back({metric::paused, l, number_of(*g, "paused")});
+          }
+        self->call(self->node.store, done,
+          [self, done, gauges](caf::settings& ss) mutable {
+            auto st = caf::get_or(ss, "store", caf::settings{});
+            if (st.count("dlq-size") > 0)
+              gauges.push_back(
+                {metric::dlq_size, {}, number_of(st, "dlq-size")});
+            response r;
+            r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            r.body = self->metrics ? self->metrics->render(gauges)
+                                   : std::string{};
+            done(std::move(r));
+          },
+          atom::status_v);
+      },
+      atom::status_v);
+  }
+
+  void health(const responder& done) {
+    auto self = shared_from_this();
+    gw->run([self, done](gateway_pointer gp) {
+      gp->request(self->node.broadcaster, probe_timeout, atom::status_v)
+        .then(
+          [done](caf::settings&) {
+            done(json_response(200, json{{"status", "ok"}}));
+          },
+          [done](caf::error&) {
+            done(json_response(503, json{{"status", "failing"},
+                                         {"failed", "broadcaster"}}));
+          });
+    });
+  }
+
+  void ready(const responder& done) {
+    auto self = shared_from_this();
+    gw->run([self, done](gateway_pointer gp) {
+      auto checks = std::make_shared<json>(json::object());
+      auto failed = std::make_shared<json>(json::array());
+      auto remaining = std::make_shared<int>(2);
+      auto finish = [done, checks, failed, remaining] {
+        if (--*remaining > 0)
+          return;
+        if (failed->empty())
+          done(json_response(200, json{{"status", "ready"},
+                                       {"checks", *checks}}));
+        else
+          done(json_response(503, json{{"status", "not ready"},
+                                       {"failed", *failed},
+                                       {"checks", *checks}}));
+      };
+      gp->request(self->node.store, probe_timeout, atom::ping_v)
+        .then(
+          [checks, finish](bool) {
+            (*checks)["store"] = "ok";
+            finish();
+          },
+          [checks, failed, finish](caf::error& err) {
+            (*checks)["store"] = render(err);
+            failed->push_back("store");
+            finish();
+          });
+      gp->request(self->node.broadcaster, probe_timeout, atom::status_v)
+        .then(
+          [checks, failed, finish](caf::settings& s) {
+            auto draining = caf::get_or(s, "broadcaster.draining", false);
+            (*checks)["draining"] = draining ? "yes" : "no";
+            if (draining)
+              failed->push_back("draining");
+            finish();
+          },
+          [checks, failed, finish](caf::error& err) {
+            (*checks)["broadcaster"] = render(err);
+            failed->push_back("broadcaster");
+            finish();
+          });
+    });
+  }
+
+  // -- routing ------------------------------------------------------------------
+
+  /// Checks the bearer key for `role`; answers 401/403 and returns false.
+  bool authorize(const request& req, api_role role, const responder& done) {
+    if (cfg.keys.empty())
+      return true;
+    const api_key* found = nullptr;
+    // The scheme is case-insensitive (RFC 9110, 11.1).
+    auto space = req.authorization.find(' ');
+    if (space != std::string::npos
+        && lower_trimmed(req.authorization.substr(0, space)) == "bearer") {
+      auto given = req.authorization.substr(space + 1);
+      while (!given.empty() && given.front() == ' ')
+        given.erase(0, 1);
+      while (!given.empty() && given.back() == ' ')
+        given.pop_back();
+      for (auto& k : cfg.keys)
+        if (constant_time_equal(k.key, given))
+          found = &k;
+    }
+    if (!found) {
+      auto r = error_body(401, req.authorization.empty()
+                                 ? "missing API key (Authorization: Bearer "
+                                   "<key>)"
+                                 : "unknown API key",
+                          "Authorization");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      done(std::move(r));
+      return false;
+    }
+    if (!found->has(role)) {
+      const char* name = role == api_role::publish ? "publish"
+                         : role == api_role::read  ? "read"
+                                                   : "admin";
+      spdlog::info("http: key '{}' refused: needs role {}", found->name, name);
+      done(error_body(403, "API key '" + found->name + "' lacks role '"
+                             + name + "'",
+                      "Authorization"));
+      return false;
+    }
+    return true;
+  }
+
+  void route(const request& req, const responder& done) {
+    auto t = parse_target(req.target);
+    if (!t.ok) {
+      done(error_body(400, "bad percent-encoding in the URL", "url"));
+      return;
+    }
+    auto& seg = t.segments;
+    auto& m = req.method;
+    auto not_allowed = [&](const char* allow) {
+      auto r = error_body(405, "method " + m + " is not allowed here");
+      r.headers.emplace_back("Allow", allow);
+      done(std::move(r));
+    };
+    auto n = seg.size();
+    auto first = n > 0 ? seg[0] : std::string{};
+    if (n == 1 && first == "health") {
+      if (m != "GET")
+        return not_allowed("GET");
+      return health(done);
+    }
+    if (n == 1 && first == "ready") {
+      if (m != "GET")
+        return not_allowed("GET");
+      return ready(done);
+    }
+    if (first == "events") {
+      if (n == 1) {
+        if (m == "POST") {
+          if (authorize(req, api_role::publish, done))
+            post_event(req, done);
+          return;
+        }
+        if (m == "GET") {
+          if (authorize(req, api_role::read, done))
+            list_events(t, done);
+          return;
+        }
+        return not_allowed("GET, POST");
+      }
+      if (n == 2 && seg[1] == "batch") {
+        if (m != "POST")
+          return not_allowed("POST");
+        if (authorize(req, api_role::publish, done))
+          post_batch(req, done);
+        return;
+      }
+      if (n == 2) {
+        if (m != "GET")
+          return not_allowed("GET");
+        if (authorize(req, api_role::read, done))
+          get_event(seg[1], done);
+        return;
+      }
+    }
+    if (first == "failed-events") {
+      if (n == 1) {
+        if (m != "GET")
+          return not_allowed("GET");
+        if (authorize(req, api_role::read, done))
+          list_failed(t, done);
+        return;
+      }
+      if (n == 2 && seg[1] == "replay") {
+        if (m == "POST") {
+          if (authorize(req, api_role::admin, done))
+            replay_all(req, done);
+          return;
+        }
+        if (m == "GET") {
+          if (authorize(req, api_role::read, done))
+            replay_progress(done);
+          return;
+        }
+        return not_allowed("GET, POST");
+      }
+      if (n == 2) {
+        if (m == "GET") {
+          if (authorize(req, api_role::read, done))
+            get_failed(seg[1], done);
+          return;
+        }
+        if (m == "DELETE") {
+          if (authorize(req, api_role::admin, done))
+            delete_failed(seg[1], done);
+          return;
+        }
+        return not_allowed("GET, DELETE");
+      }
+      if (n == 3 && seg[2] == "replay") {
+        if (m != "POST")
+          return not_allowed("POST");
+        if (authorize(req, api_role::admin, done))
+          replay_one(seg[1], t, done);
+        return;
+      }
+    }
+    if (first == "groups") {
+      if (n == 1) {
+        if (m != "GET")
+          return not_allowed("GET");
+        if (authorize(req, api_role::read, done))
+          list_groups(done);
+        return;
+      }
+      if (n == 3 && (seg[2] == "pause" || seg[2] == "resume")) {
+        if (m != "POST")
+          return not_allowed("POST");
+        if (authorize(req, api_role::admin, done))
+          pause_group(seg[1], seg[2] == "pause", done);
+        return;
+      }
+    }
+    if (n == 1 && first == "metrics") {
+      if (m != "GET")
+        return not_allowed("GET");
+      if (authorize(req, api_role::read, done))
+        get_metrics(done);
+      return;
+    }
+    done(error_body(404, "no route for " + m + " "
+                           + req.target.substr(0, req.target.find('?'))));
+  }
+};
+
+api::api(const node_config& cfg, const node_actors& node,
+         std::shared_ptr<gateway> gw)
+  : impl_(std::make_shared<impl>()) {
+  impl_->cfg = cfg.http;
+  impl_->limits = cfg.limits;
+  impl_->node = node;
+  impl_->gw = std::move(gw);
+  impl_->metrics = node.metrics;
+}
+
+void api::handle(request req, responder done) {
+  auto metrics = impl_->metrics;
+  auto counted = [metrics, done = std::move(done)](response r) {
+    if (metrics)
+      metrics->count(metric::http_requests,
+                     {{"code", std::to_string(r.status)}});
+    done(std::move(r));
+  };
+  try {
+    impl_->route(req, counted);
+  } catch (const std::exception& e) {
+    spdlog::error("http: {} {} failed: {}", req.method,
+                  req.target.substr(0, req.target.find('?')), e.what());
+    counted(error_body(500, std::string{"internal error: "} + e.what()));
+  }
+}
+
+response api::error_response(unsigned status, const std::string& error,
+                             const std::string& field) {
+  if (impl_->metrics) {
+    impl_->metrics->count(metric::http_requests,
+                          {{"code", std::to_string(status)}});
+    if (status == 413)
+      impl_->metrics->count(metric::rejected, {{"reason", "too_large"}});
+  }
+  return error_body(status, error, field);
+}
+
+} // namespace onceflow::http

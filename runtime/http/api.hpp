@@ -1,0 +1,56 @@
+#pragma once
+
+#include "config/node_config.hpp"
+#include "runtime/http/gateway.hpp"
+#include "runtime/node.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace onceflow::http {
+
+/// What the API needs of one HTTP request (the server fills it from Beast's
+/// parsed request).
+struct request {
+  std::string method;
+  /// Path and query, as sent ("/events?status=dead&limit=5").
+  std::string target;
+  std::string content_type;
+  std::string authorization;
+  std::string idempotency_key;
+  std::string body;
+};
+
+struct response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Called once per request, from any thread.
+using responder = std::function<void(response)>;
+
+/// The routes of docs/http-api.md: authentication, input validation and JSON
+/// on the calling (HTTP) thread; actor calls through the gateway.
+class api {
+public:
+  api(const node_config& cfg, const node_actors& node,
+      std::shared_ptr<gateway> gw);
+
+  void handle(request req, responder done);
+
+  /// A response for requests the server refuses before routing (malformed
+  /// HTTP, body over the limit).
+  response error_response(unsigned status, const std::string& error,
+                          const std::string& field = {});
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace onceflow::http

@@ -1,0 +1,153 @@
+#include "runtime/http/gateway.hpp"
+
+#include "actors/timeouts.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+namespace onceflow::http {
+
+struct gateway_access {
+  /// Takes everything queued and clears the wake flag.
+  static void take(gateway& gw, std::deque<gateway::submission>& subs,
+                   std::deque<gateway::job>& jobs) {
+    std::lock_guard<std::mutex> guard{gw.mtx_};
+    subs.swap(gw.submissions_);
+    jobs.swap(gw.jobs_);
+    gw.woken_ = false;
+  }
+};
+
+namespace {
+
+struct gateway_state {
+  std::weak_ptr<gateway> gw;
+  broadcaster_actor broadcaster;
+  size_t max_batch = 1000;
+  uint64_t batches = 0;
+  static inline const char* name = "http_gateway";
+};
+
+using gw_pointer = http_gateway_actor::stateful_pointer<gateway_state>;
+
+/// Sends one ingest call for `subs` and splits the answer among them.
+void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
+                std::vector<event> evs) {
+  ++self->state.batches;
+  auto shared = std::make_shared<std::vector<gateway::submission>>(
+    std::move(subs));
+  self
+    ->request(self->state.broadcaster, actor_timeout, atom::ingest_v,
+              std::move(evs))
+    .then(
+      [shared](std::vector<append_result>& rs) {
+        size_t pos = 0;
+        for (auto& s : *shared) {
+          std::vector<append_result> part;
+          auto n = s.evs.size();
+          for (size_t i = 0; i < n && pos < rs.size(); ++i)
+            part.push_back(std::move(rs[pos++]));
+          s.done(std::move(part));
+        }
+      },
+      [shared](caf::error& err) {
+        for (auto& s : *shared)
+          s.done(err);
+      });
+}
+
+http_gateway_actor::behavior_type gateway_impl(gw_pointer self,
+                                               std::weak_ptr<gateway> gw,
+                                               broadcaster_actor bc,
+                                               size_t max_batch) {
+  self->state.gw = std::move(gw);
+  self->state.broadcaster = std::move(bc);
+  self->state.max_batch = max_batch;
+  return {
+    [self](atom::tick) {
+      auto gw = self->state.gw.lock();
+      if (!gw)
+        return;
+      std::deque<gateway::submission> subs;
+      std::deque<gateway::job> jobs;
+      gateway_access::take(*gw, subs, jobs);
+      for (auto& j : jobs)
+        j(self);
+      // Pack whole submissions into batches of at most max_batch events.
+      std::vector<gateway::submission> batch;
+      std::vector<event> evs;
+      for (auto& s : subs) {
+        if (!evs.empty() && evs.size() + s.evs.size() > self->state.max_batch) {
+          send_batch(self, std::move(batch), std::move(evs));
+          batch.clear();
+          evs.clear();
+        }
+        for (auto& ev : s.evs)
+          evs.push_back(ev);
+        batch.push_back(std::move(s));
+      }
+      if (!batch.empty())
+        send_batch(self, std::move(batch), std::move(evs));
+    },
+  };
+}
+
+} // namespace
+
+std::shared_ptr<gateway> gateway::make(caf::actor_system& sys,
+                                       broadcaster_actor broadcaster,
+                                       size_t max_batch) {
+  std::shared_ptr<gateway> gw{new gateway};
+  gw->broadcaster_ = broadcaster;
+  gw->max_batch_ = max_batch;
+  gw->hdl_ = sys.spawn(gateway_impl, std::weak_ptr<gateway>{gw},
+                       std::move(broadcaster), max_batch);
+  return gw;
+}
+
+void gateway::wake() {
+  // Called with mtx_ held.
+  if (!woken_) {
+    woken_ = true;
+    caf::anon_send(hdl_, atom::tick_v);
+  }
+}
+
+void gateway::ingest(std::vector<event> evs, ingest_callback done) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (stopped_) {
+    guard.unlock();
+    done(make_error(ec::draining, "node is shutting down"));
+    return;
+  }
+  submissions_.push_back({std::move(evs), std::move(done)});
+  wake();
+}
+
+void gateway::run(job j) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (stopped_)
+    return;
+  jobs_.push_back(std::move(j));
+  wake();
+}
+
+void gateway::stop() {
+  std::deque<submission> subs;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stopped_ = true;
+    subs.swap(submissions_);
+    jobs_.clear();
+  }
+  for (auto& s : subs)
+    s.done(make_error(ec::draining, "node is shutting down"));
+  caf::anon_send_exit(hdl_, caf::exit_reason::user_shutdown);
+}
+
+gateway::~gateway() {
+  if (hdl_)
+    caf::anon_send_exit(hdl_, caf::exit_reason::user_shutdown);
+}
+
+} // namespace onceflow::http
