@@ -1,5 +1,6 @@
 #include "actors/logic/event.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -83,6 +84,30 @@ bool parse_dlq_reason(const std::string& str, dlq_reason& out) {
       return true;
     }
   return false;
+}
+
+std::string make_uuid_v7(millis_t now_ms) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto ms = static_cast<uint64_t>(now_ms < 0 ? 0 : now_ms) & 0xFFFFFFFFFFFFULL;
+  uint64_t rand_a = rng() & 0xFFFULL;
+  uint64_t lo = rng();
+  uint64_t hi = (ms << 16) | 0x7000ULL | rand_a;               // version 7
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; // variant 10
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF),
+                static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+std::string make_uuid_v7() {
+  using namespace std::chrono;
+  return make_uuid_v7(
+    duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+      .count());
 }
 
 std::string make_uuid_v4() {

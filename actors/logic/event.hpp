@@ -35,7 +35,8 @@ const char* to_string(event_status s);
 
 /// One event as accepted by onceflow.
 struct event {
-  /// Idempotency key: client-supplied (<= 128 printable bytes) or a UUIDv4.
+  /// Idempotency key: client-supplied (<= 128 printable bytes) or a
+  /// generated UUIDv7.
   std::string id;
   /// Event type, `[A-Za-z0-9_.-]{1,64}`.
   std::string type;
@@ -106,5 +107,14 @@ struct dlq_entry {
 
 /// Generates a random UUIDv4 in its canonical 36-character text form.
 std::string make_uuid_v4();
+
+/// Generates a UUIDv7 (RFC 9562: 48-bit Unix time in ms, then 74 random
+/// bits) for `now_ms`. Ids generated later sort after earlier ones (to the
+/// millisecond), so an index of them grows at its end instead of at random
+/// places.
+std::string make_uuid_v7(millis_t now_ms);
+
+/// make_uuid_v7 for the current wall-clock time.
+std::string make_uuid_v7();
 
 } // namespace onceflow

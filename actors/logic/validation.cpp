@@ -148,8 +148,12 @@ std::string check_payload(const std::string& json, const validation_limits& lim,
   return check_json(json, lim, too_large, too_deep);
 }
 
-validation_result validate(const submission& sub,
-                           const validation_limits& lim) {
+namespace {
+
+/// Checks id, type and priority and builds the event; the payload is
+/// checked by the caller.
+validation_result validate_fields(const submission& sub,
+                                  const validation_limits& lim) {
   validation_result r;
   if (!sub.id.empty() && !valid_event_id(sub.id, lim))
     return fail("id", "must be 1.." + std::to_string(lim.max_id_bytes)
@@ -162,17 +166,27 @@ validation_result validate(const submission& sub,
   if (!sub.prio.empty() && !parse_priority(sub.prio, r.ev.prio))
     return fail("priority", "must be one of high, normal, low (got '"
                               + sub.prio + "')");
-  bool too_large = false;
-  if (sub.payload.empty())
-    return fail("payload", "is required");
-  auto err = check_payload(sub.payload, lim, too_large);
-  if (!err.empty())
-    return fail("payload", err, too_large);
   r.ok = true;
-  r.ev.id = sub.id.empty() ? make_uuid_v4() : sub.id;
+  r.ev.id = sub.id.empty() ? make_uuid_v7() : sub.id;
   r.ev.type = sub.type;
   r.ev.payload = sub.payload;
   r.ev.trace_id = make_uuid_v4();
+  return r;
+}
+
+} // namespace
+
+validation_result validate(const submission& sub,
+                           const validation_limits& lim) {
+  auto r = validate_fields(sub, lim);
+  if (!r.ok)
+    return r;
+  if (sub.payload.empty())
+    return fail("payload", "is required");
+  bool too_large = false;
+  auto err = check_payload(sub.payload, lim, too_large);
+  if (!err.empty())
+    return fail("payload", err, too_large);
   return r;
 }
 
@@ -240,8 +254,31 @@ validation_result parse_event_object(const nlohmann::json& doc,
     return fail("payload", "is required");
   if (!p->is_object())
     return fail("payload", "must be a JSON object");
+  // The payload is parsed already: check its depth on the tree (with an
+  // explicit stack, stopping past the limit) instead of parsing its text
+  // again.
+  {
+    std::vector<std::pair<const nlohmann::json*, size_t>> todo{{&*p, 1}};
+    while (!todo.empty()) {
+      auto [node, depth] = todo.back();
+      todo.pop_back();
+      if (depth > lim.max_depth)
+        return fail("payload", "nested deeper than "
+                                 + std::to_string(lim.max_depth) + " levels");
+      if (node->is_structured())
+        for (auto& child : *node)
+          if (child.is_structured())
+            todo.emplace_back(&child, depth + 1);
+    }
+  }
   sub.payload = p->dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
-  return validate(sub, lim);
+  if (sub.payload.size() > lim.max_payload_bytes)
+    return fail("payload",
+                "is " + std::to_string(sub.payload.size())
+                  + " bytes, over the limit of "
+                  + std::to_string(lim.max_payload_bytes) + " bytes",
+                true);
+  return validate_fields(sub, lim);
 }
 
 bool json_nesting_exceeds(const std::string& text, size_t max_depth) {

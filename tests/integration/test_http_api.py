@@ -30,7 +30,8 @@ import http_client as hc  # noqa: E402
 import onceflow_proc as op  # noqa: E402
 from http_client import q, qlist  # noqa: E402
 
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
+# Generated ids are UUIDv7 (time-ordered: docs/http-api.md).
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}"
                    r"-[0-9a-f]{12}$", re.I)
 
 
@@ -209,12 +210,12 @@ class HttpApiTest(hc.NodeTestCase):
 
     def test_event_ids(self):
         n = self.start_node(GROUPS)
-        # Generated ids are UUIDv4s, distinct.
+        # Generated ids are UUIDv7s, distinct.
         ids = set()
         for _ in range(3):
             r = n.publish({"type": "order.created", "payload": {}})
             self.assertEqual(r.status, 202, r)
-            self.assertRegex(r.json["eventId"], UUID4)
+            self.assertRegex(r.json["eventId"], UUID7)
             ids.add(r.json["eventId"])
         self.assertEqual(len(ids), 3)
         n.wait_all_processed(ids)
@@ -575,7 +576,7 @@ class HttpApiTest(hc.NodeTestCase):
         self.assertEqual([x["status"] for x in res],
                          ["accepted", "rejected", "duplicate", "rejected",
                           "rejected", "accepted", "rejected", "rejected"], j)
-        self.assertRegex(res[0]["eventId"], UUID4)
+        self.assertRegex(res[0]["eventId"], UUID7)
         self.assertEqual((res[1]["field"], res[1]["code"]), ("type", 400))
         self.assertTrue(res[1]["error"])
         self.assertEqual(res[2]["eventId"], "order-1001")

@@ -33,6 +33,29 @@ BOOST_AUTO_TEST_CASE(uuid_v4_format) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(uuid_v7_format_time_and_order) {
+  const std::regex v7{
+    "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"};
+  // 1795478400000 ms (2026-11-24T00:00:00Z) = 0x01a2_0ada_2c00.
+  auto id = make_uuid_v7(1795478400000);
+  BOOST_TEST(std::regex_match(id, v7), id);
+  BOOST_TEST(id.substr(0, 13) == "01a20ada-2c00", id);
+  // Later milliseconds sort after earlier ones, as text too.
+  std::string prev;
+  for (millis_t t = 1795478400000; t < 1795478400000 + 300; ++t) {
+    auto x = make_uuid_v7(t);
+    BOOST_TEST(std::regex_match(x, v7), x);
+    BOOST_TEST(x > prev, x << " after " << prev);
+    prev = x;
+  }
+  // The current-time overload is a v7 too, and ids of one ms differ.
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i)
+    ids.insert(make_uuid_v7());
+  BOOST_TEST(ids.size() == 1000u);
+  BOOST_TEST(std::regex_match(*ids.begin(), v7));
+}
+
 BOOST_AUTO_TEST_CASE(uuid_v4_is_unique) {
   std::set<std::string> ids;
   for (int i = 0; i < 20000; ++i)

@@ -20,8 +20,9 @@ using namespace onceflow;
 
 namespace {
 
-const std::regex uuid_v4_re{
-  "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"};
+// Generated event ids are UUIDv7 (time-ordered).
+const std::regex uuid_v7_re{
+  "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"};
 
 const std::set<std::string> documented_fields = {"id", "type", "payload",
                                                  "priority", "line"};
@@ -341,12 +342,12 @@ BOOST_AUTO_TEST_CASE(accepted_submission_becomes_event) {
   BOOST_TEST(r.ev.seq == 0u);       // not in the log yet
 }
 
-BOOST_AUTO_TEST_CASE(empty_id_generates_uuid_v4_and_empty_prio_is_normal) {
+BOOST_AUTO_TEST_CASE(empty_id_generates_uuid_v7_and_empty_prio_is_normal) {
   std::set<std::string> ids;
   for (int i = 0; i < 100; ++i) {
     auto r = validate(sub("", "t", "{}"), defaults);
     BOOST_REQUIRE(r.ok);
-    BOOST_TEST(std::regex_match(r.ev.id, uuid_v4_re), r.ev.id);
+    BOOST_TEST(std::regex_match(r.ev.id, uuid_v7_re), r.ev.id);
     BOOST_TEST(r.ev.prio == priority::normal);
     BOOST_TEST(!r.ev.trace_id.empty());
     ids.insert(r.ev.id);
@@ -456,7 +457,7 @@ BOOST_AUTO_TEST_CASE(json_line_becomes_event) {
 BOOST_AUTO_TEST_CASE(json_line_without_id_gets_uuid_and_normal_priority) {
   auto r = parse_event_json(R"({"type":"t","payload":{}})", defaults);
   BOOST_REQUIRE(r.ok);
-  BOOST_TEST(std::regex_match(r.ev.id, uuid_v4_re), r.ev.id);
+  BOOST_TEST(std::regex_match(r.ev.id, uuid_v7_re), r.ev.id);
   BOOST_TEST(r.ev.prio == priority::normal);
 }
 
