@@ -352,7 +352,8 @@ void maybe_read(bc_pointer self, size_t gi) {
   g.reading = true;
   auto want = static_cast<uint32_t>(low_water * 2 - g.queue.size());
   self
-    ->request(st.store, store_timeout, atom::read_v, g.cfg.name, want,
+    ->request<caf::message_priority::high>(st.store, store_timeout,
+              atom::read_v, g.cfg.name, want,
               now_of(self))
     .then(
       [self, gi, want](std::vector<event>& evs) {

@@ -38,7 +38,8 @@ deduplicator_impl(dedup_pointer self, store_actor store,
       auto rp = self->make_response_promise<std::vector<claim_decision>>();
       auto now = to_millis(self->clock().now());
       self
-        ->request(self->state.store, store_timeout, atom::claim_v,
+        ->request<caf::message_priority::high>(self->state.store, store_timeout,
+                atom::claim_v,
                   std::move(reqs), std::move(holder), now, ttl, budget)
         .then(
           [self, rp](std::vector<claim_decision>& ds) mutable {
@@ -89,7 +90,8 @@ deduplicator_impl(dedup_pointer self, store_actor store,
         }
       }
       self
-        ->request(self->state.store, store_timeout, atom::settle_v,
+        ->request<caf::message_priority::high>(self->state.store, store_timeout,
+                atom::settle_v,
                   std::move(items), now)
         .then(
           [self, rp, retries, dead](std::vector<fence_decision>& ds) mutable {
