@@ -47,6 +47,11 @@ struct listener_state {
 
 using listener_pointer = listener_actor::stateful_pointer<listener_state>;
 
+/// How long asynchronous calls of a batch may run.
+millis_t async_deadline(const group_config& g) {
+  return std::max<millis_t>(1, g.lease_ttl * 4 / 5);
+}
+
 void report(listener_pointer self) {
   auto& st = self->state;
   auto to = caf::actor_cast<broadcaster_actor>(st.reply_to);
@@ -230,9 +235,13 @@ void run_handlers(listener_pointer self) {
     finish(self);
     return;
   }
-  // Asynchronous: each completion comes back as a message, from any thread.
+  // Asynchronous: each completion comes back as a message, from any thread;
+  // calls still open at 4/5 of the lease are failed then, leaving the rest
+  // of the lease to settle the batch under the fence.
   auto token = ++st.token;
   st.outstanding = st.running.size();
+  self->delayed_send(self, std::chrono::milliseconds(async_deadline(st.cfg.group)),
+                     atom::tick_v, token);
   auto me = caf::actor_cast<listener_actor>(self);
   for (uint32_t i = 0; i < st.running.size(); ++i) {
     auto& item = st.running[i];
@@ -326,6 +335,8 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
     [self](atom::dispatch, std::vector<delivery>& batch) {
       auto& st = self->state;
       ++st.batches;
+      // Timers of earlier batches must not match this one.
+      ++st.token;
       st.reply_to = self->current_sender();
       std::vector<claim_request> reqs;
       reqs.reserve(batch.size());
@@ -346,8 +357,26 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
           [self, seqs](caf::error& err) { fail_batch(self, seqs, err); });
     },
     [self](atom::tick, uint64_t token) {
-      if (token == self->state.token)
-        settle(self);
+      auto& st = self->state;
+      if (token != st.token)
+        return;
+      if (st.outstanding > 0) {
+        // Asynchronous calls that did not complete within the lease: fail
+        // them (retryable) so that the listener serves its group again.
+        for (auto& item : st.running)
+          if (!item.finished) {
+            item.finished = true;
+            item.result = handler_result{};
+            item.result.result = outcome::retryable;
+            item.result.error = "handler did not complete within "
+                                + std::to_string(async_deadline(st.cfg.group))
+                                + " ms (4/5 of the lease)";
+          }
+        st.outstanding = 0;
+        finish(self);
+        return;
+      }
+      settle(self);
     },
     [self](atom::handled, uint64_t token, uint32_t index, handler_result& r) {
       auto& st = self->state;

@@ -3,6 +3,7 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -163,9 +164,10 @@ std::string check_known(const caf::settings& content,
 
 std::string parse_api_key(const std::string& spec, api_key& out) {
   // The key itself is never part of an error text.
+  // name:key:roles; the key may hold colons (roles never do).
   auto c1 = spec.find(':');
-  auto c2 = c1 == std::string::npos ? c1 : spec.find(':', c1 + 1);
-  if (c2 == std::string::npos)
+  auto c2 = spec.rfind(':');
+  if (c1 == std::string::npos || c2 == c1)
     return "entries must look like \"name:key:role[+role...]\"";
   out.name = spec.substr(0, c1);
   out.key = spec.substr(c1 + 1, c2 - c1 - 1);
@@ -272,6 +274,10 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   r.integer("http.max-body-bytes", out.http.max_body_bytes, 1024,
             1024LL * 1024 * 1024);
   r.integer("http.max-batch", out.http.max_batch, 1, 100000);
+  // Unset, it follows a smaller events.max-ingest-batch (set, validate()
+  // insists that it fits).
+  if (!caf::get_if(&content, "http.max-batch"))
+    out.http.max_batch = std::min(out.http.max_batch, out.max_ingest_batch);
   r.integer("http.threads", out.http.threads, 1, 64);
   std::vector<std::string> keys;
   r.strings("http.api-keys", keys);
@@ -346,6 +352,14 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
 std::vector<std::string> warnings(const node_config& cfg) {
   std::vector<std::string> result;
   for (auto& g : cfg.groups)
+    if (g.handler == "webhook" && g.options.timeout * 5 >= g.lease_ttl * 4)
+      result.push_back("group " + g.name + ": webhook-timeout ("
+                       + std::to_string(g.options.timeout)
+                       + " ms) is not below 4/5 of lease-ttl ("
+                       + std::to_string(g.lease_ttl)
+                       + " ms): calls still open then are failed as "
+                         "retryable and the event is delivered again");
+  for (auto& g : cfg.groups)
     if (g.options.latency * static_cast<millis_t>(g.batch_size)
         >= g.lease_ttl)
       result.push_back("group " + g.name + ": lease-ttl ("
@@ -374,6 +388,10 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
     return "section [priorities]: " + e;
   if (cfg.http.enabled && cfg.http.host.empty())
     return "option 'http.host' must not be empty";
+  if (cfg.http.max_batch > cfg.max_ingest_batch)
+    return "option 'http.max-batch' (" + std::to_string(cfg.http.max_batch)
+           + ") must not exceed 'events.max-ingest-batch' ("
+           + std::to_string(cfg.max_ingest_batch) + ")";
   {
     std::set<std::string> seen;
     for (auto& k : cfg.http.keys)

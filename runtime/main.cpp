@@ -261,6 +261,8 @@ int run_node(const cli& args) {
                   caf::actor_cast<caf::actor>(n.dlq),
                   caf::actor_cast<caf::actor>(n.broadcaster)})
     supervisor->monitor(a);
+  if (gw)
+    supervisor->monitor(gw->handle());
   std::string died;
   while (stop_signal == 0 && died.empty()) {
     supervisor->receive(

@@ -108,7 +108,18 @@ void metrics_registry::count_locked(const std::string& name,
   auto i = families_.find(name);
   if (i == families_.end() || i->second.kind != metric_kind::counter)
     return;
-  i->second.counters[labels] += n;
+  auto& counters = i->second.counters;
+  auto j = counters.find(labels);
+  if (j != counters.end()) {
+    j->second += n;
+    return;
+  }
+  // Label values may come from clients (event types): past the cap, new
+  // series fold into one so that memory and the exposition stay bounded.
+  if (counters.size() >= max_series)
+    counters["overflow=\"true\""] += n;
+  else
+    counters.emplace(labels, n);
 }
 
 void metrics_registry::observe_locked(const std::string& name,

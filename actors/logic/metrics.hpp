@@ -72,6 +72,10 @@ public:
   /// from `gauges` (families declared as gauges), sorted by name.
   std::string render(const std::vector<gauge_sample>& gauges) const;
 
+  /// Most series per counter family; further label sets are counted in
+  /// one series `{overflow="true"}`.
+  static constexpr size_t max_series = 1000;
+
   /// Buckets (upper bounds, seconds) for latencies from 1 ms to 5 min.
   static std::vector<double> latency_buckets();
 

@@ -515,6 +515,8 @@ private:
   statement log_range_{
     conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id "
            "FROM log WHERE seq>?1 ORDER BY seq LIMIT ?2"};
+  statement log_keys_{
+    conn_, "SELECT seq, id, type FROM log WHERE seq>?1 ORDER BY seq LIMIT ?2"};
   statement log_get_{
     conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id "
            "FROM log WHERE seq=?1"};
@@ -1433,13 +1435,16 @@ event_listing sqlite_store::list_events(const event_listing_query& lq) {
     return out;
   auto limit = std::max<size_t>(lq.limit, 1);
   auto budget = std::min<size_t>(std::max<size_t>(limit * 4, 256), 5000);
-  query q{log_range_, op};
+  // Keys only: payloads are not needed for a listing.
+  query q{log_keys_, op};
   q.bind_int(1, static_cast<int64_t>(lq.after))
     .bind_int(2, static_cast<int64_t>(budget));
   std::vector<std::pair<uint64_t, event>> rows;
   while (q.step()) {
     event ev;
-    read_event(q, ev);
+    ev.seq = q.u64_at(0);
+    q.text_into(1, ev.id);
+    q.text_into(2, ev.type);
     rows.emplace_back(ev.seq, std::move(ev));
   }
   uint64_t last = lq.after;

@@ -155,11 +155,18 @@ millis_t parse_retry_after(const std::string& value, millis_t now) {
 }
 
 std::string redact_url(const std::string& url) {
-  auto ui = find_userinfo(url);
-  if (ui.first == std::string::npos)
-    return url;
   auto out = url;
-  out.replace(ui.first, ui.second, "***");
+  // The query string often carries tokens: keep only that there is one.
+  auto q = out.find('?');
+  if (q != std::string::npos) {
+    auto frag = out.find('#', q);
+    out.replace(q + 1, frag == std::string::npos ? std::string::npos
+                                                 : frag - q - 1,
+                "***");
+  }
+  auto ui = find_userinfo(out);
+  if (ui.first != std::string::npos)
+    out.replace(ui.first, ui.second, "***");
   return out;
 }
 
@@ -270,6 +277,8 @@ webhook_handler::webhook_handler(std::shared_ptr<webhook_client> client,
     if (colon != std::string::npos)
       cfg->hidden.push_back(userinfo.substr(colon + 1));
   }
+  if (auto q = opts.url.find('?'); q != std::string::npos)
+    cfg->hidden.push_back(opts.url.substr(q + 1, opts.url.find('#', q) - q - 1));
   cfg->hidden.erase(std::remove(cfg->hidden.begin(), cfg->hidden.end(), ""),
                     cfg->hidden.end());
   // Longest first, so that a string containing another is hidden whole.

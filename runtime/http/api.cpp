@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 
@@ -314,8 +315,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
 
   /// Parses a request body into JSON with clear errors; false after
   /// answering.
-  bool parse_body(const request& req, json& doc, const responder& done,
-                  size_t extra_depth) {
+  bool parse_body(const request& req, json& doc, const responder& done) {
     if (!is_json_content_type(req.content_type)) {
       count(metric::rejected, {{"reason", "unsupported_media_type"}});
       done(error_body(415,
@@ -327,7 +327,9 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
                       "Content-Type"));
       return false;
     }
-    if (json_nesting_exceeds(req.body, limits.max_depth + extra_depth)) {
+    // A safety bound before building the DOM; each event's payload depth
+    // is checked exactly afterwards (one deep item does not sink a batch).
+    if (json_nesting_exceeds(req.body, limits.max_depth + 16)) {
       count(metric::rejected, {{"reason", "invalid"}});
       done(error_body(400,
                       "payload nested deeper than "
@@ -352,7 +354,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
 
   void post_event(const request& req, const responder& done) {
     json doc;
-    if (!parse_body(req, doc, done, 1))
+    if (!parse_body(req, doc, done))
       return;
     if (!doc.is_object()) {
       count(metric::rejected, {{"reason", "invalid"}});
@@ -385,11 +387,21 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       return;
     }
     auto self = shared_from_this();
-    std::vector<event> evs{std::move(v.ev)};
-    gw->ingest(std::move(evs), [self, done](
+    auto id = v.ev.id;
+    std::vector<event> evs;
+    evs.push_back(std::move(v.ev));
+    gw->ingest(std::move(evs), [self, done, id](
                                  caf::expected<std::vector<append_result>> rs) {
       if (!rs) {
-        done(from_error(rs.error()));
+        // Carry the id: after a timeout the event may be stored, and a
+        // retry with the same id cannot create a second one.
+        auto r = from_error(rs.error());
+        auto doc = json::parse(r.body, nullptr, false);
+        if (doc.is_object()) {
+          doc["eventId"] = id;
+          r.body = dump(doc);
+        }
+        done(std::move(r));
         return;
       }
       if (rs->empty()) {
@@ -425,7 +437,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
 
   void post_batch(const request& req, const responder& done) {
     json doc;
-    if (!parse_body(req, doc, done, 3))
+    if (!parse_body(req, doc, done))
       return;
     const json* items = nullptr;
     if (doc.is_array()) {
@@ -509,11 +521,23 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       done(finish({}, {}));
       return;
     }
+    // The ids per item (null for rejected ones) go into error answers too:
+    // after a timeout the events may be stored; a retry with the same ids
+    // cannot create second ones.
+    auto ids = json::array();
+    for (auto& item : *results)
+      ids.push_back(item.contains("eventId") ? item["eventId"] : json(nullptr));
     gw->ingest(std::move(evs),
-               [done, finish, positions](
+               [done, finish, positions, ids](
                  caf::expected<std::vector<append_result>> rs) {
                  if (!rs) {
-                   done(from_error(rs.error()));
+                   auto r = from_error(rs.error());
+                   auto doc = json::parse(r.body, nullptr, false);
+                   if (doc.is_object()) {
+                     doc["eventIds"] = ids;
+                     r.body = dump(doc);
+                   }
+                   done(std::move(r));
                    return;
                  }
                  done(finish(*rs, positions));
@@ -699,7 +723,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     std::string group;
     if (!req.body.empty()) {
       json doc;
-      if (!parse_body(req, doc, done, 0))
+      if (!parse_body(req, doc, done))
         return;
       if (!doc.is_object()) {
         done(error_body(400, "body must be a JSON object", "body"));
@@ -1083,20 +1107,60 @@ api::api(const node_config& cfg, const node_actors& node,
   impl_->metrics = node.metrics;
 }
 
+namespace {
+
+/// Answers a request exactly once: later calls are ignored, and if every
+/// copy of the responder is dropped unanswered (work discarded at shutdown,
+/// a failed actor), the destructor answers 503.
+class once_responder {
+public:
+  once_responder(std::shared_ptr<metrics_registry> m, responder fn)
+    : metrics_(std::move(m)), fn_(std::move(fn)) {
+    // nop
+  }
+
+  ~once_responder() {
+    if (!answered_.exchange(true)) {
+      auto r = json_response(503, json{{"error", "the request was dropped: "
+                                                 "the node is shutting down "
+                                                 "or failed; retry"},
+                                       {"retryAfter", 5}});
+      r.headers.emplace_back("Retry-After", "5");
+      send(std::move(r));
+    }
+  }
+
+  void operator()(response r) {
+    if (!answered_.exchange(true))
+      send(std::move(r));
+  }
+
+private:
+  void send(response r) {
+    if (metrics_)
+      metrics_->count(metric::http_requests,
+                      {{"code", std::to_string(r.status)}});
+    fn_(std::move(r));
+  }
+
+  std::atomic<bool> answered_{false};
+  std::shared_ptr<metrics_registry> metrics_;
+  responder fn_;
+};
+
+} // namespace
+
 void api::handle(request req, responder done) {
-  auto metrics = impl_->metrics;
-  auto counted = [metrics, done = std::move(done)](response r) {
-    if (metrics)
-      metrics->count(metric::http_requests,
-                     {{"code", std::to_string(r.status)}});
-    done(std::move(r));
-  };
+  auto guard = std::make_shared<once_responder>(impl_->metrics,
+                                                std::move(done));
+  responder once = [guard](response r) { (*guard)(std::move(r)); };
   try {
-    impl_->route(req, counted);
+    impl_->route(req, once);
   } catch (const std::exception& e) {
+    // Answers only if nothing answered yet; the text stays in the log.
     spdlog::error("http: {} {} failed: {}", req.method,
                   req.target.substr(0, req.target.find('?')), e.what());
-    counted(error_body(500, std::string{"internal error: "} + e.what()));
+    once(error_body(500, "internal error (see the node's log)"));
   }
 }
 

@@ -5,6 +5,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
 
+#include <spdlog/spdlog.h>
+
 namespace onceflow::http {
 
 struct gateway_access {
@@ -24,7 +26,6 @@ struct gateway_state {
   std::weak_ptr<gateway> gw;
   broadcaster_actor broadcaster;
   size_t max_batch = 1000;
-  uint64_t batches = 0;
   static inline const char* name = "http_gateway";
 };
 
@@ -33,7 +34,6 @@ using gw_pointer = http_gateway_actor::stateful_pointer<gateway_state>;
 /// Sends one ingest call for `subs` and splits the answer among them.
 void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
                 std::vector<event> evs) {
-  ++self->state.batches;
   auto shared = std::make_shared<std::vector<gateway::submission>>(
     std::move(subs));
   self
@@ -41,10 +41,23 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
               std::move(evs))
     .then(
       [shared](std::vector<append_result>& rs) {
+        size_t total = 0;
+        for (auto& s : *shared)
+          total += s.count;
+        if (rs.size() != total) {
+          // Never hand out results that may belong to other events.
+          auto err = make_error(ec::store_failure,
+                                "the store answered " + std::to_string(rs.size())
+                                  + " results for " + std::to_string(total)
+                                  + " events");
+          for (auto& s : *shared)
+            s.done(err);
+          return;
+        }
         size_t pos = 0;
         for (auto& s : *shared) {
           std::vector<append_result> part;
-          auto n = s.evs.size();
+          auto n = s.count;
           for (size_t i = 0; i < n && pos < rs.size(); ++i)
             part.push_back(std::move(rs[pos++]));
           s.done(std::move(part));
@@ -71,8 +84,15 @@ http_gateway_actor::behavior_type gateway_impl(gw_pointer self,
       std::deque<gateway::submission> subs;
       std::deque<gateway::job> jobs;
       gateway_access::take(*gw, subs, jobs);
-      for (auto& j : jobs)
-        j(self);
+      for (auto& j : jobs) {
+        // A failing job must not take the gateway down (its responder
+        // answers 503 when dropped).
+        try {
+          j(self);
+        } catch (const std::exception& e) {
+          spdlog::error("http gateway: a request failed: {}", e.what());
+        }
+      }
       // Pack whole submissions into batches of at most max_batch events.
       std::vector<gateway::submission> batch;
       std::vector<event> evs;
@@ -82,8 +102,12 @@ http_gateway_actor::behavior_type gateway_impl(gw_pointer self,
           batch.clear();
           evs.clear();
         }
+        // The events travel in the batch; the submission keeps its count.
+        auto n = s.evs.size();
         for (auto& ev : s.evs)
-          evs.push_back(ev);
+          evs.push_back(std::move(ev));
+        s.evs.clear();
+        s.count = n;
         batch.push_back(std::move(s));
       }
       if (!batch.empty())
@@ -98,8 +122,6 @@ std::shared_ptr<gateway> gateway::make(caf::actor_system& sys,
                                        broadcaster_actor broadcaster,
                                        size_t max_batch) {
   std::shared_ptr<gateway> gw{new gateway};
-  gw->broadcaster_ = broadcaster;
-  gw->max_batch_ = max_batch;
   gw->hdl_ = sys.spawn(gateway_impl, std::weak_ptr<gateway>{gw},
                        std::move(broadcaster), max_batch);
   return gw;
@@ -120,7 +142,7 @@ void gateway::ingest(std::vector<event> evs, ingest_callback done) {
     done(make_error(ec::draining, "node is shutting down"));
     return;
   }
-  submissions_.push_back({std::move(evs), std::move(done)});
+  submissions_.push_back({std::move(evs), std::move(done), 0});
   wake();
 }
 

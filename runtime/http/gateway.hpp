@@ -32,6 +32,8 @@ public:
   struct submission {
     std::vector<event> evs;
     ingest_callback done;
+    /// How many events it had (set when they move into a batch).
+    size_t count = 0;
   };
 
   /// Spawns the gateway actor. `max_batch` caps one ingest call.
@@ -46,7 +48,8 @@ public:
   /// Queues a job.
   void run(job j);
 
-  /// Stops the gateway actor; queued work is answered with an error.
+  /// Stops the gateway actor; queued submissions are answered with an
+  /// error, queued jobs are dropped (their responders answer 503).
   void stop();
 
   /// The gateway actor (to wait for its termination).
@@ -66,8 +69,6 @@ private:
   std::deque<submission> submissions_;
   std::deque<job> jobs_;
   http_gateway_actor hdl_;
-  broadcaster_actor broadcaster_;
-  size_t max_batch_ = 1000;
 };
 
 } // namespace onceflow::http

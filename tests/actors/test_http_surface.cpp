@@ -145,6 +145,40 @@ BOOST_AUTO_TEST_CASE(retry_after_postpones_the_next_attempt) {
   BOOST_CHECK_EQUAL(h[0].attempts[1].attempt, 2u);
 }
 
+BOOST_AUTO_TEST_CASE(async_calls_open_past_the_lease_fail_as_retryable) {
+  auto& g = add_async_group("hooks");
+  g.lease_ttl = 1000;
+  g.retry.base = 5000;
+  start();
+  publish({make_event("e1", "t"), make_event("e2", "t")});
+  BOOST_REQUIRE_EQUAL(pending->calls.size(), 2u);
+  BOOST_CHECK(pending->complete("e2", success()));
+  run();
+  // Calls may run for 4/5 of the lease (800 ms), then fail.
+  advance(799ms);
+  BOOST_CHECK_EQUAL(effects("e2"), 0u);
+  advance(1ms);
+  // The deadline failed e1 and the batch settled: e2 done, e1 retrying.
+  BOOST_CHECK_EQUAL(effects("e2"), 1u);
+  BOOST_CHECK(status("e1", "hooks") == event_status::retrying);
+  auto h = st->history_of("e1");
+  BOOST_REQUIRE_EQUAL(h.size(), 1u);
+  BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 1u);
+  BOOST_CHECK(h[0].attempts[0].result == outcome::retryable);
+  BOOST_CHECK(h[0].attempts[0].error.find("did not complete within 800 ms")
+              != std::string::npos);
+  // The late completion of the old call changes nothing.
+  BOOST_CHECK(pending->complete("e1", success()));
+  run();
+  BOOST_CHECK_EQUAL(effects("e1"), 0u);
+  // The retry runs and succeeds.
+  advance(5000ms);
+  BOOST_REQUIRE_EQUAL(pending->calls.size(), 1u);
+  BOOST_CHECK(pending->complete("e1", success()));
+  run();
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(permanent_failure_goes_to_the_dlq_at_once) {
   add_async_group("hooks");
   start();

@@ -194,6 +194,19 @@ class NodeProcessTest(unittest.TestCase):
                    "--events.max-backlog=500")
         self.assertEqual(r.returncode, 2)
         self.assertIn("'events.max-backlog' (500) must be at least", r.stderr)
+        # A batch endpoint larger than one ingest call could carry.
+        r = op.run(BINARY, "node", "--config", self.cfg,
+                   "--events.max-ingest-batch=100", "--http.max-batch=500")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'http.max-batch' (500) must not exceed "
+                      "'events.max-ingest-batch' (100)", r.stderr)
+        # An API key entry that is not name:key:roles; the key stays out.
+        r = op.run(BINARY, "node", "--config", self.cfg,
+                   '--http.api-keys=["ops:hunter2hunter2:root"]')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("http.api-keys", r.stderr)
+        self.assertIn("unknown role 'root'", r.stderr)
+        self.assertNotIn("hunter2hunter2", r.stderr)
         r = op.run(BINARY, "node", "--config", os.path.join(self.dir, "x.ini"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("does not exist", r.stderr)

@@ -655,7 +655,9 @@ BOOST_AUTO_TEST_CASE(userinfo_and_secret_never_appear_in_errors) {
   BOOST_TEST(redact_url("http://tok@example.com:8080")
              == "http://***@example.com:8080");
   BOOST_TEST(redact_url("http://example.com/x?u=a@b")
-             == "http://example.com/x?u=a@b");
+             == "http://example.com/x?***");
+  BOOST_TEST(redact_url("https://u:p@example.com/x?token=t0k#frag")
+             == "https://***@example.com/x?***#frag");
 
   auto client = std::make_shared<webhook_client>();
   // Transport error.

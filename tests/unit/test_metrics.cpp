@@ -50,6 +50,21 @@ BOOST_AUTO_TEST_CASE(counter_sum_adds_series_with_one_label_value) {
   BOOST_CHECK_EQUAL(r.counter_sum("none", "group", "a"), 0u);
 }
 
+BOOST_AUTO_TEST_CASE(series_past_the_cap_fold_into_one) {
+  metrics_registry r;
+  r.describe("t_total", metric_kind::counter, "T.");
+  for (size_t i = 0; i < metrics_registry::max_series + 50; ++i)
+    r.count("t_total", {{"type", "t" + std::to_string(i)}});
+  r.count("t_total", {{"type", "t0"}}, 2);
+  BOOST_CHECK_EQUAL(r.counter_value("t_total", {{"type", "t0"}}), 3u);
+  auto text = r.render({});
+  BOOST_CHECK(has_line(text, "t_total{overflow=\"true\"} 50"));
+  size_t lines = 0;
+  for (auto c : text)
+    lines += c == '\n' ? 1 : 0;
+  BOOST_CHECK_EQUAL(lines, metrics_registry::max_series + 2 + 1);
+}
+
 BOOST_AUTO_TEST_CASE(undeclared_families_are_ignored) {
   metrics_registry r;
   r.count("nope_total", {}, 5);
