@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -667,12 +668,11 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
             auto& st = self->state;
             --st.pending_appends;
             bool any = false;
-            metrics_batch counts;
+            // Per (duplicate, type): one label set per distinct pair.
+            std::map<std::pair<bool, std::string>, uint64_t> counts;
             for (size_t i = 0; i < rs.size(); ++i) {
               if (st.cfg.metrics)
-                counts.count(rs[i].duplicate ? metric::duplicate
-                                             : metric::accepted,
-                             {{"type", (*types)[i]}});
+                ++counts[{rs[i].duplicate, (*types)[i]}];
               if (rs[i].duplicate) {
                 ++st.duplicates;
                 continue;
@@ -686,8 +686,13 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
                     break;
                   }
             }
-            if (st.cfg.metrics)
-              st.cfg.metrics->merge(counts);
+            if (st.cfg.metrics && !counts.empty()) {
+              metrics_batch b;
+              for (auto& [key, n] : counts)
+                b.count(key.first ? metric::duplicate : metric::accepted,
+                        {{"type", key.second}}, n);
+              st.cfg.metrics->merge(b);
+            }
             rp.deliver(std::move(rs));
             if (any)
               for (size_t gi = 0; gi < st.groups.size(); ++gi) {

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <random>
 
 namespace onceflow {
@@ -89,31 +90,31 @@ void count_settled(listener_pointer self,
   auto& m = self->state.cfg.metrics;
   if (!m)
     return;
-  metrics_batch b;
+  // Aggregate per (outcome, type) first: one label set per distinct pair.
   auto& group = self->state.cfg.group.name;
+  std::map<std::pair<settle_kind, std::string>, uint64_t> counts;
+  std::vector<double> latencies;
   for (size_t i = 0; i < items.size() && i < ds.size(); ++i) {
     if (ds[i] != fence_decision::ok)
       continue;
     auto& s = items[i];
-    metric_labels labels{{"group", group}, {"type", s.type}};
-    switch (s.kind) {
-      case settle_kind::done:
-        b.count(metric::processed, labels);
-        b.observe(metric::effect_latency, {{"group", group}},
-                  static_cast<double>(std::max<millis_t>(
-                    0, now - s.created_at))
-                    / 1000.0);
-        break;
-      case settle_kind::retry:
-        b.count(metric::retried, labels);
-        break;
-      case settle_kind::dead:
-        b.count(metric::dead, labels);
-        break;
-      case settle_kind::release:
-        break;
-    }
+    if (s.kind == settle_kind::release)
+      continue;
+    ++counts[{s.kind, s.type}];
+    if (s.kind == settle_kind::done)
+      latencies.push_back(
+        static_cast<double>(std::max<millis_t>(0, now - s.created_at))
+        / 1000.0);
   }
+  metrics_batch b;
+  for (auto& [key, n] : counts) {
+    auto name = key.first == settle_kind::done    ? metric::processed
+                : key.first == settle_kind::retry ? metric::retried
+                                                  : metric::dead;
+    b.count(name, {{"group", group}, {"type", key.second}}, n);
+  }
+  b.observe_all(metric::effect_latency, {{"group", group}},
+                std::move(latencies));
   if (!b.empty())
     m->merge(b);
 }
@@ -166,14 +167,14 @@ void finish(listener_pointer self) {
   auto& st = self->state;
   auto now = to_millis(self->clock().now());
   millis_t latency = 0;
-  metrics_batch durations;
+  std::vector<double> durations;
+  durations.reserve(st.running.size());
   for (auto& item : st.running) {
     auto& dl = item.dl;
     auto& r = item.result;
     latency += r.latency;
     auto seconds = item.seconds + static_cast<double>(r.latency) / 1000.0;
-    durations.observe(metric::handler_duration,
-                      {{"group", st.cfg.group.name}}, seconds);
+    durations.push_back(seconds);
     dl.history.push_back({dl.attempt, now + latency, st.cfg.node, st.cfg.name,
                           dl.epoch, r.result, r.error});
     settlement s;
@@ -200,8 +201,12 @@ void finish(listener_pointer self) {
     st.pending.push_back(std::move(s));
   }
   st.running.clear();
-  if (st.cfg.metrics && !durations.empty())
-    st.cfg.metrics->merge(durations);
+  if (st.cfg.metrics && !durations.empty()) {
+    metrics_batch b;
+    b.observe_all(metric::handler_duration, {{"group", st.cfg.group.name}},
+                  std::move(durations));
+    st.cfg.metrics->merge(b);
+  }
   if (latency > 0) {
     self->delayed_send(self, std::chrono::milliseconds(latency), atom::tick_v,
                        ++st.token);

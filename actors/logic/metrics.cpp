@@ -89,7 +89,14 @@ void metrics_batch::count(const std::string& name, const metric_labels& labels,
 
 void metrics_batch::observe(const std::string& name,
                             const metric_labels& labels, double value) {
-  observations_.push_back({{name, render_labels(labels)}, value});
+  observations_.push_back({{name, render_labels(labels)}, {value}});
+}
+
+void metrics_batch::observe_all(const std::string& name,
+                                const metric_labels& labels,
+                                std::vector<double> values) {
+  if (!values.empty())
+    observations_.push_back({{name, render_labels(labels)}, std::move(values)});
 }
 
 void metrics_registry::describe(const std::string& name, metric_kind kind,
@@ -158,8 +165,9 @@ void metrics_registry::merge(const metrics_batch& batch) {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& [key, n] : batch.counts_)
     count_locked(key.first, key.second, n);
-  for (auto& [key, v] : batch.observations_)
-    observe_locked(key.first, key.second, v);
+  for (auto& [key, vs] : batch.observations_)
+    for (auto v : vs)
+      observe_locked(key.first, key.second, v);
 }
 
 uint64_t metrics_registry::counter_value(const std::string& name,

@@ -27,6 +27,9 @@ public:
              uint64_t n = 1);
   void observe(const std::string& name, const metric_labels& labels,
                double value);
+  /// Many observations of one series (one label rendering for all).
+  void observe_all(const std::string& name, const metric_labels& labels,
+                   std::vector<double> values);
   bool empty() const {
     return counts_.empty() && observations_.empty();
   }
@@ -34,7 +37,8 @@ public:
 private:
   friend class metrics_registry;
   std::map<std::pair<std::string, std::string>, uint64_t> counts_;
-  std::vector<std::pair<std::pair<std::string, std::string>, double>>
+  std::vector<std::pair<std::pair<std::string, std::string>,
+                        std::vector<double>>>
     observations_;
 };
 
