@@ -28,6 +28,9 @@ std::shared_ptr<metrics_registry> make_node_registry() {
               "Time a handler took for one event, by group.",
               metrics_registry::latency_buckets());
   r->describe(http_requests, k::counter, "HTTP requests served, by code.");
+  r->describe(http_ingest_calls, k::counter,
+              "Ingest calls the HTTP API made to the broadcaster (each "
+              "carries the events of every submission waiting then).");
   return r;
 }
 

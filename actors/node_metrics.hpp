@@ -21,6 +21,7 @@ constexpr const char* dlq_size = "onceflow_dlq_size";
 constexpr const char* effect_latency = "onceflow_effect_latency_seconds";
 constexpr const char* handler_duration = "onceflow_handler_duration_seconds";
 constexpr const char* http_requests = "onceflow_http_requests_total";
+constexpr const char* http_ingest_calls = "onceflow_http_ingest_calls_total";
 
 /// A registry with every family of a node declared.
 std::shared_ptr<metrics_registry> make_node_registry();

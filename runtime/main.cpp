@@ -154,7 +154,8 @@ std::unique_ptr<http::server> start_http(caf::actor_system& sys,
                                          const node_config& ncfg,
                                          const node_actors& n,
                                          std::shared_ptr<http::gateway>& gw) {
-  gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch);
+  gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch,
+                           n.metrics);
   auto routes = std::make_shared<http::api>(ncfg, n, gw);
   try {
     auto srv = std::make_unique<http::server>(

@@ -1,5 +1,6 @@
 #include "runtime/http/gateway.hpp"
 
+#include "actors/node_metrics.hpp"
 #include "actors/timeouts.hpp"
 
 #include <caf/actor_system.hpp>
@@ -10,13 +11,30 @@
 namespace onceflow::http {
 
 struct gateway_access {
-  /// Takes everything queued and clears the wake flag.
-  static void take(gateway& gw, std::deque<gateway::submission>& subs,
+  /// Takes the queued jobs (and the submissions if `with_subs`) and clears
+  /// the wake flag.
+  static void take(gateway& gw, std::deque<gateway::submission>* subs,
                    std::deque<gateway::job>& jobs) {
     std::lock_guard<std::mutex> guard{gw.mtx_};
-    subs.swap(gw.submissions_);
+    if (subs)
+      subs->swap(gw.submissions_);
     jobs.swap(gw.jobs_);
     gw.woken_ = false;
+  }
+
+  static void take_submissions(gateway& gw,
+                               std::deque<gateway::submission>& subs) {
+    std::lock_guard<std::mutex> guard{gw.mtx_};
+    subs.swap(gw.submissions_);
+  }
+
+  /// Puts submissions that did not fit back before newer ones.
+  static void requeue_front(gateway& gw,
+                            std::deque<gateway::submission> subs) {
+    std::lock_guard<std::mutex> guard{gw.mtx_};
+    for (auto& s : gw.submissions_)
+      subs.push_back(std::move(s));
+    gw.submissions_.swap(subs);
   }
 };
 
@@ -26,21 +44,44 @@ struct gateway_state {
   std::weak_ptr<gateway> gw;
   broadcaster_actor broadcaster;
   size_t max_batch = 1000;
+  std::shared_ptr<metrics_registry> metrics;
+  /// Ingest calls in flight. Submissions arriving while the limit is
+  /// reached wait and go together with the next call: batches grow with
+  /// the load, without a timer.
+  size_t in_flight = 0;
   static inline const char* name = "http_gateway";
 };
 
+/// Ingest calls the gateway keeps in flight (one in the store, one queued).
+constexpr size_t max_ingest_calls = 2;
+
 using gw_pointer = http_gateway_actor::stateful_pointer<gateway_state>;
+
+void drain_submissions(gw_pointer self, std::deque<gateway::submission> subs);
 
 /// Sends one ingest call for `subs` and splits the answer among them.
 void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
                 std::vector<event> evs) {
+  if (self->state.metrics)
+    self->state.metrics->count(metric::http_ingest_calls, {});
+  ++self->state.in_flight;
+  // When a call returns, whatever queued up meanwhile goes out as one.
+  auto next = [self] {
+    --self->state.in_flight;
+    if (auto gw = self->state.gw.lock()) {
+      std::deque<gateway::submission> queued;
+      gateway_access::take_submissions(*gw, queued);
+      if (!queued.empty())
+        drain_submissions(self, std::move(queued));
+    }
+  };
   auto shared = std::make_shared<std::vector<gateway::submission>>(
     std::move(subs));
   self
     ->request(self->state.broadcaster, actor_timeout, atom::ingest_v,
               std::move(evs))
     .then(
-      [shared](std::vector<append_result>& rs) {
+      [shared, next](std::vector<append_result>& rs) {
         size_t total = 0;
         for (auto& s : *shared)
           total += s.count;
@@ -52,6 +93,7 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
                                   + " events");
           for (auto& s : *shared)
             s.done(err);
+          next();
           return;
         }
         size_t pos = 0;
@@ -62,17 +104,49 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
             part.push_back(std::move(rs[pos++]));
           s.done(std::move(part));
         }
+        next();
       },
-      [shared](caf::error& err) {
+      [shared, next](caf::error& err) {
         for (auto& s : *shared)
           s.done(err);
+        next();
       });
 }
 
-http_gateway_actor::behavior_type gateway_impl(gw_pointer self,
-                                               std::weak_ptr<gateway> gw,
-                                               broadcaster_actor bc,
-                                               size_t max_batch) {
+/// Packs whole submissions into calls of at most max_batch events, up to
+/// the in-flight limit; the rest goes back to the front of the queue.
+void drain_submissions(gw_pointer self,
+                       std::deque<gateway::submission> subs) {
+  std::vector<gateway::submission> batch;
+  std::vector<event> evs;
+  while (!subs.empty()) {
+    auto& s = subs.front();
+    if (!evs.empty() && evs.size() + s.evs.size() > self->state.max_batch) {
+      send_batch(self, std::move(batch), std::move(evs));
+      batch.clear();
+      evs.clear();
+    }
+    if (evs.empty() && self->state.in_flight >= max_ingest_calls)
+      break;
+    // The events travel in the batch; the submission keeps its count.
+    s.count = s.evs.size();
+    for (auto& ev : s.evs)
+      evs.push_back(std::move(ev));
+    s.evs.clear();
+    batch.push_back(std::move(s));
+    subs.pop_front();
+  }
+  if (!batch.empty())
+    send_batch(self, std::move(batch), std::move(evs));
+  if (!subs.empty())
+    if (auto gw = self->state.gw.lock())
+      gateway_access::requeue_front(*gw, std::move(subs));
+}
+
+http_gateway_actor::behavior_type
+gateway_impl(gw_pointer self, std::weak_ptr<gateway> gw, broadcaster_actor bc,
+             size_t max_batch, std::shared_ptr<metrics_registry> metrics) {
+  self->state.metrics = std::move(metrics);
   self->state.gw = std::move(gw);
   self->state.broadcaster = std::move(bc);
   self->state.max_batch = max_batch;
@@ -83,7 +157,11 @@ http_gateway_actor::behavior_type gateway_impl(gw_pointer self,
         return;
       std::deque<gateway::submission> subs;
       std::deque<gateway::job> jobs;
-      gateway_access::take(*gw, subs, jobs);
+      // At the in-flight limit submissions stay queued: the next answer
+      // sends them.
+      auto& st = self->state;
+      gateway_access::take(*gw, st.in_flight < max_ingest_calls ? &subs : nullptr,
+                           jobs);
       for (auto& j : jobs) {
         // A failing job must not take the gateway down (its responder
         // answers 503 when dropped).
@@ -93,37 +171,20 @@ http_gateway_actor::behavior_type gateway_impl(gw_pointer self,
           spdlog::error("http gateway: a request failed: {}", e.what());
         }
       }
-      // Pack whole submissions into batches of at most max_batch events.
-      std::vector<gateway::submission> batch;
-      std::vector<event> evs;
-      for (auto& s : subs) {
-        if (!evs.empty() && evs.size() + s.evs.size() > self->state.max_batch) {
-          send_batch(self, std::move(batch), std::move(evs));
-          batch.clear();
-          evs.clear();
-        }
-        // The events travel in the batch; the submission keeps its count.
-        auto n = s.evs.size();
-        for (auto& ev : s.evs)
-          evs.push_back(std::move(ev));
-        s.evs.clear();
-        s.count = n;
-        batch.push_back(std::move(s));
-      }
-      if (!batch.empty())
-        send_batch(self, std::move(batch), std::move(evs));
+      if (!subs.empty())
+        drain_submissions(self, std::move(subs));
     },
   };
 }
 
 } // namespace
 
-std::shared_ptr<gateway> gateway::make(caf::actor_system& sys,
-                                       broadcaster_actor broadcaster,
-                                       size_t max_batch) {
+std::shared_ptr<gateway>
+gateway::make(caf::actor_system& sys, broadcaster_actor broadcaster,
+              size_t max_batch, std::shared_ptr<metrics_registry> metrics) {
   std::shared_ptr<gateway> gw{new gateway};
   gw->hdl_ = sys.spawn(gateway_impl, std::weak_ptr<gateway>{gw},
-                       std::move(broadcaster), max_batch);
+                       std::move(broadcaster), max_batch, std::move(metrics));
   return gw;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/logic/metrics.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -37,9 +38,9 @@ public:
   };
 
   /// Spawns the gateway actor. `max_batch` caps one ingest call.
-  static std::shared_ptr<gateway> make(caf::actor_system& sys,
-                                       broadcaster_actor broadcaster,
-                                       size_t max_batch);
+  static std::shared_ptr<gateway>
+  make(caf::actor_system& sys, broadcaster_actor broadcaster, size_t max_batch,
+       std::shared_ptr<metrics_registry> metrics = nullptr);
 
   /// Queues `evs` for the next ingest batch; `done` receives their results
   /// in order, or the error of the whole batch (from a CAF thread).

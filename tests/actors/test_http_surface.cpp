@@ -6,6 +6,7 @@
 #include "tests/actors/fixture.hpp"
 
 #include "actors/node_metrics.hpp"
+#include "runtime/http/gateway.hpp"
 
 #include <string>
 #include <vector>
@@ -279,6 +280,64 @@ BOOST_AUTO_TEST_CASE(history_and_listing_through_the_store_actor) {
   BOOST_REQUIRE_EQUAL(page.items.size(), 1u);
   BOOST_CHECK_EQUAL(page.items[0].event_id, "bad");
   BOOST_CHECK(ask<bool>(n.store, atom::ping_v));
+}
+
+BOOST_AUTO_TEST_CASE(gateway_batches_waiting_submissions_and_splits_results) {
+  add_group("g", 1, [](const event&, uint32_t, size_t) { return ok_effect(); });
+  start();
+  auto gw = http::gateway::make(sys, n.broadcaster, 1000, n.metrics);
+  // Five HTTP requests arrive before the gateway runs: one ingest call.
+  std::vector<std::vector<append_result>> answers(5);
+  std::vector<caf::error> errors(5);
+  for (size_t i = 0; i < 5; ++i) {
+    std::vector<event> evs;
+    for (size_t k = 0; k <= i; ++k)
+      evs.push_back(make_event("r" + std::to_string(i) + "-" + std::to_string(k),
+                               "t"));
+    if (i == 3) // a duplicate of an event of request 0
+      evs.push_back(make_event("r0-0", "t"));
+    gw->ingest(std::move(evs),
+               [&answers, &errors, i](
+                 caf::expected<std::vector<append_result>> rs) {
+                 if (rs)
+                   answers[i] = std::move(*rs);
+                 else
+                   errors[i] = rs.error();
+               });
+  }
+  run();
+  BOOST_CHECK_EQUAL(n.metrics->counter_value(metric::http_ingest_calls, {}),
+                    1u);
+  for (size_t i = 0; i < 5; ++i) {
+    BOOST_CHECK(!errors[i]);
+    BOOST_REQUIRE_EQUAL(answers[i].size(), i + 1 + (i == 3 ? 1 : 0));
+    for (size_t k = 0; k <= i; ++k) {
+      BOOST_CHECK_EQUAL(answers[i][k].id,
+                        "r" + std::to_string(i) + "-" + std::to_string(k));
+      BOOST_CHECK(!answers[i][k].duplicate);
+    }
+  }
+  BOOST_CHECK(answers[3].back().duplicate);
+  BOOST_CHECK_EQUAL(answers[3].back().id, "r0-0");
+  BOOST_CHECK_EQUAL(effects("r4-4"), 1u);
+  // After stop, queued and new submissions are answered with `draining`.
+  bool queued_answered = false;
+  gw->ingest({make_event("late-1", "t")},
+             [&](caf::expected<std::vector<append_result>> rs) {
+               queued_answered = !rs
+                                 && rs.error().code()
+                                      == static_cast<uint8_t>(ec::draining);
+             });
+  gw->stop();
+  BOOST_CHECK(queued_answered);
+  bool refused = false;
+  gw->ingest({make_event("late-2", "t")},
+             [&](caf::expected<std::vector<append_result>> rs) {
+               refused = !rs;
+             });
+  BOOST_CHECK(refused);
+  run();
+  BOOST_CHECK(status("late-1", "g") == event_status::unknown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
