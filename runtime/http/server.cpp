@@ -188,7 +188,10 @@ private:
 
 struct server::impl {
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  /// The acceptor lives on its own strand: with several threads, its
+  /// completion and the close at stop never run at the same time.
+  tcp::acceptor acceptor{asio::make_strand(ioc)};
+  uint16_t bound_port = 0;
   std::shared_ptr<api> routes;
   size_t max_body = 0;
   std::vector<std::thread> threads;
@@ -248,6 +251,8 @@ server::server(const std::string& host, uint16_t port, size_t max_body_bytes,
   if (ec)
     throw std::runtime_error("cannot listen on " + where + ": "
                              + ec.message());
+  // Read once here, before any thread runs the acceptor.
+  impl_->bound_port = acc.local_endpoint(ec).port();
   impl_->accept();
   for (uint32_t i = 0; i < threads; ++i)
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
@@ -258,15 +263,13 @@ server::~server() {
 }
 
 uint16_t server::port() const {
-  beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  return impl_->bound_port;
 }
 
 void server::stop() {
   if (impl_->stopped.exchange(true))
     return;
-  asio::post(impl_->ioc, [this] {
+  asio::post(impl_->acceptor.get_executor(), [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
   });
