@@ -86,12 +86,17 @@ bool parse_dlq_reason(const std::string& str, dlq_reason& out) {
   return false;
 }
 
-std::string make_uuid_v7(millis_t now_ms) {
+namespace {
+
+std::mt19937_64& uuid_rng() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto ms = static_cast<uint64_t>(now_ms < 0 ? 0 : now_ms) & 0xFFFFFFFFFFFFULL;
-  uint64_t rand_a = rng() & 0xFFFULL;
-  uint64_t lo = rng();
-  uint64_t hi = (ms << 16) | 0x7000ULL | rand_a;               // version 7
+  return rng;
+}
+
+/// The canonical text of a UUID from its two 64-bit halves, setting the
+/// version nibble and the RFC variant bits.
+std::string format_uuid(uint64_t hi, uint64_t lo, uint64_t version) {
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | (version << 12);
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; // variant 10
   char buf[37];
   std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
@@ -101,6 +106,15 @@ std::string make_uuid_v7(millis_t now_ms) {
                 static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
   return buf;
+}
+
+} // namespace
+
+std::string make_uuid_v7(millis_t now_ms) {
+  auto& rng = uuid_rng();
+  auto ms = static_cast<uint64_t>(now_ms < 0 ? 0 : now_ms) & 0xFFFFFFFFFFFFULL;
+  // 48 bits of time, then 12 random bits after the version nibble.
+  return format_uuid((ms << 16) | (rng() & 0xFFFULL), rng(), 7);
 }
 
 std::string make_uuid_v7() {
@@ -111,19 +125,9 @@ std::string make_uuid_v7() {
 }
 
 std::string make_uuid_v4() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL; // version 4
-  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; // variant 10
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF),
-                static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
+  auto& rng = uuid_rng();
+  auto hi = rng();
+  return format_uuid(hi, rng(), 4);
 }
 
 } // namespace onceflow

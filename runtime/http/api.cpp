@@ -77,6 +77,18 @@ response from_error(const caf::error& err) {
   return error_body(500, text);
 }
 
+/// An ingest failure with the ids of the submission (see post_event).
+response ingest_error(const caf::error& err, const char* key,
+                      const json& ids) {
+  auto r = from_error(err);
+  auto doc = json::parse(r.body, nullptr, false);
+  if (doc.is_object()) {
+    doc[key] = ids;
+    r.body = dump(doc);
+  }
+  return r;
+}
+
 response not_in_dlq(const std::string& id) {
   return error_body(404, "event '" + id + "' is not in the DLQ", "id");
 }
@@ -395,13 +407,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       if (!rs) {
         // Carry the id: after a timeout the event may be stored, and a
         // retry with the same id cannot create a second one.
-        auto r = from_error(rs.error());
-        auto doc = json::parse(r.body, nullptr, false);
-        if (doc.is_object()) {
-          doc["eventId"] = id;
-          r.body = dump(doc);
-        }
-        done(std::move(r));
+        done(ingest_error(rs.error(), "eventId", id));
         return;
       }
       if (rs->empty()) {
@@ -531,13 +537,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
                [done, finish, positions, ids](
                  caf::expected<std::vector<append_result>> rs) {
                  if (!rs) {
-                   auto r = from_error(rs.error());
-                   auto doc = json::parse(r.body, nullptr, false);
-                   if (doc.is_object()) {
-                     doc["eventIds"] = ids;
-                     r.body = dump(doc);
-                   }
-                   done(std::move(r));
+                   done(ingest_error(rs.error(), "eventIds", ids));
                    return;
                  }
                  done(finish(*rs, positions));

@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import urllib.request
-import sqlite3
 import sys
 import tempfile
 import unittest
@@ -19,16 +18,7 @@ BINARY = None
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "config")
 
 
-def count_effects(db_path):
-    """Effects as the store handler recorded them: (group, event) -> rows."""
-    con = sqlite3.connect(db_path)
-    try:
-        rows = con.execute(
-            "SELECT grp, event_id, COUNT(*) FROM processed "
-            "GROUP BY grp, event_id").fetchall()
-    finally:
-        con.close()
-    return {(g, e): n for g, e, n in rows}
+count_effects = op.count_effects
 
 
 class NodeProcessTest(unittest.TestCase):

@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -348,16 +347,7 @@ def quote(text):
     return _q(text, safe="")
 
 
-def count_effects(db_path):
-    """Effects as the store handler recorded them: (group, event) -> rows."""
-    con = sqlite3.connect(db_path, timeout=10)
-    try:
-        rows = con.execute(
-            "SELECT grp, event_id, COUNT(*) FROM processed "
-            "GROUP BY grp, event_id").fetchall()
-    finally:
-        con.close()
-    return {(g, e): n for g, e, n in rows}
+count_effects = op.count_effects
 
 
 # -- webhook receiver ----------------------------------------------------------

@@ -3,9 +3,22 @@ files, start/stop by pid, polling with deadlines (never fixed sleeps)."""
 
 import os
 import signal
+import sqlite3
 import socket
 import subprocess
 import time
+
+
+def count_effects(db_path):
+    """Effects as the store handler recorded them: (group, event) -> rows."""
+    con = sqlite3.connect(db_path, timeout=10)
+    try:
+        rows = con.execute(
+            "SELECT grp, event_id, COUNT(*) FROM processed "
+            "GROUP BY grp, event_id").fetchall()
+    finally:
+        con.close()
+    return {(g, e): n for g, e, n in rows}
 
 
 def free_port():
