@@ -42,6 +42,10 @@ struct group_state {
   /// Redeliveries (retries) that arrived while the same seq was still in
   /// flight; queued when that entry leaves.
   std::unordered_map<uint64_t, delivery> parked;
+  /// Held or failed deliveries to queue again at a time (see on_done). Kept
+  /// here rather than in a delayed message so that dropping the group's
+  /// entries (check_lost_group) drops them too.
+  std::vector<std::pair<millis_t, std::vector<delivery>>> later;
   /// The store knows the group (join answered).
   bool joined = false;
   /// The store lost the group once: register it reading the whole log.
@@ -125,10 +129,52 @@ void resync_backlog(bc_pointer self, size_t gi) {
           [self, gi](caf::error& err) { check_lost_group(self, gi, err); });
 }
 
+/// Drops every entry the group holds (queued, in flight, parked, waiting to
+/// be queued again). Reports of its listeners for them are ignored later
+/// (on_done only looks at seqs in flight, of the same listener).
+void drop_entries(group_state& g) {
+  g.queue.clear();
+  g.in_flight.clear();
+  g.known.clear();
+  g.parked.clear();
+  g.later.clear();
+  g.waiting_since = -1;
+}
+
 /// The store no longer knows the group (e.g. Redis restarted without
 /// persistence): register it again on the next tick.
+///
+/// The store's data was replaced altogether ("store generation changed":
+/// Redis lost its data and seqs start over): every seq this node holds, of
+/// every group, now names nothing or another event. Drop them all and
+/// register every group again, reading its new log from the start; copies
+/// that still come back (a listener's batch, a retry on its way) are
+/// refused by the store, which checks event ids after such a change.
 void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
   auto text = render(err);
+  if (text.find("store generation changed") != std::string::npos) {
+    auto& st = self->state;
+    size_t queued = 0;
+    size_t in_flight = 0;
+    for (auto& g : st.groups) {
+      queued += g.queue.size() + g.parked.size();
+      for (auto& l : g.later)
+        queued += l.second.size();
+      in_flight += g.in_flight.size();
+      drop_entries(g);
+      g.unsettled = 0;
+      g.exhausted = false;
+      g.joined = false;
+      g.lost = true;
+    }
+    spdlog::warn("broadcaster: the store's data was replaced (Redis lost "
+                 "it?); dropping {} queued and {} in-flight entries of the "
+                 "old data and reading every group's new log from the "
+                 "start: {}",
+                 queued, in_flight, text);
+    wake_at(self, now_of(self) + 1000);
+    return;
+  }
   if (text.find("unknown group") == std::string::npos
       && text.find("NOGROUP") == std::string::npos)
     return;
@@ -140,10 +186,7 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
                  g.cfg.name, g.queue.size(), g.in_flight.size());
     // Seqs start over in a store that lost its data: old entries would
     // collide with new ones.
-    g.queue.clear();
-    g.in_flight.clear();
-    g.known.clear();
-    g.parked.clear();
+    drop_entries(g);
   }
   g.joined = false;
   g.lost = true;
@@ -174,6 +217,8 @@ void join_missing(bc_pointer self) {
           spdlog::error("broadcaster: cannot register group {} (retrying in "
                         "1 s): {}",
                         self->state.groups[gi].cfg.name, render(err));
+          // The store's data may have been replaced meanwhile.
+          check_lost_group(self, gi, err);
           wake_at(self, now_of(self) + 1000);
         });
   }
@@ -490,12 +535,46 @@ void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
     }
   }
   if (!later.empty()) {
-    auto delay = std::max<millis_t>(1, later_at - now_of(self));
-    self->delayed_send(self, std::chrono::milliseconds(delay),
-                       atom::redeliver_v, std::move(later));
+    g.later.emplace_back(later_at, std::move(later));
+    wake_at(self, later_at);
   }
   dispatch(self, gi);
   check_drained(self);
+}
+
+/// Queues a delivery that comes back (a retry, a held or failed one), or
+/// parks it while the same seq is still in flight.
+void take_back(broadcaster_state& st, group_state& g, delivery dl) {
+  ++st.redelivered;
+  if (g.in_flight.count(dl.ev.seq) > 0) {
+    auto seq = dl.ev.seq;
+    g.parked[seq] = std::move(dl);
+  } else {
+    enqueue(g, std::move(dl));
+  }
+}
+
+/// Queues the group's held or failed deliveries whose time has come (like
+/// `redeliver`); asks for a tick for the others.
+void release_later(bc_pointer self, size_t gi, millis_t now) {
+  auto& st = self->state;
+  auto& g = st.groups[gi];
+  if (g.later.empty())
+    return;
+  millis_t next = -1;
+  std::vector<std::pair<millis_t, std::vector<delivery>>> keep;
+  for (auto& l : g.later) {
+    if (l.first > now) {
+      next = next < 0 ? l.first : std::min(next, l.first);
+      keep.push_back(std::move(l));
+      continue;
+    }
+    for (auto& dl : l.second)
+      take_back(st, g, std::move(dl));
+  }
+  g.later = std::move(keep);
+  if (next >= 0)
+    wake_at(self, next);
 }
 
 void on_down(bc_pointer self, const caf::down_msg& msg) {
@@ -723,14 +802,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
         for (size_t gi = 0; gi < st.groups.size(); ++gi) {
           if (st.groups[gi].cfg.name != dl.group)
             continue;
-          ++st.redelivered;
-          auto& g = st.groups[gi];
-          if (g.in_flight.count(dl.ev.seq) > 0) {
-            auto seq = dl.ev.seq;
-            g.parked[seq] = std::move(dl);
-          } else {
-            enqueue(g, std::move(dl));
-          }
+          take_back(st, st.groups[gi], std::move(dl));
           touched[gi] = true;
           break;
         }
@@ -745,8 +817,10 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       if (st.wake_at >= 0 && st.wake_at <= now)
         st.wake_at = -1;
       join_missing(self);
-      for (size_t gi = 0; gi < st.groups.size(); ++gi)
+      for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+        release_later(self, gi, now);
         dispatch(self, gi);
+      }
       check_drained(self);
     },
     [self](atom::janitor) {

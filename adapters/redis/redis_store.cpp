@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 ///
 /// | key                 | type   | content                                   |
 /// |---------------------|--------|-------------------------------------------|
+/// | `gen`               | string | store generation: 16 hex digits, set (SET NX) when a store opens or finds it missing; see below |
 /// | `seq`               | string | last seq handed out (INCR-like counter)   |
 /// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type, `p` payload, `r` priority, `c` created_at, `tr` trace id; one consumer group per listener group |
 /// | `ids`               | hash   | event id -> "<seq> <created_at>" of the newest event with that id (dedup window check and `find`) |
@@ -49,15 +51,39 @@
 /// existence (HEXISTS); the value is parsed in C++ (history_of: split at the
 /// first two spaces; no attempts read as one record with epoch and time).
 ///
-/// Commands per batch (one EVALSHA round trip each):
+/// Store generation: seqs (and lease epochs) start over when Redis loses its
+/// data (a restart without persistence, FLUSHALL), so a seq a node still
+/// holds in memory may name another event afterwards. Every script whose
+/// work depends on what the caller holds (append, ensure_group, read_group,
+/// reclaim, backlog, claim, settle, take_due, the DLQ replay's read and
+/// removal, the removal of a purge by event) gets the generation the store
+/// object knows as its last argument and first compares it with `gen` (one
+/// GET): on a mismatch it answers "GENERATION <token or none>" and does
+/// nothing. The store object then adopts the new generation (if `gen` is
+/// missing: SET NX a new token, then GET, so racing nodes agree) and throws
+/// store_error "<store>: store generation changed (Redis lost or replaced
+/// its data): ..."; the next calls work. The reader of the log (ensure_group,
+/// read_group, reclaim, backlog: the broadcaster) gets that error too if
+/// another call noticed the change first, once, so that it drops everything
+/// it holds of the old data. From then on the store object's claims and
+/// settlements also check that each seq still holds the event they name
+/// (HGET ids, XRANGE if the newest event with the id has another seq), so
+/// that late copies of old events cannot take a seq of the new data; this
+/// costs one HGET per pair until the node restarts. Read-only queries (find,
+/// status, history, list, processed, DLQ list/get) and plain commands (head,
+/// ping, is_done, ...) do not check: they answer from the data there is.
+///
+/// Commands per batch (one EVALSHA round trip each; "GET gen" first in each
+/// of the scripts listed above, not repeated below):
 /// - append: GET seq; per event HGET ids, XADD log, HSET ids; SET seq.
 /// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
 ///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
 /// - claim: GET epoch; per pair HEXISTS ledger, HGET lease, HSET lease;
-///   SET epoch.
+///   SET epoch. After a generation change also HGET ids per pair.
 /// - settle (done): per pair HGET lease, HSETNX ledger (its value carries
 ///   the encoded attempts, built by the client: no extra command), [HSET
 ///   proc], ZREM retry:due, HDEL lease; per group one ZREM pel and one XACK.
+///   After a generation change also HGET ids per item.
 /// - reclaim: HGET groups, ZRANGEBYSCORE pel, ZADD pel, XCLAIM (which
 ///   moves the entries to this consumer and returns them).
 /// - take_due: ZRANGEBYSCORE retry:due + HGET retry:data per entry.
@@ -82,10 +108,23 @@ using json = nlohmann::json;
 /// How long a retry taken by another node is left to it (see lua_due).
 constexpr millis_t retry_hold_ms = 60000;
 
-/// Shared by every script: ARGV[1] is the key prefix.
+/// Shared by every script: ARGV[1] is the key prefix; the LAST argument is
+/// the store generation the caller knows ('' = no check), removed here so
+/// that the scripts' own arguments keep their numbering (and #ARGV). A
+/// script given a generation first compares it with the `gen` key: on a
+/// mismatch (another token, or none because the data was lost) it returns
+/// the error "GENERATION <current token or none>" and does nothing else.
 const char* const lua_prelude = R"lua(
 local P = ARGV[1]
+local GEN = ARGV[#ARGV]
+ARGV[#ARGV] = nil
 local function K(s) return P .. s end
+if GEN ~= '' then
+  local cur = redis.call('GET', K('gen'))
+  if cur ~= GEN then
+    return redis.error_reply('GENERATION ' .. (cur or 'none'))
+  end
+end
 local function GK(g, s) return P .. 'g:' .. g .. ':' .. s end
 local function fmt(n) return string.format('%d', n) end
 local function split(v)
@@ -157,6 +196,17 @@ local function field(f, name)
     if f[j] == name then return f[j + 1] end
   end
   return nil
+end
+-- True if log entry `s` (decimal string) is the event with id `id`: the
+-- `ids` hash answers for the newest event with the id, the log entry itself
+-- otherwise. Used after a generation change only (claim and settle with
+-- `verify`), so that copies of events of the old data that a node still
+-- holds cannot claim or settle a seq of the new data.
+local function holds(s, id)
+  local v = redis.call('HGET', K('ids'), id)
+  if v and string.match(v, '^(%d+) ') == s then return true end
+  local r = redis.call('XRANGE', K('log'), '0-' .. s, '0-' .. s)
+  return r[1] ~= nil and r[1][2] ~= nil and field(r[1][2], 'i') == id
 end
 local function bulk(cmd, key, extra, list, step)
   local i = 1
@@ -374,22 +424,31 @@ if #es == chunk then next_id = es[#es][1] end
 return {pending, n, next_id}
 )lua";
 
-/// ARGV: P, holder, now, ttl, budget, then group, seq per request.
+/// ARGV: P, holder, now, ttl, budget, verify ('1'/'0'), then group, seq
+/// per request, and with verify the event id too. With verify (after a
+/// generation change), a pair whose seq does not hold that event (a copy
+/// of the old data) is answered `done` and nothing is written for it.
 /// Returns flat: kind, epoch, expires_at, redeliveries.
 const char* const lua_claim = R"lua(
 local holder = ARGV[2]
 local now = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
+local verify = ARGV[6] == '1'
+local step = 2
+if verify then step = 3 end
 local ek = K('epoch')
 local epoch = tonumber(redis.call('GET', ek) or '0')
 local e0 = epoch
 local out = {}
-for b = 6, #ARGV, 2 do
+for b = 7, #ARGV, step do
   local g = ARGV[b]
   local s = ARGV[b + 1]
   local lk = GK(g, 'lease')
-  if redis.call('HEXISTS', GK(g, 'ledger'), s) == 1
+  if verify and not holds(s, ARGV[b + 2]) then
+    -- Not this event's seq (any more): the copy must not run.
+    out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
+  elseif redis.call('HEXISTS', GK(g, 'ledger'), s) == 1
      or redis.call('HEXISTS', GK(g, 'dead'), s) == 1 then
     -- Settled (done or dead-lettered): a stale copy must not run again.
     redis.call('HDEL', lk, s)
@@ -423,13 +482,16 @@ if epoch ~= e0 then redis.call('SET', ek, fmt(epoch)) end
 return out
 )lua";
 
-/// ARGV: P, now, then per item: kind, group, seq, epoch, event id, a1, a2,
-/// a3 (done: record JSON or '', encoded attempts or ''; retry: due, delivery
-/// JSON; dead: reason, error, delivery JSON). Returns one fence decision per
+/// ARGV: P, now, verify ('1'/'0'), then per item: kind, group, seq, epoch,
+/// event id, a1, a2, a3 (done: record JSON or '', encoded attempts or '';
+/// retry: due, delivery JSON; dead: reason, error, delivery JSON). With
+/// verify (after a generation change), an item whose seq does not hold its
+/// event is refused (no_lease) untouched. Returns one fence decision per
 /// item.
 const char* const lua_settle = R"lua(
 local now = tonumber(ARGV[2])
 local nows = ARGV[2]
+local verify = ARGV[3] == '1'
 local out = {}
 local leaving = {}
 local order = {}
@@ -459,7 +521,7 @@ local function unpend(g, s)
   end
   l[#l + 1] = s
 end
-for b = 3, #ARGV, 8 do
+for b = 4, #ARGV, 8 do
   local kind = tonumber(ARGV[b])
   local g = ARGV[b + 1]
   local s = ARGV[b + 2]
@@ -470,7 +532,9 @@ for b = 3, #ARGV, 8 do
   local deadk = GK(g, 'dead')
   local member = g .. '\31' .. s
   local d
-  if kind == 2 and ep == 0 then
+  if verify and not holds(s, id) then
+    d = 2
+  elseif kind == 2 and ep == 0 then
     if redis.call('HEXISTS', ledk, s) == 1
        or redis.call('HEXISTS', deadk, s) == 1 then
       d = 2
@@ -1118,7 +1182,8 @@ public:
   // -- processed_port --------------------------------------------------------
 
   uint64_t processed_count(const std::string& group) override {
-    auto r = eval(sc_processed_count, {group}, "processed_count");
+    auto r = eval(sc_processed_count, {group}, "processed_count",
+                  gen_check::none);
     return u64_of(r.get());
   }
 
@@ -1179,10 +1244,42 @@ private:
                                     cmds,
                                   const std::string& op);
 
+  /// How a script call treats the store generation (see the header).
+  enum class gen_check {
+    /// No check: reads that depend on nothing the caller holds.
+    none,
+    /// The data must be the generation this store object knows.
+    check,
+    /// Like check, for the calls of the log's reader (ensure_group,
+    /// read_group, reclaim, backlog): a change another call noticed first
+    /// is reported to the reader too (once), so that it drops what it
+    /// holds.
+    reader,
+  };
+
   /// Runs a script (EVALSHA, reloading it on NOSCRIPT); ARGV[1] is the
-  /// prefix, followed by `args`. Throws on error replies.
+  /// prefix, followed by `args` and the generation to check ('' for none).
+  /// Throws on error replies.
   reply_ptr eval(script_id id, std::vector<std::string> args,
-                 const std::string& op, const std::string& group = {});
+                 const std::string& op, gen_check gc,
+                 const std::string& group = {});
+
+  /// Reads the generation at open, creating one (SET NX) if there is none.
+  void open_generation();
+
+  /// A script found another generation than ours (`current`: its token, or
+  /// "none"): adopts it (creating a new one with SET NX if none) for the
+  /// next calls and throws the "store generation changed" error.
+  [[noreturn]] void generation_changed(const std::string& op,
+                                       const std::string& current,
+                                       gen_check gc);
+
+  /// For the reader's calls: reports a change that another call noticed.
+  void take_notice(const std::string& op);
+
+  /// The "store generation changed" error.
+  [[noreturn]] void fail_generation(const std::string& op,
+                                    const std::string& detail);
 
   void load_scripts();
 
@@ -1224,7 +1321,26 @@ private:
   /// Identifies this store object in `retry:taken` (a restart is a new one).
   std::string instance_ = std::to_string(std::random_device{}())
                           + std::to_string(std::random_device{}());
+  /// The generation of the data this store object (its node) works on.
+  std::string gen_;
+  /// A generation change was seen: claims and settlements check that each
+  /// seq still holds the event they name (copies of the old data may still
+  /// be around in the node), until the store object is reopened.
+  bool verify_ = false;
+  /// A call other than the reader's noticed a generation change: the
+  /// reader's next call reports it too.
+  bool notice_ = false;
 };
+
+/// 16 hex digits naming a generation.
+std::string new_generation_token() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(v));
+  return buf;
+}
 
 redis_store::redis_store(const redis_options& opts)
   : opts_(opts), url_(parse_url(opts.url)), prefix_(opts.prefix) {
@@ -1233,7 +1349,62 @@ redis_store::redis_store(const redis_options& opts)
     throw store_error(base_ + ": the consumer name must not be empty");
   connect();
   check_types("open");
+  open_generation();
   check_eviction();
+}
+
+void redis_store::open_generation() {
+  auto rs = pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
+                      {"GET", key("gen")}},
+                     "open");
+  for (auto& r : rs)
+    if (r->type == REDIS_REPLY_ERROR)
+      error_reply(r.get(), "open", {});
+  gen_ = str_of(rs[1].get());
+  if (gen_.empty())
+    fail("open", "cannot read the store generation (key '" + key("gen")
+                   + "')");
+}
+
+void redis_store::fail_generation(const std::string& op,
+                                  const std::string& detail) {
+  throw store_error(base_ + ": store generation changed (Redis lost or "
+                            "replaced its data): "
+                    + op + " refused, " + detail
+                    + "; what this node held of the old data is void");
+}
+
+void redis_store::generation_changed(const std::string& op,
+                                     const std::string& current,
+                                     gen_check gc) {
+  auto now_gen = current;
+  if (current == "none") {
+    // The data was lost: start a new generation. SET NX, then GET: nodes
+    // racing here agree on the first token set.
+    auto rs = pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
+                        {"GET", key("gen")}},
+                       op);
+    now_gen = rs[1]->type == REDIS_REPLY_ERROR ? std::string{}
+                                               : str_of(rs[1].get());
+  }
+  auto old = gen_;
+  if (!now_gen.empty() && now_gen != gen_) {
+    gen_ = now_gen;
+    verify_ = true;
+    notice_ = gc != gen_check::reader;
+    // Entries taken from the old schedule.
+    taken_.clear();
+  }
+  fail_generation(op, "generation " + old + " is gone, now "
+                        + (now_gen.empty() ? std::string{"none"} : now_gen));
+}
+
+void redis_store::take_notice(const std::string& op) {
+  if (!notice_)
+    return;
+  notice_ = false;
+  fail_generation(op, "now generation " + gen_
+                        + " (noticed by an earlier call)");
 }
 
 void redis_store::check_eviction() {
@@ -1372,8 +1543,10 @@ reply_ptr redis_store::command(const std::vector<std::string>& args,
 }
 
 reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
-                            const std::string& op, const std::string& group) {
+                            const std::string& op, gen_check gc,
+                            const std::string& group) {
   ensure_connected();
+  args.push_back(gc == gen_check::none ? std::string{} : gen_);
   args.insert(args.begin(), prefix_);
   args.insert(args.begin(), "0");
   args.insert(args.begin(), shas_[id]);
@@ -1385,8 +1558,12 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
     args[1] = shas_[id];
     r = raw(args, op);
   }
-  if (r->type == REDIS_REPLY_ERROR)
+  if (r->type == REDIS_REPLY_ERROR) {
+    auto msg = str_of(r.get());
+    if (gc != gen_check::none && msg.rfind("GENERATION ", 0) == 0)
+      generation_changed(op, msg.substr(11), gc);
     error_reply(r.get(), op, group);
+  }
   return r;
 }
 
@@ -1410,7 +1587,7 @@ void redis_store::check_types(const std::string& op) {
     {key("epoch"), "string"},      {key("retry:due"), "zset"},
     {key("retry:data"), "hash"},   {key("dlq"), "stream"},
     {key("retry:taken"), "hash"},
-    {key("dlq:seq"), "string"},
+    {key("dlq:seq"), "string"},    {key("gen"), "string"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
     std::vector<std::vector<std::string>> cmds;
@@ -1534,9 +1711,10 @@ std::vector<group_status> read_statuses(const redisReply* r, size_t from) {
 // -- log_port ----------------------------------------------------------------
 
 void redis_store::ensure_group(const group_spec& spec) {
+  take_notice("ensure_group");
   eval(sc_ensure_group,
        {spec.name, join_patterns(spec.patterns), spec.from_start ? "1" : "0"},
-       "ensure_group", spec.name);
+       "ensure_group", gen_check::reader, spec.name);
 }
 
 std::vector<append_result> redis_store::append(std::vector<event>& batch,
@@ -1557,7 +1735,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
     args.push_back(std::to_string(ev.created_at != 0 ? ev.created_at : now));
     args.push_back(ev.trace_id);
   }
-  auto r = eval(sc_append, std::move(args), "append");
+  auto r = eval(sc_append, std::move(args), "append", gen_check::check);
   if (!is_array(r.get()) || r->elements != batch.size() * 2)
     fail("append", "unexpected reply from the append script");
   out.reserve(batch.size());
@@ -1567,7 +1745,8 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
     res.duplicate = int_of(r->element[2 * i]) == 1;
     res.seq = u64_of(r->element[2 * i + 1]);
     if (res.duplicate) {
-      auto st = eval(sc_status, {"seq", std::to_string(res.seq)}, "append");
+      auto st = eval(sc_status, {"seq", std::to_string(res.seq)}, "append",
+                     gen_check::none);
       if (is_array(st.get()) && st->elements >= 2)
         res.original = codec::aggregate(read_statuses(st.get(), 2));
     } else {
@@ -1582,6 +1761,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
 
 std::vector<event> redis_store::read_group(const std::string& group,
                                            size_t max, millis_t now) {
+  take_notice("read_group");
   if (max == 0) {
     // Still reports an unknown group.
     auto r = command({"HEXISTS", key("groups"), group}, "read_group");
@@ -1592,7 +1772,7 @@ std::vector<event> redis_store::read_group(const std::string& group,
   auto r = eval(sc_read_group,
                 {group, opts_.consumer, std::to_string(max),
                  std::to_string(now)},
-                "read_group", group);
+                "read_group", gen_check::reader, group);
   std::vector<event> out;
   if (!is_array(r.get()))
     return out;
@@ -1605,10 +1785,11 @@ std::vector<event> redis_store::read_group(const std::string& group,
 std::vector<event> redis_store::reclaim(const std::string& group,
                                         millis_t now, millis_t min_idle,
                                         size_t max) {
+  take_notice("reclaim");
   auto r = eval(sc_reclaim,
                 {group, opts_.consumer, std::to_string(now),
                  std::to_string(now - min_idle), std::to_string(max)},
-                "reclaim", group);
+                "reclaim", gen_check::reader, group);
   std::vector<event> out;
   if (!is_array(r.get()))
     return out;
@@ -1624,6 +1805,7 @@ std::vector<event> redis_store::reclaim(const std::string& group,
 }
 
 uint64_t redis_store::backlog(const std::string& group) {
+  take_notice("backlog");
   constexpr size_t chunk = 10'000;
   std::string after;
   uint64_t pending = 0;
@@ -1631,7 +1813,7 @@ uint64_t redis_store::backlog(const std::string& group) {
   bool first = true;
   do {
     auto r = eval(sc_backlog, {group, after, std::to_string(chunk)},
-                  "backlog", group);
+                  "backlog", gen_check::reader, group);
     if (!is_array(r.get()) || r->elements != 3)
       fail("backlog", "unexpected reply from the backlog script");
     if (first)
@@ -1644,7 +1826,7 @@ uint64_t redis_store::backlog(const std::string& group) {
 }
 
 event redis_store::find(const std::string& id) {
-  auto r = eval(sc_find, {id}, "find");
+  auto r = eval(sc_find, {id}, "find", gen_check::none);
   if (!is_array(r.get()) || r->elements < 2)
     return event{};
   return decode_event(r->element[0], r->element[1]);
@@ -1660,16 +1842,19 @@ redis_store::claim(const std::vector<claim_request>& reqs,
   if (reqs.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(4 + reqs.size() * 2);
+  args.reserve(5 + reqs.size() * (verify_ ? 3 : 2));
   args.push_back(holder);
   args.push_back(std::to_string(now));
   args.push_back(std::to_string(ttl));
   args.push_back(std::to_string(crash_budget));
+  args.push_back(verify_ ? "1" : "0");
   for (auto& rq : reqs) {
     args.push_back(rq.group);
     args.push_back(std::to_string(rq.seq));
+    if (verify_)
+      args.push_back(rq.event_id);
   }
-  auto r = eval(sc_claim, std::move(args), "claim");
+  auto r = eval(sc_claim, std::move(args), "claim", gen_check::check);
   if (!is_array(r.get()) || r->elements != reqs.size() * 4)
     fail("claim", "unexpected reply from the claim script");
   out.reserve(reqs.size());
@@ -1690,8 +1875,9 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
   if (items.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(1 + items.size() * 8);
+  args.reserve(2 + items.size() * 8);
   args.push_back(std::to_string(now));
+  args.push_back(verify_ ? "1" : "0");
   for (auto& s : items) {
     args.push_back(std::to_string(static_cast<int>(s.kind)));
     args.push_back(s.dl.group);
@@ -1733,7 +1919,7 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
         args.emplace_back();
     }
   }
-  auto r = eval(sc_settle, std::move(args), "settle");
+  auto r = eval(sc_settle, std::move(args), "settle", gen_check::check);
   if (!is_array(r.get()) || r->elements != items.size())
     fail("settle", "unexpected reply from the settle script");
   out.reserve(items.size());
@@ -1763,7 +1949,7 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
                   {std::to_string(now), std::to_string(offset),
                    std::to_string(count), opts_.consumer, instance_,
                    std::to_string(retry_hold_ms)},
-                  "take_due");
+                  "take_due", gen_check::check);
     if (!is_array(r.get()) || r->elements == 0)
       break;
     auto n = r->elements / 3;
@@ -1843,19 +2029,23 @@ dlq_page redis_store::dlq_list(const dlq_query& q) {
   auto r = eval(sc_dlq_read,
                 {"list", std::to_string(q.after), std::to_string(q.limit),
                  q.group},
-                "dlq_list");
+                "dlq_list", gen_check::none);
   page.entries = read_dlq(r.get(), &page.positions, nullptr, "dlq_list");
   return page;
 }
 
 std::vector<dlq_entry> redis_store::dlq_get(const std::string& event_id) {
-  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_get");
+  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_get",
+                gen_check::none);
   return read_dlq(r.get(), nullptr, nullptr, "dlq_get");
 }
 
 size_t redis_store::dlq_replay(const std::string& event_id,
                                const std::string& group, millis_t now) {
-  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_replay");
+  // Both steps check the generation: positions read from one data set
+  // must not remove entries of another.
+  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_replay",
+                gen_check::check);
   std::vector<uint64_t> positions;
   std::vector<std::string> groups;
   auto entries = read_dlq(r.get(), &positions, &groups, "dlq_replay");
@@ -1874,7 +2064,8 @@ size_t redis_store::dlq_replay(const std::string& event_id,
   }
   if (members.empty())
     return 0;
-  auto n = eval(sc_dlq_remove, std::move(args), "dlq_replay");
+  auto n = eval(sc_dlq_remove, std::move(args), "dlq_replay",
+                gen_check::check);
   for (auto& m : members)
     taken_.erase(m);
   return static_cast<size_t>(int_of(n.get()));
@@ -1882,7 +2073,8 @@ size_t redis_store::dlq_replay(const std::string& event_id,
 
 size_t redis_store::dlq_purge(const std::string& event_id) {
   if (event_id.empty()) {
-    auto n = eval(sc_dlq_remove, {"purge_all", "0"}, "dlq_purge");
+    auto n = eval(sc_dlq_remove, {"purge_all", "0"}, "dlq_purge",
+                  gen_check::none);
     return static_cast<size_t>(int_of(n.get()));
   }
   auto r = command({"SMEMBERS", key("dlq:ev:") + event_id}, "dlq_purge");
@@ -1891,7 +2083,8 @@ size_t redis_store::dlq_purge(const std::string& event_id) {
   std::vector<std::string> args{"purge", "0"};
   for (size_t i = 0; i < r->elements; ++i)
     args.push_back(str_of(r->element[i]));
-  auto n = eval(sc_dlq_remove, std::move(args), "dlq_purge");
+  auto n = eval(sc_dlq_remove, std::move(args), "dlq_purge",
+                gen_check::check);
   return static_cast<size_t>(int_of(n.get()));
 }
 
@@ -1899,7 +2092,8 @@ size_t redis_store::dlq_purge(const std::string& event_id) {
 
 std::vector<processed_record>
 redis_store::processed_of(const std::string& event_id) {
-  auto r = eval(sc_processed_of, {event_id}, "processed_of");
+  auto r = eval(sc_processed_of, {event_id}, "processed_of",
+                gen_check::none);
   std::vector<processed_record> out;
   if (!is_array(r.get()))
     return out;
@@ -1930,7 +2124,7 @@ redis_store::processed_of(const std::string& event_id) {
 
 std::vector<group_status>
 redis_store::status_of(const std::string& event_id) {
-  auto r = eval(sc_status, {"id", event_id}, "status_of");
+  auto r = eval(sc_status, {"id", event_id}, "status_of", gen_check::none);
   if (!is_array(r.get()) || r->elements < 2)
     return {};
   return read_statuses(r.get(), 2);
@@ -1939,7 +2133,7 @@ redis_store::status_of(const std::string& event_id) {
 std::vector<group_history>
 redis_store::history_of(const std::string& event_id) {
   const std::string op = "history_of";
-  auto r = eval(sc_history, {event_id}, op);
+  auto r = eval(sc_history, {event_id}, op, gen_check::none);
   std::vector<group_history> out;
   if (!is_array(r.get()) || r->elements < 1)
     return out;
@@ -1974,7 +2168,7 @@ event_listing redis_store::list_events(const event_listing_query& q) {
                 {std::to_string(static_cast<int>(q.status)), q.group,
                  std::to_string(q.after), std::to_string(limit),
                  std::to_string(budget)},
-                "list_events", q.group);
+                "list_events", gen_check::none, q.group);
   if (!is_array(r.get()) || r->elements < 1 || (r->elements - 1) % 4 != 0)
     fail("list_events", "unexpected reply from the list_events script");
   out.next = u64_of(r->element[0]);

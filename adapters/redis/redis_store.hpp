@@ -30,7 +30,8 @@
 ///   not honour virtual time; the hash is never trimmed (like the log).
 /// - Leases live in Redis (hash `g:<group>:lease`, one field per pending
 ///   pair) so fencing works across nodes; epochs come from the persistent
-///   `epoch` counter and never repeat.
+///   `epoch` counter and never repeat while Redis keeps its data (after a
+///   loss the counter starts over: see the store generation below).
 /// - The ledger (`g:<group>:ledger`) and processed records
 ///   (`g:<group>:proc`) are kept forever, as in SQLite; trimming is future
 ///   work together with trimming the log.
@@ -55,6 +56,16 @@
 /// - A committed effect keeps the delivery's attempt history with its
 ///   ledger entry (codec::encode_attempts): a short string, no extra
 ///   command on the settle path.
+/// - Store generation (key `gen`, see redis_store.cpp): when Redis loses
+///   its data, seqs and epochs start over. The calls that depend on what
+///   the caller holds fail once per store object with store_error "<store>:
+///   store generation changed (Redis lost or replaced its data): ..." and
+///   adopt the new generation; the reader's calls (ensure_group,
+///   read_group, reclaim, backlog) report a change another call noticed
+///   first, once, so that the broadcaster drops every seq of the old data.
+///   Afterwards claims and settlements check each pair's event id (one HGET
+///   more per pair until the store object is reopened): copies of old
+///   events are answered `done` / `no_lease` and change nothing.
 namespace onceflow {
 
 /// Options of the Redis store.

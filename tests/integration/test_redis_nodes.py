@@ -17,8 +17,9 @@ Scenarios (see each test's docstring):
 - a listener stalling past its lease is refused, the effect happens once;
 - Redis killed and restarted with AOF (appendfsync always): nothing accepted
   is lost, nothing doubled, and the outage leaves no extra load behind;
-  without persistence: what is lost is printed loudly, and the nodes must
-  recover for new events;
+  without persistence: what is lost is printed loudly, the nodes notice the
+  new store generation, drop what they held of the old data and recover
+  for new events;
 - bad input: unreachable Redis, wrong password, wrong-type key.
 
 Sizes and deadlines: the main test submits ONCEFLOW_REDIS_EVENTS events
@@ -1077,12 +1078,15 @@ class RedisRestartTest(RedisNodesBase):
         records are read, then SIGKILL and a restart on an empty Redis.
 
         DOCUMENTED LOSS: every accepted event whose effect was not
-        committed before the crash and that no node still held in memory is
-        lost for good (the log, the dedup ids, the ledger and the effect
-        records are gone). The test prints those events loudly, checks that
-        every accepted pair is exactly one of {effect before, effect after
-        (from a node's memory), lost}, that nothing took effect twice, and
-        that the nodes survive. It does not require zero loss."""
+        committed before the crash is lost for good (the log, the dedup
+        ids, the ledger and the effect records are gone). The nodes notice
+        the new store generation and drop what they still held in memory
+        of the old data (its seqs name other events in the new log), so
+        nothing takes effect after the restart. The test prints the lost
+        events loudly, checks that every accepted pair is exactly one of
+        {effect before, lost}, that nothing took effect twice or after the
+        restart, and that the nodes survive. It does not require zero
+        loss."""
         self.start_redis(appendonly=False)
         names, evs, exp = self.start_and_publish()
         self.redis.cli("CLIENT", "PAUSE", "60000", "WRITE")
@@ -1094,7 +1098,7 @@ class RedisRestartTest(RedisNodesBase):
         self.assert_alive()
         self.redis.restart()
         self.assertEqual(self.counts()["seq"], 0, "Redis kept data")
-        # Let the nodes finish what they still held in memory: wait until
+        # Let the nodes notice the loss and drop what they held: wait until
         # the records stop changing and no node has work queued or in
         # flight (failed batches are retried within 1 s; several polls).
         stable = {"n": 0, "last": None}
@@ -1130,6 +1134,10 @@ class RedisRestartTest(RedisNodesBase):
                 problems.append(f"{g}: DOUBLE EFFECT of {i}: before the "
                                 f"crash {before_recs[g][i]}, after the "
                                 f"restart {again}")
+            if after[g]:
+                problems.append(f"{g}: records written after the restart "
+                                f"from old events a node held: "
+                                f"{sorted(after[g])[:10]}")
             unknown = (before[g] | set(after[g])) - want
             if unknown:
                 problems.append(f"{g}: records of events never accepted: "
@@ -1138,7 +1146,8 @@ class RedisRestartTest(RedisNodesBase):
             lost_total += len(lost)
             report.append(f"    group {g}: {len(want)} accepted, "
                           f"{len(before[g])} done before the crash, "
-                          f"{len(after[g])} done after it from node memory,"
+                          f"{len(after[g])} done after it (expected 0: "
+                          f"nodes drop the old data they hold),"
                           f" {len(lost)} LOST: {', '.join(lost[:8])}"
                           f"{' ...' if len(lost) > 8 else ''}")
         banner = "!" * 72
@@ -1164,18 +1173,14 @@ class RedisRestartTest(RedisNodesBase):
                          "documented: ids are forgotten with the data")
         self.assert_alive()
 
-    @unittest.skip(
-        "known limitation (issue 4 note): after Redis restarts with no data, "
-        "a node that did not itself see a group vanish keeps old seqs in "
-        "memory and skips new events that reuse them (57 of 60 processed); "
-        "needs a store generation check. Restart the nodes after such a "
-        "Redis data loss.")
     def test_redis_restart_without_persistence_nodes_recover(self):
         """Persistence off, Redis killed mid-run and back empty: whatever
         was lost before, the nodes must survive and process the events
         published after the restart, each exactly once (the old events
         they still hold in memory must not get in the way, e.g. by reusing
-        sequence numbers)."""
+        sequence numbers). Every node notices the new store generation on
+        its next call, also one whose groups another node registered again
+        first, and drops what it held of the old data."""
         self.start_redis(appendonly=False)
         names, _evs, _exp = self.start_and_publish()
         self.redis.kill9()
@@ -1208,11 +1213,20 @@ class RedisRestartTest(RedisNodesBase):
         self.wait_quiet()
         self.assertEqual(self.dup_keys(), [])
         for g, want in exp.items():
+            recs = self.records(g)
             got = collections.Counter(
-                r["i"] for r in self.records(g).values()
-                if r["i"].startswith("new-"))
+                r["i"] for r in recs.values() if r["i"].startswith("new-"))
             self.assertEqual(set(got), want, g)
             self.assertEqual({i: k for i, k in got.items() if k > 1}, {}, g)
+            # Old events the nodes held are dropped, not run on the new
+            # data (where their seqs name other events).
+            old = sorted(r["i"] for r in recs.values()
+                         if not r["i"].startswith("new-"))
+            self.assertEqual(old[:10], [], f"{g}: old events took effect "
+                                           "on the new data")
+        for name in names:
+            log = op.tail(os.path.join(self.dir, f"{name}.log"), 10 ** 7)
+            self.assertIn("store generation changed", log, name)
         self.assert_alive()
 
 
