@@ -258,17 +258,17 @@ validation_result parse_event_object(const nlohmann::json& doc,
   // explicit stack, stopping past the limit) instead of parsing its text
   // again.
   {
-    std::vector<std::pair<const nlohmann::json*, size_t>> todo{{&*p, 1}};
-    while (!todo.empty()) {
-      auto [node, depth] = todo.back();
-      todo.pop_back();
+    std::vector<std::pair<const nlohmann::json*, size_t>> walk{{&*p, 1}};
+    while (!walk.empty()) {
+      auto [node, depth] = walk.back();
+      walk.pop_back();
       if (depth > lim.max_depth)
         return fail("payload", "nested deeper than "
                                  + std::to_string(lim.max_depth) + " levels");
       if (node->is_structured())
         for (auto& child : *node)
           if (child.is_structured())
-            todo.emplace_back(&child, depth + 1);
+            walk.emplace_back(&child, depth + 1);
     }
   }
   sub.payload = p->dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
