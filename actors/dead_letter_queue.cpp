@@ -158,13 +158,8 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer) {
             },
             fail);
       } else {
-        // The store counts the whole DLQ only: count the group's entries.
-        dlq_query q;
-        q.group = group;
-        q.limit = 1000000;
-        self->request(self->state.store, store_timeout, atom::list_v, q)
-          .then([start](dlq_page& page) mutable { start(page.entries.size()); },
-                fail);
+        self->request(self->state.store, store_timeout, atom::count_v, group)
+          .then([start](uint64_t n) mutable { start(n); }, fail);
       }
       return rp;
     },

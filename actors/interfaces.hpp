@@ -48,6 +48,8 @@ using store_actor = caf::typed_actor<
                   millis_t>::with<uint64_t>,
   /// Deletes DLQ entries of an event ("" = all).
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// DLQ entries of one group.
+  caf::replies_to<atom::count, std::string>::with<uint64_t>,
   /// Per-group status of an event.
   caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
   /// Processed-event records of an event (the store handler's effects).

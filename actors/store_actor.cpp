@@ -140,6 +140,10 @@ store_actor::behavior_type store_impl(store_pointer self,
         return static_cast<uint64_t>(self->state.st->dlq_purge(id));
       });
     },
+    [self](atom::count, const std::string& group) -> caf::result<uint64_t> {
+      return guarded(self, "dlq count",
+                     [&] { return self->state.st->dlq_count(group); });
+    },
     [self](atom::query,
            const std::string& id) -> caf::result<std::vector<group_status>> {
       return guarded(self, "status",

@@ -204,6 +204,9 @@ public:
   virtual size_t dlq_purge(const std::string& event_id) = 0;
 
   virtual uint64_t dlq_size() = 0;
+
+  /// Entries of one group in the DLQ.
+  virtual uint64_t dlq_count(const std::string& group) = 0;
 };
 
 /// A processed-event record written by the `store` handler's effect.

@@ -409,6 +409,12 @@ public:
 
   uint64_t dlq_size() override;
 
+  uint64_t dlq_count(const std::string& group) override {
+    query q{dlq_count_group_, "dlq_count"};
+    q.bind_text(1, group);
+    return q.step() ? q.u64_at(0) : 0;
+  }
+
   // -- processed_port --------------------------------------------------------
 
   uint64_t processed_count(const std::string& group) override;
@@ -577,6 +583,8 @@ private:
                      "SELECT 1 FROM dlq WHERE grp=?1 AND seq=?2 LIMIT 1"};
   statement dlq_delete_{conn_, "DELETE FROM dlq WHERE pos=?1"};
   statement dlq_count_{conn_, "SELECT count(*) FROM dlq"};
+  statement dlq_count_group_{conn_,
+                             "SELECT count(*) FROM dlq WHERE grp=?1"};
   statement purged_insert_{
     conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
 

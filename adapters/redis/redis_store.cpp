@@ -1179,6 +1179,12 @@ public:
     return u64_of(r.get());
   }
 
+  uint64_t dlq_count(const std::string& group) override {
+    // g:<g>:dead holds one field per dead seq of the group.
+    auto r = command({"HLEN", gkey(group, "dead")}, "dlq_count");
+    return u64_of(r.get());
+  }
+
   // -- processed_port --------------------------------------------------------
 
   uint64_t processed_count(const std::string& group) override {

@@ -872,6 +872,9 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
   // Handler errors are arbitrary bytes, not necessarily UTF-8.
   kill(e3, "g2", dlq_reason::retries_exhausted, "boom4 \xff\xfe", t0 + 40);
   BOOST_CHECK_EQUAL(s.dlq_size(), 4u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g1"), 2u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g2"), 2u);
+  BOOST_CHECK_EQUAL(s.dlq_count("nope"), 0u);
   BOOST_CHECK_EQUAL(s.backlog("g1"), 1u); // e3 still pending in g1
   auto all = s.dlq_list({"", 0, 100});
   BOOST_REQUIRE_EQUAL(all.entries.size(), 4u);
@@ -920,6 +923,8 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
   // Replay one group: back in the retry schedule, due now.
   BOOST_CHECK_EQUAL(s.dlq_replay("e1", "g2", t0 + 100), 1u);
   BOOST_CHECK_EQUAL(s.dlq_size(), 3u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g2"), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g1"), 2u);
   BOOST_REQUIRE_EQUAL(s.dlq_get("e1").size(), 1u);
   BOOST_CHECK_EQUAL(s.dlq_get("e1")[0].dl.group, "g1");
   BOOST_CHECK_EQUAL(s.scheduled(), 1u);
@@ -952,6 +957,8 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.dlq_purge("nope"), 0u);
   BOOST_CHECK_EQUAL(s.dlq_purge("e2"), 1u);
   BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g1"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g2"), 1u);
   BOOST_CHECK(s.dlq_get("e2").empty());
   kill(e2, "g2", dlq_reason::permanent_error, "boom5", t0 + 300);
   BOOST_CHECK_EQUAL(s.dlq_size(), 2u);
