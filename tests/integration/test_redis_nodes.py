@@ -39,7 +39,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -137,7 +136,7 @@ def simple_config(**kw):
     return opts
 
 
-class RedisNodesBase(unittest.TestCase):
+class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
     """Temp dir, one redis-server, nodes by name, logs printed on failure."""
 
     GROUPS = {}
@@ -152,31 +151,6 @@ class RedisNodesBase(unittest.TestCase):
         name = self._testMethodName.replace("test_", "")[:24]
         self.prefix = f"it-{name}-{os.getpid()}:"
         self.t0 = time.monotonic()
-
-    def run(self, result=None):
-        if result is None:
-            result = self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        try:
-            return super().run(result)
-        finally:
-            failed = len(result.failures) + len(result.errors) > before
-            self._finish(failed)
-
-    def _finish(self, failed):
-        if not hasattr(self, "dir"):
-            return
-        sys.stderr.write(f"    [{self._testMethodName}: "
-                         f"{time.monotonic() - self.t0:.1f}s]\n")
-        if failed:
-            logs = sorted(f for f in os.listdir(self.dir)
-                          if f.endswith(".log"))
-            for f in logs:
-                sys.stderr.write(f"\n--- {f} (tail) ---\n"
-                                 + op.tail(os.path.join(self.dir, f)))
-            sys.stderr.write(f"\n--- logs and data kept in {self.dir} ---\n")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     def tearDown(self):
         for n in self.all_nodes:

@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -458,42 +457,18 @@ def signature(secret, body):
 
 # -- unittest base -------------------------------------------------------------
 
-class NodeTestCase(unittest.TestCase):
+class NodeTestCase(op.KeepLogsOnFailure, unittest.TestCase):
     """Temp dir, nodes (and receivers, redis servers) stopped by pid at the
     end, logs printed and the directory kept when a test fails."""
 
     maxDiff = None
+    LOG_TAIL = 4000
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="onceflow-http-")
         self.t0 = time.monotonic()
         self.nodes = []
         self.counter = 0
-
-    def run(self, result=None):
-        if result is None:
-            result = self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        try:
-            return super().run(result)
-        finally:
-            failed = len(result.failures) + len(result.errors) > before
-            self._finish(failed)
-
-    def _finish(self, failed):
-        if not hasattr(self, "dir"):
-            return
-        sys.stderr.write(f"    [{self._testMethodName}: "
-                         f"{time.monotonic() - self.t0:.1f}s]\n")
-        if failed:
-            for f in sorted(os.listdir(self.dir)):
-                if f.endswith(".log"):
-                    sys.stderr.write(f"\n--- {f} (tail) ---\n"
-                                     + op.tail(os.path.join(self.dir, f),
-                                               4000))
-            sys.stderr.write(f"\n--- logs and data kept in {self.dir} ---\n")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     def node_config(self, groups, http=None, events=None, node=None,
                     store=None, redis=None, janitor="200ms", name="n"):

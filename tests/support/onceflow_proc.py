@@ -2,10 +2,12 @@
 files, start/stop by pid, polling with deadlines (never fixed sleeps)."""
 
 import os
+import shutil
 import signal
 import sqlite3
 import socket
 import subprocess
+import sys
 import time
 
 
@@ -160,6 +162,38 @@ def tail(path, max_chars=6000):
     except OSError as e:
         return f"<cannot read {path}: {e}>"
     return data[-max_chars:].decode("utf-8", "replace")
+
+
+class KeepLogsOnFailure:
+    """Mixin for unittest.TestCase with `self.dir` (a temp directory) and
+    `self.t0`: prints the test's duration; on failure prints the tail of
+    every *.log in the directory and keeps it, else removes it."""
+    LOG_TAIL = 6000
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        try:
+            return super().run(result)
+        finally:
+            failed = len(result.failures) + len(result.errors) > before
+            self._finish(failed)
+
+    def _finish(self, failed):
+        if not hasattr(self, "dir"):
+            return
+        sys.stderr.write(f"    [{self._testMethodName}: "
+                         f"{time.monotonic() - self.t0:.1f}s]\n")
+        if failed:
+            for f in sorted(os.listdir(self.dir)):
+                if f.endswith(".log"):
+                    sys.stderr.write(f"\n--- {f} (tail) ---\n"
+                                     + tail(os.path.join(self.dir, f),
+                                            self.LOG_TAIL))
+            sys.stderr.write(f"\n--- logs and data kept in {self.dir} ---\n")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RedisServer:
