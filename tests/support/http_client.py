@@ -43,15 +43,7 @@ def qlist(items):
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def write_ini(path, sections):
-    """sections: {section: {option: raw INI value text}} (in order)."""
-    lines = []
-    for name, opts in sections.items():
-        lines.append(f"[{name}]")
-        for k, v in opts.items():
-            lines.append(f"{k}={v}")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+write_ini = op.write_ini
 
 
 # -- HTTP ---------------------------------------------------------------------

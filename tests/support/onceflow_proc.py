@@ -38,21 +38,28 @@ def wait_for(pred, timeout, what):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def write_config(path, port, data_dir, groups):
-    """groups: {name: {option: raw INI value text}}"""
-    lines = [
-        "[node]", 'name="test-node"', 'host="127.0.0.1"', f"port={port}",
-        f'data-dir="{data_dir}"', "shutdown-timeout=5s",
-        "[store]", 'backend="embedded"', 'synchronous="normal"',
-        "[http]", "port=0",  # a free port: nodes run side by side
-        "[scheduler]", "max-threads=2",
-    ]
-    for name, opts in groups.items():
-        lines.append(f"[groups.{name}]")
+def write_ini(path, sections):
+    """sections: {section: {option: raw INI value text}} (in order)."""
+    lines = []
+    for name, opts in sections.items():
+        lines.append(f"[{name}]")
         for k, v in opts.items():
             lines.append(f"{k}={v}")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def write_config(path, port, data_dir, groups):
+    """groups: {name: {option: raw INI value text}}"""
+    write_ini(path, {
+        "node": {"name": '"test-node"', "host": '"127.0.0.1"', "port": port,
+                 "data-dir": f'"{data_dir}"', "shutdown-timeout": "5s"},
+        "store": {"backend": '"embedded"', "synchronous": '"normal"'},
+        # A free port: nodes run side by side.
+        "http": {"port": 0},
+        "scheduler": {"max-threads": 2},
+        **{f"groups.{name}": opts for name, opts in groups.items()},
+    })
 
 
 class Node:
@@ -116,21 +123,18 @@ def write_redis_config(path, name, port, url, prefix, groups, data_dir,
                        janitor="200ms", shutdown_timeout="5s"):
     """A node config on the Redis store. groups: {name: {option: raw INI
     value text}}"""
-    lines = [
-        "[node]", f'name="{name}"', 'host="127.0.0.1"', f"port={port}",
-        f'data-dir="{data_dir}"', f"shutdown-timeout={shutdown_timeout}",
-        "[store]", 'backend="redis"',
-        "[redis]", f'url="{url}"', f'prefix="{prefix}"',
-        "[janitor]", f"interval={janitor}",
-        "[http]", "port=0",  # a free port: nodes run side by side
-        "[scheduler]", "max-threads=2",
-    ]
-    for gname, opts in groups.items():
-        lines.append(f"[groups.{gname}]")
-        for k, v in opts.items():
-            lines.append(f"{k}={v}")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_ini(path, {
+        "node": {"name": f'"{name}"', "host": '"127.0.0.1"', "port": port,
+                 "data-dir": f'"{data_dir}"',
+                 "shutdown-timeout": shutdown_timeout},
+        "store": {"backend": '"redis"'},
+        "redis": {"url": f'"{url}"', "prefix": f'"{prefix}"'},
+        "janitor": {"interval": janitor},
+        # A free port: nodes run side by side.
+        "http": {"port": 0},
+        "scheduler": {"max-threads": 2},
+        **{f"groups.{g}": opts for g, opts in groups.items()},
+    })
 
 
 def node_status(binary, config, timeout=30):
