@@ -65,7 +65,7 @@ for i in $(seq "$nodes"); do
   pubs+=($!)
 done
 total=$((per * nodes))
-while [ "$(redis-cli -p "$rport" hlen b:g:work:ledger)" -lt "$total" ]; do sleep 0.02; done
+while [ "$(redis-cli -p "$rport" hlen b:g:work:proc)" -lt "$total" ]; do sleep 0.02; done
 t1=$(date +%s.%N)
 c1=$(cpu)
 wait "${pubs[@]}" 2>/dev/null || true

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -26,12 +28,11 @@
 /// | `gen`               | string | store generation: 16 hex digits, set (SET NX) when a store opens or finds it missing; see below |
 /// | `seq`               | string | last seq handed out (INCR-like counter)   |
 /// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type, `p` payload, `r` priority, `c` created_at, `tr` trace id; one consumer group per listener group |
-/// | `ids`               | hash   | event id -> "<seq> <created_at>" of the newest event with that id (dedup window check and `find`) |
+/// | `id:<event id>`     | string | "<seq> <created_at>" of the newest event with that id (dedup window check and `find`); SET NX PX with a TTL of max(dedup window, retention): expires on its own |
 /// | `groups`            | hash   | group -> "<start>\x1f<pattern>\x1f<pattern>..." (start = head at creation) |
 /// | `epoch`             | string | last lease epoch handed out (never reset) |
 /// | `g:<g>:pel`         | zset   | pending entries of the group: member `<s>`, score = delivery time (caller's clock); mirrors the consumer group's PEL |
-/// | `g:<g>:lease`       | hash   | `<s>` -> "<epoch> <expires_at> <held 0/1> <redeliveries> <holder>" |
-/// | `g:<g>:ledger`      | hash   | `<s>` -> "<epoch> <at> <attempts>": the effect is committed (HSETNX: first wins); see below |
+/// | `g:<g>:st`          | hash   | `<s>` -> the pair's state, one of: a lease "<epoch> <expires_at> <held 0/1> <redeliveries> <scheduled 0/1> <holder>" (scheduled: the pair is in `retry:due`); "D<epoch> <at>[ <attempts>]" the ledger entry: the effect is committed; "X<pos>" dead (in the DLQ at `<pos>`); "P" purged from the DLQ (never runs again) |
 /// | `g:<g>:proc`        | hash   | `<s>` -> processed record (JSON)          |
 /// | `g:<g>:proc:dup`    | hash   | `<s>` -> further records, one per line: a double effect (never written unless the ledger failed) |
 /// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
@@ -43,13 +44,18 @@
 /// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
 /// | `dlq:ev:<event id>` | set    | positions of the event's DLQ entries      |
 ///
-/// Ledger values: `<attempts>` is the settled delivery's history
+/// One state field per pair keeps the hot path short: a claim reads and
+/// writes one field (done, dead and purged pairs are refused by the same
+/// read), a settlement reads the lease and overwrites it with the outcome;
+/// only a pair that went through the retry schedule (scheduled = 1) pays
+/// for taking it out of `retry:due` again.
+///
+/// Ledger values ("D..."): `<attempts>` is the settled delivery's history
 /// (codec::encode_attempts: fields split by 0x1f, records by 0x1e; texts
 /// may hold spaces, newlines and any other byte). It is left out, with its
-/// space, when the history is empty; entries written before histories were
-/// kept are "<epoch> <at>" too. Scripts only test ledger fields for
-/// existence (HEXISTS); the value is parsed in C++ (history_of: split at the
-/// first two spaces; no attempts read as one record with epoch and time).
+/// space, when the history is empty. Scripts only look at the first byte;
+/// the value is parsed in C++ (history_of: split at the first two spaces;
+/// no attempts read as one record with epoch and time).
 ///
 /// Store generation: seqs (and lease epochs) start over when Redis loses its
 /// data (a restart without persistence, FLUSHALL), so a seq a node still
@@ -67,34 +73,36 @@
 /// another call noticed the change first, once, so that it drops everything
 /// it holds of the old data. From then on the store object's claims and
 /// settlements also check that each seq still holds the event they name
-/// (HGET ids, XRANGE if the newest event with the id has another seq), so
+/// (GET id:<id>, XRANGE if the newest event with the id has another seq), so
 /// that late copies of old events cannot take a seq of the new data; this
-/// costs one HGET per pair until the node restarts. Read-only queries (find,
+/// costs one GET per pair until the node restarts. Read-only queries (find,
 /// status, history, list, processed, DLQ list/get) and plain commands (head,
 /// ping, is_done, ...) do not check: they answer from the data there is.
 ///
 /// Commands per batch (one EVALSHA round trip each; "GET gen" first in each
 /// of the scripts listed above, not repeated below):
-/// - append: GET seq; per event HGET ids, XADD log, HSET ids; SET seq.
+/// - append: GET seq; per event SET id:<id> NX PX and XADD log (an id seen
+///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
 /// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
 ///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
-/// - claim: GET epoch; per pair HEXISTS ledger, HGET lease, HSET lease;
-///   SET epoch. After a generation change also HGET ids per pair.
-/// - settle (done): per pair HGET lease, HSETNX ledger (its value carries
-///   the encoded attempts, built by the client: no extra command), [HSET
-///   proc], ZREM retry:due, HDEL lease; per group one ZREM pel and one XACK.
-///   After a generation change also HGET ids per item.
+/// - claim: GET epoch; per pair HGET st, HSET st; SET epoch. After a
+///   generation change also GET id:<id> per pair.
+/// - settle (done): per pair HGET st, HSET st (the ledger value carries the
+///   encoded attempts, built by the client: no extra command), [HSETNX
+///   proc], [ZREM retry:due, HDEL retry:data, HDEL retry:taken: only if
+///   scheduled]; per group one ZREM pel and one XACK. After a generation
+///   change also GET id:<id> per item.
 /// - reclaim: HGET groups, ZRANGEBYSCORE pel, ZADD pel, XCLAIM (which
 ///   moves the entries to this consumer and returns them).
 /// - take_due: ZRANGEBYSCORE retry:due + HGET retry:data per entry.
-/// - history_of: HGET ids, XRANGE (the entry), HGETALL groups; per group of
-///   the event the status lookups of status_of (HEXISTS ledger/dead, ZSCORE
-///   retry:due/pel) and one read of its history: HGET ledger (processed),
-///   HGET dead + HGET dlq:e:<pos> (dead) or HGET retry:data (otherwise).
+/// - history_of: GET id:<id>, XRANGE (the entry), HGETALL groups; per group
+///   of the event the status lookups of status_of (HGET st, ZSCORE
+///   retry:due/pel) and one read of its history: HGET st (processed), HGET
+///   dead + HGET dlq:e:<pos> (dead) or HGET retry:data (otherwise).
 /// - list_events: HGETALL groups (HGET for one group); XRANGE log in chunks
 ///   of up to 256 entries, at most max(limit*4, 256) (<= 5000) entries per
 ///   call; per entry and group the status lookups, stopping at the first
-///   that decides (processed: one HEXISTS); GET seq for the head.
+///   that decides (processed, dead: one HGET st); GET seq for the head.
 /// - ping: PING (no script).
 
 namespace onceflow {
@@ -203,7 +211,7 @@ end
 -- `verify`), so that copies of events of the old data that a node still
 -- holds cannot claim or settle a seq of the new data.
 local function holds(s, id)
-  local v = redis.call('HGET', K('ids'), id)
+  local v = redis.call('GET', K('id:' .. id))
   if v and string.match(v, '^(%d+) ') == s then return true end
   local r = redis.call('XRANGE', K('log'), '0-' .. s, '0-' .. s)
   return r[1] ~= nil and r[1][2] ~= nil and field(r[1][2], 'i') == id
@@ -221,12 +229,28 @@ local function bulk(cmd, key, extra, list, step)
     i = i + step
   end
 end
+-- A lease value of g:<g>:st (see the key table); nil for other values.
 local function parse_lease(v)
-  local e, x, h, r, holder = string.match(v, '^(%d+) (%-?%d+) (%d) (%d+) ?(.*)$')
-  return tonumber(e), tonumber(x), tonumber(h), tonumber(r), holder
+  local e, x, h, r, c, holder =
+    string.match(v, '^(%d+) (%-?%d+) (%d) (%d+) (%d) ?(.*)$')
+  if not e then return nil end
+  return tonumber(e), tonumber(x), tonumber(h), tonumber(r), tonumber(c),
+         holder
 end
-local function lease_str(e, x, h, r, holder)
-  return fmt(e) .. ' ' .. fmt(x) .. ' ' .. fmt(h) .. ' ' .. fmt(r) .. ' ' .. holder
+local function lease_str(e, x, h, r, c, holder)
+  return fmt(e) .. ' ' .. fmt(x) .. ' ' .. fmt(h) .. ' ' .. fmt(r) .. ' '
+         .. fmt(c) .. ' ' .. holder
+end
+-- The settled status a g:<g>:st value stands for: 4 processed ('D'), 5
+-- dead ('X'), 1 purged from the DLQ ('P', reads as accepted); nil for a
+-- lease or no value (then the retry schedule and the PEL decide).
+local function settled_code(v)
+  if not v then return nil end
+  local c = string.byte(v, 1)
+  if c == 68 then return 4 end
+  if c == 88 then return 5 end
+  if c == 80 then return 1 end
+  return nil
 end
 -- Status of seq (of type t) in every group it belongs to: flat g, status.
 local function statuses(seq, t)
@@ -242,11 +266,11 @@ local function statuses(seq, t)
       if glob(parts[j], t) then ok = true break end
     end
     if seq > start and ok then
-      local st = 1
-      if redis.call('HEXISTS', GK(g, 'ledger'), s) == 1 then st = 4
-      elseif redis.call('HEXISTS', GK(g, 'dead'), s) == 1 then st = 5
+      local st = settled_code(redis.call('HGET', GK(g, 'st'), s))
+      if st then
       elseif redis.call('ZSCORE', K('retry:due'), g .. '\31' .. s) then st = 3
       elseif redis.call('ZSCORE', GK(g, 'pel'), s) then st = 2
+      else st = 1
       end
       out[#out + 1] = g
       out[#out + 1] = st
@@ -255,7 +279,7 @@ local function statuses(seq, t)
   return out
 end
 local function find_entry(id)
-  local v = redis.call('HGET', K('ids'), id)
+  local v = redis.call('GET', K('id:' .. id))
   if not v then return nil end
   local s = string.match(v, '^(%d+) ')
   local r = redis.call('XRANGE', K('log'), '0-' .. s, '0-' .. s)
@@ -264,37 +288,42 @@ local function find_entry(id)
 end
 )lua";
 
-/// ARGV: P, now, window, then id, type, payload, prio, created, trace per
-/// event. Returns flat: duplicate flag, seq.
+/// ARGV: P, now, window, id key TTL (ms), then id, type, payload, prio,
+/// created, trace per event. Returns flat: duplicate flag, seq. A new id
+/// costs SET NX PX + XADD; an id seen before GET too (and SET PX again if
+/// its window has passed by the caller's clock).
 const char* const lua_append = R"lua(
 local now = tonumber(ARGV[2])
 local win = tonumber(ARGV[3])
-local ids = K('ids')
+local ttl = ARGV[4]
 local log = K('log')
 local seq = tonumber(redis.call('GET', K('seq')) or '0')
 local out = {}
 local added = false
-local n = (#ARGV - 3) / 6
+local n = (#ARGV - 4) / 6
 for k = 0, n - 1 do
-  local b = 3 + k * 6
-  local id = ARGV[b + 1]
+  local b = 4 + k * 6
+  local ik = K('id:' .. ARGV[b + 1])
+  local ss = fmt(seq + 1)
+  local val = ss .. ' ' .. ARGV[b + 5]
   local dup = false
-  local v = redis.call('HGET', ids, id)
-  if v then
-    local s, c = string.match(v, '^(%d+) (%-?%d+)$')
+  if not redis.call('SET', ik, val, 'NX', 'PX', ttl) then
+    local v = redis.call('GET', ik)
+    local s, c
+    if v then s, c = string.match(v, '^(%d+) (%-?%d+)$') end
     if s and tonumber(c) + win > now then
       out[#out + 1] = 1
       out[#out + 1] = s
       dup = true
+    else
+      redis.call('SET', ik, val, 'PX', ttl)
     end
   end
   if not dup then
     seq = seq + 1
-    local ss = fmt(seq)
-    redis.call('XADD', log, '0-' .. ss, 'i', id, 't', ARGV[b + 2],
+    redis.call('XADD', log, '0-' .. ss, 'i', ARGV[b + 1], 't', ARGV[b + 2],
                'p', ARGV[b + 3], 'r', ARGV[b + 4], 'c', ARGV[b + 5],
                'tr', ARGV[b + 6])
-    redis.call('HSET', ids, id, ss .. ' ' .. ARGV[b + 5])
     out[#out + 1] = 0
     out[#out + 1] = ss
     added = true
@@ -444,19 +473,22 @@ local out = {}
 for b = 7, #ARGV, step do
   local g = ARGV[b]
   local s = ARGV[b + 1]
-  local lk = GK(g, 'lease')
-  if verify and not holds(s, ARGV[b + 2]) then
-    -- Not this event's seq (any more): the copy must not run.
-    out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
-  elseif redis.call('HEXISTS', GK(g, 'ledger'), s) == 1
-     or redis.call('HEXISTS', GK(g, 'dead'), s) == 1 then
-    -- Settled (done or dead-lettered): a stale copy must not run again.
-    redis.call('HDEL', lk, s)
+  local sk = GK(g, 'st')
+  local v = nil
+  if not (verify and not holds(s, ARGV[b + 2])) then
+    v = redis.call('HGET', sk, s) or false
+  end
+  if v == nil or settled_code(v) then
+    -- Not this event's seq any more (after a generation change), or
+    -- settled (done, dead-lettered, purged): a stale copy must not run.
     out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
   else
-    local le, lx, lh, lr, lholder = 0, 0, 0, 0, ''
-    local v = redis.call('HGET', lk, s)
-    if v then le, lx, lh, lr, lholder = parse_lease(v) end
+    local le, lx, lh, lr, lc, lholder = nil, 0, 0, 0, 0, ''
+    if v then le, lx, lh, lr, lc, lholder = parse_lease(v) end
+    if not le then
+      -- No lease yet (or a value we cannot read: treated as none).
+      le, lx, lh, lr, lc, lholder = 0, 0, 0, 0, 0, ''
+    end
     if lh == 1 and now < lx then
       out[#out + 1] = 1; out[#out + 1] = le; out[#out + 1] = lx
       out[#out + 1] = lr
@@ -466,12 +498,12 @@ for b = 7, #ARGV, step do
         lh = 0
       end
       if lr > budget then
-        redis.call('HSET', lk, s, lease_str(le, lx, 0, lr, lholder))
+        redis.call('HSET', sk, s, lease_str(le, lx, 0, lr, lc, lholder))
         out[#out + 1] = 3; out[#out + 1] = le; out[#out + 1] = 0
         out[#out + 1] = lr
       else
         epoch = epoch + 1
-        redis.call('HSET', lk, s, lease_str(epoch, now + ttl, 1, lr, holder))
+        redis.call('HSET', sk, s, lease_str(epoch, now + ttl, 1, lr, lc, holder))
         out[#out + 1] = 0; out[#out + 1] = epoch; out[#out + 1] = now + ttl
         out[#out + 1] = lr
       end
@@ -497,21 +529,7 @@ local leaving = {}
 local order = {}
 local rz = K('retry:due')
 local rd = K('retry:data')
-local function check(lk, s, ep)
-  local v = redis.call('HGET', lk, s)
-  if not v then return 2 end
-  local le, lx, lh = parse_lease(v)
-  if le == 0 then return 2 end
-  if lh ~= 1 or le ~= ep or now >= lx then return 1 end
-  return 0
-end
-local function release(lk, s)
-  local v = redis.call('HGET', lk, s)
-  if v then
-    local le, lx, _, lr = parse_lease(v)
-    redis.call('HSET', lk, s, lease_str(le, lx, 0, lr, ''))
-  end
-end
+local rt = K('retry:taken')
 local function unpend(g, s)
   local l = leaving[g]
   if not l then
@@ -521,57 +539,60 @@ local function unpend(g, s)
   end
   l[#l + 1] = s
 end
+local function unschedule(member)
+  redis.call('ZREM', rz, member)
+  redis.call('HDEL', rd, member)
+  redis.call('HDEL', rt, member)
+end
 for b = 4, #ARGV, 8 do
   local kind = tonumber(ARGV[b])
   local g = ARGV[b + 1]
   local s = ARGV[b + 2]
   local ep = tonumber(ARGV[b + 3])
   local id = ARGV[b + 4]
-  local lk = GK(g, 'lease')
-  local ledk = GK(g, 'ledger')
-  local deadk = GK(g, 'dead')
+  local sk = GK(g, 'st')
   local member = g .. '\31' .. s
-  local d
+  local d = 0
+  local le, lx, lh, lr, lc = nil, 0, 0, 0, 0
   if verify and not holds(s, id) then
     d = 2
-  elseif kind == 2 and ep == 0 then
-    if redis.call('HEXISTS', ledk, s) == 1
-       or redis.call('HEXISTS', deadk, s) == 1 then
+  else
+    local v = redis.call('HGET', sk, s)
+    if v and settled_code(v) then
       d = 2
     else
-      d = 0
+      if v then le, lx, lh, lr, lc = parse_lease(v) end
+      if kind == 2 and ep == 0 then
+        -- A crash loop's dead-lettering: no lease was granted.
+        d = 0
+      elseif not le or le == 0 then
+        d = 2
+      elseif lh ~= 1 or le ~= ep or now >= lx then
+        d = 1
+      end
     end
-  else
-    d = check(lk, s, ep)
   end
   if d == 0 then
     if kind == 0 then
-      local lv = ARGV[b + 3] .. ' ' .. nows
+      local lv = 'D' .. ARGV[b + 3] .. ' ' .. nows
       if ARGV[b + 6] ~= '' then lv = lv .. ' ' .. ARGV[b + 6] end
-      if redis.call('HSETNX', ledk, s, lv) == 0 then
-        d = 1
-      else
-        if ARGV[b + 5] ~= '' then
-          -- A second record for a pair would be a double effect: keep it
-          -- (in proc:dup) so that it shows instead of overwriting.
-          if redis.call('HSETNX', GK(g, 'proc'), s, ARGV[b + 5]) == 0 then
-            local dk = GK(g, 'proc:dup')
-            local prev = redis.call('HGET', dk, s)
-            redis.call('HSET', dk, s, (prev and (prev .. '\n') or '') .. ARGV[b + 5])
-          end
+      redis.call('HSET', sk, s, lv)
+      if ARGV[b + 5] ~= '' then
+        -- A second record for a pair would be a double effect: keep it
+        -- (in proc:dup) so that it shows instead of overwriting.
+        if redis.call('HSETNX', GK(g, 'proc'), s, ARGV[b + 5]) == 0 then
+          local dk = GK(g, 'proc:dup')
+          local prev = redis.call('HGET', dk, s)
+          redis.call('HSET', dk, s, (prev and (prev .. '\n') or '') .. ARGV[b + 5])
         end
-        if redis.call('ZREM', rz, member) == 1 then
-          redis.call('HDEL', rd, member)
-          redis.call('HDEL', K('retry:taken'), member)
-        end
-        redis.call('HDEL', lk, s)
-        unpend(g, s)
       end
+      if lc == 1 then unschedule(member) end
+      unpend(g, s)
     elseif kind == 1 then
       redis.call('ZADD', rz, ARGV[b + 5], member)
       redis.call('HSET', rd, member, ARGV[b + 6])
-      redis.call('HDEL', K('retry:taken'), member)
-      release(lk, s)
+      redis.call('HDEL', rt, member)
+      redis.call('HSET', sk, s, lease_str(le, lx, 0, lr, 1, ''))
       unpend(g, s)
     elseif kind == 2 then
       local pos = fmt(redis.call('INCR', K('dlq:seq')))
@@ -579,15 +600,12 @@ for b = 4, #ARGV, 8 do
                  'r', ARGV[b + 5], 'e', ARGV[b + 6], 't', nows)
       redis.call('HSET', K('dlq:e:' .. pos), 'd', ARGV[b + 7])
       redis.call('SADD', K('dlq:ev:' .. id), pos)
-      redis.call('HSET', deadk, s, pos)
-      if redis.call('ZREM', rz, member) == 1 then
-        redis.call('HDEL', rd, member)
-        redis.call('HDEL', K('retry:taken'), member)
-      end
-      redis.call('HDEL', lk, s)
+      redis.call('HSET', GK(g, 'dead'), s, pos)
+      redis.call('HSET', sk, s, 'X' .. pos)
+      if lc == 1 then unschedule(member) end
       unpend(g, s)
     else
-      release(lk, s)
+      redis.call('HSET', sk, s, lease_str(le, lx, 0, lr, lc, ''))
     end
   end
   out[#out + 1] = d
@@ -761,6 +779,11 @@ local function remove(e, json)
     redis.call('ZADD', K('retry:due'), ARGV[3], member)
     redis.call('HSET', K('retry:data'), member, json)
     redis.call('HDEL', K('retry:taken'), member)
+    -- No lease, in the retry schedule.
+    redis.call('HSET', GK(g, 'st'), s, lease_str(0, 0, 0, 0, 1, ''))
+  else
+    -- Purged: the pair never runs again.
+    redis.call('HSET', GK(g, 'st'), s, 'P')
   end
   n = n + 1
 end
@@ -798,7 +821,7 @@ for i = 1, #st, 2 do
   local code = st[i + 1]
   local src
   if code == 4 then
-    src = redis.call('HGET', GK(g, 'ledger'), s)
+    src = string.sub(redis.call('HGET', GK(g, 'st'), s) or '', 2)
   elseif code == 5 then
     local pos = redis.call('HGET', GK(g, 'dead'), s)
     if pos then src = redis.call('HGET', K('dlq:e:' .. pos), 'd') end
@@ -842,15 +865,14 @@ for i = 1, #gs, 2 do
   local pats = {}
   for j = 2, #parts do pats[#pats + 1] = parts[j] end
   groups[#groups + 1] = {g, tonumber(parts[1]), matcher(pats),
-                         GK(g, 'ledger'), GK(g, 'dead'), GK(g, 'pel'),
+                         GK(g, 'st'), false, GK(g, 'pel'),
                          g .. '\31'}
 end
 local rz = K('retry:due')
 local function has(gr, s)
-  if redis.call('HEXISTS', gr[4], s) == 1 then return want == 4 end
-  if want == 4 then return false end
-  if redis.call('HEXISTS', gr[5], s) == 1 then return want == 5 end
-  if want == 5 then return false end
+  local c = settled_code(redis.call('HGET', gr[4], s))
+  if c then return want == c end
+  if want == 4 or want == 5 then return false end
   if redis.call('ZSCORE', rz, gr[7] .. s) then return want == 3 end
   if want == 3 then return false end
   if redis.call('ZSCORE', gr[6], s) then return want == 2 end
@@ -1147,9 +1169,9 @@ public:
                                      millis_t now) override;
 
   bool is_done(const std::string& group, uint64_t seq) override {
-    auto r = command({"HEXISTS", gkey(group, "ledger"), std::to_string(seq)},
+    auto r = command({"HGET", gkey(group, "st"), std::to_string(seq)},
                      "is_done");
-    return int_of(r.get()) == 1;
+    return r->type == REDIS_REPLY_STRING && r->len > 0 && r->str[0] == 'D';
   }
 
   // -- retry_port ------------------------------------------------------------
@@ -1228,8 +1250,14 @@ private:
     throw store_error(base_ + ": " + op + ": " + msg);
   }
 
-  /// Connects (or reconnects) and applies timeout, AUTH and SELECT.
+  /// Connects (or reconnects) and applies timeout, AUTH and SELECT. After a
+  /// failed attempt, further attempts wait for a backoff (100 ms doubling
+  /// up to 5 s, with jitter): calls in between fail at once, naming the
+  /// last error, instead of each waiting for the connect timeout.
   void connect();
+
+  /// One connection attempt (no backoff).
+  void connect_now();
 
   /// Makes sure the connection is usable.
   void ensure_connected() {
@@ -1245,10 +1273,20 @@ private:
   reply_ptr command(const std::vector<std::string>& args,
                     const std::string& op);
 
-  /// Sends several commands in one round trip.
+  /// Sends several commands in one round trip. A connection that the
+  /// server closed since the last call (restart, idle timeout, failover)
+  /// is replaced and the commands are sent once more over the new one:
+  /// every call of this store is safe to repeat (appends are deduplicated
+  /// by id, claims and settlements are fenced).
   std::vector<reply_ptr> pipeline(const std::vector<std::vector<std::string>>&
                                     cmds,
                                   const std::string& op);
+
+  /// One attempt of `pipeline`; sets `closed` if the connection turned out
+  /// to be closed by the server (EOF, reset) rather than slow or refused.
+  std::vector<reply_ptr>
+  pipeline_once(const std::vector<std::vector<std::string>>& cmds,
+                const std::string& op, bool& closed);
 
   /// How a script call treats the store generation (see the header).
   enum class gen_check {
@@ -1321,6 +1359,12 @@ private:
   /// Owned here, so that a constructor that throws frees it too.
   std::unique_ptr<redisContext, context_deleter> ctx_;
   bool broken_ = false;
+  /// Reconnect backoff (see connect): the current delay, when the next
+  /// attempt may start (steady clock, ms), and the last attempt's error.
+  int backoff_ms_ = 0;
+  bool connecting_ = false;
+  int64_t retry_at_ = 0;
+  std::string connect_error_;
   std::string shas_[sc_count];
   /// Retry entries handed out by take_due since this store opened.
   std::set<std::string> taken_;
@@ -1436,7 +1480,38 @@ void redis_store::check_eviction() {
                         "events; set maxmemory-policy noeviction");
 }
 
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
 void redis_store::connect() {
+  auto now = steady_now_ms();
+  if (now < retry_at_)
+    throw store_error(connect_error_ + " (reconnecting: next attempt in "
+                      + std::to_string(retry_at_ - now) + " ms)");
+  connecting_ = true;
+  try {
+    connect_now();
+    connecting_ = false;
+    backoff_ms_ = 0;
+    retry_at_ = 0;
+  } catch (const store_error& ex) {
+    connecting_ = false;
+    backoff_ms_ = std::min(5000, std::max(100, backoff_ms_ * 2));
+    // Jitter: nodes that lost Redis together do not come back in step.
+    static thread_local std::minstd_rand rng{std::random_device{}()};
+    auto delay = backoff_ms_ / 2
+                 + static_cast<int>(rng() % static_cast<unsigned>(
+                                      backoff_ms_ / 2 + 1));
+    retry_at_ = steady_now_ms() + delay;
+    connect_error_ = ex.what();
+    throw;
+  }
+}
+
+void redis_store::connect_now() {
   ctx_.reset();
   broken_ = true;
   ctx_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port,
@@ -1502,6 +1577,24 @@ reply_ptr redis_store::raw(const std::vector<std::string>& args,
 std::vector<reply_ptr>
 redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
                       const std::string& op) {
+  // Not while setting a connection up (AUTH, SELECT, SCRIPT LOAD).
+  bool was_up = ctx_ != nullptr && !broken_ && !connecting_;
+  bool closed = false;
+  try {
+    return pipeline_once(cmds, op, closed);
+  } catch (const store_error&) {
+    if (!was_up || !closed)
+      throw;
+  }
+  // The server closed the connection since the last call: once more over a
+  // fresh one (a server that is down fails here, with the connect error).
+  return pipeline_once(cmds, op, closed);
+}
+
+std::vector<reply_ptr>
+redis_store::pipeline_once(const std::vector<std::vector<std::string>>& cmds,
+                           const std::string& op, bool& closed) {
+  closed = false;
   if (ctx_ == nullptr || broken_)
     connect();
   std::vector<const char*> argv;
@@ -1517,6 +1610,7 @@ redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
                                argv.data(), lens.data())
         != REDIS_OK) {
       broken_ = true;
+      closed = ctx_->err == REDIS_ERR_EOF;
       fail(op, lower_first(ctx_->errstr));
     }
   }
@@ -1526,6 +1620,14 @@ redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
     void* r = nullptr;
     if (redisGetReply(ctx_.get(), &r) != REDIS_OK || r == nullptr) {
       broken_ = true;
+      // EOF, or a reset / broken pipe: the server closed the connection
+      // (a timeout is not: the server may still be running the command).
+      closed = ctx_->err == REDIS_ERR_EOF
+               || (ctx_->err == REDIS_ERR_IO
+                   && (errno == ECONNRESET || errno == EPIPE
+                       || std::strstr(ctx_->errstr, "reset") != nullptr
+                       || std::strstr(ctx_->errstr, "roken pipe")
+                            != nullptr));
       std::string msg = ctx_->err != 0 ? lower_first(ctx_->errstr)
                                        : "no reply";
       if (ctx_->err == REDIS_ERR_IO
@@ -1589,7 +1691,7 @@ void redis_store::error_reply(const redisReply* r, const std::string& op,
 void redis_store::check_types(const std::string& op) {
   std::vector<std::pair<std::string, std::string>> expect{
     {key("seq"), "string"},        {key("log"), "stream"},
-    {key("ids"), "hash"},          {key("groups"), "hash"},
+    {key("groups"), "hash"},
     {key("epoch"), "string"},      {key("retry:due"), "zset"},
     {key("retry:data"), "hash"},   {key("dlq"), "stream"},
     {key("retry:taken"), "hash"},
@@ -1621,8 +1723,7 @@ void redis_store::check_types(const std::string& op) {
   for (size_t i = 0; i < r->elements; ++i) {
     auto g = str_of(r->element[i]);
     per_group.emplace_back(gkey(g, "pel"), "zset");
-    per_group.emplace_back(gkey(g, "lease"), "hash");
-    per_group.emplace_back(gkey(g, "ledger"), "hash");
+    per_group.emplace_back(gkey(g, "st"), "hash");
     per_group.emplace_back(gkey(g, "proc"), "hash");
     per_group.emplace_back(gkey(g, "proc:dup"), "hash");
     per_group.emplace_back(gkey(g, "dead"), "hash");
@@ -1730,9 +1831,13 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   if (batch.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(2 + batch.size() * 6);
+  args.reserve(3 + batch.size() * 6);
   args.push_back(std::to_string(now));
   args.push_back(std::to_string(dedup_window));
+  // An id key lives for the window and for the retention of its event
+  // (lookups by id), whichever is longer.
+  args.push_back(std::to_string(
+    std::max<millis_t>({dedup_window, opts_.retention_ms, 1})));
   for (auto& ev : batch) {
     args.push_back(ev.id);
     args.push_back(ev.type);
@@ -2197,16 +2302,6 @@ event_listing redis_store::list_events(const event_listing_query& q) {
 }
 
 void redis_store::ping() {
-  // A connection dropped since the last call (server restart, idle
-  // timeout) fails only when used: retry once over a fresh connection.
-  bool was_up = ctx_ != nullptr && !broken_;
-  try {
-    command({"PING"}, "ping");
-    return;
-  } catch (const store_error&) {
-    if (!was_up || !broken_)
-      throw;
-  }
   command({"PING"}, "ping");
 }
 

@@ -79,6 +79,9 @@ struct redis_options {
   int command_timeout_ms = 5000;
   /// Consumer name in the consumer groups (one per node).
   std::string consumer = "node-1";
+  /// How long settled history is kept ([store] retention): also the least
+  /// lifetime of an event's id key (dedup and lookups by id).
+  millis_t retention_ms = 24LL * 3600 * 1000;
 };
 
 /// Connects, authenticates, selects the database, loads the scripts and

@@ -148,6 +148,7 @@ public:
                                     dir_.string(), "--logfile",
                                     (dir_ / "redis.log").string()};
       args.insert(args.end(), extra.begin(), extra.end());
+      args_ = args;
       start(args);
       if (!wait_ready()) {
         stop();
@@ -175,6 +176,18 @@ public:
   std::string url(const std::string& userinfo = "") const {
     return "redis://" + (userinfo.empty() ? "" : userinfo + "@")
            + "127.0.0.1:" + std::to_string(port_) + "/0";
+  }
+
+  /// Stops the server (SIGTERM); `start_again` brings it back on the same
+  /// port with the same arguments.
+  void stop_now() {
+    stop();
+  }
+
+  void start_again() {
+    start(args_);
+    if (!wait_ready())
+      throw std::runtime_error("redis-server did not come back");
   }
 
 private:
@@ -243,6 +256,7 @@ private:
   fs::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
+  std::vector<std::string> args_;
 };
 
 /// The server shared by every Redis backend of the contract suite.
@@ -382,12 +396,12 @@ BOOST_AUTO_TEST_CASE(wrong_type_key_is_named) {
   // At open.
   auto prefix = unique_prefix("wrongtype");
   BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"SET", prefix + "ids", "not a hash"}),
+                                  {"SET", prefix + "groups", "not a hash"}),
                       "+OK");
   redis_options opts;
   opts.url = server.url();
   opts.prefix = prefix;
-  expect_open_error(opts, {"key '" + prefix + "ids'", "WRONGTYPE"});
+  expect_open_error(opts, {"key '" + prefix + "groups'", "WRONGTYPE"});
   // While running: a group's key replaced behind our back.
   auto prefix2 = unique_prefix("wrongtype");
   auto s = open_store(server.url(), prefix2);
@@ -479,6 +493,65 @@ BOOST_AUTO_TEST_CASE(ping_reconnects_and_names_the_store) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(calls_survive_a_closed_connection_and_back_off) {
+  if (skip_redis_tests())
+    return;
+  auto server = std::make_unique<redis_server>();
+  auto port = server->port();
+  auto s = open_store(server->url(), unique_prefix("reconnect"));
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch{make_event("a", "t")};
+  BOOST_REQUIRE(!s->append(batch, t0, 1000).at(0).duplicate);
+  // The server closes our connection (CLIENT KILL, like an idle timeout or
+  // a proxy): the next calls of every kind work, none fails once first.
+  auto kill_clients = [&] {
+    auto killed = raw_command(port, {"CLIENT", "KILL", "TYPE", "normal"});
+    BOOST_REQUIRE_MESSAGE(killed.rfind(":", 0) == 0 && killed != ":0",
+                          "CLIENT KILL answered " << killed);
+  };
+  kill_clients();
+  std::vector<event> more{make_event("b", "t")};
+  BOOST_CHECK(!s->append(more, t0, 1000).at(0).duplicate);
+  kill_clients();
+  BOOST_CHECK_EQUAL(s->read_group("g", 10, t0).size(), 2u);
+  kill_clients();
+  BOOST_CHECK_EQUAL(s->head(), 2u);
+  // A restart (data kept: the server is stopped cleanly with no
+  // persistence, so only plain commands are asked for) is the same.
+  server->stop_now();
+  // Down: the first call tries and names the refusal; calls within the
+  // backoff fail at once saying so, without trying to connect.
+  auto expect_failure = [&](const std::string& needle) {
+    try {
+      s->head();
+      BOOST_ERROR("a call succeeded without a server");
+    } catch (const store_error& ex) {
+      std::string what = ex.what();
+      BOOST_TEST_MESSAGE("error: " << what);
+      BOOST_CHECK_MESSAGE(what.find(needle) != std::string::npos,
+                          "'" << what << "' lacks '" << needle << "'");
+      BOOST_CHECK_MESSAGE(what.find("127.0.0.1:" + std::to_string(port))
+                            != std::string::npos,
+                          "'" << what << "' does not name the store");
+    }
+  };
+  expect_failure("refused");
+  expect_failure("reconnecting: next attempt in");
+  // Back: calls work again once the backoff has passed (at most 5 s).
+  server->start_again();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool back = false;
+  while (!back && std::chrono::steady_clock::now() < deadline) {
+    try {
+      s->ping();
+      back = true;
+    } catch (const store_error&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  BOOST_CHECK_MESSAGE(back, "no reconnect within 10 s of the server's return");
+}
+
 BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
   if (skip_redis_tests())
     return;
@@ -508,11 +581,11 @@ BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
   BOOST_REQUIRE_EQUAL(h.size(), 1u);
   BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 1u);
   BOOST_CHECK_EQUAL(h[0].attempts[0].error, "ok then");
-  // A ledger entry written before histories were kept: "<epoch> <at>".
+  // A ledger entry without a history: "D<epoch> <at>".
   BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"HSET", prefix + "g:g:ledger",
+                                  {"HSET", prefix + "g:g:st",
                                    std::to_string(evs[1].seq),
-                                   "42 1700000000123"}),
+                                   "D42 1700000000123"}),
                       ":1");
   h = s->history_of("b");
   BOOST_REQUIRE_EQUAL(h.size(), 1u);
@@ -525,9 +598,9 @@ BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
   BOOST_CHECK_EQUAL(l.items.size(), 2u);
   // A corrupt value is a store error, not a crash.
   BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"HSET", prefix + "g:g:ledger",
+                                  {"HSET", prefix + "g:g:st",
                                    std::to_string(evs[1].seq),
-                                   "42 1700000000123 garbage"}),
+                                   "D42 1700000000123 garbage"}),
                       ":0");
   BOOST_CHECK_THROW(s->history_of("b"), store_error);
 }

@@ -74,12 +74,31 @@ local out = {dlq = redis.call('XLEN', P .. 'dlq'),
 for i = 2, #ARGV do
   local g = ARGV[i]
   local k = P .. 'g:' .. g .. ':'
+  -- g:<g>:st values: "D..." ledger entry, a digit: a lease, X/P: dead or
+  -- purged.
+  local ledger, lease = 0, 0
+  for _, v in ipairs(redis.call('HVALS', k .. 'st')) do
+    local c = string.byte(v, 1)
+    if c == 68 then ledger = ledger + 1
+    elseif c >= 48 and c <= 57 then lease = lease + 1 end
+  end
   out.groups[g] = {proc = redis.call('HLEN', k .. 'proc'),
                    dup = redis.call('HLEN', k .. 'proc:dup'),
-                   ledger = redis.call('HLEN', k .. 'ledger'),
+                   ledger = ledger,
                    pel = redis.call('ZCARD', k .. 'pel'),
-                   lease = redis.call('HLEN', k .. 'lease'),
+                   lease = lease,
                    dead = redis.call('HLEN', k .. 'dead')}
+end
+return cjson.encode(out)
+"""
+
+# Flat id, value of every dedup key under the prefix (ARGV[1]).
+LUA_ID_KEYS = """
+local P = ARGV[1] .. 'id:'
+local out = {}
+for _, k in ipairs(redis.call('KEYS', P .. '*')) do
+  out[#out + 1] = string.sub(k, #P + 1)
+  out[#out + 1] = redis.call('GET', k)
 end
 return cjson.encode(out)
 """
@@ -184,9 +203,9 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
         return [k for k in out.splitlines() if k]
 
     def ids(self):
-        """id -> (seq, created_at) from the dedup hash."""
-        raw = flat_to_dict(self.redis.eval_json(
-            LUA_HGETALL, (f"{self.prefix}ids",)))
+        """id -> (seq, created_at) from the dedup keys (id:<event id>)."""
+        raw = flat_to_dict(self.redis.eval_json(LUA_ID_KEYS, (),
+                                                (self.prefix,)))
         out = {}
         for i, v in raw.items():
             s, c = v.split(" ")
@@ -365,8 +384,10 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
                                      f"dead: {dead}")
         for g in self.GROUPS:
             leases = flat_to_dict(self.redis.eval_json(
-                LUA_HGETALL, (f"{self.prefix}g:{g}:lease",)))
+                LUA_HGETALL, (f"{self.prefix}g:{g}:st",)))
             for s, v in leases.items():
+                if not v[:1].isdigit():
+                    continue
                 dead = self.redis.cli("HEXISTS", f"{self.prefix}g:{g}:dead",
                                       s).stdout.strip() == "1"
                 out[f"lease {g}/{s}"] = f"{v!r}, already dead: {dead}"
@@ -697,11 +718,12 @@ class CrashTest(RedisNodesBase):
         sys.stderr.write(f"\n    node-3 killed holding {len(held)} entries; "
                          f"{done_at_kill}/{len(all_ids)} done\n")
 
-        ledger_key = f"{self.prefix}g:work:ledger"
+        state_key = f"{self.prefix}g:work:st"
 
         def reclaimed():
-            done = set(map(int, self.redis.cli("HKEYS", ledger_key)
-                           .stdout.split()))
+            state = flat_to_dict(self.redis.eval_json(LUA_HGETALL,
+                                                      (state_key,)))
+            done = {int(s) for s, v in state.items() if v.startswith("D")}
             return all(s in done for s in held)
         limit = 2 * LEASE_MS / 1000 + self.SLACK_S
         took = op.wait_until(reclaimed, limit,
@@ -803,11 +825,11 @@ class StaleLeaseTest(RedisNodesBase):
         ev = {"id": "stall-1", "type": "job.slow", "payload": {"n": 1}}
         self.assert_all_accepted([self.publish("node-slow", [ev], "one")],
                                  [("node-slow", [ev], "one")])
-        lease_key = f"{self.prefix}g:work:lease"
+        state_key = f"{self.prefix}g:work:st"
         first = {}
 
         def claimed():
-            v = flat_to_dict(self.redis.eval_json(LUA_HGETALL, (lease_key,)))
+            v = flat_to_dict(self.redis.eval_json(LUA_HGETALL, (state_key,)))
             first.update(v)
             return bool(v)
         op.wait_until(claimed, 20, "node-slow to claim the event",
@@ -816,7 +838,8 @@ class StaleLeaseTest(RedisNodesBase):
         t_claim = time.monotonic()
         try:
             (seq, lease), = first.items()
-            epoch, _expires, held, _redeliveries, holder = lease.split(" ", 4)
+            (epoch, _expires, held, _redeliveries, _scheduled,
+             holder) = lease.split(" ", 5)
             self.assertEqual((held, holder), ("1", "work/1"), lease)
             stalled_epoch = int(epoch)
             self.start_node("node-fast")
@@ -849,9 +872,9 @@ class StaleLeaseTest(RedisNodesBase):
         self.assertGreater(rec["e"], stalled_epoch,
                            f"the effect was committed under the stalled "
                            f"lease (epoch {stalled_epoch}): {rec}")
-        ledger = self.redis.cli("HGET", f"{self.prefix}g:work:ledger",
+        ledger = self.redis.cli("HGET", f"{self.prefix}g:work:st",
                                 seq).stdout.split()
-        self.assertEqual(int(ledger[0]), rec["e"])
+        self.assertEqual(ledger[0], f"D{rec['e']}")
         self.assertEqual(self.status("node-fast").get("groups.work.settled"),
                          1, "node-fast did not do the work")
         self.assertEqual(self.counts()["dlq"], 0, self.dlq())
@@ -1258,20 +1281,20 @@ class BadInputTest(RedisNodesBase):
 
     def test_wrong_type_key_under_the_prefix(self):
         self.start_redis(appendonly=False)
-        self.redis.cli("SET", f"{self.prefix}ids", "x")
+        self.redis.cli("SET", f"{self.prefix}groups", "x")
         cfg = self.config_for("node-1")
         r = self.run_node(cfg)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"key '{self.prefix}ids' holds a string, expected a "
+        self.assertIn(f"key '{self.prefix}groups' holds a string, expected a "
                       "hash (WRONGTYPE)", r.stderr)
         # A per-group key of a group registered by an earlier run.
-        self.redis.cli("DEL", f"{self.prefix}ids")
+        self.redis.cli("DEL", f"{self.prefix}groups")
         self.start_node("node-1")
         self.assertEqual(self.nodes["node-1"].terminate(), 0)
-        self.redis.cli("SET", f"{self.prefix}g:work:ledger", "oops")
+        self.redis.cli("SET", f"{self.prefix}g:work:st", "oops")
         r = self.run_node(cfg)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"key '{self.prefix}g:work:ledger' holds a string, "
+        self.assertIn(f"key '{self.prefix}g:work:st' holds a string, "
                       "expected a hash (WRONGTYPE)", r.stderr)
         # Another prefix on the same server is not affected.
         cfg = self.config_for("node-2", prefix=self.prefix + "other:")
