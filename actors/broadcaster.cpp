@@ -740,7 +740,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       for (auto& ev : batch)
         types->push_back(ev.type);
       self
-        ->request(st.store, store_timeout, atom::append_v, std::move(batch),
+        ->request(st.cfg.ingest_store ? st.cfg.ingest_store : st.store,
+                  store_timeout, atom::append_v, std::move(batch),
                   now, st.cfg.dedup_window)
         .then(
           [self, rp, types](std::vector<append_result>& rs) mutable {

@@ -34,6 +34,11 @@ struct broadcaster_config {
   /// The node's metrics (accepted, duplicates, listeners' counts); may be
   /// null.
   std::shared_ptr<metrics_registry> metrics;
+  /// Where appends go when not to the main store actor: a second store
+  /// actor over its own connection (Redis), so that ingest and processing
+  /// calls run side by side instead of one after the other. Null: the main
+  /// store actor.
+  store_actor ingest_store;
 };
 
 /// Spawns the broadcaster with its listeners (`concurrency` per group),

@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
     ncfg.store_path = ":memory:";
   }
   std::shared_ptr<store> st = open_store(ncfg);
-  auto n = start_node(sys, ncfg, st, true);
+  auto n = start_node(sys, ncfg, st, true, {}, nullptr,
+                      open_ingest_store(ncfg));
   st.reset();
   caf::scoped_actor self{sys};
   auto start = std::chrono::steady_clock::now();

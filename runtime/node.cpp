@@ -33,16 +33,29 @@ void register_types(caf::actor_system_config& cfg) {
                          });
 }
 
+namespace {
+
+redis_options redis_options_of(const node_config& cfg) {
+  redis_options ro;
+  ro.url = cfg.redis_url;
+  ro.prefix = cfg.redis_prefix;
+  ro.connect_timeout_ms = static_cast<int>(cfg.redis_connect_timeout);
+  ro.command_timeout_ms = static_cast<int>(cfg.redis_command_timeout);
+  ro.consumer = cfg.name;
+  return ro;
+}
+
+} // namespace
+
+std::shared_ptr<store> open_ingest_store(const node_config& cfg) {
+  if (cfg.store_backend == "redis")
+    return make_redis_store(redis_options_of(cfg));
+  return nullptr;
+}
+
 std::shared_ptr<store> open_store(const node_config& cfg) {
-  if (cfg.store_backend == "redis") {
-    redis_options ro;
-    ro.url = cfg.redis_url;
-    ro.prefix = cfg.redis_prefix;
-    ro.connect_timeout_ms = static_cast<int>(cfg.redis_connect_timeout);
-    ro.command_timeout_ms = static_cast<int>(cfg.redis_command_timeout);
-    ro.consumer = cfg.name;
-    return make_redis_store(ro);
-  }
+  if (cfg.store_backend == "redis")
+    return make_redis_store(redis_options_of(cfg));
   sqlite_options so;
   so.path = cfg.effective_store_path();
   so.synchronous = cfg.sqlite_synchronous;
@@ -59,10 +72,14 @@ std::shared_ptr<store> open_store(const node_config& cfg) {
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
                        jitter_source jitter,
-                       const handler_registry* handlers) {
+                       const handler_registry* handlers,
+                       std::shared_ptr<store> ingest_st) {
   node_actors n;
   n.metrics = metric::make_node_registry();
   n.store = spawn_store(sys, std::move(st), detached_store);
+  n.ingest_store = ingest_st ? spawn_store(sys, std::move(ingest_st),
+                                           detached_store)
+                             : n.store;
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
   n.dedup = spawn_deduplicator(sys, n.store, n.retry_timer, n.dlq);
@@ -79,6 +96,8 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.jitter = std::move(jitter);
   bc.reclaim = cfg.store_backend != "embedded";
   bc.metrics = n.metrics;
+  if (n.ingest_store != n.store)
+    bc.ingest_store = n.ingest_store;
   if (handlers != nullptr)
     bc.handlers = handlers;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);
@@ -93,6 +112,8 @@ void stop_node(caf::actor_system&, const node_actors& n) {
   caf::anon_send_exit(n.dlq, reason);
   caf::anon_send_exit(n.retry_timer, reason);
   caf::anon_send_exit(n.store, reason);
+  if (n.ingest_store != n.store)
+    caf::anon_send_exit(n.ingest_store, reason);
 }
 
 } // namespace onceflow

@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <sys/time.h>
 #include <utility>
@@ -27,7 +28,7 @@
 /// |---------------------|--------|-------------------------------------------|
 /// | `gen`               | string | store generation: 16 hex digits, set (SET NX) when a store opens or finds it missing; see below |
 /// | `seq`               | string | last seq handed out (INCR-like counter)   |
-/// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type, `p` payload, `r` priority, `c` created_at, `tr` trace id; one consumer group per listener group |
+/// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type (the two fields scripts look at) and `d` "<priority>\x1f<created_at>\x1f<trace id>\x1f<payload>" (read by the client only: fewer fields to copy in and out of scripts); one consumer group per listener group |
 /// | `id:<event id>`     | string | "<seq> <created_at>" of the newest event with that id (dedup window check and `find`); SET NX PX with a TTL of max(dedup window, retention): expires on its own |
 /// | `groups`            | hash   | group -> "<start>\x1f<pattern>\x1f<pattern>..." (start = head at creation) |
 /// | `epoch`             | string | last lease epoch handed out (never reset) |
@@ -68,7 +69,10 @@
 /// nothing. The store object then adopts the new generation (if `gen` is
 /// missing: SET NX a new token, then GET, so racing nodes agree) and throws
 /// store_error "<store>: store generation changed (Redis lost or replaced
-/// its data): ..."; the next calls work. The reader of the log (ensure_group,
+/// its data): ..."; the next calls work. Appends are the exception: a batch
+/// is new input, so append adopts the new generation and sends the batch
+/// again into the new data instead of failing (a node appends over a
+/// connection of its own, which may learn of a loss after the others). The reader of the log (ensure_group,
 /// read_group, reclaim, backlog: the broadcaster) gets that error too if
 /// another call noticed the change first, once, so that it drops everything
 /// it holds of the old data. From then on the store object's claims and
@@ -288,8 +292,8 @@ local function find_entry(id)
 end
 )lua";
 
-/// ARGV: P, now, window, id key TTL (ms), then id, type, payload, prio,
-/// created, trace per event. Returns flat: duplicate flag, seq. A new id
+/// ARGV: P, now, window, id key TTL (ms), then id, type, created, packed
+/// fields ('d' of the log entry) per event. Returns flat: duplicate flag, seq. A new id
 /// costs SET NX PX + XADD; an id seen before GET too (and SET PX again if
 /// its window has passed by the caller's clock).
 const char* const lua_append = R"lua(
@@ -300,12 +304,12 @@ local log = K('log')
 local seq = tonumber(redis.call('GET', K('seq')) or '0')
 local out = {}
 local added = false
-local n = (#ARGV - 4) / 6
+local n = (#ARGV - 4) / 4
 for k = 0, n - 1 do
-  local b = 4 + k * 6
+  local b = 4 + k * 4
   local ik = K('id:' .. ARGV[b + 1])
   local ss = fmt(seq + 1)
-  local val = ss .. ' ' .. ARGV[b + 5]
+  local val = ss .. ' ' .. ARGV[b + 3]
   local dup = false
   if not redis.call('SET', ik, val, 'NX', 'PX', ttl) then
     local v = redis.call('GET', ik)
@@ -322,8 +326,7 @@ for k = 0, n - 1 do
   if not dup then
     seq = seq + 1
     redis.call('XADD', log, '0-' .. ss, 'i', ARGV[b + 1], 't', ARGV[b + 2],
-               'p', ARGV[b + 3], 'r', ARGV[b + 4], 'c', ARGV[b + 5],
-               'tr', ARGV[b + 6])
+               'd', ARGV[b + 4])
     out[#out + 1] = 0
     out[#out + 1] = ss
     added = true
@@ -1732,6 +1735,27 @@ void redis_store::check_types(const std::string& op) {
     check(per_group);
 }
 
+/// Splits a log entry's `d` field: priority, created_at, trace id, payload
+/// (the payload last: it may hold any byte).
+void unpack_fields(event& ev, std::string_view d) {
+  std::string_view parts[3];
+  for (auto& part : parts) {
+    auto sep = d.find('\x1f');
+    if (sep == std::string_view::npos)
+      throw store_error("decode log entry: bad 'd' field");
+    part = d.substr(0, sep);
+    d.remove_prefix(sep + 1);
+  }
+  try {
+    ev.prio = codec::priority_from_int(std::stoi(std::string(parts[0])));
+    ev.created_at = std::stoll(std::string(parts[1]));
+  } catch (const std::exception&) {
+    throw store_error("decode log entry: bad 'd' field");
+  }
+  ev.trace_id = std::string(parts[2]);
+  ev.payload = std::string(d);
+}
+
 event redis_store::decode_event(const redisReply* id,
                                 const redisReply* fields) {
   event ev;
@@ -1755,6 +1779,8 @@ event redis_store::decode_event(const redisReply* id,
       ev.created_at = int_of(v);
     else if (name == "tr")
       ev.trace_id = str_of(v);
+    else if (name == "d" && v != nullptr && v->type == REDIS_REPLY_STRING)
+      unpack_fields(ev, std::string_view(v->str, v->len));
   }
   return ev;
 }
@@ -1831,7 +1857,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   if (batch.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(3 + batch.size() * 6);
+  args.reserve(3 + batch.size() * 4);
   args.push_back(std::to_string(now));
   args.push_back(std::to_string(dedup_window));
   // An id key lives for the window and for the retention of its event
@@ -1839,14 +1865,34 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   args.push_back(std::to_string(
     std::max<millis_t>({dedup_window, opts_.retention_ms, 1})));
   for (auto& ev : batch) {
+    auto created = std::to_string(ev.created_at != 0 ? ev.created_at : now);
     args.push_back(ev.id);
     args.push_back(ev.type);
-    args.push_back(ev.payload);
-    args.push_back(std::to_string(static_cast<int>(ev.prio)));
-    args.push_back(std::to_string(ev.created_at != 0 ? ev.created_at : now));
-    args.push_back(ev.trace_id);
+    args.push_back(created);
+    std::string packed;
+    packed.reserve(created.size() + ev.trace_id.size() + ev.payload.size()
+                   + 8);
+    packed += std::to_string(static_cast<int>(ev.prio));
+    packed += '\x1f';
+    packed += created;
+    packed += '\x1f';
+    packed += ev.trace_id;
+    packed += '\x1f';
+    packed += ev.payload;
+    args.push_back(std::move(packed));
   }
-  auto r = eval(sc_append, std::move(args), "append", gen_check::check);
+  // A batch is new input, not something held from old data: if the store
+  // generation changed (this store object learns it here), it goes into
+  // the new data, once more.
+  auto known = gen_;
+  reply_ptr r;
+  try {
+    r = eval(sc_append, args, "append", gen_check::check);
+  } catch (const store_error&) {
+    if (gen_ == known)
+      throw;
+    r = eval(sc_append, std::move(args), "append", gen_check::check);
+  }
   if (!is_array(r.get()) || r->elements != batch.size() * 2)
     fail("append", "unexpected reply from the append script");
   out.reserve(batch.size());
