@@ -207,10 +207,11 @@ int run_node(const cli& args) {
     return 2;
   }
   std::shared_ptr<store> st;
-  std::shared_ptr<store> ingest_st;
+  extra_stores extra;
   try {
     st = open_store(ncfg);
-    ingest_st = open_ingest_store(ncfg);
+    extra.ingest = open_extra_store(ncfg);
+    extra.lease = open_extra_store(ncfg);
   } catch (const std::exception& e) {
     std::cerr << "onceflow: cannot open the " << ncfg.store_backend
               << " store: " << e.what() << "\n";
@@ -223,7 +224,7 @@ int run_node(const cli& args) {
     spdlog::warn("{}", w);
   caf::actor_system sys{cfg};
   auto n = start_node(sys, ncfg, st, true, {}, handlers.get(),
-                      std::move(ingest_st));
+                      std::move(extra));
   webhooks.reset();
   // Stops the actors; the registry (and the webhook client with it) goes
   // once the broadcaster, which spawns listeners from it, has terminated.
@@ -261,6 +262,7 @@ int run_node(const cli& args) {
   caf::scoped_actor supervisor{sys};
   for (auto& a : {caf::actor_cast<caf::actor>(n.store),
                   caf::actor_cast<caf::actor>(n.ingest_store),
+                  caf::actor_cast<caf::actor>(n.lease_store),
                   caf::actor_cast<caf::actor>(n.dedup),
                   caf::actor_cast<caf::actor>(n.retry_timer),
                   caf::actor_cast<caf::actor>(n.dlq),

@@ -47,7 +47,7 @@ redis_options redis_options_of(const node_config& cfg) {
 
 } // namespace
 
-std::shared_ptr<store> open_ingest_store(const node_config& cfg) {
+std::shared_ptr<store> open_extra_store(const node_config& cfg) {
   if (cfg.store_backend == "redis")
     return make_redis_store(redis_options_of(cfg));
   return nullptr;
@@ -73,16 +73,18 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
                        jitter_source jitter,
                        const handler_registry* handlers,
-                       std::shared_ptr<store> ingest_st) {
+                       extra_stores extra) {
   node_actors n;
   n.metrics = metric::make_node_registry();
   n.store = spawn_store(sys, std::move(st), detached_store);
-  n.ingest_store = ingest_st ? spawn_store(sys, std::move(ingest_st),
-                                           detached_store)
-                             : n.store;
+  auto extra_actor = [&](std::shared_ptr<store>& x) {
+    return x ? spawn_store(sys, std::move(x), detached_store) : n.store;
+  };
+  n.ingest_store = extra_actor(extra.ingest);
+  n.lease_store = extra_actor(extra.lease);
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
-  n.dedup = spawn_deduplicator(sys, n.store, n.retry_timer, n.dlq);
+  n.dedup = spawn_deduplicator(sys, n.lease_store, n.retry_timer, n.dlq);
   broadcaster_config bc;
   bc.node = cfg.name;
   bc.groups = cfg.groups;
@@ -112,8 +114,9 @@ void stop_node(caf::actor_system&, const node_actors& n) {
   caf::anon_send_exit(n.dlq, reason);
   caf::anon_send_exit(n.retry_timer, reason);
   caf::anon_send_exit(n.store, reason);
-  if (n.ingest_store != n.store)
-    caf::anon_send_exit(n.ingest_store, reason);
+  for (auto& x : {n.ingest_store, n.lease_store})
+    if (x != n.store)
+      caf::anon_send_exit(x, reason);
 }
 
 } // namespace onceflow

@@ -13,9 +13,11 @@ namespace onceflow {
 /// The long-lived actors of one node.
 struct node_actors {
   store_actor store;
-  /// The store actor for appends: `store`, or a second one over its own
-  /// connection (see start_node).
+  /// The store actors for appends and for the deduplicator's claims and
+  /// settlements: `store`, or one of their own over another connection
+  /// (see start_node).
   store_actor ingest_store;
+  store_actor lease_store;
   retry_timer_actor retry_timer;
   dead_letter_queue_actor dlq;
   deduplicator_actor dedup;
@@ -31,19 +33,28 @@ void register_types(caf::actor_system_config& cfg);
 /// store_error with a message naming the store and the problem.
 std::shared_ptr<store> open_store(const node_config& cfg);
 
-/// A second store for appends only, over its own connection, where the
-/// backend has connections (Redis): ingest and processing calls then run
-/// side by side. Null for the embedded store (one writer).
-std::shared_ptr<store> open_ingest_store(const node_config& cfg);
+/// One more store over its own connection, where the backend has
+/// connections (Redis); null for the embedded store (one writer). A node on
+/// Redis opens two: appends go over one, claims and settlements over the
+/// other, so that ingest, reading and settling run side by side instead of
+/// one after the other on one connection.
+std::shared_ptr<store> open_extra_store(const node_config& cfg);
+
+/// The extra stores of start_node (null: the main store actor serves).
+struct extra_stores {
+  std::shared_ptr<store> ingest;
+  std::shared_ptr<store> lease;
+};
 
 /// Spawns and wires every actor of a node over `st`. The store actor runs
 /// detached unless `detached_store` is false (deterministic tests). With
-/// `ingest_st`, appends go to a second store actor over it.
+/// `extra.ingest`, appends go to a store actor of their own over it; with
+/// `extra.lease`, the deduplicator's claims and settlements.
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
                        jitter_source jitter = {},
                        const handler_registry* handlers = nullptr,
-                       std::shared_ptr<store> ingest_st = nullptr);
+                       extra_stores extra = {});
 
 /// Sends an exit message to every actor of the node.
 void stop_node(caf::actor_system& sys, const node_actors& n);

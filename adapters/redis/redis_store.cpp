@@ -89,8 +89,9 @@
 ///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
 /// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
 ///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
-/// - claim: GET epoch; per pair HGET st, HSET st; SET epoch. After a
-///   generation change also GET id:<id> per pair.
+/// - claim: GET epoch; per pair HSETNX st (a pair without state: done), else
+///   HGET st + HSET st; SET epoch. After a generation change also GET
+///   id:<id> per pair.
 /// - settle (done): per pair HGET st, HSET st (the ledger value carries the
 ///   encoded attempts, built by the client: no extra command), [HSETNX
 ///   proc], [ZREM retry:due, HDEL retry:data, HDEL retry:taken: only if
@@ -98,7 +99,11 @@
 ///   change also GET id:<id> per item.
 /// - reclaim: HGET groups, ZRANGEBYSCORE pel, ZADD pel, XCLAIM (which
 ///   moves the entries to this consumer and returns them).
-/// - take_due: ZRANGEBYSCORE retry:due + HGET retry:data per entry.
+/// - backlog: HGET groups, XINFO GROUPS, ZCARD pel; GET seq for a group of
+///   `*` only, else XRANGE over the unread entries in chunks of 10000.
+/// - take_due: ZRANGEBYSCORE retry:due; per entry HGET retry:taken, and for
+///   a free one HGET retry:data + HSET retry:taken. next_due: ZRANGE
+///   retry:due in chunks of 100 + HGET retry:taken until a free entry.
 /// - history_of: GET id:<id>, XRANGE (the entry), HGETALL groups; per group
 ///   of the event the status lookups of status_of (HGET st, ZSCORE
 ///   retry:due/pel) and one read of its history: HGET st (processed), HGET
@@ -428,7 +433,9 @@ return out
 )lua";
 
 /// ARGV: P, group, after-id ('' = the group's last delivered id), chunk.
-/// Returns {pending, matched, next-id or ''}.
+/// Returns {pending, matched, next-id or ''}. A group whose patterns are
+/// all `*` is answered from the head and its last delivered id (O(1));
+/// others scan the unread entries in chunks.
 const char* const lua_backlog = R"lua(
 local g = ARGV[2]
 local err, start, pats = need_group(g)
@@ -443,6 +450,18 @@ if after == '' then
   if not after then return redis.error_reply('NOGROUP unknown group') end
 end
 local pending = redis.call('ZCARD', GK(g, 'pel'))
+local all = #pats > 0
+for _, p in ipairs(pats) do
+  if p ~= '*' then all = false break end
+end
+if all then
+  -- Every entry is the group's: seqs are dense (entries are removed only
+  -- below what every group has read), so the unread ones are counted
+  -- without a scan.
+  local head = tonumber(redis.call('GET', K('seq')) or '0')
+  local last = tonumber(string.match(after, '^%d+%-(%d+)$') or '0')
+  return {pending, math.max(0, head - last), ''}
+end
 local chunk = tonumber(ARGV[4])
 local es = redis.call('XRANGE', K('log'), '(' .. after, '+', 'COUNT', chunk)
 local match = matcher(pats)
@@ -478,10 +497,22 @@ for b = 7, #ARGV, step do
   local s = ARGV[b + 1]
   local sk = GK(g, 'st')
   local v = nil
+  local fresh = false
   if not (verify and not holds(s, ARGV[b + 2])) then
-    v = redis.call('HGET', sk, s) or false
+    -- The common case, a pair without state yet (a first delivery): one
+    -- HSETNX grants the lease.
+    local lv = lease_str(epoch + 1, now + ttl, 1, 0, 0, holder)
+    if redis.call('HSETNX', sk, s, lv) == 1 then
+      fresh = true
+    else
+      v = redis.call('HGET', sk, s) or false
+    end
   end
-  if v == nil or settled_code(v) then
+  if fresh then
+    epoch = epoch + 1
+    out[#out + 1] = 0; out[#out + 1] = epoch; out[#out + 1] = now + ttl
+    out[#out + 1] = 0
+  elseif v == nil or settled_code(v) then
     -- Not this event's seq any more (after a generation change), or
     -- settled (done, dead-lettered, purged): a stale copy must not run.
     out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
@@ -623,13 +654,17 @@ end
 return out
 )lua";
 
-/// ARGV: P, now, offset, count. Returns flat: member, due, delivery JSON.
+/// ARGV: P, now, offset, count, consumer, instance, hold. Returns flat:
+/// member, due, delivery JSON ('' for entries that are not free).
+///
+/// `retry:taken` marks which store object took an entry ("<consumer>
+/// <instance> <time>"). An entry is not free if this store object took it
+/// (until it is settled, which removes the mark, or the data is lost), or
+/// if another consumer (node) took it less than `hold` ms ago: only one
+/// node runs a due retry; if that node dies, the entry is due again for the
+/// others after `hold`. Marks of this consumer's earlier store objects (a
+/// restart) do not block it.
 const char* const lua_due = R"lua(
--- ARGV: P, now, offset, count, consumer, instance, hold. An entry another
--- consumer took less than `hold` ms ago is skipped (returned with empty
--- data): only one node runs a due retry; if that node dies, the entry is
--- due again for the others after `hold`. This consumer's own marks from an
--- earlier store instance (a restart) do not block it.
 local now = tonumber(ARGV[2])
 local me = ARGV[5]
 local inst = ARGV[6]
@@ -644,8 +679,10 @@ for i = 1, #ms, 2 do
   local t = redis.call('HGET', tk, m)
   local free = true
   if t then
-    local c, _, at = string.match(t, '^(.*) (%S+) (%-?%d+)$')
-    if c ~= me and now < tonumber(at) + hold then
+    local c, ti, at = string.match(t, '^(.*) (%S+) (%-?%d+)$')
+    if c == me then
+      free = ti ~= inst
+    elseif now < tonumber(at) + hold then
       free = false
     end
   end
@@ -660,6 +697,27 @@ for i = 1, #ms, 2 do
   out[#out + 1] = data
 end
 return out
+)lua";
+
+/// ARGV: P, consumer, instance. Returns the due time of the earliest entry
+/// this store object has not taken (see lua_due), or -1.
+const char* const lua_next_due = R"lua(
+local tk = K('retry:taken')
+local off = 0
+while true do
+  local ms = redis.call('ZRANGE', K('retry:due'), off, off + 99, 'WITHSCORES')
+  if #ms == 0 then return -1 end
+  for i = 1, #ms, 2 do
+    local t = redis.call('HGET', tk, ms[i])
+    local own = false
+    if t then
+      local c, ti = string.match(t, '^(.*) (%S+) %-?%d+$')
+      own = c == ARGV[2] and ti == ARGV[3]
+    end
+    if not own then return tonumber(ms[i + 1]) end
+  end
+  off = off + 100
+end
 )lua";
 
 /// ARGV: P, mode ('id' or 'seq'), value. Returns {seq, fields, g, status,
@@ -932,6 +990,7 @@ enum script_id : size_t {
   sc_claim,
   sc_settle,
   sc_due,
+  sc_next_due,
   sc_status,
   sc_find,
   sc_processed_of,
@@ -946,7 +1005,7 @@ enum script_id : size_t {
 const char* const script_bodies[sc_count] = {
   lua_append,       lua_ensure_group, lua_read_group,     lua_reclaim,
   lua_backlog,      lua_claim,        lua_settle,         lua_due,
-  lua_status,       lua_find,         lua_processed_of,   lua_processed_count,
+  lua_next_due,     lua_status,       lua_find,         lua_processed_of,   lua_processed_count,
   lua_dlq_read,     lua_dlq_remove,   lua_history,        lua_list_events,
 };
 
@@ -1369,9 +1428,8 @@ private:
   int64_t retry_at_ = 0;
   std::string connect_error_;
   std::string shas_[sc_count];
-  /// Retry entries handed out by take_due since this store opened.
-  std::set<std::string> taken_;
-  /// Identifies this store object in `retry:taken` (a restart is a new one).
+  /// Identifies this store object in `retry:taken` (a restart is a new
+  /// one; so is each further store object of a node).
   std::string instance_ = std::to_string(std::random_device{}())
                           + std::to_string(std::random_device{}());
   /// The generation of the data this store object (its node) works on.
@@ -1445,8 +1503,6 @@ void redis_store::generation_changed(const std::string& op,
     gen_ = now_gen;
     verify_ = true;
     notice_ = gc != gen_check::reader;
-    // Entries taken from the old schedule.
-    taken_.clear();
   }
   fail_generation(op, "generation " + old + " is gone, now "
                         + (now_gen.empty() ? std::string{"none"} : now_gen));
@@ -2080,18 +2136,8 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
   if (!is_array(r.get()) || r->elements != items.size())
     fail("settle", "unexpected reply from the settle script");
   out.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto d = static_cast<fence_decision>(int_of(r->element[i]));
-    out.push_back(d);
-    auto& s = items[i];
-    if (d == fence_decision::ok && s.kind != settle_kind::release
-        && !taken_.empty()) {
-      std::string member = s.dl.group;
-      member += '\x1f';
-      member += std::to_string(s.dl.ev.seq);
-      taken_.erase(member);
-    }
-  }
+  for (size_t i = 0; i < items.size(); ++i)
+    out.push_back(static_cast<fence_decision>(int_of(r->element[i])));
   return out;
 }
 
@@ -2101,7 +2147,7 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
   std::vector<delivery> out;
   size_t offset = 0;
   while (out.size() < max) {
-    auto count = (max - out.size()) + taken_.size();
+    auto count = max - out.size();
     auto r = eval(sc_due,
                   {std::to_string(now), std::to_string(offset),
                    std::to_string(count), opts_.consumer, instance_,
@@ -2111,14 +2157,9 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
       break;
     auto n = r->elements / 3;
     for (size_t i = 0; i < n && out.size() < max; ++i) {
-      auto member = str_of(r->element[3 * i]);
-      if (taken_.count(member) > 0)
-        continue;
       auto text = str_of(r->element[3 * i + 2]);
-      if (text.empty())
-        continue;
-      out.push_back(decode_delivery(text, "take_due"));
-      taken_.insert(std::move(member));
+      if (!text.empty())
+        out.push_back(decode_delivery(text, "take_due"));
     }
     if (n < count)
       break;
@@ -2128,16 +2169,9 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
 }
 
 millis_t redis_store::next_due() {
-  // The first untaken entry is at most taken_.size() entries in.
-  auto r = command({"ZRANGE", key("retry:due"), "0",
-                    std::to_string(taken_.size()), "WITHSCORES"},
-                   "next_due");
-  if (!is_array(r.get()))
-    return -1;
-  for (size_t i = 0; i + 1 < r->elements; i += 2)
-    if (taken_.count(str_of(r->element[i])) == 0)
-      return int_of(r->element[i + 1]);
-  return -1;
+  auto r = eval(sc_next_due, {opts_.consumer, instance_}, "next_due",
+                gen_check::none);
+  return int_of(r.get());
 }
 
 // -- dlq_port ----------------------------------------------------------------
@@ -2207,7 +2241,7 @@ size_t redis_store::dlq_replay(const std::string& event_id,
   std::vector<std::string> groups;
   auto entries = read_dlq(r.get(), &positions, &groups, "dlq_replay");
   std::vector<std::string> args{"replay", std::to_string(now)};
-  std::vector<std::string> members;
+  size_t picked = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!group.empty() && groups[i] != group)
       continue;
@@ -2217,14 +2251,12 @@ size_t redis_store::dlq_replay(const std::string& event_id,
     dl.redeliveries = 0;
     args.push_back(std::to_string(positions[i]));
     args.push_back(dump(codec::to_json(dl)));
-    members.push_back(groups[i] + '\x1f' + std::to_string(dl.ev.seq));
+    ++picked;
   }
-  if (members.empty())
+  if (picked == 0)
     return 0;
   auto n = eval(sc_dlq_remove, std::move(args), "dlq_replay",
                 gen_check::check);
-  for (auto& m : members)
-    taken_.erase(m);
   return static_cast<size_t>(int_of(n.get()));
 }
 
