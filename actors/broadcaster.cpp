@@ -84,6 +84,13 @@ struct broadcaster_state {
   millis_t drain_deadline = -1;
   uint32_t pending_appends = 0;
   bool janitor_armed = false;
+  /// A trim call is in flight (at most one).
+  bool trimming = false;
+  /// Log entries removed by this node's trims, and failed trim calls.
+  uint64_t trimmed = 0;
+  uint64_t trim_failures = 0;
+  /// The last trim call failed (logged once per change).
+  bool trim_failing = false;
   millis_t wake_at = -1;
   uint64_t accepted = 0;
   uint64_t duplicates = 0;
@@ -476,6 +483,57 @@ void janitor(bc_pointer self) {
   }
 }
 
+/// The janitor's retention round: one trim call at a time, every trim
+/// interval, and at once again while a call removes `trim_max` entries (a
+/// backlog of old history). It has its own timer because the janitor sleeps
+/// while this node has no work, and old history must go all the same.
+/// Failures are logged and tried again after an interval.
+void trim_round(bc_pointer self) {
+  auto& st = self->state;
+  auto interval = std::chrono::milliseconds(st.cfg.trim_interval);
+  if (st.trimming)
+    return;
+  if (st.draining) {
+    self->delayed_send(self, interval, atom::trim_v);
+    return;
+  }
+  st.trimming = true;
+  auto max = st.cfg.trim_max;
+  self
+    ->request(st.store, store_timeout, atom::trim_v, now_of(self),
+              st.cfg.retention, st.cfg.dedup_window, max)
+    .then(
+      [self, max, interval](uint64_t n) {
+        auto& st = self->state;
+        st.trimming = false;
+        if (st.trim_failing) {
+          st.trim_failing = false;
+          spdlog::info("broadcaster: trimming the store works again");
+        }
+        st.trimmed += n;
+        if (n > 0) {
+          spdlog::debug("broadcaster: trimmed {} log entries", n);
+          if (st.cfg.metrics)
+            st.cfg.metrics->count(metric::trimmed, {}, n);
+        }
+        if (max > 0 && n >= max)
+          self->send(self, atom::trim_v);
+        else
+          self->delayed_send(self, interval, atom::trim_v);
+      },
+      [self, interval](caf::error& err) {
+        auto& st = self->state;
+        st.trimming = false;
+        ++st.trim_failures;
+        if (!st.trim_failing)
+          spdlog::warn("broadcaster: trimming the store failed (trying "
+                       "again every {} ms): {}",
+                       st.cfg.trim_interval, render(err));
+        st.trim_failing = true;
+        self->delayed_send(self, interval, atom::trim_v);
+      });
+}
+
 void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
   auto& st = self->state;
   auto sender = self->current_sender();
@@ -615,6 +673,9 @@ caf::settings status_of(bc_pointer self) {
   caf::put(s, "broadcaster.redelivered", st.redelivered);
   caf::put(s, "broadcaster.pending-appends", uint64_t{st.pending_appends});
   caf::put(s, "broadcaster.draining", st.draining);
+  caf::put(s, "broadcaster.trimmed", st.trimmed);
+  caf::put(s, "broadcaster.trim-failures", st.trim_failures);
+  caf::put(s, "broadcaster.retention", st.cfg.retention);
   for (auto& g : st.groups) {
     auto p = "groups." + g.cfg.name + ".";
     caf::put(s, p + "handler", g.cfg.handler);
@@ -665,6 +726,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
   }
   // Register the groups, then catch up on what the log holds for them.
   join_missing(self);
+  self->delayed_send(self, std::chrono::milliseconds(st.cfg.trim_interval),
+                     atom::trim_v);
   self->set_down_handler(
     [self](const caf::down_msg& msg) { on_down(self, msg); });
   // Listeners are monitored, not linked: take them down with us.
@@ -830,6 +893,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       arm_janitor(self);
       check_drained(self);
     },
+    [self](atom::trim) { trim_round(self); },
     [self](atom::query, std::string& id) {
       return self->delegate(self->state.store, atom::query_v, std::move(id));
     },

@@ -23,6 +23,14 @@ struct broadcaster_config {
   uint32_t max_pending_appends = 64;
   /// Janitor period: stalled in-flight entries, store reclaim.
   millis_t janitor_interval = 1000;
+  /// Retention: settled history older than this is trimmed from the store.
+  millis_t retention = 24LL * 3600 * 1000;
+  /// How often the janitor trims the store (the first time one interval
+  /// after start).
+  millis_t trim_interval = 10000;
+  /// Most log entries one trim call removes; a call that removes this many
+  /// is followed by the next at once.
+  uint32_t trim_max = 10000;
   /// The store is shared with other nodes (Redis): reclaim idle pending
   /// entries (other nodes' crashes) and take the back-pressure counts from
   /// the store, since other nodes settle what this one accepted.

@@ -50,6 +50,11 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
   /// DLQ entries of one group.
   caf::replies_to<atom::count, std::string>::with<uint64_t>,
+  /// Retention: removes settled history (now, retention, dedup window, most
+  /// log entries per call; see store::trim); replies with the number of
+  /// log entries removed.
+  caf::replies_to<atom::trim, millis_t, millis_t, millis_t,
+                  uint32_t>::with<uint64_t>,
   /// Per-group status of an event.
   caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
   /// Processed-event records of an event (the store handler's effects).
@@ -103,6 +108,9 @@ using broadcaster_actor = caf::typed_actor<
   caf::reacts_to<atom::tick>,
   /// Internal: the periodic janitor (stalled work, reclaim, counts, joins).
   caf::reacts_to<atom::janitor>,
+  /// Internal: the janitor's retention round (trims the store every trim
+  /// interval, at once again while a call removes its maximum).
+  caf::reacts_to<atom::trim>,
   /// Per-group status of an event.
   caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
   /// Pauses (true) or resumes (false) dispatching of a group on this node;

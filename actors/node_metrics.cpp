@@ -21,6 +21,10 @@ std::shared_ptr<metrics_registry> make_node_registry() {
   r->describe(listeners, k::gauge, "Listener actors per group.");
   r->describe(paused, k::gauge, "1 if the group is paused on this node.");
   r->describe(dlq_size, k::gauge, "Entries in the dead-letter queue.");
+  r->describe(trimmed, k::counter,
+              "Log entries removed by this node's retention trims.");
+  // Unlabelled: shown as 0 until the first trim removes something.
+  r->count(trimmed, {}, 0);
   r->describe(effect_latency, k::histogram,
               "Time from acceptance to the committed effect, by group.",
               metrics_registry::latency_buckets());

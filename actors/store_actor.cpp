@@ -144,6 +144,12 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "dlq count",
                      [&] { return self->state.st->dlq_count(group); });
     },
+    [self](atom::trim, millis_t now, millis_t retention, millis_t window,
+           uint32_t max) -> caf::result<uint64_t> {
+      return guarded(self, "trim", [&] {
+        return self->state.st->trim(now, retention, window, max);
+      });
+    },
     [self](atom::query,
            const std::string& id) -> caf::result<std::vector<group_status>> {
       return guarded(self, "status",

@@ -274,5 +274,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
   CAF_ADD_ATOM(onceflow, onceflow::atom, events, "events")
   CAF_ADD_ATOM(onceflow, onceflow::atom, groups, "groups")
   CAF_ADD_ATOM(onceflow, onceflow::atom, count, "count")
+  CAF_ADD_ATOM(onceflow, onceflow::atom, trim, "trim")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -293,6 +293,30 @@ public:
   /// Events of one status, in log order, cursor-paginated.
   virtual event_listing list_events(const event_listing_query& q) = 0;
 
+  /// Retention: removes settled history older than `retention`, oldest
+  /// first, at most `max` log entries per call (call again while it returns
+  /// `max`). Only a prefix of the log goes: every entry below the trim point
+  /// T, where T is the lowest of
+  ///   - each group's oldest entry it has not settled (pending, not yet
+  ///     read, or in the retry schedule),
+  ///   - the first entry whose created_at + retention > now.
+  /// With a trimmed entry go its id mapping (find/status_of/history_of
+  /// answer unknown), its ledger entries and processed records (list_events
+  /// no longer shows it). What stays: head() and every seq number (never
+  /// reused), the dedup window's answers (a duplicate of a trimmed event
+  /// within the window is still a duplicate, with status unknown), DLQ
+  /// entries (they hold their own copy of the delivery; replaying one of a
+  /// trimmed event still works and runs the effect once), and the refusal
+  /// of settled pairs: a claim of a trimmed seq that is not in the DLQ or
+  /// the retry schedule answers `done`. Returns the number of log entries
+  /// removed. Dedup records whose window has passed (created_at +
+  /// dedup_window <= now) and whose event is trimmed go as well (stores
+  /// whose dedup records expire on their own, like Redis keys with a TTL,
+  /// need not do anything for them here).
+  virtual uint64_t trim(millis_t now, millis_t retention,
+                        millis_t dedup_window, size_t max)
+    = 0;
+
   /// Throws store_error if the backing store cannot be reached now.
   virtual void ping() = 0;
 

@@ -121,7 +121,8 @@ constexpr int64_t max_u32 = std::numeric_limits<uint32_t>::max();
 const std::map<std::string, std::set<std::string>>& known_options() {
   static const std::map<std::string, std::set<std::string>> known{
     {"node", {"name", "host", "port", "data-dir", "shutdown-timeout"}},
-    {"store", {"backend", "path", "synchronous"}},
+    {"store",
+     {"backend", "path", "synchronous", "retention", "trim-interval"}},
     {"redis", {"url", "prefix", "connect-timeout", "command-timeout"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
@@ -231,6 +232,8 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   r.str("store.backend", out.store_backend);
   r.str("store.path", out.store_path);
   r.str("store.synchronous", out.sqlite_synchronous);
+  r.duration("store.retention", out.retention, 1);
+  r.duration("store.trim-interval", out.trim_interval, 1);
   r.str("redis.url", out.redis_url);
   r.str("redis.prefix", out.redis_prefix);
   r.duration("redis.connect-timeout", out.redis_connect_timeout, 1);

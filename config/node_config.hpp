@@ -87,6 +87,11 @@ struct node_config {
   std::string store_backend = "embedded";
   std::string store_path; // default: <data-dir>/onceflow.db
   std::string sqlite_synchronous = "normal";
+  /// Settled history older than this is trimmed (log, ledger, processed
+  /// records; see docs/architecture.md, Retention).
+  millis_t retention = 24LL * 3600 * 1000;
+  /// How often the node trims.
+  millis_t trim_interval = 10000;
   /// [redis] (store.backend = "redis")
   std::string redis_url = "redis://127.0.0.1:6379/0";
   std::string redis_prefix = "onceflow:";

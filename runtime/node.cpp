@@ -95,6 +95,8 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.max_backlog = cfg.max_backlog;
   bc.max_ingest_batch = cfg.max_ingest_batch;
   bc.janitor_interval = cfg.janitor_interval;
+  bc.retention = cfg.retention;
+  bc.trim_interval = cfg.trim_interval;
   bc.jitter = std::move(jitter);
   bc.reclaim = cfg.store_backend != "embedded";
   bc.metrics = n.metrics;

@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS processed(grp TEXT NOT NULL,
   event_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
   epoch INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY(seq, grp, epoch)) WITHOUT ROWID;
+-- Dedup records of trimmed events whose window had not passed at the trim:
+-- `trim` deletes them once it has (the dedup table has no index by seq).
+CREATE TABLE IF NOT EXISTS dedup_trimmed(seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL, created_at INTEGER NOT NULL);
 )sql";
 
 // -- SQLite plumbing ---------------------------------------------------------
@@ -431,6 +435,9 @@ public:
 
   event_listing list_events(const event_listing_query& q) override;
 
+  uint64_t trim(millis_t now, millis_t retention, millis_t dedup_window,
+                size_t max) override;
+
   void ping() override {
     query q{log_head_, "ping"};
     q.step();
@@ -485,6 +492,20 @@ private:
   bool ledger_has(const std::string& group, uint64_t seq, const char* op);
 
   bool dlq_has(const std::string& group, uint64_t seq, const char* op);
+
+  /// True if the pair's entry was trimmed while settled: below the trim
+  /// point and neither in the retry schedule nor in the DLQ (its ledger
+  /// entry went with the trim).
+  bool settled_by_trim(const std::string& group, uint64_t seq,
+                       const char* op) {
+    return seq != 0 && seq <= trimmed_to_ && !retry_has(group, seq)
+           && !dlq_has(group, seq, op);
+  }
+
+  /// The lowest seq `trim` must keep: every group's oldest unsettled entry
+  /// (pending or not yet read) and the lowest seq in the retry schedule
+  /// above the trim point (head + 1 if none).
+  uint64_t trim_bound() const;
 
   /// Per-group statuses of the entry `seq` of type `type`.
   std::vector<group_status> statuses(uint64_t seq, const std::string& type,
@@ -587,8 +608,31 @@ private:
                              "SELECT count(*) FROM dlq WHERE grp=?1"};
   statement purged_insert_{
     conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
+  // Retention: every statement walks a primary key from its start.
+  statement log_trim_scan_{
+    conn_, "SELECT seq, id, created_at FROM log WHERE seq<?1 ORDER BY seq "
+           "LIMIT ?2"};
+  statement log_trim_{conn_, "DELETE FROM log WHERE seq<=?1"};
+  statement ledger_trim_{conn_,
+                         "DELETE FROM ledger WHERE grp=?1 AND seq<=?2"};
+  statement purged_trim_{conn_,
+                         "DELETE FROM purged WHERE grp=?1 AND seq<=?2"};
+  statement processed_trim_counts_{
+    conn_, "SELECT grp, count(*) FROM processed WHERE seq<=?1 GROUP BY grp"};
+  statement processed_trim_{conn_, "DELETE FROM processed WHERE seq<=?1"};
+  statement dedup_drop_{conn_, "DELETE FROM dedup WHERE id=?1 AND seq=?2"};
+  statement dedup_trimmed_insert_{
+    conn_, "INSERT OR REPLACE INTO dedup_trimmed(seq, id, created_at) "
+           "VALUES(?1, ?2, ?3)"};
+  statement dedup_trimmed_scan_{
+    conn_, "SELECT seq, id, created_at FROM dedup_trimmed ORDER BY seq "
+           "LIMIT ?1"};
+  statement dedup_trimmed_delete_{conn_,
+                                  "DELETE FROM dedup_trimmed WHERE seq<=?1"};
 
   uint64_t head_ = 0;
+  /// Trim point (persisted in `meta`): every log entry up to it is gone.
+  uint64_t trimmed_to_ = 0;
   /// Processed records per group and in all, kept in step with the table.
   std::unordered_map<std::string, uint64_t> processed_counts_;
   uint64_t processed_total_ = 0;
@@ -647,6 +691,7 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
 // -- sqlite_store: setup and helpers -----------------------------------------
 
 const std::string epoch_key = "epoch_hwm";
+const std::string trimmed_key = "trimmed_to";
 
 sqlite_store::sqlite_store(const sqlite_options& opts) : conn_(opts) {
   load();
@@ -669,10 +714,18 @@ void sqlite_store::load() {
     }
   }
   {
+    query q{meta_get_, "open"};
+    q.bind_text(1, trimmed_key);
+    if (q.step())
+      trimmed_to_ = q.u64_at(0);
+  }
+  {
     query q{log_head_, "open"};
     if (q.step())
       head_ = q.u64_at(0);
   }
+  // Seqs are never reused, also when the trim took every entry.
+  head_ = std::max(head_, trimmed_to_);
   // Tombstones of purged DLQ entries matter only above a group's cursor.
   conn_.exec("DELETE FROM purged WHERE NOT EXISTS (SELECT 1 FROM groups "
              "WHERE groups.name=purged.grp AND groups.cursor<purged.seq)",
@@ -1002,7 +1055,9 @@ sqlite_store::claim(const std::vector<claim_request>& reqs,
     // An entry pending for its group has not been settled, so it cannot be
     // in the ledger: only other entries (retries, replays) need the lookup.
     bool pending = g != nullptr && g->pending.contains(r.seq);
-    bool done = !pending && ledger_has(r.group, r.seq, "claim");
+    bool done = !pending
+                && (ledger_has(r.group, r.seq, "claim")
+                    || settled_by_trim(r.group, r.seq, "claim"));
     out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
                                 ttl, crash_budget, done));
   }
@@ -1049,7 +1104,8 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
     if (s.kind == settle_kind::dead && s.dl.epoch == 0) {
       // Crash loop: no lease was granted; commit unless already settled.
       if ((prior != touched.end() && prior->second)
-          || ledger_has(grp, seq, "settle") || dlq_has(grp, seq, "settle"))
+          || ledger_has(grp, seq, "settle") || dlq_has(grp, seq, "settle")
+          || settled_by_trim(grp, seq, "settle"))
         d = fence_decision::no_lease;
       else
         d = fence_decision::ok;
@@ -1473,6 +1529,139 @@ event_listing sqlite_store::list_events(const event_listing_query& lq) {
   // More to scan: the page ended early, or the scan used its whole budget.
   out.next = (stopped || rows.size() == budget) && last < head_ ? last : 0;
   return out;
+}
+
+// -- retention ---------------------------------------------------------------
+
+uint64_t sqlite_store::trim_bound() const {
+  auto bound = head_ + 1;
+  for (auto& kv : groups_) {
+    auto& g = kv.second;
+    // Everything up to read_pos is settled or pending for the group (or not
+    // its type); what comes after has not been read.
+    auto first = g.pending.first_except({});
+    bound = std::min(bound, first != 0 ? first : g.read_pos + 1);
+  }
+  // The lowest scheduled seq of each group. Entries at or below the trim
+  // point are replays of trimmed events from the DLQ: they need no log entry
+  // and hold nothing back.
+  for (auto i = retries_.begin(); i != retries_.end();) {
+    const auto& grp = i->first.first;
+    auto j = retries_.lower_bound(retry_key{grp, trimmed_to_ + 1});
+    if (j != retries_.end() && j->first.first == grp)
+      bound = std::min(bound, j->first.second);
+    i = retries_.upper_bound(
+      retry_key{grp, std::numeric_limits<uint64_t>::max()});
+  }
+  return bound;
+}
+
+uint64_t sqlite_store::trim(millis_t now, millis_t retention,
+                            millis_t dedup_window, size_t max) {
+  const char* op = "trim";
+  if (max == 0)
+    return 0;
+  struct row {
+    uint64_t seq;
+    std::string id;
+    millis_t created_at;
+  };
+  auto bound = trim_bound();
+  std::vector<row> gone;
+  std::vector<std::pair<std::string, uint64_t>> uncounted;
+  transaction tx{*this, op};
+  // The prefix below the bound, up to the first entry within retention.
+  {
+    query q{log_trim_scan_, op};
+    q.bind_int(1, static_cast<int64_t>(bound)).bind_int(2, to_limit(max));
+    while (q.step()) {
+      auto created = q.int_at(2);
+      if (now - created < retention)
+        break;
+      gone.push_back(row{q.u64_at(0), q.text_at(1), created});
+    }
+  }
+  auto last = gone.empty() ? trimmed_to_ : gone.back().seq;
+  if (!gone.empty()) {
+    auto last_db = static_cast<int64_t>(last);
+    query{log_trim_, op}.bind_int(1, last_db).run();
+    {
+      query q{processed_trim_counts_, op};
+      q.bind_int(1, last_db);
+      while (q.step())
+        uncounted.emplace_back(q.text_at(0), q.u64_at(1));
+    }
+    query{processed_trim_, op}.bind_int(1, last_db).run();
+    // Per group: ledger rows (also those of DLQ replays settled below an
+    // earlier trim point), purge tombstones, and the durable cursor (every
+    // seq up to the trim point is settled).
+    for (auto& kv : groups_) {
+      auto& g = kv.second;
+      query{ledger_trim_, op}.bind_text(1, g.name).bind_int(2, last_db).run();
+      query{purged_trim_, op}.bind_text(1, g.name).bind_int(2, last_db).run();
+      if (g.cursor < last)
+        query{group_cursor_, op}
+          .bind_text(1, g.name)
+          .bind_int(2, last_db)
+          .run();
+    }
+    // A dedup record still within its window keeps answering duplicate;
+    // it goes later, from `dedup_trimmed`. Records that an id reused after
+    // the window took over (another seq) stay.
+    for (auto& r : gone) {
+      auto seq_db = static_cast<int64_t>(r.seq);
+      if (now - r.created_at >= dedup_window)
+        query{dedup_drop_, op}.bind_text(1, r.id).bind_int(2, seq_db).run();
+      else
+        query{dedup_trimmed_insert_, op}
+          .bind_int(1, seq_db)
+          .bind_text(2, r.id)
+          .bind_int(3, r.created_at)
+          .run();
+    }
+    query{meta_set_, op}
+      .bind_text(1, trimmed_key)
+      .bind_int(2, last_db)
+      .run();
+  }
+  // Dedup records of events trimmed earlier whose window has passed since,
+  // oldest first, up to the first one still within its window.
+  {
+    std::vector<row> expired;
+    {
+      query q{dedup_trimmed_scan_, op};
+      q.bind_int(1, to_limit(max));
+      while (q.step()) {
+        auto created = q.int_at(2);
+        if (now - created < dedup_window)
+          break;
+        expired.push_back(row{q.u64_at(0), q.text_at(1), created});
+      }
+    }
+    for (auto& r : expired)
+      query{dedup_drop_, op}
+        .bind_text(1, r.id)
+        .bind_int(2, static_cast<int64_t>(r.seq))
+        .run();
+    if (!expired.empty())
+      query{dedup_trimmed_delete_, op}
+        .bind_int(1, static_cast<int64_t>(expired.back().seq))
+        .run();
+  }
+  tx.commit();
+  trimmed_to_ = last;
+  for (auto& [grp, n] : uncounted) {
+    auto& count = processed_counts_[grp];
+    auto k = std::min(count, n);
+    count -= k;
+    processed_total_ -= std::min(processed_total_, k);
+  }
+  for (auto& kv : groups_) {
+    auto& g = kv.second;
+    g.cursor = std::max(g.cursor, last);
+    g.skip.erase(g.skip.begin(), g.skip.upper_bound(last));
+  }
+  return gone.size();
 }
 
 } // namespace

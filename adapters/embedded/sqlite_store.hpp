@@ -31,7 +31,22 @@
 /// - `processed_of(id)` and `status_of(id)` look at the newest event with
 ///   that id (an id reused after the dedup window names the new event).
 /// - Processed records are counted in memory (loaded at open), so
-///   `processed_count` is O(1) and status polling stays cheap.
+///   `processed_count` is O(1) and status polling stays cheap. It counts
+///   the records kept: `trim` lowers it.
+/// - `trim`: the trim point T is the lowest of each group's oldest pending
+///   entry (or, with none pending, the entry after the last one it read; a
+///   group reads again from its durable cursor after a restart), the lowest
+///   seq in the retry schedule above the previous trim point, and the first
+///   entry within retention. One transaction deletes the log rows below T,
+///   their ledger and processed rows, the dedup rows whose window has
+///   passed, raises every group's cursor to T - 1 and persists T - 1 as
+///   `trimmed_to` in `meta`. Claims (and epoch-0 dead settlements) of a
+///   seq up to `trimmed_to` answer `done` (refuse) unless the pair is in
+///   the retry schedule or the DLQ. Dedup rows still within their window
+///   are listed in `dedup_trimmed` and deleted by a later `trim` once it
+///   has passed. `is_done` reports the ledger only: false for a trimmed
+///   pair. Retry entries of trimmed events (DLQ replays) hold nothing back;
+///   their ledger and processed rows, once settled, go with the next trim.
 namespace onceflow {
 
 /// Options of the embedded store.

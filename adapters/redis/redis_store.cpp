@@ -1291,6 +1291,10 @@ public:
 
   void ping() override;
 
+  uint64_t trim(millis_t, millis_t, millis_t, size_t) override {
+    throw store_error("trim: redis pending");
+  }
+
   std::string describe() const override {
     return base_ + "/" + std::to_string(url_.db) + " prefix=" + prefix_;
   }

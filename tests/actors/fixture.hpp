@@ -184,6 +184,28 @@ struct fixture {
   }
 };
 
+/// Sends a request, runs the node and returns the (single) reply.
+template <class T, class Handle, class... Ts>
+T ask(fixture& f, const Handle& hdl, Ts... xs) {
+  f.self->send(hdl, std::move(xs)...);
+  f.run();
+  T result{};
+  if (f.self->mailbox().empty()) {
+    BOOST_FAIL("no reply to a request");
+    return result;
+  }
+  f.self->receive([&](T& x) { result = std::move(x); },
+                  [&](caf::error& err) {
+                    BOOST_FAIL("request failed: " << render(err));
+                  });
+  return result;
+}
+
+/// An integer from a status dictionary; -1 if absent.
+inline int64_t num(const caf::settings& s, const std::string& key) {
+  return caf::get_or(s, key, int64_t{-1});
+}
+
 /// Handler results for scripts.
 inline handler_result ok_effect() {
   handler_result r;
@@ -196,6 +218,11 @@ inline handler_result fail(outcome o, std::string msg) {
   r.result = o;
   r.error = std::move(msg);
   return r;
+}
+
+/// A script that succeeds with an effect record on every call.
+inline probe_handler::script always_ok() {
+  return [](const event&, uint32_t, size_t) { return ok_effect(); };
 }
 
 } // namespace onceflow::test

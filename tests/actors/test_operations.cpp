@@ -17,34 +17,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Sends a request, runs the node and returns the (single) reply.
-template <class T, class Handle, class... Ts>
-T ask(fixture& f, const Handle& hdl, Ts... xs) {
-  f.self->send(hdl, std::move(xs)...);
-  f.run();
-  T result{};
-  if (f.self->mailbox().empty()) {
-    BOOST_FAIL("no reply to a request");
-    return result;
-  }
-  f.self->receive([&](T& x) { result = std::move(x); },
-                  [&](caf::error& err) {
-                    BOOST_FAIL("request failed: " << render(err));
-                  });
-  return result;
-}
-
 caf::settings status_of(fixture& f, const dead_letter_queue_actor& h) {
   return ask<caf::settings>(f, h, atom::status_v);
-}
-
-/// An integer from a status dictionary; -1 if absent.
-int64_t num(const caf::settings& s, const std::string& key) {
-  return caf::get_or(s, key, int64_t{-1});
-}
-
-probe_handler::script always_ok() {
-  return [](const event&, uint32_t, size_t) { return ok_effect(); };
 }
 
 probe_handler::script always_permanent(std::string msg) {

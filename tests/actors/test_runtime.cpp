@@ -10,14 +10,6 @@ using namespace onceflow;
 using namespace onceflow::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-probe_handler::script always_ok() {
-  return [](const event&, uint32_t, size_t) { return ok_effect(); };
-}
-
-} // namespace
-
 BOOST_FIXTURE_TEST_SUITE(runtime, fixture)
 
 BOOST_AUTO_TEST_CASE(three_listeners_one_event_one_effect) {

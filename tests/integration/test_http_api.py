@@ -1391,8 +1391,13 @@ class HttpApiTest(hc.NodeTestCase):
             "onceflow_effect_latency_seconds": "histogram",
             "onceflow_handler_duration_seconds": "histogram",
             "onceflow_http_requests_total": "counter",
+            "onceflow_trimmed_events_total": "counter",
         }
         self.assertEqual({k: m.types.get(k) for k in types}, types)
+        # Nothing is old enough to trim (retention 24 h); the series is
+        # there from the start.
+        self.assertTrue(m.has("onceflow_trimmed_events_total"))
+        self.assertEqual(m.get("onceflow_trimmed_events_total"), 0)
         # Pausing shows in the gauge and queued events in the depth.
         n.post("/groups/orders/pause")
         for i in range(4):

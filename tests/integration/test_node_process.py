@@ -6,6 +6,7 @@ bad config and bad input get clear errors."""
 import argparse
 import json
 import os
+import sqlite3
 import urllib.request
 import sys
 import tempfile
@@ -117,6 +118,41 @@ class NodeProcessTest(unittest.TestCase):
                     "the event to be processed")
         self.assertEqual(node.terminate(), 0)
 
+    def test_retention_trims_settled_history(self):
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"', "subscriptions": '["*"]'},
+        })
+        self.start("--store.retention=1s", "--store.trim-interval=100ms")
+        events = [{"id": f"ev-{i}", "type": "order.created",
+                   "payload": {"n": i}} for i in range(20)]
+        r = self.publish_file(events)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        def rows(table):
+            con = sqlite3.connect(self.db, timeout=10)
+            try:
+                return con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            finally:
+                con.close()
+        # Trims never pass an unsettled entry: an empty log means every
+        # event was processed, then trimmed with its ledger entry and record.
+        op.wait_for(lambda: rows("log") == 0, 20, "the log to be trimmed")
+        self.assertEqual(rows("ledger"), 0)
+        self.assertEqual(rows("processed"), 0)
+        status = op.node_status(BINARY, self.cfg)
+        self.assertEqual(status["broadcaster.trimmed"], 20, status)
+        self.assertEqual(status["groups.orders.settled"], 20, status)
+        # Within the dedup window a trimmed event is still a duplicate.
+        r = self.publish_file(events[:1])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ev-0 duplicate (original status: unknown)", r.stdout)
+        # New events go on after the trimmed ones.
+        r = self.publish_file([{"id": "late", "type": "order.created",
+                                "payload": {}}])
+        self.assertIn("late accepted", r.stdout)
+        op.wait_for(lambda: ("orders", "late") in count_effects(self.db), 20,
+                    "the new event to be processed")
+
     def test_bad_input_is_reported_and_valid_events_accepted(self):
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"', "subscriptions": '["*"]'},
@@ -184,6 +220,12 @@ class NodeProcessTest(unittest.TestCase):
                    "--events.max-backlog=500")
         self.assertEqual(r.returncode, 2)
         self.assertIn("'events.max-backlog' (500) must be at least", r.stderr)
+        # Retention must be a positive duration.
+        for value in ("0s", "24"):
+            r = op.run(BINARY, "node", "--config", self.cfg,
+                       f"--store.retention={value}")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("option 'store.retention' must be", r.stderr)
         # A batch endpoint larger than one ingest call could carry.
         r = op.run(BINARY, "node", "--config", self.cfg,
                    "--events.max-ingest-batch=100", "--http.max-batch=500")
