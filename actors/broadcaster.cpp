@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -83,6 +84,13 @@ struct broadcaster_state {
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   millis_t drain_deadline = -1;
   uint32_t pending_appends = 0;
+  /// Every group has been registered with the store once. Until then
+  /// appends wait in `before_groups`: a group registers at the log's head,
+  /// so an event appended before its group would never reach it (appends
+  /// may go over a store actor of their own, which does not wait for the
+  /// main one's registrations).
+  bool groups_registered = false;
+  std::vector<std::function<void()>> before_groups;
   bool janitor_armed = false;
   /// A trim call is in flight (at most one).
   bool trimming = false;
@@ -216,6 +224,16 @@ void join_missing(bc_pointer self) {
           if (g.joined)
             return;
           g.joined = true;
+          auto& st = self->state;
+          if (!st.groups_registered
+              && std::all_of(st.groups.begin(), st.groups.end(),
+                             [](const group_state& x) { return x.joined; })) {
+            st.groups_registered = true;
+            auto waiting = std::move(st.before_groups);
+            st.before_groups.clear();
+            for (auto& send : waiting)
+              send();
+          }
           // Start from the store's count of what waits for the group.
           resync_backlog(self, gi);
           maybe_read(self, gi);
@@ -725,6 +743,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       spawn_listener_slot(self, gi, slot);
   }
   // Register the groups, then catch up on what the log holds for them.
+  st.groups_registered = st.groups.empty();
   join_missing(self);
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.trim_interval),
                      atom::trim_v);
@@ -802,6 +821,9 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       types->reserve(batch.size());
       for (auto& ev : batch)
         types->push_back(ev.type);
+      auto send = [self, rp, types, now,
+                   batch = std::move(batch)]() mutable {
+      auto& st = self->state;
       self
         ->request(st.cfg.ingest_store ? st.cfg.ingest_store : st.store,
                   store_timeout, atom::append_v, std::move(batch),
@@ -854,6 +876,11 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
               g.exhausted = false;
             rp.deliver(std::move(err));
           });
+      };
+      if (st.groups_registered)
+        send();
+      else
+        st.before_groups.push_back(std::move(send));
       return rp;
     },
     [self](atom::done, std::vector<dispatch_report>& reports) {

@@ -1,6 +1,7 @@
 // Redis CPU per event for each store call of the hot path, measured apart:
 // runs append, read_group, claim and settle (done, with an effect record)
-// over N events in batches of B through the Redis store adapter and reads
+// over N events in batches of B through the Redis store adapter, then
+// trims them all (retention, 10000 per call), and reads
 // Redis's own CPU (INFO cpu: used_cpu_user + used_cpu_sys) before and after
 // each phase. Run against an otherwise idle redis-server.
 //
@@ -153,12 +154,22 @@ int main(int argc, char** argv) {
     t_settle += c4 - c3;
     done += m;
   }
+  auto c5 = redis_cpu(info.get());
+  uint64_t trimmed = 0;
+  while (auto k = st->trim(now + 1, 1, 24LL * 3600 * 1000, 10'000))
+    trimmed += k;
+  auto t_trim = redis_cpu(info.get()) - c5;
+  if (trimmed != n) {
+    std::fprintf(stderr, "trimmed %llu of %zu events\n",
+                 static_cast<unsigned long long>(trimmed), n);
+    return 1;
+  }
   auto per = [&](double t) { return t * 1e6 / static_cast<double>(n); };
   std::printf("redis_cpu_us_per_event append=%.2f read=%.2f claim=%.2f "
-              "settle=%.2f total=%.2f (events=%zu batch=%zu payload=%zu; "
-              "includes ~4 INFO calls per batch)\n",
+              "settle=%.2f total=%.2f trim=%.2f (events=%zu batch=%zu "
+              "payload=%zu effect=%d; includes ~4 INFO calls per batch)\n",
               per(t_append), per(t_read), per(t_claim), per(t_settle),
-              per(t_append + t_read + t_claim + t_settle), n, batch,
-              payload);
+              per(t_append + t_read + t_claim + t_settle), per(t_trim), n,
+              batch, payload, effect ? 1 : 0);
   return 0;
 }

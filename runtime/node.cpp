@@ -42,6 +42,7 @@ redis_options redis_options_of(const node_config& cfg) {
   ro.connect_timeout_ms = static_cast<int>(cfg.redis_connect_timeout);
   ro.command_timeout_ms = static_cast<int>(cfg.redis_command_timeout);
   ro.consumer = cfg.name;
+  ro.retention_ms = cfg.retention;
   return ro;
 }
 

@@ -44,6 +44,8 @@
 /// | `dlq:seq`           | string | last DLQ position handed out              |
 /// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
 /// | `dlq:ev:<event id>` | set    | positions of the event's DLQ entries      |
+/// | `retry:seq`         | zset   | member `<g>\x1f<s>`, score = seq: the retry schedule by seq (the trim point) |
+/// | `trimmed`           | string | highest seq trimmed from the log (see lua_trim); a claim of a seq up to it without a state field answers done |
 ///
 /// One state field per pair keeps the hot path short: a claim reads and
 /// writes one field (done, dead and purged pairs are refused by the same
@@ -287,6 +289,14 @@ local function statuses(seq, t)
   end
   return out
 end
+-- Seqs up to this one were trimmed (see lua_trim).
+local trimmed_cache = nil
+local function trimmed_to()
+  if not trimmed_cache then
+    trimmed_cache = tonumber(redis.call('GET', K('trimmed')) or '0')
+  end
+  return trimmed_cache
+end
 local function find_entry(id)
   local v = redis.call('GET', K('id:' .. id))
   if not v then return nil end
@@ -491,6 +501,7 @@ if verify then step = 3 end
 local ek = K('epoch')
 local epoch = tonumber(redis.call('GET', ek) or '0')
 local e0 = epoch
+local trimmed = trimmed_to()
 local out = {}
 for b = 7, #ARGV, step do
   local g = ARGV[b]
@@ -500,9 +511,12 @@ for b = 7, #ARGV, step do
   local fresh = false
   if not (verify and not holds(s, ARGV[b + 2])) then
     -- The common case, a pair without state yet (a first delivery): one
-    -- HSETNX grants the lease.
+    -- HSETNX grants the lease. A trimmed pair without state was settled
+    -- long ago (v stays nil: done).
     local lv = lease_str(epoch + 1, now + ttl, 1, 0, 0, holder)
-    if redis.call('HSETNX', sk, s, lv) == 1 then
+    if tonumber(s) <= trimmed then
+      v = redis.call('HGET', sk, s) or nil
+    elseif redis.call('HSETNX', sk, s, lv) == 1 then
       fresh = true
     else
       v = redis.call('HGET', sk, s) or false
@@ -513,8 +527,8 @@ for b = 7, #ARGV, step do
     out[#out + 1] = 0; out[#out + 1] = epoch; out[#out + 1] = now + ttl
     out[#out + 1] = 0
   elseif v == nil or settled_code(v) then
-    -- Not this event's seq any more (after a generation change), or
-    -- settled (done, dead-lettered, purged): a stale copy must not run.
+    -- Not this event's seq any more (after a generation change), trimmed,
+    -- or settled (done, dead-lettered, purged): a stale copy must not run.
     out[#out + 1] = 2; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = 0
   else
     local le, lx, lh, lr, lc, lholder = nil, 0, 0, 0, 0, ''
@@ -575,6 +589,7 @@ local function unpend(g, s)
 end
 local function unschedule(member)
   redis.call('ZREM', rz, member)
+  redis.call('ZREM', K('retry:seq'), member)
   redis.call('HDEL', rd, member)
   redis.call('HDEL', rt, member)
 end
@@ -597,8 +612,9 @@ for b = 4, #ARGV, 8 do
     else
       if v then le, lx, lh, lr, lc = parse_lease(v) end
       if kind == 2 and ep == 0 then
-        -- A crash loop's dead-lettering: no lease was granted.
-        d = 0
+        -- A crash loop's dead-lettering: no lease was granted. A trimmed
+        -- pair without state was settled long ago.
+        if not v and tonumber(s) <= trimmed_to() then d = 2 else d = 0 end
       elseif not le or le == 0 then
         d = 2
       elseif lh ~= 1 or le ~= ep or now >= lx then
@@ -624,6 +640,7 @@ for b = 4, #ARGV, 8 do
       unpend(g, s)
     elseif kind == 1 then
       redis.call('ZADD', rz, ARGV[b + 5], member)
+      redis.call('ZADD', K('retry:seq'), s, member)
       redis.call('HSET', rd, member, ARGV[b + 6])
       redis.call('HDEL', rt, member)
       redis.call('HSET', sk, s, lease_str(le, lx, 0, lr, 1, ''))
@@ -838,6 +855,7 @@ local function remove(e, json)
   if json then
     local member = g .. '\31' .. s
     redis.call('ZADD', K('retry:due'), ARGV[3], member)
+    redis.call('ZADD', K('retry:seq'), s, member)
     redis.call('HSET', K('retry:data'), member, json)
     redis.call('HDEL', K('retry:taken'), member)
     -- No lease, in the retry schedule.
@@ -981,6 +999,77 @@ end
 return out
 )lua";
 
+/// ARGV: P, now, retention, max. Removes the oldest log entries up to the
+/// trim point (see store::trim), at most `max`, with their state fields
+/// (except dead pairs', which the DLQ still needs) and effect records;
+/// raises `trimmed`. Returns the number of entries removed.
+const char* const lua_trim = R"lua(
+local now = tonumber(ARGV[2])
+local ret = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+if max <= 0 then return 0 end
+local log = K('log')
+local head = tonumber(redis.call('GET', K('seq')) or '0')
+local done_to = trimmed_to()
+-- The lowest seq some group has not settled.
+local limit = head + 1
+local groups = redis.call('HKEYS', K('groups'))
+if #groups > 0 then
+  local last = {}
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', log)) do
+    last[field(info, 'name')] = field(info, 'last-delivered-id')
+  end
+  for _, g in ipairs(groups) do
+    local l = last[g]
+    if not l then return redis.error_reply('NOGROUP unknown group ' .. g) end
+    limit = math.min(limit, tonumber(string.match(l, '%-(%d+)$')) + 1)
+    local p = redis.call('XPENDING', log, g)
+    if p[1] > 0 then
+      limit = math.min(limit, tonumber(string.match(p[2], '%-(%d+)$')))
+    end
+  end
+end
+-- Retries of entries not trimmed yet (a replay of a trimmed event needs
+-- no log entry and holds nothing back).
+local r = redis.call('ZRANGEBYSCORE', K('retry:seq'), '(' .. done_to, '+inf',
+                    'WITHSCORES', 'LIMIT', 0, 1)
+if #r > 0 then limit = math.min(limit, tonumber(r[2])) end
+if limit <= 1 then return 0 end
+local es = redis.call('XRANGE', log, '-', '0-' .. fmt(limit - 1), 'COUNT', max)
+local seqs = {}
+for _, e in ipairs(es) do
+  local f = e[2]
+  local created = nil
+  local d = field(f, 'd')
+  if d then created = string.match(d, '^%-?%d+\31(%-?%d+)\31') end
+  created = tonumber(created or field(f, 'c') or '0')
+  if created + ret > now then break end
+  seqs[#seqs + 1] = string.sub(e[1], 3)
+end
+if #seqs == 0 then return 0 end
+for _, g in ipairs(groups) do
+  local sk = GK(g, 'st')
+  local i = 1
+  while i <= #seqs do
+    local chunk = {}
+    for j = i, math.min(#seqs, i + 999) do chunk[#chunk + 1] = seqs[j] end
+    local vs = redis.call('HMGET', sk, unpack(chunk))
+    local gone = {}
+    for j = 1, #chunk do
+      local v = vs[j]
+      if v and string.byte(v, 1) ~= 88 then gone[#gone + 1] = chunk[j] end
+    end
+    if #gone > 0 then redis.call('HDEL', sk, unpack(gone)) end
+    redis.call('HDEL', GK(g, 'proc'), unpack(chunk))
+    i = i + 1000
+  end
+end
+local last_seq = seqs[#seqs]
+redis.call('XTRIM', log, 'MINID', '0-' .. fmt(tonumber(last_seq) + 1))
+redis.call('SET', K('trimmed'), last_seq)
+return #seqs
+)lua";
+
 enum script_id : size_t {
   sc_append,
   sc_ensure_group,
@@ -999,6 +1088,7 @@ enum script_id : size_t {
   sc_dlq_remove,
   sc_history,
   sc_list_events,
+  sc_trim,
   sc_count,
 };
 
@@ -1007,6 +1097,7 @@ const char* const script_bodies[sc_count] = {
   lua_backlog,      lua_claim,        lua_settle,         lua_due,
   lua_next_due,     lua_status,       lua_find,         lua_processed_of,   lua_processed_count,
   lua_dlq_read,     lua_dlq_remove,   lua_history,        lua_list_events,
+  lua_trim,
 };
 
 // -- replies -----------------------------------------------------------------
@@ -1291,8 +1382,15 @@ public:
 
   void ping() override;
 
-  uint64_t trim(millis_t, millis_t, millis_t, size_t) override {
-    throw store_error("trim: redis pending");
+  uint64_t trim(millis_t now, millis_t retention, millis_t,
+                size_t max) override {
+    // Dedup keys (id:<id>) expire on their own (TTL: max(window,
+    // retention)).
+    auto r = eval(sc_trim,
+                  {std::to_string(now), std::to_string(retention),
+                   std::to_string(max)},
+                  "trim", gen_check::none);
+    return u64_of(r.get());
   }
 
   std::string describe() const override {
@@ -1757,7 +1855,8 @@ void redis_store::check_types(const std::string& op) {
     {key("groups"), "hash"},
     {key("epoch"), "string"},      {key("retry:due"), "zset"},
     {key("retry:data"), "hash"},   {key("dlq"), "stream"},
-    {key("retry:taken"), "hash"},
+    {key("retry:taken"), "hash"},  {key("retry:seq"), "zset"},
+    {key("trimmed"), "string"},
     {key("dlq:seq"), "string"},    {key("gen"), "string"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {

@@ -396,4 +396,34 @@ BOOST_AUTO_TEST_CASE(shutdown_drains_in_flight_then_refuses) {
   BOOST_CHECK(drained);
 }
 
+/// Appends over a store actor of their own (as on Redis) must not overtake
+/// the registration of the groups: a group registers at the log's head, so
+/// an event appended first would never reach it. Here the ingest store
+/// actor always runs first (two actors over one store object: safe on the
+/// test coordinator's single thread).
+BOOST_AUTO_TEST_CASE(appends_wait_for_the_groups_registration) {
+  add_group("g", 1, [](const event&, uint32_t, size_t) {
+    return handler_result{};
+  });
+  n = start_node(sys, ncfg, st, false, [] { return 1.0; }, &handlers,
+                 extra_stores{st, nullptr});
+  BOOST_REQUIRE(n.ingest_store != n.store);
+  self->send(n.broadcaster, atom::ingest_v,
+             std::vector<event>{make_event("early", "t")});
+  while (sched.has_job()) {
+    sched.prioritize(n.ingest_store);
+    sched.run_once();
+  }
+  std::vector<append_result> rs;
+  self->receive([&](std::vector<append_result>& x) { rs = std::move(x); },
+                [&](caf::error& err) {
+                  BOOST_FAIL("ingest failed: " << render(err));
+                });
+  BOOST_REQUIRE_EQUAL(rs.size(), 1u);
+  BOOST_CHECK(!rs[0].duplicate);
+  advance(std::chrono::milliseconds(100));
+  BOOST_CHECK_EQUAL(probes->count("early"), 1u);
+  BOOST_CHECK(status("early", "g") == event_status::processed);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
