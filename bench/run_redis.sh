@@ -23,12 +23,13 @@ calls() { cli info commandstats | awk -F'[=,:]' '/^cmdstat_/ {s+=$3} END {print 
 evals() { cli info commandstats | awk -F'[=,:]' '/^cmdstat_eval/ {s+=$3} END {print s+0}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+for effect in 1 0; do
 rates=(); cpus=(); cmds=(); trips=()
 for _ in $(seq "$runs"); do
   cli config resetstat >/dev/null
   c0=$(cpu)
   out=$(./build-release/bench/onceflow_bench --events "$events" --store redis \
-          --redis-url "redis://127.0.0.1:$port/0")
+          --effect "$effect" --redis-url "redis://127.0.0.1:$port/0")
   c1=$(cpu)
   rates+=("$(echo "$out" | grep -o 'end_to_end=[0-9]*' | cut -d= -f2)")
   cpus+=("$(echo "$c0 $c1 $events" | awk '{printf "%.1f", ($2-$1)*1e6/$3}')")
@@ -36,9 +37,10 @@ for _ in $(seq "$runs"); do
   trips+=("$(echo "$(evals) $events" | awk '{printf "%.4f", $1/$2}')")
   cli flushall >/dev/null
 done
-printf 'onceflow redis 1 node: events/s=%s redis_cpu_us_per_event=%s redis_commands_per_event=%s round_trips_per_event=%s (runs: %s)\n' \
-  "$(printf '%s\n' "${rates[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" \
+printf 'onceflow redis 1 node effect-record=%s: events/s=%s redis_cpu_us_per_event=%s redis_commands_per_event=%s round_trips_per_event=%s (runs: %s)\n' \
+  "$effect" "$(printf '%s\n' "${rates[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" \
   "$(printf '%s\n' "${cmds[@]}" | median)" "$(printf '%s\n' "${trips[@]}" | median)" "${rates[*]}"
+done
 
 if [ -d bench/bullmq/node_modules ]; then
   for _ in $(seq "$runs"); do

@@ -18,6 +18,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
             kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
+[ -n "${KEEP_DIR:-}" ] && trap - EXIT && echo "dir=$dir rport=$rport"
 for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 for i in $(seq "$nodes"); do
   port=$(free_port)
@@ -34,6 +35,8 @@ prefix="b:"
 max-backlog=1000000
 [janitor]
 interval=500ms
+[http]
+port=0
 [groups.work]
 handler="store"
 concurrency=2
