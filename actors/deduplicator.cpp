@@ -12,7 +12,14 @@ namespace onceflow {
 namespace {
 
 struct deduplicator_state {
-  store_actor store;
+  std::vector<store_actor> stores;
+  size_t next_store = 0;
+  /// The store actor for the next request (in turn).
+  const store_actor& store() {
+    auto& s = stores[next_store];
+    next_store = (next_store + 1) % stores.size();
+    return s;
+  }
   retry_timer_actor retry_timer;
   dead_letter_queue_actor dlq;
   uint64_t granted = 0;
@@ -27,9 +34,9 @@ struct deduplicator_state {
 using dedup_pointer = deduplicator_actor::stateful_pointer<deduplicator_state>;
 
 deduplicator_actor::behavior_type
-deduplicator_impl(dedup_pointer self, store_actor store,
+deduplicator_impl(dedup_pointer self, std::vector<store_actor> stores,
                   retry_timer_actor retry_timer, dead_letter_queue_actor dlq) {
-  self->state.store = std::move(store);
+  self->state.stores = std::move(stores);
   self->state.retry_timer = std::move(retry_timer);
   self->state.dlq = std::move(dlq);
   return {
@@ -38,8 +45,8 @@ deduplicator_impl(dedup_pointer self, store_actor store,
       auto rp = self->make_response_promise<std::vector<claim_decision>>();
       auto now = to_millis(self->clock().now());
       self
-        ->request<caf::message_priority::high>(self->state.store, store_timeout,
-                atom::claim_v,
+        ->request<caf::message_priority::high>(self->state.store(),
+                                               store_timeout, atom::claim_v,
                   std::move(reqs), std::move(holder), now, ttl, budget)
         .then(
           [self, rp](std::vector<claim_decision>& ds) mutable {
@@ -90,8 +97,8 @@ deduplicator_impl(dedup_pointer self, store_actor store,
         }
       }
       self
-        ->request<caf::message_priority::high>(self->state.store, store_timeout,
-                atom::settle_v,
+        ->request<caf::message_priority::high>(self->state.store(),
+                                               store_timeout, atom::settle_v,
                   std::move(items), now)
         .then(
           [self, rp, retries, dead](std::vector<fence_decision>& ds) mutable {
@@ -139,11 +146,11 @@ deduplicator_impl(dedup_pointer self, store_actor store,
 } // namespace
 
 deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
-                                      store_actor store,
+                                      std::vector<store_actor> stores,
                                       retry_timer_actor retry_timer,
                                       dead_letter_queue_actor dlq) {
-  return sys.spawn(deduplicator_impl, std::move(store), std::move(retry_timer),
-                   std::move(dlq));
+  return sys.spawn(deduplicator_impl, std::move(stores),
+                   std::move(retry_timer), std::move(dlq));
 }
 
 } // namespace onceflow

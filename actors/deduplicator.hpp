@@ -7,8 +7,10 @@ namespace onceflow {
 /// Spawns the deduplicator: grants fenced leases and commits outcomes through
 /// the store; tells the retry timer about new schedule entries and the DLQ
 /// about new dead letters.
+/// Claims and settlements go to `stores` in turn (one or more store actors
+/// over the same data).
 deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
-                                      store_actor store,
+                                      std::vector<store_actor> stores,
                                       retry_timer_actor retry_timer,
                                       dead_letter_queue_actor dlq);
 

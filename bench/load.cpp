@@ -6,6 +6,7 @@
 //                  [--inflight K] [--listener-batch L] [--concurrency C]
 //                  [--rate R] [--sync normal|full]
 //                  [--store redis --redis-url URL] [--effect 1|0]
+//                  [--pool-size N]
 //
 // --effect 0: the handler commits the effect without a processed-event
 // record (the ledger entry alone; like a no-op job processor).
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   std::string store_kind = "memory";
   std::string sync = "normal";
   std::string redis_url = "redis://127.0.0.1:6379/0";
+  uint32_t pool_size = node_config{}.redis_pool_size;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events")
@@ -110,6 +112,8 @@ int main(int argc, char** argv) {
       concurrency = static_cast<uint32_t>(std::stoul(v));
     else if (k == "--effect")
       record_effect = v != "0";
+    else if (k == "--pool-size")
+      pool_size = static_cast<uint32_t>(std::stoul(v));
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -137,6 +141,7 @@ int main(int argc, char** argv) {
   if (store_kind == "redis") {
     ncfg.store_backend = "redis";
     ncfg.redis_url = redis_url;
+    ncfg.redis_pool_size = pool_size;
     ncfg.redis_prefix = "bench" + std::to_string(::getpid()) + ":";
   } else if (store_kind == "file") {
     dir = std::filesystem::temp_directory_path()
@@ -147,7 +152,7 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<store> st = open_store(ncfg);
   auto n = start_node(sys, ncfg, st, true, {}, nullptr,
-                      {open_extra_store(ncfg), open_extra_store(ncfg)});
+                      open_extra_stores(ncfg));
   st.reset();
   caf::scoped_actor self{sys};
   auto start = std::chrono::steady_clock::now();
@@ -224,12 +229,15 @@ int main(int argc, char** argv) {
   auto end = std::chrono::steady_clock::now();
   auto secs = std::chrono::duration<double>(end - start).count();
   auto ingest_secs = std::chrono::duration<double>(accepted_at - start).count();
-  // Each store actor's status (one, or three over their own connections).
+  // Each store actor's status (one, or several over their own
+  // connections).
   std::vector<std::pair<std::string, caf::settings>> store_status;
-  for (auto& [name, actor] :
-       std::vector<std::pair<std::string, store_actor>>{
-         {"store", n.store}, {"ingest store", n.ingest_store},
-         {"lease store", n.lease_store}}) {
+  std::vector<std::pair<std::string, store_actor>> store_actors{
+    {"store", n.store}, {"ingest store", n.ingest_store}};
+  for (size_t i = 0; i < n.lease_stores.size(); ++i)
+    store_actors.emplace_back("lease store " + std::to_string(i + 1),
+                              n.lease_stores[i]);
+  for (auto& [name, actor] : store_actors) {
     if (name != "store" && actor == n.store)
       continue;
     self->request(actor, std::chrono::seconds(10), atom::status_v)

@@ -123,7 +123,8 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"node", {"name", "host", "port", "data-dir", "shutdown-timeout"}},
     {"store",
      {"backend", "path", "synchronous", "retention", "trim-interval"}},
-    {"redis", {"url", "prefix", "connect-timeout", "command-timeout"}},
+    {"redis",
+     {"url", "prefix", "connect-timeout", "command-timeout", "pool-size"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
       "max-ingest-batch"}},
@@ -238,6 +239,7 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   r.str("redis.prefix", out.redis_prefix);
   r.duration("redis.connect-timeout", out.redis_connect_timeout, 1);
   r.duration("redis.command-timeout", out.redis_command_timeout, 1);
+  r.integer("redis.pool-size", out.redis_pool_size, 1, 64);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
             64 * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);

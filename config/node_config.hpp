@@ -97,6 +97,9 @@ struct node_config {
   std::string redis_prefix = "onceflow:";
   millis_t redis_connect_timeout = 2000;
   millis_t redis_command_timeout = 5000;
+  /// Connections (store actors) for the deduplicator's claims and
+  /// settlements; appends and everything else have one each.
+  uint32_t redis_pool_size = 2;
   /// [events]
   validation_limits limits;
   millis_t dedup_window = 24LL * 3600 * 1000;

@@ -210,8 +210,7 @@ int run_node(const cli& args) {
   extra_stores extra;
   try {
     st = open_store(ncfg);
-    extra.ingest = open_extra_store(ncfg);
-    extra.lease = open_extra_store(ncfg);
+    extra = open_extra_stores(ncfg);
   } catch (const std::exception& e) {
     std::cerr << "onceflow: cannot open the " << ncfg.store_backend
               << " store: " << e.what() << "\n";
@@ -260,9 +259,10 @@ int run_node(const cli& args) {
   // the process exits non-zero (a service manager restarts it; nothing
   // accepted is lost).
   caf::scoped_actor supervisor{sys};
+  for (auto& x : n.lease_stores)
+    supervisor->monitor(x);
   for (auto& a : {caf::actor_cast<caf::actor>(n.store),
                   caf::actor_cast<caf::actor>(n.ingest_store),
-                  caf::actor_cast<caf::actor>(n.lease_store),
                   caf::actor_cast<caf::actor>(n.dedup),
                   caf::actor_cast<caf::actor>(n.retry_timer),
                   caf::actor_cast<caf::actor>(n.dlq),

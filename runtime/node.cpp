@@ -54,6 +54,15 @@ std::shared_ptr<store> open_extra_store(const node_config& cfg) {
   return nullptr;
 }
 
+extra_stores open_extra_stores(const node_config& cfg) {
+  extra_stores out;
+  out.ingest = open_extra_store(cfg);
+  if (out.ingest)
+    for (uint32_t i = 0; i < cfg.redis_pool_size; ++i)
+      out.lease.push_back(open_extra_store(cfg));
+  return out;
+}
+
 std::shared_ptr<store> open_store(const node_config& cfg) {
   if (cfg.store_backend == "redis")
     return make_redis_store(redis_options_of(cfg));
@@ -82,10 +91,13 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     return x ? spawn_store(sys, std::move(x), detached_store) : n.store;
   };
   n.ingest_store = extra_actor(extra.ingest);
-  n.lease_store = extra_actor(extra.lease);
+  for (auto& x : extra.lease)
+    n.lease_stores.push_back(extra_actor(x));
+  if (n.lease_stores.empty())
+    n.lease_stores.push_back(n.store);
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
-  n.dedup = spawn_deduplicator(sys, n.lease_store, n.retry_timer, n.dlq);
+  n.dedup = spawn_deduplicator(sys, n.lease_stores, n.retry_timer, n.dlq);
   broadcaster_config bc;
   bc.node = cfg.name;
   bc.groups = cfg.groups;
@@ -117,7 +129,9 @@ void stop_node(caf::actor_system&, const node_actors& n) {
   caf::anon_send_exit(n.dlq, reason);
   caf::anon_send_exit(n.retry_timer, reason);
   caf::anon_send_exit(n.store, reason);
-  for (auto& x : {n.ingest_store, n.lease_store})
+  auto others = n.lease_stores;
+  others.push_back(n.ingest_store);
+  for (auto& x : others)
     if (x != n.store)
       caf::anon_send_exit(x, reason);
 }

@@ -17,7 +17,7 @@ struct node_actors {
   /// settlements: `store`, or one of their own over another connection
   /// (see start_node).
   store_actor ingest_store;
-  store_actor lease_store;
+  std::vector<store_actor> lease_stores;
   retry_timer_actor retry_timer;
   dead_letter_queue_actor dlq;
   deduplicator_actor dedup;
@@ -40,16 +40,23 @@ std::shared_ptr<store> open_store(const node_config& cfg);
 /// one after the other on one connection.
 std::shared_ptr<store> open_extra_store(const node_config& cfg);
 
-/// The extra stores of start_node (null: the main store actor serves).
+/// The extra stores of start_node (null / none: the main store actor
+/// serves).
 struct extra_stores {
   std::shared_ptr<store> ingest;
-  std::shared_ptr<store> lease;
+  /// For claims and settlements, used in turn ([redis] pool-size).
+  std::vector<std::shared_ptr<store>> lease;
 };
+
+/// The extra stores a node on this config opens (none for the embedded
+/// store).
+extra_stores open_extra_stores(const node_config& cfg);
 
 /// Spawns and wires every actor of a node over `st`. The store actor runs
 /// detached unless `detached_store` is false (deterministic tests). With
 /// `extra.ingest`, appends go to a store actor of their own over it; with
-/// `extra.lease`, the deduplicator's claims and settlements.
+/// `extra.lease`, the deduplicator's claims and settlements go to store
+/// actors of their own, in turn.
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
                        jitter_source jitter = {},

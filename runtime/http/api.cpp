@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -890,7 +891,19 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     gw->run([self, done](gateway_pointer gp) {
       auto checks = std::make_shared<json>(json::object());
       auto failed = std::make_shared<json>(json::array());
-      auto remaining = std::make_shared<int>(2);
+      // Every store actor (on Redis each has its own connection, with its
+      // own reconnect backoff): ready only when all of them reach the
+      // store.
+      std::vector<store_actor> stores{self->node.store};
+      auto add_store = [&](const store_actor& x) {
+        if (std::find(stores.begin(), stores.end(), x) == stores.end())
+          stores.push_back(x);
+      };
+      add_store(self->node.ingest_store);
+      for (auto& x : self->node.lease_stores)
+        add_store(x);
+      auto remaining = std::make_shared<int>(static_cast<int>(stores.size())
+                                             + 1);
       auto finish = [done, checks, failed, remaining] {
         if (--*remaining > 0)
           return;
@@ -902,17 +915,17 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
                                        {"failed", *failed},
                                        {"checks", *checks}}));
       };
-      gp->request(self->node.store, probe_timeout, atom::ping_v)
-        .then(
-          [checks, finish](bool) {
-            (*checks)["store"] = "ok";
-            finish();
-          },
-          [checks, failed, finish](caf::error& err) {
-            (*checks)["store"] = render(err);
-            failed->push_back("store");
-            finish();
-          });
+      (*checks)["store"] = "ok";
+      for (auto& x : stores)
+        gp->request(x, probe_timeout, atom::ping_v)
+          .then([finish](bool) { finish(); },
+                [checks, failed, finish](caf::error& err) {
+                  if ((*checks)["store"] == "ok") {
+                    (*checks)["store"] = render(err);
+                    failed->push_back("store");
+                  }
+                  finish();
+                });
       gp->request(self->node.broadcaster, probe_timeout, atom::status_v)
         .then(
           [checks, failed, finish](caf::settings& s) {

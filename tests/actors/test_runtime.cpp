@@ -406,7 +406,7 @@ BOOST_AUTO_TEST_CASE(appends_wait_for_the_groups_registration) {
     return handler_result{};
   });
   n = start_node(sys, ncfg, st, false, [] { return 1.0; }, &handlers,
-                 extra_stores{st, nullptr});
+                 extra_stores{st, {}});
   BOOST_REQUIRE(n.ingest_store != n.store);
   self->send(n.broadcaster, atom::ingest_v,
              std::vector<event>{make_event("early", "t")});

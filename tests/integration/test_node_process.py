@@ -226,6 +226,13 @@ class NodeProcessTest(unittest.TestCase):
                        f"--store.retention={value}")
             self.assertEqual(r.returncode, 2)
             self.assertIn("option 'store.retention' must be", r.stderr)
+        # The Redis connection pool for claims and settlements: 1..64.
+        for value in ("0", "65"):
+            r = op.run(BINARY, "node", "--config", self.cfg,
+                       f"--redis.pool-size={value}")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("option 'redis.pool-size' must be between 1 and 64",
+                          r.stderr)
         # A batch endpoint larger than one ingest call could carry.
         r = op.run(BINARY, "node", "--config", self.cfg,
                    "--events.max-ingest-batch=100", "--http.max-batch=500")
