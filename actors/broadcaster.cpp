@@ -169,6 +169,9 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
   auto text = render(err);
   if (text.find("store generation changed") != std::string::npos) {
     auto& st = self->state;
+    // The new data has none of our groups: appends wait again until they
+    // are registered (see groups_registered).
+    st.groups_registered = st.groups.empty();
     size_t queued = 0;
     size_t in_flight = 0;
     for (auto& g : st.groups) {

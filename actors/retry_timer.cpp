@@ -81,7 +81,9 @@ void poll(timer_pointer self) {
         auto& st = self->state;
         st.polling = false;
         spdlog::warn("retry timer: cannot read the schedule: {}", render(err));
-        // Try again in a second: nothing is lost, the entries stay stored.
+        // Try again in a second: the entries stay stored (one the store
+        // handed out before failing is handed out again once its mark
+        // lapses: see ports.hpp, take_due).
         arm(self, to_millis(self->clock().now()) + 1000);
       });
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <string_view>
 
 namespace onceflow {
 
@@ -57,7 +58,9 @@ auto guarded(store_pointer self, const char* what, F f)
     return result;
   } catch (const std::exception& e) {
     ++self->state.failures;
-    spdlog::warn("store {} failed: {}", what, e.what());
+    // The broadcaster logs failing trims itself, once per outage.
+    if (std::string_view{what} != "trim")
+      spdlog::warn("store {} failed: {}", what, e.what());
     return make_error(ec::store_failure, std::string{what} + ": " + e.what());
   }
 }
@@ -112,7 +115,16 @@ store_actor::behavior_type store_impl(store_pointer self,
       ++self->state.calls;
       try {
         auto due = self->state.st->take_due(now, max);
-        auto next = self->state.st->next_due();
+        millis_t next = -1;
+        try {
+          next = self->state.st->next_due();
+        } catch (const std::exception& e) {
+          // The deliveries are taken: they must reach the caller. Ask it to
+          // look again in a second.
+          ++self->state.failures;
+          spdlog::warn("store: next_due failed after take_due: {}", e.what());
+          next = now + 1000;
+        }
         return {std::move(due), next};
       } catch (const std::exception& e) {
         ++self->state.failures;

@@ -159,10 +159,16 @@ public:
 
   /// Returns up to `max` scheduled deliveries due at `now`, earliest first,
   /// and marks them taken (a later take_due skips them). They stay in the
-  /// schedule until settled; after a restart they are due again.
+  /// schedule until settled; after a restart they are due again. A store
+  /// shared by several nodes (Redis) lets a mark lapse after a hold time
+  /// (60 s by the callers' clocks): an entry still unsettled then is handed
+  /// out again, since its delivery may have been lost on the way (a reply
+  /// that timed out, a node that died); the lease claim lets one run.
   virtual std::vector<delivery> take_due(millis_t now, size_t max) = 0;
 
-  /// Due time of the earliest untaken entry, or -1 if none.
+  /// When take_due next has something to hand out: the due time of the
+  /// earliest untaken entry, or the time a mark lapses if earlier; -1 if
+  /// neither.
   virtual millis_t next_due() = 0;
 
   /// Entries in the schedule (taken or not).

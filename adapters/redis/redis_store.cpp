@@ -17,6 +17,7 @@
 #include <set>
 #include <string_view>
 #include <tuple>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <utility>
 
@@ -27,6 +28,7 @@
 /// | key                 | type   | content                                   |
 /// |---------------------|--------|-------------------------------------------|
 /// | `gen`               | string | store generation: 16 hex digits, set (SET NX) when a store opens or finds it missing; see below |
+/// | `layout`            | string | version of this key layout ("2"), set with `gen`; a store refuses data of another layout |
 /// | `seq`               | string | last seq handed out (INCR-like counter)   |
 /// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type (the two fields scripts look at) and `d` "<priority>\x1f<created_at>\x1f<trace id>\x1f<payload>" (read by the client only: fewer fields to copy in and out of scripts); one consumer group per listener group |
 /// | `id:<event id>`     | string | "<seq> <created_at>" of the newest event with that id (dedup window check and `find`); SET NX PX with a TTL of max(dedup window, retention): expires on its own |
@@ -91,9 +93,9 @@
 ///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
 /// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
 ///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
-/// - claim: GET epoch; per pair HSETNX st (a pair without state: done), else
-///   HGET st + HSET st; SET epoch. After a generation change also GET
-///   id:<id> per pair.
+/// - claim: INCRBY epoch (by the number of pairs), GET trimmed; per pair
+///   HSETNX st (a pair without state: granted at once), else HGET st +
+///   HSET st. After a generation change also GET id:<id> per pair.
 /// - settle (done): per pair HGET st, HSET st (the ledger value carries the
 ///   encoded attempts, built by the client: no extra command), [HSETNX
 ///   proc], [ZREM retry:due, HDEL retry:data, HDEL retry:taken: only if
@@ -105,7 +107,8 @@
 ///   `*` only, else XRANGE over the unread entries in chunks of 10000.
 /// - take_due: ZRANGEBYSCORE retry:due; per entry HGET retry:taken, and for
 ///   a free one HGET retry:data + HSET retry:taken. next_due: ZRANGE
-///   retry:due in chunks of 100 + HGET retry:taken until a free entry.
+///   retry:due in chunks of 100 + HGET retry:taken up to the first entry
+///   without a mark.
 /// - history_of: GET id:<id>, XRANGE (the entry), HGETALL groups; per group
 ///   of the event the status lookups of status_of (HGET st, ZSCORE
 ///   retry:due/pel) and one read of its history: HGET st (processed), HGET
@@ -123,6 +126,10 @@ namespace {
 using json = nlohmann::json;
 
 // -- Lua scripts -------------------------------------------------------------
+
+/// The version of the key layout below (key `layout`). 1: the layout
+/// before it (no `layout` key): an `ids` hash, lease and ledger hashes.
+constexpr const char* layout_version = "2";
 
 /// How long a retry taken by another node is left to it (see lua_due).
 constexpr millis_t retry_hold_ms = 60000;
@@ -216,16 +223,22 @@ local function field(f, name)
   end
   return nil
 end
--- True if log entry `s` (decimal string) is the event with id `id`: the
--- `ids` hash answers for the newest event with the id, the log entry itself
--- otherwise. Used after a generation change only (claim and settle with
--- `verify`), so that copies of events of the old data that a node still
--- holds cannot claim or settle a seq of the new data.
-local function holds(s, id)
+-- True if seq `s` (decimal string) is the event with id `id` in group `g`:
+-- the id key answers for the newest event with the id, the log entry
+-- otherwise, and for an entry trimmed from the log the retry schedule's
+-- copy of the delivery (a DLQ replay of a trimmed event). Used after a
+-- generation change only (claim and settle with `verify`), so that copies
+-- of events of the old data that a node still holds cannot claim or
+-- settle a seq of the new data.
+local function holds(g, s, id)
   local v = redis.call('GET', K('id:' .. id))
   if v and string.match(v, '^(%d+) ') == s then return true end
   local r = redis.call('XRANGE', K('log'), '0-' .. s, '0-' .. s)
-  return r[1] ~= nil and r[1][2] ~= nil and field(r[1][2], 'i') == id
+  if r[1] ~= nil then
+    return r[1][2] ~= nil and field(r[1][2], 'i') == id
+  end
+  local d = redis.call('HGET', K('retry:data'), g .. '\31' .. s)
+  return d ~= false and string.find(d, '"id":"' .. id .. '"', 1, true) ~= nil
 end
 local function bulk(cmd, key, extra, list, step)
   local i = 1
@@ -361,7 +374,9 @@ if start then
   return start
 end
 local head = tonumber(redis.call('GET', K('seq')) or '0')
-if ARGV[4] == '1' then head = 0 end
+-- From the start (a group registered again after a loss): from the first
+-- entry not trimmed.
+if ARGV[4] == '1' then head = trimmed_to() end
 local ok = redis.pcall('XGROUP', 'CREATE', K('log'), g, '0-' .. fmt(head),
                        'MKSTREAM')
 if type(ok) == 'table' and ok.err then
@@ -470,6 +485,9 @@ if all then
   -- without a scan.
   local head = tonumber(redis.call('GET', K('seq')) or '0')
   local last = tonumber(string.match(after, '^%d+%-(%d+)$') or '0')
+  -- A group registered from the start after a trim reads nothing below
+  -- the trim point.
+  last = math.max(last, trimmed_to())
   return {pending, math.max(0, head - last), ''}
 end
 local chunk = tonumber(ARGV[4])
@@ -498,9 +516,11 @@ local budget = tonumber(ARGV[5])
 local verify = ARGV[6] == '1'
 local step = 2
 if verify then step = 3 end
-local ek = K('epoch')
-local epoch = tonumber(redis.call('GET', ek) or '0')
-local e0 = epoch
+-- Epochs for every pair are taken first (INCRBY): if a later command
+-- fails, no epoch handed out here can be handed out again. Pairs that get
+-- no lease leave a gap.
+local npairs = (#ARGV - 6) / step
+local epoch = redis.call('INCRBY', K('epoch'), npairs) - npairs
 local trimmed = trimmed_to()
 local out = {}
 for b = 7, #ARGV, step do
@@ -509,7 +529,7 @@ for b = 7, #ARGV, step do
   local sk = GK(g, 'st')
   local v = nil
   local fresh = false
-  if not (verify and not holds(s, ARGV[b + 2])) then
+  if not (verify and not holds(g, s, ARGV[b + 2])) then
     -- The common case, a pair without state yet (a first delivery): one
     -- HSETNX grants the lease. A trimmed pair without state was settled
     -- long ago (v stays nil: done).
@@ -558,7 +578,6 @@ for b = 7, #ARGV, step do
     end
   end
 end
-if epoch ~= e0 then redis.call('SET', ek, fmt(epoch)) end
 return out
 )lua";
 
@@ -603,7 +622,7 @@ for b = 4, #ARGV, 8 do
   local member = g .. '\31' .. s
   local d = 0
   local le, lx, lh, lr, lc = nil, 0, 0, 0, 0
-  if verify and not holds(s, id) then
+  if verify and not holds(g, s, id) then
     d = 2
   else
     local v = redis.call('HGET', sk, s)
@@ -624,9 +643,15 @@ for b = 4, #ARGV, 8 do
   end
   if d == 0 then
     if kind == 0 then
-      local lv = 'D' .. ARGV[b + 3] .. ' ' .. nows
-      if ARGV[b + 6] ~= '' then lv = lv .. ' ' .. ARGV[b + 6] end
-      redis.call('HSET', sk, s, lv)
+      if tonumber(s) <= trimmed_to() then
+        -- A replay of a trimmed event: settled, and as trimmed as the rest
+        -- (a claim of a trimmed seq without state answers done).
+        redis.call('HDEL', sk, s)
+      else
+        local lv = 'D' .. ARGV[b + 3] .. ' ' .. nows
+        if ARGV[b + 6] ~= '' then lv = lv .. ' ' .. ARGV[b + 6] end
+        redis.call('HSET', sk, s, lv)
+      end
       if ARGV[b + 5] ~= '' then
         -- A second record for a pair would be a double effect: keep it
         -- (in proc:dup) so that it shows instead of overwriting.
@@ -675,12 +700,12 @@ return out
 /// member, due, delivery JSON ('' for entries that are not free).
 ///
 /// `retry:taken` marks which store object took an entry ("<consumer>
-/// <instance> <time>"). An entry is not free if this store object took it
-/// (until it is settled, which removes the mark, or the data is lost), or
-/// if another consumer (node) took it less than `hold` ms ago: only one
-/// node runs a due retry; if that node dies, the entry is due again for the
-/// others after `hold`. Marks of this consumer's earlier store objects (a
-/// restart) do not block it.
+/// <instance> <time>"). An entry is not free while a mark of another store
+/// object of any node younger than `hold` ms is on it, nor while this store
+/// object's own mark is: only one delivery of a due retry is out at a time.
+/// Marks go with the settlement (or a DLQ replay); one left behind (a node
+/// that died, a reply that got lost) frees the entry after `hold`. Marks of
+/// this consumer's earlier store objects (a restart) do not block it.
 const char* const lua_due = R"lua(
 local now = tonumber(ARGV[2])
 local me = ARGV[5]
@@ -697,10 +722,10 @@ for i = 1, #ms, 2 do
   local free = true
   if t then
     local c, ti, at = string.match(t, '^(.*) (%S+) (%-?%d+)$')
-    if c == me then
-      free = ti ~= inst
-    elseif now < tonumber(at) + hold then
-      free = false
+    if c == me and ti ~= inst then
+      free = true
+    else
+      free = at == nil or now >= tonumber(at) + hold
     end
   end
   if free then
@@ -716,25 +741,39 @@ end
 return out
 )lua";
 
-/// ARGV: P, consumer, instance. Returns the due time of the earliest entry
-/// this store object has not taken (see lua_due), or -1.
+/// ARGV: P, consumer, instance, hold. Returns when take_due may next hand
+/// out an entry (see lua_due), or -1 if the schedule is empty: the due
+/// time of an entry without a blocking mark, or the time its mark stops
+/// blocking (mark time + hold), whichever is earliest. Scans in due order up
+/// to the first entry without a blocking mark (nothing after it can be
+/// earlier).
 const char* const lua_next_due = R"lua(
 local tk = K('retry:taken')
+local hold = tonumber(ARGV[4])
+local best = nil
 local off = 0
 while true do
   local ms = redis.call('ZRANGE', K('retry:due'), off, off + 99, 'WITHSCORES')
-  if #ms == 0 then return -1 end
+  if #ms == 0 then break end
   for i = 1, #ms, 2 do
+    local due = tonumber(ms[i + 1])
+    if best and due >= best then return best end
     local t = redis.call('HGET', tk, ms[i])
-    local own = false
+    local at = nil
     if t then
-      local c, ti = string.match(t, '^(.*) (%S+) %-?%d+$')
-      own = c == ARGV[2] and ti == ARGV[3]
+      local c, ti, a = string.match(t, '^(.*) (%S+) (%-?%d+)$')
+      if not (c == ARGV[2] and ti ~= ARGV[3]) then at = tonumber(a) end
     end
-    if not own then return tonumber(ms[i + 1]) end
+    if not at then
+      if not best or due < best then best = due end
+      return best
+    end
+    local free_at = math.max(due, at + hold)
+    if not best or free_at < best then best = free_at end
   end
   off = off + 100
 end
+return best or -1
 )lua";
 
 /// ARGV: P, mode ('id' or 'seq'), value. Returns {seq, fields, g, status,
@@ -861,8 +900,13 @@ local function remove(e, json)
     -- No lease, in the retry schedule.
     redis.call('HSET', GK(g, 'st'), s, lease_str(0, 0, 0, 0, 1, ''))
   else
-    -- Purged: the pair never runs again.
-    redis.call('HSET', GK(g, 'st'), s, 'P')
+    -- Purged: the pair never runs again (a trimmed one needs no state
+    -- for that).
+    if tonumber(s) <= trimmed_to() then
+      redis.call('HDEL', GK(g, 'st'), s)
+    else
+      redis.call('HSET', GK(g, 'st'), s, 'P')
+    end
   end
   n = n + 1
 end
@@ -1047,6 +1091,10 @@ for _, e in ipairs(es) do
   seqs[#seqs + 1] = string.sub(e[1], 3)
 end
 if #seqs == 0 then return 0 end
+local last_seq = seqs[#seqs]
+-- The mark first: if a later command fails, claims of these seqs are
+-- still refused (never granted again without a state field).
+redis.call('SET', K('trimmed'), last_seq)
 for _, g in ipairs(groups) do
   local sk = GK(g, 'st')
   local i = 1
@@ -1064,9 +1112,7 @@ for _, g in ipairs(groups) do
     i = i + 1000
   end
 end
-local last_seq = seqs[#seqs]
 redis.call('XTRIM', log, 'MINID', '0-' .. fmt(tonumber(last_seq) + 1))
-redis.call('SET', K('trimmed'), last_seq)
 return #seqs
 )lua";
 
@@ -1430,27 +1476,34 @@ private:
   }
 
   /// Sends one command and reads its reply; throws on I/O errors. Error
-  /// replies are returned.
-  reply_ptr raw(const std::vector<std::string>& args, const std::string& op);
+  /// replies are returned. `repeatable`: see pipeline.
+  reply_ptr raw(const std::vector<std::string>& args, const std::string& op,
+                bool repeatable = true);
 
   /// Like `raw`, but throws on error replies (diagnosing WRONGTYPE).
   reply_ptr command(const std::vector<std::string>& args,
                     const std::string& op);
 
-  /// Sends several commands in one round trip. A connection that the
-  /// server closed since the last call (restart, idle timeout, failover)
-  /// is replaced and the commands are sent once more over the new one:
-  /// every call of this store is safe to repeat (appends are deduplicated
-  /// by id, claims and settlements are fenced).
+  /// Sends several commands in one round trip. A connection the server
+  /// closed while it was idle (restart, idle timeout) is noticed before
+  /// sending (a non-blocking peek sees the end of the stream) and replaced
+  /// first. If it turns out closed only after the commands were sent, they
+  /// may or may not have run: `repeatable` commands (reads, and writes that
+  /// come out the same when run twice) are sent once more over a new
+  /// connection, the others fail.
   std::vector<reply_ptr> pipeline(const std::vector<std::vector<std::string>>&
                                     cmds,
-                                  const std::string& op);
+                                  const std::string& op,
+                                  bool repeatable = true);
 
   /// One attempt of `pipeline`; sets `closed` if the connection turned out
   /// to be closed by the server (EOF, reset) rather than slow or refused.
   std::vector<reply_ptr>
   pipeline_once(const std::vector<std::vector<std::string>>& cmds,
                 const std::string& op, bool& closed);
+
+  /// True if the idle connection was closed by the server.
+  bool closed_by_server();
 
   /// How a script call treats the store generation (see the header).
   enum class gen_check {
@@ -1567,8 +1620,27 @@ redis_store::redis_store(const redis_options& opts)
 }
 
 void redis_store::open_generation() {
+  // The layout first: data of another layout (an older onceflow: no
+  // `layout` key, but a log) is refused instead of misread.
+  auto ls = pipeline({{"GET", key("layout")}, {"EXISTS", key("log")}},
+                     "open");
+  for (auto& r : ls)
+    if (r->type == REDIS_REPLY_ERROR)
+      error_reply(r.get(), "open", {});
+  auto layout = str_of(ls[0].get());
+  if (layout.empty() && int_of(ls[1].get()) == 1)
+    fail("open", "the data under prefix '" + prefix_
+                   + "' has no layout version (written by an older "
+                     "onceflow); drain it and delete its keys, or use "
+                     "another prefix");
+  if (!layout.empty() && layout != layout_version)
+    fail("open", "the data under prefix '" + prefix_ + "' has layout "
+                   + layout + ", this onceflow reads layout "
+                   + layout_version
+                   + "; use the matching onceflow or another prefix");
   auto rs = pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
-                      {"GET", key("gen")}},
+                      {"GET", key("gen")},
+                      {"SET", key("layout"), layout_version, "NX"}},
                      "open");
   for (auto& r : rs)
     if (r->type == REDIS_REPLY_ERROR)
@@ -1595,7 +1667,8 @@ void redis_store::generation_changed(const std::string& op,
     // The data was lost: start a new generation. SET NX, then GET: nodes
     // racing here agree on the first token set.
     auto rs = pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
-                        {"GET", key("gen")}},
+                        {"GET", key("gen")},
+                        {"SET", key("layout"), layout_version, "NX"}},
                        op);
     now_gen = rs[1]->type == REDIS_REPLY_ERROR ? std::string{}
                                                : str_of(rs[1].get());
@@ -1730,26 +1803,41 @@ void redis_store::load_scripts() {
 }
 
 reply_ptr redis_store::raw(const std::vector<std::string>& args,
-                           const std::string& op) {
-  auto replies = pipeline({args}, op);
+                           const std::string& op, bool repeatable) {
+  auto replies = pipeline({args}, op, repeatable);
   return std::move(replies.front());
 }
 
 std::vector<reply_ptr>
 redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
-                      const std::string& op) {
+                      const std::string& op, bool repeatable) {
   // Not while setting a connection up (AUTH, SELECT, SCRIPT LOAD).
+  if (ctx_ != nullptr && !broken_ && !connecting_ && closed_by_server())
+    broken_ = true; // Reconnects below, before anything is sent.
   bool was_up = ctx_ != nullptr && !broken_ && !connecting_;
   bool closed = false;
   try {
     return pipeline_once(cmds, op, closed);
   } catch (const store_error&) {
-    if (!was_up || !closed)
+    if (!was_up || !closed || !repeatable)
       throw;
   }
-  // The server closed the connection since the last call: once more over a
-  // fresh one (a server that is down fails here, with the connect error).
+  // The connection closed under the call: once more over a fresh one (a
+  // server that is down fails here, with the connect error).
   return pipeline_once(cmds, op, closed);
+}
+
+bool redis_store::closed_by_server() {
+  // Nothing is outstanding between calls, so any readable byte or the end
+  // of the stream means the server has closed (or is closing) the
+  // connection.
+  char c;
+  auto n = ::recv(ctx_->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0)
+    return true;
+  if (n < 0)
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  return true;
 }
 
 std::vector<reply_ptr>
@@ -1820,12 +1908,19 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
   args.insert(args.begin(), "0");
   args.insert(args.begin(), shas_[id]);
   args.insert(args.begin(), "EVALSHA");
-  auto r = raw(args, op);
+  // Scripts whose second run would differ from the first (a second claim
+  // finds the first one's lease, ...) are not sent again when a connection
+  // fails under them; the caller gets the error and retries the operation.
+  bool repeatable = id != sc_append && id != sc_read_group && id != sc_reclaim
+                    && id != sc_claim && id != sc_settle && id != sc_due
+                    && id != sc_dlq_remove;
+  auto r = raw(args, op, repeatable);
   if (r->type == REDIS_REPLY_ERROR && str_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
-    // The server lost its script cache (restart, SCRIPT FLUSH).
+    // The server lost its script cache (restart, SCRIPT FLUSH): the script
+    // did not run.
     load_scripts();
     args[1] = shas_[id];
-    r = raw(args, op);
+    r = raw(args, op, repeatable);
   }
   if (r->type == REDIS_REPLY_ERROR) {
     auto msg = str_of(r.get());
@@ -1858,6 +1953,7 @@ void redis_store::check_types(const std::string& op) {
     {key("retry:taken"), "hash"},  {key("retry:seq"), "zset"},
     {key("trimmed"), "string"},
     {key("dlq:seq"), "string"},    {key("gen"), "string"},
+    {key("layout"), "string"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
     std::vector<std::vector<std::string>> cmds;
@@ -2272,8 +2368,9 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
 }
 
 millis_t redis_store::next_due() {
-  auto r = eval(sc_next_due, {opts_.consumer, instance_}, "next_due",
-                gen_check::none);
+  auto r = eval(sc_next_due,
+                {opts_.consumer, instance_, std::to_string(retry_hold_ms)},
+                "next_due", gen_check::none);
   return int_of(r.get());
 }
 

@@ -5,14 +5,15 @@
 #include <string>
 
 /// The Redis store: every port over one Redis server (standalone, RESP2,
-/// hiredis 0.14, one synchronous connection owned by the store object).
-/// The key layout is documented at the top of redis_store.cpp; every key
-/// lives under `redis_options::prefix`, so several deployments can share a
-/// server.
+/// hiredis 0.14, one synchronous connection owned by the store object; a
+/// node opens several store objects over the same data, one per store
+/// actor: see runtime/node.hpp). The key layout is documented at the top of
+/// redis_store.cpp; every key lives under `redis_options::prefix`, so
+/// several deployments can share a server.
 ///
 /// Round trips: every batched port call is one Lua script call (EVALSHA),
 /// i.e. one round trip carrying the whole batch (append, read_group, claim,
-/// settle, reclaim, take_due), atomic on the server.
+/// settle, reclaim, take_due, trim), atomic on the server.
 ///
 /// Decisions where ports.hpp leaves room or Redis differs (the conventions of
 /// the SQLite adapter hold otherwise: retry schedules attempt+1 with epoch 0,
@@ -23,32 +24,38 @@
 ///   the consumer group's PEL), because XAUTOCLAIM's idle time is server
 ///   wall-clock time. `reclaim` returns the longest-idle entries first
 ///   (ties by member string), sorted by seq within one answer.
-/// - Dedup: one hash `ids` (id -> "seq created_at") serves both the dedup
-///   check (created_at + window > now, against the caller's clock) and
-///   `find`/`status_of`, which must find an event after its window too. A
-///   `SET NX PX` key per event would add a second key per event and could
-///   not honour virtual time; the hash is never trimmed (like the log).
-/// - Leases live in Redis (hash `g:<group>:lease`, one field per pending
-///   pair) so fencing works across nodes; epochs come from the persistent
-///   `epoch` counter and never repeat while Redis keeps its data (after a
-///   loss the counter starts over: see the store generation below).
-/// - The ledger (`g:<group>:ledger`) and processed records
-///   (`g:<group>:proc`) are kept forever, as in SQLite; trimming is future
-///   work together with trimming the log.
-/// - `take_due` marks entries taken in memory of this store object only
-///   (as SQLite does): after a restart they are due again. Two nodes on one
-///   Redis may both take one entry; the lease claim lets only one run it.
+/// - Dedup: one key per event id (`id:<id>` -> "seq created_at", SET NX PX)
+///   serves the dedup check (created_at + window > now, against the
+///   caller's clock, so virtual time holds) and `find`/`status_of`. Its
+///   TTL is the longer of the window and the retention, so it expires on
+///   its own; an event a group holds back beyond that is not found by id.
+/// - One state field per (group, seq) in `g:<group>:st`: the lease while
+///   the pair is pending (fencing works across nodes; epochs come from the
+///   persistent `epoch` counter and never repeat while Redis keeps its
+///   data), then the outcome (ledger entry, dead, purged). Trimming
+///   (store::trim) removes the log entries, states and processed records of
+///   settled history; claims of trimmed seqs without a state answer done.
+/// - `take_due` marks entries taken in `retry:taken` with this store
+///   object's instance: it and other nodes skip them for 60 s (caller's
+///   clock), after which they are due again (a reply that got lost, a node
+///   that died); the lease claim lets only one delivery run.
 /// - Groups (patterns, start) are read from Redis on every call, so groups
 ///   created by another node are seen at once.
 /// - Scripts build key names from the prefix (they do not declare KEYS):
 ///   standalone Redis only; hiredis 0.14 has no cluster support anyway.
 /// - A Redis error inside a script may leave the earlier writes of that
-///   script applied (Redis scripts are atomic but not rolled back); the only
-///   such errors are server-side (OOM, wrong-type keys), which open() and
-///   the WRONGTYPE diagnosis report.
-/// - After an I/O error the call throws store_error; the next call
-///   reconnects (re-applying timeout, AUTH and SELECT). `ping` also retries
-///   once over a new connection when the old one turns out to be dead.
+///   script applied (Redis scripts are atomic but not rolled back); the
+///   scripts take their counters first (epochs, the trim mark), so such an
+///   error can waste numbers but never hands one out twice. The only such
+///   errors are server-side (OOM, wrong-type keys), which open() and the
+///   WRONGTYPE diagnosis report.
+/// - Connections: after a failed attempt the next one waits (backoff 100 ms
+///   doubling to 5 s, jittered) and calls fail at once meanwhile. Before
+///   sending, a call checks whether the server closed the connection while
+///   it was idle (restart, idle timeout) and reconnects first; a connection
+///   that fails after a call was sent fails the call, except for calls that
+///   are safe to repeat (reads, group registration, trim, ping), which are
+///   sent once more over a new connection.
 /// - `history_of` and `list_events` are one script call each;
 ///   `list_events` scans at most max(limit * 4, 256) log entries (at most
 ///   5000) per call, in chunks of 256, stopping at the end of the seq whose
@@ -60,12 +67,16 @@
 ///   its data, seqs and epochs start over. The calls that depend on what
 ///   the caller holds fail once per store object with store_error "<store>:
 ///   store generation changed (Redis lost or replaced its data): ..." and
-///   adopt the new generation; the reader's calls (ensure_group,
-///   read_group, reclaim, backlog) report a change another call noticed
-///   first, once, so that the broadcaster drops every seq of the old data.
-///   Afterwards claims and settlements check each pair's event id (one HGET
-///   more per pair until the store object is reopened): copies of old
-///   events are answered `done` / `no_lease` and change nothing.
+///   adopt the new generation (appends adopt it and go into the new data);
+///   the reader's calls (ensure_group, read_group, reclaim, backlog) report
+///   a change another call noticed first, once, so that the broadcaster
+///   drops every seq of the old data. Afterwards claims and settlements
+///   check each pair's event id (one GET more per pair until the store
+///   object is reopened): copies of old events are answered `done` /
+///   `no_lease` and change nothing.
+/// - Layout: the key `layout` names the version of this key layout; a
+///   store refuses to open data of another layout (written by an older
+///   onceflow) instead of misreading it.
 namespace onceflow {
 
 /// Options of the Redis store.

@@ -426,7 +426,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
         gp->request(self->node.store, call_timeout, atom::query_v, r.id)
           .then(
             [done, r](std::vector<group_status>& gs) {
-              json original{{"status", to_string(codec::aggregate(gs))},
+              // No groups: the append's own answer tells an event of no
+              // group's type (accepted) from one trimmed since (unknown).
+              auto status = gs.empty() ? r.original : codec::aggregate(gs);
+              json original{{"status", to_string(status)},
                             {"groups", groups_status_json(gs)}};
               done(json_response(200, json{{"eventId", r.id},
                                            {"status", "duplicate"},
