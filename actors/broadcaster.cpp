@@ -606,6 +606,14 @@ void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
   // Retries that arrived while their seq was in flight.
   for (auto& r : reports) {
     auto p = g.parked.find(r.seq);
+    if (p != g.parked.end() && r.kind == dispatch_report::scheduled
+        && g.in_flight.count(r.seq) == 0) {
+      // The delivery in flight went back into the retry schedule, which
+      // now holds its next attempt: the parked copy (handed out again while
+      // it ran) is older and must not run before the backoff.
+      g.parked.erase(p);
+      continue;
+    }
     if (p != g.parked.end() && g.in_flight.count(r.seq) == 0) {
       auto dl = std::move(p->second);
       g.parked.erase(p);

@@ -41,7 +41,7 @@
 /// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
 /// | `retry:due`         | zset   | member `<g>\x1f<s>`, score = due time     |
 /// | `retry:data`        | hash   | `<g>\x1f<s>` -> delivery (JSON) of the next attempt |
-/// | `retry:taken`       | hash   | `<g>\x1f<s>` -> "<consumer> <instance> <time>": which node took a due retry (others skip it for 60 s) |
+/// | `retry:taken`       | hash   | `<g>\x1f<s>` -> "<consumer> <instance> <time> <call>": which store object took a due retry, in which take_due call (skipped for 60 s, see lua_due) |
 /// | `dlq`               | stream | DLQ in order of death; id `0-<pos>`, fields `g`, `s`, `i` event id, `r` reason, `e` error, `t` dead_at |
 /// | `dlq:seq`           | string | last DLQ position handed out              |
 /// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
@@ -238,7 +238,10 @@ local function holds(g, s, id)
     return r[1][2] ~= nil and field(r[1][2], 'i') == id
   end
   local d = redis.call('HGET', K('retry:data'), g .. '\31' .. s)
-  return d ~= false and string.find(d, '"id":"' .. id .. '"', 1, true) ~= nil
+  if not d then return false end
+  local ok, doc = pcall(cjson.decode, d)
+  return ok and type(doc) == 'table' and type(doc.ev) == 'table'
+         and doc.ev.id == id
 end
 local function bulk(cmd, key, extra, list, step)
   local i = 1
@@ -557,7 +560,12 @@ for b = 7, #ARGV, step do
       -- No lease yet (or a value we cannot read: treated as none).
       le, lx, lh, lr, lc, lholder = 0, 0, 0, 0, 0, ''
     end
-    if lh == 1 and now < lx then
+    if lh == 1 and now < lx and lholder == holder and lx == now + ttl then
+      -- This claim sent again (the connection broke after the first was
+      -- sent): the lease it granted.
+      out[#out + 1] = 0; out[#out + 1] = le; out[#out + 1] = lx
+      out[#out + 1] = lr
+    elseif lh == 1 and now < lx then
       out[#out + 1] = 1; out[#out + 1] = le; out[#out + 1] = lx
       out[#out + 1] = lr
     else
@@ -597,6 +605,7 @@ local order = {}
 local rz = K('retry:due')
 local rd = K('retry:data')
 local rt = K('retry:taken')
+local seen = {}
 local function unpend(g, s)
   local l = leaving[g]
   if not l then
@@ -621,6 +630,14 @@ for b = 4, #ARGV, 8 do
   local sk = GK(g, 'st')
   local member = g .. '\31' .. s
   local d = 0
+  -- The same settlement sent again (the connection broke after the first
+  -- was sent and the client repeated it): answered as the first one was,
+  -- nothing written twice. Recognised by its epoch and `now`, and by not
+  -- being the second item for the pair in this very call (that one is a
+  -- duplicate, refused).
+  local again = false
+  local first_here = not seen[member]
+  seen[member] = true
   local le, lx, lh, lr, lc = nil, 0, 0, 0, 0
   if verify and not holds(g, s, id) then
     d = 2
@@ -628,6 +645,16 @@ for b = 4, #ARGV, 8 do
     local v = redis.call('HGET', sk, s)
     if v and settled_code(v) then
       d = 2
+      local c = string.byte(v, 1)
+      if kind == 0 and c == 68 then
+        local e, at = string.match(v, '^D(%d+) (%-?%d+)')
+        again = tonumber(e) == ep and at == nows
+      elseif kind == 2 and c == 88 then
+        local r = redis.call('XRANGE', K('dlq'), '0-' .. string.sub(v, 2),
+                             '0-' .. string.sub(v, 2))
+        again = r[1] ~= nil and field(r[1][2], 't') == nows
+                and field(r[1][2], 'g') == g and field(r[1][2], 's') == s
+      end
     else
       if v then le, lx, lh, lr, lc = parse_lease(v) end
       if kind == 2 and ep == 0 then
@@ -638,10 +665,18 @@ for b = 4, #ARGV, 8 do
         d = 2
       elseif lh ~= 1 or le ~= ep or now >= lx then
         d = 1
+        if le == ep and lh == 0 then
+          again = kind == 3
+                  or (kind == 1 and lc == 1
+                      and redis.call('ZSCORE', K('retry:due'), member)
+                          == ARGV[b + 5])
+        end
       end
     end
   end
-  if d == 0 then
+  again = again and first_here
+  if again then d = 0 end
+  if d == 0 and not again then
     if kind == 0 then
       if tonumber(s) <= trimmed_to() then
         -- A replay of a trimmed event: settled, and as trimmed as the rest
@@ -696,16 +731,18 @@ end
 return out
 )lua";
 
-/// ARGV: P, now, offset, count, consumer, instance, hold. Returns flat:
+/// ARGV: P, now, offset, count, consumer, instance, hold, call. Returns flat:
 /// member, due, delivery JSON ('' for entries that are not free).
 ///
 /// `retry:taken` marks which store object took an entry ("<consumer>
-/// <instance> <time>"). An entry is not free while a mark of another store
+/// <instance> <time> <call>": call numbers this object's take_due calls). An entry is not free while a mark of another store
 /// object of any node younger than `hold` ms is on it, nor while this store
-/// object's own mark is: only one delivery of a due retry is out at a time.
-/// Marks go with the settlement (or a DLQ replay); one left behind (a node
-/// that died, a reply that got lost) frees the entry after `hold`. Marks of
-/// this consumer's earlier store objects (a restart) do not block it.
+/// object's own mark is. Marks go with the settlement (or a DLQ replay);
+/// one left behind (a node that died, a reply that got lost) frees the
+/// entry after `hold`, when it is handed out again (the lease claim lets one
+/// delivery run at a time). Marks of this consumer's earlier store objects
+/// (a restart) do not block it; its own mark of the same call (sent again)
+/// neither.
 const char* const lua_due = R"lua(
 local now = tonumber(ARGV[2])
 local me = ARGV[5]
@@ -721,8 +758,12 @@ for i = 1, #ms, 2 do
   local t = redis.call('HGET', tk, m)
   local free = true
   if t then
-    local c, ti, at = string.match(t, '^(.*) (%S+) (%-?%d+)$')
+    local c, ti, at, call = string.match(t, '^(.*) (%S+) (%-?%d+) (%d+)$')
     if c == me and ti ~= inst then
+      free = true
+    elseif c == me and call == ARGV[8] then
+      -- This call sent again (the connection broke after the first was
+      -- sent): what the first one took.
       free = true
     else
       free = at == nil or now >= tonumber(at) + hold
@@ -731,7 +772,8 @@ for i = 1, #ms, 2 do
   if free then
     data = redis.call('HGET', K('retry:data'), m) or ''
     if data ~= '' then
-      redis.call('HSET', tk, m, me .. ' ' .. inst .. ' ' .. ARGV[2])
+      redis.call('HSET', tk, m, me .. ' ' .. inst .. ' ' .. ARGV[2] .. ' '
+                 .. ARGV[8])
     end
   end
   out[#out + 1] = m
@@ -761,7 +803,7 @@ while true do
     local t = redis.call('HGET', tk, ms[i])
     local at = nil
     if t then
-      local c, ti, a = string.match(t, '^(.*) (%S+) (%-?%d+)$')
+      local c, ti, a = string.match(t, '^(.*) (%S+) (%-?%d+) %d+$')
       if not (c == ARGV[2] and ti ~= ARGV[3]) then at = tonumber(a) end
     end
     if not at then
@@ -1583,6 +1625,8 @@ private:
   int64_t retry_at_ = 0;
   std::string connect_error_;
   std::string shas_[sc_count];
+  /// Numbers take_due calls (marks in `retry:taken`).
+  uint64_t take_calls_ = 0;
   /// Identifies this store object in `retry:taken` (a restart is a new
   /// one; so is each further store object of a node).
   std::string instance_ = std::to_string(std::random_device{}())
@@ -1621,8 +1665,8 @@ redis_store::redis_store(const redis_options& opts)
 
 void redis_store::open_generation() {
   // The layout first: data of another layout (an older onceflow: no
-  // `layout` key, but a log) is refused instead of misread.
-  auto ls = pipeline({{"GET", key("layout")}, {"EXISTS", key("log")}},
+  // `layout` key, but its `ids` hash) is refused instead of misread.
+  auto ls = pipeline({{"GET", key("layout")}, {"EXISTS", key("ids")}},
                      "open");
   for (auto& r : ls)
     if (r->type == REDIS_REPLY_ERROR)
@@ -1908,12 +1952,16 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
   args.insert(args.begin(), "0");
   args.insert(args.begin(), shas_[id]);
   args.insert(args.begin(), "EVALSHA");
-  // Scripts whose second run would differ from the first (a second claim
-  // finds the first one's lease, ...) are not sent again when a connection
-  // fails under them; the caller gets the error and retries the operation.
+  // When a connection fails under a script, only scripts that answer a
+  // second run like the first are sent again: reads, group registration,
+  // and claim, settle and take_due, which recognise their own earlier run
+  // (same holder/epoch and `now`). The others fail and their callers retry
+  // the operation: an append would answer `duplicate` for its own events,
+  // a read or reclaim would skip the entries the first run took (they come
+  // back through reclaim), a DLQ change would report 0, a trim would trim
+  // and count more.
   bool repeatable = id != sc_append && id != sc_read_group && id != sc_reclaim
-                    && id != sc_claim && id != sc_settle && id != sc_due
-                    && id != sc_dlq_remove;
+                    && id != sc_dlq_remove && id != sc_trim;
   auto r = raw(args, op, repeatable);
   if (r->type == REDIS_REPLY_ERROR && str_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
     // The server lost its script cache (restart, SCRIPT FLUSH): the script
@@ -2343,27 +2391,47 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
 // -- retry_port --------------------------------------------------------------
 
 std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
+  // Entries are marked taken by the script that returns them: whatever was
+  // taken reaches the caller, also when a later round fails (the error
+  // then surfaces on the next call). An entry whose data cannot be decoded
+  // is skipped (it stays in the schedule, reported when nothing else is).
   std::vector<delivery> out;
+  std::string bad;
   size_t offset = 0;
+  auto call = std::to_string(++take_calls_);
   while (out.size() < max) {
     auto count = max - out.size();
-    auto r = eval(sc_due,
-                  {std::to_string(now), std::to_string(offset),
-                   std::to_string(count), opts_.consumer, instance_,
-                   std::to_string(retry_hold_ms)},
-                  "take_due", gen_check::check);
+    reply_ptr r;
+    try {
+      r = eval(sc_due,
+               {std::to_string(now), std::to_string(offset),
+                std::to_string(count), opts_.consumer, instance_,
+                std::to_string(retry_hold_ms), call},
+               "take_due", gen_check::check);
+    } catch (const store_error&) {
+      if (out.empty())
+        throw;
+      break;
+    }
     if (!is_array(r.get()) || r->elements == 0)
       break;
     auto n = r->elements / 3;
     for (size_t i = 0; i < n && out.size() < max; ++i) {
       auto text = str_of(r->element[3 * i + 2]);
-      if (!text.empty())
-        out.push_back(decode_delivery(text, "take_due"));
+      if (text.empty())
+        continue;
+      try {
+        out.push_back(codec::delivery_from_json(text));
+      } catch (const codec::decode_error& ex) {
+        bad = str_of(r->element[3 * i]) + ": " + ex.what();
+      }
     }
     if (n < count)
       break;
     offset += n;
   }
+  if (out.empty() && !bad.empty())
+    fail("take_due", "bad entry in the retry schedule (" + bad + ")");
   return out;
 }
 

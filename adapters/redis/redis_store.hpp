@@ -38,7 +38,9 @@
 /// - `take_due` marks entries taken in `retry:taken` with this store
 ///   object's instance: it and other nodes skip them for 60 s (caller's
 ///   clock), after which they are due again (a reply that got lost, a node
-///   that died); the lease claim lets only one delivery run.
+///   that died); the lease claim lets only one delivery run at a time, and
+///   a node drops a copy it got again while the first was still running
+///   once that one went back into the schedule.
 /// - Groups (patterns, start) are read from Redis on every call, so groups
 ///   created by another node are seen at once.
 /// - Scripts build key names from the prefix (they do not declare KEYS):
@@ -54,8 +56,10 @@
 ///   sending, a call checks whether the server closed the connection while
 ///   it was idle (restart, idle timeout) and reconnects first; a connection
 ///   that fails after a call was sent fails the call, except for calls that
-///   are safe to repeat (reads, group registration, trim, ping), which are
-///   sent once more over a new connection.
+///   answer a second run like the first, which are sent once more over a
+///   new connection: reads, group registration, ping, and claim, settle
+///   and take_due, whose scripts recognise their own earlier run (same
+///   holder or epoch and the same `now`) and answer what it did.
 /// - `history_of` and `list_events` are one script call each;
 ///   `list_events` scans at most max(limit * 4, 256) log entries (at most
 ///   5000) per call, in chunks of 256, stopping at the end of the seq whose

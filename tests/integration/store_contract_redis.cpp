@@ -605,6 +605,64 @@ BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
   BOOST_CHECK_THROW(s->history_of("b"), store_error);
 }
 
+/// A claim or settlement the adapter sends again after the connection broke
+/// under it (same arguments) answers what the first run did and writes
+/// nothing twice (redis_store.hpp, connections).
+BOOST_AUTO_TEST_CASE(claims_and_settlements_sent_again_answer_the_same) {
+  if (skip_redis_tests())
+    return;
+  auto s = open_store(shared_server().url(), unique_prefix("again"));
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch{make_event("a", "t"), make_event("b", "t"),
+                           make_event("c", "t")};
+  s->append(batch, t0, 60'000);
+  auto evs = s->read_group("g", 10, t0);
+  BOOST_REQUIRE_EQUAL(evs.size(), 3u);
+  std::vector<claim_request> reqs;
+  for (auto& ev : evs)
+    reqs.push_back({"g", ev.id, ev.seq});
+  auto first = s->claim(reqs, "n/l", t0, 1000, 3);
+  auto again = s->claim(reqs, "n/l", t0, 1000, 3);
+  BOOST_REQUIRE_EQUAL(again.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_CHECK(first[i].kind == claim_decision::granted);
+    BOOST_CHECK(again[i].kind == claim_decision::granted);
+    BOOST_CHECK_EQUAL(again[i].epoch, first[i].epoch);
+  }
+  // Another holder, or the same one later, is still refused.
+  BOOST_CHECK(s->claim({reqs[0]}, "n/other", t0, 1000, 3)[0].kind
+              == claim_decision::held);
+  BOOST_CHECK(s->claim({reqs[0]}, "n/l", t0 + 1, 1000, 3)[0].kind
+              == claim_decision::held);
+  auto item = [&](size_t i, settle_kind kind) {
+    settlement st;
+    st.kind = kind;
+    st.dl.ev = evs[i];
+    st.dl.group = "g";
+    st.dl.epoch = first[i].epoch;
+    st.record_effect = true;
+    st.due = t0 + 500;
+    st.reason = dlq_reason::permanent_error;
+    st.error = "bad";
+    return st;
+  };
+  std::vector<settlement> items{item(0, settle_kind::done),
+                                item(1, settle_kind::retry),
+                                item(2, settle_kind::dead)};
+  for (int round = 0; round < 2; ++round) {
+    auto ds = s->settle(items, t0 + 10);
+    BOOST_REQUIRE_EQUAL(ds.size(), 3u);
+    for (auto d : ds)
+      BOOST_CHECK(d == fence_decision::ok);
+  }
+  BOOST_CHECK_EQUAL(s->processed_count("g"), 1u);
+  BOOST_CHECK_EQUAL(s->scheduled(), 1u);
+  BOOST_CHECK_EQUAL(s->dlq_size(), 1u);
+  // The same settlement later (another `now`) is a stale copy: refused.
+  BOOST_CHECK(s->settle({items[0]}, t0 + 11)[0] != fence_decision::ok);
+  BOOST_CHECK_EQUAL(s->processed_count("g"), 1u);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_group_throws) {
   if (skip_redis_tests())
     return;
