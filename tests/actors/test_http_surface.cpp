@@ -340,4 +340,39 @@ BOOST_AUTO_TEST_CASE(gateway_batches_waiting_submissions_and_splits_results) {
   BOOST_CHECK(status("late-1", "g") == event_status::unknown);
 }
 
+/// A retry handed out again while its first delivery still runs (a store
+/// mark that lapsed) is parked; when the running one fails into the retry
+/// schedule, the parked copy is older than the schedule and must not run
+/// before the backoff.
+BOOST_AUTO_TEST_CASE(parked_copy_of_a_rescheduled_retry_is_dropped) {
+  auto& g = add_async_group("hooks");
+  g.retry.base = 1000;
+  start();
+  publish({make_event("e1", "t")});
+  BOOST_REQUIRE_EQUAL(pending->calls.size(), 1u);
+  delivery copy;
+  copy.ev = st->find("e1");
+  copy.group = "hooks";
+  copy.attempt = 1;
+  self->send(n.broadcaster, atom::redeliver_v, std::vector<delivery>{copy});
+  run();
+  BOOST_CHECK_EQUAL(pending->calls.size(), 1u);
+  handler_result failed;
+  failed.result = outcome::retryable;
+  failed.error = "boom";
+  BOOST_REQUIRE(pending->complete("e1", failed));
+  run();
+  BOOST_CHECK(status("e1", "hooks") == event_status::retrying);
+  // Nothing runs before the backoff, then the scheduled attempt 2.
+  BOOST_CHECK(pending->calls.empty());
+  advance(std::chrono::milliseconds(999));
+  BOOST_CHECK(pending->calls.empty());
+  advance(std::chrono::milliseconds(1));
+  BOOST_REQUIRE_EQUAL(pending->calls.size(), 1u);
+  BOOST_REQUIRE(pending->complete("e1", success()));
+  run();
+  BOOST_CHECK_EQUAL(effects("e1"), 1u);
+  BOOST_CHECK(status("e1", "hooks") == event_status::processed);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
