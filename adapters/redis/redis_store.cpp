@@ -47,6 +47,7 @@
 /// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
 /// | `dlq:ev:<event id>` | set    | positions of the event's DLQ entries      |
 /// | `retry:seq`         | zset   | member `<g>\x1f<s>`, score = seq: the retry schedule by seq (the trim point) |
+/// | `log:t`             | zset   | append time index: one member per append call, score = its first seq, member "<first seq>:<latest created_at>"; lets a trim skip reading whole batches that are past retention |
 /// | `trimmed`           | string | highest seq trimmed from the log (see lua_trim); a claim of a seq up to it without a state field answers done |
 ///
 /// One state field per pair keeps the hot path short: a claim reads and
@@ -335,6 +336,7 @@ local log = K('log')
 local seq = tonumber(redis.call('GET', K('seq')) or '0')
 local out = {}
 local added = false
+local first_new, latest = nil, nil
 local n = (#ARGV - 4) / 4
 for k = 0, n - 1 do
   local b = 4 + k * 4
@@ -356,6 +358,9 @@ for k = 0, n - 1 do
   end
   if not dup then
     seq = seq + 1
+    if not first_new then first_new = seq end
+    local c = tonumber(ARGV[b + 3])
+    if not latest or c > latest then latest = c end
     redis.call('XADD', log, '0-' .. ss, 'i', ARGV[b + 1], 't', ARGV[b + 2],
                'd', ARGV[b + 4])
     out[#out + 1] = 0
@@ -363,7 +368,12 @@ for k = 0, n - 1 do
     added = true
   end
 end
-if added then redis.call('SET', K('seq'), fmt(seq)) end
+if added then
+  redis.call('SET', K('seq'), fmt(seq))
+  -- The append time index for trimming (see lua_trim).
+  redis.call('ZADD', K('log:t'), first_new,
+             fmt(first_new) .. ':' .. fmt(latest))
+end
 return out
 )lua";
 
@@ -1120,23 +1130,72 @@ end
 local r = redis.call('ZRANGEBYSCORE', K('retry:seq'), '(' .. done_to, '+inf',
                     'WITHSCORES', 'LIMIT', 0, 1)
 if #r > 0 then limit = math.min(limit, tonumber(r[2])) end
-if limit <= 1 then return 0 end
-local es = redis.call('XRANGE', log, '-', '0-' .. fmt(limit - 1), 'COUNT', max)
-local seqs = {}
-for _, e in ipairs(es) do
+local from = done_to + 1
+local hi = math.min(limit - 1, done_to + max)
+if hi < from then return 0 end
+-- Where the prefix of old entries ends. The append time index `log:t` (one
+-- member per append call: score its first seq, member "<first seq>:<latest
+-- created_at>") answers for whole batches; only the batch holding the
+-- first entry within retention is read entry by entry. Entries without an
+-- index member (none) are read.
+local function created_of(e)
   local f = e[2]
   local created = nil
   local d = field(f, 'd')
   if d then created = string.match(d, '^%-?%d+\31(%-?%d+)\31') end
-  created = tonumber(created or field(f, 'c') or '0')
-  if created + ret > now then break end
-  seqs[#seqs + 1] = string.sub(e[1], 3)
+  return tonumber(created or field(f, 'c') or '0')
 end
-if #seqs == 0 then return 0 end
+-- The last seq in [a, b] before the first entry within retention.
+local function scan(a, b)
+  local cut = b
+  for _, e in ipairs(redis.call('XRANGE', log, '0-' .. fmt(a),
+                                '0-' .. fmt(b))) do
+    if created_of(e) + ret > now then
+      return tonumber(string.sub(e[1], 3)) - 1
+    end
+  end
+  return cut
+end
+local tk = K('log:t')
+local cut = from - 1
+local first = redis.call('ZREVRANGEBYSCORE', tk, fmt(from), '-inf',
+                         'LIMIT', 0, 1)
+if #first == 0 then
+  cut = scan(from, hi)
+else
+  local batches = {first[1]}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', tk, '(' .. fmt(from),
+                                fmt(hi))) do
+    batches[#batches + 1] = m
+  end
+  for k, m in ipairs(batches) do
+    local s0, mc = string.match(m, '^(%d+):(%-?%d+)$')
+    local e0 = hi
+    if batches[k + 1] then
+      e0 = math.min(hi, tonumber(string.match(batches[k + 1], '^(%d+):')) - 1)
+    end
+    if tonumber(mc) + ret <= now then
+      cut = e0
+    else
+      cut = scan(math.max(tonumber(s0), from), e0)
+      break
+    end
+  end
+end
+if cut < from then return 0 end
+local seqs = {}
+for q = from, cut do seqs[#seqs + 1] = fmt(q) end
 local last_seq = seqs[#seqs]
 -- The mark first: if a later command fails, claims of these seqs are
 -- still refused (never granted again without a state field).
 redis.call('SET', K('trimmed'), last_seq)
+-- Index members of batches that are gone entirely.
+local keep = redis.call('ZREVRANGEBYSCORE', tk, fmt(cut + 1), '-inf',
+                        'LIMIT', 0, 1)
+if #keep > 0 then
+  redis.call('ZREMRANGEBYSCORE', tk, '-inf',
+             '(' .. string.match(keep[1], '^(%d+):'))
+end
 for _, g in ipairs(groups) do
   local sk = GK(g, 'st')
   local i = 1
@@ -1999,7 +2058,7 @@ void redis_store::check_types(const std::string& op) {
     {key("epoch"), "string"},      {key("retry:due"), "zset"},
     {key("retry:data"), "hash"},   {key("dlq"), "stream"},
     {key("retry:taken"), "hash"},  {key("retry:seq"), "zset"},
-    {key("trimmed"), "string"},
+    {key("trimmed"), "string"},    {key("log:t"), "zset"},
     {key("dlq:seq"), "string"},    {key("gen"), "string"},
     {key("layout"), "string"},
   };

@@ -2025,6 +2025,48 @@ BOOST_DATA_TEST_CASE(trim_keeps_entries_within_retention,
   check_trimmed(s, e4);
 }
 
+/// Entries of one append batch may have different created_at: the prefix
+/// still ends at the first entry within retention, inside a batch too.
+BOOST_DATA_TEST_CASE(trim_ends_inside_a_batch_at_its_first_young_entry,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  std::vector<event> one{make_event("a", "t", t0),
+                         make_event("b", "t", t0 + 10 * minute),
+                         make_event("c", "t", t0)};
+  s.append(one, t0, minute);
+  std::vector<event> two{make_event("d", "t", t0), make_event("e", "t", t0)};
+  s.append(two, t0, minute);
+  auto evs = s.read_group("g", 10, t0);
+  BOOST_REQUIRE_EQUAL(ids_of(evs), "a,b,c,d,e");
+  for (auto& ev : evs)
+    process(s, "g", ev, t0 + 1);
+  // a is old, b within retention: only a goes.
+  BOOST_CHECK_EQUAL(s.trim(t0 + 5 * minute, minute, minute, 100), 1u);
+  check_trimmed(s, evs[0]);
+  for (size_t i = 1; i < evs.size(); ++i)
+    BOOST_CHECK_EQUAL(s.find(evs[i].id).seq, evs[i].seq);
+  BOOST_CHECK_EQUAL(s.trim(t0 + 11 * minute - 1, minute, minute, 100), 0u);
+  // Once b is old too, the rest goes, at most `max` at a time.
+  BOOST_CHECK_EQUAL(s.trim(t0 + 11 * minute, minute, minute, 3), 3u);
+  BOOST_CHECK_EQUAL(s.find("e").seq, evs[4].seq);
+  BOOST_CHECK_EQUAL(s.trim(t0 + 11 * minute, minute, minute, 3), 1u);
+  for (auto& ev : evs)
+    check_trimmed(s, ev);
+  // New batches after a full trim are indexed and trimmed as well.
+  std::vector<event> three{make_event("f", "t", t0 + 20 * minute),
+                           make_event("g", "t", t0 + 20 * minute)};
+  s.append(three, t0 + 20 * minute, minute);
+  auto more = s.read_group("g", 10, t0 + 20 * minute);
+  BOOST_REQUIRE_EQUAL(ids_of(more), "f,g");
+  for (auto& ev : more)
+    process(s, "g", ev, t0 + 20 * minute);
+  BOOST_CHECK_EQUAL(s.trim(t0 + 20 * minute, minute, minute, 100), 0u);
+  BOOST_CHECK_EQUAL(s.trim(t0 + 21 * minute, minute, minute, 100), 2u);
+  BOOST_CHECK_EQUAL(s.head(), more[1].seq);
+}
+
 BOOST_DATA_TEST_CASE(trim_removes_at_most_max_oldest_first,
                      bdata::make(all_backends), name) {
   harness h{name};
