@@ -340,6 +340,10 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
             done, timeout * TIME_SCALE, what, interval=0.25,
             progress=lambda: f"records {last.get('c')} of {expected}")
 
+    def groups_of(self, name):
+        """The groups node `name` serves (all of GROUPS here)."""
+        return self.GROUPS
+
     def wait_quiet(self, names=None, timeout=60):
         """Every node has nothing queued or in flight and Redis has no
         pending entry, scheduled retry or lease left."""
@@ -356,7 +360,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
                 s = self.status(name)
                 last[name] = {k: v for k, v in s.items()
                               if k.endswith(("queued", "in-flight"))}
-                for g in self.GROUPS:
+                for g in self.groups_of(name):
                     if s.get(f"groups.{g}.queued", 1) or \
                             s.get(f"groups.{g}.in-flight", 1):
                         return False

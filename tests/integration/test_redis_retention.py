@@ -222,30 +222,9 @@ class RetentionBase(RedisNodesBase):
         self.node_groups[name] = list(groups or self.GROUPS)
         return path
 
-    def wait_quiet(self, names=None, timeout=60):
-        """Like RedisNodesBase.wait_quiet, with each node's own groups:
-        nothing queued or in flight on the nodes, and no pending entry,
-        scheduled retry or lease in Redis."""
-        names = names or list(self.nodes)
-        last = {}
-
-        def quiet():
-            c = self.counts()
-            last["c"] = c
-            if c["retry"] != 0 or any(g["pel"] or g["lease"]
-                                      for g in c["groups"].values()):
-                return False
-            for name in names:
-                s = self.status(name)
-                last[name] = {k: v for k, v in s.items()
-                              if k.endswith(("queued", "in-flight"))}
-                for g in self.node_groups[name]:
-                    if s.get(f"groups.{g}.queued", 1) or \
-                            s.get(f"groups.{g}.in-flight", 1):
-                        return False
-            return True
-        op.wait_until(quiet, timeout * TIME_SCALE, "the nodes to go quiet",
-                      interval=0.25, progress=lambda: str(last))
+    def groups_of(self, name):
+        """The groups node `name` serves (RedisNodesBase.wait_quiet)."""
+        return self.node_groups[name]
 
     def http(self, name, method, path, body=None, **kw):
         return hc.request(self.http_ports[name], method, path, body, **kw)
