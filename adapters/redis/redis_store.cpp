@@ -21,34 +21,8 @@
 #include <sys/time.h>
 #include <utility>
 
-/// Key layout (every key is `<prefix><name>`; `<g>` is a group name, `<s>`
-/// a seq in decimal, `<pos>` a DLQ position in decimal, `\x1f` the unit
-/// separator byte):
-///
-/// | key                 | type   | content                                   |
-/// |---------------------|--------|-------------------------------------------|
-/// | `gen`               | string | store generation: 16 hex digits, set (SET NX) when a store opens or finds it missing; see below |
-/// | `layout`            | string | version of this key layout ("2"), set with `gen`; a store refuses data of another layout |
-/// | `seq`               | string | last seq handed out (INCR-like counter)   |
-/// | `log`               | stream | the log; entry id `0-<seq>`, fields `i` id, `t` type (the two fields scripts look at) and `d` "<priority>\x1f<created_at>\x1f<trace id>\x1f<payload>" (read by the client only: fewer fields to copy in and out of scripts); one consumer group per listener group |
-/// | `id:<event id>`     | string | "<seq> <created_at>" of the newest event with that id (dedup window check and `find`); SET NX PX with a TTL of max(dedup window, retention): expires on its own |
-/// | `groups`            | hash   | group -> "<start>\x1f<pattern>\x1f<pattern>..." (start = head at creation) |
-/// | `epoch`             | string | last lease epoch handed out (never reset) |
-/// | `g:<g>:pel`         | zset   | pending entries of the group: member `<s>`, score = delivery time (caller's clock); mirrors the consumer group's PEL |
-/// | `g:<g>:st`          | hash   | `<s>` -> the pair's state, one of: a lease "<epoch> <expires_at> <held 0/1> <redeliveries> <scheduled 0/1> <holder>" (scheduled: the pair is in `retry:due`); "D<epoch> <at>[ <attempts>]" the ledger entry: the effect is committed; "X<pos>" dead (in the DLQ at `<pos>`); "P" purged from the DLQ (never runs again) |
-/// | `g:<g>:proc`        | hash   | `<s>` -> processed record (JSON)          |
-/// | `g:<g>:proc:dup`    | hash   | `<s>` -> further records, one per line: a double effect (never written unless the ledger failed) |
-/// | `g:<g>:dead`        | hash   | `<s>` -> `<pos>` of its DLQ entry         |
-/// | `retry:due`         | zset   | member `<g>\x1f<s>`, score = due time     |
-/// | `retry:data`        | hash   | `<g>\x1f<s>` -> delivery (JSON) of the next attempt |
-/// | `retry:taken`       | hash   | `<g>\x1f<s>` -> "<consumer> <instance> <time> <call>": which store object took a due retry, in which take_due call (skipped for 60 s, see lua_due) |
-/// | `dlq`               | stream | DLQ in order of death; id `0-<pos>`, fields `g`, `s`, `i` event id, `r` reason, `e` error, `t` dead_at |
-/// | `dlq:seq`           | string | last DLQ position handed out              |
-/// | `dlq:e:<pos>`       | hash   | field `d`: the delivery with its attempt history (JSON) |
-/// | `dlq:ev:<event id>` | set    | positions of the event's DLQ entries      |
-/// | `retry:seq`         | zset   | member `<g>\x1f<s>`, score = seq: the retry schedule by seq (the trim point) |
-/// | `log:t`             | zset   | append time index: one member per append call, score = its first seq, member "<first seq>:<latest created_at>"; lets a trim skip reading whole batches that are past retention |
-/// | `trimmed`           | string | highest seq trimmed from the log (see lua_trim); a claim of a seq up to it without a state field answers done |
+/// Key layout: the table "Redis keys" in docs/architecture.md names every
+/// key, its type and its content; keep it in step with the scripts below.
 ///
 /// One state field per pair keeps the hot path short: a claim reads and
 /// writes one field (done, dead and purged pairs are refused by the same

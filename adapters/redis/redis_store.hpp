@@ -7,9 +7,9 @@
 /// The Redis store: every port over one Redis server (standalone, RESP2,
 /// hiredis 0.14, one synchronous connection owned by the store object; a
 /// node opens several store objects over the same data, one per store
-/// actor: see runtime/node.hpp). The key layout is documented at the top of
-/// redis_store.cpp; every key lives under `redis_options::prefix`, so
-/// several deployments can share a server.
+/// actor: see runtime/node.hpp). The key layout is the table "Redis keys"
+/// in docs/architecture.md; every key lives under `redis_options::prefix`,
+/// so several deployments can share a server.
 ///
 /// Round trips: every batched port call is one Lua script call (EVALSHA),
 /// i.e. one round trip carrying the whole batch (append, read_group, claim,
