@@ -66,8 +66,11 @@
 /// of the scripts listed above, not repeated below):
 /// - append: GET seq; per event SET id:<id> NX PX and XADD log (an id seen
 ///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
-/// - read_group: HGET groups; XREADGROUP COUNT n (repeated only if entries
-///   of other types were skipped); one ZADD pel; one XACK for skipped ones.
+/// - read_group: one MULTI/EXEC: a script (HGET groups, XINFO GROUPS, SET
+///   g:<g>:rd), a native XREADGROUP COUNT n, a script (HGET groups, GET
+///   rd, XINFO GROUPS, one ZADD pel; for groups not of `*` an XRANGE of the
+///   delivered entries and one XACK for other types), GET gen; repeated
+///   only if entries of other types were skipped.
 /// - claim: INCRBY epoch (by the number of pairs), GET trimmed; per pair
 ///   HSETNX st (a pair without state: granted at once), else HGET st +
 ///   HSET st. After a generation change also GET id:<id> per pair.
@@ -377,41 +380,79 @@ redis.call('HSET', K('groups'), g, fmt(head) .. '\31' .. ARGV[3])
 return head
 )lua";
 
-/// ARGV: P, group, consumer, max, now. Returns flat: id, fields.
-const char* const lua_read_group = R"lua(
+/// The native read (see redis_store::read_group): runs in one MULTI/EXEC
+/// around the XREADGROUP. ARGV: P, group. Notes the group's last delivered
+/// seq in `g:<g>:rd`, so that lua_read_after knows what the XREADGROUP
+/// after it delivered.
+const char* const lua_read_before = R"lua(
+local g = ARGV[2]
+local err = need_group(g)
+if err then return err end
+for _, info in ipairs(redis.call('XINFO', 'GROUPS', K('log'))) do
+  if field(info, 'name') == g then
+    local l = string.match(field(info, 'last-delivered-id'), '%-(%d+)$')
+    redis.call('SET', GK(g, 'rd'), l)
+    return 1
+  end
+end
+return redis.error_reply('NOGROUP unknown group')
+)lua";
+
+/// After the XREADGROUP (same MULTI/EXEC). ARGV: P, group, now. Mirrors
+/// what it delivered into `g:<g>:pel` (seqs are dense: every seq from the
+/// noted last delivered one to the new one), acknowledges entries of
+/// types the group does not take. Returns {1} when the group takes every
+/// type, else {0, seq, ...} with the seqs the caller may hand out.
+const char* const lua_read_after = R"lua(
 local g = ARGV[2]
 local err, start, pats = need_group(g)
 if err then return err end
-local max = tonumber(ARGV[4])
-local now = ARGV[5]
-local match = matcher(pats)
-local log = K('log')
-local out = {}
-local cnt = 0
+local prev = tonumber(redis.call('GET', GK(g, 'rd')) or '-1')
+local last = nil
+for _, info in ipairs(redis.call('XINFO', 'GROUPS', K('log'))) do
+  if field(info, 'name') == g then
+    last = tonumber(string.match(field(info, 'last-delivered-id'),
+                                 '%-(%d+)$'))
+  end
+end
+if not last or prev < 0 then
+  return redis.error_reply('NOGROUP unknown group')
+end
+local all = #pats > 0
+for _, p in ipairs(pats) do
+  if p ~= '*' then all = false break end
+end
 local adds = {}
 local acks = {}
-while cnt < max do
-  local r = redis.call('XREADGROUP', 'GROUP', g, ARGV[3], 'COUNT', max - cnt,
-                       'STREAMS', log, '>')
-  if not r or #r == 0 or #r[1][2] == 0 then break end
-  for _, e in ipairs(r[1][2]) do
-    local id = e[1]
-    local f = e[2]
-    local t = f and field(f, 't')
+local out = {1}
+if all then
+  for q = prev + 1, last do
+    adds[#adds + 1] = ARGV[3]
+    adds[#adds + 1] = fmt(q)
+  end
+elseif last > prev then
+  out = {0}
+  local match = matcher(pats)
+  for _, e in ipairs(redis.call('XRANGE', K('log'), '0-' .. fmt(prev + 1),
+                                '0-' .. fmt(last))) do
+    local t = e[2] and field(e[2], 't')
     if t and match(t) then
-      cnt = cnt + 1
-      out[#out + 1] = id
-      out[#out + 1] = f
-      adds[#adds + 1] = now
-      adds[#adds + 1] = string.sub(id, 3)
+      adds[#adds + 1] = ARGV[3]
+      adds[#adds + 1] = string.sub(e[1], 3)
+      out[#out + 1] = string.sub(e[1], 3)
     else
-      acks[#acks + 1] = id
+      acks[#acks + 1] = e[1]
     end
   end
 end
 bulk('ZADD', GK(g, 'pel'), nil, adds, 1000)
-bulk('XACK', log, g, acks, 1000)
+bulk('XACK', K('log'), g, acks, 1000)
 return out
+)lua";
+
+/// Checks the store generation only (the prelude does; ARGV: P).
+const char* const lua_gen_check = R"lua(
+return 1
 )lua";
 
 /// ARGV: P, group, consumer, now, cutoff, max. Returns entries (XCLAIM).
@@ -1194,7 +1235,6 @@ return #seqs
 enum script_id : size_t {
   sc_append,
   sc_ensure_group,
-  sc_read_group,
   sc_reclaim,
   sc_backlog,
   sc_claim,
@@ -1210,15 +1250,18 @@ enum script_id : size_t {
   sc_history,
   sc_list_events,
   sc_trim,
+  sc_read_before,
+  sc_read_after,
+  sc_gen_check,
   sc_count,
 };
 
 const char* const script_bodies[sc_count] = {
-  lua_append,       lua_ensure_group, lua_read_group,     lua_reclaim,
+  lua_append,       lua_ensure_group, lua_reclaim,
   lua_backlog,      lua_claim,        lua_settle,         lua_due,
   lua_next_due,     lua_status,       lua_find,         lua_processed_of,   lua_processed_count,
   lua_dlq_read,     lua_dlq_remove,   lua_history,        lua_list_events,
-  lua_trim,
+  lua_trim,         lua_read_before,  lua_read_after,     lua_gen_check,
 };
 
 // -- replies -----------------------------------------------------------------
@@ -1993,7 +2036,7 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
   // a read or reclaim would skip the entries the first run took (they come
   // back through reclaim), a DLQ change would report 0, a trim would trim
   // and count more.
-  bool repeatable = id != sc_append && id != sc_read_group && id != sc_reclaim
+  bool repeatable = id != sc_append && id != sc_reclaim
                     && id != sc_dlq_remove && id != sc_trim;
   auto r = raw(args, op, repeatable);
   if (r->type == REDIS_REPLY_ERROR && str_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
@@ -2063,6 +2106,7 @@ void redis_store::check_types(const std::string& op) {
     auto g = str_of(r->element[i]);
     per_group.emplace_back(gkey(g, "pel"), "zset");
     per_group.emplace_back(gkey(g, "st"), "hash");
+    per_group.emplace_back(gkey(g, "rd"), "string");
     per_group.emplace_back(gkey(g, "proc"), "hash");
     per_group.emplace_back(gkey(g, "proc:dup"), "hash");
     per_group.emplace_back(gkey(g, "dead"), "hash");
@@ -2262,16 +2306,72 @@ std::vector<event> redis_store::read_group(const std::string& group,
       fail("read_group", "unknown group '" + group + "'");
     return {};
   }
-  auto r = eval(sc_read_group,
-                {group, opts_.consumer, std::to_string(max),
-                 std::to_string(now)},
-                "read_group", gen_check::reader, group);
+  // A native XREADGROUP (its entries go to the client without passing
+  // through a script) between two small scripts, in one MULTI/EXEC so
+  // that nothing runs in between: the first notes the group's last
+  // delivered seq, the second mirrors what the XREADGROUP delivered into
+  // the PEL mirror (and acknowledges entries of other types); the last
+  // command checks the store generation. The scripts go as EVAL (cached
+  // by the server after the first): a server that lost its script cache
+  // must not run the XREADGROUP without them.
+  const std::string op = "read_group";
   std::vector<event> out;
-  if (!is_array(r.get()))
-    return out;
-  out.reserve(r->elements / 2);
-  for (size_t i = 0; i + 1 < r->elements; i += 2)
-    out.push_back(decode_event(r->element[i], r->element[i + 1]));
+  auto text = [](script_id id) {
+    return std::string(lua_prelude) + script_bodies[id];
+  };
+  while (out.size() < max) {
+    auto want = max - out.size();
+    auto rs = pipeline(
+      {{"MULTI"},
+       {"EVAL", text(sc_read_before), "0", prefix_, group, ""},
+       {"XREADGROUP", "GROUP", group, opts_.consumer, "COUNT",
+        std::to_string(want), "STREAMS", key("log"), ">"},
+       {"EVAL", text(sc_read_after), "0", prefix_, group,
+        std::to_string(now), ""},
+       {"EVAL", text(sc_gen_check), "0", prefix_, gen_},
+       {"EXEC"}},
+      op, false);
+    for (auto& r : rs)
+      if (r->type == REDIS_REPLY_ERROR)
+        error_reply(r.get(), op, group);
+    auto* ex = rs.back().get();
+    if (!is_array(ex) || ex->elements != 4)
+      fail(op, "unexpected reply to the read transaction");
+    // A new generation first: the group is then unknown as well.
+    if (ex->element[3]->type == REDIS_REPLY_ERROR) {
+      auto msg = str_of(ex->element[3]);
+      if (msg.rfind("GENERATION ", 0) == 0)
+        generation_changed(op, msg.substr(11), gen_check::reader);
+      error_reply(ex->element[3], op, group);
+    }
+    for (size_t i = 0; i < 3; ++i)
+      if (ex->element[i]->type == REDIS_REPLY_ERROR)
+        error_reply(ex->element[i], op, group);
+    auto* got = ex->element[1];
+    auto* mirrored = ex->element[2];
+    if (!is_array(got) || got->elements == 0 || !is_array(got->element[0])
+        || got->element[0]->elements < 2)
+      break; // Nothing new.
+    auto* entries = got->element[0]->element[1];
+    if (!is_array(entries) || !is_array(mirrored) || mirrored->elements < 1)
+      fail(op, "unexpected reply to the read transaction");
+    bool all = int_of(mirrored->element[0]) == 1;
+    std::set<uint64_t> take;
+    for (size_t i = 1; i < mirrored->elements; ++i)
+      take.insert(u64_of(mirrored->element[i]));
+    for (size_t i = 0; i < entries->elements; ++i) {
+      auto* e = entries->element[i];
+      if (!is_array(e) || e->elements < 2)
+        continue;
+      auto ev = decode_event(e->element[0], e->element[1]);
+      if (all || take.count(ev.seq) > 0)
+        out.push_back(std::move(ev));
+    }
+    // Entries of other types were skipped: read on while the log may hold
+    // more (a short read means it does not).
+    if (all || entries->elements < want)
+      break;
+  }
   return out;
 }
 

@@ -663,6 +663,32 @@ BOOST_AUTO_TEST_CASE(claims_and_settlements_sent_again_answer_the_same) {
   BOOST_CHECK_EQUAL(s->processed_count("g"), 1u);
 }
 
+/// A read delivers entries and records them in the PEL mirror in one
+/// transaction, also when the server has lost its script cache (SCRIPT
+/// FLUSH, a restart): what was read can always be reclaimed.
+BOOST_AUTO_TEST_CASE(reads_are_mirrored_after_a_script_flush) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto s = open_store(server.url(), unique_prefix("flush"));
+  s->ensure_group({"g", {"*"}});
+  s->ensure_group({"h", {"order.*"}});
+  std::vector<event> batch{make_event("a", "order.x"), make_event("b", "t"),
+                           make_event("c", "order.y")};
+  s->append(batch, t0, 60'000);
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"SCRIPT", "FLUSH"}), "+OK");
+  BOOST_CHECK_EQUAL(s->read_group("g", 10, t0).size(), 3u);
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"SCRIPT", "FLUSH"}), "+OK");
+  auto h = s->read_group("h", 10, t0);
+  BOOST_REQUIRE_EQUAL(h.size(), 2u);
+  BOOST_CHECK_EQUAL(h[0].id, "a");
+  BOOST_CHECK_EQUAL(h[1].id, "c");
+  // Everything read is pending (and only that): reclaim finds it.
+  BOOST_CHECK_EQUAL(s->reclaim("g", t0 + 60'000, 1000, 10).size(), 3u);
+  BOOST_CHECK_EQUAL(s->reclaim("h", t0 + 60'000, 1000, 10).size(), 2u);
+  BOOST_CHECK_EQUAL(s->backlog("h"), 2u);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_group_throws) {
   if (skip_redis_tests())
     return;
