@@ -550,6 +550,8 @@ if verify then step = 3 end
 local npairs = (#ARGV - 6) / step
 local epoch = redis.call('INCRBY', K('epoch'), npairs) - npairs
 local trimmed = trimmed_to()
+-- A first lease is "<epoch>" .. fresh_tail (see lease_str).
+local fresh_tail = ' ' .. fmt(now + ttl) .. ' 1 0 0 ' .. holder
 local out = {}
 for b = 7, #ARGV, step do
   local g = ARGV[b]
@@ -561,7 +563,7 @@ for b = 7, #ARGV, step do
     -- The common case, a pair without state yet (a first delivery): one
     -- HSETNX grants the lease. A trimmed pair without state was settled
     -- long ago (v stays nil: done).
-    local lv = lease_str(epoch + 1, now + ttl, 1, 0, 0, holder)
+    local lv = fmt(epoch + 1) .. fresh_tail
     if tonumber(s) <= trimmed then
       v = redis.call('HGET', sk, s) or nil
     elseif redis.call('HSETNX', sk, s, lv) == 1 then
