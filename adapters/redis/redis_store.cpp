@@ -317,7 +317,7 @@ local first_new, latest = nil, nil
 local n = (#ARGV - 4) / 4
 for k = 0, n - 1 do
   local b = 4 + k * 4
-  local ik = K('id:' .. ARGV[b + 1])
+  local ik = P .. 'id:' .. ARGV[b + 1]
   local ss = fmt(seq + 1)
   local val = ss .. ' ' .. ARGV[b + 3]
   local dup = false
@@ -632,7 +632,7 @@ local order = {}
 local rz = K('retry:due')
 local rd = K('retry:data')
 local rt = K('retry:taken')
-local seen = {}
+local per_group = {}
 local function unpend(g, s)
   local l = leaving[g]
   if not l then
@@ -654,7 +654,13 @@ for b = 4, #ARGV, 8 do
   local s = ARGV[b + 2]
   local ep = tonumber(ARGV[b + 3])
   local id = ARGV[b + 4]
-  local sk = GK(g, 'st')
+  -- Per group once: the state key and the pairs seen in this call.
+  local gi = per_group[g]
+  if not gi then
+    gi = {sk = GK(g, 'st'), seen = {}}
+    per_group[g] = gi
+  end
+  local sk = gi.sk
   local member = g .. '\31' .. s
   local d = 0
   -- The same settlement sent again (the connection broke after the first
@@ -663,8 +669,8 @@ for b = 4, #ARGV, 8 do
   -- being the second item for the pair in this very call (that one is a
   -- duplicate, refused).
   local again = false
-  local first_here = not seen[member]
-  seen[member] = true
+  local first_here = not gi.seen[s]
+  gi.seen[s] = true
   local le, lx, lh, lr, lc = nil, 0, 0, 0, 0
   if verify and not holds(g, s, id) then
     d = 2
@@ -710,8 +716,12 @@ for b = 4, #ARGV, 8 do
         -- (a claim of a trimmed seq without state answers done).
         redis.call('HDEL', sk, s)
       else
-        local lv = 'D' .. ARGV[b + 3] .. ' ' .. nows
-        if ARGV[b + 6] ~= '' then lv = lv .. ' ' .. ARGV[b + 6] end
+        local lv
+        if ARGV[b + 6] ~= '' then
+          lv = 'D' .. ARGV[b + 3] .. ' ' .. nows .. ' ' .. ARGV[b + 6]
+        else
+          lv = 'D' .. ARGV[b + 3] .. ' ' .. nows
+        end
         redis.call('HSET', sk, s, lv)
       end
       if ARGV[b + 5] ~= '' then
