@@ -50,6 +50,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import onceflow_proc as op  # noqa: E402
 
 BINARY = None
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                          "..", "config")
 EVENTS = int(os.environ.get("ONCEFLOW_REDIS_EVENTS", "20000"))
 TIME_SCALE = float(os.environ.get("ONCEFLOW_TIME_SCALE", "1"))
 
@@ -1231,7 +1233,64 @@ class RedisRestartTest(RedisNodesBase):
         self.assert_alive()
 
 
-# -- 5. bad input -------------------------------------------------------------
+# -- 5. the example cluster config --------------------------------------------
+
+class ExampleConfigTest(RedisNodesBase):
+    """config/redis-node.ini, as an operator would use it: two nodes from
+    the same file, each with its own name and ports, share one Redis."""
+    GROUPS = {"orders": None, "audit": None}
+
+    def node_from_example(self, name):
+        with open(os.path.join(CONFIG_DIR, "redis-node.ini")) as f:
+            text = f.read()
+        for key, value in (("name", f'"{name}"'),
+                           ("port", str(op.free_port())),
+                           ("url", f'"{self.redis.url()}"'),
+                           ("prefix", f'"{self.prefix}"')):
+            text, n = re.subn(rf"^{key}=.*$", f"{key}={value}", text,
+                              count=1, flags=re.M)
+            self.assertEqual(n, 1, f"{key} not in the example")
+        # The [http] port (the second port= line) on a free port too.
+        text = re.sub(r"^port=8080$", "port=0", text, flags=re.M)
+        path = os.path.join(self.dir, f"{name}.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        self.configs[name] = path
+        return self.start_node(name)
+
+    def test_two_nodes_from_the_example_config(self):
+        self.start_redis(appendonly=False)
+        for name in ("node-1", "node-2"):
+            self.node_from_example(name)
+        events = [{"id": f"ex-{i}", "type": "order.created" if i % 2 else
+                   "user.seen", "payload": {"i": i}} for i in range(400)]
+        jobs = [("node-1", events[:200], "one"), ("node-2", events[200:], "two")]
+        for rc, lines in self.publish_many(jobs):
+            self.assertEqual(rc, 0, lines[-5:])
+            self.assertTrue(all(line.endswith(" accepted") for line in lines),
+                            lines[:5])
+        last = {}
+
+        def done():
+            c = last["c"] = self.counts()
+            return (c["groups"]["orders"]["ledger"] == 200
+                    and c["groups"]["audit"]["ledger"] == 400)
+        op.wait_until(done, 60 * TIME_SCALE, "every effect of both groups",
+                      progress=lambda: last.get("c"))
+        recs = self.records("orders")
+        self.assertEqual(sorted(r["i"] for r in recs.values()),
+                         sorted(e["id"] for e in events
+                                if e["type"] == "order.created"))
+        self.assertEqual(self.dup_keys(), [])
+        # Both nodes serve both groups of the example.
+        for name in ("node-1", "node-2"):
+            s = self.status(name)
+            self.assertEqual(s.get("groups.orders.listeners"), 2, s)
+            self.assertEqual(s.get("groups.audit.listeners"), 1, s)
+        self.assert_alive()
+
+
+# -- 6. bad input -------------------------------------------------------------
 
 class BadInputTest(RedisNodesBase):
     GROUPS = {"work": simple_config(subscriptions='["*"]')}
@@ -1313,4 +1372,6 @@ if __name__ == "__main__":
     ap.add_argument("--config-dir", required=False)
     args, rest = ap.parse_known_args()
     BINARY = os.path.abspath(args.binary)
+    if args.config_dir:
+        CONFIG_DIR = os.path.abspath(args.config_dir)
     unittest.main(argv=[sys.argv[0], "-v", *rest])
