@@ -290,6 +290,21 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
     def publish(self, name, events, tag):
         return self.publish_many([(name, events, tag)])[0]
 
+    def answer_lines(self, res, jobs):
+        """Checks publish_many's results `res` for `jobs`: exit code 0, one
+        answer line per event in order, none an error. Yields (tag, event,
+        line, match of LINE_RE) per answer."""
+        for (rc, lines), (_name, evs, tag) in zip(res, jobs):
+            self.assertEqual(rc, 0, f"{tag}: " + "\n".join(lines[:10]))
+            self.assertEqual(len(lines), len(evs), f"{tag}: {lines[:5]}")
+            for line, ev in zip(lines, evs):
+                m = LINE_RE.match(line)
+                self.assertIsNotNone(m, f"{tag}: unexpected line {line!r}")
+                self.assertEqual(m.group(1), ev["id"], tag)
+                self.assertFalse(m.group(2).startswith("error"),
+                                 f"{tag}: {line}")
+                yield tag, ev, line, m
+
     def publish_retrying(self, name, events, tag, timeout=30):
         """Publishes like a client that retries refused events: the first
         store call after a Redis restart fails on the dead connection (the
@@ -538,24 +553,16 @@ class ThreeNodesTest(RedisNodesBase):
             # one `accepted`, every other submission `duplicate` with a status.
             accepted = collections.Counter()
             answered = collections.Counter()
-            for (rc, lines), (name, evs, tag) in zip(res1 + res2,
-                                                     jobs1 + jobs2):
-                self.assertEqual(rc, 0, f"{tag}: " + "\n".join(lines[:10]))
-                self.assertEqual(len(lines), len(evs), tag)
-                for line, ev in zip(lines, evs):
-                    m = LINE_RE.match(line)
-                    self.assertIsNotNone(m, f"{tag}: unexpected line {line!r}")
-                    self.assertEqual(m.group(1), ev["id"], tag)
-                    self.assertFalse(m.group(2).startswith("error"),
-                                     f"{tag}: {line}")
-                    answered[ev["id"]] += 1
-                    if m.group(2) == "accepted":
-                        self.assertFalse(tag.startswith("round2"),
-                                         f"{tag}: {line} (already accepted "
-                                         "in round 1)")
-                        accepted[ev["id"]] += 1
-                    else:
-                        self.assertIn(m.group(3), STATUSES, line)
+            for tag, ev, line, m in self.answer_lines(res1 + res2,
+                                                      jobs1 + jobs2):
+                answered[ev["id"]] += 1
+                if m.group(2) == "accepted":
+                    self.assertFalse(tag.startswith("round2"),
+                                     f"{tag}: {line} (already accepted in "
+                                     "round 1)")
+                    accepted[ev["id"]] += 1
+                else:
+                    self.assertIn(m.group(3), STATUSES, line)
             self.assertEqual(answered, submissions)
             wrong = {i: c for i, c in accepted.items() if c != 1}
             self.assertEqual(wrong, {}, "ids accepted more than once")
@@ -1366,7 +1373,10 @@ class BadInputTest(RedisNodesBase):
         self.assert_no_core()
 
 
-if __name__ == "__main__":
+def main():
+    """Runs the tests of the __main__ module (this file, or one that imports
+    its fixtures) with --binary and --config-dir."""
+    global BINARY, CONFIG_DIR
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--config-dir", required=False)
@@ -1374,4 +1384,8 @@ if __name__ == "__main__":
     BINARY = os.path.abspath(args.binary)
     if args.config_dir:
         CONFIG_DIR = os.path.abspath(args.config_dir)
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    unittest.main(module="__main__", argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()

@@ -34,7 +34,6 @@ ONCEFLOW_TIME_SCALE (default 1) multiplies the generous "everything done"
 deadlines.
 """
 
-import argparse
 import collections
 import http.client
 import json
@@ -52,7 +51,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import onceflow_proc as op  # noqa: E402
 import http_client as hc  # noqa: E402
 import test_redis_nodes as trn  # noqa: E402
-from test_redis_nodes import (LINE_RE, RedisNodesBase, as_list,  # noqa: E402
+from test_redis_nodes import (RedisNodesBase, as_list,  # noqa: E402
                               flat_to_dict)
 
 TIME_SCALE = float(os.environ.get("ONCEFLOW_TIME_SCALE", "1"))
@@ -282,18 +281,10 @@ class RetentionBase(RedisNodesBase):
         id -> [answers] ("accepted" or "duplicate:<status>")."""
         res = self.publish_many(jobs)
         answers = collections.defaultdict(list)
-        for (rc, lines), (name, evs, tag) in zip(res, jobs):
-            self.assertEqual(rc, 0, f"{tag}: " + "\n".join(lines[:10]))
-            self.assertEqual(len(lines), len(evs), f"{tag}: {lines[:5]}")
-            for line, ev in zip(lines, evs):
-                m = LINE_RE.match(line)
-                self.assertIsNotNone(m, f"{tag}: unexpected line {line!r}")
-                self.assertEqual(m.group(1), ev["id"], tag)
-                self.assertFalse(m.group(2).startswith("error"),
-                                 f"{tag}: {line}")
-                answers[ev["id"]].append(
-                    "accepted" if m.group(2) == "accepted"
-                    else f"duplicate:{m.group(3)}")
+        for _tag, ev, _line, m in self.answer_lines(res, jobs):
+            answers[ev["id"]].append(
+                "accepted" if m.group(2) == "accepted"
+                else f"duplicate:{m.group(3)}")
         return answers
 
     def assert_once(self, col, expected_ids):
@@ -931,9 +922,4 @@ class PublishAtStartTest(RetentionBase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--config-dir", required=False)
-    args, rest = ap.parse_known_args()
-    trn.BINARY = os.path.abspath(args.binary)
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    trn.main()
