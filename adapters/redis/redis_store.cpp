@@ -1276,6 +1276,17 @@ const char* const script_bodies[sc_count] = {
   lua_trim,         lua_read_before,  lua_read_after,     lua_gen_check,
 };
 
+/// The full text of a script (the shared prelude and its body), built once.
+const std::string& script_text(script_id id) {
+  static const auto texts = [] {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < sc_count; ++i)
+      out.push_back(std::string(lua_prelude) + script_bodies[i]);
+    return out;
+  }();
+  return texts[id];
+}
+
 // -- replies -----------------------------------------------------------------
 
 struct reply_deleter {
@@ -1923,7 +1934,7 @@ void redis_store::load_scripts() {
   std::vector<std::vector<std::string>> cmds;
   for (size_t i = 0; i < sc_count; ++i)
     cmds.push_back({"SCRIPT", "LOAD",
-                    std::string(lua_prelude) + script_bodies[i]});
+                    script_text(static_cast<script_id>(i))});
   auto replies = pipeline(cmds, "load scripts");
   for (size_t i = 0; i < sc_count; ++i) {
     if (replies[i]->type != REDIS_REPLY_STRING) {
@@ -2328,19 +2339,16 @@ std::vector<event> redis_store::read_group(const std::string& group,
   // must not run the XREADGROUP without them.
   const std::string op = "read_group";
   std::vector<event> out;
-  auto text = [](script_id id) {
-    return std::string(lua_prelude) + script_bodies[id];
-  };
   while (out.size() < max) {
     auto want = max - out.size();
     auto rs = pipeline(
       {{"MULTI"},
-       {"EVAL", text(sc_read_before), "0", prefix_, group, ""},
+       {"EVAL", script_text(sc_read_before), "0", prefix_, group, ""},
        {"XREADGROUP", "GROUP", group, opts_.consumer, "COUNT",
         std::to_string(want), "STREAMS", key("log"), ">"},
-       {"EVAL", text(sc_read_after), "0", prefix_, group,
+       {"EVAL", script_text(sc_read_after), "0", prefix_, group,
         std::to_string(now), ""},
-       {"EVAL", text(sc_gen_check), "0", prefix_, gen_},
+       {"EVAL", script_text(sc_gen_check), "0", prefix_, gen_},
        {"EXEC"}},
       op, false);
     for (auto& r : rs)
