@@ -627,19 +627,15 @@ local now = tonumber(ARGV[2])
 local nows = ARGV[2]
 local verify = ARGV[3] == '1'
 local out = {}
-local leaving = {}
-local order = {}
 local rz = K('retry:due')
 local rd = K('retry:data')
 local rt = K('retry:taken')
+-- Per group of this call, in order of appearance: its state key, the pairs
+-- seen, and the seqs leaving its pending list.
 local per_group = {}
+local order = {}
 local function unpend(g, s)
-  local l = leaving[g]
-  if not l then
-    l = {}
-    leaving[g] = l
-    order[#order + 1] = g
-  end
+  local l = per_group[g].leaving
   l[#l + 1] = s
 end
 local function unschedule(member)
@@ -654,11 +650,11 @@ for b = 4, #ARGV, 8 do
   local s = ARGV[b + 2]
   local ep = tonumber(ARGV[b + 3])
   local id = ARGV[b + 4]
-  -- Per group once: the state key and the pairs seen in this call.
   local gi = per_group[g]
   if not gi then
-    gi = {sk = GK(g, 'st'), seen = {}}
+    gi = {sk = GK(g, 'st'), seen = {}, leaving = {}}
     per_group[g] = gi
+    order[#order + 1] = g
   end
   local sk = gi.sk
   local member = g .. '\31' .. s
@@ -759,7 +755,7 @@ for b = 4, #ARGV, 8 do
   out[#out + 1] = d
 end
 for _, g in ipairs(order) do
-  local ss = leaving[g]
+  local ss = per_group[g].leaving
   local ids = {}
   for i, s in ipairs(ss) do ids[i] = '0-' .. s end
   bulk('ZREM', GK(g, 'pel'), nil, ss, 1000)
