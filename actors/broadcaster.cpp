@@ -65,6 +65,10 @@ struct group_state {
   uint64_t held = 0;
   uint64_t stale = 0;
   uint64_t restarts = 0;
+  /// Deliveries read with a lease (store::read_leased), and such leases
+  /// given back unused (pause, drain).
+  uint64_t read_leases = 0;
+  uint64_t read_leases_released = 0;
   uint32_t next_listener_index = 0;
   /// Paused on this node: nothing new is dispatched.
   bool paused = false;
@@ -92,6 +96,8 @@ struct broadcaster_state {
   bool groups_registered = false;
   std::vector<std::function<void()>> before_groups;
   bool janitor_armed = false;
+  /// Release calls of read leases in flight (see release_read_leases).
+  uint32_t releasing = 0;
   /// A trim call is in flight (at most one).
   bool trimming = false;
   /// Log entries removed by this node's trims, and failed trim calls.
@@ -275,7 +281,7 @@ void check_drained(bc_pointer self) {
   auto& st = self->state;
   if (!st.draining || st.drain_waiters.empty())
     return;
-  bool drained = true;
+  bool drained = st.releasing == 0;
   for (auto& g : st.groups)
     if (!g.in_flight.empty())
       drained = false;
@@ -287,6 +293,50 @@ void check_drained(bc_pointer self) {
   for (auto& rp : st.drain_waiters)
     rp.deliver(drained);
   st.drain_waiters.clear();
+}
+
+/// Gives back the leases granted with the read of the group's queued
+/// entries (on pause and drain): they wait here unrun, and a lease left to
+/// expire would count a crash redelivery at the entry's next claim (another
+/// node's, or this node's after a restart). A drain waits for the answer.
+void release_read_leases(bc_pointer self, size_t gi) {
+  auto& st = self->state;
+  auto& g = st.groups[gi];
+  auto now = now_of(self);
+  std::vector<settlement> items;
+  g.queue.for_each([&](delivery& dl) {
+    if (dl.lease_until == 0)
+      return;
+    if (dl.lease_until > now) {
+      settlement s;
+      s.kind = settle_kind::release;
+      s.dl = dl;
+      items.push_back(std::move(s));
+    }
+    dl.lease_until = 0;
+  });
+  if (items.empty())
+    return;
+  ++st.releasing;
+  auto n = items.size();
+  self->request(st.dedup, store_timeout, atom::settle_v, std::move(items))
+    .then(
+      [self, gi](std::vector<fence_decision>& ds) {
+        auto& st = self->state;
+        --st.releasing;
+        for (auto d : ds)
+          if (d == fence_decision::ok)
+            ++st.groups[gi].read_leases_released;
+        check_drained(self);
+      },
+      [self, gi, n](caf::error& err) {
+        auto& st = self->state;
+        --st.releasing;
+        spdlog::warn("broadcaster: giving back {} unused read leases of "
+                     "group {} failed (they expire instead): {}",
+                     n, st.groups[gi].cfg.name, render(err));
+        check_drained(self);
+      });
 }
 
 void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
@@ -388,8 +438,13 @@ void dispatch(bc_pointer self, size_t gi) {
       wake_at(self, retry_at);
     if (batch.empty())
       break;
-    for (auto& dl : batch)
-      g.in_flight[dl.ev.seq] = {dl, slot.hdl.address(), now};
+    for (auto& dl : batch) {
+      auto& entry = g.in_flight[dl.ev.seq];
+      entry = {dl, slot.hdl.address(), now};
+      // The listener may run under the read's lease: a re-dispatch of this
+      // copy claims.
+      entry.dl.lease_until = 0;
+    }
     g.dispatched += batch.size();
     slot.busy = true;
     self->send(slot.hdl, atom::dispatch_v, std::move(batch));
@@ -414,6 +469,14 @@ delivery first_delivery(event ev, const std::string& group) {
   return dl;
 }
 
+/// Reads of a group lease what they deliver (store::read_leased) unless
+/// the group is rate-limited: a rate-limited entry may wait in the queue
+/// for longer than its lease, and another node's claim of it would count
+/// a crash redelivery.
+bool leases_at_read(const group_state& g) {
+  return g.bucket.unlimited() && g.type_buckets.empty();
+}
+
 void maybe_read(bc_pointer self, size_t gi) {
   auto& st = self->state;
   auto& g = st.groups[gi];
@@ -425,27 +488,49 @@ void maybe_read(bc_pointer self, size_t gi) {
     return;
   g.reading = true;
   auto want = static_cast<uint32_t>(low_water * 2 - g.queue.size());
+  auto on_error = [self, gi](caf::error& err) {
+    auto& g = self->state.groups[gi];
+    g.reading = false;
+    spdlog::warn("broadcaster: read for group {} failed: {}", g.cfg.name,
+                 render(err));
+    check_lost_group(self, gi, err);
+    wake_at(self, now_of(self) + 1000);
+  };
+  auto on_read = [self, gi, want](std::vector<delivery> dls) {
+    auto& g = self->state.groups[gi];
+    g.reading = false;
+    g.exhausted = dls.size() < want;
+    for (auto& dl : dls) {
+      if (dl.lease_until > 0)
+        ++g.read_leases;
+      enqueue(g, std::move(dl));
+    }
+    dispatch(self, gi);
+  };
+  if (leases_at_read(g)) {
+    self
+      ->request<caf::message_priority::high>(
+        st.dedup, actor_timeout, atom::read_v, g.cfg.name, want,
+        st.cfg.node + "/" + g.cfg.name + "/read", g.cfg.lease_ttl,
+        g.cfg.retry.crash_budget)
+      .then([on_read](std::vector<delivery>& dls) { on_read(std::move(dls)); },
+            on_error);
+    return;
+  }
   self
     ->request<caf::message_priority::high>(st.store, store_timeout,
               atom::read_v, g.cfg.name, want,
               now_of(self))
     .then(
-      [self, gi, want](std::vector<event>& evs) {
-        auto& g = self->state.groups[gi];
-        g.reading = false;
-        g.exhausted = evs.size() < want;
+      [on_read, gi, self](std::vector<event>& evs) {
+        std::vector<delivery> dls;
+        dls.reserve(evs.size());
+        auto& name = self->state.groups[gi].cfg.name;
         for (auto& ev : evs)
-          enqueue(g, first_delivery(std::move(ev), g.cfg.name));
-        dispatch(self, gi);
+          dls.push_back(first_delivery(std::move(ev), name));
+        on_read(std::move(dls));
       },
-      [self, gi](caf::error& err) {
-        auto& g = self->state.groups[gi];
-        g.reading = false;
-        spdlog::warn("broadcaster: read for group {} failed: {}", g.cfg.name,
-                     render(err));
-        check_lost_group(self, gi, err);
-        wake_at(self, now_of(self) + 1000);
-      });
+      on_error);
 }
 
 /// Runs the janitor periodically while work is in flight.
@@ -719,6 +804,8 @@ caf::settings status_of(bc_pointer self) {
     caf::put(s, p + "in-flight", static_cast<uint64_t>(g.in_flight.size()));
     caf::put(s, p + "unsettled", g.unsettled);
     caf::put(s, p + "dispatched", g.dispatched);
+    caf::put(s, p + "read-leases", g.read_leases);
+    caf::put(s, p + "read-leases-released", g.read_leases_released);
     caf::put(s, p + "settled", g.settled);
     caf::put(s, p + "held", g.held);
     caf::put(s, p + "stale", g.stale);
@@ -942,6 +1029,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
         spdlog::info("broadcaster: draining (timeout {} ms)", timeout);
       st.draining = true;
       st.drain_deadline = now_of(self) + timeout;
+      for (size_t gi = 0; gi < st.groups.size(); ++gi)
+        release_read_leases(self, gi);
       st.drain_waiters.push_back(rp);
       check_drained(self);
       if (!st.drain_waiters.empty())
@@ -959,6 +1048,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
           spdlog::info("broadcaster: group {} {}", name,
                        paused ? "paused" : "resumed");
         g.paused = paused;
+        if (paused)
+          release_read_leases(self, gi);
         if (!paused) {
           maybe_read(self, gi);
           dispatch(self, gi);

@@ -12,6 +12,8 @@ namespace onceflow {
 namespace {
 
 struct deduplicator_state {
+  /// Where leasing reads go.
+  store_actor reader;
   std::vector<store_actor> stores;
   size_t next_store = 0;
   /// The store actor for the next request (in turn).
@@ -34,8 +36,10 @@ struct deduplicator_state {
 using dedup_pointer = deduplicator_actor::stateful_pointer<deduplicator_state>;
 
 deduplicator_actor::behavior_type
-deduplicator_impl(dedup_pointer self, std::vector<store_actor> stores,
+deduplicator_impl(dedup_pointer self, store_actor reader,
+                  std::vector<store_actor> stores,
                   retry_timer_actor retry_timer, dead_letter_queue_actor dlq) {
+  self->state.reader = std::move(reader);
   self->state.stores = std::move(stores);
   self->state.retry_timer = std::move(retry_timer);
   self->state.dlq = std::move(dlq);
@@ -68,6 +72,25 @@ deduplicator_impl(dedup_pointer self, std::vector<store_actor> stores,
               }
             }
             rp.deliver(std::move(ds));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](atom::read, std::string& group, uint32_t max, std::string& holder,
+           millis_t ttl, uint32_t budget) {
+      auto rp = self->make_response_promise<std::vector<delivery>>();
+      auto now = to_millis(self->clock().now());
+      self
+        ->request<caf::message_priority::high>(
+          self->state.reader, store_timeout, atom::read_v, std::move(group),
+          max, now, std::move(holder), ttl, budget)
+        .then(
+          [self, rp](std::vector<delivery>& dls) mutable {
+            auto& st = self->state;
+            for (auto& dl : dls)
+              if (dl.lease_until > 0)
+                ++st.granted;
+            rp.deliver(std::move(dls));
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
@@ -146,10 +169,11 @@ deduplicator_impl(dedup_pointer self, std::vector<store_actor> stores,
 } // namespace
 
 deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
+                                      store_actor reader,
                                       std::vector<store_actor> stores,
                                       retry_timer_actor retry_timer,
                                       dead_letter_queue_actor dlq) {
-  return sys.spawn(deduplicator_impl, std::move(stores),
+  return sys.spawn(deduplicator_impl, std::move(reader), std::move(stores),
                    std::move(retry_timer), std::move(dlq));
 }
 

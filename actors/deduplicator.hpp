@@ -8,8 +8,10 @@ namespace onceflow {
 /// the store; tells the retry timer about new schedule entries and the DLQ
 /// about new dead letters.
 /// Claims and settlements go to `stores` in turn (one or more store actors
-/// over the same data).
+/// over the same data); reads that lease (store::read_leased) go to
+/// `reader`, the store actor the broadcaster reads over otherwise too.
 deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
+                                      store_actor reader,
                                       std::vector<store_actor> stores,
                                       retry_timer_actor retry_timer,
                                       dead_letter_queue_actor dlq);

@@ -24,6 +24,10 @@ using store_actor = caf::typed_actor<
   /// Reads up to N new entries for a group (they become pending).
   caf::replies_to<atom::read, std::string, uint32_t,
                   millis_t>::with<std::vector<event>>,
+  /// Reads and leases (group, max, now, holder, ttl, crash budget): the
+  /// deliveries carry the leases granted with the read (store::read_leased).
+  caf::replies_to<atom::read, std::string, uint32_t, millis_t, std::string,
+                  millis_t, uint32_t>::with<std::vector<delivery>>,
   /// Unsettled entries of a group (not yet read, or pending).
   caf::replies_to<atom::backlog, std::string>::with<uint64_t>,
   /// Reclaims pending entries of a group idle for at least min_idle ms.
@@ -88,6 +92,10 @@ using deduplicator_actor = caf::typed_actor<
   /// crash budget).
   caf::replies_to<atom::claim, std::vector<claim_request>, std::string,
                   millis_t, uint32_t>::with<std::vector<claim_decision>>,
+  /// Reads new entries of a group and leases them in the same store call:
+  /// (group, max, holder, ttl, crash budget); see store::read_leased.
+  caf::replies_to<atom::read, std::string, uint32_t, std::string, millis_t,
+                  uint32_t>::with<std::vector<delivery>>,
   /// Commits outcomes; refuses stale epochs.
   caf::replies_to<atom::settle,
                   std::vector<settlement>>::with<std::vector<fence_decision>>,

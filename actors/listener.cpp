@@ -19,6 +19,8 @@ namespace {
 /// A granted delivery whose handler runs (or ran).
 struct running_item {
   delivery dl;
+  /// When its lease expires.
+  millis_t expires_at = 0;
   handler_result result;
   bool finished = false;
   /// Handler start and duration (async: until its callback arrived).
@@ -38,19 +40,34 @@ struct listener_state {
   /// Granted deliveries of the current batch and how many still run.
   std::vector<running_item> running;
   size_t outstanding = 0;
+  /// How long the asynchronous calls of the current batch may run.
+  millis_t deadline = 0;
   uint64_t token = 0;
   uint64_t batches = 0;
   uint64_t succeeded = 0;
   uint64_t failed = 0;
   uint64_t refused = 0;
+  /// Deliveries run under a lease granted with the read (no claim).
+  uint64_t read_leases = 0;
   static inline const char* name = "listener";
 };
 
 using listener_pointer = listener_actor::stateful_pointer<listener_state>;
 
-/// How long asynchronous calls of a batch may run.
-millis_t async_deadline(const group_config& g) {
-  return std::max<millis_t>(1, g.lease_ttl * 4 / 5);
+/// How long asynchronous calls of a batch may run: 4/5 of the shortest
+/// lease left in the batch (the rest is for the settlement).
+millis_t async_deadline(const std::vector<running_item>& items, millis_t now) {
+  millis_t left = -1;
+  for (auto& item : items)
+    if (left < 0 || item.expires_at - now < left)
+      left = item.expires_at - now;
+  return std::max<millis_t>(1, left * 4 / 5);
+}
+
+/// A lease granted with the read is run under if at least this much of it
+/// is left; otherwise the listener claims (taking it over).
+millis_t read_lease_min_left(const group_config& g) {
+  return g.lease_ttl * 3 / 4;
 }
 
 void report(listener_pointer self) {
@@ -245,7 +262,8 @@ void run_handlers(listener_pointer self) {
   // of the lease to settle the batch under the fence.
   auto token = ++st.token;
   st.outstanding = st.running.size();
-  self->delayed_send(self, std::chrono::milliseconds(async_deadline(st.cfg.group)),
+  st.deadline = async_deadline(st.running, to_millis(self->clock().now()));
+  self->delayed_send(self, std::chrono::milliseconds(st.deadline),
                      atom::tick_v, token);
   auto me = caf::actor_cast<listener_actor>(self);
   for (uint32_t i = 0; i < st.running.size(); ++i) {
@@ -316,11 +334,39 @@ void process(listener_pointer self, std::vector<delivery>& batch,
     }
     dl.epoch = d.epoch;
     dl.redeliveries = d.redeliveries;
+    dl.lease_until = 0;
     running_item item;
+    item.expires_at = d.expires_at;
     item.dl = std::move(dl);
     st.running.push_back(std::move(item));
   }
   run_handlers(self);
+}
+
+/// The claim for part of a batch failed: those deliveries are reported
+/// failed (delivered again later); the ones running under leases granted
+/// with the read go ahead.
+void without_claimed(listener_pointer self, std::vector<delivery>& batch,
+                     std::vector<claim_decision>& ds,
+                     const std::vector<size_t>& claimed,
+                     const std::string& why) {
+  auto& st = self->state;
+  spdlog::warn("listener {}: claim of {} deliveries failed: {}", st.cfg.name,
+               claimed.size(), why);
+  auto until = to_millis(self->clock().now()) + 1000;
+  std::vector<bool> out(batch.size(), false);
+  for (auto i : claimed) {
+    out[i] = true;
+    st.reports.push_back({batch[i].ev.seq, dispatch_report::failed, until});
+  }
+  std::vector<delivery> rest;
+  std::vector<claim_decision> rest_ds;
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (!out[i]) {
+      rest.push_back(std::move(batch[i]));
+      rest_ds.push_back(ds[i]);
+    }
+  process(self, rest, rest_ds);
 }
 
 listener_actor::behavior_type listener_impl(listener_pointer self,
@@ -343,23 +389,51 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
       // Timers of earlier batches must not match this one.
       ++st.token;
       st.reply_to = self->current_sender();
-      std::vector<claim_request> reqs;
-      reqs.reserve(batch.size());
-      std::vector<uint64_t> seqs;
-      for (auto& dl : batch) {
-        reqs.push_back({dl.group, dl.ev.id, dl.ev.seq});
-        seqs.push_back(dl.ev.seq);
-      }
+      // Deliveries with a lease granted with the read run under it; the
+      // others are claimed (taking over a read's lease too short to use).
+      auto now = to_millis(self->clock().now());
       auto& g = st.cfg.group;
+      auto min_left = read_lease_min_left(g);
+      std::vector<claim_decision> ds(batch.size());
+      std::vector<size_t> claimed;
+      std::vector<claim_request> reqs;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        auto& dl = batch[i];
+        if (use_read_lease(dl, now, min_left)) {
+          ds[i] = {claim_decision::granted, dl.epoch, dl.lease_until,
+                   dl.redeliveries};
+          ++st.read_leases;
+          continue;
+        }
+        claimed.push_back(i);
+        reqs.push_back({dl.group, dl.ev.id, dl.ev.seq,
+                        dl.lease_until > 0 ? dl.epoch : 0});
+      }
+      if (reqs.empty()) {
+        process(self, batch, ds);
+        return;
+      }
+      auto shared = std::make_shared<std::vector<delivery>>(std::move(batch));
+      auto decided = std::make_shared<std::vector<claim_decision>>(
+        std::move(ds));
       self
         ->request(st.dedup, actor_timeout, atom::claim_v, std::move(reqs),
                   st.cfg.name, g.lease_ttl, g.retry.crash_budget)
         .then(
-          [self, batch = std::move(batch)](
-            std::vector<claim_decision>& ds) mutable {
-            process(self, batch, ds);
+          [self, shared, decided,
+           claimed](std::vector<claim_decision>& got) {
+            if (got.size() != claimed.size()) {
+              without_claimed(self, *shared, *decided, claimed,
+                              "a short answer to the claim");
+              return;
+            }
+            for (size_t k = 0; k < claimed.size(); ++k)
+              (*decided)[claimed[k]] = got[k];
+            process(self, *shared, *decided);
           },
-          [self, seqs](caf::error& err) { fail_batch(self, seqs, err); });
+          [self, shared, decided, claimed](caf::error& err) {
+            without_claimed(self, *shared, *decided, claimed, render(err));
+          });
     },
     [self](atom::tick, uint64_t token) {
       auto& st = self->state;
@@ -374,7 +448,7 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
             item.result = handler_result{};
             item.result.result = outcome::retryable;
             item.result.error = "handler did not complete within "
-                                + std::to_string(async_deadline(st.cfg.group))
+                                + std::to_string(st.deadline)
                                 + " ms (4/5 of the lease)";
           }
         st.outstanding = 0;
@@ -405,6 +479,7 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
       caf::put(result, "listener.succeeded", st.succeeded);
       caf::put(result, "listener.failed", st.failed);
       caf::put(result, "listener.refused", st.refused);
+      caf::put(result, "listener.read-leases", st.read_leases);
       caf::put(result, "listener.running", uint64_t{st.outstanding});
       return result;
     },

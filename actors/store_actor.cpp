@@ -87,6 +87,14 @@ store_actor::behavior_type store_impl(store_pointer self,
         return self->state.st->read_group(group, max, now);
       });
     },
+    [self](atom::read, const std::string& group, uint32_t max, millis_t now,
+           const std::string& holder, millis_t ttl,
+           uint32_t budget) -> caf::result<std::vector<delivery>> {
+      return guarded(self, "read", [&] {
+        return self->state.st->read_leased(group, max, now, holder, ttl,
+                                           budget);
+      });
+    },
     [self](atom::backlog, const std::string& group) -> caf::result<uint64_t> {
       return guarded(self, "backlog",
                      [&] { return self->state.st->backlog(group); });

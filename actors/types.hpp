@@ -99,7 +99,7 @@ typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
   return f(caf::meta::type_name("onceflow::delivery"), x.ev, x.group,
-           x.attempt, x.epoch, x.redeliveries, x.history);
+           x.attempt, x.epoch, x.redeliveries, x.history, x.lease_until);
 }
 
 template <class Inspector>
@@ -123,7 +123,7 @@ typename Inspector::result_type inspect(Inspector& f, group_spec& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim_request& x) {
   return f(caf::meta::type_name("onceflow::claim_request"), x.group,
-           x.event_id, x.seq);
+           x.event_id, x.seq, x.takeover);
 }
 
 template <class Inspector>

@@ -103,6 +103,9 @@ struct claim_request {
   std::string group;
   std::string event_id;
   uint64_t seq = 0;
+  /// The epoch of a lease granted with the read that nobody ran under
+  /// (see lease_table::claim), or 0.
+  uint64_t takeover = 0;
 };
 
 /// How a delivery ends at the store.
@@ -322,6 +325,17 @@ public:
   virtual uint64_t trim(millis_t now, millis_t retention,
                         millis_t dedup_window, size_t max)
     = 0;
+
+  /// Reads like read_group and leases each delivered entry to `holder` as
+  /// claim would (epochs, expiry, fence and crash budget alike), so that the
+  /// first delivery of an entry needs no claim of its own: a delivery with
+  /// a lease has its `epoch` and `lease_until` (= now + ttl) set; one whose
+  /// claim was not granted comes without (lease_until 0) and is claimed by
+  /// its listener. This default reads, then claims; a store may do both in
+  /// one step (Redis: in the read's transaction).
+  virtual std::vector<delivery>
+  read_leased(const std::string& group, size_t max, millis_t now,
+              const std::string& holder, millis_t ttl, uint32_t crash_budget);
 
   /// Throws store_error if the backing store cannot be reached now.
   virtual void ping() = 0;

@@ -97,7 +97,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     n.lease_stores.push_back(n.store);
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
-  n.dedup = spawn_deduplicator(sys, n.lease_stores, n.retry_timer, n.dlq);
+  n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer, n.dlq);
   broadcaster_config bc;
   bc.node = cfg.name;
   bc.groups = cfg.groups;

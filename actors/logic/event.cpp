@@ -64,6 +64,10 @@ const char* to_string(outcome o) {
   return "unknown";
 }
 
+bool use_read_lease(const delivery& dl, millis_t now, millis_t min_left) {
+  return dl.lease_until > 0 && dl.epoch > 0 && dl.lease_until - now >= min_left;
+}
+
 const char* to_string(dlq_reason r) {
   switch (r) {
     case dlq_reason::retries_exhausted:

@@ -85,7 +85,18 @@ struct delivery {
   uint32_t redeliveries = 0;
   /// Earlier attempts, oldest first.
   std::vector<attempt_record> history;
+  /// Non-zero while the delivery carries a lease the store granted with the
+  /// read (store::read_leased) and nobody has run under yet: `epoch` is
+  /// that lease's, live until this time. A listener runs under it without
+  /// claiming (see use_read_lease); once dispatched, the broadcaster's copy
+  /// drops it (0), so that a re-dispatch claims.
+  millis_t lease_until = 0;
 };
+
+/// True if a listener may run `dl` under the lease granted with its read:
+/// one is there and at least `min_left` ms of it remain at `now`. Otherwise
+/// it claims, taking the read's lease over (claim_request::takeover).
+bool use_read_lease(const delivery& dl, millis_t now, millis_t min_left);
 
 /// Reason codes for dead-lettered events.
 enum class dlq_reason : uint8_t {

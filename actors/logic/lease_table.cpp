@@ -32,7 +32,7 @@ claim_decision lease_table::claim(const std::string& group,
                                   const std::string& event_id,
                                   const std::string& holder, millis_t now,
                                   millis_t ttl, uint32_t crash_budget,
-                                  bool already_done) {
+                                  bool already_done, uint64_t takeover) {
   claim_decision d;
   if (already_done) {
     leases_.erase(key(group, event_id));
@@ -40,6 +40,11 @@ claim_decision lease_table::claim(const std::string& group,
     return d;
   }
   auto& e = leases_[key(group, event_id)];
+  if (e.held && takeover != 0 && e.epoch == takeover) {
+    // A lease granted with a read and never run under: replaced as if it
+    // had been released.
+    e.held = false;
+  }
   if (e.held) {
     if (now < e.expires_at) {
       d.kind = claim_decision::held;

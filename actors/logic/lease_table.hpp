@@ -43,9 +43,14 @@ public:
   }
 
   /// Claims the pair for `holder`. `already_done` comes from the ledger.
+  /// `takeover`: the epoch of a lease granted with a read that nobody ran
+  /// under (see delivery::lease_until); if the pair's lease still has that
+  /// epoch, it is replaced by a new one, live or expired, without counting
+  /// a crash redelivery. 0: none.
   claim_decision claim(const std::string& group, const std::string& event_id,
                        const std::string& holder, millis_t now, millis_t ttl,
-                       uint32_t crash_budget, bool already_done);
+                       uint32_t crash_budget, bool already_done,
+                       uint64_t takeover = 0);
 
   /// Checks whether `epoch` may still commit for the pair at `now`.
   fence_decision check(const std::string& group, const std::string& event_id,

@@ -87,6 +87,14 @@ public:
         f(x);
   }
 
+  /// Visits every element, which `f` may change (not its priority).
+  template <class F>
+  void for_each(F f) {
+    for (auto& q : queues_)
+      for (auto& x : q)
+        f(x);
+  }
+
   void clear() {
     for (auto& q : queues_)
       q.clear();

@@ -1059,7 +1059,7 @@ sqlite_store::claim(const std::vector<claim_request>& reqs,
                 && (ledger_has(r.group, r.seq, "claim")
                     || settled_by_trim(r.group, r.seq, "claim"));
     out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
-                                ttl, crash_budget, done));
+                                ttl, crash_budget, done, r.takeover));
   }
   return out;
 }

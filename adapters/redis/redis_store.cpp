@@ -15,6 +15,8 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <string_view>
 #include <tuple>
 #include <sys/socket.h>
@@ -66,30 +68,37 @@
 /// of the scripts listed above, not repeated below):
 /// - append: GET seq; per event SET id:<id> NX PX and XADD log (an id seen
 ///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
-/// - read_group: one MULTI/EXEC: a script (HGET groups, XINFO GROUPS, SET
-///   g:<g>:rd), a native XREADGROUP COUNT n, a script (HGET groups, GET
-///   rd, XINFO GROUPS, one ZADD pel; for groups not of `*` an XRANGE of the
-///   delivered entries and one XACK for other types), GET gen; repeated
-///   only if entries of other types were skipped.
-/// - claim: INCRBY epoch (by the number of pairs), GET trimmed; per pair
-///   HSETNX st (a pair without state: granted at once), else HGET st +
-///   HSET st. After a generation change also GET id:<id> per pair.
-/// - settle (done): per pair HGET st, HSET st (the ledger value carries the
-///   encoded attempts, built by the client: no extra command), [HSETNX
+/// - read_group / read_leased: one MULTI/EXEC: a script (HGET groups, XINFO
+///   GROUPS, SET g:<g>:rd), a native XREADGROUP COUNT n, a script (HGET
+///   groups, GET rd, XINFO GROUPS, one ZADD pel for the read's run; for
+///   groups not of `*` an XRANGE of the delivered entries and one XACK for
+///   other types; leasing: GET rlfrom, INCRBY epoch, one ZADD rl), GET gen;
+///   repeated only if entries of other types were skipped. Nothing per
+///   entry: the run's leases are one record.
+/// - claim: INCRBY epoch (by the number of pairs), GET trimmed, EXISTS rl
+///   per group; per pair HSETNX st (a pair without state, no read records:
+///   granted at once), else HGET st [+ ZREVRANGEBYSCORE rl, once per read]
+///   + HSET st. After a generation change also GET id:<id> per pair.
+/// - settle (done): per pair HGET st [+ ZREVRANGEBYSCORE rl for a pair under
+///   its read's lease, once per read], HSET st (the ledger value carries
+///   the encoded attempts, built by the client: no extra command), [HSETNX
 ///   proc], [ZREM retry:due, HDEL retry:data, HDEL retry:taken: only if
-///   scheduled]; per group one ZREM pel and one XACK. After a generation
-///   change also GET id:<id> per item.
-/// - reclaim: HGET groups, ZRANGEBYSCORE pel, ZADD pel, XCLAIM (which
+///   scheduled]; per group one XACK. After a generation change also GET
+///   id:<id> per item.
+/// - reclaim: HGET groups, ZRANGEBYSCORE pel; per member XPENDING per run,
+///   ZREM (+ ZADD of what is left), for a read's member ZREVRANGEBYSCORE rl
+///   and HSETNX st per taken entry (+ ZREM rl); one ZADD pel, XCLAIM (which
 ///   moves the entries to this consumer and returns them).
-/// - backlog: HGET groups, XINFO GROUPS, ZCARD pel; GET seq for a group of
-///   `*` only, else XRANGE over the unread entries in chunks of 10000.
+/// - backlog: HGET groups, XINFO GROUPS (pending count and last delivered
+///   id); GET seq for a group of `*` only, else XRANGE over the unread
+///   entries in chunks of 10000.
 /// - take_due: ZRANGEBYSCORE retry:due; per entry HGET retry:taken, and for
 ///   a free one HGET retry:data + HSET retry:taken. next_due: ZRANGE
 ///   retry:due in chunks of 100 + HGET retry:taken up to the first entry
 ///   without a mark.
 /// - history_of: GET id:<id>, XRANGE (the entry), HGETALL groups; per group
 ///   of the event the status lookups of status_of (HGET st, ZSCORE
-///   retry:due/pel) and one read of its history: HGET st (processed), HGET
+///   retry:due, XPENDING over its seq) and one read of its history: HGET st (processed), HGET
 ///   dead + HGET dlq:e:<pos> (dead) or HGET retry:data (otherwise).
 /// - list_events: HGETALL groups (HGET for one group); XRANGE log in chunks
 ///   of up to 256 entries, at most max(limit*4, 256) (<= 5000) entries per
@@ -107,7 +116,12 @@ using json = nlohmann::json;
 
 /// The version of the key layout below (key `layout`). 1: the layout
 /// before it (no `layout` key): an `ids` hash, lease and ledger hashes.
-constexpr const char* layout_version = "2";
+/// 2: the PEL mirror held one member per pending seq; layout 3 (runs of
+/// seqs per member) reads such members as runs of one, so data of layout 2
+/// is taken over as it is (the key says 3 from then on: onceflow versions
+/// that write single seqs refuse it).
+constexpr const char* layout_version = "3";
+constexpr const char* layout_upgradable = "2";
 
 /// How long a retry taken by another node is left to it (see lua_due).
 constexpr millis_t retry_hold_ms = 60000;
@@ -234,6 +248,53 @@ local function bulk(cmd, key, extra, list, step)
     i = i + step
   end
 end
+-- The runs of seqs of a g:<g>:pel member ("a-b,c-d"; a single seq "a" is
+-- the run a-a), as {{a, b}, ...}.
+local function runs_of(m)
+  local out = {}
+  for part in string.gmatch(m, '[^,]+') do
+    local a, b = string.match(part, '^(%d+)%-(%d+)$')
+    if a then
+      out[#out + 1] = {tonumber(a), tonumber(b)}
+    else
+      local q = tonumber(part)
+      if q then out[#out + 1] = {q, q} end
+    end
+  end
+  return out
+end
+local function runs_str(rs)
+  local parts = {}
+  for i, r in ipairs(rs) do parts[i] = fmt(r[1]) .. '-' .. fmt(r[2]) end
+  return table.concat(parts, ',')
+end
+-- True if seq `s` (decimal string) is pending (delivered, not settled) in
+-- group g.
+local function is_pending(g, s)
+  local r = redis.pcall('XPENDING', K('log'), g, '0-' .. s, '0-' .. s, 1)
+  return type(r) == 'table' and r.err == nil and r[1] ~= nil
+end
+-- The lease a leasing read granted on seq s (decimal string) of group g
+-- (see lua_read_after), for a pair without a state field: epoch,
+-- expires_at, holder; nil if no leasing read covers s. `cache` (one table
+-- per script call) keeps the record found last per group, so that the
+-- items of one batch, which mostly come from one read, cost one lookup.
+local function read_lease(g, s, cache)
+  local q = tonumber(s)
+  local c = cache[g]
+  if not (c and c[1] <= q and q <= c[2]) then
+    local r = redis.call('ZREVRANGEBYSCORE', GK(g, 'rl'), q, '-inf', 'LIMIT',
+                         0, 1)
+    if not r[1] then return nil end
+    local f, l, b, x, h = string.match(r[1],
+                                       '^(%d+) (%d+) (%d+) (%-?%d+) (.*)$')
+    if not f then return nil end
+    c = {tonumber(f), tonumber(l), tonumber(b), tonumber(x), h}
+    cache[g] = c
+    if q > c[2] then return nil end
+  end
+  return c[3] + q - c[1], c[4], c[5]
+end
 -- A lease value of g:<g>:st (see the key table); nil for other values.
 local function parse_lease(v)
   local e, x, h, r, c, holder =
@@ -274,7 +335,7 @@ local function statuses(seq, t)
       local st = settled_code(redis.call('HGET', GK(g, 'st'), s))
       if st then
       elseif redis.call('ZSCORE', K('retry:due'), g .. '\31' .. s) then st = 3
-      elseif redis.call('ZSCORE', GK(g, 'pel'), s) then st = 2
+      elseif is_pending(g, s) then st = 2
       else st = 1
       end
       out[#out + 1] = g
@@ -376,6 +437,13 @@ if type(ok) == 'table' and ok.err then
     return ok
   end
 end
+-- Read leases of an earlier group of that name are void; a group reading
+-- the log from the start may meet settled entries: its reads lease only
+-- entries appended from now on (see lua_read_after).
+redis.call('DEL', GK(g, 'rl'), GK(g, 'rlfrom'))
+if ARGV[4] == '1' then
+  redis.call('SET', GK(g, 'rlfrom'), redis.call('GET', K('seq')) or '0')
+end
 redis.call('HSET', K('groups'), g, fmt(head) .. '\31' .. ARGV[3])
 return head
 )lua";
@@ -398,11 +466,16 @@ end
 return redis.error_reply('NOGROUP unknown group')
 )lua";
 
-/// After the XREADGROUP (same MULTI/EXEC). ARGV: P, group, now. Mirrors
-/// what it delivered into `g:<g>:pel` (seqs are dense: every seq from the
-/// noted last delivered one to the new one), acknowledges entries of
-/// types the group does not take. Returns {1} when the group takes every
-/// type, else {0, seq, ...} with the seqs the caller may hand out.
+/// After the XREADGROUP (same MULTI/EXEC). ARGV: P, group, now, holder,
+/// ttl (holder and ttl '' for no leases). Mirrors what it delivered into
+/// `g:<g>:pel` as one member, the run of seqs from the noted last delivered
+/// one to the new one (seqs are dense), acknowledges entries of types the
+/// group does not take,
+/// and with a ttl leases the entries to the holder: one record for the
+/// whole read (see below). Returns {all (1/0), epoch of `first` (0: no
+/// leases), first (the lowest seq leased), seq, ...}, the seqs the caller
+/// may hand out listed unless the group takes every type; each seq from
+/// `first` on has epoch <epoch of first> + seq - first.
 const char* const lua_read_after = R"lua(
 local g = ARGV[2]
 local err, start, pats = need_group(g)
@@ -422,31 +495,53 @@ local all = #pats > 0
 for _, p in ipairs(pats) do
   if p ~= '*' then all = false break end
 end
-local adds = {}
+local leasing = ARGV[5] ~= ''
 local acks = {}
-local out = {1}
-if all then
-  for q = prev + 1, last do
-    adds[#adds + 1] = ARGV[3]
-    adds[#adds + 1] = fmt(q)
-  end
-elseif last > prev then
-  out = {0}
+local seqs = {}
+if not all and last > prev then
   local match = matcher(pats)
   for _, e in ipairs(redis.call('XRANGE', K('log'), '0-' .. fmt(prev + 1),
                                 '0-' .. fmt(last))) do
     local t = e[2] and field(e[2], 't')
     if t and match(t) then
-      adds[#adds + 1] = ARGV[3]
-      adds[#adds + 1] = string.sub(e[1], 3)
-      out[#out + 1] = string.sub(e[1], 3)
+      seqs[#seqs + 1] = string.sub(e[1], 3)
     else
       acks[#acks + 1] = e[1]
     end
   end
 end
-bulk('ZADD', GK(g, 'pel'), nil, adds, 1000)
+-- One mirror member for the whole read (see lua_reclaim); the entries of
+-- other types in its run are acknowledged, so never pending.
+if last > prev then
+  redis.call('ZADD', GK(g, 'pel'), ARGV[3],
+             fmt(prev + 1) .. '-' .. fmt(last))
+end
 bulk('XACK', K('log'), g, acks, 1000)
+-- Leases: one record for the read's run in g:<g>:rl, "<first> <last>
+-- <epoch of first> <expires_at> <holder>" scored by its first seq; the
+-- lease of seq q has epoch <epoch of first> + q - first and lives in it
+-- until the pair gets a state field of its own (see read_lease). The run
+-- starts above g:<g>:rlfrom: entries a group reads again from the start
+-- (registered anew over old data) may be settled already and are claimed.
+local base = 0
+local first = prev + 1
+if leasing and last > prev then
+  first = math.max(first,
+                   tonumber(redis.call('GET', GK(g, 'rlfrom')) or '0') + 1)
+  if last >= first then
+    local n = last - first + 1
+    base = redis.call('INCRBY', K('epoch'), n) - n + 1
+    redis.call('ZADD', GK(g, 'rl'), first,
+               fmt(first) .. ' ' .. fmt(last) .. ' ' .. fmt(base) .. ' '
+               .. fmt(tonumber(ARGV[3]) + tonumber(ARGV[5])) .. ' '
+               .. ARGV[4])
+  end
+end
+if all and base == 0 then return {1, 0, 0} end
+local out = {all and 1 or 0, base, first}
+if not all then
+  for _, q in ipairs(seqs) do out[#out + 1] = q end
+end
 return out
 )lua";
 
@@ -456,6 +551,15 @@ return 1
 )lua";
 
 /// ARGV: P, group, consumer, now, cutoff, max. Returns entries (XCLAIM).
+/// The PEL mirror `g:<g>:pel` holds one member per read (the run of seqs it
+/// delivered, "<first>-<last>") or per reclaim (its seqs as runs, "a-b,c-d"),
+/// scored with the delivery time by the caller's clock; every pending entry
+/// is in exactly one member (settled ones are not looked for: XPENDING
+/// answers which of a member's seqs still are pending). Members delivered
+/// at or before the cutoff are taken oldest first: their pending seqs (up
+/// to max) are claimed and go into a new member scored `now`, those left
+/// over keep the old score, and the member goes. At most 1000 members are
+/// looked at per call.
 const char* const lua_reclaim = R"lua(
 local g = ARGV[2]
 local err = need_group(g)
@@ -463,22 +567,73 @@ if err then return err end
 local max = tonumber(ARGV[6])
 if max <= 0 then return {} end
 local pel = GK(g, 'pel')
-local ms = redis.call('ZRANGEBYSCORE', pel, '-inf', ARGV[5], 'LIMIT', 0, max)
-if #ms == 0 then return {} end
+local rl = GK(g, 'rl')
+local st = GK(g, 'st')
+local log = K('log')
+local ms = redis.call('ZRANGEBYSCORE', pel, '-inf', ARGV[5], 'WITHSCORES',
+                      'LIMIT', 0, 1000)
 local ids = {}
-local adds = {}
-for i, m in ipairs(ms) do
-  ids[#ids + 1] = '0-' .. m
-  adds[#adds + 1] = ARGV[4]
-  adds[#adds + 1] = m
+local taken = {}
+for i = 1, #ms, 2 do
+  if #ids >= max then break end
+  local mark = #taken + 1
+  local rest = {}
+  for _, run in ipairs(runs_of(ms[i])) do
+    local a, b = run[1], run[2]
+    if #ids >= max then
+      rest[#rest + 1] = {a, b}
+    else
+      local want = max - #ids
+      local ps = redis.call('XPENDING', log, g, '0-' .. fmt(a), '0-' .. fmt(b),
+                            want)
+      for _, p in ipairs(ps) do
+        ids[#ids + 1] = p[1]
+        taken[#taken + 1] = tonumber(string.sub(p[1], 3))
+      end
+      if #ps == want and #ps > 0 then
+        local l = taken[#taken]
+        if l < b then rest[#rest + 1] = {l + 1, b} end
+      end
+    end
+  end
+  redis.call('ZREM', pel, ms[i])
+  if #rest > 0 then redis.call('ZADD', pel, ms[i + 1], runs_str(rest)) end
+  -- A read's member: entries still under the read's lease (no state field)
+  -- get it written out, expired, so that their next claim counts a crash
+  -- redelivery; the read's record goes with the member's last part.
+  local rs = runs_of(ms[i])
+  if #rs == 1 then
+    local a, b = rs[1][1], rs[1][2]
+    local r = redis.call('ZREVRANGEBYSCORE', rl, a, '-inf', 'LIMIT', 0, 1)
+    local f, l, base, x, h
+    if r[1] then
+      f, l, base, x, h = string.match(r[1], '^(%d+) (%d+) (%d+) (%-?%d+) (.*)$')
+    end
+    if f and tonumber(f) <= a and b <= tonumber(l) then
+      for k = mark, #taken do
+        local q = taken[k]
+        redis.call('HSETNX', st, fmt(q),
+                   lease_str(tonumber(base) + q - tonumber(f), tonumber(x),
+                             1, 0, 0, h))
+      end
+      if #rest == 0 and b == tonumber(l) then redis.call('ZREM', rl, r[1]) end
+    end
+  end
 end
-bulk('ZADD', pel, nil, adds, 1000)
+if #ids == 0 then return {} end
+table.sort(taken)
+local rs = {}
+for _, q in ipairs(taken) do
+  local last = rs[#rs]
+  if last and last[2] + 1 == q then last[2] = q else rs[#rs + 1] = {q, q} end
+end
+redis.call('ZADD', pel, ARGV[4], runs_str(rs))
 local out = {}
 local i = 1
 while i <= #ids do
   local chunk = {}
   for j = i, math.min(#ids, i + 999) do chunk[#chunk + 1] = ids[j] end
-  local es = redis.call('XCLAIM', K('log'), g, ARGV[3], 0, unpack(chunk))
+  local es = redis.call('XCLAIM', log, g, ARGV[3], 0, unpack(chunk))
   for _, e in ipairs(es) do out[#out + 1] = e end
   i = i + 1000
 end
@@ -494,15 +649,16 @@ local g = ARGV[2]
 local err, start, pats = need_group(g)
 if err then return err end
 local after = ARGV[3]
-if after == '' then
-  after = nil
-  for _, info in ipairs(redis.call('XINFO', 'GROUPS', K('log'))) do
-    local name = field(info, 'name')
-    if name == g then after = field(info, 'last-delivered-id') end
+local pending = nil
+local last_id = nil
+for _, info in ipairs(redis.call('XINFO', 'GROUPS', K('log'))) do
+  if field(info, 'name') == g then
+    last_id = field(info, 'last-delivered-id')
+    pending = field(info, 'pending')
   end
-  if not after then return redis.error_reply('NOGROUP unknown group') end
 end
-local pending = redis.call('ZCARD', GK(g, 'pel'))
+if not last_id then return redis.error_reply('NOGROUP unknown group') end
+if after == '' then after = last_id end
 local all = #pats > 0
 for _, p in ipairs(pats) do
   if p ~= '*' then all = false break end
@@ -531,8 +687,9 @@ if #es == chunk then next_id = es[#es][1] end
 return {pending, n, next_id}
 )lua";
 
-/// ARGV: P, holder, now, ttl, budget, verify ('1'/'0'), then group, seq
-/// per request, and with verify the event id too. With verify (after a
+/// ARGV: P, holder, now, ttl, budget, verify ('1'/'0'), then group, seq,
+/// takeover epoch (0: none; see lease_table::claim) per request, and with
+/// verify the event id too. With verify (after a
 /// generation change), a pair whose seq does not hold that event (a copy
 /// of the old data) is answered `done` and nothing is written for it.
 /// Returns flat: kind, epoch, expires_at, redeliveries.
@@ -542,8 +699,8 @@ local now = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
 local verify = ARGV[6] == '1'
-local step = 2
-if verify then step = 3 end
+local step = 3
+if verify then step = 4 end
 -- Epochs for every pair are taken first (INCRBY): if a later command
 -- fails, no epoch handed out here can be handed out again. Pairs that get
 -- no lease leave a gap.
@@ -553,19 +710,35 @@ local trimmed = trimmed_to()
 -- A first lease is "<epoch>" .. fresh_tail (see lease_str).
 local fresh_tail = ' ' .. fmt(now + ttl) .. ' 1 0 0 ' .. holder
 local out = {}
+local has_rl = {}
+local rl_cache = {}
 for b = 7, #ARGV, step do
   local g = ARGV[b]
   local s = ARGV[b + 1]
   local sk = GK(g, 'st')
   local v = nil
   local fresh = false
-  if not (verify and not holds(g, s, ARGV[b + 2])) then
+  if not (verify and not holds(g, s, ARGV[b + 3])) then
     -- The common case, a pair without state yet (a first delivery): one
     -- HSETNX grants the lease. A trimmed pair without state was settled
     -- long ago (v stays nil: done).
     local lv = fmt(epoch + 1) .. fresh_tail
+    if has_rl[g] == nil then
+      has_rl[g] = redis.call('EXISTS', GK(g, 'rl')) == 1
+    end
     if tonumber(s) <= trimmed then
       v = redis.call('HGET', sk, s) or nil
+    elseif has_rl[g] then
+      -- A pair without a state field may be under a read's lease.
+      v = redis.call('HGET', sk, s) or false
+      if not v then
+        local e, x, h = read_lease(g, s, rl_cache)
+        if e then
+          v = lease_str(e, x, 1, 0, 0, h)
+        elseif redis.call('HSETNX', sk, s, lv) == 1 then
+          fresh = true
+        end
+      end
     elseif redis.call('HSETNX', sk, s, lv) == 1 then
       fresh = true
     else
@@ -586,6 +759,12 @@ for b = 7, #ARGV, step do
     if not le then
       -- No lease yet (or a value we cannot read: treated as none).
       le, lx, lh, lr, lc, lholder = 0, 0, 0, 0, 0, ''
+    end
+    local tk = tonumber(ARGV[b + 2])
+    if tk > 0 and lh == 1 and le == tk then
+      -- The lease granted with the read, never run under: replaced as if
+      -- released (no crash redelivery).
+      lh = 0
     end
     if lh == 1 and now < lx and lholder == holder and lx == now + ttl then
       -- This claim sent again (the connection broke after the first was
@@ -634,6 +813,7 @@ local rt = K('retry:taken')
 -- seen, and the seqs leaving its pending list.
 local per_group = {}
 local order = {}
+local rl_cache = {}
 local function unpend(g, s)
   local l = per_group[g].leaving
   l[#l + 1] = s
@@ -685,7 +865,13 @@ for b = 4, #ARGV, 8 do
                 and field(r[1][2], 'g') == g and field(r[1][2], 's') == s
       end
     else
-      if v then le, lx, lh, lr, lc = parse_lease(v) end
+      if v then
+        le, lx, lh, lr, lc = parse_lease(v)
+      elseif ep > 0 then
+        -- Under a read's lease (no state field of its own yet)?
+        local e, x = read_lease(g, s, rl_cache)
+        if e then le, lx, lh, lr, lc = e, x, 1, 0, 0 end
+      end
       if kind == 2 and ep == 0 then
         -- A crash loop's dead-lettering: no lease was granted. A trimmed
         -- pair without state was settled long ago.
@@ -758,7 +944,6 @@ for _, g in ipairs(order) do
   local ss = per_group[g].leaving
   local ids = {}
   for i, s in ipairs(ss) do ids[i] = '0-' .. s end
-  bulk('ZREM', GK(g, 'pel'), nil, ss, 1000)
   bulk('XACK', K('log'), g, ids, 1000)
 end
 return out
@@ -1063,8 +1248,7 @@ for i = 1, #gs, 2 do
   local pats = {}
   for j = 2, #parts do pats[#pats + 1] = parts[j] end
   groups[#groups + 1] = {g, tonumber(parts[1]), matcher(pats),
-                         GK(g, 'st'), false, GK(g, 'pel'),
-                         g .. '\31'}
+                         GK(g, 'st'), false, false, g .. '\31'}
 end
 local rz = K('retry:due')
 local function has(gr, s)
@@ -1073,7 +1257,7 @@ local function has(gr, s)
   if want == 4 or want == 5 then return false end
   if redis.call('ZSCORE', rz, gr[7] .. s) then return want == 3 end
   if want == 3 then return false end
-  if redis.call('ZSCORE', gr[6], s) then return want == 2 end
+  if is_pending(gr[1], s) then return want == 2 end
   return want == 1
 end
 local out = {0}
@@ -1234,6 +1418,12 @@ for _, g in ipairs(groups) do
     if #gone > 0 then redis.call('HDEL', sk, unpack(gone)) end
     redis.call('HDEL', GK(g, 'proc'), unpack(chunk))
     i = i + 1000
+  end  -- Read lease records of runs trimmed entirely.
+  local rl = GK(g, 'rl')
+  for _, r in ipairs(redis.call('ZRANGEBYSCORE', rl, '-inf', fmt(cut),
+                                'LIMIT', 0, 1000)) do
+    local l = tonumber(string.match(r, '^%d+ (%d+) '))
+    if l and l <= cut then redis.call('ZREM', rl, r) end
   end
 end
 redis.call('XTRIM', log, 'MINID', '0-' .. fmt(tonumber(last_seq) + 1))
@@ -1479,6 +1669,9 @@ public:
   std::vector<append_result> append(std::vector<event>& batch, millis_t now,
                                     millis_t dedup_window) override;
 
+  std::vector<delivery> read_leased(const std::string& group, size_t max,
+                                    millis_t now, const std::string& holder,
+                                    millis_t ttl, uint32_t) override;
   std::vector<event> read_group(const std::string& group, size_t max,
                                 millis_t now) override;
 
@@ -1674,6 +1867,10 @@ private:
 
   /// For the reader's calls: reports a change that another call noticed.
   void take_notice(const std::string& op);
+  /// read_group, with leases for `holder` when ttl > 0 (read_leased).
+  std::vector<delivery> read_impl(const std::string& group, size_t max,
+                                  millis_t now, const std::string& holder,
+                                  millis_t ttl);
 
   /// The "store generation changed" error.
   [[noreturn]] void fail_generation(const std::string& op,
@@ -1772,6 +1969,12 @@ void redis_store::open_generation() {
                    + "' has no layout version (written by an older "
                      "onceflow); drain it and delete its keys, or use "
                      "another prefix");
+  if (layout == layout_upgradable) {
+    auto r = command({"SET", key("layout"), layout_version}, "open");
+    if (r->type == REDIS_REPLY_ERROR)
+      error_reply(r.get(), "open", {});
+    layout = layout_version;
+  }
   if (!layout.empty() && layout != layout_version)
     fail("open", "the data under prefix '" + prefix_ + "' has layout "
                    + layout + ", this onceflow reads layout "
@@ -2126,6 +2329,8 @@ void redis_store::check_types(const std::string& op) {
     per_group.emplace_back(gkey(g, "pel"), "zset");
     per_group.emplace_back(gkey(g, "st"), "hash");
     per_group.emplace_back(gkey(g, "rd"), "string");
+    per_group.emplace_back(gkey(g, "rl"), "zset");
+    per_group.emplace_back(gkey(g, "rlfrom"), "string");
     per_group.emplace_back(gkey(g, "proc"), "hash");
     per_group.emplace_back(gkey(g, "proc:dup"), "hash");
     per_group.emplace_back(gkey(g, "dead"), "hash");
@@ -2317,6 +2522,26 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
 
 std::vector<event> redis_store::read_group(const std::string& group,
                                            size_t max, millis_t now) {
+  auto dls = read_impl(group, max, now, "", 0);
+  std::vector<event> out;
+  out.reserve(dls.size());
+  for (auto& dl : dls)
+    out.push_back(std::move(dl.ev));
+  return out;
+}
+
+std::vector<delivery>
+redis_store::read_leased(const std::string& group, size_t max, millis_t now,
+                         const std::string& holder, millis_t ttl, uint32_t) {
+  // Only entries without a state get a lease (a first claim), so the crash
+  // budget never decides here.
+  return read_impl(group, max, now, holder, ttl);
+}
+
+std::vector<delivery> redis_store::read_impl(const std::string& group,
+                                             size_t max, millis_t now,
+                                             const std::string& holder,
+                                             millis_t ttl) {
   take_notice("read_group");
   if (max == 0) {
     // Still reports an unknown group.
@@ -2334,7 +2559,8 @@ std::vector<event> redis_store::read_group(const std::string& group,
   // by the server after the first): a server that lost its script cache
   // must not run the XREADGROUP without them.
   const std::string op = "read_group";
-  std::vector<event> out;
+  std::vector<delivery> out;
+  auto ttl_arg = ttl > 0 ? std::to_string(ttl) : std::string{};
   while (out.size() < max) {
     auto want = max - out.size();
     auto rs = pipeline(
@@ -2343,7 +2569,7 @@ std::vector<event> redis_store::read_group(const std::string& group,
        {"XREADGROUP", "GROUP", group, opts_.consumer, "COUNT",
         std::to_string(want), "STREAMS", key("log"), ">"},
        {"EVAL", script_text(sc_read_after), "0", prefix_, group,
-        std::to_string(now), ""},
+        std::to_string(now), ttl > 0 ? holder : std::string{}, ttl_arg, ""},
        {"EVAL", script_text(sc_gen_check), "0", prefix_, gen_},
        {"EXEC"}},
       op, false);
@@ -2371,17 +2597,30 @@ std::vector<event> redis_store::read_group(const std::string& group,
     auto* entries = got->element[0]->element[1];
     if (!is_array(entries) || !is_array(mirrored) || mirrored->elements < 1)
       fail(op, "unexpected reply to the read transaction");
+    if (mirrored->elements < 3)
+      fail(op, "unexpected reply to the read transaction");
     bool all = int_of(mirrored->element[0]) == 1;
-    std::set<uint64_t> take;
-    for (size_t i = 1; i < mirrored->elements; ++i)
+    // Leases: seq q >= first has epoch base + q - first (base 0: none).
+    auto base = u64_of(mirrored->element[1]);
+    auto first = u64_of(mirrored->element[2]);
+    // The seqs to hand out, unless the group takes every entry.
+    std::unordered_set<uint64_t> take;
+    for (size_t i = 3; i < mirrored->elements; ++i)
       take.insert(u64_of(mirrored->element[i]));
     for (size_t i = 0; i < entries->elements; ++i) {
       auto* e = entries->element[i];
       if (!is_array(e) || e->elements < 2)
         continue;
-      auto ev = decode_event(e->element[0], e->element[1]);
-      if (all || take.count(ev.seq) > 0)
-        out.push_back(std::move(ev));
+      delivery dl;
+      dl.ev = decode_event(e->element[0], e->element[1]);
+      if (!all && take.count(dl.ev.seq) == 0)
+        continue;
+      if (base > 0 && dl.ev.seq >= first) {
+        dl.epoch = base + (dl.ev.seq - first);
+        dl.lease_until = now + ttl;
+      }
+      dl.group = group;
+      out.push_back(std::move(dl));
     }
     // Entries of other types were skipped: read on while the log may hold
     // more (a short read means it does not).
@@ -2451,7 +2690,7 @@ redis_store::claim(const std::vector<claim_request>& reqs,
   if (reqs.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(5 + reqs.size() * (verify_ ? 3 : 2));
+  args.reserve(5 + reqs.size() * (verify_ ? 4 : 3));
   args.push_back(holder);
   args.push_back(std::to_string(now));
   args.push_back(std::to_string(ttl));
@@ -2460,6 +2699,7 @@ redis_store::claim(const std::vector<claim_request>& reqs,
   for (auto& rq : reqs) {
     args.push_back(rq.group);
     args.push_back(std::to_string(rq.seq));
+    args.push_back(std::to_string(rq.takeover));
     if (verify_)
       args.push_back(rq.event_id);
   }

@@ -19,11 +19,17 @@
 /// the SQLite adapter hold otherwise: retry schedules attempt+1 with epoch 0,
 /// created_at=now when 0, unknown group throws, crash-loop dead without a
 /// lease, dlq_replay resets attempt/redeliveries, ...):
-/// - Time is the caller's `now`, never Redis' clock: the pending list keeps
-///   the delivery time of each entry in a ZSET (`g:<group>:pel`, mirror of
-///   the consumer group's PEL), because XAUTOCLAIM's idle time is server
-///   wall-clock time. `reclaim` returns the longest-idle entries first
-///   (ties by member string), sorted by seq within one answer.
+/// - Time is the caller's `now`, never Redis' clock: the delivery times of
+///   the pending entries are kept in a ZSET (`g:<group>:pel`, one member
+///   per read or reclaim, the run of seqs it delivered), because
+///   XAUTOCLAIM's idle time is server wall-clock time. `reclaim` takes the
+///   oldest members first and answers their still pending entries (XPENDING
+///   over the runs) in seq order.
+/// - read_leased: one record per read (`g:<group>:rl`: run, epoch of its
+///   first seq, expiry, holder) instead of a state field per entry; a pair
+///   without a state field is under it. Claims and settlements look it up
+///   (once per read and call); every change of the pair writes its state
+///   field, after which the record no longer applies to it.
 /// - Dedup: one key per event id (`id:<id>` -> "seq created_at", SET NX PX)
 ///   serves the dedup check (created_at + window > now, against the
 ///   caller's clock, so virtual time holds) and `find`/`status_of`. Its

@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(trims_follow_at_once_while_a_call_removes_its_maximum) {
   n.store = spawn_store(sys, st, false);
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
-  n.dedup = spawn_deduplicator(sys, {n.store}, n.retry_timer, n.dlq);
+  n.dedup = spawn_deduplicator(sys, n.store, {n.store}, n.retry_timer, n.dlq);
   broadcaster_config bc;
   bc.groups = ncfg.groups;
   bc.handlers = &handlers;

@@ -218,6 +218,13 @@ BOOST_AUTO_TEST_CASE(stalled_listener_is_fenced_effect_once) {
   self->receive([&](caf::settings& x) { s = x; });
   BOOST_CHECK_EQUAL(caf::get_or(s, "deduplicator.refused-stale", uint64_t{0}),
                     1u);
+  // The stalled run counts as a crash redelivery (its lease, granted with
+  // the read, expired unsettled): the history shows it before the success.
+  auto h = st->history_of("e1");
+  BOOST_REQUIRE_EQUAL(h.size(), 1u);
+  BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 2u);
+  BOOST_CHECK(h[0].attempts[0].result == outcome::crashed);
+  BOOST_CHECK(h[0].attempts[1].result == outcome::success);
 }
 
 BOOST_AUTO_TEST_CASE(batch_outliving_its_leases_is_requeued_not_lost) {

@@ -627,6 +627,123 @@ BOOST_DATA_TEST_CASE(claim_decisions, bdata::make(all_backends), name) {
                     claim_decision::done);
 }
 
+/// Ids of the deliveries, comma-separated.
+std::string delivered_ids(const std::vector<delivery>& dls) {
+  std::string out;
+  for (auto& dl : dls)
+    out += (out.empty() ? "" : ",") + dl.ev.id;
+  return out;
+}
+
+BOOST_DATA_TEST_CASE(read_leased_leases_what_it_delivers,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"order.*"}});
+  s.ensure_group({"all", {"*"}});
+  auto o1 = add(s, "o1", "order.created", t0);
+  add(s, "u1", "user.created", t0);
+  auto o2 = add(s, "o2", "order.paid", t0);
+  auto got = s.read_leased("g", 10, t0, holder_a, 1000, 3);
+  BOOST_CHECK_EQUAL(delivered_ids(got), "o1,o2");
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  for (auto& dl : got) {
+    BOOST_CHECK_EQUAL(dl.group, "g");
+    BOOST_CHECK_GT(dl.epoch, 0u);
+    BOOST_CHECK_EQUAL(dl.lease_until, t0 + 1000);
+    BOOST_CHECK_EQUAL(dl.redeliveries, 0u);
+    BOOST_CHECK_EQUAL(dl.attempt, 1u);
+  }
+  BOOST_CHECK_EQUAL(got[0].ev.seq, o1.seq);
+  BOOST_CHECK_EQUAL(got[0].ev.payload, o1.payload);
+  BOOST_CHECK_EQUAL(got[0].ev.trace_id, o1.trace_id);
+  BOOST_CHECK_NE(got[0].epoch, got[1].epoch);
+  // Never delivered twice, leased or not.
+  BOOST_CHECK(s.read_leased("g", 10, t0 + 1, holder_a, 1000, 3).empty());
+  BOOST_CHECK(s.read_group("g", 10, t0 + 1).empty());
+  // The lease is a claim's: others are held off, it fences settlements.
+  auto held = claim_one(s, "g", o1, holder_b, t0 + 999);
+  BOOST_CHECK_EQUAL(held.kind, claim_decision::held);
+  BOOST_CHECK_EQUAL(held.epoch, got[0].epoch);
+  BOOST_CHECK_EQUAL(held.expires_at, t0 + 1000);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(o1, "g", got[0].epoch
+                                                                 + 1000)),
+                               t0 + 10),
+                    fence_decision::stale);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(o1, "g", got[0].epoch)), t0 + 10),
+    fence_decision::ok);
+  BOOST_CHECK(s.is_done("g", o1.seq));
+  // Left to expire, it counts as a crash redelivery like any lease.
+  auto after = claim_one(s, "g", o2, holder_b, t0 + 1000);
+  BOOST_CHECK_EQUAL(after.kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(after.redeliveries, 1u);
+  BOOST_CHECK_GT(after.epoch, got[1].epoch);
+  // The entries stay pending until settled.
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 10'000, 100, 10)), "o2");
+  // A group taking every type leases every entry; plain reads lease none.
+  auto every = s.read_leased("all", 2, t0, holder_a, 500, 3);
+  BOOST_CHECK_EQUAL(delivered_ids(every), "o1,u1");
+  for (auto& dl : every)
+    BOOST_CHECK_EQUAL(dl.lease_until, t0 + 500);
+  auto plain = s.read_group("all", 10, t0);
+  BOOST_CHECK_EQUAL(ids_of(plain), "o2");
+  BOOST_CHECK_EQUAL(claim_one(s, "all", o2, holder_b, t0).kind,
+                    claim_decision::granted);
+}
+
+BOOST_DATA_TEST_CASE(takeover_replaces_a_read_lease_without_redelivery,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e1 = add(s, "e1", "t", t0);
+  auto e2 = add(s, "e2", "t", t0);
+  auto e3 = add(s, "e3", "t", t0);
+  auto e4 = add(s, "e4", "t", t0);
+  auto got = s.read_leased("g", 10, t0, "node/g/read", 1000, 3);
+  BOOST_REQUIRE_EQUAL(got.size(), 4u);
+  auto take = [&](const event& ev, uint64_t epoch, millis_t now) {
+    auto ds = s.claim({claim_request{"g", ev.id, ev.seq, epoch}}, holder_b,
+                      now, 1000, 3);
+    BOOST_REQUIRE_EQUAL(ds.size(), 1u);
+    return ds[0];
+  };
+  // Live: replaced by a new lease; the read's epoch is fenced off.
+  auto d1 = take(e1, got[0].epoch, t0 + 10);
+  BOOST_CHECK_EQUAL(d1.kind, claim_decision::granted);
+  BOOST_CHECK_GT(d1.epoch, got[3].epoch);
+  BOOST_CHECK_EQUAL(d1.expires_at, t0 + 1010);
+  BOOST_CHECK_EQUAL(d1.redeliveries, 0u);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(e1, "g", got[0].epoch)), t0 + 20),
+    fence_decision::stale);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(e1, "g", d1.epoch)), t0 + 20),
+    fence_decision::ok);
+  // Expired: no crash redelivery either.
+  auto d2 = take(e2, got[1].epoch, t0 + 5000);
+  BOOST_CHECK_EQUAL(d2.kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(d2.redeliveries, 0u);
+  // Another epoch is no takeover: held while live, counted once expired.
+  BOOST_CHECK_EQUAL(take(e3, got[0].epoch, t0 + 10).kind,
+                    claim_decision::held);
+  auto d3 = take(e3, got[0].epoch, t0 + 1000);
+  BOOST_CHECK_EQUAL(d3.kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(d3.redeliveries, 1u);
+  // Once another claim replaced the read's lease, the read's epoch takes
+  // nothing over: the new holder's lease holds.
+  BOOST_CHECK_EQUAL(take(e3, got[2].epoch, t0 + 1001).kind,
+                    claim_decision::held);
+  // A read's lease given back (release) is claimed without a redelivery.
+  BOOST_CHECK_EQUAL(
+    settle_one(s, release_of(make_delivery(e4, "g", got[3].epoch)), t0 + 5),
+    fence_decision::ok);
+  auto d4 = claim_one(s, "g", e4, holder_b, t0 + 6);
+  BOOST_CHECK_EQUAL(d4.kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(d4.redeliveries, 0u);
+}
+
 BOOST_DATA_TEST_CASE(settle_done_is_fenced_and_idempotent,
                      bdata::make(all_backends), name) {
   harness h{name};

@@ -689,6 +689,176 @@ BOOST_AUTO_TEST_CASE(reads_are_mirrored_after_a_script_flush) {
   BOOST_CHECK_EQUAL(s->backlog("h"), 2u);
 }
 
+/// The PEL mirror holds one member per read and per reclaim, not one per
+/// entry; reclaim drops members whose entries were all settled.
+BOOST_AUTO_TEST_CASE(pel_mirror_keeps_a_member_per_read) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto prefix = unique_prefix("mirror");
+  auto s = open_store(server.url(), prefix);
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch;
+  for (int i = 0; i < 500; ++i)
+    batch.push_back(make_event("e" + std::to_string(i), "t"));
+  s->append(batch, t0, 60'000);
+  auto zcard = [&] {
+    return raw_command(server.port(), {"ZCARD", prefix + "g:g:pel"});
+  };
+  BOOST_CHECK_EQUAL(s->read_group("g", 300, t0).size(), 300u);
+  BOOST_CHECK_EQUAL(s->read_group("g", 300, t0 + 10).size(), 200u);
+  BOOST_CHECK_EQUAL(zcard(), ":2");
+  // Settle everything but e7 and e420.
+  std::vector<claim_request> reqs;
+  for (auto& ev : batch)
+    if (ev.id != "e7" && ev.id != "e420")
+      reqs.push_back({"g", ev.id, ev.seq});
+  auto ds = s->claim(reqs, "n/l", t0 + 20, 60'000, 3);
+  std::vector<settlement> items;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    BOOST_REQUIRE(ds[i].kind == claim_decision::granted);
+    settlement st;
+    st.kind = settle_kind::done;
+    st.dl.group = "g";
+    st.dl.ev.id = reqs[i].event_id;
+    st.dl.ev.seq = reqs[i].seq;
+    st.dl.epoch = ds[i].epoch;
+    items.push_back(st);
+  }
+  for (auto d : s->settle(items, t0 + 30))
+    BOOST_REQUIRE(d == fence_decision::ok);
+  BOOST_CHECK_EQUAL(s->backlog("g"), 2u);
+  // One at a time: the first member gives e7; what it covers after e7 is
+  // kept with the old score (unknown yet whether pending), e7 goes into a
+  // member of its own.
+  auto r1 = s->reclaim("g", t0 + 1000, 100, 1);
+  BOOST_REQUIRE_EQUAL(r1.size(), 1u);
+  BOOST_CHECK_EQUAL(r1[0].id, "e7");
+  BOOST_CHECK_EQUAL(zcard(), ":3");
+  // The rest of the first read has nothing pending (it goes); the second
+  // read gives e420.
+  auto r2 = s->reclaim("g", t0 + 1000, 100, 1);
+  BOOST_REQUIRE_EQUAL(r2.size(), 1u);
+  BOOST_CHECK_EQUAL(r2[0].id, "e420");
+  BOOST_CHECK_EQUAL(zcard(), ":3");
+  // Nothing idle long enough; the rest of the second read goes.
+  BOOST_CHECK(s->reclaim("g", t0 + 1099, 100, 10).empty());
+  BOOST_CHECK_EQUAL(zcard(), ":2");
+  // Both reclaimed ones again, now into one member.
+  auto r3 = s->reclaim("g", t0 + 1100, 100, 10);
+  BOOST_CHECK_EQUAL(r3.size(), 2u);
+  BOOST_CHECK_EQUAL(zcard(), ":1");
+}
+
+/// A leasing read writes one record for its run (g:<g>:rl), nothing per
+/// entry; settlements and claims find the lease there until the pair has a
+/// state field; reclaim writes out the expired leases of what it takes (so
+/// the next claim counts a crash redelivery) and drops the record. A group
+/// registered again from the start leases only entries appended later.
+BOOST_AUTO_TEST_CASE(read_leases_are_one_record_per_read) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto prefix = unique_prefix("rl");
+  auto s = open_store(server.url(), prefix);
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch;
+  for (int i = 0; i < 100; ++i)
+    batch.push_back(make_event("e" + std::to_string(i), "t"));
+  s->append(batch, t0, 60'000);
+  auto cmd = [&](std::vector<std::string> args) {
+    return raw_command(server.port(), args);
+  };
+  auto got = s->read_leased("g", 100, t0, "n/g/read", 1000, 3);
+  BOOST_REQUIRE_EQUAL(got.size(), 100u);
+  for (size_t i = 1; i < got.size(); ++i)
+    BOOST_CHECK_EQUAL(got[i].epoch, got[0].epoch + i);
+  BOOST_CHECK_EQUAL(cmd({"ZCARD", prefix + "g:g:rl"}), ":1");
+  BOOST_CHECK_EQUAL(cmd({"HLEN", prefix + "g:g:st"}), ":0");
+  std::vector<settlement> items;
+  for (size_t i = 0; i < 98; ++i) {
+    settlement st;
+    st.kind = settle_kind::done;
+    st.dl = got[i];
+    items.push_back(st);
+  }
+  for (auto d : s->settle(items, t0 + 10))
+    BOOST_REQUIRE(d == fence_decision::ok);
+  BOOST_CHECK_EQUAL(cmd({"HLEN", prefix + "g:g:st"}), ":98");
+  auto back = s->reclaim("g", t0 + 5000, 2000, 10);
+  BOOST_REQUIRE_EQUAL(back.size(), 2u);
+  BOOST_CHECK_EQUAL(cmd({"HLEN", prefix + "g:g:st"}), ":100");
+  BOOST_CHECK_EQUAL(cmd({"ZCARD", prefix + "g:g:rl"}), ":0");
+  auto d = s->claim({{"g", "e98", back[0].seq}}, "other", t0 + 5000, 1000, 3);
+  BOOST_REQUIRE_EQUAL(d.size(), 1u);
+  BOOST_CHECK(d[0].kind == claim_decision::granted);
+  BOOST_CHECK_EQUAL(d[0].redeliveries, 1u);
+  BOOST_CHECK_GT(d[0].epoch, got[99].epoch);
+  // The group lost and registered again from the start: its entries come
+  // back without leases (98 are settled), new ones with.
+  BOOST_REQUIRE_EQUAL(cmd({"XGROUP", "DESTROY", prefix + "log", "g"}), ":1");
+  BOOST_REQUIRE_EQUAL(cmd({"HDEL", prefix + "groups", "g"}), ":1");
+  s->ensure_group({"g", {"*"}, true});
+  std::vector<event> more{make_event("late", "t")};
+  s->append(more, t0 + 6000, 60'000);
+  auto again = s->read_leased("g", 200, t0 + 6000, "n/g/read", 1000, 3);
+  BOOST_REQUIRE_EQUAL(again.size(), 101u);
+  for (size_t i = 0; i < 100; ++i)
+    BOOST_CHECK_EQUAL(again[i].lease_until, 0);
+  BOOST_CHECK_EQUAL(again[100].ev.id, "late");
+  BOOST_CHECK_EQUAL(again[100].lease_until, t0 + 7000);
+  auto e0 = s->claim({{"g", "e0", again[0].ev.seq}}, "other", t0 + 6000,
+                     1000, 3);
+  BOOST_CHECK(e0.at(0).kind == claim_decision::done);
+}
+
+/// Data of layout 2 (a mirror member per pending seq) is taken over as it
+/// is; data of an unknown layout is refused by name.
+BOOST_AUTO_TEST_CASE(layout_2_is_taken_over_and_others_refused) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto prefix = unique_prefix("layout");
+  auto s = open_store(server.url(), prefix);
+  s->ensure_group({"g", {"*"}});
+  std::vector<event> batch{make_event("a", "t"), make_event("b", "t"),
+                           make_event("c", "t")};
+  s->append(batch, t0, 60'000);
+  BOOST_REQUIRE_EQUAL(s->read_group("g", 10, t0).size(), 3u);
+  s.reset();
+  auto pel = prefix + "g:g:pel";
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"DEL", pel}), ":1");
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"ZADD", pel, std::to_string(t0), "1",
+                                   std::to_string(t0), "2",
+                                   std::to_string(t0 + 5), "3"}),
+                      ":3");
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"SET", prefix + "layout", "2"}),
+                      "+OK");
+  s = open_store(server.url(), prefix);
+  auto layout_is = [&](const std::string& v) {
+    return raw_command(server.port(),
+                       {"EVAL", "return redis.call('GET', KEYS[1]) == ARGV[1] "
+                                "and 1 or 0",
+                        "1", prefix + "layout", v});
+  };
+  BOOST_CHECK_EQUAL(layout_is("3"), ":1");
+  auto r = s->reclaim("g", t0 + 100, 100, 10);
+  BOOST_REQUIRE_EQUAL(r.size(), 2u);
+  BOOST_CHECK_EQUAL(r[0].id, "a");
+  BOOST_CHECK_EQUAL(r[1].id, "b");
+  BOOST_CHECK_EQUAL(s->reclaim("g", t0 + 105, 100, 10).size(), 1u);
+  s.reset();
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"SET", prefix + "layout", "9"}),
+                      "+OK");
+  redis_options opts;
+  opts.url = server.url();
+  opts.prefix = prefix;
+  expect_open_error(opts, {"has layout 9", "reads layout 3"});
+}
+
 BOOST_AUTO_TEST_CASE(unknown_group_throws) {
   if (skip_redis_tests())
     return;

@@ -68,6 +68,13 @@ local out = {xlen = redis.call('XLEN', P .. 'log'),
              now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000),
              trimmed = redis.call('GET', P .. 'trimmed') or '',
              groups = {}}
+-- Entries the group's consumer group has delivered and not acknowledged
+-- (Redis's own PEL, not onceflow's mirror of it).
+local function pending(g)
+  local ok, r = pcall(redis.call, 'XPENDING', P .. 'log', g)
+  if ok and type(r) == 'table' then return r[1] end
+  return 0
+end
 for i = 2, #ARGV do
   local g = ARGV[i]
   local k = P .. 'g:' .. g .. ':'
@@ -79,7 +86,7 @@ for i = 2, #ARGV do
   out.groups[g] = {proc = redis.call('HGETALL', k .. 'proc'),
                    dup = redis.call('HLEN', k .. 'proc:dup'),
                    ledger = ledger, st_other = other,
-                   pel = redis.call('ZCARD', k .. 'pel')}
+                   pel = pending(g)}
 end
 return cjson.encode(out)
 """

@@ -326,6 +326,49 @@ BOOST_AUTO_TEST_CASE(live_counts_only_unexpired_leases) {
   BOOST_TEST(t.size() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(takeover_of_the_reads_lease_counts_no_redelivery) {
+  lease_table t;
+  auto r = claim(t, "read", 0);
+  BOOST_REQUIRE(r.kind == claim_decision::granted);
+  // Live: replaced at once, the read's epoch fenced off.
+  auto d = t.claim("g", "e1", "L1", 100, ttl, budget, false, r.epoch);
+  BOOST_TEST(d.kind == claim_decision::granted);
+  BOOST_TEST(d.epoch > r.epoch);
+  BOOST_TEST(d.redeliveries == 0u);
+  BOOST_TEST(t.check("g", "e1", r.epoch, 200) == fence_decision::stale);
+  BOOST_TEST(t.check("g", "e1", d.epoch, 200) == fence_decision::ok);
+  // The read's epoch no longer matches: the new lease holds.
+  auto again = t.claim("g", "e1", "L2", 200, ttl, budget, false, r.epoch);
+  BOOST_TEST(again.kind == claim_decision::held);
+  // Expired: no redelivery counted either.
+  auto r2 = claim(t, "read", 0, false, budget, "g", "e2");
+  auto d2 = t.claim("g", "e2", "L1", ttl * 3, ttl, budget, false, r2.epoch);
+  BOOST_TEST(d2.kind == claim_decision::granted);
+  BOOST_TEST(d2.redeliveries == 0u);
+  // Without a takeover, the expired lease counts.
+  auto r3 = claim(t, "read", 0, false, budget, "g", "e3");
+  auto d3 = t.claim("g", "e3", "L1", ttl * 3, ttl, budget, false, 0);
+  BOOST_TEST(d3.redeliveries == 1u);
+  BOOST_TEST(d3.epoch > r3.epoch);
+  // A takeover of a pair that is done answers done.
+  auto d4 = t.claim("g", "e2", "L1", ttl * 3, ttl, budget, true, d2.epoch);
+  BOOST_TEST(d4.kind == claim_decision::done);
+}
+
+BOOST_AUTO_TEST_CASE(read_lease_is_used_while_enough_is_left) {
+  delivery dl;
+  BOOST_TEST(!use_read_lease(dl, 0, 0));
+  dl.epoch = 7;
+  dl.lease_until = 1000;
+  BOOST_TEST(use_read_lease(dl, 0, 750));
+  BOOST_TEST(use_read_lease(dl, 250, 750));
+  BOOST_TEST(!use_read_lease(dl, 251, 750));
+  BOOST_TEST(!use_read_lease(dl, 2000, 750));
+  // A lease_until without an epoch is no lease.
+  dl.epoch = 0;
+  BOOST_TEST(!use_read_lease(dl, 0, 750));
+}
+
 BOOST_AUTO_TEST_CASE(decision_names_are_distinct) {
   std::set<std::string> kinds;
   for (auto k : {claim_decision::granted, claim_decision::held,

@@ -1,0 +1,33 @@
+#include "adapters/ports.hpp"
+
+namespace onceflow {
+
+std::vector<delivery> store::read_leased(const std::string& group, size_t max,
+                                         millis_t now,
+                                         const std::string& holder,
+                                         millis_t ttl, uint32_t crash_budget) {
+  auto evs = read_group(group, max, now);
+  std::vector<claim_request> reqs;
+  reqs.reserve(evs.size());
+  for (auto& ev : evs)
+    reqs.push_back({group, ev.id, ev.seq});
+  std::vector<claim_decision> ds;
+  if (!reqs.empty())
+    ds = claim(reqs, holder, now, ttl, crash_budget);
+  std::vector<delivery> out;
+  out.reserve(evs.size());
+  for (size_t i = 0; i < evs.size(); ++i) {
+    delivery dl;
+    dl.group = group;
+    dl.ev = std::move(evs[i]);
+    if (i < ds.size() && ds[i].kind == claim_decision::granted) {
+      dl.epoch = ds[i].epoch;
+      dl.lease_until = ds[i].expires_at;
+      dl.redeliveries = ds[i].redeliveries;
+    }
+    out.push_back(std::move(dl));
+  }
+  return out;
+}
+
+} // namespace onceflow
