@@ -54,6 +54,10 @@ struct group_state {
   bool reading = false;
   /// The last read came back short: nothing more until new appends.
   bool exhausted = false;
+  /// Counts appends that may have added entries for the group: a read that
+  /// comes back short only exhausts the group if none landed while it was
+  /// under way (else their entries would wait for the next janitor round).
+  uint64_t appends = 0;
   token_bucket bucket;
   std::vector<std::pair<std::string, token_bucket>> type_buckets;
   /// Accepted for this group and not yet settled (back pressure).
@@ -496,10 +500,11 @@ void maybe_read(bc_pointer self, size_t gi) {
     check_lost_group(self, gi, err);
     wake_at(self, now_of(self) + 1000);
   };
-  auto on_read = [self, gi, want](std::vector<delivery> dls) {
+  auto on_read = [self, gi, want, appends = g.appends](
+                   std::vector<delivery> dls) {
     auto& g = self->state.groups[gi];
     g.reading = false;
-    g.exhausted = dls.size() < want;
+    g.exhausted = dls.size() < want && g.appends == appends;
     for (auto& dl : dls) {
       if (dl.lease_until > 0)
         ++g.read_leases;
@@ -960,6 +965,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
             if (any)
               for (size_t gi = 0; gi < st.groups.size(); ++gi) {
                 st.groups[gi].exhausted = false;
+                ++st.groups[gi].appends;
                 maybe_read(self, gi);
               }
           },
@@ -970,8 +976,10 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
               st.cfg.metrics->count(metric::rejected,
                                     {{"reason", "store_failure"}}, n);
             // A timed-out append may still have committed.
-            for (auto& g : st.groups)
+            for (auto& g : st.groups) {
               g.exhausted = false;
+              ++g.appends;
+            }
             rp.deliver(std::move(err));
           });
       };

@@ -1,9 +1,10 @@
 // Redis CPU per event for each store call of the hot path, measured apart:
-// runs append, read_group, claim and settle (done, with an effect record)
-// over N events in batches of B through the Redis store adapter, then
-// trims them all (retention, 10000 per call), and reads
-// Redis's own CPU (INFO cpu: used_cpu_user + used_cpu_sys) before and after
-// each phase. Run against an otherwise idle redis-server.
+// runs append, read_leased (the node's read: it leases, so no claims) and
+// settle (done, with an effect record) over N events in batches of B
+// through the Redis store adapter, then trims them all (retention, 10000
+// per call), and reads Redis's own CPU (INFO cpu: used_cpu_user +
+// used_cpu_sys) before and after each phase. Run against an otherwise idle
+// redis-server.
 //
 //   onceflow_redis_phases --redis-url URL [--events N] [--batch B]
 //                         [--payload BYTES] [--effect 1|0]
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
   st->ensure_group({"g", {"*"}});
   millis_t now = 1'700'000'000'000;
   std::string body = "{\"k\":\"" + std::string(payload, 'x') + "\"}";
-  double t_append = 0, t_read = 0, t_claim = 0, t_settle = 0;
+  double t_append = 0, t_read = 0, t_settle = 0;
   size_t done = 0;
   uint64_t next_id = 0;
   while (done < n) {
@@ -121,27 +122,22 @@ int main(int argc, char** argv) {
     auto c0 = redis_cpu(info.get());
     st->append(evs, now, 24LL * 3600 * 1000);
     auto c1 = redis_cpu(info.get());
-    auto got = st->read_group("g", m, now);
+    // The node's path: a leasing read, no claims.
+    auto got = st->read_leased("g", m, now, "node/g/read", 30'000, 3);
     auto c2 = redis_cpu(info.get());
-    std::vector<claim_request> reqs;
-    for (auto& ev : got)
-      reqs.push_back({"g", ev.id, ev.seq});
-    auto ds = st->claim(reqs, "node/l1", now, 30'000, 3);
-    auto c3 = redis_cpu(info.get());
+    auto c3 = c2;
     std::vector<settlement> items;
     for (size_t i = 0; i < got.size(); ++i) {
       settlement s;
       s.kind = settle_kind::done;
-      s.dl.ev = got[i];
-      s.dl.group = "g";
-      s.dl.epoch = ds[i].epoch;
+      s.dl = got[i];
       s.dl.attempt = 1;
       attempt_record rec;
       rec.attempt = 1;
       rec.at = now;
       rec.node = "node";
       rec.listener = "l1";
-      rec.epoch = ds[i].epoch;
+      rec.epoch = got[i].epoch;
       s.dl.history.push_back(rec);
       s.record_effect = effect;
       items.push_back(std::move(s));
@@ -150,7 +146,6 @@ int main(int argc, char** argv) {
     auto c4 = redis_cpu(info.get());
     t_append += c1 - c0;
     t_read += c2 - c1;
-    t_claim += c3 - c2;
     t_settle += c4 - c3;
     done += m;
   }
@@ -165,11 +160,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto per = [&](double t) { return t * 1e6 / static_cast<double>(n); };
-  std::printf("redis_cpu_us_per_event append=%.2f read=%.2f claim=%.2f "
-              "settle=%.2f total=%.2f trim=%.2f (events=%zu batch=%zu "
-              "payload=%zu effect=%d; includes ~4 INFO calls per batch)\n",
-              per(t_append), per(t_read), per(t_claim), per(t_settle),
-              per(t_append + t_read + t_claim + t_settle), per(t_trim), n,
+  std::printf("redis_cpu_us_per_event append=%.2f read=%.2f settle=%.2f "
+              "total=%.2f trim=%.2f (events=%zu batch=%zu payload=%zu "
+              "effect=%d; reads lease, no claims; includes ~3 INFO calls "
+              "per batch)\n",
+              per(t_append), per(t_read), per(t_settle),
+              per(t_append + t_read + t_settle), per(t_trim), n,
               batch, payload, effect ? 1 : 0);
   return 0;
 }

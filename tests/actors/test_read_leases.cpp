@@ -6,6 +6,8 @@
 
 #include "tests/actors/fixture.hpp"
 
+#include <algorithm>
+
 using namespace onceflow;
 using namespace onceflow::test;
 using namespace std::chrono_literals;
@@ -150,6 +152,62 @@ BOOST_AUTO_TEST_CASE(drain_gives_the_queued_entries_leases_back) {
     BOOST_CHECK_EQUAL(d[0].redeliveries, 0u);
   }
   BOOST_CHECK_EQUAL(done, 2u);
+}
+
+/// A read that comes back short while an append lands (appends go over a
+/// store actor of their own, as on Redis) must not leave the new entries
+/// waiting for the janitor's next round: the read's short answer predates
+/// them. Here the deduplicator, which forwards the read, answers only after
+/// the second append was answered.
+BOOST_AUTO_TEST_CASE(an_append_during_a_short_read_is_read_at_once) {
+  add_group("g", 1, always_ok());
+  n = start_node(sys, ncfg, st, false, [] { return 1.0; }, &handlers,
+                 extra_stores{st, {}});
+  run();
+  publish({make_event("e1", "t")});
+  BOOST_REQUIRE_EQUAL(probes->count("e1"), 1u);
+  auto* dedup = dynamic_cast<caf::resumable*>(
+    caf::actor_cast<caf::abstract_actor*>(n.dedup));
+  BOOST_REQUIRE(dedup != nullptr);
+  // Runs every job but the deduplicator's, except `dedup_turns` of those.
+  auto run_holding_dedup = [&](int dedup_turns) {
+    for (;;) {
+      caf::resumable* next = nullptr;
+      for (auto* job : sched.jobs)
+        if (job != dedup || dedup_turns > 0) {
+          next = job;
+          break;
+        }
+      if (next == nullptr)
+        return;
+      if (next == dedup)
+        --dedup_turns;
+      auto i = std::find(sched.jobs.begin(), sched.jobs.end(), next);
+      sched.jobs.erase(i);
+      sched.jobs.push_front(next);
+      sched.run_once();
+    }
+  };
+  // e2: appended, then read (the deduplicator forwards the read once); the
+  // store runs the read, its answer waits at the deduplicator.
+  self->send(n.broadcaster, atom::ingest_v,
+             std::vector<event>{make_event("e2", "t")});
+  run_holding_dedup(1);
+  // e3 is appended and answered meanwhile.
+  self->send(n.broadcaster, atom::ingest_v,
+             std::vector<event>{make_event("e3", "t")});
+  run_holding_dedup(0);
+  self->receive([](std::vector<append_result>&) {},
+                [](caf::error& err) { BOOST_FAIL(render(err)); });
+  self->receive([](std::vector<append_result>&) {},
+                [](caf::error& err) { BOOST_FAIL(render(err)); });
+  BOOST_CHECK_EQUAL(probes->count("e3"), 0u);
+  // Now the short read's answer arrives: e3 is read at once, no time
+  // passes (the janitor would come after 1 s).
+  run();
+  BOOST_CHECK_EQUAL(probes->count("e2"), 1u);
+  BOOST_CHECK_EQUAL(probes->count("e3"), 1u);
+  BOOST_CHECK_EQUAL(effects("e3"), 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
