@@ -477,8 +477,8 @@ delivery first_delivery(event ev, const std::string& group) {
 /// the group is rate-limited: a rate-limited entry may wait in the queue
 /// for longer than its lease, and another node's claim of it would count
 /// a crash redelivery.
-bool leases_at_read(const group_state& g) {
-  return g.bucket.unlimited() && g.type_buckets.empty();
+bool leases_at_read(const broadcaster_state& st, const group_state& g) {
+  return st.cfg.read_leases && g.bucket.unlimited() && g.type_buckets.empty();
 }
 
 void maybe_read(bc_pointer self, size_t gi) {
@@ -512,7 +512,7 @@ void maybe_read(bc_pointer self, size_t gi) {
     }
     dispatch(self, gi);
   };
-  if (leases_at_read(g)) {
+  if (leases_at_read(st, g)) {
     self
       ->request<caf::message_priority::high>(
         st.dedup, actor_timeout, atom::read_v, g.cfg.name, want,

@@ -35,6 +35,9 @@ struct broadcaster_config {
   /// entries (other nodes' crashes) and take the back-pressure counts from
   /// the store, since other nodes settle what this one accepted.
   bool reclaim = false;
+  /// Reads of groups without a rate limit lease what they deliver (through
+  /// the deduplicator, store::read_leased).
+  bool read_leases = true;
   /// Handlers for the groups.
   const handler_registry* handlers = &default_handlers();
   /// Jitter for listeners (tests pin it; empty: random).

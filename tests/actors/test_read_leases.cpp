@@ -30,9 +30,17 @@ probe_handler::script slow_ok(millis_t latency) {
   };
 }
 
+/// Read leases on: the node's default for a shared store (Redis), off by
+/// default for the embedded store these tests run on.
+struct leasing_fixture : fixture {
+  leasing_fixture() {
+    ncfg.read_leases = true;
+  }
+};
+
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(read_leases, fixture)
+BOOST_FIXTURE_TEST_SUITE(read_leases, leasing_fixture)
 
 BOOST_AUTO_TEST_CASE(first_deliveries_run_under_the_reads_leases) {
   add_group("g", 2, always_ok()).batch_size = 10;

@@ -218,8 +218,8 @@ BOOST_AUTO_TEST_CASE(stalled_listener_is_fenced_effect_once) {
   self->receive([&](caf::settings& x) { s = x; });
   BOOST_CHECK_EQUAL(caf::get_or(s, "deduplicator.refused-stale", uint64_t{0}),
                     1u);
-  // The stalled run counts as a crash redelivery (its lease, granted with
-  // the read, expired unsettled): the history shows it before the success.
+  // The stalled run counts as a crash redelivery (its lease expired
+  // unsettled): the history shows it before the success.
   auto h = st->history_of("e1");
   BOOST_REQUIRE_EQUAL(h.size(), 1u);
   BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 2u);
