@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -285,7 +286,10 @@ void check_drained(bc_pointer self) {
   auto& st = self->state;
   if (!st.draining || st.drain_waiters.empty())
     return;
-  bool drained = st.releasing == 0;
+  // Reads in flight may still bring leases to give back.
+  bool drained = st.releasing == 0
+                 && std::none_of(st.groups.begin(), st.groups.end(),
+                                 [](const group_state& g) { return g.reading; });
   for (auto& g : st.groups)
     if (!g.in_flight.empty())
       drained = false;
@@ -299,17 +303,22 @@ void check_drained(bc_pointer self) {
   st.drain_waiters.clear();
 }
 
+/// release_read_leases: every lease, however much is left.
+constexpr millis_t all_leases = std::numeric_limits<millis_t>::max();
+
 /// Gives back the leases granted with the read of the group's queued
-/// entries (on pause and drain): they wait here unrun, and a lease left to
-/// expire would count a crash redelivery at the entry's next claim (another
-/// node's, or this node's after a restart). A drain waits for the answer.
-void release_read_leases(bc_pointer self, size_t gi) {
+/// entries that have less than `min_left` ms left (all of them on pause and
+/// drain; in the janitor, those a listener would no longer run under):
+/// they wait here unrun, and a lease left to expire would count a crash
+/// redelivery at the entry's next claim (another node's after a reclaim,
+/// or this node's after a restart). A drain waits for the answer.
+void release_read_leases(bc_pointer self, size_t gi, millis_t min_left) {
   auto& st = self->state;
   auto& g = st.groups[gi];
   auto now = now_of(self);
   std::vector<settlement> items;
   g.queue.for_each([&](delivery& dl) {
-    if (dl.lease_until == 0)
+    if (dl.lease_until <= 0 || dl.lease_until - now >= min_left)
       return;
     if (dl.lease_until > now) {
       settlement s;
@@ -317,7 +326,9 @@ void release_read_leases(bc_pointer self, size_t gi) {
       s.dl = dl;
       items.push_back(std::move(s));
     }
-    dl.lease_until = 0;
+    // Claimed with a takeover of this epoch: safe whether the release
+    // lands first (then there is nothing to take over) or not.
+    dl.lease_until = -1;
   });
   if (items.empty())
     return;
@@ -510,6 +521,10 @@ void maybe_read(bc_pointer self, size_t gi) {
         ++g.read_leases;
       enqueue(g, std::move(dl));
     }
+    // A read that answers after a pause or drain began: its leases go back
+    // like those queued before.
+    if (g.paused || self->state.draining)
+      release_read_leases(self, gi, all_leases);
     dispatch(self, gi);
   };
   if (leases_at_read(st, g)) {
@@ -569,6 +584,10 @@ void janitor(bc_pointer self) {
         stalled.push_back(kv.first);
     for (auto seq : stalled)
       requeue_front(g, seq);
+    // Queued entries whose read lease ran down below what a listener runs
+    // under: give the leases back now, so that whoever claims the entries
+    // next (this node, or another after a reclaim) counts no crash.
+    release_read_leases(self, gi, read_lease_min_left(g.cfg.lease_ttl));
     resync_backlog(self, gi);
     // Entries may have arrived without an ingest here (other nodes, an
     // append that answered with an error but committed).
@@ -1038,7 +1057,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       st.draining = true;
       st.drain_deadline = now_of(self) + timeout;
       for (size_t gi = 0; gi < st.groups.size(); ++gi)
-        release_read_leases(self, gi);
+        release_read_leases(self, gi, all_leases);
       st.drain_waiters.push_back(rp);
       check_drained(self);
       if (!st.drain_waiters.empty())
@@ -1057,7 +1076,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
                        paused ? "paused" : "resumed");
         g.paused = paused;
         if (paused)
-          release_read_leases(self, gi);
+          release_read_leases(self, gi, all_leases);
         if (!paused) {
           maybe_read(self, gi);
           dispatch(self, gi);

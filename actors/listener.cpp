@@ -64,11 +64,6 @@ millis_t async_deadline(const std::vector<running_item>& items, millis_t now) {
   return std::max<millis_t>(1, left * 4 / 5);
 }
 
-/// A lease granted with the read is run under if at least this much of it
-/// is left; otherwise the listener claims (taking it over).
-millis_t read_lease_min_left(const group_config& g) {
-  return g.lease_ttl * 3 / 4;
-}
 
 void report(listener_pointer self) {
   auto& st = self->state;
@@ -393,7 +388,7 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
       // others are claimed (taking over a read's lease too short to use).
       auto now = to_millis(self->clock().now());
       auto& g = st.cfg.group;
-      auto min_left = read_lease_min_left(g);
+      auto min_left = read_lease_min_left(g.lease_ttl);
       std::vector<claim_decision> ds(batch.size());
       std::vector<size_t> claimed;
       std::vector<claim_request> reqs;
@@ -407,7 +402,7 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
         }
         claimed.push_back(i);
         reqs.push_back({dl.group, dl.ev.id, dl.ev.seq,
-                        dl.lease_until > 0 ? dl.epoch : 0});
+                        dl.lease_until != 0 ? dl.epoch : 0});
       }
       if (reqs.empty()) {
         process(self, batch, ds);

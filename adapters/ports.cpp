@@ -12,8 +12,14 @@ std::vector<delivery> store::read_leased(const std::string& group, size_t max,
   for (auto& ev : evs)
     reqs.push_back({group, ev.id, ev.seq});
   std::vector<claim_decision> ds;
-  if (!reqs.empty())
-    ds = claim(reqs, holder, now, ttl, crash_budget);
+  try {
+    if (!reqs.empty())
+      ds = claim(reqs, holder, now, ttl, crash_budget);
+  } catch (const store_error&) {
+    // The entries are read (pending) already: hand them out without
+    // leases, their listeners claim them.
+    ds.clear();
+  }
   std::vector<delivery> out;
   out.reserve(evs.size());
   for (size_t i = 0; i < evs.size(); ++i) {

@@ -64,6 +64,10 @@ const char* to_string(outcome o) {
   return "unknown";
 }
 
+millis_t read_lease_min_left(millis_t lease_ttl) {
+  return lease_ttl * 3 / 4;
+}
+
 bool use_read_lease(const delivery& dl, millis_t now, millis_t min_left) {
   return dl.lease_until > 0 && dl.epoch > 0 && dl.lease_until - now >= min_left;
 }

@@ -85,11 +85,14 @@ struct delivery {
   uint32_t redeliveries = 0;
   /// Earlier attempts, oldest first.
   std::vector<attempt_record> history;
-  /// Non-zero while the delivery carries a lease the store granted with the
+  /// Positive while the delivery carries a lease the store granted with the
   /// read (store::read_leased) and nobody has run under yet: `epoch` is
   /// that lease's, live until this time. A listener runs under it without
-  /// claiming (see use_read_lease); once dispatched, the broadcaster's copy
-  /// drops it (0), so that a re-dispatch claims.
+  /// claiming (see use_read_lease). -1: such a lease that nobody ran under
+  /// was given back (or is too short): the listener claims, taking it over
+  /// (claim_request::takeover) in case the claim overtakes the release.
+  /// Once dispatched, the broadcaster's copy drops it (0), so that a
+  /// re-dispatch claims as any other.
   millis_t lease_until = 0;
 };
 
@@ -97,6 +100,10 @@ struct delivery {
 /// one is there and at least `min_left` ms of it remain at `now`. Otherwise
 /// it claims, taking the read's lease over (claim_request::takeover).
 bool use_read_lease(const delivery& dl, millis_t now, millis_t min_left);
+
+/// How much of a lease granted with the read must be left for a listener to
+/// run under it: 3/4 of the TTL (the rest would be short for a batch).
+millis_t read_lease_min_left(millis_t lease_ttl);
 
 /// Reason codes for dead-lettered events.
 enum class dlq_reason : uint8_t {

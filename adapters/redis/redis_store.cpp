@@ -437,11 +437,14 @@ if type(ok) == 'table' and ok.err then
     return ok
   end
 end
--- Read leases of an earlier group of that name are void; a group reading
--- the log from the start may meet settled entries: its reads lease only
--- entries appended from now on (see lua_read_after).
-redis.call('DEL', GK(g, 'rl'), GK(g, 'rlfrom'))
+-- A group reading the log from the start (registered again over old data)
+-- reads every entry that is still pending again: the mirror members and
+-- read lease records of before are void, and since it may meet settled
+-- entries, its reads lease only entries appended from now on (see
+-- lua_read_after). (A group created at the head reads past every old
+-- record and member.)
 if ARGV[4] == '1' then
+  redis.call('DEL', GK(g, 'rl'), GK(g, 'pel'))
   redis.call('SET', GK(g, 'rlfrom'), redis.call('GET', K('seq')) or '0')
 end
 redis.call('HSET', K('groups'), g, fmt(head) .. '\31' .. ARGV[3])
@@ -570,53 +573,77 @@ local pel = GK(g, 'pel')
 local rl = GK(g, 'rl')
 local st = GK(g, 'st')
 local log = K('log')
+-- Entries below the group's lowest pending one are all settled: members
+-- and read records wholly below it go without a look at each entry.
+local sum = redis.call('XPENDING', log, g)
+local lowest = math.huge
+if tonumber(sum[1]) > 0 and sum[2] then
+  lowest = tonumber(string.sub(sum[2], 3))
+end
+local below = '+inf'
+if lowest < math.huge then below = '(' .. fmt(lowest) end
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', rl, '-inf', below, 'LIMIT', 0,
+                              10000)) do
+  local l = tonumber(string.match(r, '^%d+ (%d+) '))
+  if l and l < lowest then redis.call('ZREM', rl, r) end
+end
 local ms = redis.call('ZRANGEBYSCORE', pel, '-inf', ARGV[5], 'WITHSCORES',
-                      'LIMIT', 0, 1000)
+                      'LIMIT', 0, 10000)
 local ids = {}
 local taken = {}
 for i = 1, #ms, 2 do
-  if #ids >= max then break end
-  local mark = #taken + 1
-  local rest = {}
-  for _, run in ipairs(runs_of(ms[i])) do
-    local a, b = run[1], run[2]
-    if #ids >= max then
-      rest[#rest + 1] = {a, b}
-    else
-      local want = max - #ids
-      local ps = redis.call('XPENDING', log, g, '0-' .. fmt(a), '0-' .. fmt(b),
-                            want)
-      for _, p in ipairs(ps) do
-        ids[#ids + 1] = p[1]
-        taken[#taken + 1] = tonumber(string.sub(p[1], 3))
-      end
-      if #ps == want and #ps > 0 then
-        local l = taken[#taken]
-        if l < b then rest[#rest + 1] = {l + 1, b} end
+  local runs = runs_of(ms[i])
+  local top = 0
+  for _, run in ipairs(runs) do top = math.max(top, run[2]) end
+  if top < lowest then
+    redis.call('ZREM', pel, ms[i])
+  elseif #ids < max then
+    local mark = #taken + 1
+    local rest = {}
+    for _, run in ipairs(runs) do
+      local a, b = run[1], run[2]
+      if #ids >= max then
+        rest[#rest + 1] = {a, b}
+      else
+        local want = max - #ids
+        local ps = redis.call('XPENDING', log, g, '0-' .. fmt(a),
+                              '0-' .. fmt(b), want)
+        for _, p in ipairs(ps) do
+          ids[#ids + 1] = p[1]
+          taken[#taken + 1] = tonumber(string.sub(p[1], 3))
+        end
+        if #ps == want and #ps > 0 then
+          local l = taken[#taken]
+          if l < b then rest[#rest + 1] = {l + 1, b} end
+        end
       end
     end
-  end
-  redis.call('ZREM', pel, ms[i])
-  if #rest > 0 then redis.call('ZADD', pel, ms[i + 1], runs_str(rest)) end
-  -- A read's member: entries still under the read's lease (no state field)
-  -- get it written out, expired, so that their next claim counts a crash
-  -- redelivery; the read's record goes with the member's last part.
-  local rs = runs_of(ms[i])
-  if #rs == 1 then
-    local a, b = rs[1][1], rs[1][2]
-    local r = redis.call('ZREVRANGEBYSCORE', rl, a, '-inf', 'LIMIT', 0, 1)
-    local f, l, base, x, h
-    if r[1] then
-      f, l, base, x, h = string.match(r[1], '^(%d+) (%d+) (%d+) (%-?%d+) (.*)$')
-    end
-    if f and tonumber(f) <= a and b <= tonumber(l) then
-      for k = mark, #taken do
-        local q = taken[k]
-        redis.call('HSETNX', st, fmt(q),
-                   lease_str(tonumber(base) + q - tonumber(f), tonumber(x),
-                             1, 0, 0, h))
+    redis.call('ZREM', pel, ms[i])
+    if #rest > 0 then redis.call('ZADD', pel, ms[i + 1], runs_str(rest)) end
+    -- A read's member: entries still under the read's lease (no state
+    -- field) get it written out, expired, so that their next claim counts
+    -- a crash redelivery; the read's record goes with the member's last
+    -- part. (The record may start later than the member: see rlfrom.)
+    if #runs == 1 then
+      local a, b = runs[1][1], runs[1][2]
+      local r = redis.call('ZREVRANGEBYSCORE', rl, b, '-inf', 'LIMIT', 0, 1)
+      local f, l, base, x, h
+      if r[1] then
+        f, l, base, x, h = string.match(r[1],
+                                        '^(%d+) (%d+) (%d+) (%-?%d+) (.*)$')
       end
-      if #rest == 0 and b == tonumber(l) then redis.call('ZREM', rl, r[1]) end
+      if f and tonumber(f) <= b and a <= tonumber(l) then
+        f, l = tonumber(f), tonumber(l)
+        for k = mark, #taken do
+          local q = taken[k]
+          if q >= f and q <= l then
+            redis.call('HSETNX', st, fmt(q),
+                       lease_str(tonumber(base) + q - f, tonumber(x), 1, 0, 0,
+                                 h))
+          end
+        end
+        if #rest == 0 and b >= l then redis.call('ZREM', rl, r[1]) end
+      end
     end
   end
 end
@@ -867,8 +894,9 @@ for b = 4, #ARGV, 8 do
     else
       if v then
         le, lx, lh, lr, lc = parse_lease(v)
-      elseif ep > 0 then
-        -- Under a read's lease (no state field of its own yet)?
+      elseif ep > 0 and tonumber(s) > trimmed_to() then
+        -- Under a read's lease (no state field of its own yet)? Not for a
+        -- trimmed seq: trims delete state fields.
         local e, x = read_lease(g, s, rl_cache)
         if e then le, lx, lh, lr, lc = e, x, 1, 0, 0 end
       end
@@ -1970,7 +1998,18 @@ void redis_store::open_generation() {
                      "onceflow); drain it and delete its keys, or use "
                      "another prefix");
   if (layout == layout_upgradable) {
-    auto r = command({"SET", key("layout"), layout_version}, "open");
+    // Entries a group of layout 2 still reads (re-reading from the start,
+    // say) may be settled: no group leases with its reads below today's
+    // head (see lua_read_after).
+    auto script = std::string{
+      "local seq = redis.call('GET', KEYS[1]) or '0' "
+      "for _, g in ipairs(redis.call('HKEYS', KEYS[2])) do "
+      "  redis.call('SET', ARGV[1] .. 'g:' .. g .. ':rlfrom', seq) "
+      "end "
+      "redis.call('SET', KEYS[3], ARGV[2]) return 1"};
+    auto r = command({"EVAL", script, "3", key("seq"), key("groups"),
+                      key("layout"), prefix_, layout_version},
+                     "open");
     if (r->type == REDIS_REPLY_ERROR)
       error_reply(r.get(), "open", {});
     layout = layout_version;

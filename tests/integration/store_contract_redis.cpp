@@ -362,6 +362,9 @@ BOOST_AUTO_TEST_CASE(bad_urls_name_the_part) {
   expect_open_error(opts, {"bad redis URL", "missing host"});
   opts.url = "redis://127.0.0.1:99999/0";
   expect_open_error(opts, {"bad redis URL", "port 99999"});
+  // TLS is off and cannot be turned on (hiredis 0.14): said so by name.
+  opts.url = "rediss://127.0.0.1:6380/0";
+  expect_open_error(opts, {"bad redis URL", "no TLS"});
 }
 
 BOOST_AUTO_TEST_CASE(wrong_password_is_a_clear_error) {
@@ -748,6 +751,34 @@ BOOST_AUTO_TEST_CASE(pel_mirror_keeps_a_member_per_read) {
   auto r3 = s->reclaim("g", t0 + 1100, 100, 10);
   BOOST_CHECK_EQUAL(r3.size(), 2u);
   BOOST_CHECK_EQUAL(zcard(), ":1");
+  // Once nothing is pending, one reclaim drops every member (below the
+  // lowest pending entry: no look at each one), however many there are.
+  for (int i = 0; i < 30; ++i) {
+    std::vector<event> more{make_event("m" + std::to_string(i), "t")};
+    s->append(more, t0 + 1200, 60'000);
+    BOOST_REQUIRE_EQUAL(s->read_group("g", 10, t0 + 1200 + i).size(), 1u);
+  }
+  BOOST_CHECK_EQUAL(zcard(), ":31");
+  std::vector<event> rest = r3;
+  for (int i = 0; i < 30; ++i)
+    rest.push_back(s->find("m" + std::to_string(i)));
+  reqs.clear();
+  for (auto& ev : rest)
+    reqs.push_back({"g", ev.id, ev.seq});
+  ds = s->claim(reqs, "n/l", t0 + 1300, 60'000, 3);
+  items.clear();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    BOOST_REQUIRE(ds[i].kind == claim_decision::granted);
+    settlement st;
+    st.dl.group = "g";
+    st.dl.ev = rest[i];
+    st.dl.epoch = ds[i].epoch;
+    items.push_back(st);
+  }
+  for (auto d : s->settle(items, t0 + 1400))
+    BOOST_REQUIRE(d == fence_decision::ok);
+  BOOST_CHECK(s->reclaim("g", t0 + 100'000, 100, 10).empty());
+  BOOST_CHECK_EQUAL(zcard(), ":0");
 }
 
 /// A leasing read writes one record for its run (g:<g>:rl), nothing per

@@ -367,6 +367,11 @@ BOOST_AUTO_TEST_CASE(read_lease_is_used_while_enough_is_left) {
   // A lease_until without an epoch is no lease.
   dl.epoch = 0;
   BOOST_TEST(!use_read_lease(dl, 0, 750));
+  // Given back (-1): claimed, never run under.
+  dl.epoch = 7;
+  dl.lease_until = -1;
+  BOOST_TEST(!use_read_lease(dl, 0, 0));
+  BOOST_TEST(read_lease_min_left(30000) == 22500);
 }
 
 BOOST_AUTO_TEST_CASE(decision_names_are_distinct) {
