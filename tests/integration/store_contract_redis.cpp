@@ -316,6 +316,38 @@ event make_event(const std::string& id, const std::string& type) {
   return ev;
 }
 
+/// Appends events `<prefix>0` .. `<prefix><n-1>` of type "t" at t0 to a
+/// store with group "g"; returns them with their seqs.
+std::vector<event> append_numbered(store& s, const std::string& prefix,
+                                   int n) {
+  std::vector<event> batch;
+  for (int i = 0; i < n; ++i)
+    batch.push_back(make_event(prefix + std::to_string(i), "t"));
+  s.append(batch, t0, 60'000);
+  return batch;
+}
+
+/// Claims the events in group "g" at `now` and settles them done at
+/// now + 10; every step must succeed.
+void process_all(store& s, const std::vector<event>& evs, millis_t now) {
+  std::vector<claim_request> reqs;
+  for (auto& ev : evs)
+    reqs.push_back({"g", ev.id, ev.seq});
+  auto ds = s.claim(reqs, "n/l", now, 60'000, 3);
+  std::vector<settlement> items;
+  for (size_t i = 0; i < evs.size(); ++i) {
+    BOOST_REQUIRE(ds.at(i).kind == claim_decision::granted);
+    settlement st;
+    st.kind = settle_kind::done;
+    st.dl.group = "g";
+    st.dl.ev = evs[i];
+    st.dl.epoch = ds[i].epoch;
+    items.push_back(st);
+  }
+  for (auto d : s.settle(items, now + 10))
+    BOOST_REQUIRE(d == fence_decision::ok);
+}
+
 } // namespace
 
 bool redis_backend_available() {
@@ -701,10 +733,7 @@ BOOST_AUTO_TEST_CASE(pel_mirror_keeps_a_member_per_read) {
   auto prefix = unique_prefix("mirror");
   auto s = open_store(server.url(), prefix);
   s->ensure_group({"g", {"*"}});
-  std::vector<event> batch;
-  for (int i = 0; i < 500; ++i)
-    batch.push_back(make_event("e" + std::to_string(i), "t"));
-  s->append(batch, t0, 60'000);
+  auto batch = append_numbered(*s, "e", 500);
   auto zcard = [&] {
     return raw_command(server.port(), {"ZCARD", prefix + "g:g:pel"});
   };
@@ -712,24 +741,11 @@ BOOST_AUTO_TEST_CASE(pel_mirror_keeps_a_member_per_read) {
   BOOST_CHECK_EQUAL(s->read_group("g", 300, t0 + 10).size(), 200u);
   BOOST_CHECK_EQUAL(zcard(), ":2");
   // Settle everything but e7 and e420.
-  std::vector<claim_request> reqs;
+  std::vector<event> most;
   for (auto& ev : batch)
     if (ev.id != "e7" && ev.id != "e420")
-      reqs.push_back({"g", ev.id, ev.seq});
-  auto ds = s->claim(reqs, "n/l", t0 + 20, 60'000, 3);
-  std::vector<settlement> items;
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    BOOST_REQUIRE(ds[i].kind == claim_decision::granted);
-    settlement st;
-    st.kind = settle_kind::done;
-    st.dl.group = "g";
-    st.dl.ev.id = reqs[i].event_id;
-    st.dl.ev.seq = reqs[i].seq;
-    st.dl.epoch = ds[i].epoch;
-    items.push_back(st);
-  }
-  for (auto d : s->settle(items, t0 + 30))
-    BOOST_REQUIRE(d == fence_decision::ok);
+      most.push_back(ev);
+  process_all(*s, most, t0 + 20);
   BOOST_CHECK_EQUAL(s->backlog("g"), 2u);
   // One at a time: the first member gives e7; what it covers after e7 is
   // kept with the old score (unknown yet whether pending), e7 goes into a
@@ -762,21 +778,7 @@ BOOST_AUTO_TEST_CASE(pel_mirror_keeps_a_member_per_read) {
   std::vector<event> rest = r3;
   for (int i = 0; i < 30; ++i)
     rest.push_back(s->find("m" + std::to_string(i)));
-  reqs.clear();
-  for (auto& ev : rest)
-    reqs.push_back({"g", ev.id, ev.seq});
-  ds = s->claim(reqs, "n/l", t0 + 1300, 60'000, 3);
-  items.clear();
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    BOOST_REQUIRE(ds[i].kind == claim_decision::granted);
-    settlement st;
-    st.dl.group = "g";
-    st.dl.ev = rest[i];
-    st.dl.epoch = ds[i].epoch;
-    items.push_back(st);
-  }
-  for (auto d : s->settle(items, t0 + 1400))
-    BOOST_REQUIRE(d == fence_decision::ok);
+  process_all(*s, rest, t0 + 1300);
   BOOST_CHECK(s->reclaim("g", t0 + 100'000, 100, 10).empty());
   BOOST_CHECK_EQUAL(zcard(), ":0");
 }
@@ -793,10 +795,7 @@ BOOST_AUTO_TEST_CASE(read_leases_are_one_record_per_read) {
   auto prefix = unique_prefix("rl");
   auto s = open_store(server.url(), prefix);
   s->ensure_group({"g", {"*"}});
-  std::vector<event> batch;
-  for (int i = 0; i < 100; ++i)
-    batch.push_back(make_event("e" + std::to_string(i), "t"));
-  s->append(batch, t0, 60'000);
+  append_numbered(*s, "e", 100);
   auto cmd = [&](std::vector<std::string> args) {
     return raw_command(server.port(), args);
   };

@@ -67,20 +67,24 @@ RETRYABLE, PERMANENT, CRASHED = 1, 2, 4
 
 LUA_HGETALL = "return cjson.encode(redis.call('HGETALL', KEYS[1]))"
 
+# Lua: pending(g), the number of entries group g's consumer group has
+# delivered and not acknowledged (Redis's own PEL, not onceflow's mirror of
+# it); needs P, the key prefix.
+LUA_PENDING_FN = """
+local function pending(g)
+  local ok, r = pcall(redis.call, 'XPENDING', P .. 'log', g)
+  if ok and type(r) == 'table' then return r[1] end
+  return 0
+end
+"""
+
 LUA_COUNTS = """
 local P = ARGV[1]
 local out = {dlq = redis.call('XLEN', P .. 'dlq'),
              retry = redis.call('ZCARD', P .. 'retry:due'),
              seq = tonumber(redis.call('GET', P .. 'seq') or '0'),
              groups = {}}
--- Entries the group's consumer group has delivered and not acknowledged
--- (Redis's own PEL, not onceflow's mirror of it).
-local function pending(g)
-  local ok, r = pcall(redis.call, 'XPENDING', P .. 'log', g)
-  if ok and type(r) == 'table' then return r[1] end
-  return 0
-end
-for i = 2, #ARGV do
+""" + LUA_PENDING_FN + """for i = 2, #ARGV do
   local g = ARGV[i]
   local k = P .. 'g:' .. g .. ':'
   -- g:<g>:st values: "D..." ledger entry, a digit: a lease, X/P: dead or

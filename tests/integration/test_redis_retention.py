@@ -68,14 +68,7 @@ local out = {xlen = redis.call('XLEN', P .. 'log'),
              now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000),
              trimmed = redis.call('GET', P .. 'trimmed') or '',
              groups = {}}
--- Entries the group's consumer group has delivered and not acknowledged
--- (Redis's own PEL, not onceflow's mirror of it).
-local function pending(g)
-  local ok, r = pcall(redis.call, 'XPENDING', P .. 'log', g)
-  if ok and type(r) == 'table' then return r[1] end
-  return 0
-end
-for i = 2, #ARGV do
+""" + trn.LUA_PENDING_FN + """for i = 2, #ARGV do
   local g = ARGV[i]
   local k = P .. 'g:' .. g .. ':'
   local ledger, other = 0, 0
