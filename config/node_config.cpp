@@ -124,7 +124,8 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"store",
      {"backend", "path", "synchronous", "retention", "trim-interval"}},
     {"redis",
-     {"url", "prefix", "connect-timeout", "command-timeout", "pool-size"}},
+     {"url", "prefix", "connect-timeout", "command-timeout", "pool-size",
+      "tls-ca-file", "tls-cert-file", "tls-key-file"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
       "max-ingest-batch"}},
@@ -240,6 +241,9 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   r.duration("redis.connect-timeout", out.redis_connect_timeout, 1);
   r.duration("redis.command-timeout", out.redis_command_timeout, 1);
   r.integer("redis.pool-size", out.redis_pool_size, 1, 64);
+  r.str("redis.tls-ca-file", out.redis_tls_ca_file);
+  r.str("redis.tls-cert-file", out.redis_tls_cert_file);
+  r.str("redis.tls-key-file", out.redis_tls_key_file);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
             64 * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);
@@ -382,9 +386,13 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
   if (cfg.store_backend != "embedded" && cfg.store_backend != "redis")
     return "option 'store.backend' must be \"embedded\" or \"redis\" (got \""
            + cfg.store_backend + "\")";
-  if (cfg.store_backend == "redis" && cfg.redis_url.rfind("redis://", 0) != 0)
+  if (cfg.store_backend == "redis" && cfg.redis_url.rfind("redis://", 0) != 0
+      && cfg.redis_url.rfind("rediss://", 0) != 0)
     return "option 'redis.url' must look like "
-           "redis://[user:password@]host[:port][/db]";
+           "redis[s]://[user:password@]host[:port][/db]";
+  if (cfg.redis_tls_cert_file.empty() != cfg.redis_tls_key_file.empty())
+    return "options 'redis.tls-cert-file' and 'redis.tls-key-file' go "
+           "together (a client certificate and its key)";
   if (cfg.store_backend == "redis" && cfg.redis_prefix.empty())
     return "option 'redis.prefix' must not be empty";
   if (cfg.sqlite_synchronous != "normal" && cfg.sqlite_synchronous != "full")

@@ -108,6 +108,11 @@ struct node_config {
   /// Connections (store actors) for the deduplicator's claims and
   /// settlements; appends and everything else have one each.
   uint32_t redis_pool_size = 2;
+  /// TLS (rediss:// URLs): CA file that verifies the server (empty: the
+  /// system's), client certificate and key (both or neither).
+  std::string redis_tls_ca_file;
+  std::string redis_tls_cert_file;
+  std::string redis_tls_key_file;
   /// [events]
   validation_limits limits;
   millis_t dedup_window = 24LL * 3600 * 1000;

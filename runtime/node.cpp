@@ -41,6 +41,9 @@ redis_options redis_options_of(const node_config& cfg) {
   ro.prefix = cfg.redis_prefix;
   ro.connect_timeout_ms = static_cast<int>(cfg.redis_connect_timeout);
   ro.command_timeout_ms = static_cast<int>(cfg.redis_command_timeout);
+  ro.tls_ca_file = cfg.redis_tls_ca_file;
+  ro.tls_cert_file = cfg.redis_tls_cert_file;
+  ro.tls_key_file = cfg.redis_tls_key_file;
   ro.consumer = cfg.name;
   ro.retention_ms = cfg.retention;
   return ro;

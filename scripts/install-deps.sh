@@ -13,8 +13,9 @@ packages=(
   libhiredis-dev libmongoc-dev
   libboost-dev            # Boost.Beast/Asio: the HTTP API server
   libcurl4-openssl-dev    # webhook deliveries (curl multi interface)
-  libssl-dev              # HMAC-SHA256 webhook signatures
+  libssl-dev              # HMAC-SHA256 webhook signatures, rediss:// (TLS)
   redis-server
+  openssl                 # test certificates for rediss:// (TLS)
   wrk                     # HTTP ingest benchmark (bench/http)
   uuid-runtime
 )

@@ -1,5 +1,7 @@
 #include "adapters/redis/redis_store.hpp"
 
+#include "adapters/redis/tls_link.hpp"
+
 #include "adapters/codec.hpp"
 
 #include <hiredis/hiredis.h>
@@ -1570,11 +1572,13 @@ struct redis_url {
   std::string user;
   std::string password;
   bool has_auth = false;
+  /// rediss://: TLS (tls_link).
+  bool tls = false;
 };
 
 [[noreturn]] void bad_url(const std::string& url, const std::string& why) {
   throw store_error("bad redis URL '" + url + "': " + why
-                    + " (expected redis://[user:password@]host[:port][/db])");
+                    + " (expected redis[s]://[user:password@]host[:port][/db])");
 }
 
 std::string percent_decode(const std::string& url, const std::string& in) {
@@ -1607,9 +1611,14 @@ int parse_number(const std::string& url, const std::string& text,
 
 redis_url parse_url(const std::string& url) {
   redis_url out;
-  const std::string scheme = "redis://";
-  if (url.compare(0, scheme.size(), scheme) != 0)
-    bad_url(url, "the scheme must be redis:// (no TLS, no unix sockets)");
+  std::string scheme = "redis://";
+  if (url.compare(0, 9, "rediss://") == 0) {
+    scheme = "rediss://";
+    out.tls = true;
+  } else if (url.compare(0, scheme.size(), scheme) != 0) {
+    bad_url(url, "the scheme must be redis:// or rediss:// (TLS; no unix "
+                 "sockets)");
+  }
   auto rest = url.substr(scheme.size());
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
@@ -1829,8 +1838,13 @@ private:
 
   /// Makes sure the connection is usable.
   void ensure_connected() {
-    if (ctx_ == nullptr || broken_)
+    if (!connected() || broken_)
       connect();
+  }
+
+  /// A connection is there (plain or TLS), usable or not.
+  bool connected() const {
+    return ctx_ != nullptr || tls_ != nullptr;
   }
 
   /// Sends one command and reads its reply; throws on I/O errors. Error
@@ -1937,6 +1951,8 @@ private:
   std::string prefix_;
   /// Owned here, so that a constructor that throws frees it too.
   std::unique_ptr<redisContext, context_deleter> ctx_;
+  /// The connection instead of ctx_ for rediss:// URLs.
+  std::unique_ptr<tls_link> tls_;
   bool broken_ = false;
   /// Reconnect backoff (see connect): the current delay, when the next
   /// attempt may start (steady clock, ms), and the last attempt's error.
@@ -1974,7 +1990,8 @@ std::string new_generation_token() {
 
 redis_store::redis_store(const redis_options& opts)
   : opts_(opts), url_(parse_url(opts.url)), prefix_(opts.prefix) {
-  base_ = "redis://" + url_.host + ":" + std::to_string(url_.port);
+  base_ = std::string{url_.tls ? "rediss://" : "redis://"} + url_.host + ":"
+          + std::to_string(url_.port);
   if (opts_.consumer.empty())
     throw store_error(base_ + ": the consumer name must not be empty");
   connect();
@@ -2128,18 +2145,33 @@ void redis_store::connect() {
 
 void redis_store::connect_now() {
   ctx_.reset();
+  tls_.reset();
   broken_ = true;
-  ctx_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port,
-                                     to_timeval(opts_.connect_timeout_ms)));
-  if (ctx_ == nullptr)
-    throw store_error(base_ + ": cannot allocate a redis context");
-  if (ctx_->err != 0) {
-    std::string msg = lower_first(ctx_->errstr);
-    ctx_.reset();
-    throw store_error(base_ + ": " + msg);
+  if (url_.tls) {
+    tls_link_options to;
+    to.ca_file = opts_.tls_ca_file;
+    to.cert_file = opts_.tls_cert_file;
+    to.key_file = opts_.tls_key_file;
+    to.connect_timeout_ms = opts_.connect_timeout_ms;
+    to.command_timeout_ms = opts_.command_timeout_ms;
+    try {
+      tls_ = std::make_unique<tls_link>(url_.host, url_.port, to);
+    } catch (const tls_link_error& ex) {
+      throw store_error(base_ + ": " + ex.what());
+    }
+  } else {
+    ctx_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port,
+                                       to_timeval(opts_.connect_timeout_ms)));
+    if (ctx_ == nullptr)
+      throw store_error(base_ + ": cannot allocate a redis context");
+    if (ctx_->err != 0) {
+      std::string msg = lower_first(ctx_->errstr);
+      ctx_.reset();
+      throw store_error(base_ + ": " + msg);
+    }
+    if (opts_.command_timeout_ms > 0)
+      redisSetTimeout(ctx_.get(), to_timeval(opts_.command_timeout_ms));
   }
-  if (opts_.command_timeout_ms > 0)
-    redisSetTimeout(ctx_.get(), to_timeval(opts_.command_timeout_ms));
   broken_ = false;
   if (url_.has_auth) {
     std::vector<std::string> args{"AUTH"};
@@ -2193,9 +2225,9 @@ std::vector<reply_ptr>
 redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
                       const std::string& op, bool repeatable) {
   // Not while setting a connection up (AUTH, SELECT, SCRIPT LOAD).
-  if (ctx_ != nullptr && !broken_ && !connecting_ && closed_by_server())
+  if (connected() && !broken_ && !connecting_ && closed_by_server())
     broken_ = true; // Reconnects below, before anything is sent.
-  bool was_up = ctx_ != nullptr && !broken_ && !connecting_;
+  bool was_up = connected() && !broken_ && !connecting_;
   bool closed = false;
   try {
     return pipeline_once(cmds, op, closed);
@@ -2212,6 +2244,8 @@ bool redis_store::closed_by_server() {
   // Nothing is outstanding between calls, so any readable byte or the end
   // of the stream means the server has closed (or is closing) the
   // connection.
+  if (tls_ != nullptr)
+    return tls_->closed_by_server();
   char c;
   auto n = ::recv(ctx_->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0)
@@ -2225,8 +2259,22 @@ std::vector<reply_ptr>
 redis_store::pipeline_once(const std::vector<std::vector<std::string>>& cmds,
                            const std::string& op, bool& closed) {
   closed = false;
-  if (ctx_ == nullptr || broken_)
+  if (!connected() || broken_)
     connect();
+  if (tls_ != nullptr) {
+    std::vector<reply_ptr> out;
+    out.reserve(cmds.size());
+    try {
+      tls_->send(cmds);
+      for (size_t i = 0; i < cmds.size(); ++i)
+        out.emplace_back(tls_->receive());
+    } catch (const tls_link_error& ex) {
+      broken_ = true;
+      closed = ex.closed;
+      fail(op, ex.what());
+    }
+    return out;
+  }
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (auto& args : cmds) {

@@ -5,7 +5,8 @@
 #include <string>
 
 /// The Redis store: every port over one Redis server (standalone, RESP2,
-/// hiredis 0.14, one synchronous connection owned by the store object; a
+/// hiredis 0.14, or OpenSSL for rediss:// (tls_link.hpp), one synchronous
+/// connection owned by the store object; a
 /// node opens several store objects over the same data, one per store
 /// actor: see runtime/node.hpp). The key layout is the table "Redis keys"
 /// in docs/architecture.md; every key lives under `redis_options::prefix`,
@@ -91,13 +92,20 @@ namespace onceflow {
 
 /// Options of the Redis store.
 struct redis_options {
-  /// redis://[user:password@]host[:port][/db]; user may be empty
-  /// (redis://:secret@host); userinfo is percent-decoded.
+  /// redis[s]://[user:password@]host[:port][/db]; user may be empty
+  /// (redis://:secret@host); userinfo is percent-decoded; rediss:// is
+  /// TLS (verifying the server's certificate and name).
   std::string url = "redis://127.0.0.1:6379/0";
   /// Prefix of every key (several deployments may share one Redis).
   std::string prefix = "onceflow:";
   int connect_timeout_ms = 2000;
   int command_timeout_ms = 5000;
+  /// For rediss:// URLs (TLS; plain redis:// is the default): CA
+  /// certificates (PEM) that verify the server (empty: the system's), and a
+  /// client certificate and key for servers that require one.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   /// Consumer name in the consumer groups (one per node).
   std::string consumer = "node-1";
   /// How long settled history is kept ([store] retention): also the least

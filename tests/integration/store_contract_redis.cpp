@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -394,9 +395,11 @@ BOOST_AUTO_TEST_CASE(bad_urls_name_the_part) {
   expect_open_error(opts, {"bad redis URL", "missing host"});
   opts.url = "redis://127.0.0.1:99999/0";
   expect_open_error(opts, {"bad redis URL", "port 99999"});
-  // TLS is off and cannot be turned on (hiredis 0.14): said so by name.
-  opts.url = "rediss://127.0.0.1:6380/0";
-  expect_open_error(opts, {"bad redis URL", "no TLS"});
+  opts.url = "unix:///run/redis.sock";
+  expect_open_error(opts, {"bad redis URL", "redis:// or rediss://"});
+  // TLS to a port nobody listens on: named like a plain connection.
+  opts.url = "rediss://127.0.0.1:" + std::to_string(free_port()) + "/0";
+  expect_open_error(opts, {"rediss://127.0.0.1", "connection refused"});
 }
 
 BOOST_AUTO_TEST_CASE(wrong_password_is_a_clear_error) {
@@ -840,6 +843,105 @@ BOOST_AUTO_TEST_CASE(read_leases_are_one_record_per_read) {
   auto e0 = s->claim({{"g", "e0", again[0].ev.seq}}, "other", t0 + 6000,
                      1000, 3);
   BOOST_CHECK(e0.at(0).kind == claim_decision::done);
+}
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, and a second CA
+/// that signed nothing of this server's, made with the `openssl` CLI in a
+/// temporary directory (removed at the end).
+class test_certs {
+public:
+  test_certs() {
+    auto tmpl = (fs::temp_directory_path() / "onceflow-certs-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    auto d = dir_.string();
+    auto key = std::string{" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+                           " -nodes"};
+    std::vector<std::string> steps{
+      "openssl req -x509" + key + " -days 2 -subj /CN=onceflow-test-ca"
+        + " -keyout " + d + "/ca.key -out " + d + "/ca.crt",
+      "openssl req" + key + " -subj /CN=127.0.0.1 -keyout " + d
+        + "/server.key -out " + d + "/server.csr",
+      "openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt"
+        + " -CAkey " + d + "/ca.key -CAcreateserial -days 2 -extfile " + d
+        + "/san.ext -out " + d + "/server.crt",
+      "openssl req -x509" + key + " -days 2 -subj /CN=another-ca -keyout "
+        + d + "/other.key -out " + d + "/other.crt",
+    };
+    std::ofstream{dir_ / "san.ext"} << "subjectAltName=IP:127.0.0.1\n";
+    for (auto& step : steps)
+      if (std::system((step + " >/dev/null 2>&1").c_str()) != 0)
+        throw std::runtime_error("certificate step failed: " + step);
+  }
+
+  ~test_certs() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string path(const std::string& name) const {
+    return (dir_ / name).string();
+  }
+
+private:
+  fs::path dir_;
+};
+
+/// rediss://: the store works over TLS (also with replies longer than one
+/// TLS record), verifies the server's certificate, and names what fails.
+BOOST_AUTO_TEST_CASE(tls_connections_verify_the_server) {
+  if (skip_redis_tests())
+    return;
+  BOOST_REQUIRE_MESSAGE(!find_on_path("openssl").empty(),
+                        "the openssl CLI is not on PATH (scripts/"
+                        "install-deps.sh installs it)");
+  test_certs certs;
+  auto tls_port = std::to_string(free_port());
+  redis_server server{{"--tls-port", tls_port, "--tls-cert-file",
+                       certs.path("server.crt"), "--tls-key-file",
+                       certs.path("server.key"), "--tls-ca-cert-file",
+                       certs.path("ca.crt"), "--tls-auth-clients", "no"}};
+  redis_options opts;
+  opts.url = "rediss://127.0.0.1:" + tls_port + "/0";
+  opts.prefix = unique_prefix("tls");
+  opts.tls_ca_file = certs.path("ca.crt");
+  opts.connect_timeout_ms = 2000;
+  opts.command_timeout_ms = 10'000;
+  auto s = make_redis_store(opts);
+  BOOST_CHECK(s->describe().find("rediss://127.0.0.1") != std::string::npos);
+  s->ping();
+  s->ensure_group({"g", {"*"}});
+  auto evs = append_numbered(*s, "e", 20);
+  std::vector<event> big{make_event("big", "t")};
+  big[0].payload = "{\"k\":\"" + std::string(100'000, 'x') + "\"}";
+  s->append(big, t0, 60'000);
+  auto got = s->read_leased("g", 50, t0, "n/g/read", 1000, 3);
+  BOOST_REQUIRE_EQUAL(got.size(), 21u);
+  BOOST_CHECK_EQUAL(got[20].ev.payload, big[0].payload);
+  std::vector<settlement> items;
+  for (auto& dl : got) {
+    settlement st;
+    st.kind = settle_kind::done;
+    st.dl = dl;
+    items.push_back(st);
+  }
+  for (auto d : s->settle(items, t0 + 10))
+    BOOST_CHECK(d == fence_decision::ok);
+  BOOST_CHECK(s->is_done("g", got[0].ev.seq));
+  BOOST_CHECK_EQUAL(s->find("big").payload, big[0].payload);
+  // Another CA: the server is not trusted.
+  auto other = opts;
+  other.tls_ca_file = certs.path("other.crt");
+  expect_open_error(other, {"rediss://127.0.0.1", "certificate not trusted"});
+  // TLS against the plain port.
+  auto plain = opts;
+  plain.url = "rediss://127.0.0.1:" + std::to_string(server.port()) + "/0";
+  expect_open_error(plain, {"TLS handshake failed"});
+  // A CA file that is not there.
+  auto missing = opts;
+  missing.tls_ca_file = certs.path("nope.crt");
+  expect_open_error(missing, {"cannot load CA file", "nope.crt"});
 }
 
 /// Data of layout 2 (a mirror member per pending seq) is taken over as it

@@ -233,6 +233,19 @@ class NodeProcessTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertIn("option 'redis.pool-size' must be between 1 and 64",
                           r.stderr)
+        # A client certificate without its key (TLS to Redis).
+        r = op.run(BINARY, "node", "--config", self.cfg,
+                   "--store.backend=redis",
+                   "--redis.url=rediss://127.0.0.1:6380/0",
+                   "--redis.tls-cert-file=/etc/onceflow/client.crt")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'redis.tls-cert-file' and 'redis.tls-key-file' go "
+                      "together", r.stderr)
+        # A URL that is neither redis:// nor rediss://.
+        r = op.run(BINARY, "node", "--config", self.cfg,
+                   "--store.backend=redis", "--redis.url=http://x:1/0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("redis[s]://", r.stderr)
         # A batch endpoint larger than one ingest call could carry.
         r = op.run(BINARY, "node", "--config", self.cfg,
                    "--events.max-ingest-batch=100", "--http.max-batch=500")

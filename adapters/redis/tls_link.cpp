@@ -1,0 +1,283 @@
+#include "adapters/redis/tls_link.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace onceflow {
+
+namespace {
+
+/// The OpenSSL error queue's newest entry, or `fallback`.
+std::string ssl_error(const std::string& fallback) {
+  auto e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0)
+    return fallback;
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+bool is_ip(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1
+         || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+void set_timeout(int fd, int option, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof(tv));
+}
+
+/// TCP connect with a timeout; returns the socket or throws.
+int tcp_connect(const std::string& host, int port, int timeout_ms) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
+                          &res);
+  if (rc != 0)
+    throw tls_link_error(std::string{"cannot resolve host: "}
+                           + gai_strerror(rc),
+                         false);
+  std::string last = "no address";
+  int fd = -1;
+  for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                  ai->ai_protocol);
+    if (fd < 0) {
+      last = std::strerror(errno);
+      continue;
+    }
+    auto flags = ::fcntl(fd, F_GETFL, 0);
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int err = 0;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        auto n = ::poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+        if (n == 0) {
+          err = ETIMEDOUT;
+        } else {
+          socklen_t len = sizeof(err);
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        }
+      }
+    }
+    if (err == 0) {
+      ::fcntl(fd, F_SETFL, flags);
+      break;
+    }
+    last = err == ETIMEDOUT ? "connection timed out" : std::strerror(err);
+    ::close(fd);
+    fd = -1;
+  }
+  ::freeaddrinfo(res);
+  if (fd < 0) {
+    for (auto& c : last)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    throw tls_link_error(last, false);
+  }
+  return fd;
+}
+
+} // namespace
+
+struct tls_link::impl {
+  int fd = -1;
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  redisReader* reader = nullptr;
+  int command_timeout_ms = 0;
+
+  ~impl() {
+    if (ssl != nullptr)
+      SSL_free(ssl);
+    if (ctx != nullptr)
+      SSL_CTX_free(ctx);
+    if (fd >= 0)
+      ::close(fd);
+    if (reader != nullptr)
+      redisReaderFree(reader);
+  }
+
+  /// Turns a failed SSL_read/SSL_write into an error.
+  [[noreturn]] void io_failed(int rc, const char* what) {
+    auto e = SSL_get_error(ssl, rc);
+    auto saved = errno;
+    if (e == SSL_ERROR_ZERO_RETURN)
+      throw tls_link_error("server closed the connection", true);
+    if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ
+        || e == SSL_ERROR_WANT_WRITE) {
+      if (saved == EAGAIN || saved == EWOULDBLOCK)
+        throw tls_link_error("timeout after "
+                               + std::to_string(command_timeout_ms)
+                               + " ms (resource temporarily unavailable)",
+                             false);
+      if (saved == 0 || saved == ECONNRESET || saved == EPIPE)
+        throw tls_link_error("server closed the connection", true);
+      throw tls_link_error(std::string{what} + ": " + std::strerror(saved),
+                           false);
+    }
+    throw tls_link_error(std::string{what} + ": " + ssl_error("TLS error"),
+                         false);
+  }
+};
+
+tls_link::tls_link(const std::string& host, int port,
+                   const tls_link_options& opts)
+  : d_(std::make_unique<impl>()) {
+  d_->command_timeout_ms = opts.command_timeout_ms;
+  d_->fd = tcp_connect(host, port, opts.connect_timeout_ms);
+  // The handshake runs under the connect timeout, then the command one.
+  if (opts.connect_timeout_ms > 0) {
+    set_timeout(d_->fd, SO_RCVTIMEO, opts.connect_timeout_ms);
+    set_timeout(d_->fd, SO_SNDTIMEO, opts.connect_timeout_ms);
+  }
+  d_->ctx = SSL_CTX_new(TLS_client_method());
+  if (d_->ctx == nullptr)
+    throw tls_link_error("TLS: " + ssl_error("cannot create a context"),
+                         false);
+  SSL_CTX_set_min_proto_version(d_->ctx, TLS1_2_VERSION);
+  if (!opts.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(d_->ctx, opts.ca_file.c_str(), nullptr)
+        != 1)
+      throw tls_link_error("TLS: cannot load CA file '" + opts.ca_file
+                             + "': " + ssl_error("unreadable"),
+                           false);
+  } else if (SSL_CTX_set_default_verify_paths(d_->ctx) != 1) {
+    throw tls_link_error("TLS: cannot load the system's CA certificates",
+                         false);
+  }
+  SSL_CTX_set_verify(d_->ctx, SSL_VERIFY_PEER, nullptr);
+  if (!opts.cert_file.empty() || !opts.key_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(d_->ctx, opts.cert_file.c_str())
+        != 1)
+      throw tls_link_error("TLS: cannot load client certificate '"
+                             + opts.cert_file + "': " + ssl_error("unreadable"),
+                           false);
+    if (SSL_CTX_use_PrivateKey_file(d_->ctx, opts.key_file.c_str(),
+                                    SSL_FILETYPE_PEM)
+          != 1
+        || SSL_CTX_check_private_key(d_->ctx) != 1)
+      throw tls_link_error("TLS: cannot load client key '" + opts.key_file
+                             + "': " + ssl_error("unreadable"),
+                           false);
+  }
+  d_->ssl = SSL_new(d_->ctx);
+  if (d_->ssl == nullptr)
+    throw tls_link_error("TLS: " + ssl_error("cannot create a session"),
+                         false);
+  SSL_set_fd(d_->ssl, d_->fd);
+  auto* param = SSL_get0_param(d_->ssl);
+  if (is_ip(host)) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(d_->ssl, host.c_str());
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+  }
+  ERR_clear_error();
+  auto rc = SSL_connect(d_->ssl);
+  if (rc != 1) {
+    auto verify = SSL_get_verify_result(d_->ssl);
+    if (verify != X509_V_OK)
+      throw tls_link_error(std::string{"TLS handshake failed: server "
+                                       "certificate not trusted ("}
+                             + X509_verify_cert_error_string(verify) + ")",
+                           false);
+    auto e = SSL_get_error(d_->ssl, rc);
+    auto saved = errno;
+    std::string why;
+    if (e == SSL_ERROR_SYSCALL && (saved == EAGAIN || saved == EWOULDBLOCK))
+      why = "timeout (is this a TLS port?)";
+    else if (e == SSL_ERROR_SYSCALL && saved != 0)
+      why = std::strerror(saved);
+    else
+      why = ssl_error("connection closed (is this a TLS port?)");
+    throw tls_link_error("TLS handshake failed: " + why, false);
+  }
+  set_timeout(d_->fd, SO_RCVTIMEO, opts.command_timeout_ms);
+  set_timeout(d_->fd, SO_SNDTIMEO, opts.command_timeout_ms);
+  d_->reader = redisReaderCreate();
+  if (d_->reader == nullptr)
+    throw tls_link_error("cannot allocate a reply reader", false);
+}
+
+tls_link::~tls_link() = default;
+
+void tls_link::send(const std::vector<std::vector<std::string>>& cmds) {
+  std::string out;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto& args : cmds) {
+    argv.clear();
+    lens.clear();
+    for (auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    char* buf = nullptr;
+    auto n = redisFormatCommandArgv(&buf, static_cast<int>(argv.size()),
+                                    argv.data(), lens.data());
+    if (n < 0 || buf == nullptr)
+      throw tls_link_error("cannot format a command", false);
+    out.append(buf, static_cast<size_t>(n));
+    std::free(buf);
+  }
+  size_t sent = 0;
+  while (sent < out.size()) {
+    ERR_clear_error();
+    auto n = SSL_write(d_->ssl, out.data() + sent,
+                       static_cast<int>(out.size() - sent));
+    if (n <= 0)
+      d_->io_failed(n, "write");
+    sent += static_cast<size_t>(n);
+  }
+}
+
+redisReply* tls_link::receive() {
+  char buf[16384];
+  for (;;) {
+    void* reply = nullptr;
+    if (redisReaderGetReply(d_->reader, &reply) != REDIS_OK)
+      throw tls_link_error(std::string{"protocol error: "} + d_->reader->errstr,
+                           false);
+    if (reply != nullptr)
+      return static_cast<redisReply*>(reply);
+    ERR_clear_error();
+    errno = 0;
+    auto n = SSL_read(d_->ssl, buf, sizeof(buf));
+    if (n <= 0)
+      d_->io_failed(n, "read");
+    redisReaderFeed(d_->reader, buf, static_cast<size_t>(n));
+  }
+}
+
+bool tls_link::closed_by_server() {
+  if (SSL_pending(d_->ssl) > 0)
+    return true;
+  char c;
+  auto n = ::recv(d_->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0)
+    return true;
+  if (n < 0)
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  return true;
+}
+
+} // namespace onceflow

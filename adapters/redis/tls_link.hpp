@@ -1,0 +1,66 @@
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+/// A TLS connection to Redis (`rediss://`). Debian 12's hiredis 0.14 has no
+/// TLS, so this speaks TLS with OpenSSL over its own socket and RESP with
+/// hiredis's formatter (redisFormatCommandArgv) and reply reader
+/// (redisReader): the replies are the same `redisReply` objects a hiredis
+/// context returns. Blocking, with the connect and command timeouts of the
+/// plain connection. Used only by the Redis store.
+namespace onceflow {
+
+/// A failure of the link; `closed` if the server closed the connection
+/// (end of stream, reset), not a timeout.
+class tls_link_error : public std::runtime_error {
+public:
+  tls_link_error(const std::string& what, bool closed)
+    : std::runtime_error(what), closed(closed) {
+    // nop
+  }
+  bool closed;
+};
+
+struct tls_link_options {
+  /// CA certificates (PEM) that verify the server; empty: the system's.
+  std::string ca_file;
+  /// Client certificate chain and key (PEM), for servers that require
+  /// them (`tls-auth-clients yes`); both or neither.
+  std::string cert_file;
+  std::string key_file;
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 5000;
+};
+
+class tls_link {
+public:
+  /// Connects (TCP, then the TLS handshake, verifying the server's
+  /// certificate against `host`: name or IP address). Throws
+  /// tls_link_error naming the step that failed.
+  tls_link(const std::string& host, int port, const tls_link_options& opts);
+  ~tls_link();
+
+  tls_link(const tls_link&) = delete;
+  tls_link& operator=(const tls_link&) = delete;
+
+  /// Sends the commands in one write.
+  void send(const std::vector<std::vector<std::string>>& cmds);
+
+  /// The next reply (owned by the caller: freeReplyObject).
+  redisReply* receive();
+
+  /// True if the server closed the connection (or sent something) while
+  /// nothing was outstanding.
+  bool closed_by_server();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> d_;
+};
+
+} // namespace onceflow
