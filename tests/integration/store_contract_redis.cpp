@@ -845,8 +845,8 @@ BOOST_AUTO_TEST_CASE(read_leases_are_one_record_per_read) {
   BOOST_CHECK(e0.at(0).kind == claim_decision::done);
 }
 
-/// A CA, a server certificate for 127.0.0.1 signed by it, and a second CA
-/// that signed nothing of this server's, made with the `openssl` CLI in a
+/// A CA, a server and a client certificate signed by it (the server's for
+/// 127.0.0.1), and a second CA that signed nothing of these, made with the `openssl` CLI in a
 /// temporary directory (removed at the end).
 class test_certs {
 public:
@@ -868,6 +868,11 @@ public:
         + "/san.ext -out " + d + "/server.crt",
       "openssl req -x509" + key + " -days 2 -subj /CN=another-ca -keyout "
         + d + "/other.key -out " + d + "/other.crt",
+      "openssl req" + key + " -subj /CN=onceflow-node -keyout " + d
+        + "/client.key -out " + d + "/client.csr",
+      "openssl x509 -req -in " + d + "/client.csr -CA " + d + "/ca.crt"
+        + " -CAkey " + d + "/ca.key -CAcreateserial -days 2 -out " + d
+        + "/client.crt",
     };
     std::ofstream{dir_ / "san.ext"} << "subjectAltName=IP:127.0.0.1\n";
     for (auto& step : steps)
@@ -942,6 +947,31 @@ BOOST_AUTO_TEST_CASE(tls_connections_verify_the_server) {
   auto missing = opts;
   missing.tls_ca_file = certs.path("nope.crt");
   expect_open_error(missing, {"cannot load CA file", "nope.crt"});
+  // A server that wants client certificates: refused without one, served
+  // with the node's.
+  auto tls_port2 = std::to_string(free_port());
+  redis_server strict{{"--tls-port", tls_port2, "--tls-cert-file",
+                       certs.path("server.crt"), "--tls-key-file",
+                       certs.path("server.key"), "--tls-ca-cert-file",
+                       certs.path("ca.crt"), "--tls-auth-clients", "yes"}};
+  auto anon = opts;
+  anon.url = "rediss://127.0.0.1:" + tls_port2 + "/0";
+  try {
+    make_redis_store(anon)->ping();
+    BOOST_ERROR("a server requiring client certificates served one without");
+  } catch (const store_error& ex) {
+    BOOST_TEST_MESSAGE("error: " << ex.what());
+    BOOST_CHECK(std::string{ex.what()}.find("rediss://127.0.0.1")
+                != std::string::npos);
+  }
+  auto with_cert = anon;
+  with_cert.tls_cert_file = certs.path("client.crt");
+  with_cert.tls_key_file = certs.path("client.key");
+  auto c = make_redis_store(with_cert);
+  c->ping();
+  c->ensure_group({"g", {"*"}});
+  BOOST_CHECK_EQUAL(append_numbered(*c, "c", 3).size(), 3u);
+  BOOST_CHECK_EQUAL(c->read_group("g", 10, t0).size(), 3u);
 }
 
 /// Data of layout 2 (a mirror member per pending seq) is taken over as it
