@@ -2246,13 +2246,7 @@ bool redis_store::closed_by_server() {
   // connection.
   if (tls_ != nullptr)
     return tls_->closed_by_server();
-  char c;
-  auto n = ::recv(ctx_->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0)
-    return true;
-  if (n < 0)
-    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-  return true;
+  return peer_closed(ctx_->fd);
 }
 
 std::vector<reply_ptr>
@@ -2275,17 +2269,11 @@ redis_store::pipeline_once(const std::vector<std::vector<std::string>>& cmds,
     }
     return out;
   }
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
+  command_argv cmd;
   for (auto& args : cmds) {
-    argv.clear();
-    lens.clear();
-    for (auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()),
-                               argv.data(), lens.data())
+    cmd.set(args);
+    if (redisAppendCommandArgv(ctx_.get(), cmd.argc(), cmd.argv.data(),
+                               cmd.lens.data())
         != REDIS_OK) {
       broken_ = true;
       closed = ctx_->err == REDIS_ERR_EOF;

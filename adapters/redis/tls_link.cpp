@@ -222,18 +222,12 @@ tls_link::~tls_link() = default;
 
 void tls_link::send(const std::vector<std::vector<std::string>>& cmds) {
   std::string out;
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
+  command_argv cmd;
   for (auto& args : cmds) {
-    argv.clear();
-    lens.clear();
-    for (auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
+    cmd.set(args);
     char* buf = nullptr;
-    auto n = redisFormatCommandArgv(&buf, static_cast<int>(argv.size()),
-                                    argv.data(), lens.data());
+    auto n = redisFormatCommandArgv(&buf, cmd.argc(), cmd.argv.data(),
+                                    cmd.lens.data());
     if (n < 0 || buf == nullptr)
       throw tls_link_error("cannot format a command", false);
     out.append(buf, static_cast<size_t>(n));
@@ -269,10 +263,12 @@ redisReply* tls_link::receive() {
 }
 
 bool tls_link::closed_by_server() {
-  if (SSL_pending(d_->ssl) > 0)
-    return true;
+  return SSL_pending(d_->ssl) > 0 || peer_closed(d_->fd);
+}
+
+bool peer_closed(int fd) {
   char c;
-  auto n = ::recv(d_->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  auto n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0)
     return true;
   if (n < 0)

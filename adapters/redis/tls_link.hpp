@@ -26,6 +26,31 @@ public:
   bool closed;
 };
 
+/// The argument vector of one command as hiredis takes it (pointers into
+/// the strings of `args`, which must outlive it).
+struct command_argv {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+
+  void set(const std::vector<std::string>& args) {
+    argv.clear();
+    lens.clear();
+    for (auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+
+  int argc() const {
+    return static_cast<int>(argv.size());
+  }
+};
+
+/// True if the peer of an idle connection closed it (or sent something,
+/// which an idle Redis connection never does but on its way out): end of
+/// stream, an error other than "nothing to read", or a readable byte.
+bool peer_closed(int fd);
+
 struct tls_link_options {
   /// CA certificates (PEM) that verify the server; empty: the system's.
   std::string ca_file;
