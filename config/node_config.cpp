@@ -390,6 +390,12 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
       && cfg.redis_url.rfind("rediss://", 0) != 0)
     return "option 'redis.url' must look like "
            "redis[s]://[user:password@]host[:port][/db]";
+  if (cfg.store_backend == "redis" && cfg.redis_url.rfind("rediss://", 0) != 0
+      && !(cfg.redis_tls_ca_file.empty() && cfg.redis_tls_cert_file.empty()
+           && cfg.redis_tls_key_file.empty()))
+    return "options 'redis.tls-*' need a rediss:// URL in 'redis.url' (with "
+           "redis:// the connection, and its password, would not be "
+           "encrypted)";
   if (cfg.redis_tls_cert_file.empty() != cfg.redis_tls_key_file.empty())
     return "options 'redis.tls-cert-file' and 'redis.tls-key-file' go "
            "together (a client certificate and its key)";

@@ -255,6 +255,9 @@ int run_node(const cli& args) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // A write to a connection the peer reset (Redis over hiredis or TLS,
+  // webhooks) must fail with EPIPE, not end the process.
+  std::signal(SIGPIPE, SIG_IGN);
   // Supervise the long-lived actors: if one dies the node cannot work, so
   // the process exits non-zero (a service manager restarts it; nothing
   // accepted is lost).

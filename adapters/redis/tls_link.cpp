@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,7 +22,8 @@ namespace onceflow {
 
 namespace {
 
-/// The OpenSSL error queue's newest entry, or `fallback`.
+/// The OpenSSL error queue's first (oldest) entry, or `fallback`; clears
+/// the queue.
 std::string ssl_error(const std::string& fallback) {
   auto e = ERR_get_error();
   ERR_clear_error();
@@ -81,6 +84,9 @@ int tcp_connect(const std::string& host, int port, int timeout_ms) {
     }
     if (err == 0) {
       ::fcntl(fd, F_SETFL, flags);
+      // As hiredis does: small pipelined writes go out at once.
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       break;
     }
     last = err == ETIMEDOUT ? "connection timed out" : std::strerror(err);
@@ -114,13 +120,27 @@ struct tls_link::impl {
       ::close(fd);
     if (reader != nullptr)
       redisReaderFree(reader);
+    ERR_clear_error();
   }
 
-  /// Turns a failed SSL_read/SSL_write into an error.
-  [[noreturn]] void io_failed(int rc, const char* what) {
+  /// A failed SSL_read/SSL_write (`saved`: errno right after it): returns
+  /// if the call is to be repeated (interrupted by a signal), else throws.
+  void io_failed(int rc, int saved, const char* what) {
     auto e = SSL_get_error(ssl, rc);
-    auto saved = errno;
-    if (e == SSL_ERROR_ZERO_RETURN)
+    auto first = ERR_peek_error();
+    auto reason = ERR_GET_REASON(first);
+    char text[256] = "TLS error";
+    if (first != 0)
+      ERR_error_string_n(first, text, sizeof(text));
+    ERR_clear_error();
+    if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        && saved == EINTR)
+      return;
+    // A close without a TLS close alert (Redis drops the session without
+    // one): OpenSSL 3 reports an unexpected EOF.
+    if (e == SSL_ERROR_ZERO_RETURN
+        || (e == SSL_ERROR_SSL
+            && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING))
       throw tls_link_error("server closed the connection", true);
     if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ
         || e == SSL_ERROR_WANT_WRITE) {
@@ -134,8 +154,7 @@ struct tls_link::impl {
       throw tls_link_error(std::string{what} + ": " + std::strerror(saved),
                            false);
     }
-    throw tls_link_error(std::string{what} + ": " + ssl_error("TLS error"),
-                         false);
+    throw tls_link_error(std::string{what} + ": " + text, false);
   }
 };
 
@@ -149,11 +168,15 @@ tls_link::tls_link(const std::string& host, int port,
     set_timeout(d_->fd, SO_RCVTIMEO, opts.connect_timeout_ms);
     set_timeout(d_->fd, SO_SNDTIMEO, opts.connect_timeout_ms);
   }
+  ERR_clear_error();
   d_->ctx = SSL_CTX_new(TLS_client_method());
   if (d_->ctx == nullptr)
     throw tls_link_error("TLS: " + ssl_error("cannot create a context"),
                          false);
   SSL_CTX_set_min_proto_version(d_->ctx, TLS1_2_VERSION);
+  // An encrypted client key would make OpenSSL ask on the terminal: never.
+  SSL_CTX_set_default_passwd_cb(
+    d_->ctx, [](char*, int, int, void*) -> int { return 0; });
   if (!opts.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(d_->ctx, opts.ca_file.c_str(), nullptr)
         != 1)
@@ -161,7 +184,8 @@ tls_link::tls_link(const std::string& host, int port,
                              + "': " + ssl_error("unreadable"),
                            false);
   } else if (SSL_CTX_set_default_verify_paths(d_->ctx) != 1) {
-    throw tls_link_error("TLS: cannot load the system's CA certificates",
+    throw tls_link_error("TLS: cannot load the system's CA certificates: "
+                           + ssl_error("unreadable"),
                          false);
   }
   SSL_CTX_set_verify(d_->ctx, SSL_VERIFY_PEER, nullptr);
@@ -176,34 +200,56 @@ tls_link::tls_link(const std::string& host, int port,
           != 1
         || SSL_CTX_check_private_key(d_->ctx) != 1)
       throw tls_link_error("TLS: cannot load client key '" + opts.key_file
-                             + "': " + ssl_error("unreadable"),
+                             + "' (an unencrypted PEM key): "
+                             + ssl_error("unreadable"),
                            false);
   }
   d_->ssl = SSL_new(d_->ctx);
   if (d_->ssl == nullptr)
     throw tls_link_error("TLS: " + ssl_error("cannot create a session"),
                          false);
-  SSL_set_fd(d_->ssl, d_->fd);
+  if (SSL_set_fd(d_->ssl, d_->fd) != 1)
+    throw tls_link_error("TLS: " + ssl_error("cannot use the socket"), false);
+  // The server's certificate must name the host (IP address or DNS name):
+  // without this check any certificate of a trusted CA would do.
   auto* param = SSL_get0_param(d_->ssl);
+  bool named = false;
   if (is_ip(host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    named = X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;
   } else {
-    SSL_set_tlsext_host_name(d_->ssl, host.c_str());
-    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    X509_VERIFY_PARAM_set_hostflags(param,
+                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    named = SSL_set_tlsext_host_name(d_->ssl, host.c_str()) == 1
+            && X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0) == 1;
   }
-  ERR_clear_error();
-  auto rc = SSL_connect(d_->ssl);
-  if (rc != 1) {
+  if (!named)
+    throw tls_link_error("TLS: cannot check the server's name '" + host
+                           + "': " + ssl_error("rejected"),
+                         false);
+  int rc = 0;
+  int saved = 0;
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    rc = SSL_connect(d_->ssl);
+    saved = errno;
+    if (rc == 1)
+      break;
+    auto e = SSL_get_error(d_->ssl, rc);
+    if (saved == EINTR && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE))
+      continue;
     auto verify = SSL_get_verify_result(d_->ssl);
-    if (verify != X509_V_OK)
+    if (verify != X509_V_OK) {
+      ERR_clear_error();
       throw tls_link_error(std::string{"TLS handshake failed: server "
                                        "certificate not trusted ("}
                              + X509_verify_cert_error_string(verify) + ")",
                            false);
-    auto e = SSL_get_error(d_->ssl, rc);
-    auto saved = errno;
+    }
     std::string why;
-    if (e == SSL_ERROR_SYSCALL && (saved == EAGAIN || saved == EWOULDBLOCK))
+    if ((e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ
+         || e == SSL_ERROR_WANT_WRITE)
+        && (saved == EAGAIN || saved == EWOULDBLOCK))
       why = "timeout (is this a TLS port?)";
     else if (e == SSL_ERROR_SYSCALL && saved != 0)
       why = std::strerror(saved);
@@ -211,6 +257,12 @@ tls_link::tls_link(const std::string& host, int port,
       why = ssl_error("connection closed (is this a TLS port?)");
     throw tls_link_error("TLS handshake failed: " + why, false);
   }
+  // Belt and braces: a completed handshake has a verified certificate.
+  if (SSL_get0_peer_certificate(d_->ssl) == nullptr
+      || SSL_get_verify_result(d_->ssl) != X509_V_OK)
+    throw tls_link_error("TLS handshake failed: no verified server "
+                         "certificate",
+                         false);
   set_timeout(d_->fd, SO_RCVTIMEO, opts.command_timeout_ms);
   set_timeout(d_->fd, SO_SNDTIMEO, opts.command_timeout_ms);
   d_->reader = redisReaderCreate();
@@ -236,11 +288,15 @@ void tls_link::send(const std::vector<std::vector<std::string>>& cmds) {
   size_t sent = 0;
   while (sent < out.size()) {
     ERR_clear_error();
-    auto n = SSL_write(d_->ssl, out.data() + sent,
-                       static_cast<int>(out.size() - sent));
-    if (n <= 0)
-      d_->io_failed(n, "write");
-    sent += static_cast<size_t>(n);
+    errno = 0;
+    size_t n = 0;
+    auto rc = SSL_write_ex(d_->ssl, out.data() + sent, out.size() - sent, &n);
+    auto saved = errno;
+    if (rc != 1) {
+      d_->io_failed(rc, saved, "write");
+      continue;
+    }
+    sent += n;
   }
 }
 
@@ -256,8 +312,11 @@ redisReply* tls_link::receive() {
     ERR_clear_error();
     errno = 0;
     auto n = SSL_read(d_->ssl, buf, sizeof(buf));
-    if (n <= 0)
-      d_->io_failed(n, "read");
+    auto saved = errno;
+    if (n <= 0) {
+      d_->io_failed(n, saved, "read");
+      continue;
+    }
     redisReaderFeed(d_->reader, buf, static_cast<size_t>(n));
   }
 }

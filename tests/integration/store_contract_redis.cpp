@@ -868,6 +868,11 @@ public:
         + "/san.ext -out " + d + "/server.crt",
       "openssl req -x509" + key + " -days 2 -subj /CN=another-ca -keyout "
         + d + "/other.key -out " + d + "/other.crt",
+      "openssl req" + key + " -subj /CN=127.0.0.2 -keyout " + d
+        + "/wrongip.key -out " + d + "/wrongip.csr",
+      "openssl x509 -req -in " + d + "/wrongip.csr -CA " + d + "/ca.crt"
+        + " -CAkey " + d + "/ca.key -CAcreateserial -days 2 -extfile " + d
+        + "/wrongip.ext -out " + d + "/wrongip.crt",
       "openssl req" + key + " -subj /CN=onceflow-node -keyout " + d
         + "/client.key -out " + d + "/client.csr",
       "openssl x509 -req -in " + d + "/client.csr -CA " + d + "/ca.crt"
@@ -875,6 +880,7 @@ public:
         + "/client.crt",
     };
     std::ofstream{dir_ / "san.ext"} << "subjectAltName=IP:127.0.0.1\n";
+    std::ofstream{dir_ / "wrongip.ext"} << "subjectAltName=IP:127.0.0.2\n";
     for (auto& step : steps)
       if (std::system((step + " >/dev/null 2>&1").c_str()) != 0)
         throw std::runtime_error("certificate step failed: " + step);
@@ -935,6 +941,14 @@ BOOST_AUTO_TEST_CASE(tls_connections_verify_the_server) {
     BOOST_CHECK(d == fence_decision::ok);
   BOOST_CHECK(s->is_done("g", got[0].ev.seq));
   BOOST_CHECK_EQUAL(s->find("big").payload, big[0].payload);
+  // The server drops the connection (no TLS close alert): the next calls
+  // go over a new one.
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
+                                  {"CLIENT", "KILL", "TYPE", "normal"})
+                        .rfind(":", 0),
+                      0u);
+  s->ping();
+  BOOST_CHECK_EQUAL(s->find("e3").id, "e3");
   // Another CA: the server is not trusted.
   auto other = opts;
   other.tls_ca_file = certs.path("other.crt");
@@ -961,13 +975,25 @@ BOOST_AUTO_TEST_CASE(tls_connections_verify_the_server) {
     BOOST_ERROR("a server requiring client certificates served one without");
   } catch (const store_error& ex) {
     BOOST_TEST_MESSAGE("error: " << ex.what());
-    BOOST_CHECK(std::string{ex.what()}.find("rediss://127.0.0.1")
-                != std::string::npos);
+    std::string what = ex.what();
+    BOOST_CHECK(what.find("rediss://127.0.0.1") != std::string::npos);
+    BOOST_CHECK_MESSAGE(what.find("certificate required")
+                          != std::string::npos,
+                        what);
   }
   auto with_cert = anon;
   with_cert.tls_cert_file = certs.path("client.crt");
   with_cert.tls_key_file = certs.path("client.key");
   auto c = make_redis_store(with_cert);
+  // A certificate of the trusted CA, but for another address: refused.
+  auto tls_port3 = std::to_string(free_port());
+  redis_server elsewhere{{"--tls-port", tls_port3, "--tls-cert-file",
+                          certs.path("wrongip.crt"), "--tls-key-file",
+                          certs.path("wrongip.key"), "--tls-ca-cert-file",
+                          certs.path("ca.crt"), "--tls-auth-clients", "no"}};
+  auto mismatch = opts;
+  mismatch.url = "rediss://127.0.0.1:" + tls_port3 + "/0";
+  expect_open_error(mismatch, {"certificate not trusted", "IP address mismatch"});
   c->ping();
   c->ensure_group({"g", {"*"}});
   BOOST_CHECK_EQUAL(append_numbered(*c, "c", 3).size(), 3u);

@@ -241,6 +241,13 @@ class NodeProcessTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("'redis.tls-cert-file' and 'redis.tls-key-file' go "
                       "together", r.stderr)
+        # TLS options with a plain URL would not encrypt anything.
+        r = op.run(BINARY, "node", "--config", self.cfg,
+                   "--store.backend=redis",
+                   "--redis.url=redis://127.0.0.1:6379/0",
+                   "--redis.tls-ca-file=/etc/onceflow/ca.crt")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'redis.tls-*' need a rediss:// URL", r.stderr)
         # A URL that is neither redis:// nor rediss://.
         r = op.run(BINARY, "node", "--config", self.cfg,
                    "--store.backend=redis", "--redis.url=http://x:1/0")
