@@ -55,10 +55,11 @@ struct group_state {
   bool reading = false;
   /// The last read came back short: nothing more until new appends.
   bool exhausted = false;
-  /// Counts appends that may have added entries for the group: a read that
-  /// comes back short only exhausts the group if none landed while it was
-  /// under way (else their entries would wait for the next janitor round).
-  uint64_t appends = 0;
+  /// Counts the moments new entries may have come (see may_have_new): a
+  /// read that comes back short only exhausts the group if none passed
+  /// while it was under way (else those entries would wait for the next
+  /// janitor round).
+  uint64_t news = 0;
   token_bucket bucket;
   std::vector<std::pair<std::string, token_bucket>> type_buckets;
   /// Accepted for this group and not yet settled (back pressure).
@@ -123,6 +124,14 @@ using bc_pointer = broadcaster_actor::stateful_pointer<broadcaster_state>;
 
 millis_t now_of(bc_pointer self) {
   return to_millis(self->clock().now());
+}
+
+/// The log may hold entries the group has not read (an append answered or
+/// failed, the janitor's round): the group is no longer exhausted, and a
+/// short read under way does not make it so.
+void may_have_new(group_state& g) {
+  g.exhausted = false;
+  ++g.news;
 }
 
 void dispatch(bc_pointer self, size_t gi);
@@ -192,7 +201,7 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
       in_flight += g.in_flight.size();
       drop_entries(g);
       g.unsettled = 0;
-      g.exhausted = false;
+      may_have_new(g);
       g.joined = false;
       g.lost = true;
     }
@@ -511,11 +520,10 @@ void maybe_read(bc_pointer self, size_t gi) {
     check_lost_group(self, gi, err);
     wake_at(self, now_of(self) + 1000);
   };
-  auto on_read = [self, gi, want, appends = g.appends](
-                   std::vector<delivery> dls) {
+  auto on_read = [self, gi, want, news = g.news](std::vector<delivery> dls) {
     auto& g = self->state.groups[gi];
     g.reading = false;
-    g.exhausted = dls.size() < want && g.appends == appends;
+    g.exhausted = dls.size() < want && g.news == news;
     for (auto& dl : dls) {
       if (dl.lease_until > 0)
         ++g.read_leases;
@@ -591,7 +599,7 @@ void janitor(bc_pointer self) {
     resync_backlog(self, gi);
     // Entries may have arrived without an ingest here (other nodes, an
     // append that answered with an error but committed).
-    g.exhausted = false;
+    may_have_new(g);
     if (st.cfg.reclaim) {
       self
         ->request(st.store, store_timeout, atom::reclaim_v, g.cfg.name, now,
@@ -983,8 +991,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
             rp.deliver(std::move(rs));
             if (any)
               for (size_t gi = 0; gi < st.groups.size(); ++gi) {
-                st.groups[gi].exhausted = false;
-                ++st.groups[gi].appends;
+                may_have_new(st.groups[gi]);
                 maybe_read(self, gi);
               }
           },
@@ -995,10 +1002,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
               st.cfg.metrics->count(metric::rejected,
                                     {{"reason", "store_failure"}}, n);
             // A timed-out append may still have committed.
-            for (auto& g : st.groups) {
-              g.exhausted = false;
-              ++g.appends;
-            }
+            for (auto& g : st.groups)
+              may_have_new(g);
             rp.deliver(std::move(err));
           });
       };
