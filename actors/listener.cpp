@@ -77,14 +77,20 @@ void report(listener_pointer self) {
 }
 
 /// Marks every entry of the current batch as failed (store unreachable).
+/// Reports a delivery failed (the store could not be reached): the
+/// broadcaster delivers it again after a second.
+void report_failed(listener_pointer self, uint64_t seq) {
+  self->state.reports.push_back(
+    {seq, dispatch_report::failed, to_millis(self->clock().now()) + 1000});
+}
+
 void fail_batch(listener_pointer self, const std::vector<uint64_t>& seqs,
                 const caf::error& err) {
   auto& st = self->state;
   spdlog::warn("listener {}: batch of {} not settled: {}", st.cfg.name,
                seqs.size(), render(err));
-  auto until = to_millis(self->clock().now()) + 1000;
   for (auto seq : seqs)
-    st.reports.push_back({seq, dispatch_report::failed, until});
+    report_failed(self, seq);
   report(self);
 }
 
@@ -289,7 +295,7 @@ void process(listener_pointer self, std::vector<delivery>& batch,
     auto& dl = batch[i];
     if (i >= ds.size()) {
       // No decision (a short answer): never run a handler without a lease.
-      st.reports.push_back({dl.ev.seq, dispatch_report::failed, now + 1000});
+      report_failed(self, dl.ev.seq);
       continue;
     }
     auto& d = ds[i];
@@ -348,11 +354,10 @@ void without_claimed(listener_pointer self, std::vector<delivery>& batch,
   auto& st = self->state;
   spdlog::warn("listener {}: claim of {} deliveries failed: {}", st.cfg.name,
                claimed.size(), why);
-  auto until = to_millis(self->clock().now()) + 1000;
   std::vector<bool> out(batch.size(), false);
   for (auto i : claimed) {
     out[i] = true;
-    st.reports.push_back({batch[i].ev.seq, dispatch_report::failed, until});
+    report_failed(self, batch[i].ev.seq);
   }
   std::vector<delivery> rest;
   std::vector<claim_decision> rest_ds;

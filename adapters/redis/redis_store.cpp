@@ -2670,9 +2670,7 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
         || got->element[0]->elements < 2)
       break; // Nothing new.
     auto* entries = got->element[0]->element[1];
-    if (!is_array(entries) || !is_array(mirrored) || mirrored->elements < 1)
-      fail(op, "unexpected reply to the read transaction");
-    if (mirrored->elements < 3)
+    if (!is_array(entries) || !is_array(mirrored) || mirrored->elements < 3)
       fail(op, "unexpected reply to the read transaction");
     bool all = int_of(mirrored->element[0]) == 1;
     // Leases: seq q >= first has epoch base + q - first (base 0: none).
