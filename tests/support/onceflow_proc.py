@@ -2,6 +2,7 @@
 files, start/stop by pid, polling with deadlines (never fixed sleeps)."""
 
 import os
+import random
 import shutil
 import signal
 import sqlite3
@@ -23,10 +24,27 @@ def count_effects(db_path):
     return {(g, e): n for g, e, n in rows}
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, below Linux's ephemeral range (32768 and
+    up by default): a port bind(0) picks lies in that range, where an
+    outgoing connection (a node's to Redis, say) may take it before the
+    process it was meant for binds it."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 32768)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port in 20000-32767")
 
 
 def wait_for(pred, timeout, what):
