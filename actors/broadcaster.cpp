@@ -179,56 +179,61 @@ void drop_entries(group_state& g) {
 /// The store no longer knows the group (e.g. Redis restarted without
 /// persistence): register it again on the next tick.
 ///
-/// The store's data was replaced altogether ("store generation changed":
-/// Redis lost its data and seqs start over): every seq this node holds, of
-/// every group, now names nothing or another event. Drop them all and
-/// register every group again, reading its new log from the start; copies
-/// that still come back (a listener's batch, a retry on its way) are
-/// refused by the store, which checks event ids after such a change.
+/// The store's data was replaced altogether (Redis lost its data and seqs
+/// start over): every seq this node holds, of every group, now names
+/// nothing or another event. Drop them all and register every group again,
+/// reading its new log from the start; copies that still come back (a
+/// listener's batch, a retry on its way) are refused by the store, which
+/// checks event ids after such a change.
 void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
-  auto text = render(err);
-  if (text.find("store generation changed") != std::string::npos) {
-    auto& st = self->state;
-    // The new data has none of our groups: appends wait again until they
-    // are registered (see groups_registered).
-    st.groups_registered = st.groups.empty();
-    size_t queued = 0;
-    size_t in_flight = 0;
-    for (auto& g : st.groups) {
-      queued += g.queue.size() + g.parked.size();
-      for (auto& l : g.later)
-        queued += l.second.size();
-      in_flight += g.in_flight.size();
-      drop_entries(g);
-      g.unsettled = 0;
-      may_have_new(g);
+  if (err.category() != caf::atom("onceflow"))
+    return;
+  switch (static_cast<ec>(err.code())) {
+    case ec::store_generation_changed: {
+      auto& st = self->state;
+      // The new data has none of our groups: appends wait again until they
+      // are registered (see groups_registered).
+      st.groups_registered = st.groups.empty();
+      size_t queued = 0;
+      size_t in_flight = 0;
+      for (auto& g : st.groups) {
+        queued += g.queue.size() + g.parked.size();
+        for (auto& l : g.later)
+          queued += l.second.size();
+        in_flight += g.in_flight.size();
+        drop_entries(g);
+        g.unsettled = 0;
+        may_have_new(g);
+        g.joined = false;
+        g.lost = true;
+      }
+      spdlog::warn("broadcaster: the store's data was replaced (Redis lost "
+                   "it?); dropping {} queued and {} in-flight entries of the "
+                   "old data and reading every group's new log from the "
+                   "start: {}",
+                   queued, in_flight, render(err));
+      wake_at(self, now_of(self) + 1000);
+      return;
+    }
+    case ec::store_unknown_group: {
+      auto& g = self->state.groups[gi];
+      if (g.joined) {
+        spdlog::warn("broadcaster: the store lost group {}; registering it "
+                     "again and dropping {} queued and {} in-flight entries "
+                     "it no longer has",
+                     g.cfg.name, g.queue.size(), g.in_flight.size());
+        // Seqs start over in a store that lost its data: old entries would
+        // collide with new ones.
+        drop_entries(g);
+      }
       g.joined = false;
       g.lost = true;
+      wake_at(self, now_of(self) + 1000);
+      return;
     }
-    spdlog::warn("broadcaster: the store's data was replaced (Redis lost "
-                 "it?); dropping {} queued and {} in-flight entries of the "
-                 "old data and reading every group's new log from the "
-                 "start: {}",
-                 queued, in_flight, text);
-    wake_at(self, now_of(self) + 1000);
-    return;
+    default:
+      return;
   }
-  if (text.find("unknown group") == std::string::npos
-      && text.find("NOGROUP") == std::string::npos)
-    return;
-  auto& g = self->state.groups[gi];
-  if (g.joined) {
-    spdlog::warn("broadcaster: the store lost group {}; registering it again "
-                 "and dropping {} queued and {} in-flight entries it no "
-                 "longer has",
-                 g.cfg.name, g.queue.size(), g.in_flight.size());
-    // Seqs start over in a store that lost its data: old entries would
-    // collide with new ones.
-    drop_entries(g);
-  }
-  g.joined = false;
-  g.lost = true;
-  wake_at(self, now_of(self) + 1000);
 }
 
 /// Registers every group the store does not know yet; retries failures.

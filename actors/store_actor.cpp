@@ -40,8 +40,17 @@ size_t count_items(const T&) {
   return 1;
 }
 
-/// Runs one store call, timing it; maps store failures to
-/// ec::store_failure.
+/// Runs one store call, timing it; maps store failures to the `ec` of their
+/// kind (other exceptions to ec::store_failure).
+caf::error failed(store_pointer self, const char* what, ec code,
+                  const char* text) {
+  ++self->state.failures;
+  // The broadcaster logs failing trims itself, once per outage.
+  if (std::string_view{what} != "trim")
+    spdlog::warn("store {} failed: {}", what, text);
+  return make_error(code, std::string{what} + ": " + text);
+}
+
 template <class F>
 auto guarded(store_pointer self, const char* what, F f)
   -> caf::result<decltype(f())> {
@@ -56,12 +65,10 @@ auto guarded(store_pointer self, const char* what, F f)
     op.micros += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
     return result;
+  } catch (const store_error& e) {
+    return failed(self, what, to_ec(e.which()), e.what());
   } catch (const std::exception& e) {
-    ++self->state.failures;
-    // The broadcaster logs failing trims itself, once per outage.
-    if (std::string_view{what} != "trim")
-      spdlog::warn("store {} failed: {}", what, e.what());
-    return make_error(ec::store_failure, std::string{what} + ": " + e.what());
+    return failed(self, what, ec::store_failure, e.what());
   }
 }
 
@@ -134,6 +141,9 @@ store_actor::behavior_type store_impl(store_pointer self,
           next = now + 1000;
         }
         return {std::move(due), next};
+      } catch (const store_error& e) {
+        ++self->state.failures;
+        return make_error(to_ec(e.which()), std::string{"due: "} + e.what());
       } catch (const std::exception& e) {
         ++self->state.failures;
         return make_error(ec::store_failure, std::string{"due: "} + e.what());

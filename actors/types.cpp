@@ -23,6 +23,10 @@ const char* to_string(ec x) {
       return "unknown_group";
     case ec::invalid_config:
       return "invalid_config";
+    case ec::store_unknown_group:
+      return "store_unknown_group";
+    case ec::store_generation_changed:
+      return "store_generation_changed";
   }
   return "unknown";
 }
@@ -51,9 +55,26 @@ std::string render(const caf::error& err) {
   return caf::to_string(err);
 }
 
+bool is_store_failure(ec x) {
+  return x == ec::store_failure || x == ec::store_unknown_group
+         || x == ec::store_generation_changed;
+}
+
+ec to_ec(store_error::kind x) {
+  switch (x) {
+    case store_error::kind::unknown_group:
+      return ec::store_unknown_group;
+    case store_error::kind::generation_changed:
+      return ec::store_generation_changed;
+    case store_error::kind::failure:
+      break;
+  }
+  return ec::store_failure;
+}
+
 bool is_transient(ec x) {
   return x == ec::overloaded || x == ec::draining || x == ec::timeout
-         || x == ec::store_failure;
+         || is_store_failure(x);
 }
 
 millis_t to_millis(std::chrono::steady_clock::time_point tp) {

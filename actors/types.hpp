@@ -42,6 +42,12 @@ enum class ec : uint8_t {
   unknown_group = 6,
   /// A configuration value is invalid.
   invalid_config = 7,
+  /// The store does not know a listener group it was asked about (it lost
+  /// the group: Redis restarted without persistence). A store failure.
+  store_unknown_group = 8,
+  /// The store's data was replaced (Redis lost it; seqs start over): every
+  /// seq held from before names nothing or another event. A store failure.
+  store_generation_changed = 9,
 };
 
 const char* to_string(ec x);
@@ -52,8 +58,15 @@ caf::error make_error(ec x, std::string msg = {});
 /// Returns the text of an onceflow error ("overloaded: retry after 50 ms").
 std::string render(const caf::error& err);
 
+/// True for every kind of store failure (store_failure,
+/// store_unknown_group, store_generation_changed).
+bool is_store_failure(ec x);
+
+/// Maps a store_error's kind to its error code.
+ec to_ec(store_error::kind x);
+
 /// True for errors a client should retry (overloaded, draining, timeout,
-/// store outage).
+/// store failures).
 bool is_transient(ec x);
 
 /// Result of one dispatched delivery, reported by a listener to the

@@ -26,10 +26,32 @@
 /// the backing store throw `store_error`.
 namespace onceflow {
 
-/// A failure of the backing store (I/O, corruption, unreachable server).
+/// A failure of the backing store, with its kind: callers decide by the
+/// kind, never by the text.
 class store_error : public std::runtime_error {
 public:
-  using std::runtime_error::runtime_error;
+  enum class kind : uint8_t {
+    /// I/O, corruption, an unreachable server, a refused command.
+    failure,
+    /// The store does not know the listener group named in the call (it
+    /// lost it: Redis restarted without persistence).
+    unknown_group,
+    /// The store's data was replaced (Redis lost it and seqs start over):
+    /// every seq the caller holds names nothing or another event.
+    generation_changed,
+  };
+
+  explicit store_error(const std::string& what, kind k = kind::failure)
+    : std::runtime_error(what), kind_(k) {
+    // nop
+  }
+
+  kind which() const noexcept {
+    return kind_;
+  }
+
+private:
+  kind kind_;
 };
 
 /// Result of appending one event.

@@ -82,14 +82,16 @@ struct connection {
       sqlite3_close_v2(db);
   }
 
-  [[noreturn]] void fail(const char* op, const char* msg) const {
+  [[noreturn]] void
+  fail(const char* op, const char* msg,
+       store_error::kind k = store_error::kind::failure) const {
     std::string what = "sqlite:";
     what += path;
     what += ": ";
     what += op;
     what += ": ";
     what += msg;
-    throw store_error(what);
+    throw store_error(what, k);
   }
 
   [[noreturn]] void fail(const char* op) const {
@@ -761,7 +763,8 @@ group_state& sqlite_store::group_ref(const std::string& name,
                                      const char* op) {
   auto* g = group_ptr(name);
   if (g == nullptr)
-    conn_.fail(op, ("unknown group '" + name + "'").c_str());
+    conn_.fail(op, ("unknown group '" + name + "'").c_str(),
+               store_error::kind::unknown_group);
   return *g;
 }
 

@@ -1823,8 +1823,10 @@ private:
     return prefix_ + "g:" + group + ":" + kind;
   }
 
-  [[noreturn]] void fail(const std::string& op, const std::string& msg) {
-    throw store_error(base_ + ": " + op + ": " + msg);
+  [[noreturn]] void
+  fail(const std::string& op, const std::string& msg,
+       store_error::kind k = store_error::kind::failure) {
+    throw store_error(base_ + ": " + op + ": " + msg, k);
   }
 
   /// Connects (or reconnects) and applies timeout, AUTH and SELECT. After a
@@ -2054,7 +2056,8 @@ void redis_store::fail_generation(const std::string& op,
   throw store_error(base_ + ": store generation changed (Redis lost or "
                             "replaced its data): "
                     + op + " refused, " + detail
-                    + "; what this node held of the old data is void");
+                      + "; what this node held of the old data is void",
+                    store_error::kind::generation_changed);
 }
 
 void redis_store::generation_changed(const std::string& op,
@@ -2355,8 +2358,9 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
 void redis_store::error_reply(const redisReply* r, const std::string& op,
                               const std::string& group) {
   auto msg = str_of(r);
-  if (msg.find("NOGROUP") != std::string::npos && !group.empty())
-    fail(op, "unknown group '" + group + "'");
+  if (msg.find("NOGROUP") != std::string::npos)
+    fail(op, group.empty() ? msg : "unknown group '" + group + "'",
+         store_error::kind::unknown_group);
   if (msg.find("WRONGTYPE") != std::string::npos) {
     check_types(op);
     fail(op, msg + " (a key under prefix '" + prefix_
@@ -2622,7 +2626,8 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
     // Still reports an unknown group.
     auto r = command({"HEXISTS", key("groups"), group}, "read_group");
     if (int_of(r.get()) != 1)
-      fail("read_group", "unknown group '" + group + "'");
+      fail("read_group", "unknown group '" + group + "'",
+           store_error::kind::unknown_group);
     return {};
   }
   // A native XREADGROUP (its entries go to the client without passing

@@ -62,6 +62,8 @@ response from_error(const caf::error& err) {
       case ec::draining:
         return retry(503, 5);
       case ec::store_failure:
+      case ec::store_unknown_group:
+      case ec::store_generation_changed:
       case ec::timeout:
         return retry(503, 1);
       case ec::invalid_event:

@@ -1,0 +1,139 @@
+// The broadcaster decides on store failures by their kind (store_error's
+// kind, mapped to an `ec` by the store actor), never by their text: a store
+// that lost a group makes it register that group again, reading its log
+// from the start; a store whose data was replaced makes it register every
+// group again. The injected errors carry texts that name neither.
+
+#include "tests/actors/fixture.hpp"
+#include "tests/support/forwarding_store.hpp"
+
+#include <set>
+
+using namespace onceflow;
+using namespace onceflow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Fails reads of the groups in `lost` with the kind `fault` until the
+/// group is registered again; records every registration.
+class faulty_store : public forwarding_store {
+public:
+  using forwarding_store::forwarding_store;
+
+  std::set<std::string> lost;
+  store_error::kind fault = store_error::kind::unknown_group;
+  std::vector<group_spec> joins;
+
+  void ensure_group(const group_spec& spec) override {
+    joins.push_back(spec);
+    lost.erase(spec.name);
+    forwarding_store::ensure_group(spec);
+  }
+
+  std::vector<event> read_group(const std::string& group, size_t max,
+                                millis_t now) override {
+    if (lost.count(group) > 0)
+      throw store_error("read refused (injected)", fault);
+    return forwarding_store::read_group(group, max, now);
+  }
+
+  size_t joins_of(const std::string& group, bool from_start) const {
+    size_t n = 0;
+    for (auto& j : joins)
+      if (j.name == group && j.from_start == from_start)
+        ++n;
+    return n;
+  }
+};
+
+struct store_errors_fixture : fixture {
+  std::shared_ptr<faulty_store> faulty;
+
+  store_errors_fixture() {
+    faulty = std::make_shared<faulty_store>(st);
+    st = faulty;
+  }
+
+  /// Publishes one event while `group` reads fail with `kind`, then lets
+  /// the broadcaster recover.
+  void publish_while_lost(std::set<std::string> groups, store_error::kind k,
+                          const std::string& id) {
+    faulty->fault = k;
+    faulty->lost = std::move(groups);
+    publish({make_event(id, "t")});
+    advance_in_steps(3s, 100ms);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(store_errors, store_errors_fixture)
+
+BOOST_AUTO_TEST_CASE(unknown_group_registers_that_group_from_the_start) {
+  add_group("a", 1, always_ok());
+  add_group("b", 1, always_ok());
+  start();
+  BOOST_CHECK_EQUAL(faulty->joins_of("a", false), 1u);
+  publish({make_event("e1", "t")});
+  BOOST_CHECK_EQUAL(effects("e1", "a"), 1u);
+  publish_while_lost({"a"}, store_error::kind::unknown_group, "e2");
+  // Registered again reading the whole log; the other group untouched.
+  BOOST_CHECK_EQUAL(faulty->joins_of("a", true), 1u);
+  BOOST_CHECK_EQUAL(faulty->joins_of("b", true), 0u);
+  BOOST_CHECK_EQUAL(effects("e2", "a"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2", "b"), 1u);
+  BOOST_CHECK_EQUAL(effects("e1", "a"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(generation_change_registers_every_group_again) {
+  add_group("a", 1, always_ok());
+  add_group("b", 1, always_ok());
+  start();
+  publish({make_event("e1", "t")});
+  publish_while_lost({"a"}, store_error::kind::generation_changed, "e2");
+  // One group's read saw the change: every group starts over.
+  BOOST_CHECK_EQUAL(faulty->joins_of("a", true), 1u);
+  BOOST_CHECK_EQUAL(faulty->joins_of("b", true), 1u);
+  BOOST_CHECK_EQUAL(effects("e2", "a"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2", "b"), 1u);
+  BOOST_CHECK_EQUAL(effects("e1", "b"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(plain_failure_keeps_the_group) {
+  add_group("a", 1, always_ok());
+  start();
+  publish_while_lost({"a"}, store_error::kind::failure, "e1");
+  // Retried, never registered again: only a registration clears the fault.
+  BOOST_CHECK_EQUAL(faulty->joins_of("a", true), 0u);
+  BOOST_CHECK_EQUAL(effects("e1", "a"), 0u);
+  faulty->lost.clear();
+  advance_in_steps(3s, 100ms);
+  BOOST_CHECK_EQUAL(effects("e1", "a"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(store_actor_maps_kinds_to_codes) {
+  add_group("a", 1, always_ok());
+  start();
+  auto code_of = [&](store_error::kind k) {
+    faulty->fault = k;
+    faulty->lost = {"a"};
+    self->send(n.store, atom::read_v, std::string{"a"}, uint32_t{10},
+               millis_t{0});
+    run();
+    uint8_t code = 0;
+    self->receive([&](std::vector<event>&) { BOOST_FAIL("read succeeded"); },
+                  [&](caf::error& err) { code = err.code(); });
+    faulty->lost.clear();
+    return static_cast<ec>(code);
+  };
+  BOOST_CHECK(code_of(store_error::kind::failure) == ec::store_failure);
+  BOOST_CHECK(code_of(store_error::kind::unknown_group)
+              == ec::store_unknown_group);
+  BOOST_CHECK(code_of(store_error::kind::generation_changed)
+              == ec::store_generation_changed);
+  BOOST_CHECK(is_transient(ec::store_unknown_group));
+  BOOST_CHECK(is_transient(ec::store_generation_changed));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

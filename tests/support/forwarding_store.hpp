@@ -1,0 +1,127 @@
+#pragma once
+
+// A store that forwards every call to another store: tests derive from it
+// and override the calls whose failures they inject.
+
+#include "adapters/ports.hpp"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace onceflow::test {
+
+class forwarding_store : public store {
+public:
+  explicit forwarding_store(std::shared_ptr<store> inner)
+    : inner_(std::move(inner)) {
+    // nop
+  }
+
+  void ensure_group(const group_spec& spec) override {
+    inner_->ensure_group(spec);
+  }
+  std::vector<append_result> append(std::vector<event>& batch, millis_t now,
+                                    millis_t dedup_window) override {
+    return inner_->append(batch, now, dedup_window);
+  }
+  std::vector<event> read_group(const std::string& group, size_t max,
+                                millis_t now) override {
+    return inner_->read_group(group, max, now);
+  }
+  std::vector<event> reclaim(const std::string& group, millis_t now,
+                             millis_t min_idle, size_t max) override {
+    return inner_->reclaim(group, now, min_idle, max);
+  }
+  uint64_t head() override {
+    return inner_->head();
+  }
+  uint64_t backlog(const std::string& group) override {
+    return inner_->backlog(group);
+  }
+  event find(const std::string& id) override {
+    return inner_->find(id);
+  }
+  std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
+                                    const std::string& holder, millis_t now,
+                                    millis_t ttl,
+                                    uint32_t crash_budget) override {
+    return inner_->claim(reqs, holder, now, ttl, crash_budget);
+  }
+  std::vector<fence_decision> settle(const std::vector<settlement>& items,
+                                     millis_t now) override {
+    return inner_->settle(items, now);
+  }
+  bool is_done(const std::string& group, uint64_t seq) override {
+    return inner_->is_done(group, seq);
+  }
+  std::vector<delivery> take_due(millis_t now, size_t max) override {
+    return inner_->take_due(now, max);
+  }
+  millis_t next_due() override {
+    return inner_->next_due();
+  }
+  uint64_t scheduled() override {
+    return inner_->scheduled();
+  }
+  dlq_page dlq_list(const dlq_query& q) override {
+    return inner_->dlq_list(q);
+  }
+  std::vector<dlq_entry> dlq_get(const std::string& event_id) override {
+    return inner_->dlq_get(event_id);
+  }
+  size_t dlq_replay(const std::string& event_id, const std::string& group,
+                    millis_t now) override {
+    return inner_->dlq_replay(event_id, group, now);
+  }
+  size_t dlq_purge(const std::string& event_id) override {
+    return inner_->dlq_purge(event_id);
+  }
+  uint64_t dlq_size() override {
+    return inner_->dlq_size();
+  }
+  uint64_t dlq_count(const std::string& group) override {
+    return inner_->dlq_count(group);
+  }
+  uint64_t processed_count(const std::string& group) override {
+    return inner_->processed_count(group);
+  }
+  std::vector<processed_record>
+  processed_of(const std::string& event_id) override {
+    return inner_->processed_of(event_id);
+  }
+  std::vector<group_status> status_of(const std::string& event_id) override {
+    return inner_->status_of(event_id);
+  }
+  std::vector<group_history> history_of(const std::string& event_id) override {
+    return inner_->history_of(event_id);
+  }
+  event_listing list_events(const event_listing_query& q) override {
+    return inner_->list_events(q);
+  }
+  uint64_t trim(millis_t now, millis_t retention, millis_t dedup_window,
+                size_t max) override {
+    return inner_->trim(now, retention, dedup_window, max);
+  }
+  std::vector<delivery> read_leased(const std::string& group, size_t max,
+                                    millis_t now, const std::string& holder,
+                                    millis_t ttl,
+                                    uint32_t crash_budget) override {
+    return inner_->read_leased(group, max, now, holder, ttl, crash_budget);
+  }
+  void ping() override {
+    inner_->ping();
+  }
+  std::string describe() const override {
+    return inner_->describe();
+  }
+  std::vector<std::string> startup_warnings() const override {
+    return inner_->startup_warnings();
+  }
+
+protected:
+  std::shared_ptr<store> inner_;
+};
+
+} // namespace onceflow::test
