@@ -1,8 +1,9 @@
 #include "actors/broadcaster.hpp"
 
-#include "actors/logic/priority_queue.hpp"
-#include "actors/logic/token_bucket.hpp"
-#include "actors/logic/validation.hpp"
+#include "actors/logic/dispatch.hpp"
+#include "actors/logic/group_book.hpp"
+#include "actors/logic/intake.hpp"
+#include "actors/logic/pattern.hpp"
 #include "actors/node_metrics.hpp"
 #include "actors/timeouts.hpp"
 
@@ -25,29 +26,17 @@ namespace {
 struct listener_slot {
   listener_actor hdl;
   bool busy = false;
+  /// Unique within the group: owner of the entries it has in flight.
   uint32_t index = 0;
-};
-
-struct in_flight_entry {
-  delivery dl;
-  caf::actor_addr owner;
-  millis_t dispatched_at = 0;
 };
 
 struct group_state {
   group_config cfg;
-  priority_queues<delivery> queue;
+  /// Queued, in-flight, parked and held-back entries.
+  group_book book;
+  group_limits limits;
+  batch_wait waiting;
   std::vector<listener_slot> listeners;
-  std::unordered_map<uint64_t, in_flight_entry> in_flight;
-  /// Seqs queued or in flight (no entry twice).
-  std::unordered_set<uint64_t> known;
-  /// Redeliveries (retries) that arrived while the same seq was still in
-  /// flight; queued when that entry leaves.
-  std::unordered_map<uint64_t, delivery> parked;
-  /// Held or failed deliveries to queue again at a time (see on_done). Kept
-  /// here rather than in a delayed message so that dropping the group's
-  /// entries (check_lost_group) drops them too.
-  std::vector<std::pair<millis_t, std::vector<delivery>>> later;
   /// The store knows the group (join answered).
   bool joined = false;
   /// The store lost the group once: register it reading the whole log.
@@ -60,16 +49,8 @@ struct group_state {
   /// while it was under way (else those entries would wait for the next
   /// janitor round).
   uint64_t news = 0;
-  token_bucket bucket;
-  std::vector<std::pair<std::string, token_bucket>> type_buckets;
   /// Accepted for this group and not yet settled (back pressure).
   uint64_t unsettled = 0;
-  /// Batch-wait: when the current partial batch started waiting.
-  millis_t waiting_since = -1;
-  uint64_t dispatched = 0;
-  uint64_t settled = 0;
-  uint64_t held = 0;
-  uint64_t stale = 0;
   uint64_t restarts = 0;
   /// Deliveries read with a lease (store::read_leased), and such leases
   /// given back unused (pause, drain).
@@ -139,18 +120,6 @@ void maybe_read(bc_pointer self, size_t gi);
 void arm_janitor(bc_pointer self);
 void wake_at(bc_pointer self, millis_t at);
 
-/// Moves an in-flight entry back to the head of its queue (it stays known):
-/// its listener died, stalled past the lease, or lost the lease meanwhile.
-void requeue_front(group_state& g, uint64_t seq) {
-  auto j = g.in_flight.find(seq);
-  if (j == g.in_flight.end())
-    return;
-  auto dl = std::move(j->second.dl);
-  g.in_flight.erase(j);
-  auto prio = dl.ev.prio;
-  g.queue.push_front(prio, std::move(dl));
-}
-
 void check_lost_group(bc_pointer self, size_t gi, const caf::error& err);
 
 /// Takes the group's back-pressure count from the store: local counting
@@ -166,14 +135,10 @@ void resync_backlog(bc_pointer self, size_t gi) {
 
 /// Drops every entry the group holds (queued, in flight, parked, waiting to
 /// be queued again). Reports of its listeners for them are ignored later
-/// (on_done only looks at seqs in flight, of the same listener).
-void drop_entries(group_state& g) {
-  g.queue.clear();
-  g.in_flight.clear();
-  g.known.clear();
-  g.parked.clear();
-  g.later.clear();
-  g.waiting_since = -1;
+/// (the book only takes reports of seqs in flight, of the same listener).
+std::pair<size_t, size_t> drop_entries(group_state& g) {
+  g.waiting.reset();
+  return g.book.drop_all();
 }
 
 /// The store no longer knows the group (e.g. Redis restarted without
@@ -197,11 +162,9 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
       size_t queued = 0;
       size_t in_flight = 0;
       for (auto& g : st.groups) {
-        queued += g.queue.size() + g.parked.size();
-        for (auto& l : g.later)
-          queued += l.second.size();
-        in_flight += g.in_flight.size();
-        drop_entries(g);
+        auto [waiting, running] = drop_entries(g);
+        queued += waiting;
+        in_flight += running;
         g.unsettled = 0;
         may_have_new(g);
         g.joined = false;
@@ -218,13 +181,13 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
     case ec::store_unknown_group: {
       auto& g = self->state.groups[gi];
       if (g.joined) {
+        // Seqs start over in a store that lost its data: old entries would
+        // collide with new ones.
+        auto [queued, in_flight] = drop_entries(g);
         spdlog::warn("broadcaster: the store lost group {}; registering it "
                      "again and dropping {} queued and {} in-flight entries "
                      "it no longer has",
-                     g.cfg.name, g.queue.size(), g.in_flight.size());
-        // Seqs start over in a store that lost its data: old entries would
-        // collide with new ones.
-        drop_entries(g);
+                     g.cfg.name, queued, in_flight);
       }
       g.joined = false;
       g.lost = true;
@@ -290,10 +253,8 @@ void wake_at(bc_pointer self, millis_t at) {
 }
 
 bool has_work(const broadcaster_state& st) {
-  for (auto& g : st.groups)
-    if (!g.in_flight.empty() || !g.queue.empty())
-      return true;
-  return false;
+  return std::any_of(st.groups.begin(), st.groups.end(),
+                     [](const group_state& g) { return g.book.has_work(); });
 }
 
 void check_drained(bc_pointer self) {
@@ -305,7 +266,7 @@ void check_drained(bc_pointer self) {
                  && std::none_of(st.groups.begin(), st.groups.end(),
                                  [](const group_state& g) { return g.reading; });
   for (auto& g : st.groups)
-    if (!g.in_flight.empty())
+    if (g.book.in_flight() > 0)
       drained = false;
   if (!drained && now_of(self) < st.drain_deadline)
     return;
@@ -331,7 +292,7 @@ void release_read_leases(bc_pointer self, size_t gi, millis_t min_left) {
   auto& g = st.groups[gi];
   auto now = now_of(self);
   std::vector<settlement> items;
-  g.queue.for_each([&](delivery& dl) {
+  g.book.queue().for_each([&](delivery& dl) {
     if (dl.lease_until <= 0 || dl.lease_until - now >= min_left)
       return;
     if (dl.lease_until > now) {
@@ -388,28 +349,6 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   st.by_listener[hdl.address()] = {gi, slot};
 }
 
-/// Most refused (type-limited) events one dispatch looks past, so that a
-/// long run of limited events costs bounded work per dispatch.
-constexpr size_t max_deferred_per_dispatch = 1024;
-
-/// Takes a token from the bucket of the event's type, if it has one, or
-/// tells when one will be available.
-bool admit_type(group_state& g, const delivery& dl, millis_t now,
-                millis_t& retry_at) {
-  for (auto& kv : g.type_buckets) {
-    if (!pattern_match(kv.first, dl.ev.type))
-      continue;
-    auto wait = kv.second.wait_time(now);
-    if (wait > 0) {
-      retry_at = now + wait;
-      return false;
-    }
-    kv.second.take(now, 1);
-    return true;
-  }
-  return true;
-}
-
 void dispatch(bc_pointer self, size_t gi) {
   auto& st = self->state;
   auto& g = st.groups[gi];
@@ -417,78 +356,30 @@ void dispatch(bc_pointer self, size_t gi) {
     return;
   auto now = now_of(self);
   for (auto& slot : g.listeners) {
-    if (g.queue.empty())
+    auto& queue = g.book.queue();
+    if (queue.empty())
       break;
     if (slot.busy || !slot.hdl)
       continue;
-    // Batch wait: give a partial batch up to batch-wait to fill up.
-    if (g.cfg.batch_wait > 0 && g.queue.size() < g.cfg.batch_size) {
-      if (g.waiting_since < 0)
-        g.waiting_since = now;
-      if (now - g.waiting_since < g.cfg.batch_wait) {
-        wake_at(self, g.waiting_since + g.cfg.batch_wait);
-        break;
-      }
-    }
-    g.waiting_since = -1;
-    // Fill the batch. The group's bucket limits everything; a type's bucket
-    // only its own events: those are set aside (they keep their place at
-    // the head of their queue) while other types go ahead.
-    std::vector<delivery> batch;
-    std::vector<delivery> deferred;
-    millis_t retry_at = -1;
-    bool group_limited = false;
-    while (!g.queue.empty() && batch.size() < g.cfg.batch_size) {
-      if (!g.bucket.unlimited()) {
-        auto wait = g.bucket.wait_time(now);
-        if (wait > 0) {
-          retry_at = retry_at < 0 ? now + wait : std::min(retry_at, now + wait);
-          group_limited = true;
-          break;
-        }
-      }
-      auto dl = g.queue.pop();
-      millis_t type_at = -1;
-      if (!admit_type(g, dl, now, type_at)) {
-        retry_at = retry_at < 0 ? type_at : std::min(retry_at, type_at);
-        deferred.push_back(std::move(dl));
-        if (deferred.size() >= max_deferred_per_dispatch)
-          break;
-        continue;
-      }
-      g.bucket.take(now, 1);
-      batch.push_back(std::move(dl));
-    }
-    for (auto i = deferred.rbegin(); i != deferred.rend(); ++i) {
-      auto prio = i->ev.prio;
-      g.queue.push_front(prio, std::move(*i));
-    }
-    if (retry_at >= 0)
-      wake_at(self, retry_at);
-    if (batch.empty())
+    auto hold = g.waiting.hold_until(queue.size(), g.cfg.batch_size,
+                                     g.cfg.batch_wait, now);
+    if (hold >= 0) {
+      wake_at(self, hold);
       break;
-    for (auto& dl : batch) {
-      auto& entry = g.in_flight[dl.ev.seq];
-      entry = {dl, slot.hdl.address(), now};
-      // The listener may run under the read's lease: a re-dispatch of this
-      // copy claims.
-      entry.dl.lease_until = 0;
     }
-    g.dispatched += batch.size();
+    auto fill = fill_batch(queue, g.limits, g.cfg.batch_size, now);
+    if (fill.retry_at >= 0)
+      wake_at(self, fill.retry_at);
+    if (fill.batch.empty())
+      break;
+    g.book.dispatched(fill.batch, slot.index, now);
     slot.busy = true;
-    self->send(slot.hdl, atom::dispatch_v, std::move(batch));
-    if (group_limited)
+    self->send(slot.hdl, atom::dispatch_v, std::move(fill.batch));
+    if (fill.group_limited)
       break;
   }
   arm_janitor(self);
   maybe_read(self, gi);
-}
-
-void enqueue(group_state& g, delivery dl) {
-  if (!g.known.insert(dl.ev.seq).second)
-    return;
-  auto prio = dl.ev.prio;
-  g.queue.push(prio, std::move(dl));
 }
 
 delivery first_delivery(event ev, const std::string& group) {
@@ -503,7 +394,7 @@ delivery first_delivery(event ev, const std::string& group) {
 /// for longer than its lease, and another node's claim of it would count
 /// a crash redelivery.
 bool leases_at_read(const broadcaster_state& st, const group_state& g) {
-  return st.cfg.read_leases && g.bucket.unlimited() && g.type_buckets.empty();
+  return st.cfg.read_leases && g.limits.unlimited();
 }
 
 void maybe_read(bc_pointer self, size_t gi) {
@@ -513,10 +404,10 @@ void maybe_read(bc_pointer self, size_t gi) {
                    * std::max<size_t>(1, g.listeners.size()) * 2;
   // A paused group leaves new entries in the log (status "accepted").
   if (!g.joined || g.reading || g.exhausted || st.draining || g.paused
-      || g.queue.size() >= low_water)
+      || g.book.queue().size() >= low_water)
     return;
   g.reading = true;
-  auto want = static_cast<uint32_t>(low_water * 2 - g.queue.size());
+  auto want = static_cast<uint32_t>(low_water * 2 - g.book.queue().size());
   auto on_error = [self, gi](caf::error& err) {
     auto& g = self->state.groups[gi];
     g.reading = false;
@@ -532,7 +423,7 @@ void maybe_read(bc_pointer self, size_t gi) {
     for (auto& dl : dls) {
       if (dl.lease_until > 0)
         ++g.read_leases;
-      enqueue(g, std::move(dl));
+      g.book.enqueue(std::move(dl));
     }
     // A read that answers after a pause or drain began: its leases go back
     // like those queued before.
@@ -583,20 +474,19 @@ void janitor(bc_pointer self) {
     auto& g = st.groups[gi];
     // Settled events per second, smoothed (weight of the newest round 0.5).
     if (g.rate_at >= 0 && now > g.rate_at) {
-      auto r = static_cast<double>(g.settled - g.rate_settled) * 1000.0
+      auto r = static_cast<double>(g.book.counters().settled
+                                   - g.rate_settled)
+               * 1000.0
                / static_cast<double>(now - g.rate_at);
       g.rate = 0.5 * g.rate + 0.5 * r;
     }
     g.rate_at = now;
-    g.rate_settled = g.settled;
+    g.rate_settled = g.book.counters().settled;
     // In-flight entries past their lease: a listener stalled. Hand them to
     // another listener; the deduplicator fences the stalled one.
-    std::vector<uint64_t> stalled;
-    for (auto& kv : g.in_flight)
-      if (now - kv.second.dispatched_at > g.cfg.lease_ttl + st.cfg.janitor_interval)
-        stalled.push_back(kv.first);
-    for (auto seq : stalled)
-      requeue_front(g, seq);
+    auto limit = g.cfg.lease_ttl + st.cfg.janitor_interval;
+    for (auto seq : g.book.stalled(now, limit))
+      g.book.requeue_front(seq);
     // Queued entries whose read lease ran down below what a listener runs
     // under: give the leases back now, so that whoever claims the entries
     // next (this node, or another after a reclaim) counts no crash.
@@ -613,7 +503,7 @@ void janitor(bc_pointer self) {
           [self, gi](std::vector<event>& evs) {
             auto& g = self->state.groups[gi];
             for (auto& ev : evs)
-              enqueue(g, first_delivery(std::move(ev), g.cfg.name));
+              g.book.enqueue(first_delivery(std::move(ev), g.cfg.name));
             if (!evs.empty())
               dispatch(self, gi);
           },
@@ -677,7 +567,7 @@ void trim_round(bc_pointer self) {
       });
 }
 
-void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
+void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
   auto& st = self->state;
   auto sender = self->current_sender();
   if (!sender)
@@ -688,100 +578,26 @@ void on_done(bc_pointer self, std::vector<dispatch_report>& reports) {
   auto [gi, slot] = i->second;
   auto& g = st.groups[gi];
   g.listeners[slot].busy = false;
-  auto owner = g.listeners[slot].hdl.address();
-  std::vector<delivery> later;
-  millis_t later_at = -1;
-  for (auto& r : reports) {
-    auto j = g.in_flight.find(r.seq);
-    if (j == g.in_flight.end() || j->second.owner != owner)
-      continue; // Re-dispatched meanwhile; the new owner reports.
-    switch (r.kind) {
-      case dispatch_report::settled:
-        ++g.settled;
-        if (g.unsettled > 0)
-          --g.unsettled;
-        g.known.erase(r.seq);
-        g.in_flight.erase(j);
-        break;
-      case dispatch_report::scheduled:
-        // In the retry schedule: it comes back through `redeliver`.
-        ++g.settled;
-        g.known.erase(r.seq);
-        g.in_flight.erase(j);
-        break;
-      case dispatch_report::stale:
-        // Refused although nobody else took it over (our lease ran out
-        // while we worked): queue it again; the next claim decides.
-        ++g.stale;
-        requeue_front(g, r.seq);
-        break;
-      case dispatch_report::held:
-      case dispatch_report::failed:
-        ++g.held;
-        later.push_back(std::move(j->second.dl));
-        later_at = later_at < 0 ? r.until : std::min(later_at, r.until);
-        g.known.erase(r.seq);
-        g.in_flight.erase(j);
-        break;
-    }
-  }
-  // Retries that arrived while their seq was in flight.
-  for (auto& r : reports) {
-    auto p = g.parked.find(r.seq);
-    if (p != g.parked.end() && r.kind == dispatch_report::scheduled
-        && g.in_flight.count(r.seq) == 0) {
-      // The delivery in flight went back into the retry schedule, which
-      // now holds its next attempt: the parked copy (handed out again while
-      // it ran) is older and must not run before the backoff.
-      g.parked.erase(p);
-      continue;
-    }
-    if (p != g.parked.end() && g.in_flight.count(r.seq) == 0) {
-      auto dl = std::move(p->second);
-      g.parked.erase(p);
-      g.known.erase(r.seq);
-      enqueue(g, std::move(dl));
-    }
-  }
-  if (!later.empty()) {
-    g.later.emplace_back(later_at, std::move(later));
-    wake_at(self, later_at);
-  }
+  auto out = g.book.on_reports(g.listeners[slot].index, reports);
+  g.unsettled -= std::min(g.unsettled, out.left);
+  if (out.later_at >= 0)
+    wake_at(self, out.later_at);
   dispatch(self, gi);
   check_drained(self);
 }
 
-/// Queues a delivery that comes back (a retry, a held or failed one), or
-/// parks it while the same seq is still in flight.
+/// A delivery that comes back (a retry, a held or failed one).
 void take_back(broadcaster_state& st, group_state& g, delivery dl) {
   ++st.redelivered;
-  if (g.in_flight.count(dl.ev.seq) > 0) {
-    auto seq = dl.ev.seq;
-    g.parked[seq] = std::move(dl);
-  } else {
-    enqueue(g, std::move(dl));
-  }
+  g.book.take_back(std::move(dl));
 }
 
 /// Queues the group's held or failed deliveries whose time has come (like
 /// `redeliver`); asks for a tick for the others.
 void release_later(bc_pointer self, size_t gi, millis_t now) {
   auto& st = self->state;
-  auto& g = st.groups[gi];
-  if (g.later.empty())
-    return;
-  millis_t next = -1;
-  std::vector<std::pair<millis_t, std::vector<delivery>>> keep;
-  for (auto& l : g.later) {
-    if (l.first > now) {
-      next = next < 0 ? l.first : std::min(next, l.first);
-      keep.push_back(std::move(l));
-      continue;
-    }
-    for (auto& dl : l.second)
-      take_back(st, g, std::move(dl));
-  }
-  g.later = std::move(keep);
+  auto [taken, next] = st.groups[gi].book.release_due(now);
+  st.redelivered += taken;
   if (next >= 0)
     wake_at(self, next);
 }
@@ -798,12 +614,8 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
                g.listeners[slot].index, g.cfg.name, caf::to_string(msg.reason));
   // Its in-flight entries go back to the queue; their claims wait for the
   // dead listener's leases to expire (held), then count a redelivery.
-  std::vector<uint64_t> lost;
-  for (auto& kv : g.in_flight)
-    if (kv.second.owner == msg.source)
-      lost.push_back(kv.first);
-  for (auto seq : lost)
-    requeue_front(g, seq);
+  for (auto seq : g.book.owned_by(g.listeners[slot].index))
+    g.book.requeue_front(seq);
   g.listeners[slot].hdl = nullptr;
   if (!st.draining) {
     ++g.restarts;
@@ -831,21 +643,23 @@ caf::settings status_of(bc_pointer self) {
     auto p = "groups." + g.cfg.name + ".";
     caf::put(s, p + "handler", g.cfg.handler);
     caf::put(s, p + "listeners", static_cast<uint64_t>(g.listeners.size()));
-    caf::put(s, p + "queued", static_cast<uint64_t>(g.queue.size()));
+    auto& queue = g.book.queue();
+    auto& counters = g.book.counters();
+    caf::put(s, p + "queued", static_cast<uint64_t>(queue.size()));
     caf::put(s, p + "queued-high",
-             static_cast<uint64_t>(g.queue.size(priority::high)));
+             static_cast<uint64_t>(queue.size(priority::high)));
     caf::put(s, p + "queued-normal",
-             static_cast<uint64_t>(g.queue.size(priority::normal)));
+             static_cast<uint64_t>(queue.size(priority::normal)));
     caf::put(s, p + "queued-low",
-             static_cast<uint64_t>(g.queue.size(priority::low)));
-    caf::put(s, p + "in-flight", static_cast<uint64_t>(g.in_flight.size()));
+             static_cast<uint64_t>(queue.size(priority::low)));
+    caf::put(s, p + "in-flight", static_cast<uint64_t>(g.book.in_flight()));
     caf::put(s, p + "unsettled", g.unsettled);
-    caf::put(s, p + "dispatched", g.dispatched);
+    caf::put(s, p + "dispatched", counters.dispatched);
     caf::put(s, p + "read-leases", g.read_leases);
     caf::put(s, p + "read-leases-released", g.read_leases_released);
-    caf::put(s, p + "settled", g.settled);
-    caf::put(s, p + "held", g.held);
-    caf::put(s, p + "stale", g.stale);
+    caf::put(s, p + "settled", counters.settled);
+    caf::put(s, p + "held", counters.held);
+    caf::put(s, p + "stale", counters.stale);
     caf::put(s, p + "listener-restarts", g.restarts);
     caf::put(s, p + "paused", g.paused);
     caf::put(s, p + "rate", g.rate);
@@ -867,11 +681,11 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
   for (size_t gi = 0; gi < st.groups.size(); ++gi) {
     auto& g = st.groups[gi];
     g.cfg = st.cfg.groups[gi];
-    g.queue = priority_queues<delivery>{st.cfg.weights};
+    g.book = group_book{st.cfg.weights};
     auto burst = g.cfg.rate_burst > 0 ? g.cfg.rate_burst : g.cfg.rate_limit;
-    g.bucket = token_bucket{g.cfg.rate_limit, burst, now};
+    g.limits.group = token_bucket{g.cfg.rate_limit, burst, now};
     for (auto& tl : st.cfg.type_limits)
-      g.type_buckets.emplace_back(tl.pattern,
+      g.limits.types.emplace_back(tl.pattern,
                                   token_bucket{tl.rate, tl.rate, now});
     g.listeners.resize(g.cfg.concurrency);
     for (size_t slot = 0; slot < g.listeners.size(); ++slot)
@@ -903,49 +717,19 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
                                 batch.size());
         return make_error(ec::draining, "node is shutting down");
       }
-      if (batch.size() > st.cfg.max_ingest_batch)
-        return make_error(ec::invalid_event,
-                          "batch of " + std::to_string(batch.size())
-                            + " events is over the limit of "
-                            + std::to_string(st.cfg.max_ingest_batch));
-      for (size_t i = 0; i < batch.size(); ++i) {
-        auto& ev = batch[i];
-        std::string field, what;
-        bool too_large = false;
-        if (!valid_event_id(ev.id, st.cfg.limits)) {
-          field = "id";
-          what = "must be 1.." + std::to_string(st.cfg.limits.max_id_bytes)
-                 + " printable ASCII characters";
-        } else if (!valid_event_type(ev.type, st.cfg.limits)) {
-          field = "type";
-          what = "must match [A-Za-z0-9_.-]{1,64}";
-        } else if (static_cast<uint8_t>(ev.prio) > 2) {
-          field = "priority";
-          what = "must be high, normal or low";
-        } else {
-          what = check_payload(ev.payload, st.cfg.limits, too_large);
-          if (!what.empty())
-            field = "payload";
-        }
-        if (!field.empty())
-          return make_error(ec::invalid_event,
-                            "event " + std::to_string(i) + ": field '" + field
-                              + "' " + what);
-      }
       uint64_t worst = 0;
       for (auto& g : st.groups)
         worst = std::max(worst, g.unsettled);
-      if (worst + batch.size() > st.cfg.max_backlog
-          || st.pending_appends >= st.cfg.max_pending_appends) {
+      auto refusal = check_intake(batch, st.cfg.intake, worst,
+                                  st.pending_appends);
+      if (refusal.kind == intake_refusal::invalid)
+        return make_error(ec::invalid_event, std::move(refusal.message));
+      if (refusal.kind == intake_refusal::overloaded) {
         ++st.rejected_overloaded;
         if (st.cfg.metrics)
           st.cfg.metrics->count(metric::rejected, {{"reason", "overloaded"}},
                                 batch.size());
-        // Ask to come back after roughly one dispatch round.
-        return make_error(ec::overloaded,
-                          "retry after 100 ms (" + std::to_string(worst)
-                            + " events unsettled, limit "
-                            + std::to_string(st.cfg.max_backlog) + ")");
+        return make_error(ec::overloaded, std::move(refusal.message));
       }
       auto now = now_of(self);
       for (auto& ev : batch)
@@ -980,11 +764,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
               ++st.accepted;
               any = true;
               for (auto& g : st.groups)
-                for (auto& p : g.cfg.subscriptions)
-                  if (pattern_match(p, (*types)[i])) {
-                    ++g.unsettled;
-                    break;
-                  }
+                if (matches_any(g.cfg.subscriptions, (*types)[i]))
+                  ++g.unsettled;
             }
             if (st.cfg.metrics && !counts.empty()) {
               metrics_batch b;

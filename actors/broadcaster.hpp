@@ -3,6 +3,7 @@
 #include "actors/handlers.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/listener.hpp"
+#include "actors/logic/intake.hpp"
 #include "config/node_config.hpp"
 
 namespace onceflow {
@@ -14,13 +15,9 @@ struct broadcaster_config {
   std::vector<type_rate_limit> type_limits;
   priority_weights weights;
   millis_t dedup_window = 24LL * 3600 * 1000;
-  /// Limits checked again on ingest (clients are not trusted).
-  validation_limits limits;
-  /// Unsettled events per group before ingest answers `overloaded`.
-  uint32_t max_backlog = 200000;
-  uint32_t max_ingest_batch = 10000;
-  /// Append requests in flight before ingest answers `overloaded`.
-  uint32_t max_pending_appends = 64;
+  /// What ingest takes at once: batch size, event rules (checked again:
+  /// clients are not trusted), back pressure.
+  intake_limits intake;
   /// Janitor period: stalled in-flight entries, store reclaim.
   millis_t janitor_interval = 1000;
   /// Retention: settled history older than this is trimmed from the store.

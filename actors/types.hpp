@@ -7,6 +7,7 @@
 
 #include "actors/handlers.hpp"
 #include "actors/logic/event.hpp"
+#include "actors/logic/group_book.hpp"
 #include "actors/logic/lease_table.hpp"
 #include "adapters/ports.hpp"
 
@@ -68,21 +69,6 @@ ec to_ec(store_error::kind x);
 /// True for errors a client should retry (overloaded, draining, timeout,
 /// store failures).
 bool is_transient(ec x);
-
-/// Result of one dispatched delivery, reported by a listener to the
-/// broadcaster.
-struct dispatch_report {
-  enum kind_t : uint8_t {
-    settled = 0, ///< Done, scheduled for retry or dead-lettered.
-    held = 1,    ///< Another lease holds it until `until`.
-    stale = 2,   ///< Our lease was superseded; the new holder settles it.
-    failed = 3,  ///< The store could not be reached; retry after `until`.
-    scheduled = 4, ///< Failed; the retry schedule has it (not final).
-  };
-  uint64_t seq = 0;
-  kind_t kind = settled;
-  millis_t until = 0;
-};
 
 /// An event with its per-group status and attempt history (the status
 /// API's answer).

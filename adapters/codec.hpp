@@ -42,8 +42,4 @@ std::string encode_attempts(const std::vector<attempt_record>& xs);
 /// Reads encode_attempts' text; throws decode_error.
 std::vector<attempt_record> decode_attempts(const std::string& text);
 
-/// Aggregates per-group statuses as documented for append_result::original:
-/// dead > retrying > in_flight > processed (all groups) > accepted.
-event_status aggregate(const std::vector<group_status>& xs);
-
 } // namespace onceflow::codec

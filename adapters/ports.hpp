@@ -2,6 +2,7 @@
 
 #include "actors/logic/event.hpp"
 #include "actors/logic/lease_table.hpp"
+#include "actors/logic/status.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -261,12 +262,6 @@ public:
   /// Records of one event (one per group; more would be a double effect).
   virtual std::vector<processed_record>
   processed_of(const std::string& event_id) = 0;
-};
-
-/// Status of one event in one group.
-struct group_status {
-  std::string group;
-  event_status status = event_status::unknown;
 };
 
 /// Status of one event in one group with its attempt history.

@@ -107,9 +107,9 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.type_limits = cfg.type_limits;
   bc.weights = cfg.weights;
   bc.dedup_window = cfg.dedup_window;
-  bc.limits = cfg.limits;
-  bc.max_backlog = cfg.max_backlog;
-  bc.max_ingest_batch = cfg.max_ingest_batch;
+  bc.intake.events = cfg.limits;
+  bc.intake.max_backlog = cfg.max_backlog;
+  bc.intake.max_batch = cfg.max_ingest_batch;
   bc.janitor_interval = cfg.janitor_interval;
   bc.retention = cfg.retention;
   bc.trim_interval = cfg.trim_interval;

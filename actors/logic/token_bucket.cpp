@@ -41,26 +41,4 @@ millis_t token_bucket::wait_time(millis_t now) {
   return static_cast<millis_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_));
 }
 
-bool pattern_match(const std::string& pattern, const std::string& type) {
-  // Iterative glob with backtracking to the last '*'.
-  size_t p = 0, t = 0, star = std::string::npos, mark = 0;
-  while (t < type.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == type[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*')
-    ++p;
-  return p == pattern.size();
-}
-
 } // namespace onceflow

@@ -41,8 +41,4 @@ private:
   millis_t last_ = 0;
 };
 
-/// Matches an event type against a subscription pattern where `*` matches
-/// any (possibly empty) run of characters: `order.*`, `*.created`, `*`.
-bool pattern_match(const std::string& pattern, const std::string& type);
-
 } // namespace onceflow

@@ -150,31 +150,58 @@ std::string check_payload(const std::string& json, const validation_limits& lim,
 
 namespace {
 
+/// The rules of check_event before the payload's: id (unless the node
+/// generated it), type, priority.
+event_problem check_fields(const event& ev, const validation_limits& lim,
+                           bool generated_id = false) {
+  if (!generated_id && !valid_event_id(ev.id, lim))
+    return {"id", "must be 1.." + std::to_string(lim.max_id_bytes)
+                    + " printable ASCII characters without spaces"};
+  if (!valid_event_type(ev.type, lim))
+    return {"type", ev.type.empty()
+                      ? "is required"
+                      : "must match [A-Za-z0-9_.-]{1,"
+                          + std::to_string(lim.max_type_bytes) + "}"};
+  if (static_cast<uint8_t>(ev.prio) > static_cast<uint8_t>(priority::low))
+    return {"priority", "must be one of high, normal, low"};
+  return {};
+}
+
+validation_result fail(event_problem p) {
+  return fail(std::move(p.field), std::move(p.message), p.too_large);
+}
+
 /// Checks id, type and priority and builds the event; the payload is
 /// checked by the caller.
 validation_result validate_fields(const submission& sub,
                                   const validation_limits& lim) {
   validation_result r;
-  if (!sub.id.empty() && !valid_event_id(sub.id, lim))
-    return fail("id", "must be 1.." + std::to_string(lim.max_id_bytes)
-                        + " printable ASCII characters without spaces");
-  if (!valid_event_type(sub.type, lim))
-    return fail("type", sub.type.empty()
-                          ? "is required"
-                          : "must match [A-Za-z0-9_.-]{1,"
-                              + std::to_string(lim.max_type_bytes) + "}");
+  r.ev.id = sub.id.empty() ? make_uuid_v7() : sub.id;
+  r.ev.type = sub.type;
+  if (auto problem = check_fields(r.ev, lim, sub.id.empty()))
+    return fail(std::move(problem));
   if (!sub.prio.empty() && !parse_priority(sub.prio, r.ev.prio))
     return fail("priority", "must be one of high, normal, low (got '"
                               + sub.prio + "')");
   r.ok = true;
-  r.ev.id = sub.id.empty() ? make_uuid_v7() : sub.id;
-  r.ev.type = sub.type;
   r.ev.payload = sub.payload;
   r.ev.trace_id = make_uuid_v4();
   return r;
 }
 
 } // namespace
+
+event_problem check_event(const event& ev, const validation_limits& lim) {
+  if (auto problem = check_fields(ev, lim))
+    return problem;
+  if (ev.payload.empty())
+    return {"payload", "is required"};
+  bool too_large = false;
+  auto err = check_payload(ev.payload, lim, too_large);
+  if (!err.empty())
+    return {"payload", std::move(err), too_large};
+  return {};
+}
 
 validation_result validate(const submission& sub,
                            const validation_limits& lim) {

@@ -51,6 +51,24 @@ bool valid_event_type(const std::string& type, const validation_limits& lim);
 std::string check_payload(const std::string& json, const validation_limits& lim,
                           bool& too_large);
 
+/// A field of an event that breaks a rule; empty `field` if none does.
+struct event_problem {
+  std::string field;
+  std::string message;
+  /// The payload is over the size limit (HTTP 413 later).
+  bool too_large = false;
+
+  explicit operator bool() const {
+    return !field.empty();
+  }
+};
+
+/// The one rule set for an event's fields, checked in this order: id, type,
+/// priority, payload. Used for submissions (validate) and again on ingest,
+/// where events arrive built (a client of the node's endpoint is not
+/// trusted). Returns the first problem.
+event_problem check_event(const event& ev, const validation_limits& lim);
+
 /// Validates a submission and turns it into an event (id generated when
 /// absent, trace id generated, created_at left for the node to stamp).
 validation_result validate(const submission& sub, const validation_limits& lim);

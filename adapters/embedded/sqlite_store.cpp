@@ -2,7 +2,7 @@
 
 #include "adapters/codec.hpp"
 
-#include "actors/logic/token_bucket.hpp"
+#include "actors/logic/pattern.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -333,12 +333,7 @@ struct group_state {
     auto i = verdicts.find(type);
     if (i != verdicts.end())
       return i->second;
-    bool ok = false;
-    for (auto& p : patterns)
-      if (pattern_match(p, type)) {
-        ok = true;
-        break;
-      }
+    bool ok = matches_any(patterns, type);
     verdicts.emplace(type, ok);
     return ok;
   }
@@ -918,7 +913,7 @@ std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
       }
       event orig;
       if (load_event(r.seq, orig, "append"))
-        r.original = codec::aggregate(statuses(r.seq, orig.type, "append"));
+        r.original = aggregate(statuses(r.seq, orig.type, "append"));
     } else {
       ++seq;
       query{log_insert_, "append"}

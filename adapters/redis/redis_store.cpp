@@ -2588,7 +2588,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
       auto st = eval(sc_status, {"seq", std::to_string(res.seq)}, "append",
                      gen_check::none);
       if (is_array(st.get()) && st->elements >= 2)
-        res.original = codec::aggregate(read_statuses(st.get(), 2));
+        res.original = aggregate(read_statuses(st.get(), 2));
     } else {
       batch[i].seq = res.seq;
       if (batch[i].created_at == 0)

@@ -430,7 +430,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
             [done, r](std::vector<group_status>& gs) {
               // No groups: the append's own answer tells an event of no
               // group's type (accepted) from one trimmed since (unknown).
-              auto status = gs.empty() ? r.original : codec::aggregate(gs);
+              auto status = gs.empty() ? r.original : aggregate(gs);
               json original{{"status", to_string(status)},
                             {"groups", groups_status_json(gs)}};
               done(json_response(200, json{{"eventId", r.id},
@@ -566,7 +566,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
                             {"status", to_string(g.status)},
                             {"attempts", attempts_json(g.attempts)}});
         }
-        doc["status"] = to_string(codec::aggregate(gs));
+        doc["status"] = to_string(aggregate(gs));
         doc["groups"] = std::move(groups);
         done(json_response(200, doc));
       },

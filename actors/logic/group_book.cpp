@@ -1,0 +1,169 @@
+#include "actors/logic/group_book.hpp"
+
+#include <algorithm>
+
+namespace onceflow {
+
+namespace {
+
+/// The earlier of two times where -1 means none.
+millis_t earliest(millis_t a, millis_t b) {
+  return a < 0 ? b : std::min(a, b);
+}
+
+} // namespace
+
+group_book::group_book(priority_weights w) : queue_(w) {
+  // nop
+}
+
+bool group_book::enqueue(delivery dl) {
+  if (!known_.insert(dl.ev.seq).second)
+    return false;
+  auto prio = dl.ev.prio;
+  queue_.push(prio, std::move(dl));
+  return true;
+}
+
+void group_book::take_back(delivery dl) {
+  if (in_flight_.count(dl.ev.seq) > 0) {
+    auto seq = dl.ev.seq;
+    parked_[seq] = std::move(dl);
+  } else {
+    enqueue(std::move(dl));
+  }
+}
+
+void group_book::requeue_front(uint64_t seq) {
+  auto j = in_flight_.find(seq);
+  if (j == in_flight_.end())
+    return;
+  auto dl = std::move(j->second.dl);
+  in_flight_.erase(j);
+  auto prio = dl.ev.prio;
+  queue_.push_front(prio, std::move(dl));
+}
+
+void group_book::dispatched(const std::vector<delivery>& batch,
+                            uint32_t owner, millis_t now) {
+  for (auto& dl : batch) {
+    auto& entry = in_flight_[dl.ev.seq];
+    entry = {dl, owner, now};
+    // The listener may run under the read's lease: a re-dispatch of this
+    // copy claims.
+    entry.dl.lease_until = 0;
+  }
+  counters_.dispatched += batch.size();
+}
+
+report_outcome
+group_book::on_reports(uint32_t owner,
+                       const std::vector<dispatch_report>& reports) {
+  report_outcome result;
+  std::vector<delivery> later;
+  for (auto& r : reports) {
+    auto j = in_flight_.find(r.seq);
+    if (j == in_flight_.end() || j->second.owner != owner)
+      continue; // Re-dispatched meanwhile; the new owner reports.
+    switch (r.kind) {
+      case dispatch_report::settled:
+        ++counters_.settled;
+        ++result.left;
+        known_.erase(r.seq);
+        in_flight_.erase(j);
+        break;
+      case dispatch_report::scheduled:
+        // In the retry schedule: it comes back through take_back.
+        ++counters_.settled;
+        known_.erase(r.seq);
+        in_flight_.erase(j);
+        break;
+      case dispatch_report::stale:
+        // Refused although nobody else took it over (our lease ran out
+        // while we worked): queue it again; the next claim decides.
+        ++counters_.stale;
+        requeue_front(r.seq);
+        break;
+      case dispatch_report::held:
+      case dispatch_report::failed:
+        ++counters_.held;
+        later.push_back(std::move(j->second.dl));
+        result.later_at = earliest(result.later_at, r.until);
+        known_.erase(r.seq);
+        in_flight_.erase(j);
+        break;
+    }
+  }
+  // Retries that arrived while their seq was in flight.
+  for (auto& r : reports) {
+    auto p = parked_.find(r.seq);
+    if (p == parked_.end() || in_flight_.count(r.seq) > 0)
+      continue;
+    if (r.kind == dispatch_report::scheduled) {
+      // The delivery in flight went back into the retry schedule, which
+      // now holds its next attempt: the parked copy (handed out again while
+      // it ran) is older and must not run before the backoff.
+      parked_.erase(p);
+      continue;
+    }
+    auto dl = std::move(p->second);
+    parked_.erase(p);
+    known_.erase(r.seq);
+    enqueue(std::move(dl));
+  }
+  if (!later.empty())
+    later_.emplace_back(result.later_at, std::move(later));
+  return result;
+}
+
+std::pair<size_t, millis_t> group_book::release_due(millis_t now) {
+  size_t taken = 0;
+  millis_t next = -1;
+  if (later_.empty())
+    return {taken, next};
+  std::vector<std::pair<millis_t, std::vector<delivery>>> keep;
+  for (auto& l : later_) {
+    if (l.first > now) {
+      next = earliest(next, l.first);
+      keep.push_back(std::move(l));
+      continue;
+    }
+    for (auto& dl : l.second) {
+      take_back(std::move(dl));
+      ++taken;
+    }
+  }
+  later_ = std::move(keep);
+  return {taken, next};
+}
+
+std::vector<uint64_t> group_book::stalled(millis_t now, millis_t limit) const {
+  std::vector<uint64_t> result;
+  for (auto& kv : in_flight_)
+    if (now - kv.second.dispatched_at > limit)
+      result.push_back(kv.first);
+  return result;
+}
+
+std::vector<uint64_t> group_book::owned_by(uint32_t owner) const {
+  std::vector<uint64_t> result;
+  for (auto& kv : in_flight_)
+    if (kv.second.owner == owner)
+      result.push_back(kv.first);
+  return result;
+}
+
+std::pair<size_t, size_t> group_book::drop_all() {
+  auto waiting = queue_.size() + parked_.size();
+  for (auto& l : later_)
+    waiting += l.second.size();
+  auto running = in_flight_.size();
+  queue_.clear();
+  in_flight_.clear();
+  known_.clear();
+  parked_.clear();
+  later_.clear();
+  return {waiting, running};
+}
+
+} // namespace onceflow

@@ -1,0 +1,148 @@
+#pragma once
+
+#include "actors/logic/event.hpp"
+#include "actors/logic/priority_queue.hpp"
+
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace onceflow {
+
+/// Result of one dispatched delivery, reported by a listener to the
+/// broadcaster.
+struct dispatch_report {
+  enum kind_t : uint8_t {
+    settled = 0,   ///< Done, scheduled for retry or dead-lettered.
+    held = 1,      ///< Another lease holds it until `until`.
+    stale = 2,     ///< Our lease was superseded; the new holder settles it.
+    failed = 3,    ///< The store could not be reached; retry after `until`.
+    scheduled = 4, ///< Failed; the retry schedule has it (not final).
+  };
+  uint64_t seq = 0;
+  kind_t kind = settled;
+  millis_t until = 0;
+};
+
+/// A delivery handed to a listener.
+struct in_flight_entry {
+  delivery dl;
+  /// The listener that has it (its index, unique within the group).
+  uint32_t owner = 0;
+  millis_t dispatched_at = 0;
+};
+
+/// Counters of a group_book.
+struct book_counters {
+  uint64_t dispatched = 0;
+  /// Left for good (settled) or for the retry schedule.
+  uint64_t settled = 0;
+  /// Held by another lease, or failed to reach the store: queued again
+  /// later.
+  uint64_t held = 0;
+  /// Refused as stale: queued again at once.
+  uint64_t stale = 0;
+};
+
+/// What happened to a batch of reports (see group_book::on_reports).
+struct report_outcome {
+  /// Entries that left for good (settled): the group's unsettled count
+  /// drops by this many.
+  uint64_t left = 0;
+  /// The earliest time held or failed entries are due again; -1 if none.
+  millis_t later_at = -1;
+};
+
+/// The entries one listener group holds on this node, and every change a
+/// delivery goes through there: queued by priority, in flight at a
+/// listener, parked (a retry of a seq still in flight), or held back until
+/// a time (a held or failed delivery). A seq is never queued or in flight
+/// twice. Pure: the broadcaster's glue acts on what it returns.
+class group_book {
+public:
+  explicit group_book(priority_weights w = {});
+
+  // -- queue ---------------------------------------------------------------
+
+  /// Queues a delivery unless its seq is queued or in flight already;
+  /// returns whether it was queued.
+  bool enqueue(delivery dl);
+
+  /// A delivery that comes back (a retry, a held or failed one): queued, or
+  /// parked while the same seq is still in flight.
+  void take_back(delivery dl);
+
+  /// Moves an in-flight entry back to the head of its queue (it stays
+  /// known): its listener died, stalled past the lease, or lost the lease.
+  void requeue_front(uint64_t seq);
+
+  priority_queues<delivery>& queue() {
+    return queue_;
+  }
+
+  const priority_queues<delivery>& queue() const {
+    return queue_;
+  }
+
+  // -- dispatch and reports ------------------------------------------------
+
+  /// Records a batch as handed to listener `owner` at `now`. The book's
+  /// copies drop the leases granted with the read: a re-dispatch claims.
+  void dispatched(const std::vector<delivery>& batch, uint32_t owner,
+                  millis_t now);
+
+  /// Applies a listener's reports. Reports for seqs no longer in flight at
+  /// `owner` (re-dispatched meanwhile) are ignored. Settled and scheduled
+  /// entries leave; stale ones go back to the head of the queue; held and
+  /// failed ones wait until their `until` (see release_due). Parked retries
+  /// of seqs that left are queued, except where the entry went back into
+  /// the retry schedule, which holds a newer attempt.
+  report_outcome on_reports(uint32_t owner,
+                            const std::vector<dispatch_report>& reports);
+
+  /// Queues the held-back deliveries due at `now` (like take_back); returns
+  /// how many were taken back and the next due time (-1 if none).
+  std::pair<size_t, millis_t> release_due(millis_t now);
+
+  /// Seqs in flight since before `now - limit` (their listener stalled).
+  std::vector<uint64_t> stalled(millis_t now, millis_t limit) const;
+
+  /// Seqs in flight at listener `owner`.
+  std::vector<uint64_t> owned_by(uint32_t owner) const;
+
+  /// Drops every entry (queued, in flight, parked, held back). Returns the
+  /// numbers dropped: (not in flight, in flight).
+  std::pair<size_t, size_t> drop_all();
+
+  // -- observers -----------------------------------------------------------
+
+  size_t in_flight() const {
+    return in_flight_.size();
+  }
+
+  /// Entries queued or in flight.
+  bool has_work() const {
+    return !in_flight_.empty() || !queue_.empty();
+  }
+
+  const book_counters& counters() const {
+    return counters_;
+  }
+
+private:
+  priority_queues<delivery> queue_;
+  std::unordered_map<uint64_t, in_flight_entry> in_flight_;
+  /// Seqs queued or in flight (no entry twice).
+  std::unordered_set<uint64_t> known_;
+  /// Retries that arrived while the same seq was still in flight; queued
+  /// when that entry leaves.
+  std::unordered_map<uint64_t, delivery> parked_;
+  /// Held or failed deliveries to queue again at a time. Kept here rather
+  /// than in a delayed message, so that drop_all drops them too.
+  std::vector<std::pair<millis_t, std::vector<delivery>>> later_;
+  book_counters counters_;
+};
+
+} // namespace onceflow

@@ -1,0 +1,21 @@
+#pragma once
+
+#include "actors/logic/event.hpp"
+
+#include <string>
+#include <vector>
+
+namespace onceflow {
+
+/// Status of one event in one group.
+struct group_status {
+  std::string group;
+  event_status status = event_status::unknown;
+};
+
+/// An event's status over its groups, as answered for duplicates and by the
+/// status API: dead > retrying > in_flight > processed (all groups) >
+/// accepted.
+event_status aggregate(const std::vector<group_status>& xs);
+
+} // namespace onceflow

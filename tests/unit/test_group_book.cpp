@@ -1,0 +1,191 @@
+// Unit tests for actors/logic/group_book.hpp: the entries one group holds on
+// a node and what a listener's reports do to them.
+#include <boost/test/unit_test.hpp>
+
+#include "actors/logic/group_book.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace onceflow;
+
+namespace {
+
+delivery dl(uint64_t seq, priority p = priority::normal, uint32_t attempt = 1) {
+  delivery d;
+  d.ev.id = "e" + std::to_string(seq);
+  d.ev.seq = seq;
+  d.ev.prio = p;
+  d.group = "g";
+  d.attempt = attempt;
+  return d;
+}
+
+dispatch_report report(uint64_t seq, dispatch_report::kind_t k,
+                       millis_t until = 0) {
+  return {seq, k, until};
+}
+
+/// Pops everything queued, in dispatch order.
+std::vector<uint64_t> drain(group_book& b) {
+  std::vector<uint64_t> seqs;
+  while (!b.queue().empty())
+    seqs.push_back(b.queue().pop().ev.seq);
+  return seqs;
+}
+
+/// Takes `n` entries off the queue and dispatches them to `owner`.
+std::vector<delivery> dispatch(group_book& b, size_t n, uint32_t owner,
+                               millis_t now = 0) {
+  std::vector<delivery> batch;
+  while (batch.size() < n && !b.queue().empty())
+    batch.push_back(b.queue().pop());
+  b.dispatched(batch, owner, now);
+  return batch;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(group_book_suite)
+
+BOOST_AUTO_TEST_CASE(a_seq_is_never_queued_twice) {
+  group_book b;
+  BOOST_TEST(b.enqueue(dl(1)));
+  BOOST_TEST(!b.enqueue(dl(1)));
+  dispatch(b, 1, 7);
+  // In flight: still known.
+  BOOST_TEST(!b.enqueue(dl(1)));
+  BOOST_TEST(b.queue().empty());
+  BOOST_TEST(b.in_flight() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(dispatched_copies_drop_the_read_lease) {
+  group_book b;
+  auto d = dl(1);
+  d.lease_until = 5000;
+  b.enqueue(d);
+  auto batch = dispatch(b, 1, 7);
+  BOOST_TEST(batch[0].lease_until == 5000);
+  // A requeued copy claims: its read lease is gone.
+  b.requeue_front(1);
+  BOOST_TEST(b.queue().pop().lease_until == 0);
+}
+
+BOOST_AUTO_TEST_CASE(settled_and_scheduled_leave_only_settled_count_as_left) {
+  group_book b;
+  for (uint64_t s = 1; s <= 3; ++s)
+    b.enqueue(dl(s));
+  dispatch(b, 3, 7);
+  auto out = b.on_reports(7, {report(1, dispatch_report::settled),
+                              report(2, dispatch_report::scheduled)});
+  BOOST_TEST(out.left == 1u);
+  BOOST_TEST(out.later_at == -1);
+  BOOST_TEST(b.in_flight() == 1u);
+  BOOST_TEST(b.counters().settled == 2u);
+  BOOST_TEST(b.counters().dispatched == 3u);
+  // Both may come again (a retry, a replay).
+  BOOST_TEST(b.enqueue(dl(1)));
+  BOOST_TEST(b.enqueue(dl(2)));
+}
+
+BOOST_AUTO_TEST_CASE(reports_of_another_owner_are_ignored) {
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  // Stalled at 7, handed to 8.
+  b.requeue_front(1);
+  dispatch(b, 1, 8);
+  auto out = b.on_reports(7, {report(1, dispatch_report::settled)});
+  BOOST_TEST(out.left == 0u);
+  BOOST_TEST(b.in_flight() == 1u);
+  out = b.on_reports(8, {report(1, dispatch_report::settled)});
+  BOOST_TEST(out.left == 1u);
+  BOOST_TEST(b.in_flight() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(stale_goes_back_to_the_head_of_its_queue) {
+  group_book b;
+  b.enqueue(dl(1));
+  b.enqueue(dl(2));
+  dispatch(b, 1, 7);
+  b.on_reports(7, {report(1, dispatch_report::stale)});
+  BOOST_TEST(b.counters().stale == 1u);
+  BOOST_TEST((drain(b) == std::vector<uint64_t>{1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(held_and_failed_wait_until_the_earliest_time) {
+  group_book b;
+  for (uint64_t s = 1; s <= 3; ++s)
+    b.enqueue(dl(s));
+  dispatch(b, 3, 7);
+  auto out = b.on_reports(7, {report(1, dispatch_report::held, 900),
+                              report(2, dispatch_report::failed, 500)});
+  BOOST_TEST(out.later_at == 500);
+  BOOST_TEST(b.counters().held == 2u);
+  BOOST_TEST(b.in_flight() == 1u);
+  // Nothing due before the time; then both come back together.
+  auto [taken, next] = b.release_due(499);
+  BOOST_TEST(taken == 0u);
+  BOOST_TEST(next == 500);
+  std::tie(taken, next) = b.release_due(500);
+  BOOST_TEST(taken == 2u);
+  BOOST_TEST(next == -1);
+  BOOST_TEST((drain(b) == std::vector<uint64_t>{1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_of_a_seq_in_flight_is_parked_until_it_leaves) {
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  b.take_back(dl(1, priority::normal, 2));
+  BOOST_TEST(b.queue().empty());
+  b.on_reports(7, {report(1, dispatch_report::settled)});
+  auto next = b.queue().pop();
+  BOOST_TEST(next.ev.seq == 1u);
+  BOOST_TEST(next.attempt == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_copy_is_dropped_when_the_entry_is_scheduled) {
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  b.take_back(dl(1, priority::normal, 2));
+  // The retry schedule holds the next attempt: the parked copy is older.
+  b.on_reports(7, {report(1, dispatch_report::scheduled)});
+  BOOST_TEST(b.queue().empty());
+  BOOST_TEST(b.enqueue(dl(1)));
+}
+
+BOOST_AUTO_TEST_CASE(stalled_and_owned_entries) {
+  group_book b;
+  for (uint64_t s = 1; s <= 4; ++s)
+    b.enqueue(dl(s));
+  dispatch(b, 2, 7, 0);
+  dispatch(b, 2, 8, 1000);
+  auto st = b.stalled(1500, 1000);
+  std::sort(st.begin(), st.end());
+  BOOST_TEST((st == std::vector<uint64_t>{1, 2}));
+  BOOST_TEST(b.stalled(1000, 1000).empty());
+  auto own = b.owned_by(8);
+  std::sort(own.begin(), own.end());
+  BOOST_TEST((own == std::vector<uint64_t>{3, 4}));
+}
+
+BOOST_AUTO_TEST_CASE(drop_all_counts_and_forgets_everything) {
+  group_book b;
+  for (uint64_t s = 1; s <= 5; ++s)
+    b.enqueue(dl(s));
+  dispatch(b, 2, 7);
+  b.take_back(dl(1, priority::normal, 2)); // parked
+  b.on_reports(7, {report(2, dispatch_report::held, 100)});
+  auto [waiting, running] = b.drop_all();
+  // Queued 3, 4, 5; parked 1 (still in flight); held 2.
+  BOOST_TEST(waiting == 5u);
+  BOOST_TEST(running == 1u);
+  BOOST_TEST(!b.has_work());
+  BOOST_TEST(b.release_due(1000).first == 0u);
+  BOOST_TEST(b.enqueue(dl(1)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
