@@ -64,7 +64,7 @@ class HttpApiTest(hc.NodeTestCase):
     def test_http_config(self):
         # port=0: a free port, announced in the log.
         cfg = self.node_config(GROUPS, http={"port": 0}, name="eph")
-        n = hc.HttpNode(hc.BINARY, cfg[0], os.path.join(self.dir,
+        n = hc.HttpNode(op.BINARY, cfg[0], os.path.join(self.dir,
                                                        "node-eph.log"),
                         None, cfg[2])
         self.addCleanup(n.close)
@@ -87,12 +87,12 @@ class HttpApiTest(hc.NodeTestCase):
         n.close()
         # enabled=false: no HTTP server, the node runs.
         cfg = self.node_config(GROUPS, http={"enabled": "false"}, name="off")
-        m = hc.HttpNode(hc.BINARY, cfg[0], os.path.join(self.dir,
+        m = hc.HttpNode(op.BINARY, cfg[0], os.path.join(self.dir,
                                                        "node-off.log"),
                         cfg[1], cfg[2])
         self.addCleanup(m.close)
         op.wait_for(lambda: m.alive() and op.run(
-            hc.BINARY, "status", "--config", cfg[0]).returncode == 0, 20,
+            op.BINARY, "status", "--config", cfg[0]).returncode == 0, 20,
             "the node without HTTP to answer status")
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", cfg[1]), timeout=2).close()
@@ -115,7 +115,7 @@ class HttpApiTest(hc.NodeTestCase):
                              ({"colour": q("blue")}, "http.colour")):
             with self.subTest(option=option, value=http):
                 cfg = self.node_config(GROUPS, http=http, name="bad")
-                r = op.run(hc.BINARY, "node", "--config", cfg[0], timeout=30)
+                r = op.run(op.BINARY, "node", "--config", cfg[0], timeout=30)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
                 self.assertIn(option, r.stderr)
                 for secret in ("k1",):
@@ -1704,4 +1704,4 @@ class HttpApiTest(hc.NodeTestCase):
 
 
 if __name__ == "__main__":
-    hc.main()
+    op.main()

@@ -33,7 +33,6 @@ lease). On failure the logs of every node and of redis-server are printed
 (tail) and the temporary directory is kept.
 """
 
-import argparse
 import collections
 import json
 import os
@@ -49,9 +48,6 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import onceflow_proc as op  # noqa: E402
 
-BINARY = None
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                          "..", "config")
 EVENTS = int(os.environ.get("ONCEFLOW_REDIS_EVENTS", "20000"))
 TIME_SCALE = float(os.environ.get("ONCEFLOW_TIME_SCALE", "1"))
 
@@ -186,9 +182,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
 
     def tearDown(self):
         for n in self.all_nodes:
-            if n.alive():
-                n.kill9()
-            n.log.close()
+            n.close()
         for r in self.redises:
             r.close()
 
@@ -255,7 +249,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
 
     def start_node(self, name, extra=(), groups=None):
         cfg = self.configs.get(name) or self.config_for(name, groups)
-        n = op.Node(BINARY, cfg, os.path.join(self.dir, f"{name}.log"),
+        n = op.Node(op.BINARY, cfg, os.path.join(self.dir, f"{name}.log"),
                     extra)
         self.all_nodes.append(n)
         self.nodes[name] = n
@@ -263,7 +257,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
         return n
 
     def status(self, name):
-        return op.node_status(BINARY, self.configs[name]) or {}
+        return op.node_status(op.BINARY, self.configs[name]) or {}
 
     def assert_alive(self, *names):
         for name in names or self.nodes:
@@ -286,7 +280,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
             path = self.write_events(tag, events)
             out = open(os.path.join(self.dir, f"{tag}.out"), "w+")
             p = subprocess.Popen(
-                [BINARY, "publish", "--config", self.configs[name],
+                [op.BINARY, "publish", "--config", self.configs[name],
                  "--file", path], stdout=out, stderr=subprocess.STDOUT,
                 text=True)
             procs.append((p, out))
@@ -1262,7 +1256,7 @@ class ExampleConfigTest(RedisNodesBase):
     GROUPS = {"orders": None, "audit": None}
 
     def node_from_example(self, name):
-        with open(os.path.join(CONFIG_DIR, "redis-node.ini")) as f:
+        with open(os.path.join(op.CONFIG_DIR, "redis-node.ini")) as f:
             text = f.read()
         for key, value in (("name", f'"{name}"'),
                            ("port", str(op.free_port())),
@@ -1318,7 +1312,7 @@ class BadInputTest(RedisNodesBase):
 
     def run_node(self, cfg):
         # In the temp dir, so that a core file would land there.
-        r = subprocess.run([BINARY, "node", "--config", cfg],
+        r = subprocess.run([op.BINARY, "node", "--config", cfg],
                            capture_output=True, text=True, timeout=60,
                            cwd=self.dir)
         self.assertGreaterEqual(r.returncode, 0,
@@ -1387,19 +1381,6 @@ class BadInputTest(RedisNodesBase):
         self.assert_no_core()
 
 
-def main():
-    """Runs the tests of the __main__ module (this file, or one that imports
-    its fixtures) with --binary and --config-dir."""
-    global BINARY, CONFIG_DIR
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--config-dir", required=False)
-    args, rest = ap.parse_known_args()
-    BINARY = os.path.abspath(args.binary)
-    if args.config_dir:
-        CONFIG_DIR = os.path.abspath(args.config_dir)
-    unittest.main(module="__main__", argv=[sys.argv[0], "-v", *rest])
-
 
 if __name__ == "__main__":
-    main()
+    op.main()

@@ -822,7 +822,7 @@ class PublishAtStartTest(RetentionBase):
                 if r.status == 200:
                     return
                 time.sleep(0.05)   # 503 while starting: a client retries
-        n = op.Node(trn.BINARY, cfg, os.path.join(self.dir, f"{name}.log"))
+        n = op.Node(op.BINARY, cfg, os.path.join(self.dir, f"{name}.log"))
         self.all_nodes.append(n)
         self.nodes[name] = n
         t0 = time.monotonic()
@@ -830,12 +830,12 @@ class PublishAtStartTest(RetentionBase):
         th.start()
         while True:
             self.assertTrue(n.alive(), f"{name} exited")
-            r = op.run(trn.BINARY, "status", "--config", cfg, timeout=20)
+            r = op.run(op.BINARY, "status", "--config", cfg, timeout=20)
             if r.returncode == 0:
                 break
             self.assertLess(time.monotonic() - t0, 30, "node never answered")
         t_status = time.monotonic() - t0
-        r = op.run(trn.BINARY, "publish", "--config", cfg, "--file", path,
+        r = op.run(op.BINARY, "publish", "--config", cfg, "--file", path,
                    timeout=60)
         th.join(40)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
@@ -922,4 +922,4 @@ class PublishAtStartTest(RetentionBase):
 
 
 if __name__ == "__main__":
-    trn.main()
+    op.main()
