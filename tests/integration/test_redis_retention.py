@@ -45,14 +45,13 @@ import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "support"))
 import onceflow_proc as op  # noqa: E402
 import http_client as hc  # noqa: E402
-import test_redis_nodes as trn  # noqa: E402
-from test_redis_nodes import (RedisNodesBase, as_list,  # noqa: E402
-                              flat_to_dict)
+import redis_nodes as trn  # noqa: E402
+from redis_nodes import (RedisNodesBase, as_list,  # noqa: E402
+                         flat_to_dict)
 
 TIME_SCALE = float(os.environ.get("ONCEFLOW_TIME_SCALE", "1"))
 
