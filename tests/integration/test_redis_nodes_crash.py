@@ -8,9 +8,6 @@ that crashes or stalls.
 
 Run: python3 tests/integration/test_redis_nodes_crash.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
-Fixtures (one redis-server per test, nodes, Lua readers of Redis's own
-records): tests/support/redis_nodes.py; ONCEFLOW_TIME_SCALE (default 1)
-multiplies the generous "everything done" deadlines.
 """
 
 import os

@@ -15,9 +15,6 @@ this test. If that is too tight somewhere, lower ONCEFLOW_REDIS_EVENTS
 
 Run: python3 tests/integration/test_redis_nodes_exactly_once.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
-Fixtures (one redis-server per test, nodes, Lua readers of Redis's own
-records): tests/support/redis_nodes.py; ONCEFLOW_TIME_SCALE (default 1)
-multiplies the generous "everything done" deadlines.
 """
 
 import collections

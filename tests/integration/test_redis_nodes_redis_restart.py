@@ -10,9 +10,6 @@ killed and restarted under them.
 
 Run: python3 tests/integration/test_redis_nodes_redis_restart.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
-Fixtures (one redis-server per test, nodes, Lua readers of Redis's own
-records): tests/support/redis_nodes.py; ONCEFLOW_TIME_SCALE (default 1)
-multiplies the generous "everything done" deadlines.
 """
 
 import collections
