@@ -1,6 +1,7 @@
 """Helpers for the HTTP API integration tests (docs/http-api.md): a node with
 its HTTP API on a free port, a small HTTP client (http.client and raw
-sockets), a Prometheus text parser, a programmable webhook receiver and a
+sockets), a Prometheus text parser, a programmable webhook receiver, the
+groups and limits the tests/integration/test_http_*.py files share, and a
 unittest base class that starts and stops everything it starts (by pid) and
 prints the logs of a failed test.
 
@@ -424,6 +425,30 @@ class Receiver:
 def signature(secret, body):
     return "sha256=" + hmac.new(secret.encode(), body,
                                 hashlib.sha256).hexdigest()
+
+
+# -- groups and limits of the HTTP API tests ----------------------------------
+
+def store_group(subs, **kw):
+    g = {"handler": q("store"), "subscriptions": qlist(subs),
+         "concurrency": 2}
+    g.update(kw)
+    return g
+
+
+GROUPS = {"orders": store_group(["order.*"]), "audit": store_group(["*"])}
+
+# A node with small limits (validation and 413 tests).
+LIMITS = dict(http={"max-body-bytes": 65536, "max-batch": 3},
+              events={"max-payload-bytes": 2048, "max-depth": 8})
+
+
+def nest(levels, leaf=1):
+    """{"a": {"a": ... leaf}} with `levels` objects."""
+    v = leaf
+    for _ in range(levels):
+        v = {"a": v}
+    return v
 
 
 # -- unittest base -------------------------------------------------------------
