@@ -48,10 +48,7 @@ class NodeProcessTest(unittest.TestCase):
         return n
 
     def publish_file(self, events):
-        path = os.path.join(self.dir, "events.jsonl")
-        with open(path, "w") as f:
-            for e in events:
-                f.write(json.dumps(e) + "\n")
+        path = op.write_events(os.path.join(self.dir, "events.jsonl"), events)
         return op.run(op.BINARY, "publish", "--config", self.cfg, "--file",
                       path)
 

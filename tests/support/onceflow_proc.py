@@ -117,6 +117,14 @@ def write_config(path, port, data_dir, groups):
     })
 
 
+def write_events(path, events):
+    """A file for `onceflow publish --file`: one JSON event a line."""
+    with open(path, "w") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    return path
+
+
 class Node:
     def __init__(self, binary, config, log_path, extra=()):
         self.binary = binary

@@ -249,11 +249,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
                                        f"{n.proc.returncode}")
 
     def write_events(self, tag, events):
-        path = os.path.join(self.dir, f"{tag}.jsonl")
-        with open(path, "w") as f:
-            for e in events:
-                f.write(json.dumps(e) + "\n")
-        return path
+        return op.write_events(os.path.join(self.dir, f"{tag}.jsonl"), events)
 
     def publish_many(self, jobs, timeout=600):
         """jobs: [(node name, events, tag)], published concurrently, each
