@@ -3,7 +3,6 @@ restart on the same data file keeps every accepted event (kill -9 while
 work is in flight), each effect happens once, SIGTERM drains and exits 0,
 bad config and bad input get clear errors."""
 
-import argparse
 import json
 import os
 import sqlite3
@@ -14,9 +13,6 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import onceflow_proc as op  # noqa: E402
-
-BINARY = None
-CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "config")
 
 
 count_effects = op.count_effects
@@ -42,23 +38,19 @@ class NodeProcessTest(unittest.TestCase):
 
     def tearDown(self):
         for n in self.nodes:
-            if n.alive():
-                n.kill9()
-            n.log.close()
+            n.close()
         self.tmp.cleanup()
 
     def start(self, *extra):
-        n = op.Node(BINARY, self.cfg, self.log, extra)
+        n = op.Node(op.BINARY, self.cfg, self.log, extra)
         self.nodes.append(n)
         n.wait_ready()
         return n
 
     def publish_file(self, events):
-        path = os.path.join(self.dir, "events.jsonl")
-        with open(path, "w") as f:
-            for e in events:
-                f.write(json.dumps(e) + "\n")
-        return op.run(BINARY, "publish", "--config", self.cfg, "--file", path)
+        path = op.write_events(os.path.join(self.dir, "events.jsonl"), events)
+        return op.run(op.BINARY, "publish", "--config", self.cfg, "--file",
+                      path)
 
     def test_restart_after_kill9_keeps_accepted_events(self):
         # Slow handlers: most events are still unprocessed at the kill.
@@ -110,7 +102,7 @@ class NodeProcessTest(unittest.TestCase):
             "orders": {"handler": '"store"', "subscriptions": '["*"]'},
         })
         node = self.start()
-        r = op.run(BINARY, "publish", "--config", self.cfg, "--type",
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--type",
                    "order.created", "--payload", '{"a": 1}', "--id", "one")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "one accepted")
@@ -139,7 +131,7 @@ class NodeProcessTest(unittest.TestCase):
         op.wait_for(lambda: rows("log") == 0, 20, "the log to be trimmed")
         self.assertEqual(rows("ledger"), 0)
         self.assertEqual(rows("processed"), 0)
-        status = op.node_status(BINARY, self.cfg)
+        status = op.node_status(op.BINARY, self.cfg)
         self.assertEqual(status["broadcaster.trimmed"], 20, status)
         self.assertEqual(status["groups.orders.settled"], 20, status)
         # Within the dedup window a trimmed event is still a duplicate.
@@ -168,7 +160,7 @@ class NodeProcessTest(unittest.TestCase):
                     '"priority": "high"}\n')
             f.write('{"id": "bad-3", "type": "t", "payload": {}, '
                     '"priority": "urgent"}\n')
-        r = op.run(BINARY, "publish", "--config", self.cfg, "--file", path)
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path)
         self.assertEqual(r.returncode, 1)
         out = r.stdout
         self.assertIn("good-1 accepted", out)
@@ -183,11 +175,11 @@ class NodeProcessTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(json.dumps({"id": "big", "type": "t",
                                 "payload": {"big": "x" * (300 * 1024)}}))
-        r = op.run(BINARY, "publish", "--config", self.cfg, "--file", path)
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path)
         self.assertEqual(r.returncode, 1)
         self.assertIn("line 1: error: field 'payload'", r.stdout)
         self.assertIn("over the payload limit of 262144 bytes", r.stdout)
-        r = op.run(BINARY, "publish", "--config", self.cfg,
+        r = op.run(op.BINARY, "publish", "--config", self.cfg,
                    "--events.max-payload-bytes=100", "--type", "t",
                    "--payload", json.dumps({"big": "x" * 200}))
         self.assertEqual(r.returncode, 1)
@@ -198,43 +190,43 @@ class NodeProcessTest(unittest.TestCase):
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"', "concurrency": '"many"'},
         })
-        r = op.run(BINARY, "node", "--config", self.cfg)
+        r = op.run(op.BINARY, "node", "--config", self.cfg)
         self.assertEqual(r.returncode, 2)
         self.assertIn("groups.orders.concurrency", r.stderr)
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"nope"'},
         })
-        r = op.run(BINARY, "node", "--config", self.cfg)
+        r = op.run(op.BINARY, "node", "--config", self.cfg)
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown handler \"nope\"", r.stderr)
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"', "concurency": 4},
         })
-        r = op.run(BINARY, "node", "--config", self.cfg)
+        r = op.run(op.BINARY, "node", "--config", self.cfg)
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown option 'groups.orders.concurency'", r.stderr)
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"'},
         })
-        r = op.run(BINARY, "node", "--config", self.cfg,
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
                    "--events.max-backlog=500")
         self.assertEqual(r.returncode, 2)
         self.assertIn("'events.max-backlog' (500) must be at least", r.stderr)
         # Retention must be a positive duration.
         for value in ("0s", "24"):
-            r = op.run(BINARY, "node", "--config", self.cfg,
+            r = op.run(op.BINARY, "node", "--config", self.cfg,
                        f"--store.retention={value}")
             self.assertEqual(r.returncode, 2)
             self.assertIn("option 'store.retention' must be", r.stderr)
         # The Redis connection pool for claims and settlements: 1..64.
         for value in ("0", "65"):
-            r = op.run(BINARY, "node", "--config", self.cfg,
+            r = op.run(op.BINARY, "node", "--config", self.cfg,
                        f"--redis.pool-size={value}")
             self.assertEqual(r.returncode, 2)
             self.assertIn("option 'redis.pool-size' must be between 1 and 64",
                           r.stderr)
         # A client certificate without its key (TLS to Redis).
-        r = op.run(BINARY, "node", "--config", self.cfg,
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
                    "--store.backend=redis",
                    "--redis.url=rediss://127.0.0.1:6380/0",
                    "--redis.tls-cert-file=/etc/onceflow/client.crt")
@@ -242,38 +234,39 @@ class NodeProcessTest(unittest.TestCase):
         self.assertIn("'redis.tls-cert-file' and 'redis.tls-key-file' go "
                       "together", r.stderr)
         # TLS options with a plain URL would not encrypt anything.
-        r = op.run(BINARY, "node", "--config", self.cfg,
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
                    "--store.backend=redis",
                    "--redis.url=redis://127.0.0.1:6379/0",
                    "--redis.tls-ca-file=/etc/onceflow/ca.crt")
         self.assertEqual(r.returncode, 2)
         self.assertIn("'redis.tls-*' need a rediss:// URL", r.stderr)
         # A URL that is neither redis:// nor rediss://.
-        r = op.run(BINARY, "node", "--config", self.cfg,
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
                    "--store.backend=redis", "--redis.url=http://x:1/0")
         self.assertEqual(r.returncode, 2)
         self.assertIn("redis[s]://", r.stderr)
         # A batch endpoint larger than one ingest call could carry.
-        r = op.run(BINARY, "node", "--config", self.cfg,
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
                    "--events.max-ingest-batch=100", "--http.max-batch=500")
         self.assertEqual(r.returncode, 2)
         self.assertIn("'http.max-batch' (500) must not exceed "
                       "'events.max-ingest-batch' (100)", r.stderr)
         # An API key entry that is not name:key:roles; the key stays out.
-        r = op.run(BINARY, "node", "--config", self.cfg,
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
                    '--http.api-keys=["ops:hunter2hunter2:root"]')
         self.assertEqual(r.returncode, 2)
         self.assertIn("http.api-keys", r.stderr)
         self.assertIn("unknown role 'root'", r.stderr)
         self.assertNotIn("hunter2hunter2", r.stderr)
-        r = op.run(BINARY, "node", "--config", os.path.join(self.dir, "x.ini"))
+        r = op.run(op.BINARY, "node", "--config",
+                   os.path.join(self.dir, "x.ini"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("does not exist", r.stderr)
 
     def test_example_config_starts_a_node(self):
-        example = os.path.join(CONFIG_DIR, "single-node.ini")
+        example = os.path.join(op.CONFIG_DIR, "single-node.ini")
         http_port = op.free_port()
-        n = op.Node(BINARY, example, self.log,
+        n = op.Node(op.BINARY, example, self.log,
                     [f"--node.port={self.port}",
                      f"--http.port={http_port}",
                      f"--node.data-dir={os.path.join(self.dir, 'data')}"])
@@ -282,11 +275,11 @@ class NodeProcessTest(unittest.TestCase):
         def ready():
             if not n.alive():
                 raise AssertionError(f"node exited with {n.proc.returncode}")
-            r = op.run(BINARY, "status", "--config", example,
+            r = op.run(op.BINARY, "status", "--config", example,
                        f"--node.port={self.port}")
             return r.returncode == 0 and "groups.orders.listeners = 2" in r.stdout
         op.wait_for(ready, 20, "the example node to answer status")
-        r = op.run(BINARY, "publish", "--config", example,
+        r = op.run(op.BINARY, "publish", "--config", example,
                    f"--node.port={self.port}", "--type", "order.created",
                    "--payload", '{"order": 1}', "--id", "o-1")
         self.assertEqual(r.stdout.strip(), "o-1 accepted")
@@ -305,18 +298,11 @@ class NodeProcessTest(unittest.TestCase):
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"'},
         })
-        r = op.run(BINARY, "publish", "--config", self.cfg, "--type", "t",
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--type", "t",
                    "--payload", "{}")
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"cannot reach node at 127.0.0.1:{self.port}", r.stdout)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--config-dir", required=False)
-    args, rest = ap.parse_known_args()
-    BINARY = args.binary
-    if args.config_dir:
-        CONFIG_DIR = args.config_dir
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    op.main()

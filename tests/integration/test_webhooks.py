@@ -147,7 +147,7 @@ class WebhookTest(hc.NodeTestCase):
             with self.subTest(option=option, value=opts):
                 cfg = self.node_config({"hooks": hook_group(
                     self.recv.url(), **opts)}, name="bad")
-                r = op.run(hc.BINARY, "node", "--config", cfg[0], timeout=30)
+                r = op.run(op.BINARY, "node", "--config", cfg[0], timeout=30)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
                 self.assertIn(option, r.stderr)
 
@@ -386,4 +386,4 @@ class WebhookTest(hc.NodeTestCase):
 
 
 if __name__ == "__main__":
-    hc.main()
+    op.main()

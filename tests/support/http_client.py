@@ -1,12 +1,12 @@
 """Helpers for the HTTP API integration tests (docs/http-api.md): a node with
 its HTTP API on a free port, a small HTTP client (http.client and raw
-sockets), a Prometheus text parser, a programmable webhook receiver and a
+sockets), a Prometheus text parser, a programmable webhook receiver, the
+groups and limits the tests/integration/test_http_*.py files share, and a
 unittest base class that starts and stops everything it starts (by pid) and
 prints the logs of a failed test.
 
 Python 3.11 stdlib only."""
 
-import argparse
 import hashlib
 import hmac
 import http.client
@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,8 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(__file__))
 import onceflow_proc as op  # noqa: E402
 
-BINARY = None
-CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "config")
 JSON = "application/json"
 
 
@@ -224,27 +221,19 @@ class Metrics:
 
 # -- a node with its HTTP API --------------------------------------------------
 
-class HttpNode:
+class HttpNode(op.Node):
     """A real `onceflow node` with the HTTP API on a free port."""
 
     def __init__(self, binary, config, log_path, http_port, data_dir,
                  token=None, extra=()):
-        self.binary = binary
-        self.config = config
+        super().__init__(binary, config, log_path, extra)
         self.log_path = log_path
         self.port = http_port
         self.data_dir = data_dir
         self.token = token
         self.extra = list(extra)
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(
-            [binary, "node", "--config", config, *self.extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
 
-    # process
-    def alive(self):
-        return self.proc.poll() is None
-
+    # process (alive, kill9, close: op.Node)
     def wait_up(self, timeout=30):
         def up():
             if not self.alive():
@@ -265,15 +254,6 @@ class HttpNode:
 
     def wait_exit(self, timeout=30):
         return self.proc.wait(timeout)
-
-    def kill9(self):
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def close(self):
-        self.kill9()
-        self.log.close()
 
     # HTTP
     def req(self, method, path, body=None, token="default", **kw):
@@ -447,6 +427,30 @@ def signature(secret, body):
                                 hashlib.sha256).hexdigest()
 
 
+# -- groups and limits of the HTTP API tests ----------------------------------
+
+def store_group(subs, **kw):
+    g = {"handler": q("store"), "subscriptions": qlist(subs),
+         "concurrency": 2}
+    g.update(kw)
+    return g
+
+
+GROUPS = {"orders": store_group(["order.*"]), "audit": store_group(["*"])}
+
+# A node with small limits (validation and 413 tests).
+LIMITS = dict(http={"max-body-bytes": 65536, "max-batch": 3},
+              events={"max-payload-bytes": 2048, "max-depth": 8})
+
+
+def nest(levels, leaf=1):
+    """{"a": {"a": ... leaf}} with `levels` objects."""
+    v = leaf
+    for _ in range(levels):
+        v = {"a": v}
+    return v
+
+
 # -- unittest base -------------------------------------------------------------
 
 class NodeTestCase(op.KeepLogsOnFailure, unittest.TestCase):
@@ -493,7 +497,7 @@ class NodeTestCase(op.KeepLogsOnFailure, unittest.TestCase):
         if config is None:
             config = self.node_config(groups, name=name, **kw)
         path, http_port, data_dir = config
-        n = HttpNode(BINARY, path, os.path.join(self.dir, f"node-{name}.log"),
+        n = HttpNode(op.BINARY, path, os.path.join(self.dir, f"node-{name}.log"),
                      http_port, data_dir, token=token, extra=extra)
         self.nodes.append(n)
         self.addCleanup(n.close)
@@ -524,14 +528,3 @@ class NodeTestCase(op.KeepLogsOnFailure, unittest.TestCase):
         self.assertIsInstance(r.json.get("error"), str, r)
         self.assertEqual(r.json.get("retryAfter"), int(ra), r)
 
-
-def main():
-    global BINARY, CONFIG_DIR
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--config-dir", required=False)
-    args, rest = ap.parse_known_args()
-    BINARY = os.path.abspath(args.binary)
-    if args.config_dir:
-        CONFIG_DIR = args.config_dir
-    unittest.main(module="__main__", argv=[sys.argv[0], "-v", *rest])

@@ -1,6 +1,10 @@
 """Helpers to run real onceflow processes in tests: free ports, config
-files, start/stop by pid, polling with deadlines (never fixed sleeps)."""
+files, start/stop by pid, polling with deadlines (never fixed sleeps), and
+main(), which every test file under tests/integration/ runs with
+--binary BUILD/onceflow [--config-dir config] [unittest args]."""
 
+import argparse
+import json
 import os
 import random
 import shutil
@@ -10,6 +14,26 @@ import socket
 import subprocess
 import sys
 import time
+import unittest
+
+# Set by main() from the command line.
+BINARY = None
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                          "..", "config")
+
+
+def main():
+    """Runs the tests of the __main__ module (the test file) with --binary
+    and --config-dir; other arguments go to unittest (e.g. -k overload)."""
+    global BINARY, CONFIG_DIR
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--config-dir", required=False)
+    args, rest = ap.parse_known_args()
+    BINARY = os.path.abspath(args.binary)
+    if args.config_dir:
+        CONFIG_DIR = os.path.abspath(args.config_dir)
+    unittest.main(module="__main__", argv=[sys.argv[0], "-v", *rest])
 
 
 def count_effects(db_path):
@@ -48,12 +72,25 @@ def free_port():
 
 
 def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """wait_until polling every 50 ms, without a progress report."""
+    wait_until(pred, timeout, what, interval=0.05)
+
+
+def wait_until(pred, timeout, what, progress=None, interval=0.1):
+    """Polls pred() every `interval` s until it holds and returns the
+    seconds it waited; on a timeout the failure message tells how far it
+    got (`progress()` returns a short text)."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
         if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            return time.monotonic() - start
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    extra = f" (last state: {progress()})" if progress is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                         f"{extra}")
 
 
 def write_ini(path, sections):
@@ -80,6 +117,14 @@ def write_config(path, port, data_dir, groups):
     })
 
 
+def write_events(path, events):
+    """A file for `onceflow publish --file`: one JSON event a line."""
+    with open(path, "w") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    return path
+
+
 class Node:
     def __init__(self, binary, config, log_path, extra=()):
         self.binary = binary
@@ -102,12 +147,18 @@ class Node:
         wait_for(ready, timeout, "node to answer status")
 
     def kill9(self):
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
     def terminate(self, timeout=30):
         os.kill(self.proc.pid, signal.SIGTERM)
         return self.proc.wait(timeout)
+
+    def close(self):
+        """At the end of a test: SIGKILL if still running, log closed."""
+        self.kill9()
+        self.log.close()
 
 
 def run(binary, *args, timeout=120):
@@ -117,39 +168,20 @@ def run(binary, *args, timeout=120):
 
 # -- Redis: a real redis-server per test, inspected with redis-cli -----------
 
-import json  # noqa: E402
-
-
-def wait_until(pred, timeout, what, progress=None, interval=0.1):
-    """Like wait_for, but the failure message tells how far it got
-    (`progress()` returns a short text) and the call returns the seconds it
-    waited."""
-    start = time.monotonic()
-    deadline = start + timeout
-    while True:
-        if pred():
-            return time.monotonic() - start
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
-    extra = f" (last state: {progress()})" if progress is not None else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
-                         f"{extra}")
-
-
 def write_redis_config(path, name, port, url, prefix, groups, data_dir,
-                       janitor="200ms", shutdown_timeout="5s"):
+                       janitor="200ms", shutdown_timeout="5s", store=None,
+                       http_port=0):
     """A node config on the Redis store. groups: {name: {option: raw INI
-    value text}}"""
+    value text}}; store: more [store] options (retention, ...); http_port 0:
+    a free port, nodes run side by side."""
     write_ini(path, {
         "node": {"name": f'"{name}"', "host": '"127.0.0.1"', "port": port,
                  "data-dir": f'"{data_dir}"',
                  "shutdown-timeout": shutdown_timeout},
-        "store": {"backend": '"redis"'},
+        "store": {"backend": '"redis"', **(store or {})},
         "redis": {"url": f'"{url}"', "prefix": f'"{prefix}"'},
         "janitor": {"interval": janitor},
-        # A free port: nodes run side by side.
-        "http": {"port": 0},
+        "http": {"port": http_port},
         "scheduler": {"max-threads": 2},
         **{f"groups.{g}": opts for g, opts in groups.items()},
     })
