@@ -4,7 +4,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/listener.hpp"
 #include "actors/logic/intake.hpp"
-#include "config/node_config.hpp"
+#include "config/group_config.hpp"
 
 namespace onceflow {
 

@@ -5,10 +5,6 @@
 
 namespace onceflow {
 
-handler::~handler() {
-  // nop
-}
-
 namespace {
 
 /// Records the processed event in the store (the effect is committed with

@@ -12,6 +12,10 @@
 
 namespace onceflow {
 
+/// Every long-lived actor answers `status` with a dictionary of its
+/// counters, queue depths and config: one fan-out inspects a whole node.
+using status_handler = caf::replies_to<atom::status>::with<caf::settings>;
+
 /// The adapter actor that owns the store connection (runs detached: store
 /// calls block). Nothing else touches the store.
 using store_actor = caf::typed_actor<
@@ -72,7 +76,7 @@ using store_actor = caf::typed_actor<
   /// True if the store answers now; fails with ec::store_failure.
   caf::replies_to<atom::ping>::with<bool>,
   /// Counters and sizes.
-  caf::replies_to<atom::status>::with<caf::settings>>;
+  status_handler>;
 
 /// Runs handlers on batches of deliveries for one group.
 using listener_actor = caf::typed_actor<
@@ -84,7 +88,7 @@ using listener_actor = caf::typed_actor<
   /// `token`.
   caf::reacts_to<atom::handled, uint64_t, uint32_t, handler_result>,
   /// Counters.
-  caf::replies_to<atom::status>::with<caf::settings>>;
+  status_handler>;
 
 /// Grants fenced leases and keeps the ledger (through the store).
 using deduplicator_actor = caf::typed_actor<
@@ -100,7 +104,7 @@ using deduplicator_actor = caf::typed_actor<
   caf::replies_to<atom::settle,
                   std::vector<settlement>>::with<std::vector<fence_decision>>,
   /// Counters.
-  caf::replies_to<atom::status>::with<caf::settings>>;
+  status_handler>;
 
 /// Accepts events into the log and fans them out to listener groups.
 using broadcaster_actor = caf::typed_actor<
@@ -128,7 +132,7 @@ using broadcaster_actor = caf::typed_actor<
   /// (true) or when the timeout passed with work left (false).
   caf::replies_to<atom::drain, millis_t>::with<bool>,
   /// Counters, queue depths per group and priority, listeners.
-  caf::replies_to<atom::status>::with<caf::settings>>;
+  status_handler>;
 
 /// Re-delivers failed events when their backoff has elapsed.
 using retry_timer_actor = caf::typed_actor<
@@ -139,7 +143,7 @@ using retry_timer_actor = caf::typed_actor<
   /// Internal: the timer for the earliest due time fired.
   caf::reacts_to<atom::tick>,
   /// Counters.
-  caf::replies_to<atom::status>::with<caf::settings>>;
+  status_handler>;
 
 /// Keeps dead-lettered events for inspection and replay.
 using dead_letter_queue_actor = caf::typed_actor<
@@ -159,7 +163,7 @@ using dead_letter_queue_actor = caf::typed_actor<
   /// Deletes one event's entries ("" = all); replies with the count.
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
   /// Counters.
-  caf::replies_to<atom::status>::with<caf::settings>>;
+  status_handler>;
 
 /// The HTTP API's bridge into the actor system (node-local): HTTP threads
 /// queue work and wake it; it batches single-event submissions into one

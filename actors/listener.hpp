@@ -3,7 +3,7 @@
 #include "actors/handlers.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/logic/metrics.hpp"
-#include "config/node_config.hpp"
+#include "config/group_config.hpp"
 
 #include <functional>
 #include <memory>

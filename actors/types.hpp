@@ -5,6 +5,7 @@
 // has a type ID (CAF_ENABLE_TYPE_ID_CHECKS is on for our code), so a type
 // that could not cross the network fails to compile.
 
+#include "actors/fwd.hpp"
 #include "actors/handlers.hpp"
 #include "actors/logic/event.hpp"
 #include "actors/logic/group_book.hpp"

@@ -380,7 +380,8 @@ std::vector<std::string> warnings(const node_config& cfg) {
   return result;
 }
 
-std::string validate(const node_config& cfg, const handler_registry& reg) {
+std::string validate(const node_config& cfg,
+                     const std::vector<std::string>& handlers) {
   if (cfg.name.empty())
     return "option 'node.name' must not be empty";
   if (cfg.store_backend != "embedded" && cfg.store_backend != "redis")
@@ -427,9 +428,10 @@ std::string validate(const node_config& cfg, const handler_registry& reg) {
   std::set<std::string> names;
   for (auto& g : cfg.groups) {
     auto p = "groups." + g.name;
-    if (!reg.contains(g.handler)) {
+    if (std::find(handlers.begin(), handlers.end(), g.handler)
+        == handlers.end()) {
       std::string known;
-      for (auto& n : reg.names())
+      for (auto& n : handlers)
         known += (known.empty() ? "" : ", ") + n;
       return "option '" + p + ".handler' names unknown handler \"" + g.handler
              + "\" (known: " + known + ")";

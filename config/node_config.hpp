@@ -1,9 +1,10 @@
 #pragma once
 
-#include "actors/handlers.hpp"
 #include "actors/logic/backoff.hpp"
 #include "actors/logic/priority_queue.hpp"
 #include "actors/logic/validation.hpp"
+
+#include "config/group_config.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -14,34 +15,6 @@
 #include <vector>
 
 namespace onceflow {
-
-/// One listener group: `[groups.<name>]` in the config file.
-struct group_config {
-  std::string name;
-  /// Handler name from the registry: store, log, simulate, ...
-  std::string handler = "store";
-  handler_options options;
-  /// Number of listener actors.
-  uint32_t concurrency = 2;
-  /// Event-type patterns; `*` matches any run of characters.
-  std::vector<std::string> subscriptions{"*"};
-  /// Maximum events per dispatched batch.
-  uint32_t batch_size = 256;
-  /// How long a partial batch may wait for more events (0: dispatch now).
-  millis_t batch_wait = 0;
-  /// Lease time-to-live.
-  millis_t lease_ttl = 30000;
-  retry_policy retry;
-  /// Events/s for the whole group (0: unlimited) and the bucket size.
-  double rate_limit = 0;
-  double rate_burst = 0;
-};
-
-/// A rate limit for event types matching a pattern (per group).
-struct type_rate_limit {
-  std::string pattern;
-  double rate = 0;
-};
 
 /// Roles of an HTTP API key.
 enum class api_role : uint8_t { publish = 1, read = 2, admin = 4 };
@@ -141,6 +114,8 @@ std::string read_node_config(const caf::settings& content, node_config& out);
 std::vector<std::string> warnings(const node_config& cfg);
 
 /// Checks cross-field rules; returns an error naming the option, or empty.
-std::string validate(const node_config& cfg, const handler_registry& reg);
+/// `handlers` names the handlers a group may use.
+std::string validate(const node_config& cfg,
+                     const std::vector<std::string>& handlers);
 
 } // namespace onceflow

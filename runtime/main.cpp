@@ -201,8 +201,8 @@ int run_node(const cli& args) {
   // last callbacks still send to listeners).
   auto webhooks = std::make_shared<webhook_client>();
   auto handlers = std::make_unique<handler_registry>(default_handlers());
-  register_webhook_handler(*handlers, webhooks);
-  if (auto err = validate(ncfg, *handlers); !err.empty()) {
+  handlers->add("webhook", webhook_handler_factory(webhooks));
+  if (auto err = validate(ncfg, handlers->names()); !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }

@@ -362,13 +362,12 @@ void webhook_handler::handle_async(const event& ev, uint32_t attempt,
                   });
 }
 
-void register_webhook_handler(handler_registry& reg,
-                              std::shared_ptr<webhook_client> client) {
+handler_factory webhook_handler_factory(std::shared_ptr<webhook_client> client) {
   if (client == nullptr)
-    throw std::invalid_argument("register_webhook_handler: null client");
-  reg.add("webhook", [client](const handler_options& opts) -> handler_ptr {
+    throw std::invalid_argument("webhook_handler_factory: null client");
+  return [client](const handler_options& opts) -> handler_ptr {
     return std::make_unique<webhook_handler>(client, opts);
-  });
+  };
 }
 
 } // namespace onceflow

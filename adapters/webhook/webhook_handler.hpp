@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/handlers.hpp"
+#include "adapters/handler.hpp"
 #include "adapters/webhook/webhook_client.hpp"
 
 #include <memory>
@@ -79,12 +79,11 @@ private:
   std::shared_ptr<const config> cfg_;
 };
 
-/// Registers the factory "webhook" in `reg`; every handler it makes uses
-/// `client` (one client per node). The factory reads the options url,
-/// secret, timeout and group, and throws std::invalid_argument("webhook
-/// handler needs option 'url'") without a URL. Throws
-/// std::invalid_argument for a null client.
-void register_webhook_handler(handler_registry& reg,
-                              std::shared_ptr<webhook_client> client);
+/// The factory of the `webhook` handler (registered under that name by the
+/// node): every handler it makes uses `client` (one client per node). The
+/// factory reads the options url, secret, timeout and group, and throws
+/// std::invalid_argument("webhook handler needs option 'url'") without a
+/// URL. Throws std::invalid_argument for a null client.
+handler_factory webhook_handler_factory(std::shared_ptr<webhook_client> client);
 
 } // namespace onceflow

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "adapters/webhook/webhook_client.hpp"
+#include "actors/handlers.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -705,7 +706,7 @@ BOOST_AUTO_TEST_CASE(userinfo_and_secret_never_appear_in_errors) {
 BOOST_AUTO_TEST_CASE(factory_validates_options) {
   auto client = std::make_shared<webhook_client>();
   handler_registry reg;
-  register_webhook_handler(reg, client);
+  reg.add("webhook", webhook_handler_factory(client));
   BOOST_TEST(reg.contains("webhook"));
 
   handler_options empty;
@@ -727,8 +728,7 @@ BOOST_AUTO_TEST_CASE(factory_validates_options) {
   } catch (const std::invalid_argument& ex) {
     BOOST_TEST(!contains(ex.what(), "hunter2"));
   }
-  BOOST_CHECK_THROW(register_webhook_handler(reg, nullptr),
-                    std::invalid_argument);
+  BOOST_CHECK_THROW(webhook_handler_factory(nullptr), std::invalid_argument);
 
   auto h = reg.make("webhook", options_for("https://example.com/hook"));
   BOOST_REQUIRE(h != nullptr);
