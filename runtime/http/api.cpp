@@ -3,6 +3,7 @@
 #include "actors/logic/validation.hpp"
 #include "actors/node_metrics.hpp"
 #include "adapters/codec.hpp"
+#include "runtime/http/response.hpp"
 
 #include <caf/settings.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -19,78 +20,11 @@ namespace onceflow::http {
 
 namespace {
 
-using json = nlohmann::json;
-
 /// Actor calls made for one HTTP request.
 constexpr auto call_timeout = std::chrono::seconds(10);
 
 /// Readiness and liveness probes answer quickly or fail.
 constexpr auto probe_timeout = std::chrono::seconds(2);
-
-std::string dump(const json& doc) {
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-response json_response(unsigned status, const json& doc) {
-  response r;
-  r.status = status;
-  r.body = dump(doc);
-  return r;
-}
-
-response error_body(unsigned status, const std::string& error,
-                    const std::string& field = {}) {
-  json doc{{"error", error}};
-  if (!field.empty())
-    doc["field"] = field;
-  return json_response(status, doc);
-}
-
-/// Maps an actor error to an HTTP answer (retryable ones with Retry-After).
-response from_error(const caf::error& err) {
-  auto text = render(err);
-  auto retry = [&](unsigned status, int seconds) {
-    auto r = json_response(status, json{{"error", text},
-                                        {"retryAfter", seconds}});
-    r.headers.emplace_back("Retry-After", std::to_string(seconds));
-    return r;
-  };
-  if (err.category() == caf::atom("onceflow")) {
-    switch (static_cast<ec>(err.code())) {
-      case ec::overloaded:
-        return retry(429, 1);
-      case ec::draining:
-        return retry(503, 5);
-      case ec::store_failure:
-      case ec::store_unknown_group:
-      case ec::store_generation_changed:
-      case ec::timeout:
-        return retry(503, 1);
-      case ec::invalid_event:
-        return error_body(400, text);
-      case ec::unknown_group:
-        return error_body(404, text);
-      default:
-        return error_body(500, text);
-    }
-  }
-  if (err.category() == caf::atom("system")
-      && static_cast<caf::sec>(err.code()) == caf::sec::request_timeout)
-    return retry(503, 1);
-  return error_body(500, text);
-}
-
-/// An ingest failure with the ids of the submission (see post_event).
-response ingest_error(const caf::error& err, const char* key,
-                      const json& ids) {
-  auto r = from_error(err);
-  auto doc = json::parse(r.body, nullptr, false);
-  if (doc.is_object()) {
-    doc[key] = ids;
-    r.body = dump(doc);
-  }
-  return r;
-}
 
 response not_in_dlq(const std::string& id) {
   return error_body(404, "event '" + id + "' is not in the DLQ", "id");
@@ -1139,12 +1073,10 @@ public:
 
   ~once_responder() {
     if (!answered_.exchange(true)) {
-      auto r = json_response(503, json{{"error", "the request was dropped: "
-                                                 "the node is shutting down "
-                                                 "or failed; retry"},
-                                       {"retryAfter", 5}});
-      r.headers.emplace_back("Retry-After", "5");
-      send(std::move(r));
+      send(retry_later(503,
+                       "the request was dropped: the node is shutting down "
+                       "or failed; retry",
+                       5));
     }
   }
 
