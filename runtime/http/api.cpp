@@ -3,6 +3,7 @@
 #include "actors/logic/validation.hpp"
 #include "actors/node_metrics.hpp"
 #include "adapters/codec.hpp"
+#include "runtime/http/auth.hpp"
 #include "runtime/http/response.hpp"
 #include "runtime/http/target.hpp"
 
@@ -63,19 +64,6 @@ json groups_status_json(const std::vector<group_status>& xs) {
   for (auto& g : xs)
     arr.push_back({{"group", g.group}, {"status", to_string(g.status)}});
   return arr;
-}
-
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  // Compares every byte of the longer one: the time does not tell where
-  // the first difference is.
-  size_t n = std::max(a.size(), b.size());
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
 }
 
 /// Settings value as a number (integers, reals and booleans).
@@ -743,44 +731,11 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   // -- routing ------------------------------------------------------------------
 
   /// Checks the bearer key for `role`; answers 401/403 and returns false.
-  bool authorize(const request& req, api_role role, const responder& done) {
-    if (cfg.keys.empty())
-      return true;
-    const api_key* found = nullptr;
-    // The scheme is case-insensitive (RFC 9110, 11.1).
-    auto space = req.authorization.find(' ');
-    if (space != std::string::npos
-        && lower_trimmed(req.authorization.substr(0, space)) == "bearer") {
-      auto given = req.authorization.substr(space + 1);
-      while (!given.empty() && given.front() == ' ')
-        given.erase(0, 1);
-      while (!given.empty() && given.back() == ' ')
-        given.pop_back();
-      for (auto& k : cfg.keys)
-        if (constant_time_equal(k.key, given))
-          found = &k;
-    }
-    if (!found) {
-      auto r = error_body(401, req.authorization.empty()
-                                 ? "missing API key (Authorization: Bearer "
-                                   "<key>)"
-                                 : "unknown API key",
-                          "Authorization");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      done(std::move(r));
-      return false;
-    }
-    if (!found->has(role)) {
-      const char* name = role == api_role::publish ? "publish"
-                         : role == api_role::read  ? "read"
-                                                   : "admin";
-      spdlog::info("http: key '{}' refused: needs role {}", found->name, name);
-      done(error_body(403, "API key '" + found->name + "' lacks role '"
-                             + name + "'",
-                      "Authorization"));
-      return false;
-    }
-    return true;
+  bool authorize(const request& req, access role, const responder& done) {
+    auto refusal = http::authorize(cfg.keys, req.authorization, role);
+    if (refusal)
+      done(std::move(*refusal));
+    return !refusal;
   }
 
   void route(const request& req, const responder& done) {
@@ -811,12 +766,12 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     if (first == "events") {
       if (n == 1) {
         if (m == "POST") {
-          if (authorize(req, api_role::publish, done))
+          if (authorize(req, access::publish, done))
             post_event(req, done);
           return;
         }
         if (m == "GET") {
-          if (authorize(req, api_role::read, done))
+          if (authorize(req, access::read, done))
             list_events(t, done);
           return;
         }
@@ -825,14 +780,14 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       if (n == 2 && seg[1] == "batch") {
         if (m != "POST")
           return not_allowed("POST");
-        if (authorize(req, api_role::publish, done))
+        if (authorize(req, access::publish, done))
           post_batch(req, done);
         return;
       }
       if (n == 2) {
         if (m != "GET")
           return not_allowed("GET");
-        if (authorize(req, api_role::read, done))
+        if (authorize(req, access::read, done))
           get_event(seg[1], done);
         return;
       }
@@ -841,18 +796,18 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       if (n == 1) {
         if (m != "GET")
           return not_allowed("GET");
-        if (authorize(req, api_role::read, done))
+        if (authorize(req, access::read, done))
           list_failed(t, done);
         return;
       }
       if (n == 2 && seg[1] == "replay") {
         if (m == "POST") {
-          if (authorize(req, api_role::admin, done))
+          if (authorize(req, access::admin, done))
             replay_all(req, done);
           return;
         }
         if (m == "GET") {
-          if (authorize(req, api_role::read, done))
+          if (authorize(req, access::read, done))
             replay_progress(done);
           return;
         }
@@ -860,12 +815,12 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       }
       if (n == 2) {
         if (m == "GET") {
-          if (authorize(req, api_role::read, done))
+          if (authorize(req, access::read, done))
             get_failed(seg[1], done);
           return;
         }
         if (m == "DELETE") {
-          if (authorize(req, api_role::admin, done))
+          if (authorize(req, access::admin, done))
             delete_failed(seg[1], done);
           return;
         }
@@ -874,7 +829,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       if (n == 3 && seg[2] == "replay") {
         if (m != "POST")
           return not_allowed("POST");
-        if (authorize(req, api_role::admin, done))
+        if (authorize(req, access::admin, done))
           replay_one(seg[1], t, done);
         return;
       }
@@ -883,14 +838,14 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       if (n == 1) {
         if (m != "GET")
           return not_allowed("GET");
-        if (authorize(req, api_role::read, done))
+        if (authorize(req, access::read, done))
           list_groups(done);
         return;
       }
       if (n == 3 && (seg[2] == "pause" || seg[2] == "resume")) {
         if (m != "POST")
           return not_allowed("POST");
-        if (authorize(req, api_role::admin, done))
+        if (authorize(req, access::admin, done))
           pause_group(seg[1], seg[2] == "pause", done);
         return;
       }
@@ -898,7 +853,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     if (n == 1 && first == "metrics") {
       if (m != "GET")
         return not_allowed("GET");
-      if (authorize(req, api_role::read, done))
+      if (authorize(req, access::read, done))
         get_metrics(done);
       return;
     }
