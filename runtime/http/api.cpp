@@ -6,6 +6,7 @@
 #include "runtime/http/auth.hpp"
 #include "runtime/http/response.hpp"
 #include "runtime/http/target.hpp"
+#include "runtime/http/views.hpp"
 
 #include <caf/settings.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -29,56 +30,6 @@ constexpr auto probe_timeout = std::chrono::seconds(2);
 
 response not_in_dlq(const std::string& id) {
   return error_body(404, "event '" + id + "' is not in the DLQ", "id");
-}
-
-json attempts_json(const std::vector<attempt_record>& xs) {
-  auto arr = json::array();
-  for (auto& a : xs)
-    arr.push_back({{"attempt", a.attempt},
-                   {"at", a.at},
-                   {"node", a.node},
-                   {"listener", a.listener},
-                   {"epoch", a.epoch},
-                   {"outcome", to_string(a.result)},
-                   {"error", a.error}});
-  return arr;
-}
-
-json payload_json(const std::string& text) {
-  auto doc = json::parse(text, nullptr, false);
-  return doc.is_discarded() ? json(text) : doc;
-}
-
-json event_json(const event& ev) {
-  return {{"eventId", ev.id},
-          {"type", ev.type},
-          {"priority", to_string(ev.prio)},
-          {"payload", payload_json(ev.payload)},
-          {"createdAt", ev.created_at},
-          {"traceId", ev.trace_id},
-          {"seq", ev.seq}};
-}
-
-json groups_status_json(const std::vector<group_status>& xs) {
-  auto arr = json::array();
-  for (auto& g : xs)
-    arr.push_back({{"group", g.group}, {"status", to_string(g.status)}});
-  return arr;
-}
-
-/// Settings value as a number (integers, reals and booleans).
-double number_of(const caf::settings& s, const std::string& key) {
-  auto i = s.find(key);
-  if (i == s.end())
-    return 0;
-  auto& v = i->second;
-  if (auto x = caf::get_if<int64_t>(&v))
-    return static_cast<double>(*x);
-  if (auto x = caf::get_if<double>(&v))
-    return *x;
-  if (auto x = caf::get_if<bool>(&v))
-    return *x ? 1 : 0;
-  return 0;
 }
 
 } // namespace
@@ -580,32 +531,27 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto m = metrics;
     call(node.broadcaster, done, [done, m](caf::settings& s) {
       auto arr = json::array();
-      if (auto groups = caf::get_if<caf::settings>(&s, "groups"))
-        for (auto& [name, value] : *groups) {
-          auto g = caf::get_if<caf::settings>(&value);
-          if (!g)
-            continue;
-          auto subs = caf::get_or(*g, "subscriptions",
-                                  std::vector<std::string>{});
-          arr.push_back(
-            {{"name", name},
-             {"handler", caf::get_or(*g, "handler", "")},
-             {"paused", number_of(*g, "paused") != 0},
-             {"subscriptions", subs},
-             {"listeners", static_cast<uint64_t>(number_of(*g, "listeners"))},
-             {"depth", static_cast<uint64_t>(number_of(*g, "unsettled"))},
-             {"queued", static_cast<uint64_t>(number_of(*g, "queued"))},
-             {"inFlight", static_cast<uint64_t>(number_of(*g, "in-flight"))},
-             {"dispatched",
-              static_cast<uint64_t>(number_of(*g, "dispatched"))},
-             {"settled", static_cast<uint64_t>(number_of(*g, "settled"))},
-             {"processed",
-              m ? m->counter_sum(metric::processed, "group", name) : 0},
-             {"retried",
-              m ? m->counter_sum(metric::retried, "group", name) : 0},
-             {"failed", m ? m->counter_sum(metric::dead, "group", name) : 0},
-             {"ratePerSecond", number_of(*g, "rate")}});
-        }
+      for_each_group(s, [&](const std::string& name, const caf::settings& g) {
+        auto subs = caf::get_or(g, "subscriptions",
+                                std::vector<std::string>{});
+        arr.push_back(
+          {{"name", name},
+           {"handler", caf::get_or(g, "handler", "")},
+           {"paused", number_of(g, "paused") != 0},
+           {"subscriptions", subs},
+           {"listeners", static_cast<uint64_t>(number_of(g, "listeners"))},
+           {"depth", static_cast<uint64_t>(number_of(g, "unsettled"))},
+           {"queued", static_cast<uint64_t>(number_of(g, "queued"))},
+           {"inFlight", static_cast<uint64_t>(number_of(g, "in-flight"))},
+           {"dispatched", static_cast<uint64_t>(number_of(g, "dispatched"))},
+           {"settled", static_cast<uint64_t>(number_of(g, "settled"))},
+           {"processed",
+            m ? m->counter_sum(metric::processed, "group", name) : 0},
+           {"retried",
+            m ? m->counter_sum(metric::retried, "group", name) : 0},
+           {"failed", m ? m->counter_sum(metric::dead, "group", name) : 0},
+           {"ratePerSecond", number_of(g, "rate")}});
+      });
       done(json_response(200, json{{"groups", std::move(arr)}}));
     }, atom::status_v);
   }
@@ -625,20 +571,15 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     call(node.broadcaster, done,
       [self, done](caf::settings& bs) {
         std::vector<gauge_sample> gauges;
-        if (auto groups = caf::get_if<caf::settings>(&bs, "groups"))
-          for (auto& [name, value] : *groups) {
-            auto g = caf::get_if<caf::settings>(&value);
-            if (!g)
-              continue;
-            metric_labels l{{"group", name}};
-            gauges.push_back(
-              {metric::queue_depth, l, number_of(*g, "unsettled")});
-            gauges.push_back(
-              {metric::in_flight, l, number_of(*g, "in-flight")});
-            gauges.push_back(
-              {metric::listeners, l, number_of(*g, "listeners")});
-            gauges.push_back({metric::paused, l, number_of(*g, "paused")});
-          }
+        for_each_group(bs, [&](const std::string& name,
+                               const caf::settings& g) {
+          metric_labels l{{"group", name}};
+          gauges.push_back(
+            {metric::queue_depth, l, number_of(g, "unsettled")});
+          gauges.push_back({metric::in_flight, l, number_of(g, "in-flight")});
+          gauges.push_back({metric::listeners, l, number_of(g, "listeners")});
+          gauges.push_back({metric::paused, l, number_of(g, "paused")});
+        });
         self->call(self->node.store, done,
           [self, done, gauges](caf::settings& ss) mutable {
             auto st = caf::get_or(ss, "store", caf::settings{});
