@@ -4,6 +4,7 @@
 #include "actors/node_metrics.hpp"
 #include "adapters/codec.hpp"
 #include "runtime/http/auth.hpp"
+#include "runtime/http/context.hpp"
 #include "runtime/http/response.hpp"
 #include "runtime/http/target.hpp"
 #include "runtime/http/views.hpp"
@@ -16,105 +17,53 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 
 namespace onceflow::http {
 
 namespace {
 
-/// Actor calls made for one HTTP request.
-constexpr auto call_timeout = std::chrono::seconds(10);
-
-/// Readiness and liveness probes answer quickly or fail.
-constexpr auto probe_timeout = std::chrono::seconds(2);
-
 response not_in_dlq(const std::string& id) {
   return error_body(404, "event '" + id + "' is not in the DLQ", "id");
 }
 
+/// Answers a DLQ call that tells how many entries of `id` it changed: 404
+/// for none, else 200 `{"eventId": id, key: n}`.
+auto changed_entries(const std::string& id, const char* key,
+                     const responder& done) {
+  return [done, id, key](uint64_t n) {
+    if (n == 0) {
+      done(not_in_dlq(id));
+      return;
+    }
+    done(json_response(200, json{{"eventId", id}, {key, n}}));
+  };
+}
+
+/// 200 for a submission whose id was accepted before.
+response duplicate_answer(const std::string& id, const json& original) {
+  return json_response(200, json{{"eventId", id},
+                                 {"status", "duplicate"},
+                                 {"original", original}});
+}
+
 } // namespace
 
-struct api::impl : std::enable_shared_from_this<api::impl> {
-  http_config cfg;
-  validation_limits limits;
-  node_actors node;
-  std::shared_ptr<gateway> gw;
-  std::shared_ptr<metrics_registry> metrics;
-
-  /// Makes one request from the gateway actor: `ok` gets the answer, an
-  /// error becomes the HTTP error answer.
-  template <class Handle, class F, class... Ts>
-  void call(const Handle& hdl, const responder& done, F ok, Ts... xs) {
-    gw->run([hdl, done, ok, xs...](gateway_pointer gp) mutable {
-      gp->request(hdl, call_timeout, std::move(xs)...)
-        .then(std::move(ok),
-              [done](caf::error& err) { done(from_error(err)); });
-    });
-  }
-
-  void count(const char* name, const metric_labels& labels) {
-    if (metrics)
-      metrics->count(name, labels);
-  }
-
+struct api::impl : api_context, std::enable_shared_from_this<api::impl> {
   // -- events -----------------------------------------------------------------
-
-  /// Parses a request body into JSON with clear errors; false after
-  /// answering.
-  bool parse_body(const request& req, json& doc, const responder& done) {
-    if (!is_json_content_type(req.content_type)) {
-      count(metric::rejected, {{"reason", "unsupported_media_type"}});
-      done(error_body(415,
-                      req.content_type.empty()
-                        ? "Content-Type application/json is required"
-                        : "Content-Type must be application/json in UTF-8 "
-                          "(got '"
-                            + req.content_type + "')",
-                      "Content-Type"));
-      return false;
-    }
-    // A safety bound before building the DOM; each event's payload depth
-    // is checked exactly afterwards (one deep item does not sink a batch).
-    if (json_nesting_exceeds(req.body, limits.max_depth + 16)) {
-      count(metric::rejected, {{"reason", "invalid"}});
-      done(error_body(400,
-                      "payload nested deeper than "
-                        + std::to_string(limits.max_depth) + " levels",
-                      "payload"));
-      return false;
-    }
-    try {
-      doc = json::parse(req.body);
-    } catch (const json::parse_error& e) {
-      count(metric::rejected, {{"reason", "invalid"}});
-      std::string what = e.what();
-      // "[json.exception.parse_error.101] parse error at ..." -> the text.
-      auto pos = what.find("] ");
-      if (pos != std::string::npos)
-        what = what.substr(pos + 2);
-      done(error_body(400, "body is not valid JSON: " + what, "body"));
-      return false;
-    }
-    return true;
-  }
 
   void post_event(const request& req, const responder& done) {
     json doc;
     if (!parse_body(req, doc, done))
       return;
     if (!doc.is_object()) {
-      count(metric::rejected, {{"reason", "invalid"}});
-      done(error_body(400, "body must be a JSON object", "body"));
+      reject(done, "invalid", 400, "body must be a JSON object", "body");
       return;
     }
     if (!req.idempotency_key.empty()) {
       auto i = doc.find("id");
       if (i != doc.end() && !(i->is_string() && *i == req.idempotency_key)) {
-        count(metric::rejected, {{"reason", "invalid"}});
-        done(error_body(400,
-                        "the body's id differs from the Idempotency-Key "
-                        "header",
-                        "id"));
+        reject(done, "invalid", 400,
+               "the body's id differs from the Idempotency-Key header", "id");
         return;
       }
       doc["id"] = req.idempotency_key;
@@ -123,13 +72,11 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       doc["payload"] = json::object();
     auto v = parse_event_object(doc, limits);
     if (!v.ok) {
-      auto status = v.too_large ? 413u : 400u;
-      count(metric::rejected,
-            {{"reason", v.too_large ? "too_large" : "invalid"}});
       auto field = v.field;
       if (!req.idempotency_key.empty() && field == "id")
         field = "Idempotency-Key";
-      done(error_body(status, field + " " + v.message, field));
+      reject(done, v.too_large ? "too_large" : "invalid",
+             v.too_large ? 413u : 400u, field + " " + v.message, field);
       return;
     }
     auto self = shared_from_this();
@@ -162,17 +109,13 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
               // No groups: the append's own answer tells an event of no
               // group's type (accepted) from one trimmed since (unknown).
               auto status = gs.empty() ? r.original : codec::aggregate(gs);
-              json original{{"status", to_string(status)},
-                            {"groups", groups_status_json(gs)}};
-              done(json_response(200, json{{"eventId", r.id},
-                                           {"status", "duplicate"},
-                                           {"original", original}}));
+              done(duplicate_answer(
+                r.id, json{{"status", to_string(status)},
+                           {"groups", groups_status_json(gs)}}));
             },
             [done, r](caf::error&) {
-              json original{{"status", to_string(r.original)}};
-              done(json_response(200, json{{"eventId", r.id},
-                                           {"status", "duplicate"},
-                                           {"original", original}}));
+              done(duplicate_answer(
+                r.id, json{{"status", to_string(r.original)}}));
             });
       });
     });
@@ -188,26 +131,23 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     } else if (doc.is_object()) {
       auto i = doc.find("events");
       if (i == doc.end() || !i->is_array() || doc.size() != 1) {
-        count(metric::rejected, {{"reason", "invalid"}});
-        done(error_body(400,
-                        "body must be {\"events\": [...]} or an array of "
-                        "events",
-                        "events"));
+        reject(done, "invalid", 400,
+               "body must be {\"events\": [...]} or an array of events",
+               "events");
         return;
       }
       items = &*i;
     } else {
-      count(metric::rejected, {{"reason", "invalid"}});
-      done(error_body(400, "body must be {\"events\": [...]}", "events"));
+      reject(done, "invalid", 400, "body must be {\"events\": [...]}",
+             "events");
       return;
     }
     if (items->size() > cfg.max_batch) {
-      count(metric::rejected, {{"reason", "too_large"}});
-      done(error_body(413,
-                      "batch of " + std::to_string(items->size())
-                        + " events is over the limit of "
-                        + std::to_string(cfg.max_batch),
-                      "events"));
+      reject(done, "too_large", 413,
+             "batch of " + std::to_string(items->size())
+               + " events is over the limit of "
+               + std::to_string(cfg.max_batch),
+             "events");
       return;
     }
     auto results = std::make_shared<json>(json::array());
@@ -324,11 +264,9 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       return;
     }
     q.group = query_str(t, "group");
-    uint64_t limit = 100;
-    if (!query_uint(t, "limit", limit, 1, 1000)) {
-      done(error_body(400, "limit must be a number from 1 to 1000", "limit"));
+    auto limit = page_limit(t, done);
+    if (!limit)
       return;
-    }
     // The cursor is "<seq>" or "<seq>:<group>" (a page that ended inside
     // the groups of one event): the store pages by seq, this cuts pages at
     // exactly `limit` items.
@@ -343,16 +281,16 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       if (colon != std::string::npos)
         after_group = cursor.substr(colon + 1);
       if (!query_uint(sub, "after", after, 0, UINT64_MAX >> 1)
-          || (colon != std::string::npos && (after_group.empty() || after == 0))) {
-        done(error_body(400, "after must be a cursor from a previous page",
-                        "after"));
+          || (colon != std::string::npos
+              && (after_group.empty() || after == 0))) {
+        done(bad_cursor());
         return;
       }
     }
-    q.limit = limit;
+    q.limit = *limit;
     q.after = after_group.empty() ? after : after - 1;
     call(node.store, done,
-      [done, limit, after, after_group](event_listing& page) {
+      [done, limit = *limit, after, after_group](event_listing& page) {
         auto arr = json::array();
         json next = page.next == 0 ? json(nullptr)
                                    : json(std::to_string(page.next));
@@ -386,18 +324,15 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   void list_failed(const target& t, const responder& done) {
     dlq_query q;
     q.group = query_str(t, "group");
-    uint64_t limit = 100;
     uint64_t after = 0;
-    if (!query_uint(t, "limit", limit, 1, 1000)) {
-      done(error_body(400, "limit must be a number from 1 to 1000", "limit"));
+    auto limit = page_limit(t, done);
+    if (!limit)
       return;
-    }
     if (!query_uint(t, "after", after, 0, UINT64_MAX >> 1)) {
-      done(error_body(400, "after must be a cursor from a previous page",
-                      "after"));
+      done(bad_cursor());
       return;
     }
-    q.limit = limit;
+    q.limit = *limit;
     q.after = after;
     call(node.dlq, done,
       [done, q](dlq_page& page) {
@@ -444,15 +379,8 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   void replay_one(const std::string& id, const target& t,
                   const responder& done) {
     auto group = query_str(t, "group");
-    call(node.dlq, done,
-      [done, id](uint64_t n) {
-        if (n == 0) {
-          done(not_in_dlq(id));
-          return;
-        }
-        done(json_response(200, json{{"eventId", id}, {"replayed", n}}));
-      },
-      atom::replay_v, id, group);
+    call(node.dlq, done, changed_entries(id, "replayed", done),
+         atom::replay_v, id, group);
   }
 
   void replay_all(const request& req, const responder& done) {
@@ -514,15 +442,8 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   }
 
   void delete_failed(const std::string& id, const responder& done) {
-    call(node.dlq, done,
-      [done, id](uint64_t n) {
-        if (n == 0) {
-          done(not_in_dlq(id));
-          return;
-        }
-        done(json_response(200, json{{"eventId", id}, {"deleted", n}}));
-      },
-      atom::purge_v, id);
+    call(node.dlq, done, changed_entries(id, "deleted", done),
+         atom::purge_v, id);
   }
 
   // -- groups, metrics, health ---------------------------------------------------
