@@ -12,6 +12,8 @@
 
 namespace onceflow::http {
 
+struct api_context;
+
 /// What the API needs of one HTTP request (the server fills it from Beast's
 /// parsed request).
 struct request {
@@ -34,8 +36,9 @@ struct response {
 /// Called once per request, from any thread.
 using responder = std::function<void(response)>;
 
-/// The routes of docs/http-api.md: authentication, input validation and JSON
-/// on the calling (HTTP) thread; actor calls through the gateway.
+/// The routes of docs/http-api.md (their table: runtime/http/routes.cpp):
+/// authentication, input validation and JSON on the calling (HTTP) thread;
+/// actor calls through the gateway.
 class api {
 public:
   api(const node_config& cfg, const node_actors& node,
@@ -49,8 +52,7 @@ public:
                           const std::string& field = {});
 
 private:
-  struct impl;
-  std::shared_ptr<impl> impl_;
+  std::shared_ptr<api_context> cx_;
 };
 
 } // namespace onceflow::http

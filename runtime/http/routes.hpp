@@ -1,0 +1,118 @@
+#pragma once
+
+#include "runtime/http/api.hpp"
+#include "runtime/http/auth.hpp"
+#include "runtime/http/context.hpp"
+#include "runtime/http/target.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace onceflow::http {
+
+/// One request on its way to its handler.
+struct route_args {
+  const request& req;
+  const target& t;
+  /// The values of the route pattern's `{parameters}`, in order.
+  std::vector<std::string> params;
+};
+
+/// Answers one request through `done` (exactly once, or never: then the
+/// api answers 503 for it).
+using route_handler = void (*)(const std::shared_ptr<api_context>& cx,
+                               const route_args& args,
+                               const responder& done);
+
+/// One endpoint of docs/http-api.md.
+struct route {
+  const char* method;
+  /// "/events/{id}": literal segments and `{parameters}`, one segment each.
+  const char* pattern;
+  access role;
+  route_handler handler;
+};
+
+/// Every endpoint, with its role (runtime/http/routes.cpp).
+const std::vector<route>& route_table();
+
+/// Answers one request: 400 for a bad URL, 404 for no route, 405 (with
+/// `Allow`) for a known path and another method, 401/403 from the role
+/// check, else the route's handler.
+void dispatch(const std::shared_ptr<api_context>& cx, const request& req,
+              const responder& done);
+
+// -- events (runtime/http/events.cpp) -----------------------------------------
+
+/// POST /events
+void post_event(const std::shared_ptr<api_context>& cx,
+                const route_args& args, const responder& done);
+
+/// POST /events/batch
+void post_batch(const std::shared_ptr<api_context>& cx,
+                const route_args& args, const responder& done);
+
+/// GET /events/{id}
+void get_event(const std::shared_ptr<api_context>& cx,
+               const route_args& args, const responder& done);
+
+/// GET /events?status=&group=&limit=&after=
+void list_events(const std::shared_ptr<api_context>& cx,
+                 const route_args& args, const responder& done);
+
+// -- failed events (runtime/http/failed_events.cpp) ---------------------------
+
+/// GET /failed-events?group=&limit=&after=
+void list_failed(const std::shared_ptr<api_context>& cx,
+                 const route_args& args, const responder& done);
+
+/// GET /failed-events/{id}
+void get_failed(const std::shared_ptr<api_context>& cx,
+                const route_args& args, const responder& done);
+
+/// POST /failed-events/{id}/replay[?group=]
+void replay_one(const std::shared_ptr<api_context>& cx,
+                const route_args& args, const responder& done);
+
+/// POST /failed-events/replay
+void replay_all(const std::shared_ptr<api_context>& cx,
+                const route_args& args, const responder& done);
+
+/// GET /failed-events/replay
+void replay_progress(const std::shared_ptr<api_context>& cx,
+                     const route_args& args, const responder& done);
+
+/// DELETE /failed-events/{id}
+void delete_failed(const std::shared_ptr<api_context>& cx,
+                   const route_args& args, const responder& done);
+
+// -- groups (runtime/http/groups.cpp) -----------------------------------------
+
+/// GET /groups
+void list_groups(const std::shared_ptr<api_context>& cx,
+                 const route_args& args, const responder& done);
+
+/// POST /groups/{name}/pause
+void pause_group(const std::shared_ptr<api_context>& cx,
+                 const route_args& args, const responder& done);
+
+/// POST /groups/{name}/resume
+void resume_group(const std::shared_ptr<api_context>& cx,
+                  const route_args& args, const responder& done);
+
+// -- operations (runtime/http/operations.cpp) ---------------------------------
+
+/// GET /metrics
+void get_metrics(const std::shared_ptr<api_context>& cx,
+                 const route_args& args, const responder& done);
+
+/// GET /health
+void health(const std::shared_ptr<api_context>& cx, const route_args& args,
+            const responder& done);
+
+/// GET /ready
+void ready(const std::shared_ptr<api_context>& cx, const route_args& args,
+           const responder& done);
+
+} // namespace onceflow::http

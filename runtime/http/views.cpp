@@ -1,0 +1,60 @@
+#include "runtime/http/views.hpp"
+
+namespace onceflow::http {
+
+using json = nlohmann::json;
+
+namespace {
+
+json payload_json(const std::string& text) {
+  auto doc = json::parse(text, nullptr, false);
+  return doc.is_discarded() ? json(text) : doc;
+}
+
+} // namespace
+
+json attempts_json(const std::vector<attempt_record>& xs) {
+  auto arr = json::array();
+  for (auto& a : xs)
+    arr.push_back({{"attempt", a.attempt},
+                   {"at", a.at},
+                   {"node", a.node},
+                   {"listener", a.listener},
+                   {"epoch", a.epoch},
+                   {"outcome", to_string(a.result)},
+                   {"error", a.error}});
+  return arr;
+}
+
+json event_json(const event& ev) {
+  return {{"eventId", ev.id},
+          {"type", ev.type},
+          {"priority", to_string(ev.prio)},
+          {"payload", payload_json(ev.payload)},
+          {"createdAt", ev.created_at},
+          {"traceId", ev.trace_id},
+          {"seq", ev.seq}};
+}
+
+json groups_status_json(const std::vector<group_status>& xs) {
+  auto arr = json::array();
+  for (auto& g : xs)
+    arr.push_back({{"group", g.group}, {"status", to_string(g.status)}});
+  return arr;
+}
+
+double number_of(const caf::settings& s, const std::string& key) {
+  auto i = s.find(key);
+  if (i == s.end())
+    return 0;
+  auto& v = i->second;
+  if (auto x = caf::get_if<int64_t>(&v))
+    return static_cast<double>(*x);
+  if (auto x = caf::get_if<double>(&v))
+    return *x;
+  if (auto x = caf::get_if<bool>(&v))
+    return *x ? 1 : 0;
+  return 0;
+}
+
+} // namespace onceflow::http
