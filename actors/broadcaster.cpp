@@ -1,7 +1,6 @@
 #include "actors/broadcaster.hpp"
 
-#include "actors/logic/dispatch.hpp"
-#include "actors/logic/group_book.hpp"
+#include "actors/broadcaster_state.hpp"
 #include "actors/logic/intake.hpp"
 #include "actors/logic/pattern.hpp"
 #include "actors/node_metrics.hpp"
@@ -21,116 +20,15 @@
 
 namespace onceflow {
 
-namespace {
-
-struct listener_slot {
-  listener_actor hdl;
-  bool busy = false;
-  /// Unique within the group: owner of the entries it has in flight.
-  uint32_t index = 0;
-};
-
-struct group_state {
-  group_config cfg;
-  /// Queued, in-flight, parked and held-back entries.
-  group_book book;
-  group_limits limits;
-  batch_wait waiting;
-  std::vector<listener_slot> listeners;
-  /// The store knows the group (join answered).
-  bool joined = false;
-  /// The store lost the group once: register it reading the whole log.
-  bool lost = false;
-  bool reading = false;
-  /// The last read came back short: nothing more until new appends.
-  bool exhausted = false;
-  /// Counts the moments new entries may have come (see may_have_new): a
-  /// read that comes back short only exhausts the group if none passed
-  /// while it was under way (else those entries would wait for the next
-  /// janitor round).
-  uint64_t news = 0;
-  /// Accepted for this group and not yet settled (back pressure).
-  uint64_t unsettled = 0;
-  uint64_t restarts = 0;
-  /// Deliveries read with a lease (store::read_leased), and such leases
-  /// given back unused (pause, drain).
-  uint64_t read_leases = 0;
-  uint64_t read_leases_released = 0;
-  uint32_t next_listener_index = 0;
-  /// Paused on this node: nothing new is dispatched.
-  bool paused = false;
-  /// Settled events per second (smoothed over janitor rounds).
-  double rate = 0;
-  uint64_t rate_settled = 0;
-  millis_t rate_at = -1;
-};
-
-struct broadcaster_state {
-  broadcaster_config cfg;
-  store_actor store;
-  deduplicator_actor dedup;
-  std::vector<group_state> groups;
-  std::unordered_map<caf::actor_addr, std::pair<size_t, size_t>> by_listener;
-  bool draining = false;
-  std::vector<caf::typed_response_promise<bool>> drain_waiters;
-  millis_t drain_deadline = -1;
-  uint32_t pending_appends = 0;
-  /// Every group has been registered with the store once. Until then
-  /// appends wait in `before_groups`: a group registers at the log's head,
-  /// so an event appended before its group would never reach it (appends
-  /// may go over a store actor of their own, which does not wait for the
-  /// main one's registrations).
-  bool groups_registered = false;
-  std::vector<std::function<void()>> before_groups;
-  bool janitor_armed = false;
-  /// Release calls of read leases in flight (see release_read_leases).
-  uint32_t releasing = 0;
-  /// A trim call is in flight (at most one).
-  bool trimming = false;
-  /// Log entries removed by this node's trims, and failed trim calls.
-  uint64_t trimmed = 0;
-  uint64_t trim_failures = 0;
-  /// The last trim call failed (logged once per change).
-  bool trim_failing = false;
-  millis_t wake_at = -1;
-  uint64_t accepted = 0;
-  uint64_t duplicates = 0;
-  uint64_t rejected_overloaded = 0;
-  uint64_t rejected_draining = 0;
-  uint64_t redelivered = 0;
-  static inline const char* name = "broadcaster";
-};
-
-using bc_pointer = broadcaster_actor::stateful_pointer<broadcaster_state>;
+namespace detail {
 
 millis_t now_of(bc_pointer self) {
   return to_millis(self->clock().now());
 }
 
-/// The log may hold entries the group has not read (an append answered or
-/// failed, the janitor's round): the group is no longer exhausted, and a
-/// short read under way does not make it so.
 void may_have_new(group_state& g) {
   g.exhausted = false;
   ++g.news;
-}
-
-void dispatch(bc_pointer self, size_t gi);
-void maybe_read(bc_pointer self, size_t gi);
-void arm_janitor(bc_pointer self);
-void wake_at(bc_pointer self, millis_t at);
-
-void check_lost_group(bc_pointer self, size_t gi, const caf::error& err);
-
-/// Takes the group's back-pressure count from the store: local counting
-/// drifts (retries, replays, restarts, and with a shared store other nodes
-/// settle our events). On failure the local count stays.
-void resync_backlog(bc_pointer self, size_t gi) {
-  auto& st = self->state;
-  self->request(st.store, store_timeout, atom::backlog_v,
-                st.groups[gi].cfg.name)
-    .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
-          [self, gi](caf::error& err) { check_lost_group(self, gi, err); });
 }
 
 /// Drops every entry the group holds (queued, in flight, parked, waiting to
@@ -457,116 +355,6 @@ void maybe_read(bc_pointer self, size_t gi) {
       on_error);
 }
 
-/// Runs the janitor periodically while work is in flight.
-void arm_janitor(bc_pointer self) {
-  auto& st = self->state;
-  if (st.janitor_armed || (!has_work(st) && !st.cfg.reclaim))
-    return;
-  st.janitor_armed = true;
-  self->delayed_send(self, std::chrono::milliseconds(st.cfg.janitor_interval),
-                     atom::janitor_v);
-}
-
-void janitor(bc_pointer self) {
-  auto& st = self->state;
-  auto now = now_of(self);
-  for (size_t gi = 0; gi < st.groups.size(); ++gi) {
-    auto& g = st.groups[gi];
-    // Settled events per second, smoothed (weight of the newest round 0.5).
-    if (g.rate_at >= 0 && now > g.rate_at) {
-      auto r = static_cast<double>(g.book.counters().settled
-                                   - g.rate_settled)
-               * 1000.0
-               / static_cast<double>(now - g.rate_at);
-      g.rate = 0.5 * g.rate + 0.5 * r;
-    }
-    g.rate_at = now;
-    g.rate_settled = g.book.counters().settled;
-    // In-flight entries past their lease: a listener stalled. Hand them to
-    // another listener; the deduplicator fences the stalled one.
-    auto limit = g.cfg.lease_ttl + st.cfg.janitor_interval;
-    for (auto seq : g.book.stalled(now, limit))
-      g.book.requeue_front(seq);
-    // Queued entries whose read lease ran down below what a listener runs
-    // under: give the leases back now, so that whoever claims the entries
-    // next (this node, or another after a reclaim) counts no crash.
-    release_read_leases(self, gi, read_lease_min_left(g.cfg.lease_ttl));
-    resync_backlog(self, gi);
-    // Entries may have arrived without an ingest here (other nodes, an
-    // append that answered with an error but committed).
-    may_have_new(g);
-    if (st.cfg.reclaim) {
-      self
-        ->request(st.store, store_timeout, atom::reclaim_v, g.cfg.name, now,
-                  g.cfg.lease_ttl * 2, uint32_t{1000})
-        .then(
-          [self, gi](std::vector<event>& evs) {
-            auto& g = self->state.groups[gi];
-            for (auto& ev : evs)
-              g.book.enqueue(first_delivery(std::move(ev), g.cfg.name));
-            if (!evs.empty())
-              dispatch(self, gi);
-          },
-          [self, gi](caf::error& err) {
-            // The next janitor round tries again.
-            check_lost_group(self, gi, err);
-          });
-    }
-    dispatch(self, gi);
-  }
-}
-
-/// The janitor's retention round: one trim call at a time, every trim
-/// interval, and at once again while a call removes `trim_max` entries (a
-/// backlog of old history). It has its own timer because the janitor sleeps
-/// while this node has no work, and old history must go all the same.
-/// Failures are logged and tried again after an interval.
-void trim_round(bc_pointer self) {
-  auto& st = self->state;
-  auto interval = std::chrono::milliseconds(st.cfg.trim_interval);
-  if (st.trimming)
-    return;
-  if (st.draining) {
-    self->delayed_send(self, interval, atom::trim_v);
-    return;
-  }
-  st.trimming = true;
-  auto max = st.cfg.trim_max;
-  self
-    ->request(st.store, store_timeout, atom::trim_v, now_of(self),
-              st.cfg.retention, st.cfg.dedup_window, max)
-    .then(
-      [self, max, interval](uint64_t n) {
-        auto& st = self->state;
-        st.trimming = false;
-        if (st.trim_failing) {
-          st.trim_failing = false;
-          spdlog::info("broadcaster: trimming the store works again");
-        }
-        st.trimmed += n;
-        if (n > 0) {
-          spdlog::debug("broadcaster: trimmed {} log entries", n);
-          if (st.cfg.metrics)
-            st.cfg.metrics->count(metric::trimmed, {}, n);
-        }
-        if (max > 0 && n >= max)
-          self->send(self, atom::trim_v);
-        else
-          self->delayed_send(self, interval, atom::trim_v);
-      },
-      [self, interval](caf::error& err) {
-        auto& st = self->state;
-        st.trimming = false;
-        ++st.trim_failures;
-        if (!st.trim_failing)
-          spdlog::warn("broadcaster: trimming the store failed (trying "
-                       "again every {} ms): {}",
-                       st.cfg.trim_interval, render(err));
-        st.trim_failing = true;
-        self->delayed_send(self, interval, atom::trim_v);
-      });
-}
-
 void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
   auto& st = self->state;
   auto sender = self->current_sender();
@@ -880,12 +668,12 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
   };
 }
 
-} // namespace
+} // namespace detail
 
 broadcaster_actor spawn_broadcaster(caf::actor_system& sys,
                                     broadcaster_config cfg, store_actor store,
                                     deduplicator_actor dedup) {
-  return sys.spawn(broadcaster_impl, std::move(cfg), std::move(store),
+  return sys.spawn(detail::broadcaster_impl, std::move(cfg), std::move(store),
                    std::move(dedup));
 }
 

@@ -1,0 +1,146 @@
+#pragma once
+
+// The broadcaster's state and the steps its files share (broadcaster.cpp:
+// intake, dispatch and reports; broadcaster_rounds.cpp: the janitor and
+// retention rounds). Internal to the broadcaster.
+
+#include "actors/broadcaster.hpp"
+#include "actors/logic/dispatch.hpp"
+#include "actors/logic/group_book.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace onceflow::detail {
+
+struct listener_slot {
+  listener_actor hdl;
+  bool busy = false;
+  /// Unique within the group: owner of the entries it has in flight.
+  uint32_t index = 0;
+};
+
+struct group_state {
+  group_config cfg;
+  /// Queued, in-flight, parked and held-back entries.
+  group_book book;
+  group_limits limits;
+  batch_wait waiting;
+  std::vector<listener_slot> listeners;
+  /// The store knows the group (join answered).
+  bool joined = false;
+  /// The store lost the group once: register it reading the whole log.
+  bool lost = false;
+  bool reading = false;
+  /// The last read came back short: nothing more until new appends.
+  bool exhausted = false;
+  /// Counts the moments new entries may have come (see may_have_new): a
+  /// read that comes back short only exhausts the group if none passed
+  /// while it was under way (else those entries would wait for the next
+  /// janitor round).
+  uint64_t news = 0;
+  /// Accepted for this group and not yet settled (back pressure).
+  uint64_t unsettled = 0;
+  uint64_t restarts = 0;
+  /// Deliveries read with a lease (store::read_leased), and such leases
+  /// given back unused (pause, drain).
+  uint64_t read_leases = 0;
+  uint64_t read_leases_released = 0;
+  uint32_t next_listener_index = 0;
+  /// Paused on this node: nothing new is dispatched.
+  bool paused = false;
+  /// Settled events per second (smoothed over janitor rounds).
+  double rate = 0;
+  uint64_t rate_settled = 0;
+  millis_t rate_at = -1;
+};
+
+struct broadcaster_state {
+  broadcaster_config cfg;
+  store_actor store;
+  deduplicator_actor dedup;
+  std::vector<group_state> groups;
+  std::unordered_map<caf::actor_addr, std::pair<size_t, size_t>> by_listener;
+  bool draining = false;
+  std::vector<caf::typed_response_promise<bool>> drain_waiters;
+  millis_t drain_deadline = -1;
+  uint32_t pending_appends = 0;
+  /// Every group has been registered with the store once. Until then
+  /// appends wait in `before_groups`: a group registers at the log's head,
+  /// so an event appended before its group would never reach it (appends
+  /// may go over a store actor of their own, which does not wait for the
+  /// main one's registrations).
+  bool groups_registered = false;
+  std::vector<std::function<void()>> before_groups;
+  bool janitor_armed = false;
+  /// Release calls of read leases in flight (see release_read_leases).
+  uint32_t releasing = 0;
+  /// A trim call is in flight (at most one).
+  bool trimming = false;
+  /// Log entries removed by this node's trims, and failed trim calls.
+  uint64_t trimmed = 0;
+  uint64_t trim_failures = 0;
+  /// The last trim call failed (logged once per change).
+  bool trim_failing = false;
+  millis_t wake_at = -1;
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t rejected_overloaded = 0;
+  uint64_t rejected_draining = 0;
+  uint64_t redelivered = 0;
+  static inline const char* name = "broadcaster";
+};
+
+using bc_pointer = broadcaster_actor::stateful_pointer<broadcaster_state>;
+
+/// The actor clock as wall-clock milliseconds.
+millis_t now_of(bc_pointer self);
+
+/// The log may hold entries the group has not read (an append answered or
+/// failed, the janitor's round): the group is no longer exhausted, and a
+/// short read under way does not make it so.
+void may_have_new(group_state& g);
+
+/// Hands queued entries of the group to idle listeners.
+void dispatch(bc_pointer self, size_t gi);
+
+/// Reads more of the group's log if its queue runs low.
+void maybe_read(bc_pointer self, size_t gi);
+
+/// Asks for a `tick` at `at` unless one is due earlier already.
+void wake_at(bc_pointer self, millis_t at);
+
+/// Acts on a store failure by its kind (a lost group, replaced data).
+void check_lost_group(bc_pointer self, size_t gi, const caf::error& err);
+
+/// True while some group has entries queued or in flight.
+bool has_work(const broadcaster_state& st);
+
+/// Gives back read leases of queued entries with less than `min_left` ms
+/// left.
+void release_read_leases(bc_pointer self, size_t gi, millis_t min_left);
+
+/// A first delivery of an event read from the log.
+delivery first_delivery(event ev, const std::string& group);
+
+// -- broadcaster_rounds.cpp --------------------------------------------------
+
+/// Takes the group's back-pressure count from the store.
+void resync_backlog(bc_pointer self, size_t gi);
+
+/// Runs the janitor periodically while work is in flight (or with a shared
+/// store, always).
+void arm_janitor(bc_pointer self);
+
+/// One janitor round: rates, stalled entries, run-down read leases,
+/// back-pressure counts from the store, reclaim.
+void janitor(bc_pointer self);
+
+/// One retention round (see trim_round in broadcaster_rounds.cpp).
+void trim_round(bc_pointer self);
+
+} // namespace onceflow::detail
