@@ -48,9 +48,10 @@ public:
   }
 
   /// Starts attempt `attempt` of `ev` and returns at once; `done` receives
-  /// the result later, from any thread. The default runs `handle`.
+  /// the result later, from any thread. The default runs `handle`. `done`
+  /// is taken by value: asynchronous handlers keep it.
   virtual void handle_async(const event& ev, uint32_t attempt,
-                            handler_callback done) {
+                            handler_callback done) { // NOLINT
     done(handle(ev, attempt));
   }
 };

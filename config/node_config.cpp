@@ -245,7 +245,7 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
   r.str("redis.tls-cert-file", out.redis_tls_cert_file);
   r.str("redis.tls-key-file", out.redis_tls_key_file);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
-            64 * 1024 * 1024);
+            int64_t{64} * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);
   r.duration("events.dedup-window", out.dedup_window, 1);
   r.integer("events.max-backlog", out.max_backlog, 1, max_u32);

@@ -42,7 +42,7 @@ struct http_config {
   std::string host = "127.0.0.1";
   /// 0: a free port (logged at start).
   uint16_t port = 8080;
-  size_t max_body_bytes = 4 * 1024 * 1024;
+  size_t max_body_bytes = size_t{4} * 1024 * 1024;
   uint32_t max_batch = 1000;
   uint32_t threads = 1;
   std::vector<api_key> keys;

@@ -96,7 +96,8 @@ void metrics_batch::observe_all(const std::string& name,
                                 const metric_labels& labels,
                                 std::vector<double> values) {
   if (!values.empty())
-    observations_.push_back({{name, render_labels(labels)}, std::move(values)});
+    observations_.emplace_back(std::make_pair(name, render_labels(labels)),
+                               std::move(values));
 }
 
 void metrics_registry::describe(const std::string& name, metric_kind kind,

@@ -11,7 +11,7 @@ namespace onceflow {
 
 /// Limits applied to every incoming event.
 struct validation_limits {
-  size_t max_payload_bytes = 256 * 1024;
+  size_t max_payload_bytes = size_t{256} * 1024;
   size_t max_id_bytes = 128;
   size_t max_type_bytes = 64;
   /// Maximum nesting depth of the payload's JSON.

@@ -41,7 +41,7 @@ bool is_ip(const std::string& host) {
 }
 
 void set_timeout(int fd, int option, int ms) {
-  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  timeval tv{ms / 1000, static_cast<suseconds_t>(ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof(tv));
 }
 

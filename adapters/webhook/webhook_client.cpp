@@ -383,7 +383,7 @@ std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
     throw std::runtime_error("HMAC-SHA256 failed");
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out += digits[mac[i] >> 4];
     out += digits[mac[i] & 0x0f];

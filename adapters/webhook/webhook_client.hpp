@@ -71,7 +71,7 @@ struct webhook_client_options {
   /// Most idle connections kept open for reuse.
   long max_cached_connections = 256;
   /// Most response body bytes kept (the rest is read and discarded).
-  size_t max_response_bytes = 64 * 1024;
+  size_t max_response_bytes = size_t{64} * 1024;
 };
 
 /// Runs HTTP POSTs asynchronously on one worker thread.

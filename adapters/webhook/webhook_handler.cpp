@@ -353,7 +353,7 @@ void webhook_handler::handle_async(const event& ev, uint32_t attempt,
     return;
   }
   client_->submit(std::move(req),
-                  [cfg = cfg_, done = std::move(done)](webhook_response resp) {
+                  [cfg = cfg_, done = std::move(done)](const webhook_response& resp) {
                     auto r = classify_webhook_response(resp, cfg->display_url,
                                                        cfg->timeout,
                                                        wall_clock_now());
@@ -362,7 +362,8 @@ void webhook_handler::handle_async(const event& ev, uint32_t attempt,
                   });
 }
 
-handler_factory webhook_handler_factory(std::shared_ptr<webhook_client> client) {
+handler_factory
+webhook_handler_factory(const std::shared_ptr<webhook_client>& client) {
   if (client == nullptr)
     throw std::invalid_argument("webhook_handler_factory: null client");
   return [client](const handler_options& opts) -> handler_ptr {

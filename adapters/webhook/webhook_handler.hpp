@@ -24,7 +24,7 @@
 namespace onceflow {
 
 /// Longest Retry-After honoured (longer waits are cut to this).
-constexpr millis_t max_retry_after = 3600 * 1000;
+constexpr millis_t max_retry_after = millis_t{3600} * 1000;
 
 /// Parses a Retry-After value: delta-seconds or an HTTP-date (IMF-fixdate,
 /// RFC 850 or asctime), relative to `now` (ms since the epoch). Returns the
@@ -84,6 +84,7 @@ private:
 /// factory reads the options url, secret, timeout and group, and throws
 /// std::invalid_argument("webhook handler needs option 'url'") without a
 /// URL. Throws std::invalid_argument for a null client.
-handler_factory webhook_handler_factory(std::shared_ptr<webhook_client> client);
+handler_factory
+webhook_handler_factory(const std::shared_ptr<webhook_client>& client);
 
 } // namespace onceflow
