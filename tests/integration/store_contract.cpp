@@ -6,6 +6,7 @@
 
 #include "adapters/embedded/sqlite_store.hpp"
 #include "adapters/ports.hpp"
+#include "tests/support/print.hpp"
 
 #include <sqlite3.h>
 
@@ -337,27 +338,6 @@ std::string statuses(store& s, const std::string& id) {
 }
 
 } // namespace
-
-// Printable enums for BOOST_CHECK_EQUAL.
-namespace onceflow {
-
-std::ostream& operator<<(std::ostream& os, event_status x) {
-  return os << to_string(x);
-}
-
-std::ostream& operator<<(std::ostream& os, fence_decision x) {
-  return os << to_string(x);
-}
-
-std::ostream& operator<<(std::ostream& os, claim_decision::kind_t x) {
-  return os << to_string(x);
-}
-
-std::ostream& operator<<(std::ostream& os, dlq_reason x) {
-  return os << to_string(x);
-}
-
-} // namespace onceflow
 
 
 BOOST_AUTO_TEST_SUITE(log_contract)
@@ -1409,14 +1389,6 @@ std::string items_of(const std::vector<event_listing_item>& xs) {
 }
 
 } // namespace
-
-namespace onceflow {
-
-std::ostream& operator<<(std::ostream& os, outcome x) {
-  return os << to_string(x);
-}
-
-} // namespace onceflow
 
 BOOST_AUTO_TEST_SUITE(history_contract)
 
