@@ -11,7 +11,6 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -2396,54 +2395,6 @@ BOOST_DATA_TEST_CASE(trim_survives_reopen, bdata::make(persistent_backends),
   auto f = add(s, "f", "order.created", now, hour);
   BOOST_CHECK_GT(f.seq, head);
   BOOST_CHECK_EQUAL(ids_of(s.read_group("g", 100, now)), "f");
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(throughput)
-
-/// Not a benchmark with assertions on time: reports the rate of a full
-/// append, read_group, claim, settle pipeline and checks that it completed.
-BOOST_DATA_TEST_CASE(pipeline_100k, bdata::make(all_backends), name) {
-  harness h{name};
-  auto& s = *h.s;
-  constexpr size_t total = 100'000;
-  constexpr size_t batch_size = 500;
-  s.ensure_group({"g", {"*"}});
-  auto started = std::chrono::steady_clock::now();
-  millis_t now = t0;
-  size_t done = 0;
-  std::vector<event> batch;
-  std::vector<claim_request> reqs;
-  std::vector<settlement> items;
-  for (size_t base = 0; base < total; base += batch_size) {
-    batch.clear();
-    for (size_t i = 0; i < batch_size; ++i)
-      batch.push_back(make_event("ev-" + std::to_string(base + i),
-                                 "order.created", now));
-    s.append(batch, now, minute);
-    auto evs = s.read_group("g", batch_size, now);
-    reqs.clear();
-    for (auto& ev : evs)
-      reqs.push_back({"g", ev.id, ev.seq});
-    auto claims = s.claim(reqs, holder_a, now, 30'000, 3);
-    items.clear();
-    for (size_t i = 0; i < evs.size(); ++i)
-      items.push_back(done_of(make_delivery(evs[i], "g", claims[i].epoch)));
-    for (auto d : s.settle(items, now))
-      done += d == fence_decision::ok ? 1 : 0;
-    ++now;
-  }
-  auto secs = std::chrono::duration<double>(
-                std::chrono::steady_clock::now() - started)
-                .count();
-  BOOST_CHECK_EQUAL(done, total);
-  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
-  BOOST_CHECK_EQUAL(s.head(), total);
-  BOOST_TEST_MESSAGE(name << ": " << total << " events through append, "
-                          << "read_group, claim, settle in " << secs
-                          << " s = " << static_cast<long>(total / secs)
-                          << " events/s");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
