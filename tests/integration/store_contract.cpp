@@ -7,6 +7,7 @@
 #include "adapters/embedded/sqlite_store.hpp"
 #include "adapters/ports.hpp"
 #include "tests/support/print.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <sqlite3.h>
 
@@ -37,6 +38,7 @@ namespace bdata = boost::unit_test::data;
 namespace fs = std::filesystem;
 
 using namespace onceflow;
+using namespace onceflow::test;
 
 namespace {
 
@@ -66,33 +68,6 @@ public:
   }
 };
 
-/// A fresh temporary directory, removed with its contents.
-class temp_dir {
-public:
-  temp_dir() {
-    auto tmpl = (fs::temp_directory_path() / "onceflow-store-XXXXXX")
-                  .string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-
-  const fs::path& path() const {
-    return path_;
-  }
-
-private:
-  fs::path path_;
-};
-
 /// SQLite file in a fresh temporary directory.
 class sqlite_file_backend : public backend {
 public:
@@ -104,7 +79,7 @@ public:
   }
 
 private:
-  temp_dir dir_;
+  temp_dir dir_{"onceflow-store"};
 };
 
 /// Redis: each backend is one deployment (key prefix) on the shared server.
