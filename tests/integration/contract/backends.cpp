@@ -3,21 +3,26 @@
 #include "adapters/embedded/sqlite_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-/// Defined in store_contract_redis.cpp: true if redis-server is on PATH
-/// (prints why the Redis backend is skipped otherwise), and a factory for a
-/// fresh deployment (its own key prefix) on the shared test redis-server.
-bool redis_backend_available();
-std::function<onceflow::store_ptr()> make_redis_deployment();
-
 namespace onceflow::test {
 
 namespace {
+
+/// A factory for a fresh deployment (its own key prefix) on the shared
+/// server.
+std::function<store_ptr()> make_redis_deployment() {
+  auto prefix = unique_prefix("contract");
+  return [prefix] { return open_store(shared_server().url(), prefix); };
+}
 
 /// SQLite, private in-memory database (not persistent).
 class sqlite_memory_backend : public backend {
@@ -280,6 +285,96 @@ std::string items_of(const std::vector<event_listing_item>& xs) {
   event_listing l;
   l.items = xs;
   return items_of(l);
+}
+
+// -- Redis -------------------------------------------------------------------
+
+bool redis_backend_available() {
+  static const bool available = [] {
+    if (!find_on_path("redis-server").empty())
+      return true;
+    std::fprintf(stderr, "store_contract: redis-server is not on PATH: "
+                         "skipping the Redis backend and the redis_adapter "
+                         "tests (install redis-server to run them)\n");
+    return false;
+  }();
+  return available;
+}
+
+bool skip_redis_tests() {
+  if (redis_backend_available())
+    return false;
+  BOOST_TEST_MESSAGE("skipped: redis-server is not on PATH");
+  return true;
+}
+
+redis_server& shared_server() {
+  static std::unique_ptr<redis_server> server
+    = std::make_unique<redis_server>();
+  return *server;
+}
+
+std::string unique_prefix(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(::getpid()) + "-" + tag + "-"
+         + std::to_string(++counter) + ":";
+}
+
+store_ptr open_store(const std::string& url, const std::string& prefix) {
+  redis_options opts;
+  opts.url = url;
+  opts.prefix = prefix;
+  opts.connect_timeout_ms = 1000;
+  opts.command_timeout_ms = 10'000;
+  return make_redis_store(opts);
+}
+
+void expect_open_error(const redis_options& opts,
+                       const std::vector<std::string>& needles) {
+  try {
+    make_redis_store(opts);
+    BOOST_ERROR("opened " << opts.url << " without an error");
+  } catch (const store_error& ex) {
+    std::string what = ex.what();
+    BOOST_TEST_MESSAGE("error: " << what);
+    for (auto& n : needles)
+      BOOST_CHECK_MESSAGE(what.find(n) != std::string::npos,
+                          "'" << what << "' lacks '" << n << "'");
+  }
+}
+
+event make_event(const std::string& id, const std::string& type) {
+  auto ev = make_event(id, type, t0);
+  ev.prio = event{}.prio;
+  return ev;
+}
+
+std::vector<event> append_numbered(store& s, const std::string& prefix,
+                                   int n) {
+  std::vector<event> batch;
+  for (int i = 0; i < n; ++i)
+    batch.push_back(make_event(prefix + std::to_string(i), "t"));
+  s.append(batch, t0, 60'000);
+  return batch;
+}
+
+void process_all(store& s, const std::vector<event>& evs, millis_t now) {
+  std::vector<claim_request> reqs;
+  for (auto& ev : evs)
+    reqs.push_back({"g", ev.id, ev.seq});
+  auto ds = s.claim(reqs, "n/l", now, 60'000, 3);
+  std::vector<settlement> items;
+  for (size_t i = 0; i < evs.size(); ++i) {
+    BOOST_REQUIRE(ds.at(i).kind == claim_decision::granted);
+    settlement st;
+    st.kind = settle_kind::done;
+    st.dl.group = "g";
+    st.dl.ev = evs[i];
+    st.dl.epoch = ds[i].epoch;
+    items.push_back(st);
+  }
+  for (auto d : s.settle(items, now + 10))
+    BOOST_REQUIRE(d == fence_decision::ok);
 }
 
 } // namespace onceflow::test

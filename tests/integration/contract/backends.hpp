@@ -2,7 +2,8 @@
 
 // The fixture of the store contract suite: the backends every contract case
 // runs against, a harness that opens (and reopens) a store of one of them,
-// and the helpers the contract files share.
+// and the helpers the contract files share; the Redis server the Redis
+// backend and the redis_adapter tests share, and their helpers.
 //
 // The contract: every store adapter must pass every test case of the
 // *_contract suites (one file per port in this folder). Each case is a data
@@ -12,7 +13,9 @@
 // (backends.cpp).
 
 #include "adapters/ports.hpp"
+#include "adapters/redis/redis_store.hpp"
 #include "tests/support/print.hpp"
+#include "tests/support/redis_server.hpp"
 
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -55,7 +58,8 @@ struct backend_entry {
 };
 
 /// Every backend of this run: SQLite in memory, SQLite on a file, and Redis
-/// if redis-server is on PATH.
+/// (each backend a deployment on the shared server) if redis-server is on
+/// PATH.
 const std::vector<backend_entry>& backends();
 
 /// Names of the backends (of the persistent ones if `persistent_only`).
@@ -163,5 +167,42 @@ std::string items_of(const std::vector<event_listing_item>& xs);
 /// A list_events query.
 event_listing_query listing(event_status st, const std::string& group = "",
                             uint64_t after = 0, size_t limit = 100);
+
+// -- Redis -------------------------------------------------------------------
+
+/// True if redis-server is on PATH; prints once, otherwise, that the Redis
+/// backend and the redis_adapter tests are skipped (CI installs it, so CI
+/// never skips).
+bool redis_backend_available();
+
+/// True, with a message, if the test is to be skipped (no redis-server).
+bool skip_redis_tests();
+
+/// The server shared by every Redis backend of the contract suite and the
+/// redis_adapter tests that need no server of their own.
+redis_server& shared_server();
+
+/// A prefix no other deployment of this test run uses.
+std::string unique_prefix(const std::string& tag);
+
+/// A Redis store on `url` with the key prefix `prefix`.
+store_ptr open_store(const std::string& url, const std::string& prefix);
+
+/// Expects make_redis_store to throw store_error containing every needle.
+void expect_open_error(const redis_options& opts,
+                       const std::vector<std::string>& needles);
+
+/// An event of normal priority created at t0, with the payload
+/// {"id":"<id>"}.
+event make_event(const std::string& id, const std::string& type);
+
+/// Appends events `<prefix>0` .. `<prefix><n-1>` of type "t" at t0 to a
+/// store with group "g"; returns them with their seqs.
+std::vector<event> append_numbered(store& s, const std::string& prefix,
+                                   int n);
+
+/// Claims the events in group "g" at `now` and settles them done at
+/// now + 10; every step must succeed.
+void process_all(store& s, const std::vector<event>& evs, millis_t now);
 
 } // namespace onceflow::test
