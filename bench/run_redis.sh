@@ -11,12 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 events=${2:-100000}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
-  --daemonize yes --pidfile "$dir/redis.pid" >/dev/null
-trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+. bench/scratch_redis.sh
 cli() { redis-cli -p "$port" "$@"; }
 cpu() { cli info cpu | awk -F: '/used_cpu_(user|sys):/ {s+=$2} END {printf "%.6f", s}'; }
 calls() { cli info commandstats | awk -F'[=,:]' '/^cmdstat_/ {s+=$3} END {print s}'; }

@@ -5,7 +5,7 @@
 #include <boost/test/data/test_case.hpp>
 
 #include "actors/logic/backoff.hpp"
-#include "tests/unit/print.hpp"
+#include "tests/support/print.hpp"
 
 #include <cmath>
 #include <cstdint>

@@ -3,7 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/logic/event.hpp"
-#include "tests/unit/print.hpp"
+#include "tests/support/print.hpp"
 
 #include <regex>
 #include <set>

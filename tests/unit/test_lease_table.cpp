@@ -6,7 +6,7 @@
 
 #include "actors/logic/backoff.hpp"
 #include "actors/logic/lease_table.hpp"
-#include "tests/unit/print.hpp"
+#include "tests/support/print.hpp"
 
 #include <set>
 #include <string>

@@ -5,7 +5,7 @@
 #include <boost/test/data/test_case.hpp>
 
 #include "actors/logic/priority_queue.hpp"
-#include "tests/unit/print.hpp"
+#include "tests/support/print.hpp"
 
 #include <array>
 #include <ostream>

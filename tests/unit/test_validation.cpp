@@ -5,7 +5,7 @@
 #include <boost/test/data/test_case.hpp>
 
 #include "actors/logic/validation.hpp"
-#include "tests/unit/print.hpp"
+#include "tests/support/print.hpp"
 
 #include <nlohmann/json.hpp>
 
