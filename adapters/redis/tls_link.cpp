@@ -110,6 +110,20 @@ struct tls_link::impl {
   SSL* ssl = nullptr;
   redisReader* reader = nullptr;
   int command_timeout_ms = 0;
+  /// The server asked for a client certificate and none is configured: a
+  /// server that requires one closes the connection after the handshake,
+  /// and its "certificate required" alert may be lost in the reset.
+  bool certificate_missing = false;
+
+  /// "server closed the connection", naming a missing client certificate
+  /// the server asked for.
+  std::string closed_text() const {
+    if (certificate_missing)
+      return "server closed the connection: it asked for a client "
+             "certificate (certificate required?) and none is configured "
+             "([redis] tls-cert-file, tls-key-file)";
+    return "server closed the connection";
+  }
 
   ~impl() {
     if (ssl != nullptr)
@@ -141,7 +155,7 @@ struct tls_link::impl {
     if (e == SSL_ERROR_ZERO_RETURN
         || (e == SSL_ERROR_SSL
             && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING))
-      throw tls_link_error("server closed the connection", true);
+      throw tls_link_error(closed_text(), true);
     if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ
         || e == SSL_ERROR_WANT_WRITE) {
       if (saved == EAGAIN || saved == EWOULDBLOCK)
@@ -150,7 +164,7 @@ struct tls_link::impl {
                                + " ms (resource temporarily unavailable)",
                              false);
       if (saved == 0 || saved == ECONNRESET || saved == EPIPE)
-        throw tls_link_error("server closed the connection", true);
+        throw tls_link_error(closed_text(), true);
       throw tls_link_error(std::string{what} + ": " + std::strerror(saved),
                            false);
     }
@@ -203,11 +217,18 @@ tls_link::tls_link(const std::string& host, int port,
                              + "' (an unencrypted PEM key): "
                              + ssl_error("unreadable"),
                            false);
+  } else {
+    // Called only when the server asks for a certificate we do not have.
+    SSL_CTX_set_client_cert_cb(d_->ctx, [](SSL* ssl, X509**, EVP_PKEY**) {
+      static_cast<impl*>(SSL_get_app_data(ssl))->certificate_missing = true;
+      return 0;
+    });
   }
   d_->ssl = SSL_new(d_->ctx);
   if (d_->ssl == nullptr)
     throw tls_link_error("TLS: " + ssl_error("cannot create a session"),
                          false);
+  SSL_set_app_data(d_->ssl, d_.get());
   if (SSL_set_fd(d_->ssl, d_->fd) != 1)
     throw tls_link_error("TLS: " + ssl_error("cannot use the socket"), false);
   // The server's certificate must name the host (IP address or DNS name):

@@ -4,6 +4,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "actors/handlers.hpp"
 #include "tests/integration/webhook/test_server.hpp"
 
 #include <nlohmann/json.hpp>
