@@ -1,5 +1,6 @@
 #include "adapters/redis/redis_store.hpp"
 
+#include "adapters/redis/redis_reply.hpp"
 #include "adapters/redis/redis_scripts.hpp"
 #include "adapters/redis/redis_url.hpp"
 #include "adapters/redis/tls_link.hpp"
@@ -130,63 +131,12 @@ constexpr const char* layout_upgradable = "2";
 /// scripts/due.lua).
 constexpr millis_t retry_hold_ms = 60000;
 
-// -- replies -----------------------------------------------------------------
-
-struct reply_deleter {
-  void operator()(redisReply* r) const {
-    if (r != nullptr)
-      freeReplyObject(r);
-  }
-};
-
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
-
 struct context_deleter {
   void operator()(redisContext* c) const {
     if (c != nullptr)
       redisFree(c);
   }
 };
-
-std::string str_of(const redisReply* r) {
-  if (r == nullptr)
-    return {};
-  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS
-      || r->type == REDIS_REPLY_ERROR)
-    return std::string(r->str, r->len);
-  if (r->type == REDIS_REPLY_INTEGER)
-    return std::to_string(r->integer);
-  return {};
-}
-
-int64_t int_of(const redisReply* r) {
-  if (r == nullptr)
-    return 0;
-  if (r->type == REDIS_REPLY_INTEGER)
-    return r->integer;
-  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
-    std::string s(r->str, r->len);
-    try {
-      size_t used = 0;
-      // Scores may come as "1700000000100" or in exponent form.
-      if (s.find_first_of(".eE") != std::string::npos)
-        return static_cast<int64_t>(std::stod(s));
-      auto v = std::stoll(s, &used);
-      return v;
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
-uint64_t u64_of(const redisReply* r) {
-  return static_cast<uint64_t>(int_of(r));
-}
-
-bool is_array(const redisReply* r) {
-  return r != nullptr && r->type == REDIS_REPLY_ARRAY;
-}
 
 using codec::dump;
 
@@ -346,7 +296,7 @@ private:
   [[noreturn]] void
   fail(const std::string& op, const std::string& msg,
        store_error::kind k = store_error::kind::failure) {
-    throw store_error(base_ + ": " + op + ": " + msg, k);
+    fail_call(base_, op, msg, k);
   }
 
   /// Connects (or reconnects) and applies timeout, AUTH and SELECT. After a
@@ -452,19 +402,6 @@ private:
   /// Checks the types of every key we know of; throws naming a key of the
   /// wrong type.
   void check_types(const std::string& op);
-
-  event decode_event(const redisReply* id, const redisReply* fields);
-
-  delivery decode_delivery(const std::string& text, const std::string& op);
-
-  /// The attempts kept with a ledger value ("<epoch> <at>[ <attempts>]").
-  std::vector<attempt_record> decode_ledger(const std::string& value,
-                                            const std::string& op);
-
-  std::vector<dlq_entry> read_dlq(const redisReply* r,
-                                  std::vector<uint64_t>* positions,
-                                  std::vector<std::string>* groups,
-                                  const std::string& op);
 
   redis_options opts_;
   redis_url url_;
@@ -930,112 +867,6 @@ void redis_store::check_types(const std::string& op) {
     check(per_group);
 }
 
-/// Splits a log entry's `d` field: priority, created_at, trace id, payload
-/// (the payload last: it may hold any byte).
-void unpack_fields(event& ev, std::string_view d) {
-  std::string_view parts[3];
-  for (auto& part : parts) {
-    auto sep = d.find('\x1f');
-    if (sep == std::string_view::npos)
-      throw store_error("decode log entry: bad 'd' field");
-    part = d.substr(0, sep);
-    d.remove_prefix(sep + 1);
-  }
-  try {
-    ev.prio = codec::priority_from_int(std::stoi(std::string(parts[0])));
-    ev.created_at = std::stoll(std::string(parts[1]));
-  } catch (const std::exception&) {
-    throw store_error("decode log entry: bad 'd' field");
-  }
-  ev.trace_id = std::string(parts[2]);
-  ev.payload = std::string(d);
-}
-
-event redis_store::decode_event(const redisReply* id,
-                                const redisReply* fields) {
-  event ev;
-  auto sid = str_of(id);
-  if (sid.size() > 2)
-    ev.seq = std::stoull(sid.substr(2));
-  if (!is_array(fields))
-    return ev;
-  for (size_t j = 0; j + 1 < fields->elements; j += 2) {
-    auto name = str_of(fields->element[j]);
-    auto* v = fields->element[j + 1];
-    if (name == "i")
-      ev.id = str_of(v);
-    else if (name == "t")
-      ev.type = str_of(v);
-    else if (name == "p")
-      ev.payload = str_of(v);
-    else if (name == "r")
-      ev.prio = codec::priority_from_int(int_of(v));
-    else if (name == "c")
-      ev.created_at = int_of(v);
-    else if (name == "tr")
-      ev.trace_id = str_of(v);
-    else if (name == "d" && v != nullptr && v->type == REDIS_REPLY_STRING)
-      unpack_fields(ev, std::string_view(v->str, v->len));
-  }
-  return ev;
-}
-
-delivery redis_store::decode_delivery(const std::string& text,
-                                      const std::string& op) {
-  try {
-    return codec::delivery_from_json(text);
-  } catch (const codec::decode_error& ex) {
-    fail(op, ex.what());
-  }
-}
-
-std::vector<attempt_record>
-redis_store::decode_ledger(const std::string& value, const std::string& op) {
-  // "<epoch> <at>" optionally followed by " <encoded attempts>"; the
-  // attempts may contain spaces, so only the first two separate fields.
-  auto sp1 = value.find(' ');
-  auto sp2 = sp1 == std::string::npos ? sp1 : value.find(' ', sp1 + 1);
-  auto head_end = sp2 == std::string::npos ? value.size() : sp2;
-  std::vector<attempt_record> out;
-  if (sp2 != std::string::npos) {
-    try {
-      out = codec::decode_attempts(value.substr(sp2 + 1));
-    } catch (const codec::decode_error& ex) {
-      fail(op, ex.what());
-    }
-  }
-  if (out.empty()) {
-    // Committed without a history (or before histories were kept): the
-    // final attempt only, as far as the ledger knows it.
-    if (sp1 == std::string::npos)
-      fail(op, "decode ledger entry: bad value");
-    attempt_record r;
-    try {
-      r.epoch = std::stoull(value.substr(0, sp1));
-      r.at = std::stoll(value.substr(sp1 + 1, head_end - sp1 - 1));
-    } catch (const std::exception&) {
-      fail(op, "decode ledger entry: bad value");
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-/// Reads g, status pairs from `r` starting at element `from`.
-std::vector<group_status> read_statuses(const redisReply* r, size_t from) {
-  std::vector<group_status> out;
-  for (size_t i = from; i + 1 < r->elements; i += 2) {
-    group_status gs;
-    gs.group = str_of(r->element[i]);
-    auto st = int_of(r->element[i + 1]);
-    if (st < 0 || st > static_cast<int64_t>(event_status::dead))
-      st = 0;
-    gs.status = static_cast<event_status>(st);
-    out.push_back(std::move(gs));
-  }
-  return out;
-}
-
 // -- log_port ----------------------------------------------------------------
 
 void redis_store::ensure_group(const group_spec& spec) {
@@ -1423,43 +1254,6 @@ millis_t redis_store::next_due() {
 
 // -- dlq_port ----------------------------------------------------------------
 
-std::vector<dlq_entry>
-redis_store::read_dlq(const redisReply* r, std::vector<uint64_t>* positions,
-                      std::vector<std::string>* groups,
-                      const std::string& op) {
-  std::vector<dlq_entry> out;
-  if (!is_array(r))
-    return out;
-  for (size_t i = 0; i + 2 < r->elements; i += 3) {
-    auto pos = u64_of(r->element[i]);
-    auto* f = r->element[i + 1];
-    dlq_entry e;
-    e.dl = decode_delivery(str_of(r->element[i + 2]), op);
-    std::string grp;
-    if (is_array(f))
-      for (size_t j = 0; j + 1 < f->elements; j += 2) {
-        auto name = str_of(f->element[j]);
-        auto* v = f->element[j + 1];
-        if (name == "r") {
-          if (!parse_dlq_reason(str_of(v), e.reason))
-            fail(op, "decode dlq entry: bad reason");
-        } else if (name == "e") {
-          e.last_error = str_of(v);
-        } else if (name == "t") {
-          e.dead_at = int_of(v);
-        } else if (name == "g") {
-          grp = str_of(v);
-        }
-      }
-    if (positions != nullptr)
-      positions->push_back(pos);
-    if (groups != nullptr)
-      groups->push_back(std::move(grp));
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
 dlq_page redis_store::dlq_list(const dlq_query& q) {
   dlq_page page;
   if (q.limit == 0)
@@ -1468,14 +1262,15 @@ dlq_page redis_store::dlq_list(const dlq_query& q) {
                 {"list", std::to_string(q.after), std::to_string(q.limit),
                  q.group},
                 "dlq_list", gen_check::none);
-  page.entries = read_dlq(r.get(), &page.positions, nullptr, "dlq_list");
+  page.entries = decode_dlq(r.get(), &page.positions, nullptr, base_,
+                            "dlq_list");
   return page;
 }
 
 std::vector<dlq_entry> redis_store::dlq_get(const std::string& event_id) {
   auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_get",
                 gen_check::none);
-  return read_dlq(r.get(), nullptr, nullptr, "dlq_get");
+  return decode_dlq(r.get(), nullptr, nullptr, base_, "dlq_get");
 }
 
 size_t redis_store::dlq_replay(const std::string& event_id,
@@ -1486,7 +1281,8 @@ size_t redis_store::dlq_replay(const std::string& event_id,
                 gen_check::check);
   std::vector<uint64_t> positions;
   std::vector<std::string> groups;
-  auto entries = read_dlq(r.get(), &positions, &groups, "dlq_replay");
+  auto entries = decode_dlq(r.get(), &positions, &groups, base_,
+                            "dlq_replay");
   std::vector<std::string> args{"replay", std::to_string(now)};
   size_t picked = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -1530,25 +1326,7 @@ std::vector<processed_record>
 redis_store::processed_of(const std::string& event_id) {
   auto r = eval(sc_processed_of, {event_id}, "processed_of",
                 gen_check::none);
-  std::vector<processed_record> out;
-  if (!is_array(r.get()))
-    return out;
-  for (size_t i = 0; i < r->elements; ++i) {
-    try {
-      auto doc = json::parse(str_of(r->element[i]));
-      processed_record rec;
-      doc.at("g").get_to(rec.group);
-      doc.at("i").get_to(rec.event_id);
-      doc.at("s").get_to(rec.seq);
-      doc.at("t").get_to(rec.type);
-      doc.at("e").get_to(rec.epoch);
-      doc.at("a").get_to(rec.attempt);
-      doc.at("at").get_to(rec.at);
-      out.push_back(std::move(rec));
-    } catch (const json::exception& ex) {
-      fail("processed_of", std::string("decode record: ") + ex.what());
-    }
-  }
+  auto out = decode_processed(r.get(), base_, "processed_of");
   std::sort(out.begin(), out.end(),
             [](const processed_record& a, const processed_record& b) {
               return std::tie(a.at, a.group) < std::tie(b.at, b.group);
@@ -1570,25 +1348,7 @@ std::vector<group_history>
 redis_store::history_of(const std::string& event_id) {
   const std::string op = "history_of";
   auto r = eval(sc_history, {event_id}, op, gen_check::none);
-  std::vector<group_history> out;
-  if (!is_array(r.get()) || r->elements < 1)
-    return out;
-  if ((r->elements - 1) % 3 != 0)
-    fail(op, "unexpected reply from the history script");
-  for (size_t i = 1; i + 2 < r->elements; i += 3) {
-    group_history h;
-    h.group = str_of(r->element[i]);
-    auto st = int_of(r->element[i + 1]);
-    if (st < 0 || st > static_cast<int64_t>(event_status::dead))
-      st = 0;
-    h.status = static_cast<event_status>(st);
-    auto src = str_of(r->element[i + 2]);
-    if (h.status == event_status::processed)
-      h.attempts = decode_ledger(src, op);
-    else if (!src.empty())
-      h.attempts = decode_delivery(src, op).history;
-    out.push_back(std::move(h));
-  }
+  auto out = decode_history(r.get(), base_, op);
   std::sort(out.begin(), out.end(),
             [](const group_history& a, const group_history& b) {
               return a.group < b.group;
@@ -1597,7 +1357,6 @@ redis_store::history_of(const std::string& event_id) {
 }
 
 event_listing redis_store::list_events(const event_listing_query& q) {
-  event_listing out;
   auto limit = std::max<size_t>(q.limit, 1);
   auto budget = std::min<size_t>(std::max<size_t>(limit * 4, 256), 5000);
   auto r = eval(sc_list_events,
@@ -1605,19 +1364,7 @@ event_listing redis_store::list_events(const event_listing_query& q) {
                  std::to_string(q.after), std::to_string(limit),
                  std::to_string(budget)},
                 "list_events", gen_check::none, q.group);
-  if (!is_array(r.get()) || r->elements < 1 || (r->elements - 1) % 4 != 0)
-    fail("list_events", "unexpected reply from the list_events script");
-  out.next = u64_of(r->element[0]);
-  out.items.reserve((r->elements - 1) / 4);
-  for (size_t i = 1; i + 3 < r->elements; i += 4) {
-    event_listing_item it;
-    it.group = str_of(r->element[i]);
-    it.event_id = str_of(r->element[i + 1]);
-    it.type = str_of(r->element[i + 2]);
-    it.seq = u64_of(r->element[i + 3]);
-    it.status = q.status;
-    out.items.push_back(std::move(it));
-  }
+  auto out = decode_listing(r.get(), q.status, base_, "list_events");
   // The script lists the groups of one seq in hash order.
   std::sort(out.items.begin(), out.items.end(),
             [](const event_listing_item& a, const event_listing_item& b) {
