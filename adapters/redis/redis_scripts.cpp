@@ -38,6 +38,11 @@ const std::string& script_text(script_id id) {
   return texts[id];
 }
 
+bool script_answers_rerun(script_id id) {
+  return id != sc_append && id != sc_reclaim && id != sc_dlq_remove
+         && id != sc_trim;
+}
+
 const char* layout_upgrade_script() {
   return redis_lua::layout_upgrade;
 }

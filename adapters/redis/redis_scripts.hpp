@@ -40,6 +40,18 @@ enum script_id : size_t {
 /// same SHA1, in every version of the store whose scripts did not change.
 const std::string& script_text(script_id id);
 
+/// True if the script may be sent again when the connection failed after
+/// it was sent (it may or may not have run), because a second run answers
+/// like the first: the scripts that only read, group registration, and
+/// claim, settle and take_due, which recognise their own earlier run (same
+/// holder or epoch and the same `now`) and answer what it did. The others
+/// fail and their callers retry the operation: a second append would
+/// answer `duplicate` for its own events, a reclaim would skip the entries
+/// the first run took (they come back through a later reclaim), a DLQ
+/// change would report 0, a trim would trim and count more. (The read
+/// transaction of read_group is not sent again either, like reclaim.)
+bool script_answers_rerun(script_id id);
+
 /// The script that takes over data of key layout 2
 /// (scripts/layout_upgrade.lua; EVAL without the prelude).
 const char* layout_upgrade_script();

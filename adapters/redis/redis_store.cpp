@@ -1,9 +1,9 @@
 #include "adapters/redis/redis_store.hpp"
 
+#include "adapters/redis/redis_connection.hpp"
 #include "adapters/redis/redis_reply.hpp"
 #include "adapters/redis/redis_scripts.hpp"
 #include "adapters/redis/redis_url.hpp"
-#include "adapters/redis/tls_link.hpp"
 
 #include "adapters/codec.hpp"
 
@@ -11,22 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <map>
 #include <memory>
 #include <random>
-#include <set>
-#include <unordered_map>
-#include <unordered_set>
-#include <string_view>
+#include <string>
 #include <tuple>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 /// Key layout: the table "Redis keys" in docs/architecture.md names every
 /// key, its type and its content; keep it in step with the scripts
@@ -131,27 +123,7 @@ constexpr const char* layout_upgradable = "2";
 /// scripts/due.lua).
 constexpr millis_t retry_hold_ms = 60000;
 
-struct context_deleter {
-  void operator()(redisContext* c) const {
-    if (c != nullptr)
-      redisFree(c);
-  }
-};
-
 using codec::dump;
-
-timeval to_timeval(int ms) {
-  timeval tv;
-  tv.tv_sec = ms / 1000;
-  tv.tv_usec = (ms % 1000) * 1000;
-  return tv;
-}
-
-std::string lower_first(std::string s) {
-  if (!s.empty())
-    s[0] = static_cast<char>(std::tolower(static_cast<uint8_t>(s[0])));
-  return s;
-}
 
 std::string join_patterns(const std::vector<std::string>& patterns) {
   std::string out;
@@ -296,58 +268,12 @@ private:
   [[noreturn]] void
   fail(const std::string& op, const std::string& msg,
        store_error::kind k = store_error::kind::failure) {
-    fail_call(base_, op, msg, k);
+    conn_.fail(op, msg, k);
   }
-
-  /// Connects (or reconnects) and applies timeout, AUTH and SELECT. After a
-  /// failed attempt, further attempts wait for a backoff (100 ms doubling
-  /// up to 5 s, with jitter): calls in between fail at once, naming the
-  /// last error, instead of each waiting for the connect timeout.
-  void connect();
-
-  /// One connection attempt (no backoff).
-  void connect_now();
-
-  /// Makes sure the connection is usable.
-  void ensure_connected() {
-    if (!connected() || broken_)
-      connect();
-  }
-
-  /// A connection is there (plain or TLS), usable or not.
-  bool connected() const {
-    return ctx_ != nullptr || tls_ != nullptr;
-  }
-
-  /// Sends one command and reads its reply; throws on I/O errors. Error
-  /// replies are returned. `repeatable`: see pipeline.
-  reply_ptr raw(const std::vector<std::string>& args, const std::string& op,
-                bool repeatable = true);
 
   /// Like `raw`, but throws on error replies (diagnosing WRONGTYPE).
   reply_ptr command(const std::vector<std::string>& args,
                     const std::string& op);
-
-  /// Sends several commands in one round trip. A connection the server
-  /// closed while it was idle (restart, idle timeout) is noticed before
-  /// sending (a non-blocking peek sees the end of the stream) and replaced
-  /// first. If it turns out closed only after the commands were sent, they
-  /// may or may not have run: `repeatable` commands (reads, and writes that
-  /// come out the same when run twice) are sent once more over a new
-  /// connection, the others fail.
-  std::vector<reply_ptr> pipeline(const std::vector<std::vector<std::string>>&
-                                    cmds,
-                                  const std::string& op,
-                                  bool repeatable = true);
-
-  /// One attempt of `pipeline`; sets `closed` if the connection turned out
-  /// to be closed by the server (EOF, reset) rather than slow or refused.
-  std::vector<reply_ptr>
-  pipeline_once(const std::vector<std::vector<std::string>>& cmds,
-                const std::string& op, bool& closed);
-
-  /// True if the idle connection was closed by the server.
-  bool closed_by_server();
 
   /// How a script call treats the store generation (see the header).
   enum class gen_check {
@@ -390,8 +316,6 @@ private:
   [[noreturn]] void fail_generation(const std::string& op,
                                     const std::string& detail);
 
-  void load_scripts();
-
   /// Warns (startup_warnings) when Redis may evict keys.
   void check_eviction();
 
@@ -408,18 +332,7 @@ private:
   std::string base_;
   std::vector<std::string> warnings_;
   std::string prefix_;
-  /// Owned here, so that a constructor that throws frees it too.
-  std::unique_ptr<redisContext, context_deleter> ctx_;
-  /// The connection instead of ctx_ for rediss:// URLs.
-  std::unique_ptr<tls_link> tls_;
-  bool broken_ = false;
-  /// Reconnect backoff (see connect): the current delay, when the next
-  /// attempt may start (steady clock, ms), and the last attempt's error.
-  int backoff_ms_ = 0;
-  bool connecting_ = false;
-  int64_t retry_at_ = 0;
-  std::string connect_error_;
-  std::string shas_[sc_count];
+  redis_connection conn_;
   /// Numbers take_due calls (marks in `retry:taken`).
   uint64_t take_calls_ = 0;
   /// Identifies this store object in `retry:taken` (a restart is a new
@@ -448,11 +361,14 @@ std::string new_generation_token() {
 }
 
 redis_store::redis_store(const redis_options& opts)
-  : opts_(opts), url_(parse_redis_url(opts.url)), prefix_(opts.prefix) {
-  base_ = url_.name();
+  : opts_(opts),
+    url_(parse_redis_url(opts.url)),
+    base_(url_.name()),
+    prefix_(opts.prefix),
+    conn_(url_, opts) {
   if (opts_.consumer.empty())
     throw store_error(base_ + ": the consumer name must not be empty");
-  connect();
+  conn_.connect();
   check_types("open");
   open_generation();
   check_eviction();
@@ -461,7 +377,7 @@ redis_store::redis_store(const redis_options& opts)
 void redis_store::open_generation() {
   // The layout first: data of another layout (an older onceflow: no
   // `layout` key, but its `ids` hash) is refused instead of misread.
-  auto ls = pipeline({{"GET", key("layout")}, {"EXISTS", key("ids")}},
+  auto ls = conn_.pipeline({{"GET", key("layout")}, {"EXISTS", key("ids")}},
                      "open");
   for (auto& r : ls)
     if (r->type == REDIS_REPLY_ERROR)
@@ -487,7 +403,7 @@ void redis_store::open_generation() {
                    + layout + ", this onceflow reads layout "
                    + layout_version
                    + "; use the matching onceflow or another prefix");
-  auto rs = pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
+  auto rs = conn_.pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
                       {"GET", key("gen")},
                       {"SET", key("layout"), layout_version, "NX"}},
                      "open");
@@ -516,7 +432,7 @@ void redis_store::generation_changed(const std::string& op,
   if (current == "none") {
     // The data was lost: start a new generation. SET NX, then GET: nodes
     // racing here agree on the first token set.
-    auto rs = pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
+    auto rs = conn_.pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
                         {"GET", key("gen")},
                         {"SET", key("layout"), layout_version, "NX"}},
                        op);
@@ -543,7 +459,7 @@ void redis_store::take_notice(const std::string& op) {
 
 void redis_store::check_eviction() {
   // An evicting Redis may drop accepted events, leases or ledger entries.
-  auto r = raw({"CONFIG", "GET", "maxmemory-policy"}, "open");
+  auto r = conn_.raw({"CONFIG", "GET", "maxmemory-policy"}, "open");
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
     warnings_.push_back(base_ + ": cannot read maxmemory-policy (CONFIG GET "
                                 "refused?); make sure it is noeviction");
@@ -552,7 +468,7 @@ void redis_store::check_eviction() {
   auto policy = str_of(r->element[1]);
   if (policy == "noeviction")
     return;
-  auto m = raw({"CONFIG", "GET", "maxmemory"}, "open");
+  auto m = conn_.raw({"CONFIG", "GET", "maxmemory"}, "open");
   auto limit = m && m->type == REDIS_REPLY_ARRAY && m->elements >= 2
                  ? str_of(m->element[1])
                  : std::string{"?"};
@@ -564,205 +480,9 @@ void redis_store::check_eviction() {
                         "events; set maxmemory-policy noeviction");
 }
 
-int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::steady_clock::now().time_since_epoch())
-    .count();
-}
-
-void redis_store::connect() {
-  auto now = steady_now_ms();
-  if (now < retry_at_)
-    throw store_error(connect_error_ + " (reconnecting: next attempt in "
-                      + std::to_string(retry_at_ - now) + " ms)");
-  connecting_ = true;
-  try {
-    connect_now();
-    connecting_ = false;
-    backoff_ms_ = 0;
-    retry_at_ = 0;
-  } catch (const store_error& ex) {
-    connecting_ = false;
-    backoff_ms_ = std::min(5000, std::max(100, backoff_ms_ * 2));
-    // Jitter: nodes that lost Redis together do not come back in step.
-    static thread_local std::minstd_rand rng{std::random_device{}()};
-    auto delay = backoff_ms_ / 2
-                 + static_cast<int>(rng() % static_cast<unsigned>(
-                                      backoff_ms_ / 2 + 1));
-    retry_at_ = steady_now_ms() + delay;
-    connect_error_ = ex.what();
-    throw;
-  }
-}
-
-void redis_store::connect_now() {
-  ctx_.reset();
-  tls_.reset();
-  broken_ = true;
-  if (url_.tls) {
-    tls_link_options to;
-    to.ca_file = opts_.tls_ca_file;
-    to.cert_file = opts_.tls_cert_file;
-    to.key_file = opts_.tls_key_file;
-    to.connect_timeout_ms = opts_.connect_timeout_ms;
-    to.command_timeout_ms = opts_.command_timeout_ms;
-    try {
-      tls_ = std::make_unique<tls_link>(url_.host, url_.port, to);
-    } catch (const tls_link_error& ex) {
-      throw store_error(base_ + ": " + ex.what());
-    }
-  } else {
-    ctx_.reset(redisConnectWithTimeout(url_.host.c_str(), url_.port,
-                                       to_timeval(opts_.connect_timeout_ms)));
-    if (ctx_ == nullptr)
-      throw store_error(base_ + ": cannot allocate a redis context");
-    if (ctx_->err != 0) {
-      std::string msg = lower_first(ctx_->errstr);
-      ctx_.reset();
-      throw store_error(base_ + ": " + msg);
-    }
-    if (opts_.command_timeout_ms > 0)
-      redisSetTimeout(ctx_.get(), to_timeval(opts_.command_timeout_ms));
-  }
-  broken_ = false;
-  if (url_.has_auth) {
-    std::vector<std::string> args{"AUTH"};
-    if (!url_.user.empty())
-      args.push_back(url_.user);
-    args.push_back(url_.password);
-    auto r = raw(args, "connect");
-    if (r->type == REDIS_REPLY_ERROR) {
-      broken_ = true;
-      throw store_error(base_ + ": authentication failed (" + str_of(r.get())
-                        + ")");
-    }
-  }
-  {
-    auto r = raw({"SELECT", std::to_string(url_.db)}, "connect");
-    if (r->type == REDIS_REPLY_ERROR) {
-      broken_ = true;
-      auto msg = str_of(r.get());
-      if (msg.rfind("NOAUTH", 0) == 0)
-        throw store_error(base_ + ": authentication required (" + msg
-                          + "): put user:password into the URL");
-      throw store_error(base_ + ": SELECT " + std::to_string(url_.db)
-                        + " failed (" + msg + ")");
-    }
-  }
-  load_scripts();
-}
-
-void redis_store::load_scripts() {
-  std::vector<std::vector<std::string>> cmds;
-  for (size_t i = 0; i < sc_count; ++i)
-    cmds.push_back({"SCRIPT", "LOAD",
-                    script_text(static_cast<script_id>(i))});
-  auto replies = pipeline(cmds, "load scripts");
-  for (size_t i = 0; i < sc_count; ++i) {
-    if (replies[i]->type != REDIS_REPLY_STRING) {
-      broken_ = true;
-      fail("load scripts", str_of(replies[i].get()));
-    }
-    shas_[i] = str_of(replies[i].get());
-  }
-}
-
-reply_ptr redis_store::raw(const std::vector<std::string>& args,
-                           const std::string& op, bool repeatable) {
-  auto replies = pipeline({args}, op, repeatable);
-  return std::move(replies.front());
-}
-
-std::vector<reply_ptr>
-redis_store::pipeline(const std::vector<std::vector<std::string>>& cmds,
-                      const std::string& op, bool repeatable) {
-  // Not while setting a connection up (AUTH, SELECT, SCRIPT LOAD).
-  if (connected() && !broken_ && !connecting_ && closed_by_server())
-    broken_ = true; // Reconnects below, before anything is sent.
-  bool was_up = connected() && !broken_ && !connecting_;
-  bool closed = false;
-  try {
-    return pipeline_once(cmds, op, closed);
-  } catch (const store_error&) {
-    if (!was_up || !closed || !repeatable)
-      throw;
-  }
-  // The connection closed under the call: once more over a fresh one (a
-  // server that is down fails here, with the connect error).
-  return pipeline_once(cmds, op, closed);
-}
-
-bool redis_store::closed_by_server() {
-  // Nothing is outstanding between calls, so any readable byte or the end
-  // of the stream means the server has closed (or is closing) the
-  // connection.
-  if (tls_ != nullptr)
-    return tls_->closed_by_server();
-  return peer_closed(ctx_->fd);
-}
-
-std::vector<reply_ptr>
-redis_store::pipeline_once(const std::vector<std::vector<std::string>>& cmds,
-                           const std::string& op, bool& closed) {
-  closed = false;
-  if (!connected() || broken_)
-    connect();
-  if (tls_ != nullptr) {
-    std::vector<reply_ptr> out;
-    out.reserve(cmds.size());
-    try {
-      tls_->send(cmds);
-      for (size_t i = 0; i < cmds.size(); ++i)
-        out.emplace_back(tls_->receive());
-    } catch (const tls_link_error& ex) {
-      broken_ = true;
-      closed = ex.closed;
-      fail(op, ex.what());
-    }
-    return out;
-  }
-  command_argv cmd;
-  for (auto& args : cmds) {
-    cmd.set(args);
-    if (redisAppendCommandArgv(ctx_.get(), cmd.argc(), cmd.argv.data(),
-                               cmd.lens.data())
-        != REDIS_OK) {
-      broken_ = true;
-      closed = ctx_->err == REDIS_ERR_EOF;
-      fail(op, lower_first(ctx_->errstr));
-    }
-  }
-  std::vector<reply_ptr> out;
-  out.reserve(cmds.size());
-  for (size_t i = 0; i < cmds.size(); ++i) {
-    void* r = nullptr;
-    if (redisGetReply(ctx_.get(), &r) != REDIS_OK || r == nullptr) {
-      broken_ = true;
-      // EOF, or a reset / broken pipe: the server closed the connection
-      // (a timeout is not: the server may still be running the command).
-      closed = ctx_->err == REDIS_ERR_EOF
-               || (ctx_->err == REDIS_ERR_IO
-                   && (errno == ECONNRESET || errno == EPIPE
-                       || std::strstr(ctx_->errstr, "reset") != nullptr
-                       || std::strstr(ctx_->errstr, "roken pipe")
-                            != nullptr));
-      std::string msg = ctx_->err != 0 ? lower_first(ctx_->errstr)
-                                       : "no reply";
-      if (ctx_->err == REDIS_ERR_IO
-          && (msg.find("temporarily unavailable") != std::string::npos
-              || msg.find("timed out") != std::string::npos))
-        msg = "timeout after " + std::to_string(opts_.command_timeout_ms)
-              + " ms (" + msg + ")";
-      fail(op, msg);
-    }
-    out.emplace_back(static_cast<redisReply*>(r));
-  }
-  return out;
-}
-
 reply_ptr redis_store::command(const std::vector<std::string>& args,
                                const std::string& op) {
-  auto r = raw(args, op);
+  auto r = conn_.raw(args, op);
   if (r->type == REDIS_REPLY_ERROR)
     error_reply(r.get(), op, {});
   return r;
@@ -771,30 +491,9 @@ reply_ptr redis_store::command(const std::vector<std::string>& args,
 reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
                             const std::string& op, gen_check gc,
                             const std::string& group) {
-  ensure_connected();
   args.push_back(gc == gen_check::none ? std::string{} : gen_);
   args.insert(args.begin(), prefix_);
-  args.insert(args.begin(), "0");
-  args.insert(args.begin(), shas_[id]);
-  args.insert(args.begin(), "EVALSHA");
-  // When a connection fails under a script, only scripts that answer a
-  // second run like the first are sent again: reads, group registration,
-  // and claim, settle and take_due, which recognise their own earlier run
-  // (same holder/epoch and `now`). The others fail and their callers retry
-  // the operation: an append would answer `duplicate` for its own events,
-  // a read or reclaim would skip the entries the first run took (they come
-  // back through reclaim), a DLQ change would report 0, a trim would trim
-  // and count more.
-  bool repeatable = id != sc_append && id != sc_reclaim
-                    && id != sc_dlq_remove && id != sc_trim;
-  auto r = raw(args, op, repeatable);
-  if (r->type == REDIS_REPLY_ERROR && str_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
-    // The server lost its script cache (restart, SCRIPT FLUSH): the script
-    // did not run.
-    load_scripts();
-    args[1] = shas_[id];
-    r = raw(args, op, repeatable);
-  }
+  auto r = conn_.evalsha(id, args, op);
   if (r->type == REDIS_REPLY_ERROR) {
     auto msg = str_of(r.get());
     if (gc != gen_check::none && msg.rfind("GENERATION ", 0) == 0)
@@ -833,7 +532,7 @@ void redis_store::check_types(const std::string& op) {
     std::vector<std::vector<std::string>> cmds;
     for (auto& x : xs)
       cmds.push_back({"TYPE", x.first});
-    auto replies = pipeline(cmds, op);
+    auto replies = conn_.pipeline(cmds, op);
     for (size_t i = 0; i < xs.size(); ++i) {
       auto got = str_of(replies[i].get());
       if (replies[i]->type == REDIS_REPLY_ERROR)
@@ -848,7 +547,7 @@ void redis_store::check_types(const std::string& op) {
   };
   check(expect);
   // Per-group keys of the groups we know of.
-  auto r = raw({"HKEYS", key("groups")}, op);
+  auto r = conn_.raw({"HKEYS", key("groups")}, op);
   if (!is_array(r.get()))
     return;
   std::vector<std::pair<std::string, std::string>> per_group;
@@ -986,7 +685,7 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
   auto ttl_arg = ttl > 0 ? std::to_string(ttl) : std::string{};
   while (out.size() < max) {
     auto want = max - out.size();
-    auto rs = pipeline(
+    auto rs = conn_.pipeline(
       {{"MULTI"},
        {"EVAL", script_text(sc_read_before), "0", prefix_, group, ""},
        {"XREADGROUP", "GROUP", group, opts_.consumer, "COUNT",
