@@ -1,6 +1,7 @@
 #include "adapters/redis/redis_store.hpp"
 
 #include "adapters/redis/redis_connection.hpp"
+#include "adapters/redis/redis_keys.hpp"
 #include "adapters/redis/redis_reply.hpp"
 #include "adapters/redis/redis_scripts.hpp"
 #include "adapters/redis/redis_url.hpp"
@@ -109,15 +110,6 @@ namespace onceflow {
 namespace {
 
 using json = nlohmann::json;
-
-/// The version of the key layout below (key `layout`). 1: the layout
-/// before it (no `layout` key): an `ids` hash, lease and ledger hashes.
-/// 2: the PEL mirror held one member per pending seq; layout 3 (runs of
-/// seqs per member) reads such members as runs of one, so data of layout 2
-/// is taken over as it is (the key says 3 from then on: onceflow versions
-/// that write single seqs refuse it).
-constexpr const char* layout_version = "3";
-constexpr const char* layout_upgradable = "2";
 
 /// How long a retry taken by another node is left to it (see
 /// scripts/due.lua).
@@ -249,7 +241,7 @@ public:
   }
 
   std::string describe() const override {
-    return base_ + "/" + std::to_string(url_.db) + " prefix=" + prefix_;
+    return base_ + "/" + std::to_string(url_.db) + " prefix=" + keys_.prefix();
   }
 
   std::vector<std::string> startup_warnings() const override {
@@ -258,11 +250,11 @@ public:
 
 private:
   std::string key(const char* name) const {
-    return prefix_ + name;
+    return keys_.key(name);
   }
 
   std::string gkey(const std::string& group, const char* kind) const {
-    return prefix_ + "g:" + group + ":" + kind;
+    return keys_.gkey(group, kind);
   }
 
   [[noreturn]] void
@@ -271,7 +263,8 @@ private:
     conn_.fail(op, msg, k);
   }
 
-  /// Like `raw`, but throws on error replies (diagnosing WRONGTYPE).
+  /// Sends one command; throws on I/O errors and error replies
+  /// (redis_keys::fail_reply).
   reply_ptr command(const std::vector<std::string>& args,
                     const std::string& op);
 
@@ -319,20 +312,12 @@ private:
   /// Warns (startup_warnings) when Redis may evict keys.
   void check_eviction();
 
-  /// Throws the error of an error reply, naming the key for WRONGTYPE.
-  [[noreturn]] void error_reply(const redisReply* r, const std::string& op,
-                                const std::string& group);
-
-  /// Checks the types of every key we know of; throws naming a key of the
-  /// wrong type.
-  void check_types(const std::string& op);
-
   redis_options opts_;
   redis_url url_;
   std::string base_;
   std::vector<std::string> warnings_;
-  std::string prefix_;
   redis_connection conn_;
+  redis_keys keys_;
   /// Numbers take_due calls (marks in `retry:taken`).
   uint64_t take_calls_ = 0;
   /// Identifies this store object in `retry:taken` (a restart is a new
@@ -364,12 +349,12 @@ redis_store::redis_store(const redis_options& opts)
   : opts_(opts),
     url_(parse_redis_url(opts.url)),
     base_(url_.name()),
-    prefix_(opts.prefix),
-    conn_(url_, opts) {
+    conn_(url_, opts),
+    keys_(conn_, opts.prefix) {
   if (opts_.consumer.empty())
     throw store_error(base_ + ": the consumer name must not be empty");
   conn_.connect();
-  check_types("open");
+  keys_.check_types("open");
   open_generation();
   check_eviction();
 }
@@ -381,10 +366,10 @@ void redis_store::open_generation() {
                      "open");
   for (auto& r : ls)
     if (r->type == REDIS_REPLY_ERROR)
-      error_reply(r.get(), "open", {});
+      keys_.fail_reply(r.get(), "open", {});
   auto layout = str_of(ls[0].get());
   if (layout.empty() && int_of(ls[1].get()) == 1)
-    fail("open", "the data under prefix '" + prefix_
+    fail("open", "the data under prefix '" + keys_.prefix()
                    + "' has no layout version (written by an older "
                      "onceflow); drain it and delete its keys, or use "
                      "another prefix");
@@ -392,14 +377,15 @@ void redis_store::open_generation() {
     // Entries a group of layout 2 still reads may be settled: see
     // scripts/layout_upgrade.lua.
     auto r = command({"EVAL", layout_upgrade_script(), "3", key("seq"),
-                      key("groups"), key("layout"), prefix_, layout_version},
+                      key("groups"), key("layout"), keys_.prefix(),
+                      layout_version},
                      "open");
     if (r->type == REDIS_REPLY_ERROR)
-      error_reply(r.get(), "open", {});
+      keys_.fail_reply(r.get(), "open", {});
     layout = layout_version;
   }
   if (!layout.empty() && layout != layout_version)
-    fail("open", "the data under prefix '" + prefix_ + "' has layout "
+    fail("open", "the data under prefix '" + keys_.prefix() + "' has layout "
                    + layout + ", this onceflow reads layout "
                    + layout_version
                    + "; use the matching onceflow or another prefix");
@@ -409,7 +395,7 @@ void redis_store::open_generation() {
                      "open");
   for (auto& r : rs)
     if (r->type == REDIS_REPLY_ERROR)
-      error_reply(r.get(), "open", {});
+      keys_.fail_reply(r.get(), "open", {});
   gen_ = str_of(rs[1].get());
   if (gen_.empty())
     fail("open", "cannot read the store generation (key '" + key("gen")
@@ -484,7 +470,7 @@ reply_ptr redis_store::command(const std::vector<std::string>& args,
                                const std::string& op) {
   auto r = conn_.raw(args, op);
   if (r->type == REDIS_REPLY_ERROR)
-    error_reply(r.get(), op, {});
+    keys_.fail_reply(r.get(), op, {});
   return r;
 }
 
@@ -492,78 +478,15 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
                             const std::string& op, gen_check gc,
                             const std::string& group) {
   args.push_back(gc == gen_check::none ? std::string{} : gen_);
-  args.insert(args.begin(), prefix_);
+  args.insert(args.begin(), keys_.prefix());
   auto r = conn_.evalsha(id, args, op);
   if (r->type == REDIS_REPLY_ERROR) {
     auto msg = str_of(r.get());
     if (gc != gen_check::none && msg.rfind("GENERATION ", 0) == 0)
       generation_changed(op, msg.substr(11), gc);
-    error_reply(r.get(), op, group);
+    keys_.fail_reply(r.get(), op, group);
   }
   return r;
-}
-
-void redis_store::error_reply(const redisReply* r, const std::string& op,
-                              const std::string& group) {
-  auto msg = str_of(r);
-  if (msg.find("NOGROUP") != std::string::npos)
-    fail(op, group.empty() ? msg : "unknown group '" + group + "'",
-         store_error::kind::unknown_group);
-  if (msg.find("WRONGTYPE") != std::string::npos) {
-    check_types(op);
-    fail(op, msg + " (a key under prefix '" + prefix_
-               + "' has the wrong type)");
-  }
-  fail(op, msg);
-}
-
-void redis_store::check_types(const std::string& op) {
-  std::vector<std::pair<std::string, std::string>> expect{
-    {key("seq"), "string"},        {key("log"), "stream"},
-    {key("groups"), "hash"},
-    {key("epoch"), "string"},      {key("retry:due"), "zset"},
-    {key("retry:data"), "hash"},   {key("dlq"), "stream"},
-    {key("retry:taken"), "hash"},  {key("retry:seq"), "zset"},
-    {key("trimmed"), "string"},    {key("log:t"), "zset"},
-    {key("dlq:seq"), "string"},    {key("gen"), "string"},
-    {key("layout"), "string"},
-  };
-  auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
-    std::vector<std::vector<std::string>> cmds;
-    for (auto& x : xs)
-      cmds.push_back({"TYPE", x.first});
-    auto replies = conn_.pipeline(cmds, op);
-    for (size_t i = 0; i < xs.size(); ++i) {
-      auto got = str_of(replies[i].get());
-      if (replies[i]->type == REDIS_REPLY_ERROR)
-        fail(op, "TYPE " + xs[i].first + ": " + got);
-      if (got != "none" && got != xs[i].second)
-        fail(op, "key '" + xs[i].first + "' holds a " + got + ", expected a "
-                   + xs[i].second
-                   + " (WRONGTYPE): not an onceflow store, or another "
-                     "deployment uses the prefix '"
-                   + prefix_ + "'");
-    }
-  };
-  check(expect);
-  // Per-group keys of the groups we know of.
-  auto r = conn_.raw({"HKEYS", key("groups")}, op);
-  if (!is_array(r.get()))
-    return;
-  std::vector<std::pair<std::string, std::string>> per_group;
-  for (size_t i = 0; i < r->elements; ++i) {
-    auto g = str_of(r->element[i]);
-    per_group.emplace_back(gkey(g, "pel"), "zset");
-    per_group.emplace_back(gkey(g, "st"), "hash");
-    per_group.emplace_back(gkey(g, "rd"), "string");
-    per_group.emplace_back(gkey(g, "rl"), "zset");
-    per_group.emplace_back(gkey(g, "rlfrom"), "string");
-    per_group.emplace_back(gkey(g, "proc"), "hash");
-    per_group.emplace_back(gkey(g, "proc:dup"), "hash");
-    per_group.emplace_back(gkey(g, "dead"), "hash");
-  }
-  if (!per_group.empty())
-    check(per_group);
 }
 
 // -- log_port ----------------------------------------------------------------
@@ -687,17 +610,17 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
     auto want = max - out.size();
     auto rs = conn_.pipeline(
       {{"MULTI"},
-       {"EVAL", script_text(sc_read_before), "0", prefix_, group, ""},
+       {"EVAL", script_text(sc_read_before), "0", keys_.prefix(), group, ""},
        {"XREADGROUP", "GROUP", group, opts_.consumer, "COUNT",
         std::to_string(want), "STREAMS", key("log"), ">"},
-       {"EVAL", script_text(sc_read_after), "0", prefix_, group,
+       {"EVAL", script_text(sc_read_after), "0", keys_.prefix(), group,
         std::to_string(now), ttl > 0 ? holder : std::string{}, ttl_arg, ""},
-       {"EVAL", script_text(sc_gen_check), "0", prefix_, gen_},
+       {"EVAL", script_text(sc_gen_check), "0", keys_.prefix(), gen_},
        {"EXEC"}},
       op, false);
     for (auto& r : rs)
       if (r->type == REDIS_REPLY_ERROR)
-        error_reply(r.get(), op, group);
+        keys_.fail_reply(r.get(), op, group);
     auto* ex = rs.back().get();
     if (!is_array(ex) || ex->elements != 4)
       fail(op, "unexpected reply to the read transaction");
@@ -706,11 +629,11 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
       auto msg = str_of(ex->element[3]);
       if (msg.rfind("GENERATION ", 0) == 0)
         generation_changed(op, msg.substr(11), gen_check::reader);
-      error_reply(ex->element[3], op, group);
+      keys_.fail_reply(ex->element[3], op, group);
     }
     for (size_t i = 0; i < 3; ++i)
       if (ex->element[i]->type == REDIS_REPLY_ERROR)
-        error_reply(ex->element[i], op, group);
+        keys_.fail_reply(ex->element[i], op, group);
     auto* got = ex->element[1];
     auto* mirrored = ex->element[2];
     if (!is_array(got) || got->elements == 0 || !is_array(got->element[0])
