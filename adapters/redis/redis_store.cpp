@@ -1,6 +1,7 @@
 #include "adapters/redis/redis_store.hpp"
 
 #include "adapters/redis/redis_connection.hpp"
+#include "adapters/redis/redis_generation.hpp"
 #include "adapters/redis/redis_keys.hpp"
 #include "adapters/redis/redis_reply.hpp"
 #include "adapters/redis/redis_scripts.hpp"
@@ -38,33 +39,10 @@
 /// the value is parsed in C++ (history_of: split at the first two spaces;
 /// no attempts read as one record with epoch and time).
 ///
-/// Store generation: seqs (and lease epochs) start over when Redis loses its
-/// data (a restart without persistence, FLUSHALL), so a seq a node still
-/// holds in memory may name another event afterwards. Every script whose
-/// work depends on what the caller holds (append, ensure_group, read_group,
-/// reclaim, backlog, claim, settle, take_due, the DLQ replay's read and
-/// removal, the removal of a purge by event) gets the generation the store
-/// object knows as its last argument and first compares it with `gen` (one
-/// GET): on a mismatch it answers "GENERATION <token or none>" and does
-/// nothing. The store object then adopts the new generation (if `gen` is
-/// missing: SET NX a new token, then GET, so racing nodes agree) and throws
-/// store_error "<store>: store generation changed (Redis lost or replaced
-/// its data): ..."; the next calls work. Appends are the exception: a batch
-/// is new input, so append adopts the new generation and sends the batch
-/// again into the new data instead of failing (a node appends over a
-/// connection of its own, which may learn of a loss after the others). The reader of the log (ensure_group,
-/// read_group, reclaim, backlog: the broadcaster) gets that error too if
-/// another call noticed the change first, once, so that it drops everything
-/// it holds of the old data. From then on the store object's claims and
-/// settlements also check that each seq still holds the event they name
-/// (GET id:<id>, XRANGE if the newest event with the id has another seq), so
-/// that late copies of old events cannot take a seq of the new data; this
-/// costs one GET per pair until the node restarts. Read-only queries (find,
-/// status, history, list, processed, DLQ list/get) and plain commands (head,
-/// ping, is_done, ...) do not check: they answer from the data there is.
+/// Store generation (key `gen`): redis_generation.hpp.
 ///
 /// Commands per batch (one EVALSHA round trip each; "GET gen" first in each
-/// of the scripts listed above, not repeated below):
+/// of the scripts that check the generation, not repeated below):
 /// - append: GET seq; per event SET id:<id> NX PX and XADD log (an id seen
 ///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
 /// - read_group / read_leased: one MULTI/EXEC: a script (HGET groups, XINFO
@@ -268,46 +246,18 @@ private:
   reply_ptr command(const std::vector<std::string>& args,
                     const std::string& op);
 
-  /// How a script call treats the store generation (see the header).
-  enum class gen_check {
-    /// No check: reads that depend on nothing the caller holds.
-    none,
-    /// The data must be the generation this store object knows.
-    check,
-    /// Like check, for the calls of the log's reader (ensure_group,
-    /// read_group, reclaim, backlog): a change another call noticed first
-    /// is reported to the reader too (once), so that it drops what it
-    /// holds.
-    reader,
-  };
-
-  /// Runs a script (EVALSHA, reloading it on NOSCRIPT); ARGV[1] is the
-  /// prefix, followed by `args` and the generation to check ('' for none).
-  /// Throws on error replies.
+  /// Runs a script (redis_connection::evalsha); ARGV[1] is the prefix,
+  /// followed by `args` and the generation to check ('' for none). Throws
+  /// on error replies: a changed generation (redis_generation::check_error)
+  /// or else redis_keys::fail_reply, naming `group` for NOGROUP.
   reply_ptr eval(script_id id, std::vector<std::string> args,
                  const std::string& op, gen_check gc,
                  const std::string& group = {});
 
-  /// Reads the generation at open, creating one (SET NX) if there is none.
-  void open_generation();
-
-  /// A script found another generation than ours (`current`: its token, or
-  /// "none"): adopts it (creating a new one with SET NX if none) for the
-  /// next calls and throws the "store generation changed" error.
-  [[noreturn]] void generation_changed(const std::string& op,
-                                       const std::string& current,
-                                       gen_check gc);
-
-  /// For the reader's calls: reports a change that another call noticed.
-  void take_notice(const std::string& op);
   /// read_group, with leases for `holder` when ttl > 0 (read_leased).
   std::vector<delivery> read_impl(const std::string& group, size_t max,
                                   millis_t now, const std::string& holder,
                                   millis_t ttl);
-
-  /// The "store generation changed" error.
-  [[noreturn]] void fail_generation(const std::string& op,
-                                    const std::string& detail);
 
   /// Warns (startup_warnings) when Redis may evict keys.
   void check_eviction();
@@ -318,129 +268,28 @@ private:
   std::vector<std::string> warnings_;
   redis_connection conn_;
   redis_keys keys_;
+  redis_generation gen_;
   /// Numbers take_due calls (marks in `retry:taken`).
   uint64_t take_calls_ = 0;
   /// Identifies this store object in `retry:taken` (a restart is a new
   /// one; so is each further store object of a node).
   std::string instance_ = std::to_string(std::random_device{}())
                           + std::to_string(std::random_device{}());
-  /// The generation of the data this store object (its node) works on.
-  std::string gen_;
-  /// A generation change was seen: claims and settlements check that each
-  /// seq still holds the event they name (copies of the old data may still
-  /// be around in the node), until the store object is reopened.
-  bool verify_ = false;
-  /// A call other than the reader's noticed a generation change: the
-  /// reader's next call reports it too.
-  bool notice_ = false;
 };
-
-/// 16 hex digits naming a generation.
-std::string new_generation_token() {
-  std::random_device rd;
-  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(v));
-  return buf;
-}
 
 redis_store::redis_store(const redis_options& opts)
   : opts_(opts),
     url_(parse_redis_url(opts.url)),
     base_(url_.name()),
     conn_(url_, opts),
-    keys_(conn_, opts.prefix) {
+    keys_(conn_, opts.prefix),
+    gen_(conn_, keys_) {
   if (opts_.consumer.empty())
     throw store_error(base_ + ": the consumer name must not be empty");
   conn_.connect();
   keys_.check_types("open");
-  open_generation();
+  gen_.open();
   check_eviction();
-}
-
-void redis_store::open_generation() {
-  // The layout first: data of another layout (an older onceflow: no
-  // `layout` key, but its `ids` hash) is refused instead of misread.
-  auto ls = conn_.pipeline({{"GET", key("layout")}, {"EXISTS", key("ids")}},
-                     "open");
-  for (auto& r : ls)
-    if (r->type == REDIS_REPLY_ERROR)
-      keys_.fail_reply(r.get(), "open", {});
-  auto layout = str_of(ls[0].get());
-  if (layout.empty() && int_of(ls[1].get()) == 1)
-    fail("open", "the data under prefix '" + keys_.prefix()
-                   + "' has no layout version (written by an older "
-                     "onceflow); drain it and delete its keys, or use "
-                     "another prefix");
-  if (layout == layout_upgradable) {
-    // Entries a group of layout 2 still reads may be settled: see
-    // scripts/layout_upgrade.lua.
-    auto r = command({"EVAL", layout_upgrade_script(), "3", key("seq"),
-                      key("groups"), key("layout"), keys_.prefix(),
-                      layout_version},
-                     "open");
-    if (r->type == REDIS_REPLY_ERROR)
-      keys_.fail_reply(r.get(), "open", {});
-    layout = layout_version;
-  }
-  if (!layout.empty() && layout != layout_version)
-    fail("open", "the data under prefix '" + keys_.prefix() + "' has layout "
-                   + layout + ", this onceflow reads layout "
-                   + layout_version
-                   + "; use the matching onceflow or another prefix");
-  auto rs = conn_.pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
-                      {"GET", key("gen")},
-                      {"SET", key("layout"), layout_version, "NX"}},
-                     "open");
-  for (auto& r : rs)
-    if (r->type == REDIS_REPLY_ERROR)
-      keys_.fail_reply(r.get(), "open", {});
-  gen_ = str_of(rs[1].get());
-  if (gen_.empty())
-    fail("open", "cannot read the store generation (key '" + key("gen")
-                   + "')");
-}
-
-void redis_store::fail_generation(const std::string& op,
-                                  const std::string& detail) {
-  throw store_error(base_ + ": store generation changed (Redis lost or "
-                            "replaced its data): "
-                    + op + " refused, " + detail
-                      + "; what this node held of the old data is void",
-                    store_error::kind::generation_changed);
-}
-
-void redis_store::generation_changed(const std::string& op,
-                                     const std::string& current,
-                                     gen_check gc) {
-  auto now_gen = current;
-  if (current == "none") {
-    // The data was lost: start a new generation. SET NX, then GET: nodes
-    // racing here agree on the first token set.
-    auto rs = conn_.pipeline({{"SET", key("gen"), new_generation_token(), "NX"},
-                        {"GET", key("gen")},
-                        {"SET", key("layout"), layout_version, "NX"}},
-                       op);
-    now_gen = rs[1]->type == REDIS_REPLY_ERROR ? std::string{}
-                                               : str_of(rs[1].get());
-  }
-  auto old = gen_;
-  if (!now_gen.empty() && now_gen != gen_) {
-    gen_ = now_gen;
-    verify_ = true;
-    notice_ = gc != gen_check::reader;
-  }
-  fail_generation(op, "generation " + old + " is gone, now "
-                        + (now_gen.empty() ? std::string{"none"} : now_gen));
-}
-
-void redis_store::take_notice(const std::string& op) {
-  if (!notice_)
-    return;
-  notice_ = false;
-  fail_generation(op, "now generation " + gen_
-                        + " (noticed by an earlier call)");
 }
 
 void redis_store::check_eviction() {
@@ -477,13 +326,11 @@ reply_ptr redis_store::command(const std::vector<std::string>& args,
 reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
                             const std::string& op, gen_check gc,
                             const std::string& group) {
-  args.push_back(gc == gen_check::none ? std::string{} : gen_);
+  args.push_back(gen_.argument(gc));
   args.insert(args.begin(), keys_.prefix());
   auto r = conn_.evalsha(id, args, op);
   if (r->type == REDIS_REPLY_ERROR) {
-    auto msg = str_of(r.get());
-    if (gc != gen_check::none && msg.rfind("GENERATION ", 0) == 0)
-      generation_changed(op, msg.substr(11), gc);
+    gen_.check_error(str_of(r.get()), op, gc);
     keys_.fail_reply(r.get(), op, group);
   }
   return r;
@@ -492,7 +339,7 @@ reply_ptr redis_store::eval(script_id id, std::vector<std::string> args,
 // -- log_port ----------------------------------------------------------------
 
 void redis_store::ensure_group(const group_spec& spec) {
-  take_notice("ensure_group");
+  gen_.take_notice("ensure_group");
   eval(sc_ensure_group,
        {spec.name, join_patterns(spec.patterns), spec.from_start ? "1" : "0"},
        "ensure_group", gen_check::reader, spec.name);
@@ -532,12 +379,12 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   // A batch is new input, not something held from old data: if the store
   // generation changed (this store object learns it here), it goes into
   // the new data, once more.
-  auto known = gen_;
+  auto known = gen_.token();
   reply_ptr r;
   try {
     r = eval(sc_append, args, "append", gen_check::check);
   } catch (const store_error&) {
-    if (gen_ == known)
+    if (gen_.token() == known)
       throw;
     r = eval(sc_append, std::move(args), "append", gen_check::check);
   }
@@ -586,7 +433,7 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
                                              size_t max, millis_t now,
                                              const std::string& holder,
                                              millis_t ttl) {
-  take_notice("read_group");
+  gen_.take_notice("read_group");
   if (max == 0) {
     // Still reports an unknown group.
     auto r = command({"HEXISTS", key("groups"), group}, "read_group");
@@ -615,7 +462,7 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
         std::to_string(want), "STREAMS", key("log"), ">"},
        {"EVAL", script_text(sc_read_after), "0", keys_.prefix(), group,
         std::to_string(now), ttl > 0 ? holder : std::string{}, ttl_arg, ""},
-       {"EVAL", script_text(sc_gen_check), "0", keys_.prefix(), gen_},
+       {"EVAL", script_text(sc_gen_check), "0", keys_.prefix(), gen_.token()},
        {"EXEC"}},
       op, false);
     for (auto& r : rs)
@@ -626,9 +473,7 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
       fail(op, "unexpected reply to the read transaction");
     // A new generation first: the group is then unknown as well.
     if (ex->element[3]->type == REDIS_REPLY_ERROR) {
-      auto msg = str_of(ex->element[3]);
-      if (msg.rfind("GENERATION ", 0) == 0)
-        generation_changed(op, msg.substr(11), gen_check::reader);
+      gen_.check_error(str_of(ex->element[3]), op, gen_check::reader);
       keys_.fail_reply(ex->element[3], op, group);
     }
     for (size_t i = 0; i < 3; ++i)
@@ -676,7 +521,7 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
 std::vector<event> redis_store::reclaim(const std::string& group,
                                         millis_t now, millis_t min_idle,
                                         size_t max) {
-  take_notice("reclaim");
+  gen_.take_notice("reclaim");
   auto r = eval(sc_reclaim,
                 {group, opts_.consumer, std::to_string(now),
                  std::to_string(now - min_idle), std::to_string(max)},
@@ -696,7 +541,7 @@ std::vector<event> redis_store::reclaim(const std::string& group,
 }
 
 uint64_t redis_store::backlog(const std::string& group) {
-  take_notice("backlog");
+  gen_.take_notice("backlog");
   constexpr size_t chunk = 10'000;
   std::string after;
   uint64_t pending = 0;
@@ -733,17 +578,17 @@ redis_store::claim(const std::vector<claim_request>& reqs,
   if (reqs.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(5 + reqs.size() * (verify_ ? 4 : 3));
+  args.reserve(5 + reqs.size() * (gen_.verify() ? 4 : 3));
   args.push_back(holder);
   args.push_back(std::to_string(now));
   args.push_back(std::to_string(ttl));
   args.push_back(std::to_string(crash_budget));
-  args.push_back(verify_ ? "1" : "0");
+  args.push_back(gen_.verify() ? "1" : "0");
   for (auto& rq : reqs) {
     args.push_back(rq.group);
     args.push_back(std::to_string(rq.seq));
     args.push_back(std::to_string(rq.takeover));
-    if (verify_)
+    if (gen_.verify())
       args.push_back(rq.event_id);
   }
   auto r = eval(sc_claim, std::move(args), "claim", gen_check::check);
@@ -769,7 +614,7 @@ redis_store::settle(const std::vector<settlement>& items, millis_t now) {
   std::vector<std::string> args;
   args.reserve(2 + items.size() * 8);
   args.push_back(std::to_string(now));
-  args.push_back(verify_ ? "1" : "0");
+  args.push_back(gen_.verify() ? "1" : "0");
   for (auto& s : items) {
     args.push_back(std::to_string(static_cast<int>(s.kind)));
     args.push_back(s.dl.group);
