@@ -58,7 +58,11 @@ delivery decode_delivery(const std::string& text, const std::string& server,
                          const std::string& op);
 
 /// The attempts kept with a ledger value ("<epoch> <at>[ <attempts>]",
-/// without the leading 'D').
+/// without the leading 'D'): <attempts> is the settled delivery's history
+/// (codec::encode_attempts; it may hold spaces, newlines and any other
+/// byte, so only the first two spaces separate fields), left out with its
+/// space when empty; a value without attempts reads as one record with its
+/// epoch and time.
 std::vector<attempt_record> decode_ledger(const std::string& value,
                                           const std::string& server,
                                           const std::string& op);

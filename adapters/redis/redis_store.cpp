@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
@@ -22,66 +21,10 @@
 #include <utility>
 #include <vector>
 
-/// Key layout: the table "Redis keys" in docs/architecture.md names every
-/// key, its type and its content; keep it in step with the scripts
-/// (scripts/*.lua).
-///
-/// One state field per pair keeps the hot path short: a claim reads and
-/// writes one field (done, dead and purged pairs are refused by the same
-/// read), a settlement reads the lease and overwrites it with the outcome;
-/// only a pair that went through the retry schedule (scheduled = 1) pays
-/// for taking it out of `retry:due` again.
-///
-/// Ledger values ("D..."): `<attempts>` is the settled delivery's history
-/// (codec::encode_attempts: fields split by 0x1f, records by 0x1e; texts
-/// may hold spaces, newlines and any other byte). It is left out, with its
-/// space, when the history is empty. Scripts only look at the first byte;
-/// the value is parsed in C++ (history_of: split at the first two spaces;
-/// no attempts read as one record with epoch and time).
-///
-/// Store generation (key `gen`): redis_generation.hpp.
-///
-/// Commands per batch (one EVALSHA round trip each; "GET gen" first in each
-/// of the scripts that check the generation, not repeated below):
-/// - append: GET seq; per event SET id:<id> NX PX and XADD log (an id seen
-///   before: GET id:<id> too, and SET PX if its window has passed); SET seq.
-/// - read_group / read_leased: one MULTI/EXEC: a script (HGET groups, XINFO
-///   GROUPS, SET g:<g>:rd), a native XREADGROUP COUNT n, a script (HGET
-///   groups, GET rd, XINFO GROUPS, one ZADD pel for the read's run; for
-///   groups not of `*` an XRANGE of the delivered entries and one XACK for
-///   other types; leasing: GET rlfrom, INCRBY epoch, one ZADD rl), GET gen;
-///   repeated only if entries of other types were skipped. Nothing per
-///   entry: the run's leases are one record.
-/// - claim: INCRBY epoch (by the number of pairs), GET trimmed, EXISTS rl
-///   per group; per pair HSETNX st (a pair without state, no read records:
-///   granted at once), else HGET st [+ ZREVRANGEBYSCORE rl, once per read]
-///   + HSET st. After a generation change also GET id:<id> per pair.
-/// - settle (done): per pair HGET st [+ ZREVRANGEBYSCORE rl for a pair under
-///   its read's lease, once per read], HSET st (the ledger value carries
-///   the encoded attempts, built by the client: no extra command), [HSETNX
-///   proc], [ZREM retry:due, HDEL retry:data, HDEL retry:taken: only if
-///   scheduled]; per group one XACK. After a generation change also GET
-///   id:<id> per item.
-/// - reclaim: HGET groups, ZRANGEBYSCORE pel; per member XPENDING per run,
-///   ZREM (+ ZADD of what is left), for a read's member ZREVRANGEBYSCORE rl
-///   and HSETNX st per taken entry (+ ZREM rl); one ZADD pel, XCLAIM (which
-///   moves the entries to this consumer and returns them).
-/// - backlog: HGET groups, XINFO GROUPS (pending count and last delivered
-///   id); GET seq for a group of `*` only, else XRANGE over the unread
-///   entries in chunks of 10000.
-/// - take_due: ZRANGEBYSCORE retry:due; per entry HGET retry:taken, and for
-///   a free one HGET retry:data + HSET retry:taken. next_due: ZRANGE
-///   retry:due in chunks of 100 + HGET retry:taken up to the first entry
-///   without a mark.
-/// - history_of: GET id:<id>, XRANGE (the entry), HGETALL groups; per group
-///   of the event the status lookups of status_of (HGET st, ZSCORE
-///   retry:due, XPENDING over its seq) and one read of its history: HGET st (processed), HGET
-///   dead + HGET dlq:e:<pos> (dead) or HGET retry:data (otherwise).
-/// - list_events: HGETALL groups (HGET for one group); XRANGE log in chunks
-///   of up to 256 entries, at most max(limit*4, 256) (<= 5000) entries per
-///   call; per entry and group the status lookups, stopping at the first
-///   that decides (processed, dead: one HGET st); GET seq for the head.
-/// - ping: PING (no script).
+/// The ports of the Redis store over its connection (redis_connection),
+/// key layout (redis_keys), store generation (redis_generation) and
+/// scripts (redis_scripts). The commands each port call costs: "Redis
+/// commands per port call" in docs/architecture.md.
 
 namespace onceflow {
 
