@@ -154,14 +154,14 @@ void redis_connection::load_scripts() {
 }
 
 reply_ptr redis_connection::raw(const std::vector<std::string>& args,
-                           const std::string& op, bool repeatable) {
+                                const std::string& op, bool repeatable) {
   auto replies = pipeline({args}, op, repeatable);
   return std::move(replies.front());
 }
 
 std::vector<reply_ptr>
 redis_connection::pipeline(const std::vector<std::vector<std::string>>& cmds,
-                      const std::string& op, bool repeatable) {
+                           const std::string& op, bool repeatable) {
   // Not while setting a connection up (AUTH, SELECT, SCRIPT LOAD).
   if (connected() && !broken_ && !connecting_ && closed_by_server())
     broken_ = true; // Reconnects below, before anything is sent.
@@ -187,9 +187,9 @@ bool redis_connection::closed_by_server() {
   return peer_closed(ctx_->fd);
 }
 
-std::vector<reply_ptr>
-redis_connection::pipeline_once(const std::vector<std::vector<std::string>>& cmds,
-                           const std::string& op, bool& closed) {
+std::vector<reply_ptr> redis_connection::pipeline_once(
+  const std::vector<std::vector<std::string>>& cmds, const std::string& op,
+  bool& closed) {
   closed = false;
   if (!connected() || broken_)
     connect();

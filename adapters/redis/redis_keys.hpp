@@ -12,7 +12,8 @@ namespace onceflow {
 class redis_connection;
 
 /// The version of the key layout (key `layout`). A store refuses data of
-/// another layout instead of misreading it, except:
+/// another layout instead of misreading it (redis_generation::open), but
+/// for layout_upgradable.
 constexpr const char* layout_version = "3";
 
 /// Data of this layout is taken over as it is (its PEL mirror members are

@@ -36,8 +36,8 @@ enum script_id : size_t {
 };
 
 /// The text of a script as Redis gets it (SCRIPT LOAD, EVAL): a newline,
-/// the prelude, a newline, the script's body. The same text, and so the
-/// same SHA1, in every version of the store whose scripts did not change.
+/// the prelude, a newline, the script's body. Redis names a script by the
+/// SHA1 of this text, so the assembly stays as it is.
 const std::string& script_text(script_id id);
 
 /// True if the script may be sent again when the connection failed after
