@@ -74,8 +74,8 @@
 /// - A committed effect keeps the delivery's attempt history with its
 ///   ledger entry (codec::encode_attempts): a short string, no extra
 ///   command on the settle path.
-/// - Store generation (key `gen`, see redis_store.cpp): when Redis loses
-///   its data, seqs and epochs start over. The calls that depend on what
+/// - Store generation (key `gen`, see redis_generation.hpp): when Redis
+///   loses its data, seqs and epochs start over. The calls that depend on what
 ///   the caller holds fail once per store object with store_error "<store>:
 ///   store generation changed (Redis lost or replaced its data): ..." and
 ///   adopt the new generation (appends adopt it and go into the new data);

@@ -1,0 +1,3 @@
+-- Checks the store generation only (the prelude does; ARGV: P).
+
+return 1

@@ -1,0 +1,33 @@
+-- ARGV: P, consumer, instance, hold. Returns when take_due may next hand
+-- out an entry (see due.lua), or -1 if the schedule is empty: the due
+-- time of an entry without a blocking mark, or the time its mark stops
+-- blocking (mark time + hold), whichever is earliest. Scans in due order up
+-- to the first entry without a blocking mark (nothing after it can be
+-- earlier).
+
+local tk = K('retry:taken')
+local hold = tonumber(ARGV[4])
+local best = nil
+local off = 0
+while true do
+  local ms = redis.call('ZRANGE', K('retry:due'), off, off + 99, 'WITHSCORES')
+  if #ms == 0 then break end
+  for i = 1, #ms, 2 do
+    local due = tonumber(ms[i + 1])
+    if best and due >= best then return best end
+    local t = redis.call('HGET', tk, ms[i])
+    local at = nil
+    if t then
+      local c, ti, a = string.match(t, '^(.*) (%S+) (%-?%d+) %d+$')
+      if not (c == ARGV[2] and ti ~= ARGV[3]) then at = tonumber(a) end
+    end
+    if not at then
+      if not best or due < best then best = due end
+      return best
+    end
+    local free_at = math.max(due, at + hold)
+    if not best or free_at < best then best = free_at end
+  end
+  off = off + 100
+end
+return best or -1
