@@ -20,7 +20,7 @@ namespace {
 timeval to_timeval(int ms) {
   timeval tv;
   tv.tv_sec = ms / 1000;
-  tv.tv_usec = (ms % 1000) * 1000;
+  tv.tv_usec = static_cast<suseconds_t>(ms % 1000) * 1000;
   return tv;
 }
 

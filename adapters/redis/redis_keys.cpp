@@ -42,6 +42,7 @@ void redis_keys::check_types(const std::string& op) {
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
     std::vector<std::vector<std::string>> cmds;
+    cmds.reserve(xs.size());
     for (auto& x : xs)
       cmds.push_back({"TYPE", x.first});
     auto replies = conn_.pipeline(cmds, op);
