@@ -1,11 +1,11 @@
 #include "adapters/embedded/sqlite_store.hpp"
 
 #include "adapters/codec.hpp"
+#include "adapters/embedded/sqlite_db.hpp"
 
 #include "actors/logic/pattern.hpp"
 
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <deque>
@@ -18,7 +18,7 @@
 
 namespace onceflow {
 
-namespace {
+namespace embedded {
 
 using json = nlohmann::json;
 
@@ -27,198 +27,6 @@ constexpr uint64_t epoch_block = 1'000'000;
 
 /// Rows scanned per query while `read_group` skips filtered entries.
 constexpr int64_t min_scan = 256;
-
-const char* const schema_sql = R"sql(
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)
-  WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY, id TEXT NOT NULL,
-  type TEXT NOT NULL, payload TEXT NOT NULL, prio INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, trace_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS dedup(id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
-  created_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY,
-  patterns TEXT NOT NULL, start INTEGER NOT NULL, cursor INTEGER NOT NULL)
-  WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger(grp TEXT NOT NULL, seq INTEGER NOT NULL,
-  epoch INTEGER NOT NULL, at INTEGER NOT NULL, history TEXT NOT NULL DEFAULT '',
-  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS retry(grp TEXT NOT NULL, seq INTEGER NOT NULL,
-  due INTEGER NOT NULL, attempt INTEGER NOT NULL,
-  redeliveries INTEGER NOT NULL, delivery TEXT NOT NULL,
-  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dlq(pos INTEGER PRIMARY KEY AUTOINCREMENT,
-  grp TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
-  reason TEXT NOT NULL, error TEXT NOT NULL, dead_at INTEGER NOT NULL,
-  delivery TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS dlq_by_event ON dlq(event_id);
-CREATE INDEX IF NOT EXISTS dlq_by_group ON dlq(grp, seq);
-CREATE TABLE IF NOT EXISTS purged(grp TEXT NOT NULL, seq INTEGER NOT NULL,
-  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS processed(grp TEXT NOT NULL,
-  event_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
-  epoch INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
-  PRIMARY KEY(seq, grp, epoch)) WITHOUT ROWID;
--- Dedup records of trimmed events whose window had not passed at the trim:
--- `trim` deletes them once it has (the dedup table has no index by seq).
-CREATE TABLE IF NOT EXISTS dedup_trimmed(seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL, created_at INTEGER NOT NULL);
-)sql";
-
-// -- SQLite plumbing ---------------------------------------------------------
-
-/// Owns the database handle; builds error messages.
-struct connection {
-  sqlite3* db = nullptr;
-  std::string path;
-
-  /// Opens the database, applies pragmas and creates the schema.
-  explicit connection(const sqlite_options& opts);
-
-  connection(const connection&) = delete;
-  connection& operator=(const connection&) = delete;
-
-  ~connection() {
-    if (db != nullptr)
-      sqlite3_close_v2(db);
-  }
-
-  [[noreturn]] void
-  fail(const char* op, const char* msg,
-       store_error::kind k = store_error::kind::failure) const {
-    std::string what = "sqlite:";
-    what += path;
-    what += ": ";
-    what += op;
-    what += ": ";
-    what += msg;
-    throw store_error(what, k);
-  }
-
-  [[noreturn]] void fail(const char* op) const {
-    fail(op, db != nullptr ? sqlite3_errmsg(db) : "out of memory");
-  }
-
-  /// Runs SQL text without results (schema, pragmas).
-  void exec(const char* sql, const char* op) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err != nullptr ? err : sqlite3_errmsg(db);
-      sqlite3_free(err);
-      fail(op, msg.c_str());
-    }
-  }
-};
-
-/// A prepared statement, prepared once and reused.
-class statement {
-public:
-  statement(connection& conn, const char* sql) : conn_(&conn) {
-    if (sqlite3_prepare_v3(conn.db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                           &stmt_, nullptr)
-        != SQLITE_OK) {
-      std::string op = "prepare '";
-      op += sql;
-      op += "'";
-      conn.fail(op.c_str());
-    }
-  }
-
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
-
-  ~statement() {
-    sqlite3_finalize(stmt_);
-  }
-
-  sqlite3_stmt* raw() const {
-    return stmt_;
-  }
-
-  connection& conn() const {
-    return *conn_;
-  }
-
-private:
-  connection* conn_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-/// One use of a statement: binds, steps, reads columns, resets on exit.
-/// Text is bound without copying: bound strings must outlive the query.
-class query {
-public:
-  query(statement& st, const char* op)
-    : stmt_(st.raw()), conn_(st.conn()), op_(op) {
-    // nop
-  }
-
-  query(const query&) = delete;
-  query& operator=(const query&) = delete;
-
-  ~query() {
-    sqlite3_reset(stmt_);
-  }
-
-  query& bind_int(int idx, int64_t value) {
-    if (sqlite3_bind_int64(stmt_, idx, value) != SQLITE_OK)
-      conn_.fail(op_);
-    return *this;
-  }
-
-  query& bind_text(int idx, const std::string& value) {
-    if (sqlite3_bind_text(stmt_, idx, value.data(),
-                          static_cast<int>(value.size()), SQLITE_STATIC)
-        != SQLITE_OK)
-      conn_.fail(op_);
-    return *this;
-  }
-
-  /// Steps once: true for a row, false when done.
-  bool step() {
-    auto rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW)
-      return true;
-    if (rc == SQLITE_DONE)
-      return false;
-    conn_.fail(op_);
-  }
-
-  /// Steps through a statement without results.
-  void run() {
-    while (step()) {
-      // nop
-    }
-  }
-
-  int64_t int_at(int col) const {
-    return sqlite3_column_int64(stmt_, col);
-  }
-
-  uint64_t u64_at(int col) const {
-    return static_cast<uint64_t>(sqlite3_column_int64(stmt_, col));
-  }
-
-  /// Assigns column text to `out`, reusing its capacity.
-  void text_into(int col, std::string& out) const {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    auto n = static_cast<size_t>(sqlite3_column_bytes(stmt_, col));
-    if (p == nullptr)
-      out.clear();
-    else
-      out.assign(p, n);
-  }
-
-  std::string text_at(int col) const {
-    std::string out;
-    text_into(col, out);
-    return out;
-  }
-
-private:
-  sqlite3_stmt* stmt_;
-  connection& conn_;
-  const char* op_;
-};
 
 // -- JSON encoding ------------------------------------------------------------
 
@@ -641,49 +449,6 @@ private:
   /// Untaken retry entries by (due, seq, group).
   std::set<std::tuple<millis_t, uint64_t, std::string>> due_;
 };
-
-// -- connection ------------------------------------------------------------
-
-connection::connection(const sqlite_options& opts) : path(opts.path) {
-  const char* sync = nullptr;
-  if (opts.synchronous == "full")
-    sync = "PRAGMA synchronous=FULL";
-  else if (opts.synchronous == "normal")
-    sync = "PRAGMA synchronous=NORMAL";
-  else if (opts.synchronous == "off")
-    sync = "PRAGMA synchronous=OFF";
-  else
-    fail("open",
-         ("unknown synchronous mode '" + opts.synchronous + "'").c_str());
-  auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-               | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close_v2(db);
-    db = nullptr;
-    fail("open", msg.c_str());
-  }
-  try {
-    sqlite3_busy_timeout(db, opts.busy_timeout_ms);
-    if (!path.empty() && path != ":memory:")
-      exec("PRAGMA journal_mode=WAL", "open");
-    exec(sync, "open");
-    exec("PRAGMA temp_store=MEMORY", "open");
-    exec(schema_sql, "open");
-    // Databases of 0.1 before the attempt history: add the column.
-    sqlite3_stmt* probe = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT history FROM ledger LIMIT 0", -1,
-                           &probe, nullptr)
-        != SQLITE_OK)
-      exec("ALTER TABLE ledger ADD COLUMN history TEXT NOT NULL DEFAULT ''",
-           "open");
-    sqlite3_finalize(probe);
-  } catch (...) {
-    sqlite3_close_v2(db);
-    db = nullptr;
-    throw;
-  }
-}
 
 // -- sqlite_store: setup and helpers -----------------------------------------
 
@@ -1283,12 +1048,6 @@ dlq_entry read_dlq_entry(const connection& conn, const query& q) {
   return e;
 }
 
-int64_t to_limit(size_t n) {
-  constexpr auto top = static_cast<size_t>(
-    std::numeric_limits<int64_t>::max());
-  return static_cast<int64_t>(std::min(n, top));
-}
-
 dlq_page sqlite_store::dlq_list(const dlq_query& dq) {
   dlq_page page;
   query q{dlq_list_, "dlq_list"};
@@ -1662,10 +1421,10 @@ uint64_t sqlite_store::trim(millis_t now, millis_t retention,
   return gone.size();
 }
 
-} // namespace
+} // namespace embedded
 
 store_ptr make_sqlite_store(const sqlite_options& opts) {
-  return std::make_unique<sqlite_store>(opts);
+  return std::make_unique<embedded::sqlite_store>(opts);
 }
 
 } // namespace onceflow
