@@ -2,13 +2,11 @@
 
 #include "adapters/codec.hpp"
 #include "adapters/embedded/sqlite_db.hpp"
-
-#include "actors/logic/pattern.hpp"
+#include "adapters/embedded/sqlite_state.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <limits>
 #include <map>
 #include <set>
@@ -52,107 +50,6 @@ std::vector<std::string> decode_patterns(const connection& conn,
     conn.fail("decode patterns", ex.what());
   }
 }
-
-/// Aggregates per-group statuses as documented for append_result::original.
-// -- in-memory state -------------------------------------------------------
-
-/// Pending entries of one group (the PEL), in seq order. Settled entries
-/// become tombstones that are dropped from the front or by compaction.
-class pending_list {
-public:
-  struct item {
-    uint64_t seq;
-    millis_t delivered_at;
-    bool live;
-  };
-
-  /// Adds an entry; seqs must increase.
-  void add(uint64_t seq, millis_t now) {
-    items_.push_back(item{seq, now, true});
-    ++live_;
-  }
-
-  item* find(uint64_t seq) {
-    auto i = std::lower_bound(
-      items_.begin(), items_.end(), seq,
-      [](const item& x, uint64_t s) { return x.seq < s; });
-    if (i == items_.end() || i->seq != seq || !i->live)
-      return nullptr;
-    return &*i;
-  }
-
-  bool contains(uint64_t seq) {
-    return find(seq) != nullptr;
-  }
-
-  void remove(uint64_t seq) {
-    auto* x = find(seq);
-    if (x == nullptr)
-      return;
-    x->live = false;
-    --live_;
-    while (!items_.empty() && !items_.front().live)
-      items_.pop_front();
-    if (items_.size() > 1024 && items_.size() > 4 * live_) {
-      items_.erase(std::remove_if(items_.begin(), items_.end(),
-                                  [](const item& y) { return !y.live; }),
-                   items_.end());
-    }
-  }
-
-  /// Smallest live seq not in `excluded` (sorted), or 0 if none.
-  uint64_t first_except(const std::vector<uint64_t>& excluded) const {
-    for (auto& x : items_)
-      if (x.live
-          && !std::binary_search(excluded.begin(), excluded.end(), x.seq))
-        return x.seq;
-    return 0;
-  }
-
-  size_t size() const {
-    return live_;
-  }
-
-  std::deque<item>& items() {
-    return items_;
-  }
-
-private:
-  std::deque<item> items_;
-  size_t live_ = 0;
-};
-
-struct group_state {
-  std::string name;
-  std::vector<std::string> patterns;
-  /// Pattern verdict per event type.
-  std::unordered_map<std::string, bool> verdicts;
-  /// Head of the log when the group was created.
-  uint64_t start = 0;
-  /// Durable low-water mark: every seq <= cursor is settled.
-  uint64_t cursor = 0;
-  /// Highest seq examined by read_group.
-  uint64_t read_pos = 0;
-  pending_list pending;
-  /// After a restart: seqs above the cursor already settled for the group.
-  std::set<uint64_t> skip;
-
-  bool matches(const std::string& type) {
-    auto i = verdicts.find(type);
-    if (i != verdicts.end())
-      return i->second;
-    bool ok = matches_any(patterns, type);
-    verdicts.emplace(type, ok);
-    return ok;
-  }
-};
-
-using retry_key = std::pair<std::string, uint64_t>;
-
-struct retry_slot {
-  millis_t due = 0;
-  bool taken = false;
-};
 
 // -- the store -------------------------------------------------------------
 
