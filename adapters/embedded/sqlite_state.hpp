@@ -7,8 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -114,6 +116,49 @@ using retry_key = std::pair<std::string, uint64_t>;
 struct retry_slot {
   millis_t due = 0;
   bool taken = false;
+};
+
+/// The retry schedule in memory (the `retry` table holds the deliveries):
+/// a slot per scheduled pair, and the untaken ones by due time. A taken
+/// slot stays until the pair is settled or scheduled again.
+class retry_slots {
+public:
+  /// An untaken slot: due time, seq, group.
+  using due_entry = std::tuple<millis_t, uint64_t, std::string>;
+
+  /// Schedules the pair at `due`, untaken (again, if it was scheduled).
+  void put(const std::string& group, uint64_t seq, millis_t due);
+
+  /// Forgets the pair, taken or not.
+  void drop(const std::string& group, uint64_t seq);
+
+  bool has(const std::string& group, uint64_t seq) const {
+    return slots_.count(retry_key{group, seq}) > 0;
+  }
+
+  /// Up to `max` untaken slots due at `now`, earliest first.
+  std::vector<due_entry> due(millis_t now, size_t max) const;
+
+  /// Marks slots that `due` returned taken.
+  void take(const std::vector<due_entry>& picked);
+
+  /// Due time of the earliest untaken slot, or -1 if none.
+  millis_t next_due() const {
+    return due_.empty() ? -1 : std::get<0>(*due_.begin());
+  }
+
+  /// Scheduled pairs, taken or not.
+  size_t size() const {
+    return slots_.size();
+  }
+
+  /// The lowest scheduled seq above `after` over every group, or 0 if none.
+  uint64_t first_above(uint64_t after) const;
+
+private:
+  std::map<retry_key, retry_slot> slots_;
+  /// Untaken slots by (due, seq, group).
+  std::set<due_entry> due_;
 };
 
 } // namespace onceflow::embedded

@@ -7,9 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <limits>
 #include <map>
-#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -95,7 +93,7 @@ public:
   std::vector<delivery> take_due(millis_t now, size_t max) override;
 
   millis_t next_due() override {
-    return due_.empty() ? -1 : std::get<0>(*due_.begin());
+    return retries_.next_due();
   }
 
   uint64_t scheduled() override {
@@ -200,7 +198,7 @@ private:
   /// entry went with the trim).
   bool settled_by_trim(const std::string& group, uint64_t seq,
                        const char* op) {
-    return seq != 0 && seq <= trimmed_to_ && !retry_has(group, seq)
+    return seq != 0 && seq <= trimmed_to_ && !retries_.has(group, seq)
            && !dlq_has(group, seq, op);
   }
 
@@ -215,14 +213,6 @@ private:
 
   /// Makes sure `n` more epochs are reserved in `meta`.
   void reserve_epochs(size_t n);
-
-  void retry_put(const std::string& group, uint64_t seq, millis_t due);
-
-  void retry_drop(const std::string& group, uint64_t seq);
-
-  bool retry_has(const std::string& group, uint64_t seq) const {
-    return retries_.count(retry_key{group, seq}) > 0;
-  }
 
   // Declared first: destroyed after the statements.
   connection conn_;
@@ -342,9 +332,7 @@ private:
   uint64_t epoch_limit_ = 0;
   lease_table leases_;
   std::map<std::string, group_state, std::less<>> groups_;
-  std::map<retry_key, retry_slot> retries_;
-  /// Untaken retry entries by (due, seq, group).
-  std::set<std::tuple<millis_t, uint64_t, std::string>> due_;
+  retry_slots retries_;
 };
 
 // -- sqlite_store: setup and helpers -----------------------------------------
@@ -412,7 +400,7 @@ void sqlite_store::load() {
   {
     query q{retry_all_, "open"};
     while (q.step())
-      retry_put(q.text_at(0), q.u64_at(1), q.int_at(2));
+      retries_.put(q.text_at(0), q.u64_at(1), q.int_at(2));
   }
 }
 
@@ -472,7 +460,7 @@ std::vector<group_status> sqlite_store::statuses(uint64_t seq,
       st.status = event_status::processed;
     else if (dlq_has(g.name, seq, op))
       st.status = event_status::dead;
-    else if (retry_has(g.name, seq))
+    else if (retries_.has(g.name, seq))
       st.status = event_status::retrying;
     else if (g.pending.contains(seq))
       st.status = event_status::in_flight;
@@ -495,26 +483,6 @@ void sqlite_store::reserve_epochs(size_t n) {
     .bind_int(2, static_cast<int64_t>(limit))
     .run();
   epoch_limit_ = limit;
-}
-
-void sqlite_store::retry_put(const std::string& group, uint64_t seq,
-                             millis_t due) {
-  auto ins = retries_.emplace(retry_key{group, seq}, retry_slot{});
-  auto& slot = ins.first->second;
-  if (!ins.second && !slot.taken)
-    due_.erase(std::make_tuple(slot.due, seq, group));
-  slot.due = due;
-  slot.taken = false;
-  due_.emplace(due, seq, group);
-}
-
-void sqlite_store::retry_drop(const std::string& group, uint64_t seq) {
-  auto i = retries_.find(retry_key{group, seq});
-  if (i == retries_.end())
-    return;
-  if (!i->second.taken)
-    due_.erase(std::make_tuple(i->second.due, seq, group));
-  retries_.erase(i);
 }
 
 // -- log_port --------------------------------------------------------------
@@ -804,7 +772,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
           .bind_int(6, s.dl.attempt)
           .bind_int(7, now)
           .run();
-      if (retry_has(grp, seq))
+      if (retries_.has(grp, seq))
         query{retry_delete_, "settle"}
           .bind_text(1, grp)
           .bind_int(2, seq_db)
@@ -893,9 +861,9 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
         last_group->pending.remove(seq);
     }
     if (s.kind == settle_kind::retry)
-      retry_put(grp, seq, s.due);
+      retries_.put(grp, seq, s.due);
     else if (s.kind != settle_kind::release)
-      retry_drop(grp, seq);
+      retries_.drop(grp, seq);
   }
   for (auto& gc : cursors)
     gc.first->cursor = gc.second;
@@ -909,10 +877,7 @@ bool sqlite_store::is_done(const std::string& group, uint64_t seq) {
 // -- retry_port ------------------------------------------------------------
 
 std::vector<delivery> sqlite_store::take_due(millis_t now, size_t max) {
-  std::vector<std::tuple<millis_t, uint64_t, std::string>> picked;
-  for (auto i = due_.begin();
-       i != due_.end() && picked.size() < max && std::get<0>(*i) <= now; ++i)
-    picked.push_back(*i);
+  auto picked = retries_.due(now, max);
   std::vector<delivery> out;
   out.reserve(picked.size());
   std::string text;
@@ -925,10 +890,7 @@ std::vector<delivery> sqlite_store::take_due(millis_t now, size_t max) {
     q.text_into(0, text);
     out.push_back(decode_delivery(conn_, text));
   }
-  for (auto& t : picked) {
-    due_.erase(t);
-    retries_[retry_key{std::get<2>(t), std::get<1>(t)}].taken = true;
-  }
+  retries_.take(picked);
   return out;
 }
 
@@ -1005,7 +967,7 @@ size_t sqlite_store::dlq_replay(const std::string& event_id,
   }
   tx.commit();
   for (auto& r : rows)
-    retry_put(r.grp, static_cast<uint64_t>(r.seq), now);
+    retries_.put(r.grp, static_cast<uint64_t>(r.seq), now);
   return rows.size();
 }
 
@@ -1196,17 +1158,11 @@ uint64_t sqlite_store::trim_bound() const {
     auto first = g.pending.first_except({});
     bound = std::min(bound, first != 0 ? first : g.read_pos + 1);
   }
-  // The lowest scheduled seq of each group. Entries at or below the trim
-  // point are replays of trimmed events from the DLQ: they need no log entry
-  // and hold nothing back.
-  for (auto i = retries_.begin(); i != retries_.end();) {
-    const auto& grp = i->first.first;
-    auto j = retries_.lower_bound(retry_key{grp, trimmed_to_ + 1});
-    if (j != retries_.end() && j->first.first == grp)
-      bound = std::min(bound, j->first.second);
-    i = retries_.upper_bound(
-      retry_key{grp, std::numeric_limits<uint64_t>::max()});
-  }
+  // The lowest scheduled seq above the trim point. Entries at or below it
+  // are replays of trimmed events from the DLQ: they need no log entry and
+  // hold nothing back.
+  if (auto first = retries_.first_above(trimmed_to_); first != 0)
+    bound = std::min(bound, first);
   return bound;
 }
 
