@@ -1,10 +1,9 @@
 #include "adapters/embedded/sqlite_store.hpp"
 
 #include "adapters/codec.hpp"
+#include "adapters/embedded/sqlite_codec.hpp"
 #include "adapters/embedded/sqlite_db.hpp"
 #include "adapters/embedded/sqlite_state.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <map>
@@ -16,38 +15,13 @@ namespace onceflow {
 
 namespace embedded {
 
-using json = nlohmann::json;
-
 /// Epochs reserved (persisted in `meta`) at a time.
 constexpr uint64_t epoch_block = 1'000'000;
 
 /// Rows scanned per query while `read_group` skips filtered entries.
 constexpr int64_t min_scan = 256;
 
-// -- JSON encoding ------------------------------------------------------------
-
 using codec::dump;
-
-delivery decode_delivery(const connection& conn, const std::string& text) {
-  try {
-    return codec::delivery_from_json(text);
-  } catch (const codec::decode_error& ex) {
-    conn.fail("decode delivery", ex.what());
-  }
-}
-
-std::string encode_patterns(const std::vector<std::string>& patterns) {
-  return dump(json(patterns));
-}
-
-std::vector<std::string> decode_patterns(const connection& conn,
-                                         const std::string& text) {
-  try {
-    return json::parse(text).get<std::vector<std::string>>();
-  } catch (const json::exception& ex) {
-    conn.fail("decode patterns", ex.what());
-  }
-}
 
 // -- the store -------------------------------------------------------------
 
