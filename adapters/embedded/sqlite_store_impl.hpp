@@ -25,7 +25,7 @@ class sqlite_store final : public store {
 public:
   explicit sqlite_store(const sqlite_options& opts);
 
-  // -- log_port --------------------------------------------------------------
+  // -- log_port: sqlite_log.cpp ----------------------------------------------
 
   void ensure_group(const group_spec& spec) override;
 
