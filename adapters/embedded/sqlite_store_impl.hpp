@@ -46,7 +46,7 @@ public:
 
   event find(const std::string& id) override;
 
-  // -- lease_port ------------------------------------------------------------
+  // -- lease_port: sqlite_leases.cpp -----------------------------------------
 
   std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
                                     const std::string& holder, millis_t now,
