@@ -58,7 +58,7 @@ public:
 
   bool is_done(const std::string& group, uint64_t seq) override;
 
-  // -- retry_port ------------------------------------------------------------
+  // -- retry_port: sqlite_dlq.cpp --------------------------------------------
 
   std::vector<delivery> take_due(millis_t now, size_t max) override;
 
@@ -70,7 +70,7 @@ public:
     return retries_.size();
   }
 
-  // -- dlq_port --------------------------------------------------------------
+  // -- dlq_port: sqlite_dlq.cpp ----------------------------------------------
 
   dlq_page dlq_list(const dlq_query& q) override;
 
@@ -83,13 +83,9 @@ public:
 
   uint64_t dlq_size() override;
 
-  uint64_t dlq_count(const std::string& group) override {
-    query q{dlq_count_group_, "dlq_count"};
-    q.bind_text(1, group);
-    return q.step() ? q.u64_at(0) : 0;
-  }
+  uint64_t dlq_count(const std::string& group) override;
 
-  // -- processed_port --------------------------------------------------------
+  // -- processed_port: sqlite_dlq.cpp ----------------------------------------
 
   uint64_t processed_count(const std::string& group) override;
 
