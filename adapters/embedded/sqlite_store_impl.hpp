@@ -92,7 +92,7 @@ public:
   std::vector<processed_record>
   processed_of(const std::string& event_id) override;
 
-  // -- store -----------------------------------------------------------------
+  // -- store: status, history, listings in sqlite_queries.cpp ----------------
 
   std::vector<group_status> status_of(const std::string& event_id) override;
 
@@ -101,13 +101,14 @@ public:
 
   event_listing list_events(const event_listing_query& q) override;
 
+  // -- store: retention in sqlite_retention.cpp ------------------------------
+
   uint64_t trim(millis_t now, millis_t retention, millis_t dedup_window,
                 size_t max) override;
 
-  void ping() override {
-    query q{log_head_, "ping"};
-    q.step();
-  }
+  // -- store: sqlite_store.cpp -----------------------------------------------
+
+  void ping() override;
 
   std::string describe() const override {
     return "sqlite:" + conn_.path;
