@@ -68,7 +68,8 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
     exec(sync, "open");
     exec("PRAGMA temp_store=MEMORY", "open");
     exec(schema_sql, "open");
-    // Databases of 0.1 before the attempt history: add the column.
+    // A ledger without the `history` column gets it, empty in its rows
+    // (docs/architecture.md, Store ports).
     sqlite3_stmt* probe = nullptr;
     if (sqlite3_prepare_v2(db, "SELECT history FROM ledger LIMIT 0", -1,
                            &probe, nullptr)

@@ -82,7 +82,8 @@ sqlite_store::history_of(const std::string& event_id) {
             conn_.fail(op, e.what());
           }
           if (h.attempts.empty()) {
-            // Committed before histories were kept: the final attempt only.
+            // A row with an empty history (docs/architecture.md, Store
+            // ports): the final attempt only.
             attempt_record r;
             r.epoch = q.u64_at(0);
             r.at = q.int_at(1);
