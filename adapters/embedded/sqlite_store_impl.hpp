@@ -15,6 +15,15 @@
 
 /// The embedded store's class, internal to adapters/embedded/: the port
 /// calls, the prepared statements they use, and the state kept in memory.
+/// Its definitions, by job:
+/// - sqlite_store.cpp: opening (`load`) and the lookups ports share;
+/// - sqlite_log.cpp: the log port;
+/// - sqlite_leases.cpp: claims and settlements;
+/// - sqlite_dlq.cpp: the retry schedule, the DLQ, processed records;
+/// - sqlite_queries.cpp: status, history and listings (`statuses`);
+/// - sqlite_retention.cpp: `trim`.
+/// Beneath them: sqlite_db (connection, statements, schema), sqlite_state
+/// (pending entries, groups, retry slots) and sqlite_codec (JSON texts).
 namespace onceflow::embedded {
 
 /// Keys of the `meta` table.
