@@ -1,0 +1,57 @@
+#include "adapters/embedded/sqlite_state.hpp"
+
+#include <limits>
+
+namespace onceflow::embedded {
+
+void retry_slots::put(const std::string& group, uint64_t seq, millis_t due) {
+  auto ins = slots_.emplace(retry_key{group, seq}, retry_slot{});
+  auto& slot = ins.first->second;
+  if (!ins.second && !slot.taken)
+    due_.erase(std::make_tuple(slot.due, seq, group));
+  slot.due = due;
+  slot.taken = false;
+  due_.emplace(due, seq, group);
+}
+
+void retry_slots::drop(const std::string& group, uint64_t seq) {
+  auto i = slots_.find(retry_key{group, seq});
+  if (i == slots_.end())
+    return;
+  if (!i->second.taken)
+    due_.erase(std::make_tuple(i->second.due, seq, group));
+  slots_.erase(i);
+}
+
+std::vector<retry_slots::due_entry> retry_slots::due(millis_t now,
+                                                     size_t max) const {
+  std::vector<due_entry> picked;
+  for (auto i = due_.begin();
+       i != due_.end() && picked.size() < max && std::get<0>(*i) <= now; ++i)
+    picked.push_back(*i);
+  return picked;
+}
+
+void retry_slots::take(const std::vector<due_entry>& picked) {
+  for (auto& t : picked) {
+    due_.erase(t);
+    slots_[retry_key{std::get<2>(t), std::get<1>(t)}].taken = true;
+  }
+}
+
+uint64_t retry_slots::first_above(uint64_t after) const {
+  uint64_t first = 0;
+  // Per group: its lowest seq above `after`, then on to the next group.
+  for (auto i = slots_.begin(); i != slots_.end();) {
+    const auto& grp = i->first.first;
+    auto j = slots_.lower_bound(retry_key{grp, after + 1});
+    if (j != slots_.end() && j->first.first == grp
+        && (first == 0 || j->first.second < first))
+      first = j->first.second;
+    i = slots_.upper_bound(
+      retry_key{grp, std::numeric_limits<uint64_t>::max()});
+  }
+  return first;
+}
+
+} // namespace onceflow::embedded
