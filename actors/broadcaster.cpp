@@ -16,11 +16,115 @@
 #include <limits>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace onceflow {
 
 namespace detail {
+
+namespace {
+
+/// Drops every entry the group holds (queued, in flight, parked, waiting to
+/// be queued again). Reports of its listeners for them are ignored later
+/// (the book only takes reports of seqs in flight, of the same listener).
+std::pair<size_t, size_t> drop_entries(group_state& g) {
+  g.waiting.reset();
+  return g.book.drop_all();
+}
+
+void check_drained(bc_pointer self) {
+  auto& st = self->state;
+  if (!st.draining || st.drain_waiters.empty())
+    return;
+  // Reads in flight may still bring leases to give back.
+  bool drained = st.releasing == 0
+                 && std::none_of(st.groups.begin(), st.groups.end(),
+                                 [](const group_state& g) { return g.reading; });
+  for (auto& g : st.groups)
+    if (g.book.in_flight() > 0)
+      drained = false;
+  if (!drained && now_of(self) < st.drain_deadline)
+    return;
+  if (!drained)
+    spdlog::warn("broadcaster: drain timeout with work in flight; its leases "
+                 "expire and the events are delivered after a restart");
+  for (auto& rp : st.drain_waiters)
+    rp.deliver(drained);
+  st.drain_waiters.clear();
+}
+
+/// release_read_leases: every lease, however much is left.
+constexpr millis_t all_leases = std::numeric_limits<millis_t>::max();
+
+/// Reads of a group lease what they deliver (store::read_leased) unless
+/// the group is rate-limited: a rate-limited entry may wait in the queue
+/// for longer than its lease, and another node's claim of it would count
+/// a crash redelivery.
+bool leases_at_read(const broadcaster_state& st, const group_state& g) {
+  return st.cfg.read_leases && g.limits.unlimited();
+}
+
+/// Registers every group the store does not know yet; retries failures.
+void join_missing(bc_pointer self) {
+  auto& st = self->state;
+  for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+    auto& g = st.groups[gi];
+    if (g.joined)
+      continue;
+    self
+      ->request(st.store, store_timeout, atom::join_v,
+                group_spec{g.cfg.name, g.cfg.subscriptions, g.lost})
+      .then(
+        [self, gi](bool) {
+          auto& g = self->state.groups[gi];
+          if (g.joined)
+            return;
+          g.joined = true;
+          auto& st = self->state;
+          if (!st.groups_registered
+              && std::all_of(st.groups.begin(), st.groups.end(),
+                             [](const group_state& x) { return x.joined; })) {
+            st.groups_registered = true;
+            auto waiting = std::move(st.before_groups);
+            st.before_groups.clear();
+            for (auto& send : waiting)
+              send();
+          }
+          // Start from the store's count of what waits for the group.
+          resync_backlog(self, gi);
+          maybe_read(self, gi);
+        },
+        [self, gi](caf::error& err) {
+          spdlog::error("broadcaster: cannot register group {} (retrying in "
+                        "1 s): {}",
+                        self->state.groups[gi].cfg.name, render(err));
+          // The store's data may have been replaced meanwhile.
+          check_lost_group(self, gi, err);
+          wake_at(self, now_of(self) + 1000);
+        });
+  }
+}
+
+void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
+  auto& st = self->state;
+  auto& g = st.groups[gi];
+  listener_config lc;
+  lc.group = g.cfg;
+  lc.node = st.cfg.node;
+  lc.name = g.cfg.name + "/" + std::to_string(++g.next_listener_index);
+  lc.jitter = st.cfg.jitter;
+  lc.metrics = st.cfg.metrics;
+  std::shared_ptr<handler> h = st.cfg.handlers->make(g.cfg.handler,
+                                                      g.cfg.options);
+  auto hdl = spawn_listener(self->system(), std::move(lc), std::move(h),
+                            st.dedup);
+  self->monitor(hdl);
+  g.listeners[slot].hdl = hdl;
+  g.listeners[slot].busy = false;
+  g.listeners[slot].index = g.next_listener_index;
+  st.by_listener[hdl.address()] = {gi, slot};
+}
+
+} // namespace
 
 millis_t now_of(bc_pointer self) {
   return to_millis(self->clock().now());
@@ -29,14 +133,6 @@ millis_t now_of(bc_pointer self) {
 void may_have_new(group_state& g) {
   g.exhausted = false;
   ++g.news;
-}
-
-/// Drops every entry the group holds (queued, in flight, parked, waiting to
-/// be queued again). Reports of its listeners for them are ignored later
-/// (the book only takes reports of seqs in flight, of the same listener).
-std::pair<size_t, size_t> drop_entries(group_state& g) {
-  g.waiting.reset();
-  return g.book.drop_all();
 }
 
 /// The store no longer knows the group (e.g. Redis restarted without
@@ -97,47 +193,6 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err) {
   }
 }
 
-/// Registers every group the store does not know yet; retries failures.
-void join_missing(bc_pointer self) {
-  auto& st = self->state;
-  for (size_t gi = 0; gi < st.groups.size(); ++gi) {
-    auto& g = st.groups[gi];
-    if (g.joined)
-      continue;
-    self
-      ->request(st.store, store_timeout, atom::join_v,
-                group_spec{g.cfg.name, g.cfg.subscriptions, g.lost})
-      .then(
-        [self, gi](bool) {
-          auto& g = self->state.groups[gi];
-          if (g.joined)
-            return;
-          g.joined = true;
-          auto& st = self->state;
-          if (!st.groups_registered
-              && std::all_of(st.groups.begin(), st.groups.end(),
-                             [](const group_state& x) { return x.joined; })) {
-            st.groups_registered = true;
-            auto waiting = std::move(st.before_groups);
-            st.before_groups.clear();
-            for (auto& send : waiting)
-              send();
-          }
-          // Start from the store's count of what waits for the group.
-          resync_backlog(self, gi);
-          maybe_read(self, gi);
-        },
-        [self, gi](caf::error& err) {
-          spdlog::error("broadcaster: cannot register group {} (retrying in "
-                        "1 s): {}",
-                        self->state.groups[gi].cfg.name, render(err));
-          // The store's data may have been replaced meanwhile.
-          check_lost_group(self, gi, err);
-          wake_at(self, now_of(self) + 1000);
-        });
-  }
-}
-
 /// Asks for a `tick` at `at` unless one is due earlier already.
 void wake_at(bc_pointer self, millis_t at) {
   auto& st = self->state;
@@ -154,30 +209,6 @@ bool has_work(const broadcaster_state& st) {
   return std::any_of(st.groups.begin(), st.groups.end(),
                      [](const group_state& g) { return g.book.has_work(); });
 }
-
-void check_drained(bc_pointer self) {
-  auto& st = self->state;
-  if (!st.draining || st.drain_waiters.empty())
-    return;
-  // Reads in flight may still bring leases to give back.
-  bool drained = st.releasing == 0
-                 && std::none_of(st.groups.begin(), st.groups.end(),
-                                 [](const group_state& g) { return g.reading; });
-  for (auto& g : st.groups)
-    if (g.book.in_flight() > 0)
-      drained = false;
-  if (!drained && now_of(self) < st.drain_deadline)
-    return;
-  if (!drained)
-    spdlog::warn("broadcaster: drain timeout with work in flight; its leases "
-                 "expire and the events are delivered after a restart");
-  for (auto& rp : st.drain_waiters)
-    rp.deliver(drained);
-  st.drain_waiters.clear();
-}
-
-/// release_read_leases: every lease, however much is left.
-constexpr millis_t all_leases = std::numeric_limits<millis_t>::max();
 
 /// Gives back the leases granted with the read of the group's queued
 /// entries that have less than `min_left` ms left (all of them on pause and
@@ -227,26 +258,6 @@ void release_read_leases(bc_pointer self, size_t gi, millis_t min_left) {
       });
 }
 
-void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
-  auto& st = self->state;
-  auto& g = st.groups[gi];
-  listener_config lc;
-  lc.group = g.cfg;
-  lc.node = st.cfg.node;
-  lc.name = g.cfg.name + "/" + std::to_string(++g.next_listener_index);
-  lc.jitter = st.cfg.jitter;
-  lc.metrics = st.cfg.metrics;
-  std::shared_ptr<handler> h = st.cfg.handlers->make(g.cfg.handler,
-                                                      g.cfg.options);
-  auto hdl = spawn_listener(self->system(), std::move(lc), std::move(h),
-                            st.dedup);
-  self->monitor(hdl);
-  g.listeners[slot].hdl = hdl;
-  g.listeners[slot].busy = false;
-  g.listeners[slot].index = g.next_listener_index;
-  st.by_listener[hdl.address()] = {gi, slot};
-}
-
 void dispatch(bc_pointer self, size_t gi) {
   auto& st = self->state;
   auto& g = st.groups[gi];
@@ -285,14 +296,6 @@ delivery first_delivery(event ev, const std::string& group) {
   dl.group = group;
   dl.ev = std::move(ev);
   return dl;
-}
-
-/// Reads of a group lease what they deliver (store::read_leased) unless
-/// the group is rate-limited: a rate-limited entry may wait in the queue
-/// for longer than its lease, and another node's claim of it would count
-/// a crash redelivery.
-bool leases_at_read(const broadcaster_state& st, const group_state& g) {
-  return st.cfg.read_leases && g.limits.unlimited();
 }
 
 void maybe_read(bc_pointer self, size_t gi) {
@@ -355,6 +358,8 @@ void maybe_read(bc_pointer self, size_t gi) {
       on_error);
 }
 
+namespace {
+
 void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
   auto& st = self->state;
   auto sender = self->current_sender();
@@ -368,7 +373,7 @@ void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
   g.listeners[slot].busy = false;
   auto out = g.book.on_reports(g.listeners[slot].index, reports);
   g.unsettled -= std::min(g.unsettled, out.left);
-  if (out.later_at >= 0)
+  if (out.held_back > 0)
     wake_at(self, out.later_at);
   dispatch(self, gi);
   check_drained(self);
@@ -667,6 +672,8 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
     [self](atom::status) { return status_of(self); },
   };
 }
+
+} // namespace
 
 } // namespace detail
 

@@ -42,6 +42,12 @@ size_t count_items(const T&) {
 
 /// Runs one store call, timing it; maps store failures to the `ec` of their
 /// kind (other exceptions to ec::store_failure).
+/// The code of a store call's exception: its kind for a store_error.
+ec code_of(const std::exception& e) {
+  auto* se = dynamic_cast<const store_error*>(&e);
+  return se != nullptr ? to_ec(se->which()) : ec::store_failure;
+}
+
 caf::error failed(store_pointer self, const char* what, ec code,
                   const char* text) {
   ++self->state.failures;
@@ -65,10 +71,8 @@ auto guarded(store_pointer self, const char* what, F f)
     op.micros += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
     return result;
-  } catch (const store_error& e) {
-    return failed(self, what, to_ec(e.which()), e.what());
   } catch (const std::exception& e) {
-    return failed(self, what, ec::store_failure, e.what());
+    return failed(self, what, code_of(e), e.what());
   }
 }
 
@@ -141,12 +145,9 @@ store_actor::behavior_type store_impl(store_pointer self,
           next = now + 1000;
         }
         return {std::move(due), next};
-      } catch (const store_error& e) {
-        ++self->state.failures;
-        return make_error(to_ec(e.which()), std::string{"due: "} + e.what());
       } catch (const std::exception& e) {
         ++self->state.failures;
-        return make_error(ec::store_failure, std::string{"due: "} + e.what());
+        return make_error(code_of(e), std::string{"due: "} + e.what());
       }
     },
     [self](atom::list, const dlq_query& q) -> caf::result<dlq_page> {

@@ -88,16 +88,18 @@ group_book::on_reports(uint32_t owner,
       case dispatch_report::failed:
         ++counters_.held;
         later.push_back(std::move(j->second.dl));
-        result.later_at = earliest(result.later_at, r.until);
+        result.later_at = later.size() == 1 ? r.until
+                                            : std::min(result.later_at, r.until);
         known_.erase(r.seq);
         in_flight_.erase(j);
         break;
     }
   }
-  // Retries that arrived while their seq was in flight.
+  // Retries that arrived while their seq was in flight wait until it has
+  // left the book (a stale entry went back to the queue: one copy only).
   for (auto& r : reports) {
     auto p = parked_.find(r.seq);
-    if (p == parked_.end() || in_flight_.count(r.seq) > 0)
+    if (p == parked_.end() || known_.count(r.seq) > 0)
       continue;
     if (r.kind == dispatch_report::scheduled) {
       // The delivery in flight went back into the retry schedule, which
@@ -108,9 +110,9 @@ group_book::on_reports(uint32_t owner,
     }
     auto dl = std::move(p->second);
     parked_.erase(p);
-    known_.erase(r.seq);
     enqueue(std::move(dl));
   }
+  result.held_back = later.size();
   if (!later.empty())
     later_.emplace_back(result.later_at, std::move(later));
   return result;

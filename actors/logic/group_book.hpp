@@ -51,7 +51,9 @@ struct report_outcome {
   /// Entries that left for good (settled): the group's unsettled count
   /// drops by this many.
   uint64_t left = 0;
-  /// The earliest time held or failed entries are due again; -1 if none.
+  /// Held or failed entries now held back, and the earliest time they are
+  /// due again (see release_due).
+  size_t held_back = 0;
   millis_t later_at = -1;
 };
 
@@ -97,8 +99,9 @@ public:
   /// `owner` (re-dispatched meanwhile) are ignored. Settled and scheduled
   /// entries leave; stale ones go back to the head of the queue; held and
   /// failed ones wait until their `until` (see release_due). Parked retries
-  /// of seqs that left are queued, except where the entry went back into
-  /// the retry schedule, which holds a newer attempt.
+  /// of seqs that left the book are queued, except where the entry went
+  /// back into the retry schedule, which holds a newer attempt; those of
+  /// seqs still queued (stale, or requeued meanwhile) stay parked.
   report_outcome on_reports(uint32_t owner,
                             const std::vector<dispatch_report>& reports);
 

@@ -176,7 +176,7 @@ validation_result fail(event_problem p) {
 validation_result validate_fields(const submission& sub,
                                   const validation_limits& lim) {
   validation_result r;
-  r.ev.id = sub.id.empty() ? make_uuid_v7() : sub.id;
+  r.ev.id = sub.id;
   r.ev.type = sub.type;
   if (auto problem = check_fields(r.ev, lim, sub.id.empty()))
     return fail(std::move(problem));
@@ -184,9 +184,24 @@ validation_result validate_fields(const submission& sub,
     return fail("priority", "must be one of high, normal, low (got '"
                               + sub.prio + "')");
   r.ok = true;
+  if (sub.id.empty())
+    r.ev.id = make_uuid_v7();
   r.ev.payload = sub.payload;
   r.ev.trace_id = make_uuid_v4();
   return r;
+}
+
+/// The rule of check_event for the payload: present, a JSON object within
+/// the limits.
+event_problem check_payload_field(const std::string& payload,
+                                  const validation_limits& lim) {
+  if (payload.empty())
+    return {"payload", "is required"};
+  bool too_large = false;
+  auto err = check_payload(payload, lim, too_large);
+  if (!err.empty())
+    return {"payload", std::move(err), too_large};
+  return {};
 }
 
 } // namespace
@@ -194,13 +209,7 @@ validation_result validate_fields(const submission& sub,
 event_problem check_event(const event& ev, const validation_limits& lim) {
   if (auto problem = check_fields(ev, lim))
     return problem;
-  if (ev.payload.empty())
-    return {"payload", "is required"};
-  bool too_large = false;
-  auto err = check_payload(ev.payload, lim, too_large);
-  if (!err.empty())
-    return {"payload", std::move(err), too_large};
-  return {};
+  return check_payload_field(ev.payload, lim);
 }
 
 validation_result validate(const submission& sub,
@@ -208,12 +217,8 @@ validation_result validate(const submission& sub,
   auto r = validate_fields(sub, lim);
   if (!r.ok)
     return r;
-  if (sub.payload.empty())
-    return fail("payload", "is required");
-  bool too_large = false;
-  auto err = check_payload(sub.payload, lim, too_large);
-  if (!err.empty())
-    return fail("payload", err, too_large);
+  if (auto problem = check_payload_field(sub.payload, lim))
+    return fail(std::move(problem));
   return r;
 }
 

@@ -64,9 +64,11 @@ struct event_problem {
 };
 
 /// The one rule set for an event's fields, checked in this order: id, type,
-/// priority, payload. Used for submissions (validate) and again on ingest,
-/// where events arrive built (a client of the node's endpoint is not
-/// trusted). Returns the first problem.
+/// priority, payload. Ingest checks events with it (they arrive built, from
+/// clients of the node's endpoint, who are not trusted); validate and
+/// parse_event_object apply the same rules, with the words of a submission
+/// (a priority given as text, an id generated when absent). Returns the
+/// first problem.
 event_problem check_event(const event& ev, const validation_limits& lim);
 
 /// Validates a submission and turns it into an event (id generated when

@@ -121,6 +121,7 @@ BOOST_AUTO_TEST_CASE(held_and_failed_wait_until_the_earliest_time) {
   dispatch(b, 3, 7);
   auto out = b.on_reports(7, {report(1, dispatch_report::held, 900),
                               report(2, dispatch_report::failed, 500)});
+  BOOST_TEST(out.held_back == 2u);
   BOOST_TEST(out.later_at == 500);
   BOOST_TEST(b.counters().held == 2u);
   BOOST_TEST(b.in_flight() == 1u);
@@ -155,6 +156,33 @@ BOOST_AUTO_TEST_CASE(a_parked_copy_is_dropped_when_the_entry_is_scheduled) {
   b.on_reports(7, {report(1, dispatch_report::scheduled)});
   BOOST_TEST(b.queue().empty());
   BOOST_TEST(b.enqueue(dl(1)));
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_retry_waits_while_its_seq_is_queued_again) {
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  b.take_back(dl(1, priority::normal, 2));
+  // Refused as stale: the entry goes back to the queue, the retry waits.
+  b.on_reports(7, {report(1, dispatch_report::stale)});
+  BOOST_TEST((drain(b) == std::vector<uint64_t>{1}));
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_retry_waits_while_its_seq_is_requeued) {
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  b.take_back(dl(1, priority::normal, 2));
+  // Stalled at 7 (requeued by the janitor); 7's late report is ignored.
+  b.requeue_front(1);
+  b.on_reports(7, {report(1, dispatch_report::settled)});
+  BOOST_TEST(b.queue().size() == 1u);
+  // The requeued copy runs at 8 and settles: now the retry is queued.
+  auto batch = dispatch(b, 1, 8);
+  BOOST_TEST(batch.at(0).attempt == 1u);
+  b.on_reports(8, {report(1, dispatch_report::settled)});
+  BOOST_TEST(b.queue().size() == 1u);
+  BOOST_TEST(b.queue().pop().attempt == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(stalled_and_owned_entries) {
