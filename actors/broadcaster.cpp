@@ -36,9 +36,10 @@ void check_drained(bc_pointer self) {
   if (!st.draining || st.drain_waiters.empty())
     return;
   // Reads in flight may still bring leases to give back.
-  bool drained = st.releasing == 0
-                 && std::none_of(st.groups.begin(), st.groups.end(),
-                                 [](const group_state& g) { return g.reading; });
+  bool drained
+    = st.releasing == 0
+      && std::none_of(st.groups.begin(), st.groups.end(),
+                      [](const group_state& g) { return g.reading; });
   for (auto& g : st.groups)
     if (g.book.in_flight() > 0)
       drained = false;
@@ -114,7 +115,7 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   lc.jitter = st.cfg.jitter;
   lc.metrics = st.cfg.metrics;
   std::shared_ptr<handler> h = st.cfg.handlers->make(g.cfg.handler,
-                                                      g.cfg.options);
+                                                     g.cfg.options);
   auto hdl = spawn_listener(self->system(), std::move(lc), std::move(h),
                             st.dedup);
   self->monitor(hdl);
@@ -200,8 +201,8 @@ void wake_at(bc_pointer self, millis_t at) {
   if (st.wake_at >= 0 && st.wake_at <= at && st.wake_at > now)
     return;
   st.wake_at = at;
-  self->delayed_send(self, std::chrono::milliseconds(std::max<millis_t>(
-                             1, at - now)),
+  self->delayed_send(self,
+                     std::chrono::milliseconds(std::max<millis_t>(1, at - now)),
                      atom::tick_v);
 }
 
@@ -343,9 +344,8 @@ void maybe_read(bc_pointer self, size_t gi) {
     return;
   }
   self
-    ->request<caf::message_priority::high>(st.store, store_timeout,
-              atom::read_v, g.cfg.name, want,
-              now_of(self))
+    ->request<caf::message_priority::high>(
+      st.store, store_timeout, atom::read_v, g.cfg.name, want, now_of(self))
     .then(
       [on_read, gi, self](std::vector<event>& evs) {
         std::vector<delivery> dls;
@@ -461,10 +461,9 @@ caf::settings status_of(bc_pointer self) {
   return s;
 }
 
-broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
-                                                  broadcaster_config cfg,
-                                                  store_actor store,
-                                                  deduplicator_actor dedup) {
+broadcaster_actor::behavior_type
+broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
+                 deduplicator_actor dedup) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.store = std::move(store);
@@ -533,58 +532,57 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
       types->reserve(batch.size());
       for (auto& ev : batch)
         types->push_back(ev.type);
-      auto send = [self, rp, types, now,
-                   batch = std::move(batch)]() mutable {
-      auto& st = self->state;
-      self
-        ->request(st.cfg.ingest_store ? st.cfg.ingest_store : st.store,
-                  store_timeout, atom::append_v, std::move(batch),
-                  now, st.cfg.dedup_window)
-        .then(
-          [self, rp, types](std::vector<append_result>& rs) mutable {
-            auto& st = self->state;
-            --st.pending_appends;
-            bool any = false;
-            // Per (duplicate, type): one label set per distinct pair.
-            std::map<std::pair<bool, std::string>, uint64_t> counts;
-            for (size_t i = 0; i < rs.size(); ++i) {
+      auto send = [self, rp, types, now, batch = std::move(batch)]() mutable {
+        auto& st = self->state;
+        self
+          ->request(st.cfg.ingest_store ? st.cfg.ingest_store : st.store,
+                    store_timeout, atom::append_v, std::move(batch), now,
+                    st.cfg.dedup_window)
+          .then(
+            [self, rp, types](std::vector<append_result>& rs) mutable {
+              auto& st = self->state;
+              --st.pending_appends;
+              bool any = false;
+              // Per (duplicate, type): one label set per distinct pair.
+              std::map<std::pair<bool, std::string>, uint64_t> counts;
+              for (size_t i = 0; i < rs.size(); ++i) {
+                if (st.cfg.metrics)
+                  ++counts[{rs[i].duplicate, (*types)[i]}];
+                if (rs[i].duplicate) {
+                  ++st.duplicates;
+                  continue;
+                }
+                ++st.accepted;
+                any = true;
+                for (auto& g : st.groups)
+                  if (matches_any(g.cfg.subscriptions, (*types)[i]))
+                    ++g.unsettled;
+              }
+              if (st.cfg.metrics && !counts.empty()) {
+                metrics_batch b;
+                for (auto& [key, n] : counts)
+                  b.count(key.first ? metric::duplicate : metric::accepted,
+                          {{"type", key.second}}, n);
+                st.cfg.metrics->merge(b);
+              }
+              rp.deliver(std::move(rs));
+              if (any)
+                for (size_t gi = 0; gi < st.groups.size(); ++gi) {
+                  may_have_new(st.groups[gi]);
+                  maybe_read(self, gi);
+                }
+            },
+            [self, rp, n = types->size()](caf::error& err) mutable {
+              auto& st = self->state;
+              --st.pending_appends;
               if (st.cfg.metrics)
-                ++counts[{rs[i].duplicate, (*types)[i]}];
-              if (rs[i].duplicate) {
-                ++st.duplicates;
-                continue;
-              }
-              ++st.accepted;
-              any = true;
+                st.cfg.metrics->count(metric::rejected,
+                                      {{"reason", "store_failure"}}, n);
+              // A timed-out append may still have committed.
               for (auto& g : st.groups)
-                if (matches_any(g.cfg.subscriptions, (*types)[i]))
-                  ++g.unsettled;
-            }
-            if (st.cfg.metrics && !counts.empty()) {
-              metrics_batch b;
-              for (auto& [key, n] : counts)
-                b.count(key.first ? metric::duplicate : metric::accepted,
-                        {{"type", key.second}}, n);
-              st.cfg.metrics->merge(b);
-            }
-            rp.deliver(std::move(rs));
-            if (any)
-              for (size_t gi = 0; gi < st.groups.size(); ++gi) {
-                may_have_new(st.groups[gi]);
-                maybe_read(self, gi);
-              }
-          },
-          [self, rp, n = types->size()](caf::error& err) mutable {
-            auto& st = self->state;
-            --st.pending_appends;
-            if (st.cfg.metrics)
-              st.cfg.metrics->count(metric::rejected,
-                                    {{"reason", "store_failure"}}, n);
-            // A timed-out append may still have committed.
-            for (auto& g : st.groups)
-              may_have_new(g);
-            rp.deliver(std::move(err));
-          });
+                may_have_new(g);
+              rp.deliver(std::move(err));
+            });
       };
       if (st.groups_registered)
         send();
@@ -648,8 +646,7 @@ broadcaster_actor::behavior_type broadcaster_impl(bc_pointer self,
         wake_at(self, st.drain_deadline);
       return rp;
     },
-    [self](atom::pause, std::string& name,
-           bool paused) -> caf::result<bool> {
+    [self](atom::pause, std::string& name, bool paused) -> caf::result<bool> {
       auto& st = self->state;
       for (size_t gi = 0; gi < st.groups.size(); ++gi) {
         auto& g = st.groups[gi];

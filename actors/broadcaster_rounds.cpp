@@ -1,5 +1,4 @@
 #include "actors/broadcaster_state.hpp"
-
 #include "actors/node_metrics.hpp"
 #include "actors/timeouts.hpp"
 
@@ -14,8 +13,8 @@ namespace onceflow::detail {
 /// settle our events). On failure the local count stays.
 void resync_backlog(bc_pointer self, size_t gi) {
   auto& st = self->state;
-  self->request(st.store, store_timeout, atom::backlog_v,
-                st.groups[gi].cfg.name)
+  self
+    ->request(st.store, store_timeout, atom::backlog_v, st.groups[gi].cfg.name)
     .then([self, gi](uint64_t n) { self->state.groups[gi].unsettled = n; },
           [self, gi](caf::error& err) { check_lost_group(self, gi, err); });
 }
@@ -37,10 +36,8 @@ void janitor(bc_pointer self) {
     auto& g = st.groups[gi];
     // Settled events per second, smoothed (weight of the newest round 0.5).
     if (g.rate_at >= 0 && now > g.rate_at) {
-      auto r = static_cast<double>(g.book.counters().settled
-                                   - g.rate_settled)
-               * 1000.0
-               / static_cast<double>(now - g.rate_at);
+      auto r = static_cast<double>(g.book.counters().settled - g.rate_settled)
+               * 1000.0 / static_cast<double>(now - g.rate_at);
       g.rate = 0.5 * g.rate + 0.5 * r;
     }
     g.rate_at = now;

@@ -105,15 +105,14 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer) {
       for (auto& e : entries)
         spdlog::warn("dead letter: event {} group {} reason {} after {} "
                      "attempt(s): {}",
-                     e.dl.ev.id, e.dl.group, to_string(e.reason),
-                     e.dl.attempt, e.last_error);
+                     e.dl.ev.id, e.dl.group, to_string(e.reason), e.dl.attempt,
+                     e.last_error);
     },
     [self](atom::list, dlq_query& q) {
       return self->delegate(self->state.store, atom::list_v, std::move(q));
     },
     [self](atom::inspect, std::string& id) {
-      return self->delegate(self->state.store, atom::inspect_v,
-                            std::move(id));
+      return self->delegate(self->state.store, atom::inspect_v, std::move(id));
     },
     [self](atom::replay, std::string& id, std::string& group) {
       auto rp = self->make_response_promise<uint64_t>();

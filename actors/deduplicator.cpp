@@ -49,9 +49,9 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
       auto rp = self->make_response_promise<std::vector<claim_decision>>();
       auto now = to_millis(self->clock().now());
       self
-        ->request<caf::message_priority::high>(self->state.store(),
-                                               store_timeout, atom::claim_v,
-                  std::move(reqs), std::move(holder), now, ttl, budget)
+        ->request<caf::message_priority::high>(
+          self->state.store(), store_timeout, atom::claim_v, std::move(reqs),
+          std::move(holder), now, ttl, budget)
         .then(
           [self, rp](std::vector<claim_decision>& ds) mutable {
             auto& st = self->state;
@@ -81,9 +81,10 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
       auto rp = self->make_response_promise<std::vector<delivery>>();
       auto now = to_millis(self->clock().now());
       self
-        ->request<caf::message_priority::high>(
-          self->state.reader, store_timeout, atom::read_v, std::move(group),
-          max, now, std::move(holder), ttl, budget)
+        ->request<caf::message_priority::high>(self->state.reader,
+                                               store_timeout, atom::read_v,
+                                               std::move(group), max, now,
+                                               std::move(holder), ttl, budget)
         .then(
           [self, rp](std::vector<delivery>& dls) mutable {
             auto& st = self->state;
@@ -122,7 +123,7 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
       self
         ->request<caf::message_priority::high>(self->state.store(),
                                                store_timeout, atom::settle_v,
-                  std::move(items), now)
+                                               std::move(items), now)
         .then(
           [self, rp, retries, dead](std::vector<fence_decision>& ds) mutable {
             auto& st = self->state;
@@ -168,11 +169,10 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
 
 } // namespace
 
-deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
-                                      store_actor reader,
-                                      std::vector<store_actor> stores,
-                                      retry_timer_actor retry_timer,
-                                      dead_letter_queue_actor dlq) {
+deduplicator_actor
+spawn_deduplicator(caf::actor_system& sys, store_actor reader,
+                   std::vector<store_actor> stores,
+                   retry_timer_actor retry_timer, dead_letter_queue_actor dlq) {
   return sys.spawn(deduplicator_impl, std::move(reader), std::move(stores),
                    std::move(retry_timer), std::move(dlq));
 }

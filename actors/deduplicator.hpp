@@ -10,10 +10,9 @@ namespace onceflow {
 /// Claims and settlements go to `stores` in turn (one or more store actors
 /// over the same data); reads that lease (store::read_leased) go to
 /// `reader`, the store actor the broadcaster reads over otherwise too.
-deduplicator_actor spawn_deduplicator(caf::actor_system& sys,
-                                      store_actor reader,
-                                      std::vector<store_actor> stores,
-                                      retry_timer_actor retry_timer,
-                                      dead_letter_queue_actor dlq);
+deduplicator_actor
+spawn_deduplicator(caf::actor_system& sys, store_actor reader,
+                   std::vector<store_actor> stores,
+                   retry_timer_actor retry_timer, dead_letter_queue_actor dlq);
 
 } // namespace onceflow

@@ -83,8 +83,7 @@ simulate_directive parse_simulate_directive(const std::string& payload) {
   if (i == doc.end() || !i->is_object())
     return d;
   auto& s = *i;
-  if (auto j = s.find("fail_attempts");
-      j != s.end() && j->is_number_unsigned())
+  if (auto j = s.find("fail_attempts"); j != s.end() && j->is_number_unsigned())
     d.fail_attempts = j->get<uint32_t>();
   if (auto j = s.find("permanent"); j != s.end() && j->is_boolean())
     d.permanent = j->get<bool>();
@@ -94,12 +93,10 @@ simulate_directive parse_simulate_directive(const std::string& payload) {
 }
 
 handler_registry::handler_registry() {
-  add("store", [](const handler_options&) {
-    return std::make_unique<store_handler>();
-  });
-  add("log", [](const handler_options&) {
-    return std::make_unique<log_handler>();
-  });
+  add("store",
+      [](const handler_options&) { return std::make_unique<store_handler>(); });
+  add("log",
+      [](const handler_options&) { return std::make_unique<log_handler>(); });
   add("simulate", [](const handler_options& opts) {
     return std::make_unique<simulate_handler>(opts);
   });

@@ -45,8 +45,8 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::settle, std::vector<settlement>,
                   millis_t>::with<std::vector<fence_decision>>,
   /// Takes due retries: (now, max) -> (deliveries, next due or -1).
-  caf::replies_to<atom::due, millis_t,
-                  uint32_t>::with<std::vector<delivery>, millis_t>,
+  caf::replies_to<atom::due, millis_t, uint32_t>::with<std::vector<delivery>,
+                                                       millis_t>,
   /// Lists the DLQ.
   caf::replies_to<atom::list, dlq_query>::with<dlq_page>,
   /// DLQ entries of one event.
@@ -176,6 +176,5 @@ using http_gateway_actor = caf::typed_actor<
 
 // Handles that travel in messages need type IDs as well.
 CAF_BEGIN_TYPE_ID_BLOCK(onceflow_handles, caf::first_custom_type_id + 200)
-  CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::broadcaster_actor))
+CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::broadcaster_actor))
 CAF_END_TYPE_ID_BLOCK(onceflow_handles)
-

@@ -64,7 +64,6 @@ millis_t async_deadline(const std::vector<running_item>& items, millis_t now) {
   return std::max<millis_t>(1, left * 4 / 5);
 }
 
-
 void report(listener_pointer self) {
   auto& st = self->state;
   auto to = caf::actor_cast<broadcaster_actor>(st.reply_to);
@@ -156,8 +155,7 @@ void settle(listener_pointer self) {
   std::vector<bool> retries;
   for (auto& s : st.pending)
     retries.push_back(s.kind == settle_kind::retry);
-  self
-    ->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
+  self->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
     .then(
       [self, seqs, retries,
        items = std::move(items)](std::vector<fence_decision>& ds) {
@@ -264,18 +262,17 @@ void run_handlers(listener_pointer self) {
   auto token = ++st.token;
   st.outstanding = st.running.size();
   st.deadline = async_deadline(st.running, to_millis(self->clock().now()));
-  self->delayed_send(self, std::chrono::milliseconds(st.deadline),
-                     atom::tick_v, token);
+  self->delayed_send(self, std::chrono::milliseconds(st.deadline), atom::tick_v,
+                     token);
   auto me = caf::actor_cast<listener_actor>(self);
   for (uint32_t i = 0; i < st.running.size(); ++i) {
     auto& item = st.running[i];
     item.started = std::chrono::steady_clock::now();
     try {
-      st.h->handle_async(item.dl.ev, item.dl.attempt,
-                         [me, token, i](handler_result r) {
-                           caf::anon_send(me, atom::handled_v, token, i,
-                                          std::move(r));
-                         });
+      st.h->handle_async(
+        item.dl.ev, item.dl.attempt, [me, token, i](handler_result r) {
+          caf::anon_send(me, atom::handled_v, token, i, std::move(r));
+        });
     } catch (const std::exception& e) {
       handler_result r;
       r.result = outcome::retryable;
@@ -301,15 +298,18 @@ void process(listener_pointer self, std::vector<delivery>& batch,
     auto& d = ds[i];
     switch (d.kind) {
       case claim_decision::held:
-        st.reports.push_back(
-          {dl.ev.seq, dispatch_report::held, d.expires_at});
+        st.reports.push_back({dl.ev.seq, dispatch_report::held, d.expires_at});
         continue;
       case claim_decision::done:
         st.reports.push_back({dl.ev.seq, dispatch_report::settled, 0});
         continue;
       case claim_decision::crash_loop: {
-        attempt_record rec{dl.attempt, now, st.cfg.node, st.cfg.name,
-                           d.epoch, outcome::crashed,
+        attempt_record rec{dl.attempt,
+                           now,
+                           st.cfg.node,
+                           st.cfg.name,
+                           d.epoch,
+                           outcome::crashed,
                            "lease expired without completion"};
         dl.history.push_back(std::move(rec));
         dl.redeliveries = d.redeliveries;
@@ -369,10 +369,9 @@ void without_claimed(listener_pointer self, std::vector<delivery>& batch,
   process(self, rest, rest_ds);
 }
 
-listener_actor::behavior_type listener_impl(listener_pointer self,
-                                            listener_config cfg,
-                                            std::shared_ptr<handler> h,
-                                            deduplicator_actor dedup) {
+listener_actor::behavior_type
+listener_impl(listener_pointer self, listener_config cfg,
+              std::shared_ptr<handler> h, deduplicator_actor dedup) {
   if (!cfg.jitter) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     cfg.jitter = [rng] {
@@ -406,22 +405,21 @@ listener_actor::behavior_type listener_impl(listener_pointer self,
           continue;
         }
         claimed.push_back(i);
-        reqs.push_back({dl.group, dl.ev.id, dl.ev.seq,
-                        dl.lease_until != 0 ? dl.epoch : 0});
+        reqs.push_back(
+          {dl.group, dl.ev.id, dl.ev.seq, dl.lease_until != 0 ? dl.epoch : 0});
       }
       if (reqs.empty()) {
         process(self, batch, ds);
         return;
       }
       auto shared = std::make_shared<std::vector<delivery>>(std::move(batch));
-      auto decided = std::make_shared<std::vector<claim_decision>>(
-        std::move(ds));
+      auto decided
+        = std::make_shared<std::vector<claim_decision>>(std::move(ds));
       self
         ->request(st.dedup, actor_timeout, atom::claim_v, std::move(reqs),
                   st.cfg.name, g.lease_ttl, g.retry.crash_budget)
         .then(
-          [self, shared, decided,
-           claimed](std::vector<claim_decision>& got) {
+          [self, shared, decided, claimed](std::vector<claim_decision>& got) {
             if (got.size() != claimed.size()) {
               without_claimed(self, *shared, *decided, claimed,
                               "a short answer to the claim");

@@ -44,8 +44,7 @@ void arm(timer_pointer self, millis_t due) {
   if (st.armed_for >= 0 && st.armed_for <= due)
     return;
   st.armed_for = due;
-  self->delayed_send(self, std::chrono::milliseconds(due - now),
-                     atom::tick_v);
+  self->delayed_send(self, std::chrono::milliseconds(due - now), atom::tick_v);
 }
 
 void poll(timer_pointer self) {
@@ -88,9 +87,8 @@ void poll(timer_pointer self) {
       });
 }
 
-retry_timer_actor::behavior_type retry_timer_impl(timer_pointer self,
-                                                  store_actor store,
-                                                  uint32_t batch_size) {
+retry_timer_actor::behavior_type
+retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size) {
   self->state.store = std::move(store);
   self->state.batch_size = batch_size;
   return {

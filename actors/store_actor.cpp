@@ -125,9 +125,8 @@ store_actor::behavior_type store_impl(store_pointer self,
     },
     [self](atom::settle, const std::vector<settlement>& items,
            millis_t now) -> caf::result<std::vector<fence_decision>> {
-      return guarded(self, "settle", [&] {
-        return self->state.st->settle(items, now);
-      });
+      return guarded(self, "settle",
+                     [&] { return self->state.st->settle(items, now); });
     },
     [self](atom::due, millis_t now,
            uint32_t max) -> caf::result<std::vector<delivery>, millis_t> {
@@ -191,8 +190,7 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "processed",
                      [&] { return self->state.st->processed_of(id); });
     },
-    [self](atom::history,
-           const std::string& id) -> caf::result<event_history> {
+    [self](atom::history, const std::string& id) -> caf::result<event_history> {
       return guarded(self, "history", [&] {
         event_history result;
         result.ev = self->state.st->find(id);
@@ -225,8 +223,7 @@ store_actor::behavior_type store_impl(store_pointer self,
       }
       try {
         caf::put(result, "store.head", self->state.st->head());
-        caf::put(result, "store.retry-scheduled",
-                 self->state.st->scheduled());
+        caf::put(result, "store.retry-scheduled", self->state.st->scheduled());
         caf::put(result, "store.dlq-size", self->state.st->dlq_size());
         caf::put(result, "store.processed",
                  self->state.st->processed_count(""));

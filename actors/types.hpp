@@ -98,8 +98,8 @@ typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
-  return f(caf::meta::type_name("onceflow::delivery"), x.ev, x.group,
-           x.attempt, x.epoch, x.redeliveries, x.history, x.lease_until);
+  return f(caf::meta::type_name("onceflow::delivery"), x.ev, x.group, x.attempt,
+           x.epoch, x.redeliveries, x.history, x.lease_until);
 }
 
 template <class Inspector>
@@ -110,8 +110,8 @@ typename Inspector::result_type inspect(Inspector& f, dlq_entry& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_result& x) {
-  return f(caf::meta::type_name("onceflow::append_result"), x.id,
-           x.duplicate, x.seq, x.original);
+  return f(caf::meta::type_name("onceflow::append_result"), x.id, x.duplicate,
+           x.seq, x.original);
 }
 
 template <class Inspector>
@@ -122,8 +122,8 @@ typename Inspector::result_type inspect(Inspector& f, group_spec& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim_request& x) {
-  return f(caf::meta::type_name("onceflow::claim_request"), x.group,
-           x.event_id, x.seq, x.takeover);
+  return f(caf::meta::type_name("onceflow::claim_request"), x.group, x.event_id,
+           x.seq, x.takeover);
 }
 
 template <class Inspector>
@@ -190,8 +190,8 @@ typename Inspector::result_type inspect(Inspector& f, event_listing& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
-  return f(caf::meta::type_name("onceflow::handler_result"), x.result,
-           x.error, x.latency, x.record_effect, x.retry_after);
+  return f(caf::meta::type_name("onceflow::handler_result"), x.result, x.error,
+           x.latency, x.record_effect, x.retry_after);
 }
 
 template <class Inspector>
@@ -202,78 +202,79 @@ typename Inspector::result_type inspect(Inspector& f, dispatch_report& x) {
 
 } // namespace onceflow
 
-// -- type IDs and atoms --------------------------------------------------------
+// -- type IDs and atoms
+// --------------------------------------------------------
 
 CAF_BEGIN_TYPE_ID_BLOCK(onceflow, caf::first_custom_type_id)
 
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::event))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::attempt_record))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::delivery))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::delivery>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_entry))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dlq_entry>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::append_result))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::append_result>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::group_spec))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::claim_request))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::claim_request>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::claim_decision))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::claim_decision>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::settlement))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::settlement>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::fence_decision))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::fence_decision>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_query))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_page))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::processed_record))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::processed_record>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::group_status))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_status>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::dispatch_report))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dispatch_report>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::handler_result))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::group_history))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_history>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_history))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_query))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_item))
-  CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>))
-  CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::event))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::attempt_record))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::delivery))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::delivery>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_entry))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dlq_entry>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::append_result))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::append_result>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::group_spec))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::claim_request))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::claim_request>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::claim_decision))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::claim_decision>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::settlement))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::settlement>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::fence_decision))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::fence_decision>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_query))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::dlq_page))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::processed_record))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::processed_record>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::group_status))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_status>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::dispatch_report))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dispatch_report>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::handler_result))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::group_history))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_history>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::event_history))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_query))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_item))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
 
-  CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, read, "read")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, reclaim, "reclaim")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, join, "join")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, claim, "claim")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, settle, "settle")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, due, "due")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, schedule, "schedule")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, dispatch, "dispatch")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, done, "done")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, redeliver, "redeliver")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, dead, "dead")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, list, "list")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, inspect, "inspect")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, replay, "replay")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, replay_all, "replay_all")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, purge, "purge")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, query, "query")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, processed, "processed")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, status, "status")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, tick, "tick")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, resume, "resume")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, drain, "drain")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, backlog, "backlog")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, janitor, "janitor")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, handled, "handled")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, pause, "pause")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, ping, "ping")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, history, "history")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, events, "events")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, groups, "groups")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, count, "count")
-  CAF_ADD_ATOM(onceflow, onceflow::atom, trim, "trim")
+CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
+CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
+CAF_ADD_ATOM(onceflow, onceflow::atom, read, "read")
+CAF_ADD_ATOM(onceflow, onceflow::atom, reclaim, "reclaim")
+CAF_ADD_ATOM(onceflow, onceflow::atom, join, "join")
+CAF_ADD_ATOM(onceflow, onceflow::atom, claim, "claim")
+CAF_ADD_ATOM(onceflow, onceflow::atom, settle, "settle")
+CAF_ADD_ATOM(onceflow, onceflow::atom, due, "due")
+CAF_ADD_ATOM(onceflow, onceflow::atom, schedule, "schedule")
+CAF_ADD_ATOM(onceflow, onceflow::atom, dispatch, "dispatch")
+CAF_ADD_ATOM(onceflow, onceflow::atom, done, "done")
+CAF_ADD_ATOM(onceflow, onceflow::atom, redeliver, "redeliver")
+CAF_ADD_ATOM(onceflow, onceflow::atom, dead, "dead")
+CAF_ADD_ATOM(onceflow, onceflow::atom, list, "list")
+CAF_ADD_ATOM(onceflow, onceflow::atom, inspect, "inspect")
+CAF_ADD_ATOM(onceflow, onceflow::atom, replay, "replay")
+CAF_ADD_ATOM(onceflow, onceflow::atom, replay_all, "replay_all")
+CAF_ADD_ATOM(onceflow, onceflow::atom, purge, "purge")
+CAF_ADD_ATOM(onceflow, onceflow::atom, query, "query")
+CAF_ADD_ATOM(onceflow, onceflow::atom, processed, "processed")
+CAF_ADD_ATOM(onceflow, onceflow::atom, status, "status")
+CAF_ADD_ATOM(onceflow, onceflow::atom, tick, "tick")
+CAF_ADD_ATOM(onceflow, onceflow::atom, resume, "resume")
+CAF_ADD_ATOM(onceflow, onceflow::atom, drain, "drain")
+CAF_ADD_ATOM(onceflow, onceflow::atom, backlog, "backlog")
+CAF_ADD_ATOM(onceflow, onceflow::atom, janitor, "janitor")
+CAF_ADD_ATOM(onceflow, onceflow::atom, handled, "handled")
+CAF_ADD_ATOM(onceflow, onceflow::atom, pause, "pause")
+CAF_ADD_ATOM(onceflow, onceflow::atom, ping, "ping")
+CAF_ADD_ATOM(onceflow, onceflow::atom, history, "history")
+CAF_ADD_ATOM(onceflow, onceflow::atom, events, "events")
+CAF_ADD_ATOM(onceflow, onceflow::atom, groups, "groups")
+CAF_ADD_ATOM(onceflow, onceflow::atom, count, "count")
+CAF_ADD_ATOM(onceflow, onceflow::atom, trim, "trim")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

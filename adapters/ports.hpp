@@ -97,9 +97,8 @@ public:
   /// Delivers up to `max` entries the group has not seen, in log order,
   /// skipping entries whose type matches none of its patterns. Delivered
   /// entries stay pending for the group until settled.
-  virtual std::vector<event> read_group(const std::string& group, size_t max,
-                                        millis_t now)
-    = 0;
+  virtual std::vector<event>
+  read_group(const std::string& group, size_t max, millis_t now) = 0;
 
   /// Returns pending entries of the group delivered at least `min_idle` ms
   /// ago (and redelivers them: their delivery time becomes `now`). After a
@@ -107,8 +106,8 @@ public:
   /// `reclaim` where the pending list survives (Redis PEL), or through
   /// `read_group` where it does not (embedded: nothing is pending after
   /// open).
-  virtual std::vector<event> reclaim(const std::string& group, millis_t now,
-                                     millis_t min_idle, size_t max)
+  virtual std::vector<event>
+  reclaim(const std::string& group, millis_t now, millis_t min_idle, size_t max)
     = 0;
 
   /// Highest seq in the log (0 when empty).
@@ -313,8 +312,8 @@ public:
   virtual std::vector<group_status> status_of(const std::string& event_id) = 0;
 
   /// Per-group status with the attempt history (empty if unknown).
-  virtual std::vector<group_history>
-  history_of(const std::string& event_id) = 0;
+  virtual std::vector<group_history> history_of(const std::string& event_id)
+    = 0;
 
   /// Events of one status, in log order, cursor-paginated.
   virtual event_listing list_events(const event_listing_query& q) = 0;
@@ -339,8 +338,8 @@ public:
   /// dedup_window <= now) and whose event is trimmed go as well (stores
   /// whose dedup records expire on their own, like Redis keys with a TTL,
   /// need not do anything for them here).
-  virtual uint64_t trim(millis_t now, millis_t retention,
-                        millis_t dedup_window, size_t max)
+  virtual uint64_t
+  trim(millis_t now, millis_t retention, millis_t dedup_window, size_t max)
     = 0;
 
   /// Reads like read_group and leases each delivered entry to `holder` as

@@ -22,6 +22,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,8 +31,6 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-
-#include <unistd.h>
 
 using namespace onceflow;
 
@@ -159,9 +159,10 @@ int main(int argc, char** argv) {
   size_t sent = 0, acked = 0, refused = 0, outstanding = 0;
   auto send_one = [&] {
     if (rate > 0) {
-      auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                           std::chrono::duration<double>(
-                             static_cast<double>(sent) / rate));
+      auto due
+        = start
+          + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(static_cast<double>(sent) / rate));
       std::this_thread::sleep_until(due);
     }
     std::vector<event> evs;
@@ -204,10 +205,11 @@ int main(int argc, char** argv) {
     if (record_effect) {
       // Effect records in the store.
       self->request(n.store, std::chrono::seconds(10), atom::status_v)
-        .receive([&](caf::settings& s) {
-                   done = caf::get_or(s, "store.processed", uint64_t{0});
-                 },
-                 [&](caf::error&) {});
+        .receive(
+          [&](caf::settings& s) {
+            done = caf::get_or(s, "store.processed", uint64_t{0});
+          },
+          [&](caf::error&) {});
     } else {
       // Committed settlements counted by the listeners (nothing fails in
       // this bench, so each is one effect).
@@ -216,8 +218,7 @@ int main(int argc, char** argv) {
           [&](caf::settings& s) {
             uint64_t sum = 0;
             for (size_t g = 0; g < groups; ++g)
-              sum += caf::get_or(s,
-                                 "groups.g" + std::to_string(g) + ".settled",
+              sum += caf::get_or(s, "groups.g" + std::to_string(g) + ".settled",
                                  uint64_t{0});
             done = sum;
           },
@@ -258,8 +259,9 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) -> millis_t {
     if (lat.empty())
       return -1;
-    return lat[std::min(lat.size() - 1,
-                        static_cast<size_t>(p * static_cast<double>(lat.size())))];
+    return lat[std::min(
+      lat.size() - 1,
+      static_cast<size_t>(p * static_cast<double>(lat.size())))];
   };
   if (rate > 0)
     std::printf("rate=%.0f ", rate);

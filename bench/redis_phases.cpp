@@ -14,6 +14,7 @@
 #include "adapters/redis/redis_store.hpp"
 
 #include <hiredis/hiredis.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -23,8 +24,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 using namespace onceflow;
 
@@ -87,8 +86,9 @@ int main(int argc, char** argv) {
     }
   }
   if (url.empty()) {
-    std::fprintf(stderr, "usage: %s --redis-url URL [--events N] "
-                         "[--batch B] [--payload BYTES] [--effect 1|0]\n",
+    std::fprintf(stderr,
+                 "usage: %s --redis-url URL [--events N] "
+                 "[--batch B] [--payload BYTES] [--effect 1|0]\n",
                  argv[0]);
     return 2;
   }
@@ -159,13 +159,15 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(trimmed), n);
     return 1;
   }
-  auto per = [&](double t) { return t * 1e6 / static_cast<double>(n); };
+  auto per = [&](double t) {
+    return t * 1e6 / static_cast<double>(n);
+  };
   std::printf("redis_cpu_us_per_event append=%.2f read=%.2f settle=%.2f "
               "total=%.2f trim=%.2f (events=%zu batch=%zu payload=%zu "
               "effect=%d; reads lease, no claims; includes ~3 INFO calls "
               "per batch)\n",
               per(t_append), per(t_read), per(t_settle),
-              per(t_append + t_read + t_settle), per(t_trim), n,
-              batch, payload, effect ? 1 : 0);
+              per(t_append + t_read + t_settle), per(t_trim), n, batch, payload,
+              effect ? 1 : 0);
   return 0;
 }

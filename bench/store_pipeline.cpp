@@ -17,17 +17,17 @@
 #include "adapters/embedded/sqlite_store.hpp"
 #include "adapters/redis/redis_store.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 using namespace onceflow;
 
@@ -86,9 +86,9 @@ double run_pipeline(store& s, size_t total, size_t batch_size) {
       done += d == fence_decision::ok ? 1 : 0;
     ++now;
   }
-  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                            - started)
-                .count();
+  auto secs
+    = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+        .count();
   auto backlog = s.backlog("g");
   auto head = s.head();
   if (done != total || backlog != 0 || head != total) {
@@ -137,7 +137,9 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   std::vector<backend> backends{
     {"sqlite-memory",
-     [](const std::string&) { return make_sqlite_store(sqlite_options{}); }},
+     [](const std::string&) {
+       return make_sqlite_store(sqlite_options{});
+     }},
     {"sqlite-file",
      [&dir](const std::string& run) {
        sqlite_options opts;
@@ -149,8 +151,7 @@ int main(int argc, char** argv) {
      [&redis_url](const std::string& run) {
        redis_options opts;
        opts.url = redis_url;
-       opts.prefix = "pipeline" + std::to_string(::getpid()) + "-" + run
-                     + ":";
+       opts.prefix = "pipeline" + std::to_string(::getpid()) + "-" + run + ":";
        opts.connect_timeout_ms = 1000;
        opts.command_timeout_ms = 10'000;
        return make_redis_store(opts);
@@ -179,8 +180,7 @@ int main(int argc, char** argv) {
         rates.push_back(rate);
       }
     } catch (const std::exception& ex) {
-      std::fprintf(stderr, "store=%s failed: %s\n", be.name.c_str(),
-                   ex.what());
+      std::fprintf(stderr, "store=%s failed: %s\n", be.name.c_str(), ex.what());
       rc = 1;
     }
     if (rates.empty())

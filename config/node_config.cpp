@@ -80,8 +80,8 @@ public:
       auto t = caf::get_if<caf::timespan>(v);
       if (!t)
         return fail(path, "must be a duration such as 500ms, 30s or 5min");
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*t)
-                  .count();
+      auto ms
+        = std::chrono::duration_cast<std::chrono::milliseconds>(*t).count();
       if (ms < min)
         return fail(path, "must be at least " + std::to_string(min) + "ms");
       out = ms;
@@ -121,8 +121,7 @@ constexpr int64_t max_u32 = std::numeric_limits<uint32_t>::max();
 const std::map<std::string, std::set<std::string>>& known_options() {
   static const std::map<std::string, std::set<std::string>> known{
     {"node", {"name", "host", "port", "data-dir", "shutdown-timeout"}},
-    {"store",
-     {"backend", "path", "synchronous", "retention", "trim-interval"}},
+    {"store", {"backend", "path", "synchronous", "retention", "trim-interval"}},
     {"redis",
      {"url", "prefix", "connect-timeout", "command-timeout", "pool-size",
       "tls-ca-file", "tls-cert-file", "tls-key-file"}},
@@ -136,11 +135,11 @@ const std::map<std::string, std::set<std::string>>& known_options() {
      {"enabled", "host", "port", "max-body-bytes", "max-batch", "threads",
       "api-keys", "api-keys-file"}},
     {"group",
-     {"handler", "concurrency", "subscriptions", "batch-size", "batch-wait",
-      "lease-ttl", "retry-base", "retry-factor", "retry-cap", "max-attempts",
-      "jitter", "crash-budget", "rate-limit", "rate-burst", "latency",
-      "failure-rate", "seed", "webhook-url", "webhook-secret",
-      "webhook-timeout"}},
+     {"handler",    "concurrency",  "subscriptions",  "batch-size",
+      "batch-wait", "lease-ttl",    "retry-base",     "retry-factor",
+      "retry-cap",  "max-attempts", "jitter",         "crash-budget",
+      "rate-limit", "rate-burst",   "latency",        "failure-rate",
+      "seed",       "webhook-url",  "webhook-secret", "webhook-timeout"}},
   };
   return known;
 }
@@ -157,8 +156,8 @@ std::string check_known(const caf::settings& content,
       std::string list;
       for (auto& k : allowed)
         list += (list.empty() ? "" : ", ") + k;
-      return "unknown option '" + section + "." + kv.first
-             + "' (known: " + list + ")";
+      return "unknown option '" + section + "." + kv.first + "' (known: " + list
+             + ")";
     }
   return {};
 }
@@ -180,8 +179,7 @@ std::string parse_api_key(const std::string& spec, api_key& out) {
     return "the key of '" + out.name + "' is shorter than 8 characters";
   for (auto ch : out.key)
     if (!std::isgraph(static_cast<unsigned char>(ch)))
-      return "the key of '" + out.name
-             + "' has a space or control character";
+      return "the key of '" + out.name + "' has a space or control character";
   out.roles = 0;
   auto roles = spec.substr(c2 + 1);
   size_t pos = 0;
@@ -260,8 +258,8 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
     auto eq = spec.rfind('=');
     type_rate_limit l;
     if (eq == std::string::npos || eq == 0) {
-      r.fail("rate-limits.types", "entry '" + spec
-                                    + "' must look like \"pattern=rate\"");
+      r.fail("rate-limits.types",
+             "entry '" + spec + "' must look like \"pattern=rate\"");
       break;
     }
     l.pattern = spec.substr(0, eq);
@@ -306,15 +304,15 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
              "names a file that cannot be read: " + out.http.keys_file);
     std::string line;
     for (int n = 1; in && std::getline(in, line); ++n) {
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+      while (!line.empty()
+             && std::isspace(static_cast<unsigned char>(line.back())))
         line.pop_back();
       if (line.empty() || line[0] == '#')
         continue;
       api_key k;
       if (auto e = parse_api_key(line, k); !e.empty()) {
-        r.fail("http.api-keys-file",
-               "line " + std::to_string(n) + " of " + out.http.keys_file + ": "
-                 + e);
+        r.fail("http.api-keys-file", "line " + std::to_string(n) + " of "
+                                       + out.http.keys_file + ": " + e);
         break;
       }
       out.http.keys.push_back(std::move(k));
@@ -327,8 +325,8 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
       g.name = kv.first;
       auto p = "groups." + kv.first + ".";
       if (!caf::holds_alternative<caf::settings>(kv.second)) {
-        r.fail("groups." + kv.first, "must be a section [groups." + kv.first
-                                       + "]");
+        r.fail("groups." + kv.first,
+               "must be a section [groups." + kv.first + "]");
         break;
       }
       r.str(p + "handler", g.handler);
@@ -347,7 +345,8 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
       r.real(p + "rate-burst", g.rate_burst, 0);
       r.duration(p + "latency", g.options.latency);
       r.real(p + "failure-rate", g.options.failure_rate, 0);
-      r.integer(p + "seed", g.options.seed, 0, std::numeric_limits<int64_t>::max());
+      r.integer(p + "seed", g.options.seed, 0,
+                std::numeric_limits<int64_t>::max());
       r.str(p + "webhook-url", g.options.url);
       r.str(p + "webhook-secret", g.options.secret);
       r.duration(p + "webhook-timeout", g.options.timeout, 1);
@@ -369,8 +368,7 @@ std::vector<std::string> warnings(const node_config& cfg) {
                        + " ms): calls still open then are failed as "
                          "retryable and the event is delivered again");
   for (auto& g : cfg.groups)
-    if (g.options.latency * static_cast<millis_t>(g.batch_size)
-        >= g.lease_ttl)
+    if (g.options.latency * static_cast<millis_t>(g.batch_size) >= g.lease_ttl)
       result.push_back("group " + g.name + ": lease-ttl ("
                        + std::to_string(g.lease_ttl)
                        + " ms) does not exceed batch-size x latency ("
@@ -443,10 +441,12 @@ std::string validate(const node_config& cfg,
     if (g.options.failure_rate > 1.0)
       return "option '" + p + ".failure-rate' must be between 0 and 1";
     if (g.handler == "webhook" && g.options.url.empty())
-      return "option '" + p + ".webhook-url' is required by handler \"webhook\"";
+      return "option '" + p
+             + ".webhook-url' is required by handler \"webhook\"";
     if (g.handler == "webhook" && g.options.url.rfind("http://", 0) != 0
         && g.options.url.rfind("https://", 0) != 0)
-      return "option '" + p + ".webhook-url' must start with http:// or https://";
+      return "option '" + p
+             + ".webhook-url' must start with http:// or https://";
     if (g.rate_limit > 0 && g.rate_limit < 0.001)
       return "option '" + p + ".rate-limit' must be 0 (unlimited) or >= 0.001";
   }

@@ -3,7 +3,6 @@
 #include "actors/logic/backoff.hpp"
 #include "actors/logic/priority_queue.hpp"
 #include "actors/logic/validation.hpp"
-
 #include "config/group_config.hpp"
 
 #include <caf/fwd.hpp>

@@ -3,8 +3,8 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
-#include "config/node_config.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
+#include "config/node_config.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/node.hpp"
 
@@ -150,19 +150,18 @@ extern "C" void on_signal(int sig) {
 }
 
 /// Starts the HTTP API; nullptr (after printing why) on failure.
-std::unique_ptr<http::server> start_http(caf::actor_system& sys,
-                                         const node_config& ncfg,
-                                         const node_actors& n,
-                                         std::shared_ptr<http::gateway>& gw) {
+std::unique_ptr<http::server>
+start_http(caf::actor_system& sys, const node_config& ncfg,
+           const node_actors& n, std::shared_ptr<http::gateway>& gw) {
   gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch,
                            n.metrics);
   auto routes = std::make_shared<http::api>(ncfg, n, gw);
   try {
-    auto srv = std::make_unique<http::server>(
-      ncfg.http.host, ncfg.http.port, ncfg.http.max_body_bytes,
-      ncfg.http.threads, routes);
-    spdlog::info("HTTP API listening on {}:{} ({} API key(s))",
-                 ncfg.http.host, srv->port(), ncfg.http.keys.size());
+    auto srv = std::make_unique<http::server>(ncfg.http.host, ncfg.http.port,
+                                              ncfg.http.max_body_bytes,
+                                              ncfg.http.threads, routes);
+    spdlog::info("HTTP API listening on {}:{} ({} API key(s))", ncfg.http.host,
+                 srv->port(), ncfg.http.keys.size());
     if (ncfg.http.keys.empty())
       spdlog::warn("HTTP API without authentication: set [http] api-keys "
                    "before exposing {} beyond this machine",
@@ -229,15 +228,17 @@ int run_node(const cli& args) {
   // once the broadcaster, which spawns listeners from it, has terminated.
   auto stop_all = [&] {
     stop_node(sys, n);
-    caf::scoped_actor{sys}->wait_for(n.broadcaster);
+    caf::scoped_actor {
+      sys
+      } -> wait_for(n.broadcaster);
     handlers.reset();
   };
   st.reset();
   auto port = sys.middleman().publish(n.broadcaster, ncfg.port,
                                       ncfg.host.c_str(), true);
   if (!port) {
-    std::cerr << "onceflow: cannot listen on " << ncfg.host << ":"
-              << ncfg.port << ": " << sys.render(port.error()) << "\n";
+    std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
+              << ": " << sys.render(port.error()) << "\n";
     stop_all();
     return 1;
   }
@@ -277,12 +278,13 @@ int run_node(const cli& args) {
   while (stop_signal == 0 && died.empty()) {
     supervisor->receive(
       [&](caf::down_msg& msg) {
-        died = caf::to_string(msg.source) + " ("
-               + caf::to_string(msg.reason) + ")";
+        died = caf::to_string(msg.source) + " (" + caf::to_string(msg.reason)
+               + ")";
       },
-      caf::after(std::chrono::milliseconds(50)) >> [] {
-        // Look at stop_signal again.
-      });
+      caf::after(std::chrono::milliseconds(50)) >>
+        [] {
+          // Look at stop_signal again.
+        });
   }
   if (!died.empty()) {
     spdlog::critical("a core actor went down: {}; stopping the node", died);
@@ -332,8 +334,8 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
         continue;
       auto r = parse_event_json(line, ncfg.limits);
       if (!r.ok) {
-        std::cout << "line " << lineno << ": error: field '" << r.field
-                  << "' " << r.message << "\n";
+        std::cout << "line " << lineno << ": error: field '" << r.field << "' "
+                  << r.message << "\n";
         had_errors = true;
         continue;
       }
@@ -361,8 +363,8 @@ caf::optional<broadcaster_actor> connect_node(caf::actor_system& sys,
   auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
                                                            ncfg.port);
   if (!b) {
-    std::cout << "error: cannot reach node at " << ncfg.host << ":"
-              << ncfg.port << ": " << sys.render(b.error()) << "\n";
+    std::cout << "error: cannot reach node at " << ncfg.host << ":" << ncfg.port
+              << ": " << sys.render(b.error()) << "\n";
     return caf::none;
   }
   return std::move(*b);
@@ -459,8 +461,8 @@ int run_status(const cli& args) {
           if (xs.empty())
             std::cout << args.id << " unknown\n";
           for (auto& x : xs)
-            std::cout << args.id << " " << x.group << " "
-                      << to_string(x.status) << "\n";
+            std::cout << args.id << " " << x.group << " " << to_string(x.status)
+                      << "\n";
         },
         on_error);
     return rc;
@@ -474,9 +476,9 @@ int run_status(const cli& args) {
 
 int main(int argc, char** argv) {
   cli args;
-  if (argc >= 2 && (std::string{argv[1]} == "--help"
-                    || std::string{argv[1]} == "-h"
-                    || std::string{argv[1]} == "help")) {
+  if (argc >= 2
+      && (std::string{argv[1]} == "--help" || std::string{argv[1]} == "-h"
+          || std::string{argv[1]} == "help")) {
     std::cout << usage;
     return 0;
   }

@@ -2,8 +2,8 @@
 
 #include "actors/broadcaster.hpp"
 #include "actors/dead_letter_queue.hpp"
-#include "actors/node_metrics.hpp"
 #include "actors/deduplicator.hpp"
+#include "actors/node_metrics.hpp"
 #include "actors/retry_timer.hpp"
 #include "actors/store_actor.hpp"
 #include "adapters/embedded/sqlite_store.hpp"
@@ -11,8 +11,8 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
 #include <caf/message.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <filesystem>
@@ -22,15 +22,14 @@ namespace onceflow {
 void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::onceflow>();
   cfg.add_message_types<caf::id_block::onceflow_handles>();
-  cfg.add_error_category(caf::atom("onceflow"),
-                         [](uint8_t code, caf::atom_value,
-                            const caf::message& ctx) {
-                           return render(make_error(
-                             static_cast<ec>(code),
-                             ctx.match_elements<std::string>()
-                               ? ctx.get_as<std::string>(0)
-                               : std::string{}));
-                         });
+  cfg.add_error_category(caf::atom("onceflow"), [](uint8_t code,
+                                                   caf::atom_value,
+                                                   const caf::message& ctx) {
+    return render(
+      make_error(static_cast<ec>(code), ctx.match_elements<std::string>()
+                                          ? ctx.get_as<std::string>(0)
+                                          : std::string{}));
+  });
 }
 
 namespace {
@@ -84,8 +83,7 @@ std::shared_ptr<store> open_store(const node_config& cfg) {
 
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
-                       jitter_source jitter,
-                       const handler_registry* handlers,
+                       jitter_source jitter, const handler_registry* handlers,
                        extra_stores extra) {
   node_actors n;
   n.metrics = metric::make_node_registry();
@@ -100,7 +98,8 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     n.lease_stores.push_back(n.store);
   n.retry_timer = spawn_retry_timer(sys, n.store);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
-  n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer, n.dlq);
+  n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer,
+                               n.dlq);
   broadcaster_config bc;
   bc.node = cfg.name;
   bc.groups = cfg.groups;

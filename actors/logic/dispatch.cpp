@@ -64,8 +64,8 @@ batch_fill fill_batch(priority_queues<delivery>& queue, group_limits& limits,
   return result;
 }
 
-millis_t batch_wait::hold_until(size_t queued, size_t batch_size,
-                                millis_t wait, millis_t now) {
+millis_t batch_wait::hold_until(size_t queued, size_t batch_size, millis_t wait,
+                                millis_t now) {
   if (wait > 0 && queued < batch_size) {
     if (since_ < 0)
       since_ = now;

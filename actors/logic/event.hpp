@@ -9,7 +9,8 @@
 /// actor and node boundaries.
 namespace onceflow {
 
-/// Milliseconds since the Unix epoch (wall clock). Every persisted time uses it.
+/// Milliseconds since the Unix epoch (wall clock). Every persisted time uses
+/// it.
 using millis_t = int64_t;
 
 /// Dispatch priority of an event.
@@ -53,11 +54,11 @@ struct event {
 
 /// How one delivery attempt ended.
 enum class outcome : uint8_t {
-  success = 0,   ///< Handler succeeded; effect committed.
-  retryable = 1, ///< Handler failed with a transient error.
-  permanent = 2, ///< Handler failed with a permanent error.
-  lease_lost = 3,///< Completion refused: the lease had expired (stale epoch).
-  crashed = 4,   ///< The lease expired without a completion (listener died).
+  success = 0,    ///< Handler succeeded; effect committed.
+  retryable = 1,  ///< Handler failed with a transient error.
+  permanent = 2,  ///< Handler failed with a permanent error.
+  lease_lost = 3, ///< Completion refused: the lease had expired (stale epoch).
+  crashed = 4,    ///< The lease expired without a completion (listener died).
 };
 
 const char* to_string(outcome o);

@@ -44,8 +44,8 @@ void group_book::requeue_front(uint64_t seq) {
   queue_.push_front(prio, std::move(dl));
 }
 
-void group_book::dispatched(const std::vector<delivery>& batch,
-                            uint32_t owner, millis_t now) {
+void group_book::dispatched(const std::vector<delivery>& batch, uint32_t owner,
+                            millis_t now) {
   for (auto& dl : batch) {
     auto& entry = in_flight_[dl.ev.seq];
     entry = {dl, owner, now};
@@ -88,8 +88,8 @@ group_book::on_reports(uint32_t owner,
       case dispatch_report::failed:
         ++counters_.held;
         later.push_back(std::move(j->second.dl));
-        result.later_at = later.size() == 1 ? r.until
-                                            : std::min(result.later_at, r.until);
+        result.later_at
+          = later.size() == 1 ? r.until : std::min(result.later_at, r.until);
         known_.erase(r.seq);
         in_flight_.erase(j);
         break;

@@ -3,14 +3,12 @@
 namespace onceflow {
 
 intake_refusal check_intake(const std::vector<event>& batch,
-                            const intake_limits& lim,
-                            uint64_t worst_unsettled,
+                            const intake_limits& lim, uint64_t worst_unsettled,
                             uint32_t pending_appends) {
   if (batch.size() > lim.max_batch)
-    return {intake_refusal::invalid,
-            "batch of " + std::to_string(batch.size())
-              + " events is over the limit of "
-              + std::to_string(lim.max_batch)};
+    return {intake_refusal::invalid, "batch of " + std::to_string(batch.size())
+                                       + " events is over the limit of "
+                                       + std::to_string(lim.max_batch)};
   for (size_t i = 0; i < batch.size(); ++i)
     if (auto problem = check_event(batch[i], lim.events))
       return {intake_refusal::invalid, "event " + std::to_string(i)

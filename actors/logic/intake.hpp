@@ -43,8 +43,7 @@ struct intake_refusal {
 /// (check_event), then back pressure: `worst_unsettled` is the most any
 /// group has unsettled, `pending_appends` the appends in flight.
 intake_refusal check_intake(const std::vector<event>& batch,
-                            const intake_limits& lim,
-                            uint64_t worst_unsettled,
+                            const intake_limits& lim, uint64_t worst_unsettled,
                             uint32_t pending_appends);
 
 } // namespace onceflow

@@ -86,8 +86,8 @@ fence_decision lease_table::check(const std::string& group,
 }
 
 fence_decision lease_table::release(const std::string& group,
-                                    const std::string& event_id,
-                                    uint64_t epoch, millis_t now) {
+                                    const std::string& event_id, uint64_t epoch,
+                                    millis_t now) {
   auto d = check(group, event_id, epoch, now);
   if (d == fence_decision::ok) {
     auto& e = leases_[key(group, event_id)];

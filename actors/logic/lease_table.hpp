@@ -25,9 +25,9 @@ struct claim_decision {
 
 /// Answer to a completion (or release) carrying a lease epoch.
 enum class fence_decision : uint8_t {
-  ok = 0,      ///< Epoch is current and the lease is live: commit.
-  stale = 1,   ///< Epoch superseded or lease expired: refuse.
-  no_lease = 2,///< No lease known for the pair: refuse.
+  ok = 0,       ///< Epoch is current and the lease is live: commit.
+  stale = 1,    ///< Epoch superseded or lease expired: refuse.
+  no_lease = 2, ///< No lease known for the pair: refuse.
 };
 
 const char* to_string(claim_decision::kind_t k);

@@ -101,8 +101,7 @@ void metrics_batch::observe_all(const std::string& name,
 }
 
 void metrics_registry::describe(const std::string& name, metric_kind kind,
-                                std::string help,
-                                std::vector<double> buckets) {
+                                std::string help, std::vector<double> buckets) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& f = families_[name];
   f.kind = kind;
@@ -131,8 +130,7 @@ void metrics_registry::count_locked(const std::string& name,
 }
 
 void metrics_registry::observe_locked(const std::string& name,
-                                      const std::string& labels,
-                                      double value) {
+                                      const std::string& labels, double value) {
   auto i = families_.find(name);
   if (i == families_.end() || i->second.kind != metric_kind::histogram)
     return;
@@ -210,8 +208,8 @@ uint64_t metrics_registry::counter_sum(const std::string& name,
   return sum;
 }
 
-std::string metrics_registry::render(
-  const std::vector<gauge_sample>& gauges) const {
+std::string
+metrics_registry::render(const std::vector<gauge_sample>& gauges) const {
   std::string out;
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& [name, f] : families_) {
@@ -241,8 +239,8 @@ std::string metrics_registry::render(
                  + std::to_string(h.count) + "\n";
           out += series(name + "_sum", labels) + " " + format_number(h.sum)
                  + "\n";
-          out += series(name + "_count", labels) + " "
-                 + std::to_string(h.count) + "\n";
+          out += series(name + "_count", labels) + " " + std::to_string(h.count)
+                 + "\n";
         }
         break;
     }
@@ -252,7 +250,7 @@ std::string metrics_registry::render(
 
 std::vector<double> metrics_registry::latency_buckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-          0.5,   1,      2.5,   5,    10,    30,    60,  300};
+          0.5,   1,      2.5,   5,    10,    30,   60,  300};
 }
 
 } // namespace onceflow

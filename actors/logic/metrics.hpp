@@ -37,8 +37,8 @@ public:
 private:
   friend class metrics_registry;
   std::map<std::pair<std::string, std::string>, uint64_t> counts_;
-  std::vector<std::pair<std::pair<std::string, std::string>,
-                        std::vector<double>>>
+  std::vector<
+    std::pair<std::pair<std::string, std::string>, std::vector<double>>>
     observations_;
 };
 

@@ -1,4 +1,5 @@
 #include "actors/logic/token_bucket.hpp"
+
 #include "actors/logic/priority_queue.hpp"
 
 #include <algorithm>
@@ -15,8 +16,8 @@ std::string validate(const priority_weights& w) {
 
 void token_bucket::refill(millis_t now) {
   if (now > last_) {
-    tokens_ = std::min(burst_,
-                       tokens_ + rate_ * static_cast<double>(now - last_) / 1000.0);
+    tokens_ = std::min(
+      burst_, tokens_ + rate_ * static_cast<double>(now - last_) / 1000.0);
     last_ = now;
   }
 }

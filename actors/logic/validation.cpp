@@ -54,8 +54,7 @@ public:
   bool parse_error(std::size_t pos, const std::string&,
                    const nlohmann::detail::exception& ex) override {
     if (error.empty())
-      error = "invalid JSON at byte " + std::to_string(pos) + ": "
-              + ex.what();
+      error = "invalid JSON at byte " + std::to_string(pos) + ": " + ex.what();
     return false;
   }
 
@@ -131,9 +130,8 @@ std::string check_json(const std::string& json, const validation_limits& lim,
            + std::to_string(lim.max_payload_bytes) + " bytes";
   }
   payload_checker checker{lim.max_depth};
-  bool ok = nlohmann::json::sax_parse(json, &checker,
-                                      nlohmann::json::input_format_t::json,
-                                      true, false);
+  bool ok = nlohmann::json::sax_parse(
+    json, &checker, nlohmann::json::input_format_t::json, true, false);
   too_deep = checker.too_deep;
   if (!ok || !checker.error.empty())
     return checker.error.empty() ? "invalid JSON" : checker.error;
@@ -181,8 +179,8 @@ validation_result validate_fields(const submission& sub,
   if (auto problem = check_fields(r.ev, lim, sub.id.empty()))
     return fail(std::move(problem));
   if (!sub.prio.empty() && !parse_priority(sub.prio, r.ev.prio))
-    return fail("priority", "must be one of high, normal, low (got '"
-                              + sub.prio + "')");
+    return fail("priority",
+                "must be one of high, normal, low (got '" + sub.prio + "')");
   r.ok = true;
   if (sub.id.empty())
     r.ev.id = make_uuid_v7();
@@ -226,9 +224,10 @@ validation_result parse_event_json(const std::string& line,
                                    const validation_limits& lim) {
   // Bound the whole line before parsing: payload limit plus room for fields.
   if (line.size() > lim.max_payload_bytes + 1024)
-    return fail("payload", "line is " + std::to_string(line.size())
-                             + " bytes, over the payload limit of "
-                             + std::to_string(lim.max_payload_bytes) + " bytes",
+    return fail("payload",
+                "line is " + std::to_string(line.size())
+                  + " bytes, over the payload limit of "
+                  + std::to_string(lim.max_payload_bytes) + " bytes",
                 true);
   bool too_large = false;
   bool too_deep = false;
@@ -237,8 +236,8 @@ validation_result parse_event_json(const std::string& line,
   outer.max_depth = lim.max_depth + 1;
   auto err = check_json(line, outer, too_large, too_deep);
   if (too_deep) // Only the payload can nest: the event itself is flat.
-    return fail("payload", "nested deeper than "
-                             + std::to_string(lim.max_depth) + " levels");
+    return fail("payload", "nested deeper than " + std::to_string(lim.max_depth)
+                             + " levels");
   if (!err.empty())
     return fail("line", "event " + err);
   return parse_event_object(nlohmann::json::parse(line), lim, "line");
@@ -303,7 +302,8 @@ validation_result parse_event_object(const nlohmann::json& doc,
             walk.emplace_back(&child, depth + 1);
     }
   }
-  sub.payload = p->dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+  sub.payload = p->dump(-1, ' ', false,
+                        nlohmann::json::error_handler_t::strict);
   if (sub.payload.size() > lim.max_payload_bytes)
     return fail("payload",
                 "is " + std::to_string(sub.payload.size())

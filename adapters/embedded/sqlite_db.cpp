@@ -53,8 +53,7 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
   else
     fail("open",
          ("unknown synchronous mode '" + opts.synchronous + "'").c_str());
-  auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-               | SQLITE_OPEN_NOMUTEX;
+  auto flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
@@ -71,8 +70,8 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
     // A ledger without the `history` column gets it, empty in its rows
     // (docs/architecture.md, Store ports).
     sqlite3_stmt* probe = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT history FROM ledger LIMIT 0", -1,
-                           &probe, nullptr)
+    if (sqlite3_prepare_v2(db, "SELECT history FROM ledger LIMIT 0", -1, &probe,
+                           nullptr)
         != SQLITE_OK)
       exec("ALTER TABLE ledger ADD COLUMN history TEXT NOT NULL DEFAULT ''",
            "open");

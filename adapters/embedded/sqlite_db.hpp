@@ -63,8 +63,8 @@ struct connection {
 class statement {
 public:
   statement(connection& conn, const char* sql) : conn_(&conn) {
-    if (sqlite3_prepare_v3(conn.db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                           &stmt_, nullptr)
+    if (sqlite3_prepare_v3(conn.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_,
+                           nullptr)
         != SQLITE_OK) {
       std::string op = "prepare '";
       op += sql;
@@ -172,8 +172,7 @@ private:
 
 /// A count as a LIMIT value (SQLite integers are signed).
 inline int64_t to_limit(size_t n) {
-  constexpr auto top = static_cast<size_t>(
-    std::numeric_limits<int64_t>::max());
+  constexpr auto top = static_cast<size_t>(std::numeric_limits<int64_t>::max());
   return static_cast<int64_t>(std::min(n, top));
 }
 

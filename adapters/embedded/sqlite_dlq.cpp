@@ -2,10 +2,9 @@
 // store: due retries, listing, lookup, replay and purge of dead entries,
 // and the effect records with their counts.
 
-#include "adapters/embedded/sqlite_store_impl.hpp"
-
 #include "adapters/codec.hpp"
 #include "adapters/embedded/sqlite_codec.hpp"
+#include "adapters/embedded/sqlite_store_impl.hpp"
 
 #include <string>
 #include <tuple>

@@ -3,9 +3,8 @@
 // outcome (ledger, retry schedule, DLQ, processed record) and advance the
 // durable cursors in one transaction.
 
-#include "adapters/embedded/sqlite_store_impl.hpp"
-
 #include "adapters/codec.hpp"
+#include "adapters/embedded/sqlite_store_impl.hpp"
 
 #include <algorithm>
 #include <string>

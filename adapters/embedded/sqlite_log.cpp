@@ -1,10 +1,9 @@
 // The log port of the embedded store: groups, appends (with the dedup
 // check), reads, reclaims of idle entries, the backlog and lookups by id.
 
-#include "adapters/embedded/sqlite_store_impl.hpp"
-
 #include "adapters/codec.hpp"
 #include "adapters/embedded/sqlite_codec.hpp"
+#include "adapters/embedded/sqlite_store_impl.hpp"
 
 #include <algorithm>
 #include <string>
@@ -157,9 +156,8 @@ std::vector<event> sqlite_store::read_group(const std::string& group,
   return out;
 }
 
-std::vector<event> sqlite_store::reclaim(const std::string& group,
-                                         millis_t now, millis_t min_idle,
-                                         size_t max) {
+std::vector<event> sqlite_store::reclaim(const std::string& group, millis_t now,
+                                         millis_t min_idle, size_t max) {
   auto& g = group_ref(group, "reclaim");
   std::vector<uint64_t> seqs;
   for (auto& x : g.pending.items()) {

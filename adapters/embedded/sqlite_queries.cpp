@@ -2,9 +2,8 @@
 // for each group that matches it (ledger, DLQ, retry schedule, pending or
 // accepted), every attempt, and events by status in pages.
 
-#include "adapters/embedded/sqlite_store_impl.hpp"
-
 #include "adapters/codec.hpp"
+#include "adapters/embedded/sqlite_store_impl.hpp"
 
 #include <algorithm>
 #include <string>
@@ -13,9 +12,8 @@
 
 namespace onceflow::embedded {
 
-std::vector<group_status> sqlite_store::statuses(uint64_t seq,
-                                                 const std::string& type,
-                                                 const char* op) {
+std::vector<group_status>
+sqlite_store::statuses(uint64_t seq, const std::string& type, const char* op) {
   std::vector<group_status> out;
   for (auto& kv : groups_) {
     auto& g = kv.second;
@@ -38,8 +36,7 @@ std::vector<group_status> sqlite_store::statuses(uint64_t seq,
   return out;
 }
 
-std::vector<group_status>
-sqlite_store::status_of(const std::string& event_id) {
+std::vector<group_status> sqlite_store::status_of(const std::string& event_id) {
   auto ev = find(event_id);
   if (ev.seq == 0)
     return {};
@@ -128,8 +125,7 @@ event_listing sqlite_store::list_events(const event_listing_query& lq) {
   for (auto& [seq, ev] : rows) {
     last = seq;
     for (auto& gs : statuses(seq, ev.type, op)) {
-      if (gs.status != lq.status
-          || (!lq.group.empty() && gs.group != lq.group))
+      if (gs.status != lq.status || (!lq.group.empty() && gs.group != lq.group))
         continue;
       out.items.push_back({gs.group, ev.id, ev.type, seq, gs.status});
     }

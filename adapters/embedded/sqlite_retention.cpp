@@ -92,10 +92,7 @@ uint64_t sqlite_store::trim(millis_t now, millis_t retention,
           .bind_int(3, r.created_at)
           .run();
     }
-    query{meta_set_, op}
-      .bind_text(1, trimmed_key)
-      .bind_int(2, last_db)
-      .run();
+    query{meta_set_, op}.bind_text(1, trimmed_key).bind_int(2, last_db).run();
   }
   // Dedup records of events trimmed earlier whose window has passed since,
   // oldest first, up to the first one still within its window.

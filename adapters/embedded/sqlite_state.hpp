@@ -37,9 +37,9 @@ public:
   }
 
   item* find(uint64_t seq) {
-    auto i = std::lower_bound(
-      items_.begin(), items_.end(), seq,
-      [](const item& x, uint64_t s) { return x.seq < s; });
+    auto i
+      = std::lower_bound(items_.begin(), items_.end(), seq,
+                         [](const item& x, uint64_t s) { return x.seq < s; });
     if (i == items_.end() || i->seq != seq || !i->live)
       return nullptr;
     return &*i;

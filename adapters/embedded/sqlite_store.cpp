@@ -80,8 +80,7 @@ void sqlite_store::load() {
   }
 }
 
-group_state& sqlite_store::group_ref(const std::string& name,
-                                     const char* op) {
+group_state& sqlite_store::group_ref(const std::string& name, const char* op) {
   auto* g = group_ptr(name);
   if (g == nullptr)
     conn_.fail(op, ("unknown group '" + name + "'").c_str(),

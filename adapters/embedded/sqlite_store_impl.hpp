@@ -57,10 +57,9 @@ public:
 
   // -- lease_port: sqlite_leases.cpp -----------------------------------------
 
-  std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
-                                    const std::string& holder, millis_t now,
-                                    millis_t ttl,
-                                    uint32_t crash_budget) override;
+  std::vector<claim_decision>
+  claim(const std::vector<claim_request>& reqs, const std::string& holder,
+        millis_t now, millis_t ttl, uint32_t crash_budget) override;
 
   std::vector<fence_decision> settle(const std::vector<settlement>& items,
                                      millis_t now) override;
@@ -105,8 +104,7 @@ public:
 
   std::vector<group_status> status_of(const std::string& event_id) override;
 
-  std::vector<group_history>
-  history_of(const std::string& event_id) override;
+  std::vector<group_history> history_of(const std::string& event_id) override;
 
   event_listing list_events(const event_listing_query& q) override;
 
@@ -172,8 +170,7 @@ private:
   /// True if the pair's entry was trimmed while settled: below the trim
   /// point and neither in the retry schedule nor in the DLQ (its ledger
   /// entry went with the trim).
-  bool settled_by_trim(const std::string& group, uint64_t seq,
-                       const char* op) {
+  bool settled_by_trim(const std::string& group, uint64_t seq, const char* op) {
     return seq != 0 && seq <= trimmed_to_ && !retries_.has(group, seq)
            && !dlq_has(group, seq, op);
   }
@@ -218,13 +215,12 @@ private:
   statement log_types_{
     conn_, "SELECT type, count(*) FROM log WHERE seq>?1 GROUP BY type"};
   statement log_head_{conn_, "SELECT coalesce(max(seq), 0) FROM log"};
-  statement group_insert_{
-    conn_, "INSERT INTO groups(name, patterns, start, cursor) "
-           "VALUES(?1, ?2, ?3, ?3)"};
-  statement group_patterns_{
-    conn_, "UPDATE groups SET patterns=?2 WHERE name=?1"};
-  statement group_cursor_{conn_,
-                          "UPDATE groups SET cursor=?2 WHERE name=?1"};
+  statement group_insert_{conn_,
+                          "INSERT INTO groups(name, patterns, start, cursor) "
+                          "VALUES(?1, ?2, ?3, ?3)"};
+  statement group_patterns_{conn_,
+                            "UPDATE groups SET patterns=?2 WHERE name=?1"};
+  statement group_cursor_{conn_, "UPDATE groups SET cursor=?2 WHERE name=?1"};
   statement group_all_{conn_,
                        "SELECT name, patterns, start, cursor FROM groups"};
   statement group_settled_{
@@ -237,26 +233,24 @@ private:
            "VALUES(?1, ?2, ?3, ?4, ?5)"};
   statement ledger_history_{
     conn_, "SELECT epoch, at, history FROM ledger WHERE grp=?1 AND seq=?2"};
-  statement dlq_delivery_{
-    conn_, "SELECT delivery FROM dlq WHERE grp=?1 AND seq=?2 "
-           "ORDER BY pos DESC LIMIT 1"};
-  statement ledger_has_{conn_,
-                        "SELECT 1 FROM ledger WHERE grp=?1 AND seq=?2"};
+  statement dlq_delivery_{conn_,
+                          "SELECT delivery FROM dlq WHERE grp=?1 AND seq=?2 "
+                          "ORDER BY pos DESC LIMIT 1"};
+  statement ledger_has_{conn_, "SELECT 1 FROM ledger WHERE grp=?1 AND seq=?2"};
   statement processed_insert_{
     conn_, "INSERT INTO processed(grp, event_id, seq, type, epoch, attempt, "
            "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
   statement processed_counts_all_{
     conn_, "SELECT grp, count(*) FROM processed GROUP BY grp"};
-  statement processed_of_{
-    conn_, "SELECT grp, event_id, seq, type, epoch, attempt, at "
-           "FROM processed WHERE seq=?1 ORDER BY at, grp"};
+  statement processed_of_{conn_,
+                          "SELECT grp, event_id, seq, type, epoch, attempt, at "
+                          "FROM processed WHERE seq=?1 ORDER BY at, grp"};
   statement retry_upsert_{
     conn_, "INSERT OR REPLACE INTO retry(grp, seq, due, attempt, "
            "redeliveries, delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"};
-  statement retry_delete_{conn_,
-                          "DELETE FROM retry WHERE grp=?1 AND seq=?2"};
-  statement retry_get_{
-    conn_, "SELECT delivery FROM retry WHERE grp=?1 AND seq=?2"};
+  statement retry_delete_{conn_, "DELETE FROM retry WHERE grp=?1 AND seq=?2"};
+  statement retry_get_{conn_,
+                       "SELECT delivery FROM retry WHERE grp=?1 AND seq=?2"};
   statement retry_all_{conn_, "SELECT grp, seq, due FROM retry"};
   statement dlq_insert_{
     conn_, "INSERT INTO dlq(grp, seq, event_id, reason, error, dead_at, "
@@ -272,8 +266,7 @@ private:
                      "SELECT 1 FROM dlq WHERE grp=?1 AND seq=?2 LIMIT 1"};
   statement dlq_delete_{conn_, "DELETE FROM dlq WHERE pos=?1"};
   statement dlq_count_{conn_, "SELECT count(*) FROM dlq"};
-  statement dlq_count_group_{conn_,
-                             "SELECT count(*) FROM dlq WHERE grp=?1"};
+  statement dlq_count_group_{conn_, "SELECT count(*) FROM dlq WHERE grp=?1"};
   statement purged_insert_{
     conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
   // Retention: every statement walks a primary key from its start.
@@ -281,10 +274,8 @@ private:
     conn_, "SELECT seq, id, created_at FROM log WHERE seq<?1 ORDER BY seq "
            "LIMIT ?2"};
   statement log_trim_{conn_, "DELETE FROM log WHERE seq<=?1"};
-  statement ledger_trim_{conn_,
-                         "DELETE FROM ledger WHERE grp=?1 AND seq<=?2"};
-  statement purged_trim_{conn_,
-                         "DELETE FROM purged WHERE grp=?1 AND seq<=?2"};
+  statement ledger_trim_{conn_, "DELETE FROM ledger WHERE grp=?1 AND seq<=?2"};
+  statement purged_trim_{conn_, "DELETE FROM purged WHERE grp=?1 AND seq<=?2"};
   statement processed_trim_counts_{
     conn_, "SELECT grp, count(*) FROM processed WHERE seq<=?1 GROUP BY grp"};
   statement processed_trim_{conn_, "DELETE FROM processed WHERE seq<=?1"};

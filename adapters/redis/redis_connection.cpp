@@ -3,6 +3,7 @@
 #include "adapters/redis/tls_link.hpp"
 
 #include <hiredis/hiredis.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <random>
-#include <sys/time.h>
 #include <utility>
 
 namespace onceflow {
@@ -72,9 +72,9 @@ void redis_connection::connect() {
     backoff_ms_ = std::min(5000, std::max(100, backoff_ms_ * 2));
     // Jitter: nodes that lost Redis together do not come back in step.
     static thread_local std::minstd_rand rng{std::random_device{}()};
-    auto delay = backoff_ms_ / 2
-                 + static_cast<int>(rng() % static_cast<unsigned>(
-                                      backoff_ms_ / 2 + 1));
+    auto delay
+      = backoff_ms_ / 2
+        + static_cast<int>(rng() % static_cast<unsigned>(backoff_ms_ / 2 + 1));
     retry_at_ = steady_now_ms() + delay;
     connect_error_ = ex.what();
     throw;
@@ -141,8 +141,7 @@ void redis_connection::connect_now() {
 void redis_connection::load_scripts() {
   std::vector<std::vector<std::string>> cmds;
   for (size_t i = 0; i < sc_count; ++i)
-    cmds.push_back({"SCRIPT", "LOAD",
-                    script_text(static_cast<script_id>(i))});
+    cmds.push_back({"SCRIPT", "LOAD", script_text(static_cast<script_id>(i))});
   auto replies = pipeline(cmds, "load scripts");
   for (size_t i = 0; i < sc_count; ++i) {
     if (replies[i]->type != REDIS_REPLY_STRING) {
@@ -230,10 +229,8 @@ std::vector<reply_ptr> redis_connection::pipeline_once(
                || (ctx_->err == REDIS_ERR_IO
                    && (errno == ECONNRESET || errno == EPIPE
                        || std::strstr(ctx_->errstr, "reset") != nullptr
-                       || std::strstr(ctx_->errstr, "roken pipe")
-                            != nullptr));
-      std::string msg = ctx_->err != 0 ? lower_first(ctx_->errstr)
-                                       : "no reply";
+                       || std::strstr(ctx_->errstr, "roken pipe") != nullptr));
+      std::string msg = ctx_->err != 0 ? lower_first(ctx_->errstr) : "no reply";
       if (ctx_->err == REDIS_ERR_IO
           && (msg.find("temporarily unavailable") != std::string::npos
               || msg.find("timed out") != std::string::npos))

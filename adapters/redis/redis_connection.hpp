@@ -76,10 +76,9 @@ public:
 
   /// Sends several commands in one round trip (see the resend rules
   /// above).
-  std::vector<reply_ptr> pipeline(const std::vector<std::vector<std::string>>&
-                                    cmds,
-                                  const std::string& op,
-                                  bool repeatable = true);
+  std::vector<reply_ptr>
+  pipeline(const std::vector<std::vector<std::string>>& cmds,
+           const std::string& op, bool repeatable = true);
 
   /// Runs a script: EVALSHA with no keys and `argv`, repeatable if the
   /// script answers a second run like the first (script_answers_rerun). A

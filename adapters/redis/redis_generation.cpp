@@ -37,9 +37,8 @@ redis_generation::redis_generation(redis_connection& conn, redis_keys& keys)
 void redis_generation::open() {
   // The layout first: data of another layout (an older onceflow: no
   // `layout` key, but its `ids` hash) is refused instead of misread.
-  auto ls = conn_.pipeline({{"GET", keys_.key("layout")},
-                            {"EXISTS", keys_.key("ids")}},
-                           "open");
+  auto ls = conn_.pipeline(
+    {{"GET", keys_.key("layout")}, {"EXISTS", keys_.key("ids")}}, "open");
   for (auto& r : ls)
     if (r->type == REDIS_REPLY_ERROR)
       keys_.fail_reply(r.get(), "open", {});
@@ -52,9 +51,9 @@ void redis_generation::open() {
   if (layout == layout_upgradable) {
     // Entries a group of layout 2 still reads may be settled: see
     // scripts/layout_upgrade.lua.
-    auto r = conn_.raw({"EVAL", layout_upgrade_script(), "3",
-                        keys_.key("seq"), keys_.key("groups"),
-                        keys_.key("layout"), keys_.prefix(), layout_version},
+    auto r = conn_.raw({"EVAL", layout_upgrade_script(), "3", keys_.key("seq"),
+                        keys_.key("groups"), keys_.key("layout"),
+                        keys_.prefix(), layout_version},
                        "open");
     if (r->type == REDIS_REPLY_ERROR)
       keys_.fail_reply(r.get(), "open", {});
@@ -88,8 +87,7 @@ void redis_generation::take_notice(const std::string& op) {
   fail(op, "now generation " + token_ + " (noticed by an earlier call)");
 }
 
-std::vector<std::vector<std::string>>
-redis_generation::set_if_missing() const {
+std::vector<std::vector<std::string>> redis_generation::set_if_missing() const {
   return {{"SET", keys_.key("gen"), new_generation_token(), "NX"},
           {"GET", keys_.key("gen")},
           {"SET", keys_.key("layout"), layout_version, "NX"}};
@@ -115,8 +113,7 @@ void redis_generation::changed(const std::string& op,
              + (now_gen.empty() ? std::string{"none"} : now_gen));
 }
 
-void redis_generation::fail(const std::string& op,
-                            const std::string& detail) {
+void redis_generation::fail(const std::string& op, const std::string& detail) {
   throw store_error(conn_.name()
                       + ": store generation changed (Redis lost or "
                         "replaced its data): "

@@ -83,8 +83,7 @@ public:
   /// ("GENERATION <token or none>"), adopts it (creating a new one with
   /// SET NX if none) for the next calls and throws the "store generation
   /// changed" error. Returns for other errors.
-  void check_error(const std::string& msg, const std::string& op,
-                   gen_check gc);
+  void check_error(const std::string& msg, const std::string& op, gen_check gc);
 
   /// For the reader's calls: reports a change that another call noticed.
   void take_notice(const std::string& op);

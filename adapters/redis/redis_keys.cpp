@@ -31,14 +31,13 @@ void redis_keys::fail_reply(const redisReply* r, const std::string& op,
 
 void redis_keys::check_types(const std::string& op) {
   std::vector<std::pair<std::string, std::string>> expect{
-    {key("seq"), "string"},        {key("log"), "stream"},
-    {key("groups"), "hash"},
-    {key("epoch"), "string"},      {key("retry:due"), "zset"},
-    {key("retry:data"), "hash"},   {key("dlq"), "stream"},
-    {key("retry:taken"), "hash"},  {key("retry:seq"), "zset"},
-    {key("trimmed"), "string"},    {key("log:t"), "zset"},
-    {key("dlq:seq"), "string"},    {key("gen"), "string"},
-    {key("layout"), "string"},
+    {key("seq"), "string"},     {key("log"), "stream"},
+    {key("groups"), "hash"},    {key("epoch"), "string"},
+    {key("retry:due"), "zset"}, {key("retry:data"), "hash"},
+    {key("dlq"), "stream"},     {key("retry:taken"), "hash"},
+    {key("retry:seq"), "zset"}, {key("trimmed"), "string"},
+    {key("log:t"), "zset"},     {key("dlq:seq"), "string"},
+    {key("gen"), "string"},     {key("layout"), "string"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
     std::vector<std::vector<std::string>> cmds;

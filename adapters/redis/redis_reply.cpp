@@ -180,11 +180,10 @@ std::vector<attempt_record> decode_ledger(const std::string& value,
   return out;
 }
 
-std::vector<dlq_entry> decode_dlq(const redisReply* r,
-                                  std::vector<uint64_t>* positions,
-                                  std::vector<std::string>* groups,
-                                  const std::string& server,
-                                  const std::string& op) {
+std::vector<dlq_entry>
+decode_dlq(const redisReply* r, std::vector<uint64_t>* positions,
+           std::vector<std::string>* groups, const std::string& server,
+           const std::string& op) {
   std::vector<dlq_entry> out;
   if (!is_array(r))
     return out;
@@ -241,8 +240,7 @@ std::vector<group_history> decode_history(const redisReply* r,
 }
 
 event_listing decode_listing(const redisReply* r, event_status status,
-                             const std::string& server,
-                             const std::string& op) {
+                             const std::string& server, const std::string& op) {
   event_listing out;
   if (!is_array(r) || r->elements < 1 || (r->elements - 1) % 4 != 0)
     fail_call(server, op, "unexpected reply from the list_events script");

@@ -69,11 +69,10 @@ std::vector<attempt_record> decode_ledger(const std::string& value,
 
 /// The entries of a dlq_read.lua reply (pos, fields, delivery JSON per
 /// entry), with their positions and groups if asked for.
-std::vector<dlq_entry> decode_dlq(const redisReply* r,
-                                  std::vector<uint64_t>* positions,
-                                  std::vector<std::string>* groups,
-                                  const std::string& server,
-                                  const std::string& op);
+std::vector<dlq_entry>
+decode_dlq(const redisReply* r, std::vector<uint64_t>* positions,
+           std::vector<std::string>* groups, const std::string& server,
+           const std::string& op);
 
 /// The groups of a history.lua reply, in the script's order.
 std::vector<group_history> decode_history(const redisReply* r,
@@ -83,8 +82,7 @@ std::vector<group_history> decode_history(const redisReply* r,
 /// A list_events.lua reply, items in the script's order, each with
 /// `status`.
 event_listing decode_listing(const redisReply* r, event_status status,
-                             const std::string& server,
-                             const std::string& op);
+                             const std::string& server, const std::string& op);
 
 /// The records (JSON) of a processed_of.lua reply, in the script's order.
 std::vector<processed_record> decode_processed(const redisReply* r,

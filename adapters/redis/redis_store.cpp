@@ -1,13 +1,12 @@
 #include "adapters/redis/redis_store.hpp"
 
+#include "adapters/codec.hpp"
 #include "adapters/redis/redis_connection.hpp"
 #include "adapters/redis/redis_generation.hpp"
 #include "adapters/redis/redis_keys.hpp"
 #include "adapters/redis/redis_reply.hpp"
 #include "adapters/redis/redis_scripts.hpp"
 #include "adapters/redis/redis_url.hpp"
-
-#include "adapters/codec.hpp"
 
 #include <hiredis/hiredis.h>
 #include <nlohmann/json.hpp>
@@ -81,10 +80,9 @@ public:
 
   // -- lease_port ------------------------------------------------------------
 
-  std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
-                                    const std::string& holder, millis_t now,
-                                    millis_t ttl,
-                                    uint32_t crash_budget) override;
+  std::vector<claim_decision>
+  claim(const std::vector<claim_request>& reqs, const std::string& holder,
+        millis_t now, millis_t ttl, uint32_t crash_budget) override;
 
   std::vector<fence_decision> settle(const std::vector<settlement>& items,
                                      millis_t now) override;
@@ -143,8 +141,7 @@ public:
 
   std::vector<group_status> status_of(const std::string& event_id) override;
 
-  std::vector<group_history>
-  history_of(const std::string& event_id) override;
+  std::vector<group_history> history_of(const std::string& event_id) override;
 
   event_listing list_events(const event_listing_query& q) override;
 
@@ -178,9 +175,8 @@ private:
     return keys_.gkey(group, kind);
   }
 
-  [[noreturn]] void
-  fail(const std::string& op, const std::string& msg,
-       store_error::kind k = store_error::kind::failure) {
+  [[noreturn]] void fail(const std::string& op, const std::string& msg,
+                         store_error::kind k = store_error::kind::failure) {
     conn_.fail(op, msg, k);
   }
 
@@ -239,8 +235,9 @@ void redis_store::check_eviction() {
   // An evicting Redis may drop accepted events, leases or ledger entries.
   auto r = conn_.raw({"CONFIG", "GET", "maxmemory-policy"}, "open");
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-    warnings_.push_back(base_ + ": cannot read maxmemory-policy (CONFIG GET "
-                                "refused?); make sure it is noeviction");
+    warnings_.push_back(base_
+                        + ": cannot read maxmemory-policy (CONFIG GET "
+                          "refused?); make sure it is noeviction");
     return;
   }
   auto policy = str_of(r->element[1]);
@@ -252,8 +249,8 @@ void redis_store::check_eviction() {
                  : std::string{"?"};
   if (limit == "0")
     return; // No memory limit: nothing is evicted.
-  warnings_.push_back(base_ + ": maxmemory-policy is " + policy
-                      + " (maxmemory " + limit
+  warnings_.push_back(base_ + ": maxmemory-policy is " + policy + " (maxmemory "
+                      + limit
                       + "): Redis may evict onceflow keys and lose accepted "
                         "events; set maxmemory-policy noeviction");
 }
@@ -300,16 +297,15 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   args.push_back(std::to_string(dedup_window));
   // An id key lives for the window and for the retention of its event
   // (lookups by id), whichever is longer.
-  args.push_back(std::to_string(
-    std::max<millis_t>({dedup_window, opts_.retention_ms, 1})));
+  args.push_back(
+    std::to_string(std::max<millis_t>({dedup_window, opts_.retention_ms, 1})));
   for (auto& ev : batch) {
     auto created = std::to_string(ev.created_at != 0 ? ev.created_at : now);
     args.push_back(ev.id);
     args.push_back(ev.type);
     args.push_back(created);
     std::string packed;
-    packed.reserve(created.size() + ev.trace_id.size() + ev.payload.size()
-                   + 8);
+    packed.reserve(created.size() + ev.trace_id.size() + ev.payload.size() + 8);
     packed += std::to_string(static_cast<int>(ev.prio));
     packed += '\x1f';
     packed += created;
@@ -354,8 +350,8 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   return out;
 }
 
-std::vector<event> redis_store::read_group(const std::string& group,
-                                           size_t max, millis_t now) {
+std::vector<event> redis_store::read_group(const std::string& group, size_t max,
+                                           millis_t now) {
   auto dls = read_impl(group, max, now, "", 0);
   std::vector<event> out;
   out.reserve(dls.size());
@@ -372,10 +368,9 @@ redis_store::read_leased(const std::string& group, size_t max, millis_t now,
   return read_impl(group, max, now, holder, ttl);
 }
 
-std::vector<delivery> redis_store::read_impl(const std::string& group,
-                                             size_t max, millis_t now,
-                                             const std::string& holder,
-                                             millis_t ttl) {
+std::vector<delivery>
+redis_store::read_impl(const std::string& group, size_t max, millis_t now,
+                       const std::string& holder, millis_t ttl) {
   gen_.take_notice("read_group");
   if (max == 0) {
     // Still reports an unknown group.
@@ -461,9 +456,8 @@ std::vector<delivery> redis_store::read_impl(const std::string& group,
   return out;
 }
 
-std::vector<event> redis_store::reclaim(const std::string& group,
-                                        millis_t now, millis_t min_idle,
-                                        size_t max) {
+std::vector<event> redis_store::reclaim(const std::string& group, millis_t now,
+                                        millis_t min_idle, size_t max) {
   gen_.take_notice("reclaim");
   auto r = eval(sc_reclaim,
                 {group, opts_.consumer, std::to_string(now),
@@ -491,8 +485,8 @@ uint64_t redis_store::backlog(const std::string& group) {
   uint64_t unread = 0;
   bool first = true;
   do {
-    auto r = eval(sc_backlog, {group, after, std::to_string(chunk)},
-                  "backlog", gen_check::reader, group);
+    auto r = eval(sc_backlog, {group, after, std::to_string(chunk)}, "backlog",
+                  gen_check::reader, group);
     if (!is_array(r.get()) || r->elements != 3)
       fail("backlog", "unexpected reply from the backlog script");
     if (first)
@@ -668,18 +662,17 @@ dlq_page redis_store::dlq_list(const dlq_query& q) {
   dlq_page page;
   if (q.limit == 0)
     return page;
-  auto r = eval(sc_dlq_read,
-                {"list", std::to_string(q.after), std::to_string(q.limit),
-                 q.group},
-                "dlq_list", gen_check::none);
+  auto r
+    = eval(sc_dlq_read,
+           {"list", std::to_string(q.after), std::to_string(q.limit), q.group},
+           "dlq_list", gen_check::none);
   page.entries = decode_dlq(r.get(), &page.positions, nullptr, base_,
                             "dlq_list");
   return page;
 }
 
 std::vector<dlq_entry> redis_store::dlq_get(const std::string& event_id) {
-  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_get",
-                gen_check::none);
+  auto r = eval(sc_dlq_read, {"event", event_id}, "dlq_get", gen_check::none);
   return decode_dlq(r.get(), nullptr, nullptr, base_, "dlq_get");
 }
 
@@ -691,8 +684,7 @@ size_t redis_store::dlq_replay(const std::string& event_id,
                 gen_check::check);
   std::vector<uint64_t> positions;
   std::vector<std::string> groups;
-  auto entries = decode_dlq(r.get(), &positions, &groups, base_,
-                            "dlq_replay");
+  auto entries = decode_dlq(r.get(), &positions, &groups, base_, "dlq_replay");
   std::vector<std::string> args{"replay", std::to_string(now)};
   size_t picked = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -708,8 +700,7 @@ size_t redis_store::dlq_replay(const std::string& event_id,
   }
   if (picked == 0)
     return 0;
-  auto n = eval(sc_dlq_remove, std::move(args), "dlq_replay",
-                gen_check::check);
+  auto n = eval(sc_dlq_remove, std::move(args), "dlq_replay", gen_check::check);
   return static_cast<size_t>(int_of(n.get()));
 }
 
@@ -725,8 +716,7 @@ size_t redis_store::dlq_purge(const std::string& event_id) {
   std::vector<std::string> args{"purge", "0"};
   for (size_t i = 0; i < r->elements; ++i)
     args.push_back(str_of(r->element[i]));
-  auto n = eval(sc_dlq_remove, std::move(args), "dlq_purge",
-                gen_check::check);
+  auto n = eval(sc_dlq_remove, std::move(args), "dlq_purge", gen_check::check);
   return static_cast<size_t>(int_of(n.get()));
 }
 
@@ -734,8 +724,7 @@ size_t redis_store::dlq_purge(const std::string& event_id) {
 
 std::vector<processed_record>
 redis_store::processed_of(const std::string& event_id) {
-  auto r = eval(sc_processed_of, {event_id}, "processed_of",
-                gen_check::none);
+  auto r = eval(sc_processed_of, {event_id}, "processed_of", gen_check::none);
   auto out = decode_processed(r.get(), base_, "processed_of");
   std::sort(out.begin(), out.end(),
             [](const processed_record& a, const processed_record& b) {
@@ -746,8 +735,7 @@ redis_store::processed_of(const std::string& event_id) {
 
 // -- store -------------------------------------------------------------------
 
-std::vector<group_status>
-redis_store::status_of(const std::string& event_id) {
+std::vector<group_status> redis_store::status_of(const std::string& event_id) {
   auto r = eval(sc_status, {"id", event_id}, "status_of", gen_check::none);
   if (!is_array(r.get()) || r->elements < 2)
     return {};

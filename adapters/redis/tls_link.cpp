@@ -1,14 +1,13 @@
 #include "adapters/redis/tls_link.hpp"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,9 +53,8 @@ int tcp_connect(const std::string& host, int port, int timeout_ms) {
   auto rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
                           &res);
   if (rc != 0)
-    throw tls_link_error(std::string{"cannot resolve host: "}
-                           + gai_strerror(rc),
-                         false);
+    throw tls_link_error(
+      std::string{"cannot resolve host: "} + gai_strerror(rc), false);
   std::string last = "no address";
   int fd = -1;
   for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -153,8 +151,7 @@ struct tls_link::impl {
     // A close without a TLS close alert (Redis drops the session without
     // one): OpenSSL 3 reports an unexpected EOF.
     if (e == SSL_ERROR_ZERO_RETURN
-        || (e == SSL_ERROR_SSL
-            && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+        || (e == SSL_ERROR_SSL && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING))
       throw tls_link_error(closed_text(), true);
     if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ
         || e == SSL_ERROR_WANT_WRITE) {
@@ -185,12 +182,12 @@ tls_link::tls_link(const std::string& host, int port,
   ERR_clear_error();
   d_->ctx = SSL_CTX_new(TLS_client_method());
   if (d_->ctx == nullptr)
-    throw tls_link_error("TLS: " + ssl_error("cannot create a context"),
-                         false);
+    throw tls_link_error("TLS: " + ssl_error("cannot create a context"), false);
   SSL_CTX_set_min_proto_version(d_->ctx, TLS1_2_VERSION);
   // An encrypted client key would make OpenSSL ask on the terminal: never.
-  SSL_CTX_set_default_passwd_cb(
-    d_->ctx, [](char*, int, int, void*) -> int { return 0; });
+  SSL_CTX_set_default_passwd_cb(d_->ctx, [](char*, int, int, void*) -> int {
+    return 0;
+  });
   if (!opts.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(d_->ctx, opts.ca_file.c_str(), nullptr)
         != 1)
@@ -226,8 +223,7 @@ tls_link::tls_link(const std::string& host, int port,
   }
   d_->ssl = SSL_new(d_->ctx);
   if (d_->ssl == nullptr)
-    throw tls_link_error("TLS: " + ssl_error("cannot create a session"),
-                         false);
+    throw tls_link_error("TLS: " + ssl_error("cannot create a session"), false);
   SSL_set_app_data(d_->ssl, d_.get());
   if (SSL_set_fd(d_->ssl, d_->fd) != 1)
     throw tls_link_error("TLS: " + ssl_error("cannot use the socket"), false);
@@ -257,7 +253,8 @@ tls_link::tls_link(const std::string& host, int port,
     if (rc == 1)
       break;
     auto e = SSL_get_error(d_->ssl, rc);
-    if (saved == EINTR && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE))
+    if (saved == EINTR
+        && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE))
       continue;
     auto verify = SSL_get_verify_result(d_->ssl);
     if (verify != X509_V_OK) {

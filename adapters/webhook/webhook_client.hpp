@@ -34,12 +34,12 @@ struct webhook_request {
 
 /// Why a call produced no HTTP response.
 enum class webhook_failure : uint8_t {
-  none = 0,     ///< A response arrived (`status` holds its code).
-  timeout = 1,  ///< The call did not finish within the request's timeout.
-  connect = 2,  ///< TCP connect failed (refused, unreachable, ...).
-  resolve = 3,  ///< The host name did not resolve.
-  shutdown = 4, ///< The client was destroyed before the call finished.
-  transport = 5,///< Any other transport error (TLS, send, receive, ...).
+  none = 0,      ///< A response arrived (`status` holds its code).
+  timeout = 1,   ///< The call did not finish within the request's timeout.
+  connect = 2,   ///< TCP connect failed (refused, unreachable, ...).
+  resolve = 3,   ///< The host name did not resolve.
+  shutdown = 4,  ///< The client was destroyed before the call finished.
+  transport = 5, ///< Any other transport error (TLS, send, receive, ...).
 };
 
 /// The outcome of one POST.

@@ -160,8 +160,8 @@ std::string redact_url(const std::string& url) {
   auto q = out.find('?');
   if (q != std::string::npos) {
     auto frag = out.find('#', q);
-    out.replace(q + 1, frag == std::string::npos ? std::string::npos
-                                                 : frag - q - 1,
+    out.replace(q + 1,
+                frag == std::string::npos ? std::string::npos : frag - q - 1,
                 "***");
   }
   auto ui = find_userinfo(out);
@@ -278,7 +278,8 @@ webhook_handler::webhook_handler(std::shared_ptr<webhook_client> client,
       cfg->hidden.push_back(userinfo.substr(colon + 1));
   }
   if (auto q = opts.url.find('?'); q != std::string::npos)
-    cfg->hidden.push_back(opts.url.substr(q + 1, opts.url.find('#', q) - q - 1));
+    cfg->hidden.push_back(
+      opts.url.substr(q + 1, opts.url.find('#', q) - q - 1));
   cfg->hidden.erase(std::remove(cfg->hidden.begin(), cfg->hidden.end(), ""),
                     cfg->hidden.end());
   // Longest first, so that a string containing another is hidden whole.
@@ -305,8 +306,7 @@ webhook_request webhook_handler::make_request(const event& ev,
   using json = nlohmann::ordered_json;
   json payload;
   try {
-    payload = json::parse(ev.payload.empty() ? std::string{"{}"}
-                                             : ev.payload);
+    payload = json::parse(ev.payload.empty() ? std::string{"{}"} : ev.payload);
   } catch (const json::exception& ex) {
     throw std::invalid_argument(std::string{"event payload is not valid "
                                             "JSON: "}
@@ -347,19 +347,18 @@ void webhook_handler::handle_async(const event& ev, uint32_t attempt,
   } catch (const std::exception& ex) {
     handler_result r;
     r.result = outcome::permanent;
-    r.error = cfg_->scrubbed("webhook POST " + cfg_->display_url + ": "
-                             + ex.what());
+    r.error
+      = cfg_->scrubbed("webhook POST " + cfg_->display_url + ": " + ex.what());
     done(std::move(r));
     return;
   }
-  client_->submit(std::move(req),
-                  [cfg = cfg_, done = std::move(done)](const webhook_response& resp) {
-                    auto r = classify_webhook_response(resp, cfg->display_url,
-                                                       cfg->timeout,
-                                                       wall_clock_now());
-                    r.error = cfg->scrubbed(std::move(r.error));
-                    done(std::move(r));
-                  });
+  client_->submit(std::move(req), [cfg = cfg_, done = std::move(done)](
+                                    const webhook_response& resp) {
+    auto r = classify_webhook_response(resp, cfg->display_url, cfg->timeout,
+                                       wall_clock_now());
+    r.error = cfg->scrubbed(std::move(r.error));
+    done(std::move(r));
+  });
 }
 
 handler_factory

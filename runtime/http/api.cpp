@@ -64,9 +64,10 @@ private:
 } // namespace
 
 void api::handle(request req, responder done) {
-  auto guard = std::make_shared<once_responder>(cx_->metrics,
-                                                std::move(done));
-  responder once = [guard](response r) { (*guard)(std::move(r)); };
+  auto guard = std::make_shared<once_responder>(cx_->metrics, std::move(done));
+  responder once = [guard](response r) {
+    (*guard)(std::move(r));
+  };
   try {
     dispatch(cx_, req, once);
   } catch (const std::exception& e) {

@@ -36,8 +36,8 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 }
 
 std::optional<response> authorize(const std::vector<api_key>& keys,
-                                   const std::string& authorization,
-                                   access needs) {
+                                  const std::string& authorization,
+                                  access needs) {
   if (needs == access::open || keys.empty())
     return std::nullopt;
   const api_key* found = nullptr;
@@ -55,10 +55,11 @@ std::optional<response> authorize(const std::vector<api_key>& keys,
         found = &k;
   }
   if (!found) {
-    auto r = error_body(401, authorization.empty()
-                               ? "missing API key (Authorization: Bearer "
-                                 "<key>)"
-                               : "unknown API key",
+    auto r = error_body(401,
+                        authorization.empty()
+                          ? "missing API key (Authorization: Bearer "
+                            "<key>)"
+                          : "unknown API key",
                         "Authorization");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
@@ -69,8 +70,8 @@ std::optional<response> authorize(const std::vector<api_key>& keys,
   if (!found->has(role)) {
     auto name = role_name(needs);
     spdlog::info("http: key '{}' refused: needs role {}", found->name, name);
-    return error_body(403, "API key '" + found->name + "' lacks role '"
-                             + name + "'",
+    return error_body(403,
+                      "API key '" + found->name + "' lacks role '" + name + "'",
                       "Authorization");
   }
   return std::nullopt;

@@ -31,7 +31,7 @@ bool constant_time_equal(const std::string& a, const std::string& b);
 /// nothing when the call may go on, else the 401 or 403 answer. With no
 /// keys configured every call may go on.
 std::optional<response> authorize(const std::vector<api_key>& keys,
-                                   const std::string& authorization,
-                                   access needs);
+                                  const std::string& authorization,
+                                  access needs);
 
 } // namespace onceflow::http

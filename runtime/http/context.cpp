@@ -4,8 +4,7 @@
 
 namespace onceflow::http {
 
-void api_context::count(const char* name,
-                        const metric_labels& labels) const {
+void api_context::count(const char* name, const metric_labels& labels) const {
   if (metrics)
     metrics->count(name, labels);
 }

@@ -37,8 +37,7 @@ struct api_context {
   /// Makes one request from the gateway actor: `ok` gets the answer, an
   /// error becomes the HTTP error answer.
   template <class Handle, class F, class... Ts>
-  void call(const Handle& hdl, const responder& done, F ok,
-            Ts... xs) const {
+  void call(const Handle& hdl, const responder& done, F ok, Ts... xs) const {
     gw->run([hdl, done, ok, xs...](gateway_pointer gp) mutable {
       gp->request(hdl, call_timeout, std::move(xs)...)
         .then(std::move(ok),
@@ -55,8 +54,7 @@ struct api_context {
 
   /// Parses a request body into JSON with clear errors; false after
   /// answering.
-  bool parse_body(const request& req, json& doc,
-                  const responder& done) const;
+  bool parse_body(const request& req, json& doc, const responder& done) const;
 };
 
 /// Reads the `limit` query parameter of a listing (1 to 1000, default

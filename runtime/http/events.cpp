@@ -1,11 +1,10 @@
 // The events routes: POST /events, POST /events/batch, GET /events/{id} and
 // GET /events?status= (docs/http-api.md, Events).
 
-#include "runtime/http/routes.hpp"
-
+#include "actors/logic/status.hpp"
 #include "actors/logic/validation.hpp"
 #include "actors/node_metrics.hpp"
-#include "actors/logic/status.hpp"
+#include "runtime/http/routes.hpp"
 #include "runtime/http/views.hpp"
 
 #include <cstdint>
@@ -26,8 +25,8 @@ response duplicate_answer(const std::string& id, const json& original) {
 
 } // namespace
 
-void post_event(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done) {
+void post_event(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done) {
   auto& req = args.req;
   json doc;
   if (!cx->parse_body(req, doc, done))
@@ -40,8 +39,7 @@ void post_event(const std::shared_ptr<api_context>& cx,
     auto i = doc.find("id");
     if (i != doc.end() && !(i->is_string() && *i == req.idempotency_key)) {
       cx->reject(done, "invalid", 400,
-                 "the body's id differs from the Idempotency-Key header",
-                 "id");
+                 "the body's id differs from the Idempotency-Key header", "id");
       return;
     }
     doc["id"] = req.idempotency_key;
@@ -60,47 +58,46 @@ void post_event(const std::shared_ptr<api_context>& cx,
   auto id = v.ev.id;
   std::vector<event> evs;
   evs.push_back(std::move(v.ev));
-  cx->gw->ingest(
-    std::move(evs),
-    [cx, done, id](caf::expected<std::vector<append_result>> rs) {
-      if (!rs) {
-        // Carry the id: after a timeout the event may be stored, and a
-        // retry with the same id cannot create a second one.
-        done(ingest_error(rs.error(), "eventId", id));
-        return;
-      }
-      if (rs->empty()) {
-        done(error_body(500, "the store answered without a result"));
-        return;
-      }
-      auto r = std::move(rs->front());
-      if (!r.duplicate) {
-        done(json_response(202,
-                           json{{"eventId", r.id}, {"status", "accepted"}}));
-        return;
-      }
-      // A duplicate: tell the original's status per group.
-      cx->gw->run([cx, done, r](gateway_pointer gp) {
-        gp->request(cx->node.store, call_timeout, atom::query_v, r.id)
-          .then(
-            [done, r](std::vector<group_status>& gs) {
-              // No groups: the append's own answer tells an event of no
-              // group's type (accepted) from one trimmed since (unknown).
-              auto status = gs.empty() ? r.original : aggregate(gs);
-              done(duplicate_answer(r.id,
-                                    json{{"status", to_string(status)},
-                                         {"groups", groups_status_json(gs)}}));
-            },
-            [done, r](caf::error&) {
-              done(duplicate_answer(r.id,
-                                    json{{"status", to_string(r.original)}}));
-            });
-      });
+  cx->gw->ingest(std::move(evs), [cx, done,
+                                  id](caf::expected<std::vector<append_result>>
+                                        rs) {
+    if (!rs) {
+      // Carry the id: after a timeout the event may be stored, and a
+      // retry with the same id cannot create a second one.
+      done(ingest_error(rs.error(), "eventId", id));
+      return;
+    }
+    if (rs->empty()) {
+      done(error_body(500, "the store answered without a result"));
+      return;
+    }
+    auto r = std::move(rs->front());
+    if (!r.duplicate) {
+      done(json_response(202, json{{"eventId", r.id}, {"status", "accepted"}}));
+      return;
+    }
+    // A duplicate: tell the original's status per group.
+    cx->gw->run([cx, done, r](gateway_pointer gp) {
+      gp->request(cx->node.store, call_timeout, atom::query_v, r.id)
+        .then(
+          [done, r](std::vector<group_status>& gs) {
+            // No groups: the append's own answer tells an event of no
+            // group's type (accepted) from one trimmed since (unknown).
+            auto status = gs.empty() ? r.original : aggregate(gs);
+            done(
+              duplicate_answer(r.id, json{{"status", to_string(status)},
+                                          {"groups", groups_status_json(gs)}}));
+          },
+          [done, r](caf::error&) {
+            done(
+              duplicate_answer(r.id, json{{"status", to_string(r.original)}}));
+          });
     });
+  });
 }
 
-void post_batch(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done) {
+void post_batch(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done) {
   json doc;
   if (!cx->parse_body(args.req, doc, done))
     return;
@@ -190,8 +187,8 @@ void post_batch(const std::shared_ptr<api_context>& cx,
   for (auto& item : *results)
     ids.push_back(item.contains("eventId") ? item["eventId"] : json(nullptr));
   cx->gw->ingest(std::move(evs),
-                 [done, finish, positions, ids](
-                   caf::expected<std::vector<append_result>> rs) {
+                 [done, finish, positions,
+                  ids](caf::expected<std::vector<append_result>> rs) {
                    if (!rs) {
                      done(ingest_error(rs.error(), "eventIds", ids));
                      return;
@@ -200,10 +197,11 @@ void post_batch(const std::shared_ptr<api_context>& cx,
                  });
 }
 
-void get_event(const std::shared_ptr<api_context>& cx,
-               const route_args& args, const responder& done) {
+void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
+               const responder& done) {
   auto& id = args.params[0];
-  cx->call(cx->node.store, done,
+  cx->call(
+    cx->node.store, done,
     [done, id](event_history& h) {
       if (h.ev.seq == 0) {
         done(error_body(404, "event '" + id + "' not found", "id"));
@@ -225,8 +223,8 @@ void get_event(const std::shared_ptr<api_context>& cx,
     atom::history_v, id);
 }
 
-void list_events(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done) {
+void list_events(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done) {
   auto& t = args.t;
   event_listing_query q;
   auto status = query_str(t, "status");
@@ -272,15 +270,15 @@ void list_events(const std::shared_ptr<api_context>& cx,
   }
   q.limit = *limit;
   q.after = after_group.empty() ? after : after - 1;
-  cx->call(cx->node.store, done,
+  cx->call(
+    cx->node.store, done,
     [done, limit = *limit, after, after_group](event_listing& page) {
       auto arr = json::array();
       json next = page.next == 0 ? json(nullptr)
                                  : json(std::to_string(page.next));
       size_t n = 0;
       for (auto& it : page.items) {
-        if (!after_group.empty() && it.seq == after
-            && it.group <= after_group)
+        if (!after_group.empty() && it.seq == after && it.group <= after_group)
           continue;
         if (n == limit) {
           auto& last = arr.back();

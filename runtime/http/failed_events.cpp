@@ -3,7 +3,6 @@
 // events).
 
 #include "runtime/http/routes.hpp"
-
 #include "runtime/http/views.hpp"
 
 #include <caf/settings.hpp>
@@ -36,8 +35,8 @@ auto changed_entries(const std::string& id, const char* key,
 
 } // namespace
 
-void list_failed(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done) {
+void list_failed(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done) {
   auto& t = args.t;
   dlq_query q;
   q.group = query_str(t, "group");
@@ -51,7 +50,8 @@ void list_failed(const std::shared_ptr<api_context>& cx,
   }
   q.limit = *limit;
   q.after = after;
-  cx->call(cx->node.dlq, done,
+  cx->call(
+    cx->node.dlq, done,
     [done, q](dlq_page& page) {
       auto arr = json::array();
       for (auto& e : page.entries)
@@ -63,19 +63,19 @@ void list_failed(const std::shared_ptr<api_context>& cx,
                        {"deadAt", e.dead_at},
                        {"attempts", e.dl.history.size()}});
       json doc{{"events", std::move(arr)}};
-      doc["next"] = page.entries.size() >= q.limit
-                          && !page.positions.empty()
-                        ? json(std::to_string(page.positions.back()))
-                        : json(nullptr);
+      doc["next"] = page.entries.size() >= q.limit && !page.positions.empty()
+                      ? json(std::to_string(page.positions.back()))
+                      : json(nullptr);
       done(json_response(200, doc));
     },
     atom::list_v, q);
 }
 
-void get_failed(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done) {
+void get_failed(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done) {
   auto& id = args.params[0];
-  cx->call(cx->node.dlq, done,
+  cx->call(
+    cx->node.dlq, done,
     [done, id](std::vector<dlq_entry>& es) {
       if (es.empty()) {
         done(not_in_dlq(id));
@@ -89,22 +89,22 @@ void get_failed(const std::shared_ptr<api_context>& cx,
                        {"deadAt", e.dead_at},
                        {"event", event_json(e.dl.ev)},
                        {"attempts", attempts_json(e.dl.history)}});
-      done(json_response(200, json{{"eventId", id},
-                                   {"entries", std::move(arr)}}));
+      done(
+        json_response(200, json{{"eventId", id}, {"entries", std::move(arr)}}));
     },
     atom::inspect_v, id);
 }
 
-void replay_one(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done) {
+void replay_one(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done) {
   auto& id = args.params[0];
   auto group = query_str(args.t, "group");
   cx->call(cx->node.dlq, done, changed_entries(id, "replayed", done),
            atom::replay_v, id, group);
 }
 
-void replay_all(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done) {
+void replay_all(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done) {
   auto& req = args.req;
   double rate = 100;
   std::string group;
@@ -120,8 +120,9 @@ void replay_all(const std::shared_ptr<api_context>& cx,
       if (key == "rate") {
         if (!value.is_number() || !(value.get<double>() > 0)
             || value.get<double>() > 1e6) {
-          done(error_body(400, "rate must be a number of events/s in "
-                               "(0, 1000000]",
+          done(error_body(400,
+                          "rate must be a number of events/s in "
+                          "(0, 1000000]",
                           "rate"));
           return;
         }
@@ -133,30 +134,29 @@ void replay_all(const std::shared_ptr<api_context>& cx,
         }
         group = value.get<std::string>();
       } else {
-        done(error_body(400, "unknown field '" + key
-                               + "' (expected rate, group)",
-                        key));
+        done(error_body(
+          400, "unknown field '" + key + "' (expected rate, group)", key));
         return;
       }
     }
   }
-  cx->call(cx->node.dlq, done,
+  cx->call(
+    cx->node.dlq, done,
     [done, rate](uint64_t n) {
       done(json_response(202, json{{"replaying", n}, {"rate", rate}}));
     },
     atom::replay_all_v, rate, group);
 }
 
-void replay_progress(const std::shared_ptr<api_context>& cx,
-                     const route_args&, const responder& done) {
-  cx->call(cx->node.dlq, done,
+void replay_progress(const std::shared_ptr<api_context>& cx, const route_args&,
+                     const responder& done) {
+  cx->call(
+    cx->node.dlq, done,
     [done](caf::settings& s) {
       auto d = caf::get_or(s, "dlq", caf::settings{});
       json doc{{"active", number_of(d, "replay-active") != 0},
-               {"total", static_cast<uint64_t>(
-                           number_of(d, "replay-total"))},
-               {"replayed",
-                static_cast<uint64_t>(number_of(d, "replay-done"))},
+               {"total", static_cast<uint64_t>(number_of(d, "replay-total"))},
+               {"replayed", static_cast<uint64_t>(number_of(d, "replay-done"))},
                {"rate", number_of(d, "replay-rate")},
                {"group", caf::get_or(d, "replay-group", "")}};
       done(json_response(200, doc));

@@ -29,8 +29,7 @@ struct gateway_access {
   }
 
   /// Puts submissions that did not fit back before newer ones.
-  static void requeue_front(gateway& gw,
-                            std::deque<gateway::submission> subs) {
+  static void requeue_front(gateway& gw, std::deque<gateway::submission> subs) {
     std::lock_guard<std::mutex> guard{gw.mtx_};
     for (auto& s : gw.submissions_)
       subs.push_back(std::move(s));
@@ -75,8 +74,8 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
         drain_submissions(self, std::move(queued));
     }
   };
-  auto shared = std::make_shared<std::vector<gateway::submission>>(
-    std::move(subs));
+  auto shared
+    = std::make_shared<std::vector<gateway::submission>>(std::move(subs));
   self
     ->request(self->state.broadcaster, actor_timeout, atom::ingest_v,
               std::move(evs))
@@ -88,9 +87,9 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
         if (rs.size() != total) {
           // Never hand out results that may belong to other events.
           auto err = make_error(ec::store_failure,
-                                "the store answered " + std::to_string(rs.size())
-                                  + " results for " + std::to_string(total)
-                                  + " events");
+                                "the store answered "
+                                  + std::to_string(rs.size()) + " results for "
+                                  + std::to_string(total) + " events");
           for (auto& s : *shared)
             s.done(err);
           next();
@@ -115,8 +114,7 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
 
 /// Packs whole submissions into calls of at most max_batch events, up to
 /// the in-flight limit; the rest goes back to the front of the queue.
-void drain_submissions(gw_pointer self,
-                       std::deque<gateway::submission> subs) {
+void drain_submissions(gw_pointer self, std::deque<gateway::submission> subs) {
   std::vector<gateway::submission> batch;
   std::vector<event> evs;
   while (!subs.empty()) {
@@ -160,8 +158,8 @@ gateway_impl(gw_pointer self, std::weak_ptr<gateway> gw, broadcaster_actor bc,
       // At the in-flight limit submissions stay queued: the next answer
       // sends them.
       auto& st = self->state;
-      gateway_access::take(*gw, st.in_flight < max_ingest_calls ? &subs : nullptr,
-                           jobs);
+      gateway_access::take(
+        *gw, st.in_flight < max_ingest_calls ? &subs : nullptr, jobs);
       for (auto& j : jobs) {
         // A failing job must not take the gateway down (its responder
         // answers 503 when dropped).

@@ -1,9 +1,8 @@
 // The operations routes: GET /metrics, GET /health and GET /ready
 // (docs/http-api.md, Metrics and Health).
 
-#include "runtime/http/routes.hpp"
-
 #include "actors/node_metrics.hpp"
+#include "runtime/http/routes.hpp"
 #include "runtime/http/views.hpp"
 
 #include <caf/settings.hpp>
@@ -18,23 +17,23 @@ namespace onceflow::http {
 void get_metrics(const std::shared_ptr<api_context>& cx, const route_args&,
                  const responder& done) {
   // Gauges from the broadcaster's and the store's status, then the text.
-  cx->call(cx->node.broadcaster, done,
+  cx->call(
+    cx->node.broadcaster, done,
     [cx, done](caf::settings& bs) {
       std::vector<gauge_sample> gauges;
-      for_each_group(bs, [&](const std::string& name,
-                             const caf::settings& g) {
+      for_each_group(bs, [&](const std::string& name, const caf::settings& g) {
         metric_labels l{{"group", name}};
         gauges.push_back({metric::queue_depth, l, number_of(g, "unsettled")});
         gauges.push_back({metric::in_flight, l, number_of(g, "in-flight")});
         gauges.push_back({metric::listeners, l, number_of(g, "listeners")});
         gauges.push_back({metric::paused, l, number_of(g, "paused")});
       });
-      cx->call(cx->node.store, done,
+      cx->call(
+        cx->node.store, done,
         [cx, done, gauges](caf::settings& ss) mutable {
           auto st = caf::get_or(ss, "store", caf::settings{});
           if (st.count("dlq-size") > 0)
-            gauges.push_back(
-              {metric::dlq_size, {}, number_of(st, "dlq-size")});
+            gauges.push_back({metric::dlq_size, {}, number_of(st, "dlq-size")});
           response r;
           r.content_type = "text/plain; version=0.0.4; charset=utf-8";
           r.body = cx->metrics ? cx->metrics->render(gauges) : std::string{};
@@ -76,14 +75,13 @@ void ready(const std::shared_ptr<api_context>& cx, const route_args&,
     add_store(cx->node.ingest_store);
     for (auto& x : cx->node.lease_stores)
       add_store(x);
-    auto remaining = std::make_shared<int>(static_cast<int>(stores.size())
-                                           + 1);
+    auto remaining = std::make_shared<int>(static_cast<int>(stores.size()) + 1);
     auto finish = [done, checks, failed, remaining] {
       if (--*remaining > 0)
         return;
       if (failed->empty())
-        done(json_response(200, json{{"status", "ready"},
-                                     {"checks", *checks}}));
+        done(
+          json_response(200, json{{"status", "ready"}, {"checks", *checks}}));
       else
         done(json_response(503, json{{"status", "not ready"},
                                      {"failed", *failed},

@@ -25,10 +25,9 @@ response error_body(unsigned status, const std::string& error,
   return json_response(status, doc);
 }
 
-response retry_later(unsigned status, const std::string& error,
-                     int seconds) {
-  auto r = json_response(status, json{{"error", error},
-                                      {"retryAfter", seconds}});
+response retry_later(unsigned status, const std::string& error, int seconds) {
+  auto r = json_response(status,
+                         json{{"error", error}, {"retryAfter", seconds}});
   r.headers.emplace_back("Retry-After", std::to_string(seconds));
   return r;
 }
@@ -60,8 +59,7 @@ response from_error(const caf::error& err) {
   return error_body(500, text);
 }
 
-response ingest_error(const caf::error& err, const char* key,
-                      const json& ids) {
+response ingest_error(const caf::error& err, const char* key, const json& ids) {
   auto r = from_error(err);
   auto doc = json::parse(r.body, nullptr, false);
   if (doc.is_object()) {

@@ -22,8 +22,7 @@ response error_body(unsigned status, const std::string& error,
                     const std::string& field = {});
 
 /// `{"error": error, "retryAfter": seconds}` with a Retry-After header.
-response retry_later(unsigned status, const std::string& error,
-                     int seconds);
+response retry_later(unsigned status, const std::string& error, int seconds);
 
 /// Maps an actor error to an HTTP answer (retryable ones with Retry-After).
 response from_error(const caf::error& err);
@@ -31,7 +30,6 @@ response from_error(const caf::error& err);
 /// An ingest failure with the ids of the submission under `key` (after a
 /// timeout the events may be stored: a retry with the same ids cannot
 /// create second ones).
-response ingest_error(const caf::error& err, const char* key,
-                      const json& ids);
+response ingest_error(const caf::error& err, const char* key, const json& ids);
 
 } // namespace onceflow::http

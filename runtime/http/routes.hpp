@@ -22,8 +22,7 @@ struct route_args {
 /// Answers one request through `done` (exactly once, or never: then the
 /// api answers 503 for it).
 using route_handler = void (*)(const std::shared_ptr<api_context>& cx,
-                               const route_args& args,
-                               const responder& done);
+                               const route_args& args, const responder& done);
 
 /// One endpoint of docs/http-api.md.
 struct route {
@@ -46,38 +45,38 @@ void dispatch(const std::shared_ptr<api_context>& cx, const request& req,
 // -- events (runtime/http/events.cpp) -----------------------------------------
 
 /// POST /events
-void post_event(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done);
+void post_event(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done);
 
 /// POST /events/batch
-void post_batch(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done);
+void post_batch(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done);
 
 /// GET /events/{id}
-void get_event(const std::shared_ptr<api_context>& cx,
-               const route_args& args, const responder& done);
+void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
+               const responder& done);
 
 /// GET /events?status=&group=&limit=&after=
-void list_events(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done);
+void list_events(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
 
 // -- failed events (runtime/http/failed_events.cpp) ---------------------------
 
 /// GET /failed-events?group=&limit=&after=
-void list_failed(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done);
+void list_failed(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
 
 /// GET /failed-events/{id}
-void get_failed(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done);
+void get_failed(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done);
 
 /// POST /failed-events/{id}/replay[?group=]
-void replay_one(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done);
+void replay_one(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done);
 
 /// POST /failed-events/replay
-void replay_all(const std::shared_ptr<api_context>& cx,
-                const route_args& args, const responder& done);
+void replay_all(const std::shared_ptr<api_context>& cx, const route_args& args,
+                const responder& done);
 
 /// GET /failed-events/replay
 void replay_progress(const std::shared_ptr<api_context>& cx,
@@ -90,12 +89,12 @@ void delete_failed(const std::shared_ptr<api_context>& cx,
 // -- groups (runtime/http/groups.cpp) -----------------------------------------
 
 /// GET /groups
-void list_groups(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done);
+void list_groups(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
 
 /// POST /groups/{name}/pause
-void pause_group(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done);
+void pause_group(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
 
 /// POST /groups/{name}/resume
 void resume_group(const std::shared_ptr<api_context>& cx,
@@ -104,8 +103,8 @@ void resume_group(const std::shared_ptr<api_context>& cx,
 // -- operations (runtime/http/operations.cpp) ---------------------------------
 
 /// GET /metrics
-void get_metrics(const std::shared_ptr<api_context>& cx,
-                 const route_args& args, const responder& done);
+void get_metrics(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
 
 /// GET /health
 void health(const std::shared_ptr<api_context>& cx, const route_args& args,

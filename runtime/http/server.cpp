@@ -7,7 +7,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
-
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -34,9 +33,9 @@ constexpr auto write_timeout = std::chrono::seconds(30);
 
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, std::shared_ptr<api> routes,
-          size_t max_body)
-    : stream_(std::move(socket)), routes_(std::move(routes)),
+  session(tcp::socket&& socket, std::shared_ptr<api> routes, size_t max_body)
+    : stream_(std::move(socket)),
+      routes_(std::move(routes)),
       max_body_(max_body) {
     // nop
   }
@@ -61,8 +60,8 @@ private:
     parser_->header_limit(16 * 1024);
     stream_.expires_after(read_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](
-                               beast::error_code ec, size_t) {
+                             [self = shared_from_this()](beast::error_code ec,
+                                                         size_t) {
                                self->on_header(ec);
                              });
   }
@@ -80,8 +79,8 @@ private:
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(
         bhttp::status::continue_, req.version());
       bhttp::async_write(stream_, *cont,
-                         [self = shared_from_this(), cont](
-                           beast::error_code ec, size_t) {
+                         [self = shared_from_this(), cont](beast::error_code ec,
+                                                           size_t) {
                            if (ec) {
                              self->shutdown();
                              return;
@@ -95,10 +94,8 @@ private:
 
   void read_body() {
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec,
-                                                  size_t) {
-                        self->on_read(ec);
-                      });
+                      [self = shared_from_this()](
+                        beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -110,10 +107,10 @@ private:
     }
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
-      reply(routes_->error_response(
-        413, "request body over the limit of " + std::to_string(max_body_)
-               + " bytes",
-        "body"));
+      reply(routes_->error_response(413,
+                                    "request body over the limit of "
+                                      + std::to_string(max_body_) + " bytes",
+                                    "body"));
       return;
     }
     if (ec == bhttp::error::partial_message) {
@@ -126,8 +123,8 @@ private:
     }
     if (ec) {
       keep_alive_ = false;
-      reply(routes_->error_response(400, "malformed HTTP request: "
-                                           + ec.message()));
+      reply(routes_->error_response(400,
+                                    "malformed HTTP request: " + ec.message()));
       return;
     }
     auto& req = parser_->get();
@@ -200,31 +197,29 @@ struct server::impl {
   std::atomic<bool> stopped{false};
 
   void accept() {
-    acceptor.async_accept(
-      asio::make_strand(ioc),
-      [this](beast::error_code ec, tcp::socket socket) {
-        if (stopped)
-          return;
-        if (!ec) {
-          beast::error_code ignored;
-          socket.set_option(tcp::no_delay{true}, ignored);
-          auto s = std::make_shared<session>(std::move(socket), routes,
-                                             max_body);
-          {
-            std::lock_guard<std::mutex> guard{mtx};
-            // Drop handles of finished sessions now and then.
-            if (sessions.size() > 1024)
-              sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
-                                            [](auto& w) { return w.expired(); }),
-                             sessions.end());
-            sessions.push_back(s);
-          }
-          s->start();
-        } else if (ec != asio::error::operation_aborted) {
-          spdlog::warn("http: accept failed: {}", ec.message());
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec,
+                                                         tcp::socket socket) {
+      if (stopped)
+        return;
+      if (!ec) {
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay{true}, ignored);
+        auto s = std::make_shared<session>(std::move(socket), routes, max_body);
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          // Drop handles of finished sessions now and then.
+          if (sessions.size() > 1024)
+            sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
+                                          [](auto& w) { return w.expired(); }),
+                           sessions.end());
+          sessions.push_back(s);
         }
-        accept();
-      });
+        s->start();
+      } else if (ec != asio::error::operation_aborted) {
+        spdlog::warn("http: accept failed: {}", ec.message());
+      }
+      accept();
+    });
   }
 };
 
@@ -249,8 +244,7 @@ server::server(const std::string& host, uint16_t port, size_t max_body_bytes,
   if (!ec)
     acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    throw std::runtime_error("cannot listen on " + where + ": "
-                             + ec.message());
+    throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
   // Read once here, before any thread runs the acceptor.
   impl_->bound_port = acc.local_endpoint(ec).port();
   impl_->accept();

@@ -37,8 +37,8 @@ struct probe_log {
 /// A handler whose behaviour per call is scripted by the test.
 class probe_handler : public handler {
 public:
-  using script = std::function<handler_result(const event&, uint32_t,
-                                              size_t call)>;
+  using script
+    = std::function<handler_result(const event&, uint32_t, size_t call)>;
   probe_handler(std::shared_ptr<probe_log> log, script s)
     : log_(std::move(log)), script_(std::move(s)) {
     // nop
@@ -110,7 +110,8 @@ struct fixture {
   }
 
   void start() {
-    n = start_node(sys, ncfg, st, false, [] { return 1.0; }, &handlers);
+    n = start_node(
+      sys, ncfg, st, false, [] { return 1.0; }, &handlers);
     run();
   }
 
@@ -222,7 +223,9 @@ inline handler_result fail(outcome o, std::string msg) {
 
 /// A script that succeeds with an effect record on every call.
 inline probe_handler::script always_ok() {
-  return [](const event&, uint32_t, size_t) { return ok_effect(); };
+  return [](const event&, uint32_t, size_t) {
+    return ok_effect();
+  };
 }
 
 } // namespace onceflow::test

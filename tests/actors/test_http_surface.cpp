@@ -3,10 +3,9 @@
 // postponing the next attempt, pausing and resuming a group, the node's
 // metrics, the attempt history and the listing of events by status.
 
-#include "tests/actors/fixture.hpp"
-
 #include "actors/node_metrics.hpp"
 #include "runtime/http/gateway.hpp"
+#include "tests/actors/fixture.hpp"
 
 #include <string>
 #include <vector>
@@ -47,8 +46,7 @@ public:
   bool asynchronous() const override {
     return true;
   }
-  void handle_async(const event& ev, uint32_t,
-                    handler_callback done) override {
+  void handle_async(const event& ev, uint32_t, handler_callback done) override {
     p_->calls.emplace_back(ev.id, std::move(done));
   }
 
@@ -205,7 +203,8 @@ BOOST_AUTO_TEST_CASE(paused_group_dispatches_nothing_until_resumed) {
   BOOST_CHECK(status("e1", "g") == event_status::accepted);
   auto s = ask<caf::settings>(n.broadcaster, atom::status_v);
   BOOST_CHECK(caf::get_or(s, "groups.g.paused", false));
-  BOOST_CHECK(!ask<bool>(n.broadcaster, atom::pause_v, std::string{"g"}, false));
+  BOOST_CHECK(
+    !ask<bool>(n.broadcaster, atom::pause_v, std::string{"g"}, false));
   BOOST_CHECK_EQUAL(effects("e1"), 1u);
   BOOST_CHECK_EQUAL(effects("e2"), 1u);
 }
@@ -219,19 +218,23 @@ BOOST_AUTO_TEST_CASE(pausing_an_unknown_group_fails) {
   self->receive([](bool) {},
                 [&](caf::error& err) {
                   failed = true;
-                  BOOST_CHECK(err.code() == static_cast<uint8_t>(ec::unknown_group));
+                  BOOST_CHECK(err.code()
+                              == static_cast<uint8_t>(ec::unknown_group));
                 });
   BOOST_CHECK(failed);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_count_accepted_processed_retried_dead) {
-  add_group("g", 1, [](const event& ev, uint32_t, size_t) {
-    if (ev.id == "bad")
-      return fail(outcome::permanent, "no");
-    if (ev.id == "flaky")
-      return fail(outcome::retryable, "later");
-    return ok_effect();
-  }).retry.max_attempts = 2;
+  add_group("g", 1,
+            [](const event& ev, uint32_t, size_t) {
+              if (ev.id == "bad")
+                return fail(outcome::permanent, "no");
+              if (ev.id == "flaky")
+                return fail(outcome::retryable, "later");
+              return ok_effect();
+            })
+    .retry.max_attempts
+    = 2;
   start();
   publish({make_event("ok1", "a.x"), make_event("ok2", "a.x"),
            make_event("bad", "b.y"), make_event("flaky", "b.y")});
@@ -250,8 +253,9 @@ BOOST_AUTO_TEST_CASE(metrics_count_accepted_processed_retried_dead) {
   auto text = m.render({});
   BOOST_CHECK(text.find("onceflow_effect_latency_seconds_count{group=\"g\"} 2")
               != std::string::npos);
-  BOOST_CHECK(text.find("onceflow_handler_duration_seconds_count{group=\"g\"} 5")
-              != std::string::npos);
+  BOOST_CHECK(
+    text.find("onceflow_handler_duration_seconds_count{group=\"g\"} 5")
+    != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(history_and_listing_through_the_store_actor) {
@@ -292,18 +296,17 @@ BOOST_AUTO_TEST_CASE(gateway_batches_waiting_submissions_and_splits_results) {
   for (size_t i = 0; i < 5; ++i) {
     std::vector<event> evs;
     for (size_t k = 0; k <= i; ++k)
-      evs.push_back(make_event("r" + std::to_string(i) + "-" + std::to_string(k),
-                               "t"));
+      evs.push_back(
+        make_event("r" + std::to_string(i) + "-" + std::to_string(k), "t"));
     if (i == 3) // a duplicate of an event of request 0
       evs.push_back(make_event("r0-0", "t"));
-    gw->ingest(std::move(evs),
-               [&answers, &errors, i](
-                 caf::expected<std::vector<append_result>> rs) {
-                 if (rs)
-                   answers[i] = std::move(*rs);
-                 else
-                   errors[i] = rs.error();
-               });
+    gw->ingest(std::move(evs), [&answers, &errors, i](
+                                 caf::expected<std::vector<append_result>> rs) {
+      if (rs)
+        answers[i] = std::move(*rs);
+      else
+        errors[i] = rs.error();
+    });
   }
   run();
   BOOST_CHECK_EQUAL(n.metrics->counter_value(metric::http_ingest_calls, {}),

@@ -219,22 +219,20 @@ BOOST_AUTO_TEST_CASE(dlq_purge_one_and_all) {
   add_group("a", 1, always_permanent("a down"));
   add_group("b", 1, always_permanent("b down"));
   start();
-  publish({make_event("e1", "t"), make_event("e2", "t"), make_event("e3", "t")});
+  publish(
+    {make_event("e1", "t"), make_event("e2", "t"), make_event("e3", "t")});
   BOOST_REQUIRE_EQUAL(st->dlq_size(), 6u);
   auto calls = probes->calls.size();
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::purge_v,
-                                  std::string{"e1"}),
-                    2u);
+  BOOST_CHECK_EQUAL(
+    ask<uint64_t>(*this, n.dlq, atom::purge_v, std::string{"e1"}), 2u);
   BOOST_CHECK(st->dlq_get("e1").empty());
   BOOST_CHECK_EQUAL(st->dlq_get("e2").size(), 2u);
   BOOST_CHECK_EQUAL(st->dlq_size(), 4u);
   // Purging what is not there deletes nothing.
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::purge_v,
-                                  std::string{"e1"}),
-                    0u);
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::purge_v,
-                                  std::string{"unknown"}),
-                    0u);
+  BOOST_CHECK_EQUAL(
+    ask<uint64_t>(*this, n.dlq, atom::purge_v, std::string{"e1"}), 0u);
+  BOOST_CHECK_EQUAL(
+    ask<uint64_t>(*this, n.dlq, atom::purge_v, std::string{"unknown"}), 0u);
   // "" purges every entry.
   BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::purge_v, std::string{}),
                     4u);
@@ -245,8 +243,8 @@ BOOST_AUTO_TEST_CASE(dlq_purge_one_and_all) {
   BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_v,
                                   std::string{"e2"}, std::string{}),
                     0u);
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 100.0, std::string{}),
-                    0u);
+  BOOST_CHECK_EQUAL(
+    ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 100.0, std::string{}), 0u);
   advance_in_steps(5000ms, 100ms);
   BOOST_CHECK_EQUAL(probes->calls.size(), calls);
   BOOST_CHECK_EQUAL(st->processed_count(""), 0u);
@@ -268,12 +266,14 @@ BOOST_AUTO_TEST_CASE(dlq_replay_all_at_rate) {
   auto s = status_of(*this, n.dlq);
   BOOST_CHECK_EQUAL(num(s, "dlq.dead-lettered"), 20);
   *healed = true;
-  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 10.0, std::string{}),
-                    20u);
+  BOOST_CHECK_EQUAL(
+    ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 10.0, std::string{}), 20u);
   s = status_of(*this, n.dlq);
   BOOST_CHECK_EQUAL(caf::get_or(s, "dlq.replay-rate", 0.0), 10.0);
   BOOST_CHECK_GE(num(s, "dlq.replay-remaining"), 18);
-  auto done = [&] { return st->processed_count("g"); };
+  auto done = [&] {
+    return st->processed_count("g");
+  };
   // 10 events/s: about 5 after 0.5 s, about 10 after 1 s.
   advance_in_steps(500ms, 50ms);
   BOOST_TEST_MESSAGE("replayed after 0.5 s: " << done());
@@ -376,7 +376,8 @@ BOOST_AUTO_TEST_CASE(store_handler_records_log_handler_does_not) {
   BOOST_CHECK_EQUAL(num(bs, "groups.stored.settled"), 1);
 }
 
-// -- per-type rate limits ------------------------------------------------------
+// -- per-type rate limits
+// ------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(type_rate_limit_slows_only_matching_types) {
   auto& g = add_group("g", 1, always_ok());
@@ -423,7 +424,8 @@ BOOST_AUTO_TEST_CASE(type_rate_limit_slows_only_matching_types) {
   BOOST_CHECK_EQUAL(probes->calls.size(), 80u);
 }
 
-// -- batching ------------------------------------------------------------------
+// -- batching
+// ------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(batch_wait_holds_partial_batches) {
   auto& g = add_group("g", 1, always_ok());
@@ -457,7 +459,8 @@ BOOST_AUTO_TEST_CASE(batch_wait_holds_partial_batches) {
   BOOST_CHECK_EQUAL(probes->calls.size(), 13u);
 }
 
-// -- status ----------------------------------------------------------------------
+// -- status
+// ----------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(every_long_lived_actor_answers_status) {
   add_group("g", 1, [](const event& ev, uint32_t, size_t) {
@@ -522,7 +525,8 @@ BOOST_AUTO_TEST_CASE(every_long_lived_actor_answers_status) {
   BOOST_CHECK_EQUAL(num(bs, "groups.g.settled"), 4);
 }
 
-// -- event status query -----------------------------------------------------------
+// -- event status query
+// -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(query_event_status_across_groups) {
   add_group("ok", 1, always_ok());
@@ -553,9 +557,8 @@ BOOST_AUTO_TEST_CASE(query_event_status_across_groups) {
   BOOST_CHECK(m["ok"] == event_status::processed);
   BOOST_CHECK(m["flaky"] == event_status::dead);
   // Unknown id: no groups.
-  auto none = ask<std::vector<group_status>>(*this, n.broadcaster,
-                                             atom::query_v,
-                                             std::string{"missing"});
+  auto none = ask<std::vector<group_status>>(
+    *this, n.broadcaster, atom::query_v, std::string{"missing"});
   BOOST_CHECK(none.empty());
 }
 

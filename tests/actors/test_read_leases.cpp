@@ -108,8 +108,8 @@ BOOST_AUTO_TEST_CASE(pause_gives_the_queued_entries_leases_back) {
   auto bs = ask<caf::settings>(*this, n.broadcaster, atom::status_v);
   BOOST_CHECK_EQUAL(num(bs, "groups.g.read-leases"), 8);
   BOOST_CHECK_EQUAL(num(bs, "groups.g.queued"), 6);
-  BOOST_CHECK(ask<bool>(*this, n.broadcaster, atom::pause_v, std::string{"g"},
-                        true));
+  BOOST_CHECK(
+    ask<bool>(*this, n.broadcaster, atom::pause_v, std::string{"g"}, true));
   bs = ask<caf::settings>(*this, n.broadcaster, atom::status_v);
   BOOST_CHECK_EQUAL(num(bs, "groups.g.read-leases-released"), 6);
   // Long after the leases would have expired, another node's claim of a
@@ -122,8 +122,8 @@ BOOST_AUTO_TEST_CASE(pause_gives_the_queued_entries_leases_back) {
   BOOST_CHECK_EQUAL(d[0].redeliveries, 0u);
   // Resumed, the node claims the others afresh: each runs once (e7 is the
   // other node's now).
-  BOOST_CHECK(!ask<bool>(*this, n.broadcaster, atom::pause_v,
-                         std::string{"g"}, false));
+  BOOST_CHECK(
+    !ask<bool>(*this, n.broadcaster, atom::pause_v, std::string{"g"}, false));
   advance_in_steps(20s, 500ms);
   for (int i = 0; i < 10; ++i) {
     if (i == 7)
@@ -173,8 +173,8 @@ BOOST_AUTO_TEST_CASE(drain_gives_the_queued_entries_leases_back) {
 /// the second append was answered.
 BOOST_AUTO_TEST_CASE(an_append_during_a_short_read_is_read_at_once) {
   add_group("g", 1, always_ok());
-  n = start_node(sys, ncfg, st, false, [] { return 1.0; }, &handlers,
-                 extra_stores{st, {}});
+  n = start_node(
+    sys, ncfg, st, false, [] { return 1.0; }, &handlers, extra_stores{st, {}});
   run();
   publish({make_event("e1", "t")});
   BOOST_REQUIRE_EQUAL(probes->count("e1"), 1u);

@@ -2,21 +2,20 @@
 // store's settled history once it is older than `retention`; an unsettled
 // entry holds the log back. Time moves only when a test advances it.
 
-#include "tests/actors/fixture.hpp"
-
 #include "actors/broadcaster.hpp"
 #include "actors/dead_letter_queue.hpp"
 #include "actors/deduplicator.hpp"
 #include "actors/node_metrics.hpp"
 #include "actors/retry_timer.hpp"
 #include "actors/store_actor.hpp"
+#include "tests/actors/fixture.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <vector>
 #include <string>
+#include <vector>
 
 using namespace onceflow;
 using namespace onceflow::test;
@@ -117,7 +116,9 @@ BOOST_AUTO_TEST_CASE(trims_follow_at_once_while_a_call_removes_its_maximum) {
   broadcaster_config bc;
   bc.groups = ncfg.groups;
   bc.handlers = &handlers;
-  bc.jitter = [] { return 1.0; };
+  bc.jitter = [] {
+    return 1.0;
+  };
   bc.metrics = n.metrics;
   bc.retention = 55'000;
   bc.trim_interval = 10'000;
@@ -150,9 +151,9 @@ BOOST_AUTO_TEST_CASE(trims_follow_at_once_while_a_call_removes_its_maximum) {
 BOOST_AUTO_TEST_CASE(failed_trims_are_tried_again_and_never_fatal) {
   // A file store that refuses writes at once while another connection
   // holds the write lock.
-  auto tmpl = (std::filesystem::temp_directory_path()
-               / "onceflow-retention-XXXXXX")
-                .string();
+  auto tmpl
+    = (std::filesystem::temp_directory_path() / "onceflow-retention-XXXXXX")
+        .string();
   BOOST_REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
   std::filesystem::path dir = tmpl;
   auto path = (dir / "store.db").string();

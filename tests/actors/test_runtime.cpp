@@ -2,9 +2,8 @@
 // time moves only when a test advances it, and effects are counted from the
 // store's processed records (the handler's own record), not our counters.
 
-#include "tests/actors/fixture.hpp"
-
 #include "actors/dead_letter_queue.hpp"
+#include "tests/actors/fixture.hpp"
 
 using namespace onceflow;
 using namespace onceflow::test;
@@ -135,9 +134,10 @@ BOOST_AUTO_TEST_CASE(listener_dies_mid_event_lease_expiry_one_effect) {
 }
 
 BOOST_AUTO_TEST_CASE(crash_loop_goes_to_dlq_after_budget) {
-  auto& g = add_group("g", 1, [](const event&, uint32_t, size_t) -> handler_result {
-    throw crash_listener{};
-  });
+  auto& g = add_group("g", 1,
+                      [](const event&, uint32_t, size_t) -> handler_result {
+                        throw crash_listener{};
+                      });
   g.lease_ttl = 1000;
   g.retry.crash_budget = 2;
   start();
@@ -300,12 +300,12 @@ BOOST_AUTO_TEST_CASE(priorities_order_high_first_low_not_starved) {
   start();
   std::vector<event> evs;
   for (int i = 0; i < 10; ++i) {
-    evs.push_back(make_event("l" + std::to_string(i), "t", "{}",
-                             priority::low));
-    evs.push_back(make_event("n" + std::to_string(i), "t", "{}",
-                             priority::normal));
-    evs.push_back(make_event("h" + std::to_string(i), "t", "{}",
-                             priority::high));
+    evs.push_back(
+      make_event("l" + std::to_string(i), "t", "{}", priority::low));
+    evs.push_back(
+      make_event("n" + std::to_string(i), "t", "{}", priority::normal));
+    evs.push_back(
+      make_event("h" + std::to_string(i), "t", "{}", priority::high));
   }
   publish(evs);
   BOOST_REQUIRE_EQUAL(probes->calls.size(), 30u);
@@ -409,11 +409,10 @@ BOOST_AUTO_TEST_CASE(shutdown_drains_in_flight_then_refuses) {
 /// actor always runs first (two actors over one store object: safe on the
 /// test coordinator's single thread).
 BOOST_AUTO_TEST_CASE(appends_wait_for_the_groups_registration) {
-  add_group("g", 1, [](const event&, uint32_t, size_t) {
-    return handler_result{};
-  });
-  n = start_node(sys, ncfg, st, false, [] { return 1.0; }, &handlers,
-                 extra_stores{st, {}});
+  add_group("g", 1,
+            [](const event&, uint32_t, size_t) { return handler_result{}; });
+  n = start_node(
+    sys, ncfg, st, false, [] { return 1.0; }, &handlers, extra_stores{st, {}});
   BOOST_REQUIRE(n.ingest_store != n.store);
   self->send(n.broadcaster, atom::ingest_v,
              std::vector<event>{make_event("early", "t")});

@@ -43,10 +43,9 @@ public:
   event find(const std::string& id) override {
     return inner_->find(id);
   }
-  std::vector<claim_decision> claim(const std::vector<claim_request>& reqs,
-                                    const std::string& holder, millis_t now,
-                                    millis_t ttl,
-                                    uint32_t crash_budget) override {
+  std::vector<claim_decision>
+  claim(const std::vector<claim_request>& reqs, const std::string& holder,
+        millis_t now, millis_t ttl, uint32_t crash_budget) override {
     return inner_->claim(reqs, holder, now, ttl, crash_budget);
   }
   std::vector<fence_decision> settle(const std::vector<settlement>& items,

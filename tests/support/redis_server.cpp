@@ -105,13 +105,20 @@ redis_server::redis_server(std::vector<std::string> extra) {
   auto& dir = dir_.path();
   for (int tries = 0; tries < 5 && pid_ <= 0; ++tries) {
     port_ = free_port();
-    std::vector<std::string> args{exe,          "--port",
-                                  std::to_string(port_), "--bind",
-                                  "127.0.0.1",  "--save",
-                                  "",           "--appendonly",
-                                  "no",         "--daemonize",
-                                  "no",         "--dir",
-                                  dir.string(), "--logfile",
+    std::vector<std::string> args{exe,
+                                  "--port",
+                                  std::to_string(port_),
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--save",
+                                  "",
+                                  "--appendonly",
+                                  "no",
+                                  "--daemonize",
+                                  "no",
+                                  "--dir",
+                                  dir.string(),
+                                  "--logfile",
                                   (dir / "redis.log").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     args_ = args;
@@ -156,8 +163,7 @@ void redis_server::start(const std::vector<std::string>& args) {
 }
 
 bool redis_server::wait_ready() {
-  auto deadline = std::chrono::steady_clock::now()
-                  + std::chrono::seconds(10);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -176,8 +182,7 @@ void redis_server::stop() {
   if (pid_ <= 0)
     return;
   ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now()
-                  + std::chrono::seconds(5);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {

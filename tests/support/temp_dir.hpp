@@ -14,8 +14,8 @@ class temp_dir {
 public:
   /// Creates `<tmp>/<tag>-XXXXXX`.
   explicit temp_dir(const std::string& tag = "onceflow-test") {
-    auto tmpl = (std::filesystem::temp_directory_path() / (tag + "-XXXXXX"))
-                  .string();
+    auto tmpl
+      = (std::filesystem::temp_directory_path() / (tag + "-XXXXXX")).string();
     if (::mkdtemp(tmpl.data()) == nullptr)
       throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;

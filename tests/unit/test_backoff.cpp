@@ -1,11 +1,11 @@
 // Unit tests for actors/logic/backoff.hpp: exponential backoff with full
 // jitter, bounded by a cap, and the retry/dead-letter decision.
-#include <boost/test/unit_test.hpp>
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
-
 #include "actors/logic/backoff.hpp"
 #include "tests/support/print.hpp"
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -19,10 +19,9 @@ using namespace onceflow;
 namespace {
 
 // Uniform numbers in [0, 1] including both ends and values near them.
-const std::vector<double> unit_samples = {0.0,  1e-12, 1e-6, 0.001, 0.1, 0.25,
-                                          0.3333333, 0.5,  0.5000001, 0.75,
-                                          0.9,  0.999, 0.999999, 1.0 - 1e-12,
-                                          1.0};
+const std::vector<double> unit_samples
+  = {0.0,       1e-12, 1e-6, 0.001, 0.1,      0.25,        0.3333333, 0.5,
+     0.5000001, 0.75,  0.9,  0.999, 0.999999, 1.0 - 1e-12, 1.0};
 
 retry_policy no_jitter() {
   retry_policy p;
@@ -100,8 +99,8 @@ BOOST_AUTO_TEST_CASE(custom_usable_policy_is_accepted) {
 
 // Without jitter: exactly 1000, 2000, 4000, ... capped at 300000.
 BOOST_DATA_TEST_CASE(ceiling_without_jitter_is_exact,
-                     bdata::xrange(1, 101) * bdata::make(unit_samples),
-                     attempt, u) {
+                     bdata::xrange(1, 101) * bdata::make(unit_samples), attempt,
+                     u) {
   auto p = no_jitter();
   auto n = static_cast<uint32_t>(attempt);
   millis_t want = expected_ceiling(1000, 2, 300000, n);
@@ -123,8 +122,8 @@ BOOST_AUTO_TEST_CASE(explicit_default_sequence) {
 
 // With jitter: never negative, never above the ceiling nor the cap.
 BOOST_DATA_TEST_CASE(jittered_delay_within_bounds,
-                     bdata::xrange(1, 101) * bdata::make(unit_samples),
-                     attempt, u) {
+                     bdata::xrange(1, 101) * bdata::make(unit_samples), attempt,
+                     u) {
   retry_policy p;
   auto n = static_cast<uint32_t>(attempt);
   auto ceiling = backoff_ceiling(p, n);
@@ -133,8 +132,8 @@ BOOST_DATA_TEST_CASE(jittered_delay_within_bounds,
   BOOST_TEST(d <= ceiling);
   BOOST_TEST(d <= p.cap);
   // Documented: round(u * ceiling).
-  BOOST_TEST(d == static_cast<millis_t>(
-                    std::llround(u * static_cast<double>(ceiling))));
+  BOOST_TEST(
+    d == static_cast<millis_t>(std::llround(u * static_cast<double>(ceiling))));
 }
 
 BOOST_AUTO_TEST_CASE(jitter_range_endpoints) {
@@ -168,8 +167,8 @@ BOOST_AUTO_TEST_CASE(jitter_spreads_over_full_range) {
 
 BOOST_AUTO_TEST_CASE(huge_attempt_numbers_do_not_overflow) {
   retry_policy p;
-  for (uint32_t n : {64u, 1000u, 1000000u,
-                     std::numeric_limits<uint32_t>::max()}) {
+  for (uint32_t n :
+       {64u, 1000u, 1000000u, std::numeric_limits<uint32_t>::max()}) {
     BOOST_TEST_CONTEXT("failed_attempt " << n) {
       BOOST_TEST(backoff_ceiling(p, n) == p.cap);
       BOOST_TEST(backoff_delay(p, n, 1.0) == p.cap);
@@ -219,8 +218,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(retry_decision)
 
 // Retryable failures retry until attempt max_attempts, which dead-letters.
-BOOST_DATA_TEST_CASE(exhaustion_exactly_at_max_attempts,
-                     bdata::xrange(1, 13), max_attempts) {
+BOOST_DATA_TEST_CASE(exhaustion_exactly_at_max_attempts, bdata::xrange(1, 13),
+                     max_attempts) {
   retry_policy p;
   p.max_attempts = static_cast<uint32_t>(max_attempts);
   for (uint32_t a = 1; a < p.max_attempts; ++a) {
@@ -259,8 +258,8 @@ BOOST_AUTO_TEST_CASE(default_policy_delivers_exactly_eight_times) {
 BOOST_AUTO_TEST_CASE(retry_delays_follow_backoff) {
   retry_policy p;
   p.jitter = false;
-  const std::vector<millis_t> want = {1000, 2000, 4000, 8000, 16000, 32000,
-                                      64000};
+  const std::vector<millis_t> want = {1000,  2000,  4000, 8000,
+                                      16000, 32000, 64000};
   for (uint32_t a = 1; a <= 7; ++a) {
     auto v = decide_retry(p, a, outcome::retryable, 0.0);
     BOOST_TEST_CONTEXT("attempt " << a) {
@@ -271,8 +270,8 @@ BOOST_AUTO_TEST_CASE(retry_delays_follow_backoff) {
 }
 
 BOOST_DATA_TEST_CASE(jittered_retry_delay_within_cap,
-                     bdata::xrange(1, 101) * bdata::make(unit_samples),
-                     attempt, u) {
+                     bdata::xrange(1, 101) * bdata::make(unit_samples), attempt,
+                     u) {
   retry_policy p;
   p.max_attempts = 1000;
   auto v = decide_retry(p, static_cast<uint32_t>(attempt), outcome::retryable,
@@ -284,8 +283,8 @@ BOOST_DATA_TEST_CASE(jittered_retry_delay_within_cap,
 
 // Permanent errors go straight to the DLQ, at any attempt, jitter or not.
 BOOST_DATA_TEST_CASE(permanent_never_retries,
-                     bdata::xrange(1, 21) * bdata::make({true, false}),
-                     attempt, jitter) {
+                     bdata::xrange(1, 21) * bdata::make({true, false}), attempt,
+                     jitter) {
   retry_policy p;
   p.jitter = jitter;
   p.max_attempts = 10;

@@ -1,8 +1,8 @@
 // Unit tests for adapters/codec.hpp's attempt-history text (kept with
 // every ledger entry).
-#include <boost/test/unit_test.hpp>
-
 #include "adapters/codec.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <string>
 #include <vector>
@@ -32,8 +32,14 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_every_field) {
 }
 
 BOOST_AUTO_TEST_CASE(separator_bytes_in_texts_are_dropped) {
-  std::vector<attempt_record> xs{
-    {1, 5, "n\x1e" "1", "l\x1f" "2", 7, outcome::permanent, "a\x1e\x1f" "b ü"}};
+  std::vector<attempt_record> xs{{1, 5,
+                                  "n\x1e"
+                                  "1",
+                                  "l\x1f"
+                                  "2",
+                                  7, outcome::permanent,
+                                  "a\x1e\x1f"
+                                  "b ü"}};
   auto back = codec::decode_attempts(codec::encode_attempts(xs));
   BOOST_REQUIRE_EQUAL(back.size(), 1u);
   BOOST_CHECK_EQUAL(back[0].node, "n1");
@@ -47,13 +53,19 @@ BOOST_AUTO_TEST_CASE(empty_history_is_empty_text) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_text_throws) {
-  BOOST_CHECK_THROW(codec::decode_attempts("1\x1f" "2"), codec::decode_error);
-  BOOST_CHECK_THROW(
-    codec::decode_attempts("x\x1f" "2\x1fn\x1fl\x1f" "3\x1f" "0\x1f"),
-    codec::decode_error);
-  BOOST_CHECK_THROW(
-    codec::decode_attempts("1\x1f" "2\x1fn\x1fl\x1f" "3\x1f" "9\x1f"),
-    codec::decode_error);
+  BOOST_CHECK_THROW(codec::decode_attempts("1\x1f"
+                                           "2"),
+                    codec::decode_error);
+  BOOST_CHECK_THROW(codec::decode_attempts("x\x1f"
+                                           "2\x1fn\x1fl\x1f"
+                                           "3\x1f"
+                                           "0\x1f"),
+                    codec::decode_error);
+  BOOST_CHECK_THROW(codec::decode_attempts("1\x1f"
+                                           "2\x1fn\x1fl\x1f"
+                                           "3\x1f"
+                                           "9\x1f"),
+                    codec::decode_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

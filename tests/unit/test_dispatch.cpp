@@ -1,10 +1,10 @@
 // Unit tests for actors/logic/dispatch.hpp and intake.hpp: batches filled
 // under token buckets and priority weights, batch wait, and the checks of an
 // ingest batch.
-#include <boost/test/unit_test.hpp>
-
 #include "actors/logic/dispatch.hpp"
 #include "actors/logic/intake.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <string>
 #include <vector>
@@ -151,8 +151,9 @@ BOOST_AUTO_TEST_CASE(first_bad_event_is_named_by_index_and_field) {
   auto bad = ev("a");
   bad.prio = static_cast<priority>(7);
   r = check_intake({bad}, lim, 0, 0);
-  BOOST_TEST(r.message == "event 0: field 'priority' must be one of high, "
-                          "normal, low");
+  BOOST_TEST(r.message
+             == "event 0: field 'priority' must be one of high, "
+                "normal, low");
 }
 
 BOOST_AUTO_TEST_CASE(back_pressure_after_the_checks) {

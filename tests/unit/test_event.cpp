@@ -1,9 +1,9 @@
 // Unit tests for actors/logic/event.hpp: UUIDv4 generation, enum names and
 // their parse round trips, and the defaults of the event model.
-#include <boost/test/unit_test.hpp>
-
 #include "actors/logic/event.hpp"
 #include "tests/support/print.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <regex>
 #include <set>
@@ -123,14 +123,17 @@ BOOST_AUTO_TEST_CASE(priority_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(priority_order_high_normal_low) {
-  BOOST_TEST(static_cast<int>(priority::high) < static_cast<int>(priority::normal));
-  BOOST_TEST(static_cast<int>(priority::normal) < static_cast<int>(priority::low));
+  BOOST_TEST(static_cast<int>(priority::high)
+             < static_cast<int>(priority::normal));
+  BOOST_TEST(static_cast<int>(priority::normal)
+             < static_cast<int>(priority::low));
 }
 
 BOOST_AUTO_TEST_CASE(priority_parse_rejects_anything_else) {
-  for (std::string bad : std::vector<std::string>{"", "HIGH", "High", "Normal", "LOW", " high", "high ",
-                          "hi", "highest", "urgent", "medium", "0", "1", "2",
-                          std::string("high\0", 5), "normal\n"}) {
+  for (std::string bad : std::vector<std::string>{
+         "", "HIGH", "High", "Normal", "LOW", " high", "high ", "hi", "highest",
+         "urgent", "medium", "0", "1", "2", std::string("high\0", 5),
+         "normal\n"}) {
     priority out = priority::normal;
     BOOST_TEST_CONTEXT("'" << bad << "'") {
       BOOST_TEST(!parse_priority(bad, out));
@@ -156,8 +159,8 @@ BOOST_AUTO_TEST_CASE(dlq_reason_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(dlq_reason_parse_rejects_unknown) {
-  for (std::string bad : {"", "unknown", "CRASH_LOOP", "crash-loop",
-                          "retries", " crash_loop", "permanent"}) {
+  for (std::string bad : {"", "unknown", "CRASH_LOOP", "crash-loop", "retries",
+                          " crash_loop", "permanent"}) {
     dlq_reason out = dlq_reason::retries_exhausted;
     BOOST_TEST_CONTEXT("'" << bad << "'") {
       BOOST_TEST(!parse_dlq_reason(bad, out));
@@ -167,9 +170,9 @@ BOOST_AUTO_TEST_CASE(dlq_reason_parse_rejects_unknown) {
 
 BOOST_AUTO_TEST_CASE(status_and_outcome_names_are_distinct) {
   std::set<std::string> statuses;
-  for (auto s : {event_status::unknown, event_status::accepted,
-                 event_status::in_flight, event_status::retrying,
-                 event_status::processed, event_status::dead}) {
+  for (auto s :
+       {event_status::unknown, event_status::accepted, event_status::in_flight,
+        event_status::retrying, event_status::processed, event_status::dead}) {
     std::string name = to_string(s);
     BOOST_TEST(!name.empty());
     statuses.insert(name);

@@ -1,8 +1,8 @@
 // Unit tests for actors/logic/group_book.hpp: the entries one group holds on
 // a node and what a listener's reports do to them.
-#include <boost/test/unit_test.hpp>
-
 #include "actors/logic/group_book.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <string>

@@ -1,12 +1,12 @@
 // Unit tests for actors/logic/lease_table.hpp: fenced leases with a TTL,
 // monotonically increasing epochs and a crash-redelivery budget.
-#include <boost/test/unit_test.hpp>
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
-
 #include "actors/logic/backoff.hpp"
 #include "actors/logic/lease_table.hpp"
 #include "tests/support/print.hpp"
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include <set>
 #include <string>
@@ -57,8 +57,8 @@ BOOST_AUTO_TEST_CASE(held_for_other_holders_until_ttl) {
   lease_table t;
   auto g = claim(t, "L1", 1000);
   BOOST_REQUIRE(g.kind == claim_decision::granted);
-  for (millis_t now : {millis_t{1000}, millis_t{1001}, millis_t{15000},
-                       g.expires_at - 1}) {
+  for (millis_t now :
+       {millis_t{1000}, millis_t{1001}, millis_t{15000}, g.expires_at - 1}) {
     BOOST_TEST_CONTEXT("now " << now) {
       auto h = claim(t, "L2", now);
       BOOST_TEST(h.kind == claim_decision::held);
@@ -384,8 +384,8 @@ BOOST_AUTO_TEST_CASE(decision_names_are_distinct) {
   }
   BOOST_TEST(kinds.size() == 4u);
   std::set<std::string> fences;
-  for (auto f : {fence_decision::ok, fence_decision::stale,
-                 fence_decision::no_lease}) {
+  for (auto f :
+       {fence_decision::ok, fence_decision::stale, fence_decision::no_lease}) {
     std::string s = to_string(f);
     BOOST_TEST(!s.empty());
     fences.insert(s);

@@ -1,8 +1,8 @@
 // Unit tests for actors/logic/metrics.hpp: counters, histograms, gauges and
 // the Prometheus text they render.
-#include <boost/test/unit_test.hpp>
-
 #include "actors/logic/metrics.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <string>
 #include <thread>
@@ -32,8 +32,8 @@ BOOST_AUTO_TEST_CASE(counters_render_with_help_type_and_labels) {
   BOOST_CHECK(has_line(text, "# TYPE x_total counter"));
   BOOST_CHECK(has_line(text, "x_total{group=\"a\",type=\"t.1\"} 4"));
   BOOST_CHECK(has_line(text, "x_total{group=\"b\",type=\"t.1\"} 1"));
-  BOOST_CHECK_EQUAL(r.counter_value("x_total", {{"group", "a"}, {"type", "t.1"}}),
-                    4u);
+  BOOST_CHECK_EQUAL(
+    r.counter_value("x_total", {{"group", "a"}, {"type", "t.1"}}), 4u);
 }
 
 BOOST_AUTO_TEST_CASE(counter_sum_adds_series_with_one_label_value) {
@@ -98,9 +98,8 @@ BOOST_AUTO_TEST_CASE(gauges_come_from_samples) {
   metrics_registry r;
   r.describe("depth", metric_kind::gauge, "Depth.");
   r.describe("dlq", metric_kind::gauge, "DLQ.");
-  auto text = r.render({{"depth", {{"group", "a"}}, 12},
-                        {"dlq", {}, 0},
-                        {"unknown", {}, 7}});
+  auto text = r.render(
+    {{"depth", {{"group", "a"}}, 12}, {"dlq", {}, 0}, {"unknown", {}, 7}});
   BOOST_CHECK(has_line(text, "depth{group=\"a\"} 12"));
   BOOST_CHECK(has_line(text, "dlq 0"));
   BOOST_CHECK(text.find("unknown") == std::string::npos);

@@ -1,9 +1,9 @@
 // Unit tests for actors/logic/pattern.hpp: subscription pattern matching.
-#include <boost/test/unit_test.hpp>
+#include "actors/logic/pattern.hpp"
+
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
-
-#include "actors/logic/pattern.hpp"
+#include <boost/test/unit_test.hpp>
 
 #include <ostream>
 #include <string>

@@ -1,11 +1,11 @@
 // Unit tests for actors/logic/priority_queue.hpp: three FIFO queues served by
 // smooth weighted round robin, so high goes first and low never starves.
-#include <boost/test/unit_test.hpp>
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
-
 #include "actors/logic/priority_queue.hpp"
 #include "tests/support/print.hpp"
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include <array>
 #include <ostream>
@@ -39,7 +39,7 @@ std::ostream& operator<<(std::ostream& os, const weights_sample& w) {
 }
 
 const std::vector<weights_sample> weight_samples = {
-  {6, 3, 1}, {1, 1, 1}, {5, 1, 1}, {1, 2, 3}, {2, 3, 4},
+  {6, 3, 1},  {1, 1, 1}, {5, 1, 1},    {1, 2, 3}, {2, 3, 4},
   {10, 5, 2}, {7, 2, 1}, {100, 10, 1}, {3, 3, 1},
 };
 
@@ -238,7 +238,8 @@ BOOST_AUTO_TEST_CASE(fifo_inside_each_level) {
   priority_queues<item> q;
   // Interleave pushes across levels.
   for (int i = 0; i < 300; ++i)
-    q.push(all_prios[static_cast<size_t>(i) % 3], item{all_prios[static_cast<size_t>(i) % 3], i});
+    q.push(all_prios[static_cast<size_t>(i) % 3],
+           item{all_prios[static_cast<size_t>(i) % 3], i});
   std::array<int, 3> last{{-1, -1, -1}};
   while (!q.empty()) {
     auto x = q.pop();

@@ -1,9 +1,9 @@
 // Unit tests for adapters/redis/redis_scripts.hpp: the scripts the build
 // embeds from adapters/redis/scripts/*.lua (prelude first, descriptions
 // left out) and which of them may be sent again. No server needed.
-#include <boost/test/unit_test.hpp>
-
 #include "adapters/redis/redis_scripts.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <string>
 
@@ -52,9 +52,8 @@ BOOST_AUTO_TEST_CASE(writes_that_cannot_recognise_a_rerun_are_not_resent) {
     BOOST_TEST(!script_answers_rerun(id));
   for (auto id : {sc_ensure_group, sc_backlog, sc_claim, sc_settle, sc_due,
                   sc_next_due, sc_status, sc_find, sc_processed_of,
-                  sc_processed_count, sc_dlq_read, sc_history,
-                  sc_list_events, sc_read_before, sc_read_after,
-                  sc_gen_check})
+                  sc_processed_count, sc_dlq_read, sc_history, sc_list_events,
+                  sc_read_before, sc_read_after, sc_gen_check})
     BOOST_TEST(script_answers_rerun(id));
 }
 

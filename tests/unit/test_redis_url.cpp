@@ -1,10 +1,10 @@
 // Unit tests for adapters/redis/redis_url.hpp: the URLs of redis_options
 // (host, port, database, user:password, rediss://) and every rejection
 // with its message. No server needed.
-#include <boost/test/unit_test.hpp>
-
 #include "adapters/ports.hpp"
 #include "adapters/redis/redis_url.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <string>
 #include <vector>
@@ -13,8 +13,8 @@ using namespace onceflow;
 
 namespace {
 
-const std::string expected_form =
-  " (expected redis[s]://[user:password@]host[:port][/db])";
+const std::string expected_form
+  = " (expected redis[s]://[user:password@]host[:port][/db])";
 
 // The message parse_redis_url throws for `url`, or "" if it parses.
 std::string rejection(const std::string& url) {
@@ -173,8 +173,7 @@ BOOST_AUTO_TEST_CASE(rejections_name_the_url_and_the_reason) {
   for (auto& c : cases) {
     BOOST_TEST_CONTEXT(c.url) {
       BOOST_TEST(rejection(c.url)
-                 == "bad redis URL '" + c.url + "': " + c.why
-                      + expected_form);
+                 == "bad redis URL '" + c.url + "': " + c.why + expected_form);
     }
   }
 }

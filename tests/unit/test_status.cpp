@@ -1,7 +1,7 @@
 // Unit tests for actors/logic/status.hpp: an event's status over its groups.
-#include <boost/test/unit_test.hpp>
-
 #include "actors/logic/status.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using namespace onceflow;
 
@@ -30,8 +30,10 @@ BOOST_AUTO_TEST_CASE(no_groups_is_accepted) {
 BOOST_AUTO_TEST_CASE(precedence_dead_retrying_in_flight) {
   using s = event_status;
   BOOST_TEST(of({s::processed, s::dead, s::retrying}) == name(s::dead));
-  BOOST_TEST(of({s::processed, s::retrying, s::in_flight}) == name(s::retrying));
-  BOOST_TEST(of({s::accepted, s::in_flight, s::processed}) == name(s::in_flight));
+  BOOST_TEST(of({s::processed, s::retrying, s::in_flight})
+             == name(s::retrying));
+  BOOST_TEST(of({s::accepted, s::in_flight, s::processed})
+             == name(s::in_flight));
 }
 
 BOOST_AUTO_TEST_CASE(processed_only_when_every_group_processed) {

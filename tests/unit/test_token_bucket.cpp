@@ -1,10 +1,10 @@
 // Unit tests for actors/logic/token_bucket.hpp: the per-group/type rate limit
 // (events over the limit wait).
-#include <boost/test/unit_test.hpp>
+#include "actors/logic/token_bucket.hpp"
+
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
-
-#include "actors/logic/token_bucket.hpp"
+#include <boost/test/unit_test.hpp>
 
 #include <ostream>
 #include <string>

@@ -1,12 +1,11 @@
 // Unit tests for actors/logic/validation.hpp: event ids, types, payloads,
 // priorities and JSON lines, good and bad, each failure naming its field.
-#include <boost/test/unit_test.hpp>
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
-
 #include "actors/logic/validation.hpp"
 #include "tests/support/print.hpp"
 
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include <ostream>
@@ -109,8 +108,8 @@ std::vector<sub_case> submission_cases() {
     {"id of 128 bytes", sub(std::string(128, 'k'), ok_type, ok_payload), ""},
     {"all printable id chars",
      sub(printable_ascii_without_space(), ok_type, ok_payload), ""},
-    {"uuid-like id", sub("0f8fad5b-d9cb-469f-a165-70867728950e", ok_type,
-                         ok_payload), ""},
+    {"uuid-like id",
+     sub("0f8fad5b-d9cb-469f-a165-70867728950e", ok_type, ok_payload), ""},
     {"single char type", sub("", "a", ok_payload), ""},
     {"type of 64 bytes", sub("", std::string(64, 't'), ok_payload), ""},
     {"type with every class", sub("", "Order_v2.created-EU.9", ok_payload), ""},
@@ -378,8 +377,7 @@ BOOST_AUTO_TEST_CASE(custom_limits_are_honoured) {
                true);
   check_result(validate(sub("", "abc", "{\"a\":{\"b\":{}}}"), lim), "payload",
                false);
-  check_result(validate(sub("", "abc", "{\"a\":[[]]}"), lim), "payload",
-               false);
+  check_result(validate(sub("", "abc", "{\"a\":[[]]}"), lim), "payload", false);
 }
 
 BOOST_AUTO_TEST_CASE(valid_event_id_bounds) {
@@ -426,12 +424,12 @@ BOOST_AUTO_TEST_CASE(check_payload_direct) {
   BOOST_TEST(!too_large);
   BOOST_TEST(!check_payload("{", defaults, too_large).empty());
   BOOST_TEST(!too_large);
-  BOOST_TEST(check_payload(payload_of_size(256 * 1024), defaults, too_large)
-               .empty());
+  BOOST_TEST(
+    check_payload(payload_of_size(256 * 1024), defaults, too_large).empty());
   BOOST_TEST(!too_large);
-  BOOST_TEST(!check_payload(payload_of_size(256 * 1024 + 1), defaults,
-                            too_large)
-                .empty());
+  BOOST_TEST(
+    !check_payload(payload_of_size(256 * 1024 + 1), defaults, too_large)
+       .empty());
   BOOST_TEST(too_large);
 }
 
@@ -492,8 +490,8 @@ BOOST_AUTO_TEST_CASE(json_line_deeply_nested_payload_names_payload) {
       auto r = parse_event_json("{\"type\":\"t\",\"payload\":" + payload + "}",
                                 defaults);
       BOOST_TEST(!r.ok);
-      BOOST_TEST(r.field == "payload", "field=" << r.field
-                                                << " message=" << r.message);
+      BOOST_TEST(r.field == "payload",
+                 "field=" << r.field << " message=" << r.message);
     }
   }
 }
@@ -502,17 +500,17 @@ BOOST_AUTO_TEST_CASE(json_line_custom_limits) {
   validation_limits lim;
   lim.max_payload_bytes = 32;
   lim.max_id_bytes = 3;
-  auto ok = parse_event_json(
-    "{\"id\":\"abc\",\"type\":\"t\",\"payload\":" + payload_of_size(32) + "}",
-    lim);
+  auto ok = parse_event_json("{\"id\":\"abc\",\"type\":\"t\",\"payload\":"
+                               + payload_of_size(32) + "}",
+                             lim);
   BOOST_TEST(ok.ok, ok.field << ": " << ok.message);
   auto big = parse_event_json(
     "{\"type\":\"t\",\"payload\":" + payload_of_size(33) + "}", lim);
   BOOST_TEST(!big.ok);
   BOOST_TEST(big.field == "payload");
   BOOST_TEST(big.too_large);
-  auto id = parse_event_json(
-    "{\"id\":\"abcd\",\"type\":\"t\",\"payload\":{}}", lim);
+  auto id = parse_event_json("{\"id\":\"abcd\",\"type\":\"t\",\"payload\":{}}",
+                             lim);
   BOOST_TEST(!id.ok);
   BOOST_TEST(id.field == "id");
 }
@@ -539,8 +537,8 @@ BOOST_AUTO_TEST_CASE(survives_very_deep_and_truncated_input) {
 }
 
 BOOST_AUTO_TEST_CASE(parse_event_object_reports_unknown_fields_by_name) {
-  auto doc = nlohmann::json::parse(
-    R"({"type":"a.b","payload":{},"colour":"red"})");
+  auto doc
+    = nlohmann::json::parse(R"({"type":"a.b","payload":{},"colour":"red"})");
   auto r = parse_event_object(doc, validation_limits{});
   BOOST_CHECK(!r.ok);
   BOOST_CHECK_EQUAL(r.field, "colour");

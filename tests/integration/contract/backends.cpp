@@ -21,7 +21,9 @@ namespace {
 /// server.
 std::function<store_ptr()> make_redis_deployment() {
   auto prefix = unique_prefix("contract");
-  return [prefix] { return open_store(shared_server().url(), prefix); };
+  return [prefix] {
+    return open_store(shared_server().url(), prefix);
+  };
 }
 
 /// SQLite, private in-memory database (not persistent).
@@ -67,14 +69,19 @@ const std::vector<backend_entry>& backends() {
   static const std::vector<backend_entry> all = [] {
     std::vector<backend_entry> xs{
       {"sqlite-memory", false,
-       [] { return std::make_unique<sqlite_memory_backend>(); }},
+       [] {
+         return std::make_unique<sqlite_memory_backend>();
+       }},
       {"sqlite-file", true,
-       [] { return std::make_unique<sqlite_file_backend>(); }},
+       [] {
+         return std::make_unique<sqlite_file_backend>();
+       }},
       // Redis and MongoDB adapters add their entries here.
     };
     if (redis_backend_available())
-      xs.push_back({"redis", true,
-                    [] { return std::make_unique<redis_backend>(); }});
+      xs.push_back({"redis", true, [] {
+                      return std::make_unique<redis_backend>();
+                    }});
     return xs;
   }();
   return all;
@@ -90,8 +97,7 @@ std::vector<std::string> backend_names(bool persistent_only) {
 
 // -- helpers -----------------------------------------------------------------
 
-event make_event(const std::string& id, const std::string& type,
-                 millis_t now) {
+event make_event(const std::string& id, const std::string& type, millis_t now) {
   event ev;
   ev.id = id;
   ev.type = type;
@@ -127,8 +133,8 @@ std::string join(const std::vector<std::string>& xs) {
 }
 
 claim_decision claim_one(store& s, const std::string& group, const event& ev,
-                         const std::string& holder, millis_t now,
-                         millis_t ttl, uint32_t budget) {
+                         const std::string& holder, millis_t now, millis_t ttl,
+                         uint32_t budget) {
   auto res = s.claim({claim_request{group, ev.id, ev.seq}}, holder, now, ttl,
                      budget);
   BOOST_REQUIRE_EQUAL(res.size(), 1u);
@@ -206,11 +212,11 @@ fence_decision settle_one(store& s, const settlement& st, millis_t now) {
   return res[0];
 }
 
-void process(store& s, const std::string& group, const event& ev,
-             millis_t now, bool record_effect) {
+void process(store& s, const std::string& group, const event& ev, millis_t now,
+             bool record_effect) {
   auto epoch = lease(s, group, ev, now);
-  auto d = settle_one(s, done_of(make_delivery(ev, group, epoch),
-                                 record_effect), now);
+  auto d = settle_one(
+    s, done_of(make_delivery(ev, group, epoch), record_effect), now);
   BOOST_REQUIRE(d == fence_decision::ok);
 }
 
@@ -349,8 +355,7 @@ event make_event(const std::string& id, const std::string& type) {
   return ev;
 }
 
-std::vector<event> append_numbered(store& s, const std::string& prefix,
-                                   int n) {
+std::vector<event> append_numbered(store& s, const std::string& prefix, int n) {
   std::vector<event> batch;
   for (int i = 0; i < n; ++i)
     batch.push_back(make_event(prefix + std::to_string(i), "t"));

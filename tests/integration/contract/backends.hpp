@@ -98,8 +98,7 @@ inline const std::string holder_a = "node-a/listener-1";
 inline const std::string holder_b = "node-b/listener-1";
 
 /// An event of high priority with the payload {"id":"<id>"}.
-event make_event(const std::string& id, const std::string& type,
-                 millis_t now);
+event make_event(const std::string& id, const std::string& type, millis_t now);
 
 /// Appends one event that must be accepted; returns it with its seq.
 event add(store& s, const std::string& id, const std::string& type,
@@ -140,12 +139,11 @@ settlement release_of(const delivery& dl);
 fence_decision settle_one(store& s, const settlement& st, millis_t now);
 
 /// Claims and settles `done`; the commit must succeed.
-void process(store& s, const std::string& group, const event& ev,
-             millis_t now, bool record_effect = false);
+void process(store& s, const std::string& group, const event& ev, millis_t now,
+             bool record_effect = false);
 
 /// status_of by group; checks that no group is listed twice.
-std::map<std::string, event_status> status_map(store& s,
-                                               const std::string& id);
+std::map<std::string, event_status> status_map(store& s, const std::string& id);
 
 /// "group:status ..." of the event, ordered by group.
 std::string statuses(store& s, const std::string& id);
@@ -198,8 +196,7 @@ event make_event(const std::string& id, const std::string& type);
 
 /// Appends events `<prefix>0` .. `<prefix><n-1>` of type "t" at t0 to a
 /// store with group "g"; returns them with their seqs.
-std::vector<event> append_numbered(store& s, const std::string& prefix,
-                                   int n);
+std::vector<event> append_numbered(store& s, const std::string& prefix, int n);
 
 /// Claims the events in group "g" at `now` and settles them done at
 /// now + 10; every step must succeed.

@@ -28,10 +28,9 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
                   const std::string& err, millis_t now) {
     auto ep = lease(s, g, ev, now);
     auto dl = make_delivery(ev, g, ep, 3);
-    dl.history.push_back(make_attempt(1, now - 3, ep, outcome::retryable,
-                                      "first"));
-    dl.history.push_back(make_attempt(3, now - 1, ep, outcome::permanent,
-                                      err));
+    dl.history.push_back(
+      make_attempt(1, now - 3, ep, outcome::retryable, "first"));
+    dl.history.push_back(make_attempt(3, now - 1, ep, outcome::permanent, err));
     BOOST_REQUIRE_EQUAL(settle_one(s, dead_of(dl, r, err), now),
                         fence_decision::ok);
   };
@@ -87,8 +86,7 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
   std::set<std::string> groups{of_e1[0].dl.group, of_e1[1].dl.group};
   BOOST_CHECK(groups == (std::set<std::string>{"g1", "g2"}));
   BOOST_CHECK(s.dlq_get("nope").empty());
-  BOOST_CHECK_EQUAL(statuses(s, "e1"),
-                    "g1:dead g2:dead");
+  BOOST_CHECK_EQUAL(statuses(s, "e1"), "g1:dead g2:dead");
   // Replay one group: back in the retry schedule, due now.
   BOOST_CHECK_EQUAL(s.dlq_replay("e1", "g2", t0 + 100), 1u);
   BOOST_CHECK_EQUAL(s.dlq_size(), 3u);
@@ -98,8 +96,7 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.dlq_get("e1")[0].dl.group, "g1");
   BOOST_CHECK_EQUAL(s.scheduled(), 1u);
   BOOST_CHECK_EQUAL(s.next_due(), t0 + 100);
-  BOOST_CHECK_EQUAL(statuses(s, "e1"),
-                    "g1:dead g2:retrying");
+  BOOST_CHECK_EQUAL(statuses(s, "e1"), "g1:dead g2:retrying");
   BOOST_CHECK(s.take_due(t0 + 99, 10).empty());
   auto due = s.take_due(t0 + 100, 10);
   BOOST_REQUIRE_EQUAL(due.size(), 1u);
@@ -149,24 +146,25 @@ BOOST_DATA_TEST_CASE(crash_loop_dead_without_lease, bdata::make(all_backends),
   BOOST_REQUIRE_EQUAL(d2.kind, claim_decision::crash_loop);
   auto dl = make_delivery(e, "g", 0);
   dl.redeliveries = d2.redeliveries;
-  BOOST_CHECK_EQUAL(settle_one(s, dead_of(dl, dlq_reason::crash_loop,
-                                          "lease expired 1 time(s)"),
-                               t0 + 101),
-                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(
+    settle_one(s,
+               dead_of(dl, dlq_reason::crash_loop, "lease expired 1 time(s)"),
+               t0 + 101),
+    fence_decision::ok);
   auto got = s.dlq_get("e");
   BOOST_REQUIRE_EQUAL(got.size(), 1u);
   BOOST_CHECK_EQUAL(got[0].reason, dlq_reason::crash_loop);
   BOOST_CHECK_EQUAL(got[0].dl.redeliveries, 1u);
   BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
   // A second crash-loop settlement of the same pair adds nothing.
-  BOOST_CHECK(settle_one(s, dead_of(dl, dlq_reason::crash_loop, "again"),
-                         t0 + 102)
-              != fence_decision::ok);
+  BOOST_CHECK(
+    settle_one(s, dead_of(dl, dlq_reason::crash_loop, "again"), t0 + 102)
+    != fence_decision::ok);
   BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
   // The old holder cannot complete.
-  BOOST_CHECK(settle_one(s, done_of(make_delivery(e, "g", d1.epoch), true),
-                         t0 + 103)
-              != fence_decision::ok);
+  BOOST_CHECK(
+    settle_one(s, done_of(make_delivery(e, "g", d1.epoch), true), t0 + 103)
+    != fence_decision::ok);
   BOOST_CHECK_EQUAL(s.processed_count(""), 0u);
 }
 

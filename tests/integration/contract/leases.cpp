@@ -99,13 +99,13 @@ BOOST_DATA_TEST_CASE(read_leased_leases_what_it_delivers,
   BOOST_CHECK_EQUAL(held.kind, claim_decision::held);
   BOOST_CHECK_EQUAL(held.epoch, got[0].epoch);
   BOOST_CHECK_EQUAL(held.expires_at, t0 + 1000);
-  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(o1, "g", got[0].epoch
-                                                                 + 1000)),
-                               t0 + 10),
-                    fence_decision::stale);
   BOOST_CHECK_EQUAL(
-    settle_one(s, done_of(make_delivery(o1, "g", got[0].epoch)), t0 + 10),
-    fence_decision::ok);
+    settle_one(s, done_of(make_delivery(o1, "g", got[0].epoch + 1000)),
+               t0 + 10),
+    fence_decision::stale);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(o1, "g", got[0].epoch)),
+                               t0 + 10),
+                    fence_decision::ok);
   BOOST_CHECK(s.is_done("g", o1.seq));
   // Left to expire, it counts as a crash redelivery like any lease.
   auto after = claim_one(s, "g", o2, holder_b, t0 + 1000);
@@ -137,8 +137,8 @@ BOOST_DATA_TEST_CASE(takeover_replaces_a_read_lease_without_redelivery,
   auto got = s.read_leased("g", 10, t0, "node/g/read", 1000, 3);
   BOOST_REQUIRE_EQUAL(got.size(), 4u);
   auto take = [&](const event& ev, uint64_t epoch, millis_t now) {
-    auto ds = s.claim({claim_request{"g", ev.id, ev.seq, epoch}}, holder_b,
-                      now, 1000, 3);
+    auto ds = s.claim({claim_request{"g", ev.id, ev.seq, epoch}}, holder_b, now,
+                      1000, 3);
     BOOST_REQUIRE_EQUAL(ds.size(), 1u);
     return ds[0];
   };
@@ -148,19 +148,18 @@ BOOST_DATA_TEST_CASE(takeover_replaces_a_read_lease_without_redelivery,
   BOOST_CHECK_GT(d1.epoch, got[3].epoch);
   BOOST_CHECK_EQUAL(d1.expires_at, t0 + 1010);
   BOOST_CHECK_EQUAL(d1.redeliveries, 0u);
-  BOOST_CHECK_EQUAL(
-    settle_one(s, done_of(make_delivery(e1, "g", got[0].epoch)), t0 + 20),
-    fence_decision::stale);
-  BOOST_CHECK_EQUAL(
-    settle_one(s, done_of(make_delivery(e1, "g", d1.epoch)), t0 + 20),
-    fence_decision::ok);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e1, "g", got[0].epoch)),
+                               t0 + 20),
+                    fence_decision::stale);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e1, "g", d1.epoch)),
+                               t0 + 20),
+                    fence_decision::ok);
   // Expired: no crash redelivery either.
   auto d2 = take(e2, got[1].epoch, t0 + 5000);
   BOOST_CHECK_EQUAL(d2.kind, claim_decision::granted);
   BOOST_CHECK_EQUAL(d2.redeliveries, 0u);
   // Another epoch is no takeover: held while live, counted once expired.
-  BOOST_CHECK_EQUAL(take(e3, got[0].epoch, t0 + 10).kind,
-                    claim_decision::held);
+  BOOST_CHECK_EQUAL(take(e3, got[0].epoch, t0 + 10).kind, claim_decision::held);
   auto d3 = take(e3, got[0].epoch, t0 + 1000);
   BOOST_CHECK_EQUAL(d3.kind, claim_decision::granted);
   BOOST_CHECK_EQUAL(d3.redeliveries, 1u);
@@ -189,29 +188,29 @@ BOOST_DATA_TEST_CASE(settle_done_is_fenced_and_idempotent,
                     fence_decision::no_lease);
   auto ep1 = lease(s, "g", e, t0, 1000);
   // Lease expired at t0 + 1000.
-  BOOST_CHECK_EQUAL(
-    settle_one(s, done_of(make_delivery(e, "g", ep1), true), t0 + 1000),
-    fence_decision::stale);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e, "g", ep1), true),
+                               t0 + 1000),
+                    fence_decision::stale);
   BOOST_CHECK(!s.is_done("g", e.seq));
   auto d = claim_one(s, "g", e, holder_b, t0 + 1000);
   BOOST_REQUIRE_EQUAL(d.kind, claim_decision::granted);
   auto ep2 = d.epoch;
   BOOST_CHECK_GT(ep2, ep1);
   // Superseded epoch, lease still live.
-  BOOST_CHECK_EQUAL(
-    settle_one(s, done_of(make_delivery(e, "g", ep1), true), t0 + 1100),
-    fence_decision::stale);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e, "g", ep1), true),
+                               t0 + 1100),
+                    fence_decision::stale);
   BOOST_CHECK(!s.is_done("g", e.seq));
   BOOST_CHECK_EQUAL(s.processed_count("g"), 0u);
-  BOOST_CHECK_EQUAL(
-    settle_one(s, done_of(make_delivery(e, "g", ep2), true), t0 + 1100),
-    fence_decision::ok);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e, "g", ep2), true),
+                               t0 + 1100),
+                    fence_decision::ok);
   BOOST_CHECK(s.is_done("g", e.seq));
   BOOST_CHECK_EQUAL(s.processed_count("g"), 1u);
   // A second completion is refused and writes nothing.
-  BOOST_CHECK(settle_one(s, done_of(make_delivery(e, "g", ep2), true),
-                         t0 + 1101)
-              != fence_decision::ok);
+  BOOST_CHECK(
+    settle_one(s, done_of(make_delivery(e, "g", ep2), true), t0 + 1101)
+    != fence_decision::ok);
   BOOST_CHECK_EQUAL(s.processed_count("g"), 1u);
   BOOST_CHECK_EQUAL(claim_one(s, "g", e, holder_a, t0 + 1200).kind,
                     claim_decision::done);
@@ -231,16 +230,15 @@ BOOST_DATA_TEST_CASE(settle_batch_decides_per_item, bdata::make(all_backends),
   std::vector<uint64_t> eps;
   for (int i = 0; i < 4; ++i)
     eps.push_back(lease(s, "g", evs[i], t0));
-  auto res = s.settle(
-    {done_of(make_delivery(evs[0], "g", eps[0]), true),
-     retry_of(make_delivery(evs[1], "g", eps[1]), t0 + 50),
-     dead_of(make_delivery(evs[2], "g", eps[2]), dlq_reason::permanent_error,
-             "bad"),
-     release_of(make_delivery(evs[3], "g", eps[3])),
-     done_of(make_delivery(evs[4], "g", 12345), true),
-     // The same pair again within the batch: already settled.
-     done_of(make_delivery(evs[0], "g", eps[0]), true)},
-    t0 + 10);
+  auto res = s.settle({done_of(make_delivery(evs[0], "g", eps[0]), true),
+                       retry_of(make_delivery(evs[1], "g", eps[1]), t0 + 50),
+                       dead_of(make_delivery(evs[2], "g", eps[2]),
+                               dlq_reason::permanent_error, "bad"),
+                       release_of(make_delivery(evs[3], "g", eps[3])),
+                       done_of(make_delivery(evs[4], "g", 12345), true),
+                       // The same pair again within the batch: already settled.
+                       done_of(make_delivery(evs[0], "g", eps[0]), true)},
+                      t0 + 10);
   BOOST_REQUIRE_EQUAL(res.size(), 6u);
   BOOST_CHECK_EQUAL(res[0], fence_decision::ok);
   BOOST_CHECK_EQUAL(res[1], fence_decision::ok);
@@ -254,8 +252,7 @@ BOOST_DATA_TEST_CASE(settle_batch_decides_per_item, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.scheduled(), 1u);
   BOOST_CHECK_EQUAL(s.dlq_size(), 1u);
   // Released and unsettled entries stay pending.
-  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100'000, 0, 10)),
-                    "e3,e4");
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100'000, 0, 10)), "e3,e4");
   // Within one batch, a pair's first settlement decides: a retry followed
   // by a done (or a done followed by a retry) commits only the first.
   auto f = add(s, "f", "t", t0);

@@ -52,8 +52,7 @@ BOOST_DATA_TEST_CASE(append_assigns_increasing_seqs, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.head(), d.seq);
 }
 
-BOOST_DATA_TEST_CASE(duplicate_within_window, bdata::make(all_backends),
-                     name) {
+BOOST_DATA_TEST_CASE(duplicate_within_window, bdata::make(all_backends), name) {
   harness h{name};
   auto& s = *h.s;
   auto a = add(s, "a", "order.created", t0, 1000);
@@ -140,13 +139,12 @@ BOOST_DATA_TEST_CASE(read_group_in_order_with_patterns,
   BOOST_CHECK_EQUAL(first[0].payload, R"({"id":"o1"})");
   BOOST_CHECK_EQUAL(first[0].trace_id, "trace-o1");
   BOOST_CHECK_EQUAL(ids_of(s.read_group("orders", 10, t0)), "o3");
-  BOOST_CHECK_EQUAL(ids_of(s.read_group("created", 10, t0)),
-                    "o1,u1,a1,o3");
+  BOOST_CHECK_EQUAL(ids_of(s.read_group("created", 10, t0)), "o1,u1,a1,o3");
   BOOST_CHECK(s.read_group("orders", 0, t0).empty());
 }
 
-BOOST_DATA_TEST_CASE(read_group_never_delivers_twice,
-                     bdata::make(all_backends), name) {
+BOOST_DATA_TEST_CASE(read_group_never_delivers_twice, bdata::make(all_backends),
+                     name) {
   harness h{name};
   auto& s = *h.s;
   s.ensure_group({"g", {"*"}});
@@ -180,8 +178,7 @@ BOOST_DATA_TEST_CASE(reclaim_by_idle_time, bdata::make(all_backends), name) {
   BOOST_CHECK_EQUAL(s.read_group("g", 2, t0).size(), 2u);
   BOOST_CHECK_EQUAL(s.read_group("g", 2, t0 + 40).size(), 1u);
   BOOST_CHECK(s.reclaim("g", t0 + 99, 100, 10).empty());
-  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100, 100, 10)),
-                    "e1,e2");
+  BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 100, 100, 10)), "e1,e2");
   // Reclaimed entries count as delivered now.
   BOOST_CHECK(s.reclaim("g", t0 + 100, 100, 10).empty());
   BOOST_CHECK_EQUAL(ids_of(s.reclaim("g", t0 + 140, 100, 10)), "e3");
@@ -219,9 +216,9 @@ BOOST_DATA_TEST_CASE(backlog_counts_unsettled, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.read_group("g", 10, t0).size(), 3u);
   BOOST_CHECK_EQUAL(s.backlog("g"), 3u);
   ep = lease(s, "g", evs[2], t0);
-  BOOST_CHECK_EQUAL(
-    settle_one(s, release_of(make_delivery(evs[2], "g", ep)), t0),
-    fence_decision::ok);
+  BOOST_CHECK_EQUAL(settle_one(s, release_of(make_delivery(evs[2], "g", ep)),
+                               t0),
+                    fence_decision::ok);
   BOOST_CHECK_EQUAL(s.backlog("g"), 3u);
 }
 

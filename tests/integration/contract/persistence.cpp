@@ -29,12 +29,14 @@ BOOST_DATA_TEST_CASE(reopen_keeps_state, bdata::make(persistent_backends),
       eps[i] = lease(s, "g", evs[i - 1], t0, 10 * minute);
       max_epoch = std::max(max_epoch, eps[i]);
     }
-    auto dl = [&](int i) { return make_delivery(evs[i - 1], "g", eps[i]); };
+    auto dl = [&](int i) {
+      return make_delivery(evs[i - 1], "g", eps[i]);
+    };
     auto res = s.settle(
       {done_of(dl(1), true), retry_of(dl(2), t0 + 100),
        dead_of(dl(3), dlq_reason::permanent_error, "boom"), release_of(dl(4)),
-       dead_of(dl(5), dlq_reason::permanent_error, "purge me"),
-       done_of(dl(7)), done_of(dl(8))},
+       dead_of(dl(5), dlq_reason::permanent_error, "purge me"), done_of(dl(7)),
+       done_of(dl(8))},
       t0 + 1);
     for (auto d : res)
       BOOST_REQUIRE_EQUAL(d, fence_decision::ok);

@@ -23,7 +23,7 @@ BOOST_AUTO_TEST_CASE(unreachable_redis_is_a_clear_error) {
   opts.url = "redis://127.0.0.1:" + std::to_string(port) + "/0";
   opts.connect_timeout_ms = 500;
   expect_open_error(opts, {"redis://127.0.0.1:" + std::to_string(port)
-                             + ": connection refused"});
+                           + ": connection refused"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_urls_name_the_part) {
@@ -52,9 +52,9 @@ BOOST_AUTO_TEST_CASE(wrong_password_is_a_clear_error) {
   redis_options opts;
   opts.prefix = unique_prefix("auth");
   opts.url = secured.url(":wrong");
-  expect_open_error(opts, {"redis://127.0.0.1:" + std::to_string(
-                                                    secured.port()),
-                           "authentication failed (WRONGPASS"});
+  expect_open_error(opts,
+                    {"redis://127.0.0.1:" + std::to_string(secured.port()),
+                     "authentication failed (WRONGPASS"});
   opts.url = secured.url();
   expect_open_error(opts, {"authentication required (NOAUTH"});
   opts.url = secured.url("default:s3cret");

@@ -75,8 +75,8 @@ BOOST_AUTO_TEST_CASE(data_loss_changes_the_generation) {
   BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"FLUSHALL"}), "+OK");
 
   // The next call that depends on seqs fails and writes nothing.
-  expect_generation_changed(server, [&] { s->settle({stale_done}, t0 + 1); },
-                            "settle");
+  expect_generation_changed(
+    server, [&] { s->settle({stale_done}, t0 + 1); }, "settle");
   BOOST_CHECK_EQUAL(s->processed_count(""), 0u);
   BOOST_CHECK_EQUAL(s->head(), 0u);
   // The call after that works: the new generation is adopted. The new
@@ -88,9 +88,12 @@ BOOST_AUTO_TEST_CASE(data_loss_changes_the_generation) {
   BOOST_CHECK_EQUAL(res[0].seq, old[0].seq);
   // The reader (the broadcaster) hears of the change once too, although
   // settle noticed it first: it must drop what it holds.
-  expect_generation_changed(server,
-                            [&] { s->ensure_group({"g", {"*"}, true}); },
-                            "ensure_group after settle noticed the change");
+  expect_generation_changed(
+    server,
+    [&] {
+      s->ensure_group({"g", {"*"}, true});
+    },
+    "ensure_group after settle noticed the change");
   s->ensure_group({"g", {"*"}, true});
   auto evs = s->read_group("g", 10, t0 + 3);
   BOOST_REQUIRE_EQUAL(evs.size(), 1u);
@@ -128,8 +131,8 @@ BOOST_AUTO_TEST_CASE(data_loss_changes_the_generation) {
   // A second loss noticed by the reader itself: reported once, then the
   // group is gone (it registers again).
   BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"FLUSHALL"}), "+OK");
-  expect_generation_changed(server, [&] { s->read_group("g", 10, t0 + 7); },
-                            "read_group");
+  expect_generation_changed(
+    server, [&] { s->read_group("g", 10, t0 + 7); }, "read_group");
   BOOST_CHECK_THROW(s->read_group("g", 10, t0 + 7), store_error);
   s->ensure_group({"g", {"*"}, true});
   BOOST_CHECK(s->read_group("g", 10, t0 + 8).empty());
@@ -153,7 +156,9 @@ BOOST_AUTO_TEST_CASE(nodes_agree_on_the_generation_after_a_loss) {
     return s.append(batch, t0, 60'000).at(0).seq;
   };
   // A call that checks the generation (taking due retries).
-  auto probe = [](store& s) { s.take_due(t0, 1); };
+  auto probe = [](store& s) {
+    s.take_due(t0, 1);
+  };
   append_one(*a);
   append_one(*b);
   for (int round = 0; round < 20; ++round) {
@@ -161,8 +166,10 @@ BOOST_AUTO_TEST_CASE(nodes_agree_on_the_generation_after_a_loss) {
     if (round % 2 == 0) {
       // One after the other: the first creates the new generation, the
       // second adopts it.
-      expect_generation_changed(server, [&] { probe(*a); }, "node a");
-      expect_generation_changed(server, [&] { probe(*b); }, "node b");
+      expect_generation_changed(
+        server, [&] { probe(*a); }, "node a");
+      expect_generation_changed(
+        server, [&] { probe(*b); }, "node b");
     } else {
       // Both at once: both find no generation; SET NX lets one win.
       std::atomic<int> failed{0};

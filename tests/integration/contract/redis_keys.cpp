@@ -33,9 +33,8 @@ BOOST_AUTO_TEST_CASE(wrong_type_key_is_named) {
   s->ensure_group({"g", {"*"}});
   std::vector<event> batch{make_event("a", "t")};
   s->append(batch, t0, 1000);
-  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"SET", prefix2 + "g:g:pel", "oops"}),
-                      "+OK");
+  BOOST_REQUIRE_EQUAL(
+    raw_command(server.port(), {"SET", prefix2 + "g:g:pel", "oops"}), "+OK");
   try {
     s->read_group("g", 10, t0);
     BOOST_ERROR("read_group over a wrong-type key did not throw");
@@ -119,10 +118,9 @@ BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
   BOOST_REQUIRE_EQUAL(h[0].attempts.size(), 1u);
   BOOST_CHECK_EQUAL(h[0].attempts[0].error, "ok then");
   // A ledger entry without a history: "D<epoch> <at>".
-  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"HSET", prefix + "g:g:st",
-                                   std::to_string(evs[1].seq),
-                                   "D42 1700000000123"}),
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"HSET", prefix + "g:g:st",
+                                                  std::to_string(evs[1].seq),
+                                                  "D42 1700000000123"}),
                       ":1");
   h = s->history_of("b");
   BOOST_REQUIRE_EQUAL(h.size(), 1u);
@@ -134,10 +132,9 @@ BOOST_AUTO_TEST_CASE(history_reads_ledger_values_without_attempts) {
   auto l = s->list_events({event_status::processed, "", 0, 10});
   BOOST_CHECK_EQUAL(l.items.size(), 2u);
   // A corrupt value is a store error, not a crash.
-  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"HSET", prefix + "g:g:st",
-                                   std::to_string(evs[1].seq),
-                                   "D42 1700000000123 garbage"}),
+  BOOST_REQUIRE_EQUAL(raw_command(server.port(), {"HSET", prefix + "g:g:st",
+                                                  std::to_string(evs[1].seq),
+                                                  "D42 1700000000123 garbage"}),
                       ":0");
   BOOST_CHECK_THROW(s->history_of("b"), store_error);
 }
@@ -339,8 +336,8 @@ BOOST_AUTO_TEST_CASE(read_leases_are_one_record_per_read) {
     BOOST_CHECK_EQUAL(again[i].lease_until, 0);
   BOOST_CHECK_EQUAL(again[100].ev.id, "late");
   BOOST_CHECK_EQUAL(again[100].lease_until, t0 + 7000);
-  auto e0 = s->claim({{"g", "e0", again[0].ev.seq}}, "other", t0 + 6000,
-                     1000, 3);
+  auto e0 = s->claim({{"g", "e0", again[0].ev.seq}}, "other", t0 + 6000, 1000,
+                     3);
   BOOST_CHECK(e0.at(0).kind == claim_decision::done);
 }
 
@@ -365,14 +362,14 @@ BOOST_AUTO_TEST_CASE(layout_2_is_taken_over_and_others_refused) {
                                    std::to_string(t0), "2",
                                    std::to_string(t0 + 5), "3"}),
                       ":3");
-  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"SET", prefix + "layout", "2"}),
-                      "+OK");
+  BOOST_REQUIRE_EQUAL(
+    raw_command(server.port(), {"SET", prefix + "layout", "2"}), "+OK");
   s = open_store(server.url(), prefix);
   auto layout_is = [&](const std::string& v) {
     return raw_command(server.port(),
-                       {"EVAL", "return redis.call('GET', KEYS[1]) == ARGV[1] "
-                                "and 1 or 0",
+                       {"EVAL",
+                        "return redis.call('GET', KEYS[1]) == ARGV[1] "
+                        "and 1 or 0",
                         "1", prefix + "layout", v});
   };
   BOOST_CHECK_EQUAL(layout_is("3"), ":1");
@@ -382,9 +379,8 @@ BOOST_AUTO_TEST_CASE(layout_2_is_taken_over_and_others_refused) {
   BOOST_CHECK_EQUAL(r[1].id, "b");
   BOOST_CHECK_EQUAL(s->reclaim("g", t0 + 105, 100, 10).size(), 1u);
   s.reset();
-  BOOST_REQUIRE_EQUAL(raw_command(server.port(),
-                                  {"SET", prefix + "layout", "9"}),
-                      "+OK");
+  BOOST_REQUIRE_EQUAL(
+    raw_command(server.port(), {"SET", prefix + "layout", "9"}), "+OK");
   redis_options opts;
   opts.url = server.url();
   opts.prefix = prefix;

@@ -33,8 +33,8 @@ public:
       "openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt"
         + " -CAkey " + d + "/ca.key -CAcreateserial -days 2 -extfile " + d
         + "/san.ext -out " + d + "/server.crt",
-      "openssl req -x509" + key + " -days 2 -subj /CN=another-ca -keyout "
-        + d + "/other.key -out " + d + "/other.crt",
+      "openssl req -x509" + key + " -days 2 -subj /CN=another-ca -keyout " + d
+        + "/other.key -out " + d + "/other.crt",
       "openssl req" + key + " -subj /CN=127.0.0.2 -keyout " + d
         + "/wrongip.key -out " + d + "/wrongip.csr",
       "openssl x509 -req -in " + d + "/wrongip.csr -CA " + d + "/ca.crt"
@@ -142,8 +142,7 @@ BOOST_AUTO_TEST_CASE(tls_connections_verify_the_server) {
     BOOST_TEST_MESSAGE("error: " << ex.what());
     std::string what = ex.what();
     BOOST_CHECK(what.find("rediss://127.0.0.1") != std::string::npos);
-    BOOST_CHECK_MESSAGE(what.find("certificate required")
-                          != std::string::npos,
+    BOOST_CHECK_MESSAGE(what.find("certificate required") != std::string::npos,
                         what);
   }
   auto with_cert = anon;
@@ -158,7 +157,8 @@ BOOST_AUTO_TEST_CASE(tls_connections_verify_the_server) {
                           certs.path("ca.crt"), "--tls-auth-clients", "no"}};
   auto mismatch = opts;
   mismatch.url = "rediss://127.0.0.1:" + tls_port3 + "/0";
-  expect_open_error(mismatch, {"certificate not trusted", "IP address mismatch"});
+  expect_open_error(mismatch,
+                    {"certificate not trusted", "IP address mismatch"});
   c->ping();
   c->ensure_group({"g", {"*"}});
   BOOST_CHECK_EQUAL(append_numbered(*c, "c", 3).size(), 3u);

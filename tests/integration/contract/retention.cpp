@@ -32,15 +32,14 @@ claim_decision::kind_t claim_kind(store& s, const std::string& group,
 }
 
 /// Claims and settles `dead` (permanent error `error`) for one pair.
-void kill_one(store& s, const std::string& group, const event& ev,
-              millis_t now, const std::string& error) {
+void kill_one(store& s, const std::string& group, const event& ev, millis_t now,
+              const std::string& error) {
   auto ep = lease(s, group, ev, now);
   auto dl = make_delivery(ev, group, ep);
   dl.history.push_back(make_attempt(1, now, ep, outcome::permanent, error));
-  BOOST_REQUIRE_EQUAL(settle_one(s, dead_of(dl, dlq_reason::permanent_error,
-                                            error),
-                                 now),
-                      fence_decision::ok);
+  BOOST_REQUIRE_EQUAL(
+    settle_one(s, dead_of(dl, dlq_reason::permanent_error, error), now),
+    fence_decision::ok);
 }
 
 /// Takes the one due delivery (`ev`'s in `group`), claims it and settles it
@@ -168,14 +167,15 @@ BOOST_DATA_TEST_CASE(trim_stops_at_every_groups_oldest_unsettled_entry,
   for (auto& ev : {e1, e2, e3, e6})
     process(s, "g", ev, t0 + 1, true);
   auto ep4 = lease(s, "g", e4, t0 + 1);
-  BOOST_REQUIRE_EQUAL(settle_one(s, retry_of(make_delivery(e4, "g", ep4),
-                                             t0 + minute),
-                                 t0 + 2),
-                      fence_decision::ok);
+  BOOST_REQUIRE_EQUAL(
+    settle_one(s, retry_of(make_delivery(e4, "g", ep4), t0 + minute), t0 + 2),
+    fence_decision::ok);
   lease(s, "g", e5, t0 + 1, hour);
   process(s, "h", e1, t0 + 1);
   auto now = t0 + hour;
-  auto trim = [&] { return s.trim(now, minute, minute, 100); };
+  auto trim = [&] {
+    return s.trim(now, minute, minute, 100);
+  };
   // h has not read e2 yet: only e1 goes.
   BOOST_CHECK_EQUAL(trim(), 1u);
   check_trimmed(s, e1);
@@ -236,8 +236,7 @@ BOOST_DATA_TEST_CASE(trim_keeps_entries_within_retention,
   BOOST_CHECK_EQUAL(s.find("e3").seq, e3.seq);
   BOOST_CHECK_EQUAL(s.find("e4").seq, e4.seq);
   BOOST_CHECK(s.is_done("g", e4.seq));
-  BOOST_CHECK_EQUAL(s.trim(t0 + 11 * minute - 1, 9 * minute, minute, 100),
-                    0u);
+  BOOST_CHECK_EQUAL(s.trim(t0 + 11 * minute - 1, 9 * minute, minute, 100), 0u);
   BOOST_CHECK_EQUAL(s.trim(t0 + 11 * minute, 9 * minute, minute, 100), 2u);
   check_trimmed(s, e3);
   check_trimmed(s, e4);
@@ -405,8 +404,7 @@ BOOST_DATA_TEST_CASE(trim_keeps_dlq_entries_replayable_once,
   BOOST_CHECK_EQUAL(s.scheduled(), 0u);
   BOOST_CHECK_EQUAL(s.processed_count("g"), 1u);
   // Once: a second completion and a new claim are refused.
-  BOOST_CHECK(settle_one(s, done_of(dl, true), now + 3)
-              != fence_decision::ok);
+  BOOST_CHECK(settle_one(s, done_of(dl, true), now + 3) != fence_decision::ok);
   BOOST_CHECK_EQUAL(claim_kind(s, "g", x, now + 4), claim_decision::done);
   BOOST_CHECK_EQUAL(s.processed_count("g"), 1u);
   BOOST_CHECK(s.dlq_list({"", 0, 100}).entries.empty());
@@ -433,8 +431,7 @@ BOOST_DATA_TEST_CASE(trim_not_held_back_by_replays_of_trimmed_events,
   // The replay is still scheduled and runs once.
   BOOST_CHECK_EQUAL(s.scheduled(), 1u);
   process_due(s, "g", x, t0 + 2 * hour);
-  BOOST_CHECK_EQUAL(claim_kind(s, "g", x, t0 + 2 * hour),
-                    claim_decision::done);
+  BOOST_CHECK_EQUAL(claim_kind(s, "g", x, t0 + 2 * hour), claim_decision::done);
 }
 
 /// A group registered from the start after a trim (a group the store lost
@@ -469,8 +466,7 @@ BOOST_DATA_TEST_CASE(trim_survives_reopen, bdata::make(persistent_backends),
     auto& s = *h.s;
     s.ensure_group({"g", {"*"}});
     for (int i = 1; i <= 5; ++i)
-      evs.push_back(add(s, "e" + std::to_string(i), "order.created", t0,
-                        hour));
+      evs.push_back(add(s, "e" + std::to_string(i), "order.created", t0, hour));
     BOOST_REQUIRE_EQUAL(s.read_group("g", 3, t0).size(), 3u);
     process(s, "g", evs[0], t0 + 1, true);
     kill_one(s, "g", evs[1], t0 + 1, "boom");

@@ -22,10 +22,9 @@ BOOST_DATA_TEST_CASE(retry_due_once_at_due_time, bdata::make(all_backends),
   dl.history.push_back(
     make_attempt(1, t0 + 5, ep1, outcome::retryable, "timeout"));
   // A stale retry is refused and schedules nothing.
-  BOOST_CHECK_EQUAL(settle_one(s, retry_of(make_delivery(e, "g", ep1 + 99),
-                                           t0 + 500),
-                               t0 + 10),
-                    fence_decision::stale);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, retry_of(make_delivery(e, "g", ep1 + 99), t0 + 500), t0 + 10),
+    fence_decision::stale);
   BOOST_CHECK_EQUAL(s.scheduled(), 0u);
   BOOST_CHECK_EQUAL(settle_one(s, retry_of(dl, t0 + 1000), t0 + 10),
                     fence_decision::ok);
@@ -73,8 +72,7 @@ BOOST_DATA_TEST_CASE(retry_due_once_at_due_time, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(recs[0].attempt, 2u);
 }
 
-BOOST_DATA_TEST_CASE(take_due_earliest_first, bdata::make(all_backends),
-                     name) {
+BOOST_DATA_TEST_CASE(take_due_earliest_first, bdata::make(all_backends), name) {
   harness h{name};
   auto& s = *h.s;
   s.ensure_group({"g", {"*"}});

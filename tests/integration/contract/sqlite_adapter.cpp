@@ -1,9 +1,8 @@
 // SQLite specifics (not part of the store contract): open errors, and white
 // box checks of what the embedded store keeps in its database file.
 
-#include "tests/integration/contract/backends.hpp"
-
 #include "adapters/embedded/sqlite_store.hpp"
+#include "tests/integration/contract/backends.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <sqlite3.h>
@@ -60,8 +59,7 @@ int64_t read_db_int(const std::string& path, const char* sql) {
                                       nullptr),
                       SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  BOOST_REQUIRE_EQUAL(sqlite3_prepare_v2(db, sql, -1, &st, nullptr),
-                      SQLITE_OK);
+  BOOST_REQUIRE_EQUAL(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK);
   int64_t value = -1;
   if (sqlite3_step(st) == SQLITE_ROW)
     value = sqlite3_column_int64(st, 0);
@@ -76,7 +74,9 @@ BOOST_AUTO_TEST_CASE(cursor_and_epoch_mark_are_persisted) {
   sqlite_options opts;
   opts.path = (dir.path() / "store.db").string();
   auto s = make_sqlite_store(opts);
-  auto read_int = [&](const char* sql) { return read_db_int(opts.path, sql); };
+  auto read_int = [&](const char* sql) {
+    return read_db_int(opts.path, sql);
+  };
   const char* cursor_sql = "SELECT cursor FROM groups WHERE name='g'";
   add(*s, "x", "t", t0);
   s->ensure_group({"g", {"*"}});
@@ -136,10 +136,9 @@ BOOST_AUTO_TEST_CASE(trim_deletes_rows_and_persists_its_marks) {
   BOOST_CHECK_EQUAL(count("dedup"), 2);
   BOOST_CHECK_EQUAL(count("dedup_trimmed"), 2);
   BOOST_CHECK_EQUAL(
-    read_db_int(opts.path, "SELECT value FROM meta WHERE key='trimmed_to'"),
-    4);
-  BOOST_CHECK_EQUAL(
-    read_db_int(opts.path, "SELECT min(cursor) FROM groups"), 4);
+    read_db_int(opts.path, "SELECT value FROM meta WHERE key='trimmed_to'"), 4);
+  BOOST_CHECK_EQUAL(read_db_int(opts.path, "SELECT min(cursor) FROM groups"),
+                    4);
   // The rest of the dedup memory goes once its window has passed.
   BOOST_CHECK_EQUAL(s->trim(t0 + 90 * minute - 1, minute, hour, 100), 0u);
   BOOST_CHECK_EQUAL(count("dedup"), 2);

@@ -40,10 +40,9 @@ void settle_as(store& s, const std::string& group, const event& ev,
   auto ep = lease(s, group, ev, now);
   auto dl = make_delivery(ev, group, ep);
   auto failed = kind != settle_kind::done;
-  dl.history.push_back(make_attempt(1, now, ep,
-                                    failed ? outcome::permanent
-                                           : outcome::success,
-                                    failed ? "err-" + ev.id : ""));
+  dl.history.push_back(
+    make_attempt(1, now, ep, failed ? outcome::permanent : outcome::success,
+                 failed ? "err-" + ev.id : ""));
   settlement st;
   switch (kind) {
     case settle_kind::done:
@@ -80,8 +79,7 @@ std::vector<event_listing_item> walk(store& s, event_listing_query q,
           BOOST_CHECK_MESSAGE(
             prev.seq < it.seq || (prev.seq == it.seq && prev.group < it.group),
             "items out of order: " << prev.seq << "@" << prev.group
-                                   << " before " << it.seq << "@"
-                                   << it.group);
+                                   << " before " << it.seq << "@" << it.group);
         }
         // Beyond the limit only the groups of the last seq follow.
         if (i >= q.limit)
@@ -108,8 +106,8 @@ std::vector<event_listing_item> walk(store& s, event_listing_query q,
 
 BOOST_AUTO_TEST_SUITE(status_contract)
 
-BOOST_DATA_TEST_CASE(processed_records_once_per_pair,
-                     bdata::make(all_backends), name) {
+BOOST_DATA_TEST_CASE(processed_records_once_per_pair, bdata::make(all_backends),
+                     name) {
   harness h{name};
   auto& s = *h.s;
   s.ensure_group({"g", {"*"}});
@@ -142,16 +140,15 @@ BOOST_DATA_TEST_CASE(processed_records_once_per_pair,
   auto d1 = claim_one(s, "g", e3, holder_a, t0, 100);
   auto d2 = claim_one(s, "g", e3, holder_b, t0 + 100, 100);
   BOOST_REQUIRE_EQUAL(d2.kind, claim_decision::granted);
-  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e3, "g", d2.epoch),
-                                          true),
-                               t0 + 150),
-                    fence_decision::ok);
-  BOOST_CHECK(settle_one(s, done_of(make_delivery(e3, "g", d1.epoch), true),
-                         t0 + 150)
-              != fence_decision::ok);
-  BOOST_CHECK(settle_one(s, done_of(make_delivery(e3, "g", d2.epoch), true),
-                         t0 + 151)
-              != fence_decision::ok);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, done_of(make_delivery(e3, "g", d2.epoch), true), t0 + 150),
+    fence_decision::ok);
+  BOOST_CHECK(
+    settle_one(s, done_of(make_delivery(e3, "g", d1.epoch), true), t0 + 150)
+    != fence_decision::ok);
+  BOOST_CHECK(
+    settle_one(s, done_of(make_delivery(e3, "g", d2.epoch), true), t0 + 151)
+    != fence_decision::ok);
   BOOST_CHECK_EQUAL(s.processed_of("e3").size(), 1u);
   // Another group has its own record.
   process(s, "h", e3, t0 + 200, true);
@@ -170,8 +167,7 @@ BOOST_DATA_TEST_CASE(status_across_groups, bdata::make(all_backends), name) {
   auto o = add(s, "o", "order.created", t0);
   s.ensure_group({"gd", {"*"}}); // created after o: not its group
   BOOST_CHECK(s.status_of("nope").empty());
-  BOOST_CHECK_EQUAL(statuses(s, "o"),
-                    "ga:accepted gb:accepted");
+  BOOST_CHECK_EQUAL(statuses(s, "o"), "ga:accepted gb:accepted");
   auto dup = [&](millis_t now) {
     std::vector<event> batch{make_event("o", "order.created", now)};
     auto res = s.append(batch, now, minute);
@@ -181,20 +177,17 @@ BOOST_DATA_TEST_CASE(status_across_groups, bdata::make(all_backends), name) {
   };
   BOOST_CHECK_EQUAL(dup(t0 + 1), event_status::accepted);
   BOOST_CHECK_EQUAL(ids_of(s.read_group("ga", 10, t0 + 2)), "o");
-  BOOST_CHECK_EQUAL(statuses(s, "o"),
-                    "ga:in_flight gb:accepted");
+  BOOST_CHECK_EQUAL(statuses(s, "o"), "ga:in_flight gb:accepted");
   BOOST_CHECK_EQUAL(dup(t0 + 3), event_status::in_flight);
   process(s, "ga", o, t0 + 4);
-  BOOST_CHECK_EQUAL(statuses(s, "o"),
-                    "ga:processed gb:accepted");
+  BOOST_CHECK_EQUAL(statuses(s, "o"), "ga:processed gb:accepted");
   // Processed only when every group processed it.
   BOOST_CHECK_EQUAL(dup(t0 + 5), event_status::accepted);
   s.read_group("gb", 10, t0 + 6);
   auto ep = lease(s, "gb", o, t0 + 6);
-  BOOST_CHECK_EQUAL(settle_one(s, retry_of(make_delivery(o, "gb", ep),
-                                           t0 + 100),
-                               t0 + 7),
-                    fence_decision::ok);
+  BOOST_CHECK_EQUAL(
+    settle_one(s, retry_of(make_delivery(o, "gb", ep), t0 + 100), t0 + 7),
+    fence_decision::ok);
   BOOST_CHECK_EQUAL(status_map(s, "o")["gb"], event_status::retrying);
   BOOST_CHECK_EQUAL(dup(t0 + 8), event_status::retrying);
   auto due = s.take_due(t0 + 100, 10);
@@ -205,8 +198,7 @@ BOOST_DATA_TEST_CASE(status_across_groups, bdata::make(all_backends), name) {
     settle_one(s, dead_of(due[0], dlq_reason::retries_exhausted, "x"),
                t0 + 101),
     fence_decision::ok);
-  BOOST_CHECK_EQUAL(statuses(s, "o"),
-                    "ga:processed gb:dead");
+  BOOST_CHECK_EQUAL(statuses(s, "o"), "ga:processed gb:dead");
   BOOST_CHECK_EQUAL(dup(t0 + 102), event_status::dead);
   // All groups processed.
   auto p = add(s, "p", "order.paid", t0 + 200);
@@ -214,8 +206,7 @@ BOOST_DATA_TEST_CASE(status_across_groups, bdata::make(all_backends), name) {
     s.read_group(g, 10, t0 + 200);
     process(s, g, p, t0 + 201);
   }
-  BOOST_CHECK_EQUAL(statuses(s, "p"),
-                    "ga:processed gb:processed gd:processed");
+  BOOST_CHECK_EQUAL(statuses(s, "p"), "ga:processed gb:processed gd:processed");
   std::vector<event> batch{make_event("p", "order.paid", t0 + 300)};
   auto res = s.append(batch, t0 + 300, minute);
   BOOST_REQUIRE(res.at(0).duplicate);
@@ -260,8 +251,7 @@ BOOST_DATA_TEST_CASE(history_after_one_attempt, bdata::make(all_backends),
   auto dlf = make_delivery(f, "g", epf);
   auto recf = make_attempt(1, t0 + 11, epf, outcome::success, "");
   dlf.history.push_back(recf);
-  BOOST_REQUIRE_EQUAL(settle_one(s, done_of(dlf), t0 + 12),
-                      fence_decision::ok);
+  BOOST_REQUIRE_EQUAL(settle_one(s, done_of(dlf), t0 + 12), fence_decision::ok);
   check_attempts(history_in(s, "f", "g").attempts, {recf});
 }
 
@@ -342,8 +332,9 @@ BOOST_DATA_TEST_CASE(history_of_dead_event, bdata::make(all_backends), name) {
   check_attempts(gh.attempts, {a1, a2});
   // Dead without any attempt (crash loop, no lease): no records.
   auto crash = make_delivery(c, "g", 0);
-  BOOST_REQUIRE_EQUAL(settle_one(s, dead_of(crash, dlq_reason::crash_loop,
-                                            "lease expired 3 time(s)"),
+  BOOST_REQUIRE_EQUAL(settle_one(s,
+                                 dead_of(crash, dlq_reason::crash_loop,
+                                         "lease expired 3 time(s)"),
                                  t0 + 20),
                       fence_decision::ok);
   gh = history_in(s, "c", "g");
@@ -419,8 +410,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(listing_contract)
 
-BOOST_DATA_TEST_CASE(list_events_by_status_and_group,
-                     bdata::make(all_backends), name) {
+BOOST_DATA_TEST_CASE(list_events_by_status_and_group, bdata::make(all_backends),
+                     name) {
   harness h{name};
   auto& s = *h.s;
   // Created out of name order: items of one seq come in name order anyway.
@@ -459,39 +450,35 @@ BOOST_DATA_TEST_CASE(list_events_by_status_and_group,
   BOOST_CHECK_EQUAL(it.status, event_status::processed);
   BOOST_CHECK_EQUAL(processed.items[4].type, "misc");
   BOOST_CHECK_EQUAL(processed.items[4].seq, x1.seq);
-  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::processed,
-                                                   "b"))),
-                    "o1@b,u1@b,x1@b");
-  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::processed,
-                                                   "c"))),
-                    "u2@c");
+  BOOST_CHECK_EQUAL(
+    items_of(s.list_events(listing(event_status::processed, "b"))),
+    "o1@b,u1@b,x1@b");
+  BOOST_CHECK_EQUAL(
+    items_of(s.list_events(listing(event_status::processed, "c"))), "u2@c");
   auto dead = s.list_events(listing(event_status::dead));
   BOOST_CHECK_EQUAL(items_of(dead), "u1@c,o2@b,o3@a");
   BOOST_CHECK_EQUAL(dead.next, 0u);
   for (auto& d : dead.items)
     BOOST_CHECK_EQUAL(d.status, event_status::dead);
-  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::dead,
-                                                   "a"))),
+  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::dead, "a"))),
                     "o3@a");
   auto retrying = s.list_events(listing(event_status::retrying));
   BOOST_CHECK_EQUAL(items_of(retrying), "o2@a,o3@b");
   BOOST_CHECK_EQUAL(retrying.next, 0u);
-  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::retrying,
-                                                   "b"))),
-                    "o3@b");
+  BOOST_CHECK_EQUAL(
+    items_of(s.list_events(listing(event_status::retrying, "b"))), "o3@b");
   auto none = s.list_events(listing(event_status::retrying, "c"));
   BOOST_CHECK(none.items.empty());
   BOOST_CHECK_EQUAL(none.next, 0u);
   // A cursor skips what came before it.
-  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::processed,
-                                                   "", o1.seq))),
-                    "u1@b,u2@c,x1@b");
-  BOOST_CHECK_EQUAL(items_of(s.list_events(listing(event_status::dead, "",
-                                                   o2.seq))),
-                    "o3@a");
+  BOOST_CHECK_EQUAL(
+    items_of(s.list_events(listing(event_status::processed, "", o1.seq))),
+    "u1@b,u2@c,x1@b");
+  BOOST_CHECK_EQUAL(
+    items_of(s.list_events(listing(event_status::dead, "", o2.seq))), "o3@a");
   // Unknown group: nothing, no next page.
-  for (auto st : {event_status::processed, event_status::dead,
-                  event_status::retrying}) {
+  for (auto st :
+       {event_status::processed, event_status::dead, event_status::retrying}) {
     auto unknown = s.list_events(listing(st, "zzz"));
     BOOST_CHECK(unknown.items.empty());
     BOOST_CHECK_EQUAL(unknown.next, 0u);
@@ -513,8 +500,8 @@ BOOST_DATA_TEST_CASE(list_events_pages_never_split_a_seq,
   s.ensure_group({"c", {"even.*"}});
   std::vector<event> evs;
   for (int i = 0; i < 30; ++i)
-    evs.push_back(add(s, "e" + std::to_string(i),
-                      i % 2 == 0 ? "even.x" : "odd.x", t0));
+    evs.push_back(
+      add(s, "e" + std::to_string(i), i % 2 == 0 ? "even.x" : "odd.x", t0));
   for (auto g : {"a", "b", "c"})
     s.read_group(g, 100, t0);
   for (int i = 0; i < 30; ++i) {

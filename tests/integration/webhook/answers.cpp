@@ -2,9 +2,9 @@
 // quoted in errors, Retry-After in both forms, and transport failures
 // (timeouts, refused connections, unresolvable hosts).
 
-#include <boost/test/unit_test.hpp>
-
 #include "tests/integration/webhook/test_server.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <chrono>
 #include <ctime>
@@ -130,12 +130,9 @@ BOOST_AUTO_TEST_CASE(parse_retry_after_forms) {
   BOOST_TEST(parse_retry_after("  7 ", now) == 7000);
   BOOST_TEST(parse_retry_after("0", now) == 0);
   BOOST_TEST(parse_retry_after("3601", now) == max_retry_after);
-  BOOST_TEST(parse_retry_after("99999999999999999999", now)
-             == max_retry_after);
-  BOOST_TEST(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now)
-             == 10000);
-  BOOST_TEST(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now)
-             == 10000);
+  BOOST_TEST(parse_retry_after("99999999999999999999", now) == max_retry_after);
+  BOOST_TEST(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now) == 10000);
+  BOOST_TEST(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now) == 10000);
   BOOST_TEST(parse_retry_after("Sun Nov  6 08:49:37 1994", now) == 10000);
   BOOST_TEST(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", date + 5000)
              == 0);
@@ -186,8 +183,8 @@ BOOST_AUTO_TEST_CASE(connection_refused_is_retryable) {
 
 BOOST_AUTO_TEST_CASE(unresolvable_host_is_retryable) {
   auto client = std::make_shared<webhook_client>();
-  webhook_handler h{client, options_for("http://no-such-host.invalid/x", "",
-                                        2000)};
+  webhook_handler h{client,
+                    options_for("http://no-such-host.invalid/x", "", 2000)};
   auto r = call(h, make_event("evt"));
   BOOST_TEST(static_cast<int>(r.result)
              == static_cast<int>(outcome::retryable));

@@ -2,9 +2,9 @@
 // exactly once, the concurrency cap queues the rest, and destroying the
 // client completes every outstanding callback once, also from inside one.
 
-#include <boost/test/unit_test.hpp>
-
 #include "tests/integration/webhook/test_server.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -198,10 +198,9 @@ BOOST_AUTO_TEST_CASE(client_released_inside_its_own_callback) {
   req.body = "{}";
   // The callback holds the last reference: the client is destroyed on its
   // own worker thread once the callback returns.
-  client->submit(std::move(req),
-                 [c = client, &p](webhook_response resp) {
-                   p.set_value(resp.status);
-                 });
+  client->submit(std::move(req), [c = client, &p](webhook_response resp) {
+    p.set_value(resp.status);
+  });
   std::weak_ptr<webhook_client> weak = client;
   client.reset();
   BOOST_REQUIRE(f.wait_for(10s) == std::future_status::ready);

@@ -2,11 +2,10 @@
 // body and headers, connection reuse, credentials and secrets kept out of
 // errors; options the factory refuses and payloads never sent.
 
-#include <boost/test/unit_test.hpp>
-
 #include "actors/handlers.hpp"
 #include "tests/integration/webhook/test_server.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -51,8 +50,8 @@ BOOST_AUTO_TEST_CASE(hmac_matches_rfc4231_vectors) {
     BOOST_TEST(hmac_sha256_hex(v.key, v.data) == v.mac);
     BOOST_TEST(reference_hmac(v.key, v.data) == v.mac);
   }
-  const std::string empty_mac =
-    "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad";
+  const std::string empty_mac
+    = "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad";
   BOOST_TEST(hmac_sha256_hex("", "") == empty_mac);
   BOOST_TEST(reference_hmac("", "") == empty_mac);
 }
@@ -157,10 +156,9 @@ BOOST_AUTO_TEST_CASE(userinfo_and_secret_never_appear_in_errors) {
   auto client = std::make_shared<webhook_client>();
   // Transport error.
   auto port = closed_port();
-  webhook_handler refused{client,
-                          options_for("http://alice:s3cr3tpw@127.0.0.1:"
-                                        + std::to_string(port) + "/x",
-                                      "hmac-secret-1")};
+  webhook_handler refused{client, options_for("http://alice:s3cr3tpw@127.0.0.1:"
+                                                + std::to_string(port) + "/x",
+                                              "hmac-secret-1")};
   BOOST_TEST(refused.display_url()
              == "http://***@127.0.0.1:" + std::to_string(port) + "/x");
   auto r = call(refused, make_event("evt"));
@@ -177,11 +175,10 @@ BOOST_AUTO_TEST_CASE(userinfo_and_secret_never_appear_in_errors) {
     s.body = "bad signature, expected key hmac-secret-1 for s3cr3tpw";
     return s;
   }};
-  webhook_handler echoed{client,
-                         options_for("http://alice:s3cr3tpw@127.0.0.1:"
-                                       + std::to_string(server.port())
-                                       + "/hook",
-                                     "hmac-secret-1")};
+  webhook_handler echoed{client, options_for("http://alice:s3cr3tpw@127.0.0.1:"
+                                               + std::to_string(server.port())
+                                               + "/hook",
+                                             "hmac-secret-1")};
   r = call(echoed, make_event("evt"));
   BOOST_TEST(static_cast<int>(r.result)
              == static_cast<int>(outcome::permanent));

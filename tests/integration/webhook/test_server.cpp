@@ -3,7 +3,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <openssl/evp.h>
-
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -91,9 +90,8 @@ void test_server::accept_loop() {
       continue;
     open_fds_.insert(sock.native_handle());
     auto id = ++connections_;
-    conns_.emplace_back([this, id, s = std::move(sock)]() mutable {
-      serve(std::move(s), id);
-    });
+    conns_.emplace_back(
+      [this, id, s = std::move(sock)]() mutable { serve(std::move(s), id); });
   }
 }
 
@@ -111,8 +109,8 @@ void test_server::serve(tcp::socket sock, int id) {
                              req.method_string().size());
     rec.target = std::string(req.target().data(), req.target().size());
     for (auto& f : req)
-      rec.headers[lower(std::string(f.name_string().data(),
-                                    f.name_string().size()))]
+      rec.headers[lower(
+        std::string(f.name_string().data(), f.name_string().size()))]
         = std::string(f.value().data(), f.value().size());
     rec.body = req.body();
     rec.connection = id;
@@ -175,8 +173,8 @@ unsigned short closed_port() {
 std::string reference_hmac(const std::string& key, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
-  auto* res = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr,
-                        key.data(), key.size(),
+  auto* res = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(),
+                        key.size(),
                         reinterpret_cast<const unsigned char*>(data.data()),
                         data.size(), out, sizeof(out), &len);
   if (res == nullptr)
@@ -203,8 +201,8 @@ event make_event(const std::string& id) {
   return ev;
 }
 
-handler_options options_for(const std::string& url,
-                            const std::string& secret, millis_t timeout) {
+handler_options options_for(const std::string& url, const std::string& secret,
+                            millis_t timeout) {
   handler_options o;
   o.url = url;
   o.secret = secret;
@@ -215,8 +213,8 @@ handler_options options_for(const std::string& url,
 
 handler_result call(handler& h, const event& ev, uint32_t attempt,
                     std::thread::id* callback_thread) {
-  auto p = std::make_shared<std::promise<std::pair<handler_result,
-                                                   std::thread::id>>>();
+  auto p = std::make_shared<
+    std::promise<std::pair<handler_result, std::thread::id>>>();
   auto f = p->get_future();
   h.handle_async(ev, attempt, [p](handler_result r) {
     p->set_value({std::move(r), std::this_thread::get_id()});
