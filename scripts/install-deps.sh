@@ -18,6 +18,7 @@ packages=(
   openssl                 # test certificates for rediss:// (TLS)
   wrk                     # HTTP ingest benchmark (bench/http)
   uuid-runtime
+  clang-format clang-tidy # the format and tidy checks of scripts/test.sh
 )
 
 missing=()

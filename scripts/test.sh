@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds everything with AddressSanitizer and
 # UndefinedBehaviorSanitizer, and runs every test suite (ctest labels:
-# unit, actor, integration).
+# unit, actor, integration, lint: formatting and clang-tidy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
