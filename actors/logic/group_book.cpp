@@ -61,6 +61,8 @@ group_book::on_reports(uint32_t owner,
                        const std::vector<dispatch_report>& reports) {
   report_outcome result;
   std::vector<delivery> later;
+  /// Attempts of entries that went back into the retry schedule.
+  std::unordered_map<uint64_t, uint32_t> scheduled;
   for (auto& r : reports) {
     auto j = in_flight_.find(r.seq);
     if (j == in_flight_.end() || j->second.owner != owner)
@@ -74,6 +76,7 @@ group_book::on_reports(uint32_t owner,
         break;
       case dispatch_report::scheduled:
         // In the retry schedule: it comes back through take_back.
+        scheduled[r.seq] = j->second.dl.attempt;
         ++counters_.settled;
         known_.erase(r.seq);
         in_flight_.erase(j);
@@ -101,10 +104,13 @@ group_book::on_reports(uint32_t owner,
     auto p = parked_.find(r.seq);
     if (p == parked_.end() || known_.count(r.seq) > 0)
       continue;
-    if (r.kind == dispatch_report::scheduled) {
+    if (auto k = scheduled.find(r.seq);
+        k != scheduled.end() && p->second.attempt <= k->second) {
       // The delivery in flight went back into the retry schedule, which
-      // now holds its next attempt: the parked copy (handed out again while
-      // it ran) is older and must not run before the backoff.
+      // now holds its next attempt: a parked copy of this attempt or an
+      // earlier one (handed out again while it ran) must not run before the
+      // backoff. A later attempt is the schedule's next one, taken already
+      // (it fell due while this one reported): it runs.
       parked_.erase(p);
       continue;
     }

@@ -100,8 +100,9 @@ public:
   /// entries leave; stale ones go back to the head of the queue; held and
   /// failed ones wait until their `until` (see release_due). Parked retries
   /// of seqs that left the book are queued, except where the entry went
-  /// back into the retry schedule, which holds a newer attempt; those of
-  /// seqs still queued (stale, or requeued meanwhile) stay parked.
+  /// back into the retry schedule and the parked copy is not a later
+  /// attempt (the schedule holds the next one); those of seqs still queued
+  /// (stale, or requeued meanwhile) stay parked.
   report_outcome on_reports(uint32_t owner,
                             const std::vector<dispatch_report>& reports);
 

@@ -149,13 +149,27 @@ BOOST_AUTO_TEST_CASE(a_retry_of_a_seq_in_flight_is_parked_until_it_leaves) {
 
 BOOST_AUTO_TEST_CASE(a_parked_copy_is_dropped_when_the_entry_is_scheduled) {
   group_book b;
-  b.enqueue(dl(1));
+  auto first = dl(1, priority::normal, 3);
+  b.enqueue(first);
   dispatch(b, 1, 7);
-  b.take_back(dl(1, priority::normal, 2));
+  // The same attempt handed out again while it ran (a lapsed take mark).
+  b.take_back(first);
   // The retry schedule holds the next attempt: the parked copy is older.
   b.on_reports(7, {report(1, dispatch_report::scheduled)});
   BOOST_TEST(b.queue().empty());
   BOOST_TEST(b.enqueue(dl(1)));
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_later_attempt_runs_when_the_entry_is_scheduled) {
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  // Attempt 2 fell due and was taken from the schedule before attempt 1
+  // reported: it is the schedule's next attempt and must run.
+  b.take_back(dl(1, priority::normal, 2));
+  b.on_reports(7, {report(1, dispatch_report::scheduled)});
+  BOOST_TEST(b.queue().size() == 1u);
+  BOOST_TEST(b.queue().pop().attempt == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_parked_retry_waits_while_its_seq_is_queued_again) {
