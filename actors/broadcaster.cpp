@@ -429,6 +429,12 @@ caf::settings status_of(bc_pointer self) {
   caf::put(s, "broadcaster.redelivered", st.redelivered);
   caf::put(s, "broadcaster.pending-appends", uint64_t{st.pending_appends});
   caf::put(s, "broadcaster.draining", st.draining);
+  // The last append failed a short while ago (readiness: the store may
+  // answer pings while appends fail).
+  auto failing = st.append_failed_at >= 0
+                 && now_of(self) - st.append_failed_at < append_failure_window;
+  caf::put(s, "broadcaster.append-error",
+           failing ? st.append_error : std::string{});
   caf::put(s, "broadcaster.trimmed", st.trimmed);
   caf::put(s, "broadcaster.trim-failures", st.trim_failures);
   caf::put(s, "broadcaster.retention", st.cfg.retention);
@@ -542,6 +548,7 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
             [self, rp, types](std::vector<append_result>& rs) mutable {
               auto& st = self->state;
               --st.pending_appends;
+              st.append_failed_at = -1;
               bool any = false;
               // Per (duplicate, type): one label set per distinct pair.
               std::map<std::pair<bool, std::string>, uint64_t> counts;
@@ -575,6 +582,8 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
             [self, rp, n = types->size()](caf::error& err) mutable {
               auto& st = self->state;
               --st.pending_appends;
+              st.append_failed_at = now_of(self);
+              st.append_error = render(err);
               if (st.cfg.metrics)
                 st.cfg.metrics->count(metric::rejected,
                                       {{"reason", "store_failure"}}, n);

@@ -92,10 +92,18 @@ struct broadcaster_state {
   uint64_t rejected_overloaded = 0;
   uint64_t rejected_draining = 0;
   uint64_t redelivered = 0;
+  /// When the last append failed (-1: it succeeded), and its error.
+  millis_t append_failed_at = -1;
+  std::string append_error;
   static inline const char* name = "broadcaster";
 };
 
 using bc_pointer = broadcaster_actor::stateful_pointer<broadcaster_state>;
+
+/// How long a failed append keeps the node from being ready (unless an
+/// append succeeds meanwhile): /ready answers 503 while appends fail, and
+/// is ready again soon after traffic stopped reaching it.
+constexpr millis_t append_failure_window = 10000;
 
 /// The actor clock as wall-clock milliseconds.
 millis_t now_of(bc_pointer self);

@@ -61,6 +61,10 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
     fail("open", msg.c_str());
   }
   try {
+    // Before anything is written: one store per database file.
+    if (!path.empty() && path != ":memory:")
+      if (auto err = lock.acquire(path); !err.empty())
+        fail("open", err.c_str());
     sqlite3_busy_timeout(db, opts.busy_timeout_ms);
     if (!path.empty() && path != ":memory:")
       exec("PRAGMA journal_mode=WAL", "open");

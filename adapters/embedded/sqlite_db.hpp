@@ -1,5 +1,6 @@
 #pragma once
 
+#include "adapters/embedded/sqlite_lock.hpp"
 #include "adapters/embedded/sqlite_store.hpp"
 
 #include <sqlite3.h>
@@ -18,6 +19,9 @@ namespace onceflow::embedded {
 
 /// Owns the database handle; builds error messages.
 struct connection {
+  /// One store per database file (taken before the database is opened,
+  /// released after it is closed: declared first).
+  file_lock lock;
   sqlite3* db = nullptr;
   std::string path;
 

@@ -105,6 +105,14 @@ void ready(const std::shared_ptr<api_context>& cx, const route_args&,
           (*checks)["draining"] = draining ? "yes" : "no";
           if (draining)
             failed->push_back("draining");
+          // Appends failing although the store answers pings (the check
+          // shows only while they fail).
+          auto appends = caf::get_or(s, "broadcaster.append-error",
+                                     std::string{});
+          if (!appends.empty()) {
+            (*checks)["appends"] = appends;
+            failed->push_back("appends");
+          }
           finish();
         },
         [checks, failed, finish](caf::error& err) {

@@ -31,6 +31,16 @@ public:
     forwarding_store::ensure_group(spec);
   }
 
+  /// Appends fail while set (the store still answers pings).
+  bool appends_fail = false;
+
+  std::vector<append_result> append(std::vector<event>& batch, millis_t now,
+                                    millis_t window) override {
+    if (appends_fail)
+      throw store_error("UNIQUE constraint failed: log.seq (injected)");
+    return forwarding_store::append(batch, now, window);
+  }
+
   std::vector<event> read_group(const std::string& group, size_t max,
                                 millis_t now) override {
     if (lost.count(group) > 0)
@@ -110,6 +120,32 @@ BOOST_AUTO_TEST_CASE(plain_failure_keeps_the_group) {
   faulty->lost.clear();
   advance_in_steps(3s, 100ms);
   BOOST_CHECK_EQUAL(effects("e1", "a"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(failing_appends_show_in_the_status_for_readiness) {
+  add_group("a", 1, always_ok());
+  start();
+  auto append_error = [&] {
+    auto s = ask<caf::settings>(*this, n.broadcaster, atom::status_v);
+    return caf::get_or(s, "broadcaster.append-error", std::string{"?"});
+  };
+  BOOST_CHECK_EQUAL(append_error(), "");
+  faulty->appends_fail = true;
+  publish_error({make_event("e1", "t")});
+  BOOST_CHECK(append_error().find("UNIQUE constraint failed")
+              != std::string::npos);
+  // Still failing a moment later; an append that succeeds clears it.
+  advance(1000ms);
+  BOOST_CHECK(!append_error().empty());
+  faulty->appends_fail = false;
+  publish({make_event("e2", "t")});
+  BOOST_CHECK_EQUAL(append_error(), "");
+  // Without traffic, a failure stops counting after the window.
+  faulty->appends_fail = true;
+  publish_error({make_event("e3", "t")});
+  BOOST_CHECK(!append_error().empty());
+  advance_in_steps(10s, 1s);
+  BOOST_CHECK_EQUAL(append_error(), "");
 }
 
 BOOST_AUTO_TEST_CASE(store_actor_maps_kinds_to_codes) {

@@ -110,6 +110,26 @@ class NodeProcessTest(unittest.TestCase):
                     "the event to be processed")
         self.assertEqual(node.terminate(), 0)
 
+    def test_second_node_on_the_same_data_dir_is_refused(self):
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
+            "orders": {"handler": '"store"', "subscriptions": '["*"]'},
+        })
+        first = self.start()
+        # The same config on other ports: refused, naming the holder.
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
+                   f"--node.port={op.free_port()}", timeout=30)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("in use by another onceflow node (pid "
+                      f"{first.proc.pid},", r.stdout + r.stderr)
+        # The first node goes on accepting and processing.
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--type",
+                   "order.created", "--payload", '{"a": 1}', "--id", "after")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "after accepted")
+        op.wait_for(lambda: ("orders", "after") in count_effects(self.db),
+                    20, "the event to be processed")
+        self.assertEqual(first.terminate(), 0)
+
     def test_retention_trims_settled_history(self):
         op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"), {
             "orders": {"handler": '"store"', "subscriptions": '["*"]'},

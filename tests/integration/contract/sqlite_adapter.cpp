@@ -6,6 +6,7 @@
 #include "tests/support/temp_dir.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -30,6 +31,35 @@ BOOST_AUTO_TEST_CASE(open_failure_names_path_and_reason) {
     BOOST_CHECK(what.find(opts.path) != std::string::npos);
     BOOST_CHECK(what.find("unable to open") != std::string::npos);
   }
+}
+
+BOOST_AUTO_TEST_CASE(one_store_per_database_file) {
+  temp_dir dir;
+  sqlite_options opts;
+  opts.path = (dir.path() / "onceflow.db").string();
+  auto first = make_sqlite_store(opts);
+  std::vector<event> batch{make_event("e1", "t")};
+  first->append(batch, 1000, 60000);
+  // A second store on the same file (a second node on the same data
+  // directory) is refused, naming the holder; the first goes on.
+  try {
+    make_sqlite_store(opts);
+    BOOST_ERROR("a second store opened a database in use");
+  } catch (const store_error& ex) {
+    std::string what = ex.what();
+    BOOST_TEST_MESSAGE(what);
+    BOOST_CHECK(what.find(opts.path) != std::string::npos);
+    BOOST_CHECK(what.find("in use by another onceflow node (pid "
+                          + std::to_string(::getpid()) + ",")
+                != std::string::npos);
+  }
+  std::vector<event> more{make_event("e2", "t")};
+  auto rs = first->append(more, 1001, 60000);
+  BOOST_CHECK(!rs.at(0).duplicate);
+  // Once the first is closed, the file is free again.
+  first.reset();
+  auto again = make_sqlite_store(opts);
+  BOOST_CHECK_EQUAL(again->find("e2").id, "e2");
 }
 
 BOOST_AUTO_TEST_CASE(not_a_database_is_refused) {
