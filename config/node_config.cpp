@@ -1,6 +1,7 @@
 #include "config/node_config.hpp"
 
 #include <caf/config_value.hpp>
+#include <caf/expected.hpp>
 #include <caf/settings.hpp>
 
 #include <algorithm>
@@ -355,6 +356,42 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
     }
   }
   return err;
+}
+
+std::string
+apply_overrides(caf::settings& content,
+                const std::vector<std::pair<std::string, std::string>>& xs) {
+  for (auto& [key, text] : xs) {
+    if (key.rfind("groups.", 0) == 0) {
+      // Groups come from the file only: defaults for a group that is not
+      // there would handle every event type (subscriptions ["*"]).
+      auto name = key.substr(7, key.find('.', 7) - 7);
+      auto i = content.find("groups");
+      auto groups = i != content.end() ? caf::get_if<caf::settings>(&i->second)
+                                       : nullptr;
+      auto is_group = [](const caf::config_value& x) {
+        return caf::holds_alternative<caf::settings>(x);
+      };
+      if (groups == nullptr || groups->count(name) == 0
+          || !is_group(groups->find(name)->second)) {
+        std::string have;
+        if (groups != nullptr)
+          for (auto& kv : *groups)
+            if (is_group(kv.second))
+              have += (have.empty() ? "" : ", ") + kv.first;
+        return "option '--" + key + "' names group '" + name
+               + "', which the config file does not have (its groups: "
+               + (have.empty() ? "none" : have)
+               + "); an override cannot add a group: add a [groups." + name
+               + "] section to the file";
+      }
+    }
+    auto parsed = caf::config_value::parse(text);
+    caf::config_value value = parsed ? std::move(*parsed)
+                                     : caf::config_value{text};
+    caf::put(content, key, std::move(value));
+  }
+  return {};
 }
 
 std::vector<std::string> warnings(const node_config& cfg) {

@@ -109,6 +109,16 @@ struct node_config {
 /// Returns an error text naming the offending option, or empty on success.
 std::string read_node_config(const caf::settings& content, node_config& out);
 
+/// Puts command-line overrides (`--section.option=VALUE` as key and value
+/// text) into `content`, which holds the config file's settings. A value
+/// that does not parse as a CAF config value is a string. An override may
+/// change a group's options but never creates a group: one naming a group
+/// without a [groups.<name>] section in `content` is refused. Returns an
+/// error text naming the override, or empty on success.
+std::string
+apply_overrides(caf::settings& content,
+                const std::vector<std::pair<std::string, std::string>>& xs);
+
 /// Settings that work but are probably wrong (logged at start-up).
 std::vector<std::string> warnings(const node_config& cfg);
 

@@ -128,11 +128,9 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
               << "': " << caf::to_string(err) << "\n";
     return 2;
   }
-  for (auto& [key, text] : args.overrides) {
-    auto parsed = caf::config_value::parse(text);
-    caf::config_value value = parsed ? std::move(*parsed)
-                                     : caf::config_value{text};
-    caf::put(cfg.content, key, std::move(value));
+  if (auto err = apply_overrides(cfg.content, args.overrides); !err.empty()) {
+    std::cerr << "onceflow: bad config: " << err << "\n";
+    return 2;
   }
   if (auto err = read_node_config(cfg.content, ncfg); !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";

@@ -263,6 +263,44 @@ class NodeProcessTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("does not exist", r.stderr)
 
+    def write_config_with(self, lines, groups=None):
+        """The test config (one group, orders, unless `groups` says other)
+        followed by `lines` of raw INI text."""
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"),
+                        groups or {"orders": {"handler": '"store"'}})
+        with open(self.cfg, "a") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def refused(self, *extra):
+        """Every command that reads the config refuses it with exit code 2
+        and the same error; returns that error. `status` and `publish` go
+        first: before the config is refused they fail fast (no node), where
+        `node` would start and run."""
+        errors = []
+        for cmd in (["status"], ["publish", "--type", "t", "--payload", "{}"],
+                    ["node"]):
+            r = op.run(op.BINARY, cmd[0], "--config", self.cfg, *cmd[1:],
+                       *extra, timeout=20)
+            self.assertEqual(r.returncode, 2,
+                             f"onceflow {cmd[0]}: {r.stdout}{r.stderr}")
+            errors.append(r.stderr)
+        self.assertEqual(len(set(errors)), 1, errors)
+        return errors[0]
+
+    def test_override_must_name_a_configured_group(self):
+        # Without [groups.orders] in the file, the override would create
+        # a catch-all group with defaults.
+        self.write_config_with([], groups={"a": {"handler": '"store"'}})
+        err = self.refused("--groups.orders.concurrency=4")
+        self.assertIn("bad config: option '--groups.orders.concurrency' names "
+                      "group 'orders', which the config file does not have "
+                      "(its groups: a)", err)
+        self.assertIn("[groups.orders]", err)
+        # A group of the file can be overridden.
+        self.start("--groups.a.concurrency=4")
+        status = op.node_status(op.BINARY, self.cfg)
+        self.assertEqual(status["groups.a.listeners"], 4, status)
+
     def test_example_config_starts_a_node(self):
         example = os.path.join(op.CONFIG_DIR, "single-node.ini")
         http_port = op.free_port()
