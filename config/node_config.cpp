@@ -1,5 +1,6 @@
 #include "config/node_config.hpp"
 
+#include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
 #include <caf/expected.hpp>
 #include <caf/settings.hpp>
@@ -163,6 +164,56 @@ std::string check_known(const caf::settings& content,
   return {};
 }
 
+/// The sections CAF has options for; "global" holds the options that
+/// stand outside any section.
+std::set<std::string> caf_sections(const caf::config_option_set& opts) {
+  std::set<std::string> result;
+  for (auto& opt : opts) {
+    auto category = opt.category();
+    if (category != "global")
+      result.emplace(category.data(), category.size());
+  }
+  return result;
+}
+
+/// Returns an error naming the first section of `content` that is neither
+/// onceflow's nor CAF's, or an option outside any section that is not one
+/// of CAF's global options.
+std::string check_sections(const caf::settings& content,
+                           const caf::config_option_set& caf_options) {
+  auto theirs = caf_sections(caf_options);
+  auto known = [&] {
+    std::string ours;
+    for (auto& kv : known_options())
+      ours += (ours.empty() ? "" : ", ")
+              + (kv.first == "group" ? "groups.<name>" : kv.first);
+    std::string cafs;
+    for (auto& name : theirs)
+      cafs += (cafs.empty() ? "" : ", ") + name;
+    return "(known: " + ours + "; CAF's: " + cafs + ")";
+  };
+  for (auto& [name, value] : content) {
+    auto section = caf::get_if<caf::settings>(&value);
+    if (section == nullptr) {
+      if (caf_options.qualified_name_lookup("global", name) != nullptr)
+        continue;
+      return "option '" + name + "' is outside any section " + known();
+    }
+    if (name == "groups" || theirs.count(name) > 0
+        || (name != "group" && known_options().count(name) > 0))
+      continue;
+    // [a.b] is a section b inside a section a: name it as it was written.
+    auto shown = name;
+    if (!section->empty()
+        && std::all_of(section->begin(), section->end(), [](auto& kv) {
+             return caf::holds_alternative<caf::settings>(kv.second);
+           }))
+      shown += "." + section->begin()->first;
+    return "unknown section [" + shown + "] " + known();
+  }
+  return {};
+}
+
 } // namespace
 
 std::string parse_api_key(const std::string& spec, api_key& out) {
@@ -210,7 +261,11 @@ std::string node_config::effective_store_path() const {
   return data_dir + "/onceflow.db";
 }
 
-std::string read_node_config(const caf::settings& content, node_config& out) {
+std::string read_node_config(const caf::settings& content,
+                             const caf::config_option_set& caf_options,
+                             node_config& out) {
+  if (auto e = check_sections(content, caf_options); !e.empty())
+    return e;
   for (auto& kv : known_options()) {
     if (kv.first == "group")
       continue;

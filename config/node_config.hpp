@@ -107,7 +107,13 @@ struct node_config {
 
 /// Reads a node_config from CAF settings (INI content plus overrides).
 /// Returns an error text naming the offending option, or empty on success.
-std::string read_node_config(const caf::settings& content, node_config& out);
+/// A section must be onceflow's or one that CAF has options for in
+/// `caf_options` (its own options, e.g. [scheduler]); an option outside any
+/// section must be one of CAF's global options. Anything else is a typo
+/// that would leave defaults in place silently, and an error.
+std::string read_node_config(const caf::settings& content,
+                             const caf::config_option_set& caf_options,
+                             node_config& out);
 
 /// Puts command-line overrides (`--section.option=VALUE` as key and value
 /// text) into `content`, which holds the config file's settings. A value

@@ -113,6 +113,11 @@ struct app_config : caf::actor_system_config {
     // or --scheduler.max-threads override it.
     set("scheduler.max-threads", 2);
   }
+
+  /// CAF's options: the sections of the config file that are CAF's.
+  const caf::config_option_set& caf_options() const {
+    return custom_options_;
+  }
 };
 
 /// Loads the INI file and the overrides into `cfg` and reads our options.
@@ -132,7 +137,8 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }
-  if (auto err = read_node_config(cfg.content, ncfg); !err.empty()) {
+  if (auto err = read_node_config(cfg.content, cfg.caf_options(), ncfg);
+      !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }

@@ -287,6 +287,35 @@ class NodeProcessTest(unittest.TestCase):
         self.assertEqual(len(set(errors)), 1, errors)
         return errors[0]
 
+    def test_unknown_sections_are_refused(self):
+        known = ("(known: events, groups.<name>, http, janitor, node, "
+                 "priorities, rate-limits, redis, store; CAF's: logger, "
+                 "middleman, opencl, openssl, scheduler, stream, "
+                 "work-stealing)")
+        # A misspelled [http] would leave the API without its keys.
+        self.write_config_with(["[htpp]",
+                                'api-keys=["ops:s3cret-k3y:admin"]'])
+        err = self.refused()
+        self.assertIn("bad config: unknown section [htpp] " + known, err)
+        self.assertNotIn("s3cret-k3y", err)
+        # A misspelled [store] would run on SQLite instead of Redis.
+        self.write_config_with(["[stor]", 'backend="redis"'])
+        self.assertIn("unknown section [stor] " + known, self.refused())
+        # A misspelled [groups.a] would drop the group.
+        self.write_config_with(["[grups.a]", 'handler="store"'])
+        self.assertIn("unknown section [grups.a] " + known, self.refused())
+        # On the command line too.
+        self.write_config_with([])
+        self.assertIn("unknown section [htpp] " + known,
+                      self.refused("--htpp.port=0"))
+        # An option before the first section is read by no one either.
+        with open(self.cfg) as f:
+            text = f.read()
+        with open(self.cfg, "w") as f:
+            f.write("port=4711\n" + text)
+        self.assertIn("bad config: option 'port' is outside any section",
+                      self.refused())
+
     def test_override_must_name_a_configured_group(self):
         # Without [groups.orders] in the file, the override would create
         # a catch-all group with defaults.
@@ -300,6 +329,15 @@ class NodeProcessTest(unittest.TestCase):
         self.start("--groups.a.concurrency=4")
         status = op.node_status(op.BINARY, self.cfg)
         self.assertEqual(status["groups.a.listeners"], 4, status)
+
+    def test_caf_sections_are_accepted(self):
+        # CAF's own sections stay valid (write_config has [scheduler]).
+        self.write_config_with(["[middleman]", "heartbeat-interval=0s",
+                                "[logger]", "console='none'",
+                                "[work-stealing]", "moderate-poll-attempts=500",
+                                "[stream]", "max-batch-delay=5ms"])
+        node = self.start()
+        self.assertEqual(node.terminate(), 0)
 
     def test_example_config_starts_a_node(self):
         example = os.path.join(op.CONFIG_DIR, "single-node.ini")
