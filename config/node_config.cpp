@@ -1,14 +1,19 @@
 #include "config/node_config.hpp"
 
+#include <caf/atom.hpp>
 #include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/message.hpp>
+#include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <istream>
 #include <limits>
 #include <map>
 #include <set>
@@ -447,6 +452,56 @@ apply_overrides(caf::settings& content,
     caf::put(content, key, std::move(value));
   }
   return {};
+}
+
+namespace {
+
+/// Whether `line` holds a '#' outside quotes (a comment as other INI
+/// dialects write it).
+bool has_hash_comment(const std::string& line) {
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    auto ch = line[i];
+    if (quote != 0) {
+      if (ch == '\\')
+        ++i;
+      else if (ch == quote)
+        quote = 0;
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '#') {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+std::string describe_parse_error(const caf::error& err, std::istream& ini) {
+  auto caf_text = caf::to_string(err);
+  // CAF's INI parser stops at a '#' with "trailing character".
+  if (err.category() != caf::atom("parser")
+      || err.code() != static_cast<uint8_t>(caf::pec::trailing_character))
+    return caf_text;
+  // CAF 0.17.6 tells where it stopped as {"line" = L, "column" = C}; without
+  // a line, the first '#' of the file is the one.
+  int64_t line = 0;
+  auto& ctx = err.context();
+  if (ctx.match_elements<caf::settings>())
+    if (auto l = caf::get_if<int64_t>(&ctx.get_as<caf::settings>(0), "line"))
+      line = *l;
+  std::string text;
+  for (int64_t n = 1; std::getline(ini, text); ++n) {
+    if (line != 0 && n != line)
+      continue;
+    if (has_hash_comment(text))
+      return "line " + std::to_string(n)
+             + ": INI comments start with ';', not '#'";
+    if (line != 0)
+      break;
+  }
+  return caf_text;
 }
 
 std::vector<std::string> warnings(const node_config& cfg) {

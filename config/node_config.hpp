@@ -8,6 +8,7 @@
 #include <caf/fwd.hpp>
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <utility>
@@ -124,6 +125,11 @@ std::string read_node_config(const caf::settings& content,
 std::string
 apply_overrides(caf::settings& content,
                 const std::vector<std::pair<std::string, std::string>>& xs);
+
+/// The text for an error of CAF's INI parser, `err`, on the file `ini`:
+/// names the line of a `#` comment (CAF's INI takes only `;`), else CAF's
+/// own rendering of `err`.
+std::string describe_parse_error(const caf::error& err, std::istream& ini);
 
 /// Settings that work but are probably wrong (logged at start-up).
 std::vector<std::string> warnings(const node_config& cfg);

@@ -129,8 +129,9 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
   }
   std::vector<std::string> caf_args = args.caf_args;
   if (auto err = cfg.parse(caf_args, args.config_file.c_str())) {
+    std::ifstream ini{args.config_file};
     std::cerr << "onceflow: cannot read config file '" << args.config_file
-              << "': " << caf::to_string(err) << "\n";
+              << "': " << describe_parse_error(err, ini) << "\n";
     return 2;
   }
   if (auto err = apply_overrides(cfg.content, args.overrides); !err.empty()) {

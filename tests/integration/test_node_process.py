@@ -330,6 +330,22 @@ class NodeProcessTest(unittest.TestCase):
         status = op.node_status(op.BINARY, self.cfg)
         self.assertEqual(status["groups.a.listeners"], 4, status)
 
+    def test_hash_comment_names_the_line(self):
+        self.write_config_with(["# the webhook group is added later",
+                                "[groups.audit]", 'handler="log"'])
+        with open(self.cfg) as f:
+            line = f.read().splitlines().index(
+                "# the webhook group is added later") + 1
+        err = self.refused()
+        self.assertIn(f"cannot read config file '{self.cfg}': line {line}: "
+                      "INI comments start with ';', not '#'", err)
+        # After a value, too.
+        self.write_config_with(["[janitor]", "interval=1s # or 500ms"])
+        with open(self.cfg) as f:
+            line = len(f.read().splitlines())
+        self.assertIn(f"line {line}: INI comments start with ';', not '#'",
+                      self.refused())
+
     def test_caf_sections_are_accepted(self):
         # CAF's own sections stay valid (write_config has [scheduler]).
         self.write_config_with(["[middleman]", "heartbeat-interval=0s",

@@ -1,13 +1,14 @@
 // Unit tests for config/node_config.hpp: reading the config file's
 // settings (unknown sections, options outside any section, CAF's own
-// sections) and command-line overrides (never a group the file does not
-// have). The settings come from CAF's own INI parser and option set, as in
-// `onceflow`.
+// sections), command-line overrides (never a group the file does not
+// have) and the text of INI parse errors ('#' comments). The settings come
+// from CAF's own INI parser and option set, as in `onceflow`.
 #include "config/node_config.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
+#include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -60,6 +61,18 @@ read(const std::string& ini,
     return err;
   node_config out;
   return read_node_config(content, cfg.caf_options(), out);
+}
+
+/// describe_parse_error's text for `ini`, which CAF must refuse.
+std::string parse_error(const std::string& ini) {
+  caf_config cfg;
+  std::istringstream in{ini};
+  caf::settings content;
+  auto err = caf::actor_system_config::parse_config(in, cfg.caf_options(),
+                                                    content);
+  BOOST_REQUIRE_MESSAGE(err, "CAF parsed: " << ini);
+  std::istringstream again{ini};
+  return describe_parse_error(err, again);
 }
 
 } // namespace
@@ -162,6 +175,38 @@ BOOST_AUTO_TEST_CASE(an_override_never_adds_a_group) {
                       "config file does not have (its groups: a)",
                       0)
              == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_config_parse_errors)
+
+BOOST_AUTO_TEST_CASE(a_hash_comment_names_its_line) {
+  const std::string says = ": INI comments start with ';', not '#'";
+  BOOST_TEST(parse_error("# onceflow\n[node]\nname=\"n\"\n")
+             == "line 1" + says);
+  BOOST_TEST(parse_error("[node]\nname=\"n\"\n  # later\nport=1\n")
+             == "line 3" + says);
+  BOOST_TEST(parse_error("[groups.a]\nhandler=\"log\"\n# b\n")
+             == "line 3" + says);
+  BOOST_TEST(parse_error("[node]\nport=1 # the default\n") == "line 2" + says);
+  // A '#' inside a string is text: the parser stops elsewhere.
+  auto other = parse_error("[node]\nname=\"a#b\" ]\n");
+  BOOST_TEST(other.find("INI comments") == std::string::npos);
+  BOOST_TEST(other.find("parser_error(trailing_character") == 0u, other);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_line_the_first_hash_comment_is_named) {
+  std::istringstream ini{"[node]\nname=\"#\"\n# here\n"};
+  BOOST_TEST(
+    describe_parse_error(caf::make_error(caf::pec::trailing_character), ini)
+    == "line 3: INI comments start with ';', not '#'");
+}
+
+BOOST_AUTO_TEST_CASE(other_errors_keep_cafs_text) {
+  auto err = parse_error("[node]\nport=\n");
+  BOOST_TEST(err.find("parser_error(") == 0u);
+  BOOST_TEST(err.find("INI comments") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
