@@ -1,12 +1,19 @@
 #include "config/node_config.hpp"
 
+#include <caf/atom.hpp>
+#include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/message.hpp>
+#include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <istream>
 #include <limits>
 #include <map>
 #include <set>
@@ -162,6 +169,56 @@ std::string check_known(const caf::settings& content,
   return {};
 }
 
+/// The sections CAF has options for; "global" holds the options that
+/// stand outside any section.
+std::set<std::string> caf_sections(const caf::config_option_set& opts) {
+  std::set<std::string> result;
+  for (auto& opt : opts) {
+    auto category = opt.category();
+    if (category != "global")
+      result.emplace(category.data(), category.size());
+  }
+  return result;
+}
+
+/// Returns an error naming the first section of `content` that is neither
+/// onceflow's nor CAF's, or an option outside any section that is not one
+/// of CAF's global options.
+std::string check_sections(const caf::settings& content,
+                           const caf::config_option_set& caf_options) {
+  auto theirs = caf_sections(caf_options);
+  auto known = [&] {
+    std::string ours;
+    for (auto& kv : known_options())
+      ours += (ours.empty() ? "" : ", ")
+              + (kv.first == "group" ? "groups.<name>" : kv.first);
+    std::string cafs;
+    for (auto& name : theirs)
+      cafs += (cafs.empty() ? "" : ", ") + name;
+    return "(known: " + ours + "; CAF's: " + cafs + ")";
+  };
+  for (auto& [name, value] : content) {
+    auto section = caf::get_if<caf::settings>(&value);
+    if (section == nullptr) {
+      if (caf_options.qualified_name_lookup("global", name) != nullptr)
+        continue;
+      return "option '" + name + "' is outside any section " + known();
+    }
+    if (name == "groups" || theirs.count(name) > 0
+        || (name != "group" && known_options().count(name) > 0))
+      continue;
+    // [a.b] is a section b inside a section a: name it as it was written.
+    auto shown = name;
+    if (!section->empty()
+        && std::all_of(section->begin(), section->end(), [](auto& kv) {
+             return caf::holds_alternative<caf::settings>(kv.second);
+           }))
+      shown += "." + section->begin()->first;
+    return "unknown section [" + shown + "] " + known();
+  }
+  return {};
+}
+
 } // namespace
 
 std::string parse_api_key(const std::string& spec, api_key& out) {
@@ -209,7 +266,11 @@ std::string node_config::effective_store_path() const {
   return data_dir + "/onceflow.db";
 }
 
-std::string read_node_config(const caf::settings& content, node_config& out) {
+std::string read_node_config(const caf::settings& content,
+                             const caf::config_option_set& caf_options,
+                             node_config& out) {
+  if (auto e = check_sections(content, caf_options); !e.empty())
+    return e;
   for (auto& kv : known_options()) {
     if (kv.first == "group")
       continue;
@@ -355,6 +416,92 @@ std::string read_node_config(const caf::settings& content, node_config& out) {
     }
   }
   return err;
+}
+
+std::string
+apply_overrides(caf::settings& content,
+                const std::vector<std::pair<std::string, std::string>>& xs) {
+  for (auto& [key, text] : xs) {
+    if (key.rfind("groups.", 0) == 0) {
+      // Groups come from the file only: defaults for a group that is not
+      // there would handle every event type (subscriptions ["*"]).
+      auto name = key.substr(7, key.find('.', 7) - 7);
+      auto i = content.find("groups");
+      auto groups = i != content.end() ? caf::get_if<caf::settings>(&i->second)
+                                       : nullptr;
+      auto is_group = [](const caf::config_value& x) {
+        return caf::holds_alternative<caf::settings>(x);
+      };
+      if (groups == nullptr || groups->count(name) == 0
+          || !is_group(groups->find(name)->second)) {
+        std::string have;
+        if (groups != nullptr)
+          for (auto& kv : *groups)
+            if (is_group(kv.second))
+              have += (have.empty() ? "" : ", ") + kv.first;
+        return "option '--" + key + "' names group '" + name
+               + "', which the config file does not have (its groups: "
+               + (have.empty() ? "none" : have)
+               + "); an override cannot add a group: add a [groups." + name
+               + "] section to the file";
+      }
+    }
+    auto parsed = caf::config_value::parse(text);
+    caf::config_value value = parsed ? std::move(*parsed)
+                                     : caf::config_value{text};
+    caf::put(content, key, std::move(value));
+  }
+  return {};
+}
+
+namespace {
+
+/// Whether `line` holds a '#' outside quotes (a comment as other INI
+/// dialects write it).
+bool has_hash_comment(const std::string& line) {
+  char quote = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    auto ch = line[i];
+    if (quote != 0) {
+      if (ch == '\\')
+        ++i;
+      else if (ch == quote)
+        quote = 0;
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '#') {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+std::string describe_parse_error(const caf::error& err, std::istream& ini) {
+  auto caf_text = caf::to_string(err);
+  // CAF's INI parser stops at a '#' with "trailing character".
+  if (err.category() != caf::atom("parser")
+      || err.code() != static_cast<uint8_t>(caf::pec::trailing_character))
+    return caf_text;
+  // CAF 0.17.6 tells where it stopped as {"line" = L, "column" = C}; without
+  // a line, the first '#' of the file is the one.
+  int64_t line = 0;
+  auto& ctx = err.context();
+  if (ctx.match_elements<caf::settings>())
+    if (auto l = caf::get_if<int64_t>(&ctx.get_as<caf::settings>(0), "line"))
+      line = *l;
+  std::string text;
+  for (int64_t n = 1; std::getline(ini, text); ++n) {
+    if (line != 0 && n != line)
+      continue;
+    if (has_hash_comment(text))
+      return "line " + std::to_string(n)
+             + ": INI comments start with ';', not '#'";
+    if (line != 0)
+      break;
+  }
+  return caf_text;
 }
 
 std::vector<std::string> warnings(const node_config& cfg) {

@@ -8,6 +8,7 @@
 #include <caf/fwd.hpp>
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <utility>
@@ -107,7 +108,28 @@ struct node_config {
 
 /// Reads a node_config from CAF settings (INI content plus overrides).
 /// Returns an error text naming the offending option, or empty on success.
-std::string read_node_config(const caf::settings& content, node_config& out);
+/// A section must be onceflow's or one that CAF has options for in
+/// `caf_options` (its own options, e.g. [scheduler]); an option outside any
+/// section must be one of CAF's global options. Anything else is a typo
+/// that would leave defaults in place silently, and an error.
+std::string read_node_config(const caf::settings& content,
+                             const caf::config_option_set& caf_options,
+                             node_config& out);
+
+/// Puts command-line overrides (`--section.option=VALUE` as key and value
+/// text) into `content`, which holds the config file's settings. A value
+/// that does not parse as a CAF config value is a string. An override may
+/// change a group's options but never creates a group: one naming a group
+/// without a [groups.<name>] section in `content` is refused. Returns an
+/// error text naming the override, or empty on success.
+std::string
+apply_overrides(caf::settings& content,
+                const std::vector<std::pair<std::string, std::string>>& xs);
+
+/// The text for an error of CAF's INI parser, `err`, on the file `ini`:
+/// names the line of a `#` comment (CAF's INI takes only `;`), else CAF's
+/// own rendering of `err`.
+std::string describe_parse_error(const caf::error& err, std::istream& ini);
 
 /// Settings that work but are probably wrong (logged at start-up).
 std::vector<std::string> warnings(const node_config& cfg);

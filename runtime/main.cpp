@@ -113,6 +113,11 @@ struct app_config : caf::actor_system_config {
     // or --scheduler.max-threads override it.
     set("scheduler.max-threads", 2);
   }
+
+  /// CAF's options: the sections of the config file that are CAF's.
+  const caf::config_option_set& caf_options() const {
+    return custom_options_;
+  }
 };
 
 /// Loads the INI file and the overrides into `cfg` and reads our options.
@@ -124,17 +129,17 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
   }
   std::vector<std::string> caf_args = args.caf_args;
   if (auto err = cfg.parse(caf_args, args.config_file.c_str())) {
+    std::ifstream ini{args.config_file};
     std::cerr << "onceflow: cannot read config file '" << args.config_file
-              << "': " << caf::to_string(err) << "\n";
+              << "': " << describe_parse_error(err, ini) << "\n";
     return 2;
   }
-  for (auto& [key, text] : args.overrides) {
-    auto parsed = caf::config_value::parse(text);
-    caf::config_value value = parsed ? std::move(*parsed)
-                                     : caf::config_value{text};
-    caf::put(cfg.content, key, std::move(value));
+  if (auto err = apply_overrides(cfg.content, args.overrides); !err.empty()) {
+    std::cerr << "onceflow: bad config: " << err << "\n";
+    return 2;
   }
-  if (auto err = read_node_config(cfg.content, ncfg); !err.empty()) {
+  if (auto err = read_node_config(cfg.content, cfg.caf_options(), ncfg);
+      !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }

@@ -283,6 +283,98 @@ class NodeProcessTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("does not exist", r.stderr)
 
+    def write_config_with(self, lines, groups=None):
+        """The test config (one group, orders, unless `groups` says other)
+        followed by `lines` of raw INI text."""
+        op.write_config(self.cfg, self.port, os.path.join(self.dir, "data"),
+                        groups or {"orders": {"handler": '"store"'}})
+        with open(self.cfg, "a") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def refused(self, *extra):
+        """Every command that reads the config refuses it with exit code 2
+        and the same error; returns that error. `status` and `publish` go
+        first: before the config is refused they fail fast (no node), where
+        `node` would start and run."""
+        errors = []
+        for cmd in (["status"], ["publish", "--type", "t", "--payload", "{}"],
+                    ["node"]):
+            r = op.run(op.BINARY, cmd[0], "--config", self.cfg, *cmd[1:],
+                       *extra, timeout=20)
+            self.assertEqual(r.returncode, 2,
+                             f"onceflow {cmd[0]}: {r.stdout}{r.stderr}")
+            errors.append(r.stderr)
+        self.assertEqual(len(set(errors)), 1, errors)
+        return errors[0]
+
+    def test_unknown_sections_are_refused(self):
+        known = ("(known: events, groups.<name>, http, janitor, node, "
+                 "priorities, rate-limits, redis, store; CAF's: logger, "
+                 "middleman, opencl, openssl, scheduler, stream, "
+                 "work-stealing)")
+        # A misspelled [http] would leave the API without its keys.
+        self.write_config_with(["[htpp]",
+                                'api-keys=["ops:s3cret-k3y:admin"]'])
+        err = self.refused()
+        self.assertIn("bad config: unknown section [htpp] " + known, err)
+        self.assertNotIn("s3cret-k3y", err)
+        # A misspelled [store] would run on SQLite instead of Redis.
+        self.write_config_with(["[stor]", 'backend="redis"'])
+        self.assertIn("unknown section [stor] " + known, self.refused())
+        # A misspelled [groups.a] would drop the group.
+        self.write_config_with(["[grups.a]", 'handler="store"'])
+        self.assertIn("unknown section [grups.a] " + known, self.refused())
+        # On the command line too.
+        self.write_config_with([])
+        self.assertIn("unknown section [htpp] " + known,
+                      self.refused("--htpp.port=0"))
+        # An option before the first section is read by no one either.
+        with open(self.cfg) as f:
+            text = f.read()
+        with open(self.cfg, "w") as f:
+            f.write("port=4711\n" + text)
+        self.assertIn("bad config: option 'port' is outside any section",
+                      self.refused())
+
+    def test_override_must_name_a_configured_group(self):
+        # Without [groups.orders] in the file, the override would create
+        # a catch-all group with defaults.
+        self.write_config_with([], groups={"a": {"handler": '"store"'}})
+        err = self.refused("--groups.orders.concurrency=4")
+        self.assertIn("bad config: option '--groups.orders.concurrency' names "
+                      "group 'orders', which the config file does not have "
+                      "(its groups: a)", err)
+        self.assertIn("[groups.orders]", err)
+        # A group of the file can be overridden.
+        self.start("--groups.a.concurrency=4")
+        status = op.node_status(op.BINARY, self.cfg)
+        self.assertEqual(status["groups.a.listeners"], 4, status)
+
+    def test_hash_comment_names_the_line(self):
+        self.write_config_with(["# the webhook group is added later",
+                                "[groups.audit]", 'handler="log"'])
+        with open(self.cfg) as f:
+            line = f.read().splitlines().index(
+                "# the webhook group is added later") + 1
+        err = self.refused()
+        self.assertIn(f"cannot read config file '{self.cfg}': line {line}: "
+                      "INI comments start with ';', not '#'", err)
+        # After a value, too.
+        self.write_config_with(["[janitor]", "interval=1s # or 500ms"])
+        with open(self.cfg) as f:
+            line = len(f.read().splitlines())
+        self.assertIn(f"line {line}: INI comments start with ';', not '#'",
+                      self.refused())
+
+    def test_caf_sections_are_accepted(self):
+        # CAF's own sections stay valid (write_config has [scheduler]).
+        self.write_config_with(["[middleman]", "heartbeat-interval=0s",
+                                "[logger]", "console='none'",
+                                "[work-stealing]", "moderate-poll-attempts=500",
+                                "[stream]", "max-batch-delay=5ms"])
+        node = self.start()
+        self.assertEqual(node.terminate(), 0)
+
     def test_example_config_starts_a_node(self):
         example = os.path.join(op.CONFIG_DIR, "single-node.ini")
         http_port = op.free_port()
