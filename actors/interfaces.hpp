@@ -165,6 +165,23 @@ using dead_letter_queue_actor = caf::typed_actor<
   /// Counters.
   status_handler>;
 
+/// The node's CAF endpoint: the one actor the node publishes on its CAF
+/// port ([node] host/port), for `onceflow publish` / `onceflow status` and
+/// C++ clients. Every call carries an API key (first argument, "" for
+/// none), checked like the HTTP API's bearer key: with `[http] api-keys`
+/// set, a call without a key fails with ec::unauthorized and a key without
+/// the call's role with ec::forbidden. Nothing else of the node is reachable
+/// through it (no pause, drain or store call).
+using endpoint_actor = caf::typed_actor<
+  /// (key, events): ingest, role publish; per-event results once durable.
+  caf::replies_to<atom::ingest, std::string,
+                  std::vector<event>>::with<std::vector<append_result>>,
+  /// (key, event id): per-group status of an event, role read.
+  caf::replies_to<atom::query, std::string,
+                  std::string>::with<std::vector<group_status>>,
+  /// (key): the broadcaster's counters, role read.
+  caf::replies_to<atom::status, std::string>::with<caf::settings>>;
+
 /// The HTTP API's bridge into the actor system (node-local): HTTP threads
 /// queue work and wake it; it batches single-event submissions into one
 /// `ingest` and runs the other calls.
@@ -177,4 +194,5 @@ using http_gateway_actor = caf::typed_actor<
 // Handles that travel in messages need type IDs as well.
 CAF_BEGIN_TYPE_ID_BLOCK(onceflow_handles, caf::first_custom_type_id + 200)
 CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::broadcaster_actor))
+CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::endpoint_actor))
 CAF_END_TYPE_ID_BLOCK(onceflow_handles)

@@ -27,6 +27,10 @@ const char* to_string(ec x) {
       return "store_unknown_group";
     case ec::store_generation_changed:
       return "store_generation_changed";
+    case ec::unauthorized:
+      return "unauthorized";
+    case ec::forbidden:
+      return "forbidden";
   }
   return "unknown";
 }

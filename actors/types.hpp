@@ -50,6 +50,10 @@ enum class ec : uint8_t {
   /// The store's data was replaced (Redis lost it; seqs start over): every
   /// seq held from before names nothing or another event. A store failure.
   store_generation_changed = 9,
+  /// The call carries no API key, or one the node does not know.
+  unauthorized = 10,
+  /// The call's API key lacks the role the call needs.
+  forbidden = 11,
 };
 
 const char* to_string(ec x);

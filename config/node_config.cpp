@@ -141,6 +141,7 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"http",
      {"enabled", "host", "port", "max-body-bytes", "max-batch", "threads",
       "api-keys", "api-keys-file"}},
+    {"client", {"api-key"}},
     {"group",
      {"handler",    "concurrency",  "subscriptions",  "batch-size",
       "batch-wait", "lease-ttl",    "retry-base",     "retry-factor",
@@ -350,6 +351,7 @@ std::string read_node_config(const caf::settings& content,
   std::vector<std::string> keys;
   r.strings("http.api-keys", keys);
   r.str("http.api-keys-file", out.http.keys_file);
+  r.str("client.api-key", out.client_api_key);
   for (auto& spec : keys) {
     api_key k;
     if (auto e = parse_api_key(spec, k); !e.empty()) {
@@ -522,6 +524,19 @@ std::vector<std::string> warnings(const node_config& cfg) {
                        + std::to_string(g.options.latency * g.batch_size)
                        + " ms): batches outlive their leases and events end "
                          "up as crash_loop");
+  auto loopback = [](const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  };
+  auto where = cfg.host + ":" + std::to_string(cfg.port);
+  if (!loopback(cfg.host) && cfg.http.keys.empty())
+    result.push_back("node.host: the CAF endpoint on " + where
+                     + " takes events from anyone who reaches it: set [http] "
+                       "api-keys (they protect this port too) or bind it to "
+                       "127.0.0.1");
+  if (!loopback(cfg.host) && !cfg.http.keys.empty())
+    result.push_back("node.host: API keys reach the CAF endpoint on " + where
+                     + " unencrypted: keep the port on a private network or "
+                       "tunnel it (docs/operations.md)");
   return result;
 }
 

@@ -101,6 +101,9 @@ struct node_config {
   std::vector<group_config> groups;
   /// [http]
   http_config http;
+  /// [client] api-key: the key `onceflow publish` and `onceflow status`
+  /// present to the node's CAF endpoint (or --api-key).
+  std::string client_api_key;
 
   /// The SQLite path in effect.
   std::string effective_store_path() const;

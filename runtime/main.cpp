@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 using namespace onceflow;
@@ -31,6 +32,10 @@ constexpr const char* usage = R"(usage:
   onceflow publish --config FILE --type T --payload JSON [--id ID] [--priority P]
   onceflow publish --config FILE --file events.jsonl
   onceflow status  --config FILE [--id ID]
+
+publish and status talk to the node's CAF endpoint ([node] host/port);
+when the node has API keys, give one with --api-key KEY (or [client]
+api-key in the config file): publish needs the publish role, status read.
 
 Options from the config file can be overridden on the command line, e.g.
 --node.port=4711 or --groups.orders.concurrency=4. CAF's own options
@@ -48,6 +53,8 @@ struct cli {
   /// publish / status arguments.
   std::string type, payload, id, prio, file;
   bool has_payload = false;
+  /// --api-key: presented to the node's CAF endpoint.
+  std::optional<std::string> api_key;
 };
 
 bool is_caf_option(const std::string& key) {
@@ -93,6 +100,8 @@ std::string parse_cli(int argc, char** argv, cli& out) {
       out.prio = value;
     else if (key == "file")
       out.file = value;
+    else if (key == "api-key")
+      out.api_key = value;
     else if (is_caf_option(key))
       out.caf_args.push_back("--" + key + "=" + value);
     else if (key.find('.') != std::string::npos)
@@ -239,8 +248,8 @@ int run_node(const cli& args) {
     handlers.reset();
   };
   st.reset();
-  auto port = sys.middleman().publish(n.broadcaster, ncfg.port,
-                                      ncfg.host.c_str(), true);
+  auto port = sys.middleman().publish(n.endpoint, ncfg.port, ncfg.host.c_str(),
+                                      true);
   if (!port) {
     std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
               << ": " << sys.render(port.error()) << "\n";
@@ -254,7 +263,7 @@ int run_node(const cli& args) {
   if (ncfg.http.enabled) {
     srv = start_http(sys, ncfg, n, gw);
     if (!srv) {
-      sys.middleman().unpublish(n.broadcaster, *port);
+      sys.middleman().unpublish(n.endpoint, *port);
       stop_all();
       return 1;
     }
@@ -313,7 +322,7 @@ int run_node(const cli& args) {
   }
   // The HTTP API answered 503 during the drain; now it closes.
   stop_http(sys, gw, srv);
-  sys.middleman().unpublish(n.broadcaster, *port);
+  sys.middleman().unpublish(n.endpoint, *port);
   stop_all();
   spdlog::info("node {} stopped ({})", ncfg.name,
                drained ? "drained" : "drain timed out");
@@ -361,12 +370,11 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
   return result;
 }
 
-/// Connects to a node's broadcaster; prints why not and returns nothing on
+/// Connects to a node's CAF endpoint; prints why not and returns nothing on
 /// failure.
-caf::optional<broadcaster_actor> connect_node(caf::actor_system& sys,
-                                              const node_config& ncfg) {
-  auto b = sys.middleman().remote_actor<broadcaster_actor>(ncfg.host,
-                                                           ncfg.port);
+caf::optional<endpoint_actor> connect_node(caf::actor_system& sys,
+                                           const node_config& ncfg) {
+  auto b = sys.middleman().remote_actor<endpoint_actor>(ncfg.host, ncfg.port);
   if (!b) {
     std::cout << "error: cannot reach node at " << ncfg.host << ":" << ncfg.port
               << ": " << sys.render(b.error()) << "\n";
@@ -393,14 +401,17 @@ int run_publish(const cli& args) {
   auto b = connect_node(sys, ncfg);
   if (!b)
     return 1;
+  auto key = args.api_key.value_or(ncfg.client_api_key);
   caf::scoped_actor self{sys};
   size_t batch_size = std::min<size_t>(1000, ncfg.max_ingest_batch);
-  for (size_t first = 0; first < events.size(); first += batch_size) {
+  bool refused = false;
+  for (size_t first = 0; !refused && first < events.size();
+       first += batch_size) {
     auto last = std::min(events.size(), first + batch_size);
     std::vector<event> batch(events.begin() + first, events.begin() + last);
     bool done = false;
     for (int attempt = 0; !done && attempt < 100; ++attempt) {
-      self->request(*b, std::chrono::seconds(60), atom::ingest_v, batch)
+      self->request(*b, std::chrono::seconds(60), atom::ingest_v, key, batch)
         .receive(
           [&](std::vector<append_result>& rs) {
             for (auto& r : rs) {
@@ -418,6 +429,15 @@ int run_publish(const cli& args) {
               std::this_thread::sleep_for(std::chrono::milliseconds(100));
               return;
             }
+            if (err.category() == caf::atom("onceflow")
+                && (static_cast<ec>(err.code()) == ec::unauthorized
+                    || static_cast<ec>(err.code()) == ec::forbidden)) {
+              // The same answer for every batch: say it once and stop.
+              std::cout << "error: " << render(err) << "\n";
+              refused = true;
+              done = true;
+              return;
+            }
             for (auto& ev : batch)
               std::cout << ev.id << " error: " << render(err) << "\n";
             had_errors = true;
@@ -431,7 +451,7 @@ int run_publish(const cli& args) {
     }
   }
   std::cout.flush();
-  return had_errors ? 1 : 0;
+  return had_errors || refused ? 1 : 0;
 }
 
 void print_settings(const caf::settings& xs, const std::string& prefix) {
@@ -453,6 +473,7 @@ int run_status(const cli& args) {
   auto b = connect_node(sys, ncfg);
   if (!b)
     return 1;
+  auto key = args.api_key.value_or(ncfg.client_api_key);
   caf::scoped_actor self{sys};
   int rc = 0;
   auto on_error = [&](caf::error& err) {
@@ -460,7 +481,7 @@ int run_status(const cli& args) {
     rc = 1;
   };
   if (!args.id.empty()) {
-    self->request(*b, std::chrono::seconds(10), atom::query_v, args.id)
+    self->request(*b, std::chrono::seconds(10), atom::query_v, key, args.id)
       .receive(
         [&](std::vector<group_status>& xs) {
           if (xs.empty())
@@ -472,7 +493,7 @@ int run_status(const cli& args) {
         on_error);
     return rc;
   }
-  self->request(*b, std::chrono::seconds(10), atom::status_v)
+  self->request(*b, std::chrono::seconds(10), atom::status_v, key)
     .receive([&](caf::settings& xs) { print_settings(xs, ""); }, on_error);
   return rc;
 }

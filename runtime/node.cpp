@@ -3,6 +3,7 @@
 #include "actors/broadcaster.hpp"
 #include "actors/dead_letter_queue.hpp"
 #include "actors/deduplicator.hpp"
+#include "actors/node_endpoint.hpp"
 #include "actors/node_metrics.hpp"
 #include "actors/retry_timer.hpp"
 #include "actors/store_actor.hpp"
@@ -122,11 +123,13 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     bc.handlers = handlers;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);
   caf::anon_send(n.retry_timer, atom::join_v, n.broadcaster);
+  n.endpoint = spawn_node_endpoint(sys, n.broadcaster, cfg.http.keys);
   return n;
 }
 
 void stop_node(caf::actor_system&, const node_actors& n) {
   auto reason = caf::exit_reason::user_shutdown;
+  caf::anon_send_exit(n.endpoint, reason);
   caf::anon_send_exit(n.broadcaster, reason);
   caf::anon_send_exit(n.dedup, reason);
   caf::anon_send_exit(n.dlq, reason);

@@ -22,6 +22,8 @@ struct node_actors {
   dead_letter_queue_actor dlq;
   deduplicator_actor dedup;
   broadcaster_actor broadcaster;
+  /// What the node publishes on its CAF port (API keys checked).
+  endpoint_actor endpoint;
   /// Counters and histograms for GET /metrics.
   std::shared_ptr<metrics_registry> metrics;
 };

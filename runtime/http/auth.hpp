@@ -23,10 +23,6 @@ enum class access : uint8_t {
 /// The role's name as in `api-keys` ("open" for open routes).
 const char* role_name(access x);
 
-/// True if `a` and `b` are equal, in a time that does not tell where the
-/// first difference is.
-bool constant_time_equal(const std::string& a, const std::string& b);
-
 /// Checks the bearer key of an `Authorization` header value for `needs`:
 /// nothing when the call may go on, else the 401 or 403 answer. With no
 /// keys configured every call may go on.

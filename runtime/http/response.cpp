@@ -49,6 +49,10 @@ response from_error(const caf::error& err) {
         return error_body(400, text);
       case ec::unknown_group:
         return error_body(404, text);
+      case ec::unauthorized:
+        return error_body(401, text);
+      case ec::forbidden:
+        return error_body(403, text);
       default:
         return error_body(500, text);
     }

@@ -31,7 +31,7 @@ struct caf_config : caf::actor_system_config {
 };
 
 const std::string known
-  = "(known: events, groups.<name>, http, janitor, node, priorities, "
+  = "(known: client, events, groups.<name>, http, janitor, node, priorities, "
     "rate-limits, redis, store; CAF's: logger, middleman, opencl, openssl, "
     "scheduler, stream, work-stealing)";
 
