@@ -1,5 +1,7 @@
 #include "config/node_config.hpp"
 
+#include "config/settings_reader.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/config_option_set.hpp>
 #include <caf/config_value.hpp>
@@ -22,104 +24,7 @@ namespace onceflow {
 
 namespace {
 
-/// Reads typed values from settings, recording the first error with the
-/// option's full name. Wrong types are errors, never silently ignored.
-class reader {
-public:
-  reader(const caf::settings& root, std::string& err) : root_(root), err_(err) {
-    // nop
-  }
-
-  const caf::config_value* find(const std::string& path) {
-    return caf::get_if(&root_, path);
-  }
-
-  void str(const std::string& path, std::string& out) {
-    if (auto v = find(path)) {
-      if (auto s = caf::get_if<std::string>(v))
-        out = *s;
-      else if (auto a = caf::get_if<caf::atom_value>(v))
-        out = caf::to_string(*a);
-      else
-        fail(path, "must be a string");
-    }
-  }
-
-  template <class T>
-  void integer(const std::string& path, T& out, int64_t min, int64_t max) {
-    if (auto v = find(path)) {
-      auto i = caf::get_if<int64_t>(v);
-      if (!i)
-        return fail(path, "must be an integer");
-      if (*i < min || *i > max)
-        return fail(path, "must be between " + std::to_string(min) + " and "
-                            + std::to_string(max));
-      out = static_cast<T>(*i);
-    }
-  }
-
-  void real(const std::string& path, double& out, double min) {
-    if (auto v = find(path)) {
-      double x;
-      if (auto d = caf::get_if<double>(v))
-        x = *d;
-      else if (auto i = caf::get_if<int64_t>(v))
-        x = static_cast<double>(*i);
-      else
-        return fail(path, "must be a number");
-      if (!std::isfinite(x) || x < min)
-        return fail(path, "must be a number >= " + std::to_string(min));
-      out = x;
-    }
-  }
-
-  void boolean(const std::string& path, bool& out) {
-    if (auto v = find(path)) {
-      if (auto b = caf::get_if<bool>(v))
-        out = *b;
-      else
-        fail(path, "must be true or false");
-    }
-  }
-
-  void duration(const std::string& path, millis_t& out, millis_t min = 0) {
-    if (auto v = find(path)) {
-      auto t = caf::get_if<caf::timespan>(v);
-      if (!t)
-        return fail(path, "must be a duration such as 500ms, 30s or 5min");
-      auto ms
-        = std::chrono::duration_cast<std::chrono::milliseconds>(*t).count();
-      if (ms < min)
-        return fail(path, "must be at least " + std::to_string(min) + "ms");
-      out = ms;
-    }
-  }
-
-  void strings(const std::string& path, std::vector<std::string>& out) {
-    if (auto v = find(path)) {
-      auto l = caf::get_if<caf::config_value::list>(v);
-      if (!l)
-        return fail(path, "must be a list of strings like [\"a\", \"b\"]");
-      std::vector<std::string> result;
-      for (auto& x : *l) {
-        auto s = caf::get_if<std::string>(&x);
-        if (!s)
-          return fail(path, "must be a list of strings like [\"a\", \"b\"]");
-        result.push_back(*s);
-      }
-      out = std::move(result);
-    }
-  }
-
-  void fail(const std::string& path, const std::string& what) {
-    if (err_.empty())
-      err_ = "option '" + path + "' " + what;
-  }
-
-private:
-  const caf::settings& root_;
-  std::string& err_;
-};
+using detail::reader;
 
 constexpr int64_t max_u32 = std::numeric_limits<uint32_t>::max();
 
@@ -142,6 +47,11 @@ const std::map<std::string, std::set<std::string>>& known_options() {
      {"enabled", "host", "port", "max-body-bytes", "max-batch", "threads",
       "api-keys", "api-keys-file"}},
     {"client", {"api-key"}},
+    {"cluster",
+     {"heartbeat-interval", "connection-timeout", "reconnect-min",
+      "reconnect-max", "secret"}},
+    {"cluster-node",
+     {"role", "host", "port", "http-port", "listeners", "cores"}},
     {"group",
      {"handler",    "concurrency",  "subscriptions",  "batch-size",
       "batch-wait", "lease-ttl",    "retry-base",     "retry-factor",
@@ -189,10 +99,14 @@ std::string check_sections(const caf::settings& content,
                            const caf::config_option_set& caf_options) {
   auto theirs = caf_sections(caf_options);
   auto known = [&] {
-    std::string ours;
+    std::set<std::string> shown;
     for (auto& kv : known_options())
-      ours += (ours.empty() ? "" : ", ")
-              + (kv.first == "group" ? "groups.<name>" : kv.first);
+      shown.insert(kv.first == "group"          ? "groups.<name>"
+                   : kv.first == "cluster-node" ? "nodes.<name>"
+                                                : kv.first);
+    std::string ours;
+    for (auto& name : shown)
+      ours += (ours.empty() ? "" : ", ") + name;
     std::string cafs;
     for (auto& name : theirs)
       cafs += (cafs.empty() ? "" : ", ") + name;
@@ -205,8 +119,9 @@ std::string check_sections(const caf::settings& content,
         continue;
       return "option '" + name + "' is outside any section " + known();
     }
-    if (name == "groups" || theirs.count(name) > 0
-        || (name != "group" && known_options().count(name) > 0))
+    if (name == "groups" || name == "nodes" || theirs.count(name) > 0
+        || (name != "group" && name != "cluster-node"
+            && known_options().count(name) > 0))
       continue;
     // [a.b] is a section b inside a section a: name it as it was written.
     auto shown = name;
@@ -267,13 +182,171 @@ std::string node_config::effective_store_path() const {
   return data_dir + "/onceflow.db";
 }
 
+namespace {
+
+std::string names_of(const std::vector<cluster_node>& nodes) {
+  std::string result;
+  for (auto& n : nodes)
+    result += (result.empty() ? "" : ", ") + n.name;
+  return result;
+}
+
+/// Reads [cluster] and [nodes.*], checks the whole cluster and applies
+/// the entry of `out.name` (see read_node_config). Nothing without
+/// [nodes.*] sections.
+std::string read_cluster(const caf::settings& content, node_config& out) {
+  auto nodes = caf::get_if<caf::settings>(&content, "nodes");
+  if (!nodes || nodes->empty()) {
+    if (caf::get_if<caf::settings>(&content, "cluster"))
+      return "section [cluster] needs the cluster's nodes: add a "
+             "[nodes.<name>] section for each (docs/cluster.md)";
+    return {};
+  }
+  std::string err;
+  reader r{content, err};
+  auto& c = out.cluster;
+  r.duration("cluster.heartbeat-interval", c.heartbeat_interval, 10);
+  r.duration("cluster.connection-timeout", c.connection_timeout, 10);
+  r.duration("cluster.reconnect-min", c.reconnect_min, 1);
+  r.duration("cluster.reconnect-max", c.reconnect_max, 1);
+  r.str("cluster.secret", c.secret);
+  if (!err.empty())
+    return err;
+  if (c.connection_timeout < 3 * c.heartbeat_interval)
+    return "option 'cluster.connection-timeout' ("
+           + std::to_string(c.connection_timeout)
+           + " ms) must be at least 3 x 'cluster.heartbeat-interval' ("
+           + std::to_string(c.heartbeat_interval)
+           + " ms): a healthy peer would be dropped between heartbeats";
+  if (c.reconnect_max < c.reconnect_min)
+    return "option 'cluster.reconnect-max' must not be below "
+           "'cluster.reconnect-min'";
+  for (auto& kv : *nodes) {
+    auto p = "nodes." + kv.first;
+    if (!caf::holds_alternative<caf::settings>(kv.second))
+      return "option '" + p + "' must be a section [" + p + "]";
+    cluster_node n;
+    n.name = kv.first;
+    std::string role = "core";
+    r.str(p + ".role", role);
+    r.str(p + ".host", n.host);
+    r.integer(p + ".port", n.port, 1, 65535);
+    r.integer(p + ".http-port", n.http_port, 1, 65535);
+    std::vector<std::string> specs;
+    r.strings(p + ".listeners", specs);
+    r.strings(p + ".cores", n.cores);
+    if (!err.empty())
+      return err;
+    if (role == "worker")
+      n.role = node_role::worker;
+    else if (role != "core")
+      return "option '" + p + ".role' must be \"core\" or \"worker\" (got \""
+             + role + "\")";
+    if (n.port == 0)
+      return "option '" + p + ".port' is required (the node's CAF port)";
+    if (n.host.empty())
+      return "option '" + p + ".host' must not be empty";
+    if (n.role == node_role::core && n.http_port == 0)
+      return "option '" + p + ".http-port' is required for a core node";
+    for (auto& spec : specs) {
+      std::pair<std::string, uint32_t> l;
+      if (auto e = parse_listener_spec(spec, l); !e.empty())
+        return "option '" + p + ".listeners': " + e;
+      auto known = std::any_of(out.groups.begin(), out.groups.end(),
+                               [&](auto& g) { return g.name == l.first; });
+      if (!known) {
+        std::string have;
+        for (auto& g : out.groups)
+          have += (have.empty() ? "" : ", ") + g.name;
+        return "option '" + p + ".listeners' names group '" + l.first
+               + "', which the config does not have (its groups: "
+               + (have.empty() ? "none" : have) + ")";
+      }
+      n.listeners.push_back(std::move(l));
+    }
+    if (n.role == node_role::core && !n.cores.empty())
+      return "option '" + p + ".cores' is for workers (the cores they serve)";
+    c.nodes.push_back(std::move(n));
+  }
+  // Two nodes (or one node's two ports) on one address.
+  std::map<std::string, std::string> bound;
+  for (auto& n : c.nodes) {
+    for (auto [port, option] :
+         {std::pair{n.port, "port"}, std::pair{n.http_port, "http-port"}}) {
+      if (port == 0)
+        continue;
+      auto where = n.host + ":" + std::to_string(port);
+      auto what = "nodes." + n.name + "." + option;
+      auto [i, added] = bound.emplace(where, what);
+      if (!added)
+        return "options '" + i->second + "' and '" + what + "' both use "
+               + where + ": each node needs ports of its own";
+    }
+  }
+  auto cores = c.cores();
+  if (cores.empty())
+    return "the cluster has no core node (role=\"core\": it owns the store); "
+           "nodes: "
+           + names_of(c.nodes);
+  if (out.store_backend == "embedded" && cores.size() > 1)
+    return "store.backend \"embedded\" has one core per cluster (it owns the "
+           "store file), but nodes '"
+           + cores[0]->name + "' and '" + cores[1]->name
+           + "' are cores: make the others workers, or use "
+             "the Redis store for several cores";
+  for (auto& n : c.nodes)
+    for (auto& name : n.cores) {
+      auto target = c.find(name);
+      if (target == nullptr || target->role != node_role::core)
+        return "option 'nodes." + n.name + ".cores' names '" + name
+               + "', which is not a core node of the cluster (cores: " +
+               [&] {
+                 std::string xs;
+                 for (auto x : cores)
+                   xs += (xs.empty() ? "" : ", ") + x->name;
+                 return xs;
+               }()
+               + ")";
+    }
+  for (auto& g : out.groups) {
+    if (caf::get_if(&content, "groups." + g.name + ".concurrency"))
+      return "option 'groups." + g.name
+             + ".concurrency' does not apply in a cluster config: the "
+               "listeners per node come from [nodes.NAME] listeners";
+    auto anywhere = std::any_of(c.nodes.begin(), c.nodes.end(), [&](auto& n) {
+      return n.listeners_of(g.name) > 0;
+    });
+    if (!anywhere)
+      return "group '" + g.name + "' has no listeners on any node: add \""
+             + g.name + ":N\" to the listeners of some [nodes.NAME]";
+  }
+  // This node's entry.
+  auto self = c.find(out.name);
+  if (self == nullptr)
+    return "node.name '" + out.name
+           + "' is not a node of the cluster config (its nodes: "
+           + names_of(c.nodes) + "): start each node with --node.name=NAME";
+  out.role = self->role;
+  out.host = self->host;
+  out.port = self->port;
+  if (self->http_port != 0)
+    out.http.port = self->http_port;
+  else
+    out.http.enabled = false;
+  for (auto& g : out.groups)
+    g.concurrency = self->listeners_of(g.name);
+  return {};
+}
+
+} // namespace
+
 std::string read_node_config(const caf::settings& content,
                              const caf::config_option_set& caf_options,
                              node_config& out) {
   if (auto e = check_sections(content, caf_options); !e.empty())
     return e;
   for (auto& kv : known_options()) {
-    if (kv.first == "group")
+    if (kv.first == "group" || kv.first == "cluster-node")
       continue;
     if (auto e = check_known(content, kv.first, kv.first); !e.empty())
       return e;
@@ -282,6 +355,12 @@ std::string read_node_config(const caf::settings& content,
     for (auto& kv : *groups)
       if (caf::holds_alternative<caf::settings>(kv.second))
         if (auto e = check_known(content, "groups." + kv.first, "group");
+            !e.empty())
+          return e;
+  if (auto nodes = caf::get_if<caf::settings>(&content, "nodes"))
+    for (auto& kv : *nodes)
+      if (caf::holds_alternative<caf::settings>(kv.second))
+        if (auto e = check_known(content, "nodes." + kv.first, "cluster-node");
             !e.empty())
           return e;
   std::string err;
@@ -417,6 +496,8 @@ std::string read_node_config(const caf::settings& content,
       out.groups.push_back(std::move(g));
     }
   }
+  if (err.empty())
+    err = read_cluster(content, out);
   return err;
 }
 
@@ -588,8 +669,12 @@ std::string validate(const node_config& cfg,
   std::set<std::string> names;
   for (auto& g : cfg.groups) {
     auto p = "groups." + g.name;
-    if (std::find(handlers.begin(), handlers.end(), g.handler)
-        == handlers.end()) {
+    // In a cluster, a node needs the handlers of the groups it runs
+    // listeners of (a worker's own handler may be missing on the core).
+    auto runs_here = !cfg.cluster.enabled() || g.concurrency > 0;
+    if (runs_here
+        && std::find(handlers.begin(), handlers.end(), g.handler)
+             == handlers.end()) {
       std::string known;
       for (auto& n : handlers)
         known += (known.empty() ? "" : ", ") + n;

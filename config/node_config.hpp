@@ -3,6 +3,7 @@
 #include "actors/logic/backoff.hpp"
 #include "actors/logic/priority_queue.hpp"
 #include "actors/logic/validation.hpp"
+#include "config/cluster_config.hpp"
 #include "config/group_config.hpp"
 
 #include <caf/fwd.hpp>
@@ -101,6 +102,10 @@ struct node_config {
   std::vector<group_config> groups;
   /// [http]
   http_config http;
+  /// [cluster], [nodes.*]: empty for a single-node config.
+  cluster_config cluster;
+  /// This node's role (from its [nodes.NAME] entry; core without one).
+  node_role role = node_role::core;
   /// [client] api-key: the key `onceflow publish` and `onceflow status`
   /// present to the node's CAF endpoint (or --api-key).
   std::string client_api_key;
@@ -110,6 +115,11 @@ struct node_config {
 };
 
 /// Reads a node_config from CAF settings (INI content plus overrides).
+/// With `[nodes.*]` sections (a cluster config) the node takes the entry
+/// of its `node.name`: host, port, HTTP port, role and the listener count
+/// of each group on this node (0 for groups it runs no listener of); the
+/// whole cluster is checked (unknown node name, two nodes on one port, a
+/// group without listeners anywhere, ...).
 /// Returns an error text naming the offending option, or empty on success.
 /// A section must be onceflow's or one that CAF has options for in
 /// `caf_options` (its own options, e.g. [scheduler]); an option outside any

@@ -308,8 +308,9 @@ class NodeProcessTest(unittest.TestCase):
         return errors[0]
 
     def test_unknown_sections_are_refused(self):
-        known = ("(known: client, events, groups.<name>, http, janitor, node, "
-                 "priorities, rate-limits, redis, store; CAF's: logger, "
+        known = ("(known: client, cluster, events, groups.<name>, http, "
+                 "janitor, node, nodes.<name>, priorities, rate-limits, "
+                 "redis, store; CAF's: logger, "
                  "middleman, opencl, openssl, scheduler, stream, "
                  "work-stealing)")
         # A misspelled [http] would leave the API without its keys.

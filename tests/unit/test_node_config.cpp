@@ -31,7 +31,8 @@ struct caf_config : caf::actor_system_config {
 };
 
 const std::string known
-  = "(known: client, events, groups.<name>, http, janitor, node, priorities, "
+  = "(known: client, cluster, events, groups.<name>, http, janitor, node, "
+    "nodes.<name>, priorities, "
     "rate-limits, redis, store; CAF's: logger, middleman, opencl, openssl, "
     "scheduler, stream, work-stealing)";
 
