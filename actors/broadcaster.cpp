@@ -410,6 +410,13 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
   for (auto seq : g.book.owned_by(g.listeners[slot].index))
     g.book.requeue_front(seq);
   g.listeners[slot].hdl = nullptr;
+  if (!g.listeners[slot].worker.empty()) {
+    // A worker's listener: its entries are back in the queue for the
+    // others; the worker attaches new listeners when it returns.
+    dispatch(self, gi);
+    check_drained(self);
+    return;
+  }
   if (!st.draining) {
     ++g.restarts;
     spawn_listener_slot(self, gi, slot);
@@ -441,7 +448,13 @@ caf::settings status_of(bc_pointer self) {
   for (auto& g : st.groups) {
     auto p = "groups." + g.cfg.name + ".";
     caf::put(s, p + "handler", g.cfg.handler);
-    caf::put(s, p + "listeners", static_cast<uint64_t>(g.listeners.size()));
+    uint64_t local = 0;
+    uint64_t remote = 0;
+    for (auto& slot : g.listeners)
+      if (slot.hdl)
+        ++(slot.worker.empty() ? local : remote);
+    caf::put(s, p + "listeners", local + remote);
+    caf::put(s, p + "remote-listeners", remote);
     auto& queue = g.book.queue();
     auto& counters = g.book.counters();
     caf::put(s, p + "queued", static_cast<uint64_t>(queue.size()));
@@ -505,6 +518,34 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
     self->quit(msg.reason);
   });
   return {
+    [self](atom::listeners, const std::string& group, const std::string& worker,
+           std::vector<listener_actor>& hdls) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      size_t gi = 0;
+      while (gi < st.groups.size() && st.groups[gi].cfg.name != group)
+        ++gi;
+      if (gi == st.groups.size())
+        return make_error(ec::unknown_group, "no group named '" + group + "'");
+      auto& g = st.groups[gi];
+      uint32_t added = 0;
+      for (auto& hdl : hdls) {
+        if (!hdl || st.by_listener.count(hdl.address()) > 0)
+          continue;
+        detail::listener_slot slot;
+        slot.hdl = hdl;
+        slot.index = ++g.next_listener_index;
+        slot.worker = worker;
+        self->monitor(hdl);
+        st.by_listener[hdl.address()] = {gi, g.listeners.size()};
+        g.listeners.push_back(std::move(slot));
+        ++added;
+      }
+      spdlog::info("broadcaster: {} listener(s) of group {} joined from "
+                   "node {}",
+                   added, group, worker);
+      dispatch(self, gi);
+      return added;
+    },
     [self](atom::ingest, std::vector<event>& batch)
       -> caf::result<std::vector<append_result>> {
       auto& st = self->state;

@@ -22,6 +22,9 @@ struct listener_slot {
   bool busy = false;
   /// Unique within the group: owner of the entries it has in flight.
   uint32_t index = 0;
+  /// The worker node it runs on (empty: this node). A remote listener is
+  /// not respawned when it goes down: its node attaches new ones.
+  std::string worker;
 };
 
 struct group_state {

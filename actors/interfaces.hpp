@@ -125,6 +125,11 @@ using broadcaster_actor = caf::typed_actor<
   caf::reacts_to<atom::trim>,
   /// Per-group status of an event.
   caf::replies_to<atom::query, std::string>::with<std::vector<group_status>>,
+  /// Listeners of a group on another node (a worker) join: they get
+  /// batches like local ones and are monitored; when one goes down its
+  /// in-flight entries go back to the queue. Fails with ec::unknown_group.
+  caf::replies_to<atom::listeners, std::string, std::string,
+                  std::vector<listener_actor>>::with<uint32_t>,
   /// Pauses (true) or resumes (false) dispatching of a group on this node;
   /// fails with ec::unknown_group.
   caf::replies_to<atom::pause, std::string, bool>::with<bool>,
@@ -165,6 +170,35 @@ using dead_letter_queue_actor = caf::typed_actor<
   /// Counters.
   status_handler>;
 
+/// A cluster peer's hello: what each side says about itself at connect
+/// (strings only, so that it reads the same across every message schema
+/// and a mismatch can be named): (schema, onceflow version, node name,
+/// role, cluster secret).
+using hello_reply = caf::replies_to<atom::hello, std::string, std::string,
+                                    std::string, std::string, std::string>;
+
+/// The node manager: one per node, registered by name ("nodemgr"). It
+/// keeps the cluster membership (connects to every peer of the cluster
+/// config, hello, heartbeats through CAF's middleman, reconnect with
+/// backoff), knows every local actor (kind, group, whom it serves) and the
+/// listeners this node hosts for cores.
+using node_manager_actor = caf::typed_actor<
+  /// A peer's hello: (schema, version, name, role, secret) -> our (schema,
+  /// version, name, role) or an error naming the mismatch.
+  hello_reply::with<std::string, std::string, std::string, std::string>,
+  /// A worker attaches to this core: (worker name) -> the core's
+  /// broadcaster and deduplicator, which the worker's listeners report to.
+  caf::replies_to<atom::attach, std::string>::with<broadcaster_actor,
+                                                   deduplicator_actor>,
+  /// The membership view: one entry per node of the cluster config.
+  caf::replies_to<atom::members>::with<caf::settings>,
+  /// Every local actor with its status.
+  caf::replies_to<atom::actors>::with<caf::settings>,
+  /// Liveness and round-trip time.
+  caf::replies_to<atom::ping>::with<bool>,
+  /// Internal: reconnect round.
+  caf::reacts_to<atom::tick>, status_handler>;
+
 /// The node's CAF endpoint: the one actor the node publishes on its CAF
 /// port ([node] host/port), for `onceflow publish` / `onceflow status` and
 /// C++ clients. Every call carries an API key (first argument, "" for
@@ -180,7 +214,11 @@ using endpoint_actor = caf::typed_actor<
   caf::replies_to<atom::query, std::string,
                   std::string>::with<std::vector<group_status>>,
   /// (key): the broadcaster's counters, role read.
-  caf::replies_to<atom::status, std::string>::with<caf::settings>>;
+  caf::replies_to<atom::status, std::string>::with<caf::settings>,
+  /// A cluster peer's hello (see node_manager_actor), answered with the
+  /// node manager's handle: peers check their schema here first.
+  hello_reply::with<std::string, std::string, std::string, std::string,
+                    node_manager_actor>>;
 
 /// The HTTP API's bridge into the actor system (node-local): HTTP threads
 /// queue work and wake it; it batches single-event submissions into one
@@ -195,4 +233,8 @@ using http_gateway_actor = caf::typed_actor<
 CAF_BEGIN_TYPE_ID_BLOCK(onceflow_handles, caf::first_custom_type_id + 200)
 CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::broadcaster_actor))
 CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::endpoint_actor))
+CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::deduplicator_actor))
+CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::listener_actor))
+CAF_ADD_TYPE_ID(onceflow_handles, (std::vector<onceflow::listener_actor>) )
+CAF_ADD_TYPE_ID(onceflow_handles, (onceflow::node_manager_actor))
 CAF_END_TYPE_ID_BLOCK(onceflow_handles)

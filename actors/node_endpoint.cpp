@@ -1,5 +1,6 @@
 #include "actors/node_endpoint.hpp"
 
+#include "actors/timeouts.hpp"
 #include "config/api_keys.hpp"
 
 #include <caf/actor_system.hpp>
@@ -13,6 +14,7 @@ namespace {
 
 struct endpoint_state {
   broadcaster_actor broadcaster;
+  node_manager_actor manager;
   std::vector<api_key> keys;
   uint64_t allowed = 0;
   uint64_t refused = 0;
@@ -51,15 +53,27 @@ caf::error refusal(endpoint_pointer self, const std::string& key, api_role role,
                                      + "'");
 }
 
-endpoint_actor::behavior_type endpoint(endpoint_pointer self,
-                                       broadcaster_actor broadcaster,
-                                       std::vector<api_key> keys) {
+/// The refusal of a call that needs a broadcaster on a worker, or none.
+caf::error no_broadcaster(endpoint_pointer self) {
+  if (self->state.broadcaster)
+    return {};
+  return make_error(ec::invalid_config,
+                    "this node is a worker (it runs listeners only): publish "
+                    "to a core node of the cluster");
+}
+
+endpoint_actor::behavior_type
+endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
+         std::vector<api_key> keys, node_manager_actor manager) {
   self->state.broadcaster = std::move(broadcaster);
   self->state.keys = std::move(keys);
+  self->state.manager = std::move(manager);
   return {
     [self](atom::ingest, const std::string& key,
            std::vector<event>& xs) -> caf::result<std::vector<append_result>> {
       if (auto err = refusal(self, key, api_role::publish, "ingest"))
+        return err;
+      if (auto err = no_broadcaster(self))
         return err;
       return self->delegate(self->state.broadcaster, atom::ingest_v,
                             std::move(xs));
@@ -68,23 +82,49 @@ endpoint_actor::behavior_type endpoint(endpoint_pointer self,
            std::string& id) -> caf::result<std::vector<group_status>> {
       if (auto err = refusal(self, key, api_role::read, "query"))
         return err;
+      if (auto err = no_broadcaster(self))
+        return err;
       return self->delegate(self->state.broadcaster, atom::query_v,
                             std::move(id));
     },
     [self](atom::status, const std::string& key) -> caf::result<caf::settings> {
       if (auto err = refusal(self, key, api_role::read, "status"))
         return err;
+      if (auto err = no_broadcaster(self))
+        return err;
       return self->delegate(self->state.broadcaster, atom::status_v);
+    },
+    [self](atom::hello, std::string& schema, std::string& version,
+           std::string& name, std::string& role, std::string& secret)
+      -> caf::result<std::string, std::string, std::string, std::string,
+                     node_manager_actor> {
+      auto& st = self->state;
+      auto rp
+        = self->make_response_promise<std::string, std::string, std::string,
+                                      std::string, node_manager_actor>();
+      self
+        ->request(st.manager, actor_timeout, atom::hello_v, std::move(schema),
+                  std::move(version), std::move(name), std::move(role),
+                  std::move(secret))
+        .then(
+          [self, rp](std::string& s, std::string& v, std::string& n,
+                     std::string& r) mutable {
+            rp.deliver(std::move(s), std::move(v), std::move(n), std::move(r),
+                       self->state.manager);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
   };
 }
 
 } // namespace
 
-endpoint_actor spawn_node_endpoint(caf::actor_system& sys,
-                                   broadcaster_actor broadcaster,
-                                   std::vector<api_key> keys) {
-  return sys.spawn(endpoint, std::move(broadcaster), std::move(keys));
+endpoint_actor
+spawn_node_endpoint(caf::actor_system& sys, broadcaster_actor broadcaster,
+                    std::vector<api_key> keys, node_manager_actor manager) {
+  return sys.spawn(endpoint, std::move(broadcaster), std::move(keys),
+                   std::move(manager));
 }
 
 } // namespace onceflow

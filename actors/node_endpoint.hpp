@@ -11,8 +11,10 @@ namespace onceflow {
 /// API key against `keys` (the HTTP API's keys: one check for every way
 /// in, config/api_keys.hpp) and forwards what it allows to the
 /// broadcaster. With no keys every call is allowed.
-endpoint_actor spawn_node_endpoint(caf::actor_system& sys,
-                                   broadcaster_actor broadcaster,
-                                   std::vector<api_key> keys);
+/// A worker has no broadcaster (null): its endpoint refuses ingest and
+/// status, naming the cores. Hellos go to `manager`.
+endpoint_actor
+spawn_node_endpoint(caf::actor_system& sys, broadcaster_actor broadcaster,
+                    std::vector<api_key> keys, node_manager_actor manager);
 
 } // namespace onceflow

@@ -5,6 +5,7 @@
 #include "actors/logic/validation.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
 #include "config/node_config.hpp"
+#include "runtime/cluster/schema.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/node.hpp"
 
@@ -129,6 +130,40 @@ struct app_config : caf::actor_system_config {
   }
 };
 
+/// `publish` and `status` with a cluster config talk to a core: the first
+/// one (by name) unless --node.name names another node.
+void pick_client_node(caf::settings& content) {
+  if (caf::get_if(&content, "node.name"))
+    return;
+  auto nodes = caf::get_if<caf::settings>(&content, "nodes");
+  if (!nodes)
+    return;
+  for (auto& kv : *nodes) {
+    auto role = caf::get_if<std::string>(&content,
+                                         "nodes." + kv.first + ".role");
+    if (!role || *role == "core") {
+      caf::put(content, "node.name", kv.first);
+      return;
+    }
+  }
+}
+
+/// CAF's network options every onceflow process sets: the message schema
+/// as the only application identifier (CAF refuses connections between
+/// different ones: primer §3b), and in a cluster the middleman's
+/// heartbeats and connection timeout (on every node and every client, or
+/// an idle healthy link is dropped).
+void set_network_options(app_config& cfg, const node_config& ncfg) {
+  cfg.set("middleman.app-identifiers", std::vector<std::string>{schema_id()});
+  if (!ncfg.cluster.enabled())
+    return;
+  using std::chrono::milliseconds;
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{milliseconds(ncfg.cluster.heartbeat_interval)});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{milliseconds(ncfg.cluster.connection_timeout)});
+}
+
 /// Loads the INI file and the overrides into `cfg` and reads our options.
 int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
   if (!std::filesystem::exists(args.config_file)) {
@@ -147,11 +182,14 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }
+  if (args.command != "node")
+    pick_client_node(cfg.content);
   if (auto err = read_node_config(cfg.content, cfg.caf_options(), ncfg);
       !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }
+  set_network_options(cfg, ncfg);
   return 0;
 }
 
@@ -204,6 +242,48 @@ void stop_http(caf::actor_system& sys, std::shared_ptr<http::gateway>& gw,
   gw.reset();
 }
 
+/// A worker node: listeners for the cores of the cluster config, no store.
+/// Runs until SIGTERM/SIGINT; its listeners stop with it (the cores hand
+/// their batches to other listeners).
+int run_worker(app_config& cfg, const node_config& ncfg,
+               std::unique_ptr<handler_registry> handlers) {
+  for (auto& w : warnings(ncfg))
+    spdlog::warn("{}", w);
+  caf::actor_system sys{cfg};
+  auto n = start_worker(sys, ncfg, handlers.get());
+  auto port = sys.middleman().publish(n.endpoint, ncfg.port, ncfg.host.c_str(),
+                                      true);
+  if (!port) {
+    std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
+              << ": " << sys.render(port.error()) << "\n";
+    stop_node(sys, n);
+    return 1;
+  }
+  spdlog::info("worker node {} listening on {}:{} (schema {})", ncfg.name,
+               ncfg.host, *port, schema_id());
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  caf::scoped_actor supervisor{sys};
+  supervisor->monitor(n.manager);
+  std::string died;
+  while (stop_signal == 0 && died.empty()) {
+    supervisor->receive(
+      [&](caf::down_msg& msg) { died = caf::to_string(msg.reason); },
+      caf::after(std::chrono::milliseconds(50)) >> [] {});
+  }
+  sys.middleman().unpublish(n.endpoint, *port);
+  stop_node(sys, n);
+  supervisor->wait_for(n.manager);
+  handlers.reset();
+  if (!died.empty()) {
+    spdlog::critical("the node manager went down: {}", died);
+    return 1;
+  }
+  spdlog::info("worker node {} stopped", ncfg.name);
+  return 0;
+}
+
 int run_node(const cli& args) {
   app_config cfg;
   node_config ncfg;
@@ -219,6 +299,8 @@ int run_node(const cli& args) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
   }
+  if (ncfg.role == node_role::worker)
+    return run_worker(cfg, ncfg, std::move(handlers));
   std::shared_ptr<store> st;
   extra_stores extra;
   try {

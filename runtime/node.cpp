@@ -9,6 +9,8 @@
 #include "actors/store_actor.hpp"
 #include "adapters/embedded/sqlite_store.hpp"
 #include "adapters/redis/redis_store.hpp"
+#include "runtime/cluster/node_manager.hpp"
+#include "runtime/cluster/schema.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -123,13 +125,45 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     bc.handlers = handlers;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);
   caf::anon_send(n.retry_timer, atom::join_v, n.broadcaster);
-  n.endpoint = spawn_node_endpoint(sys, n.broadcaster, cfg.http.keys);
+  node_manager_config nm;
+  nm.cfg = cfg;
+  nm.schema = schema_id();
+  nm.broadcaster = n.broadcaster;
+  nm.dedup = n.dedup;
+  nm.locals = {{"broadcaster", caf::actor_cast<caf::actor>(n.broadcaster)},
+               {"deduplicator", caf::actor_cast<caf::actor>(n.dedup)},
+               {"retry_timer", caf::actor_cast<caf::actor>(n.retry_timer)},
+               {"dlq", caf::actor_cast<caf::actor>(n.dlq)},
+               {"store", caf::actor_cast<caf::actor>(n.store)}};
+  nm.handlers = handlers;
+  nm.metrics = n.metrics;
+  n.manager = spawn_node_manager(sys, std::move(nm));
+  n.endpoint = spawn_node_endpoint(sys, n.broadcaster, cfg.http.keys,
+                                   n.manager);
+  return n;
+}
+
+node_actors start_worker(caf::actor_system& sys, const node_config& cfg,
+                         const handler_registry* handlers) {
+  node_actors n;
+  n.metrics = metric::make_node_registry();
+  node_manager_config nm;
+  nm.cfg = cfg;
+  nm.schema = schema_id();
+  nm.handlers = handlers;
+  nm.metrics = n.metrics;
+  n.manager = spawn_node_manager(sys, std::move(nm));
+  n.endpoint = spawn_node_endpoint(sys, broadcaster_actor{}, cfg.http.keys,
+                                   n.manager);
   return n;
 }
 
 void stop_node(caf::actor_system&, const node_actors& n) {
   auto reason = caf::exit_reason::user_shutdown;
   caf::anon_send_exit(n.endpoint, reason);
+  caf::anon_send_exit(n.manager, reason);
+  if (!n.broadcaster)
+    return; // A worker.
   caf::anon_send_exit(n.broadcaster, reason);
   caf::anon_send_exit(n.dedup, reason);
   caf::anon_send_exit(n.dlq, reason);

@@ -24,6 +24,8 @@ struct node_actors {
   broadcaster_actor broadcaster;
   /// What the node publishes on its CAF port (API keys checked).
   endpoint_actor endpoint;
+  /// The node manager (membership, local actors; registered by name).
+  node_manager_actor manager;
   /// Counters and histograms for GET /metrics.
   std::shared_ptr<metrics_registry> metrics;
 };
@@ -64,6 +66,11 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        jitter_source jitter = {},
                        const handler_registry* handlers = nullptr,
                        extra_stores extra = {});
+
+/// Spawns a worker node's actors (role worker: no store): the node
+/// manager, which attaches listeners to the cores, and the endpoint.
+node_actors start_worker(caf::actor_system& sys, const node_config& cfg,
+                         const handler_registry* handlers);
 
 /// Sends an exit message to every actor of the node.
 void stop_node(caf::actor_system& sys, const node_actors& n);

@@ -34,6 +34,7 @@ const std::vector<route>& route_table() {
     {"GET",    "/groups",                    access::read,    list_groups},
     {"POST",   "/groups/{name}/pause",       access::admin,   pause_group},
     {"POST",   "/groups/{name}/resume",      access::admin,   resume_group},
+    {"GET",    "/cluster",                   access::read,    get_cluster},
   };
   // clang-format on
   return table;

@@ -88,6 +88,10 @@ void delete_failed(const std::shared_ptr<api_context>& cx,
 
 // -- groups (runtime/http/groups.cpp) -----------------------------------------
 
+/// GET /cluster: the membership view and this node's actors.
+void get_cluster(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
+
 /// GET /groups
 void list_groups(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done);

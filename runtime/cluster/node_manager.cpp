@@ -1,0 +1,389 @@
+#include "runtime/cluster/node_manager.hpp"
+
+#include "actors/listener.hpp"
+#include "actors/timeouts.hpp"
+#include "config/api_keys.hpp"
+#include "runtime/cluster/schema.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+namespace onceflow {
+
+namespace {
+
+/// What this node knows of one peer of the cluster config.
+struct peer_state {
+  cluster_node entry;
+  bool up = false;
+  bool connecting = false;
+  /// When `up` last changed (-1: never).
+  millis_t since = -1;
+  millis_t rtt = -1;
+  std::string version;
+  std::string last_error;
+  uint32_t failures = 0;
+  millis_t next_try = 0;
+  node_manager_actor mgr;
+  /// A core this worker attached listeners to.
+  broadcaster_actor broadcaster;
+  std::vector<listener_actor> hosted;
+};
+
+struct manager_state {
+  node_manager_config nm;
+  caf::io::middleman_actor mm;
+  std::map<std::string, peer_state> peers;
+  millis_t started = 0;
+  uint32_t next_listener = 0;
+  uint64_t hellos_refused = 0;
+  static inline const char* name = "node_manager";
+};
+
+using mgr_pointer = node_manager_actor::stateful_pointer<manager_state>;
+
+millis_t now_of(mgr_pointer self) {
+  return to_millis(self->clock().now());
+}
+
+std::chrono::milliseconds timeout_of(const manager_state& st) {
+  return std::chrono::milliseconds(st.nm.cfg.cluster.connection_timeout);
+}
+
+void mark_down(mgr_pointer self, peer_state& p, const std::string& why) {
+  auto& st = self->state;
+  if (p.up || p.since < 0)
+    spdlog::warn("cluster: node {} is down: {}", p.entry.name, why);
+  p.up = false;
+  p.connecting = false;
+  p.since = now_of(self);
+  p.last_error = why;
+  p.mgr = nullptr;
+  p.broadcaster = nullptr;
+  // The listeners this worker hosts for that core stop with it: nobody
+  // dispatches to them any more (and nothing keeps this node alive for
+  // them).
+  for (auto& l : p.hosted)
+    self->send_exit(l, caf::exit_reason::user_shutdown);
+  p.hosted.clear();
+  auto& c = st.nm.cfg.cluster;
+  auto backoff = c.reconnect_min << std::min<uint32_t>(p.failures, 16);
+  p.next_try = now_of(self) + std::min(backoff, c.reconnect_max);
+  ++p.failures;
+}
+
+/// A worker attaches its listeners of every group to a core.
+void attach(mgr_pointer self, const std::string& peer) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  self->request(p.mgr, timeout_of(st), atom::attach_v, st.nm.cfg.name)
+    .then(
+      [self, peer](broadcaster_actor& b, deduplicator_actor& d) {
+        auto& st = self->state;
+        auto& p = st.peers[peer];
+        if (!p.up)
+          return;
+        p.broadcaster = b;
+        for (auto& g : st.nm.cfg.groups) {
+          if (g.concurrency == 0)
+            continue;
+          std::vector<listener_actor> hdls;
+          for (uint32_t i = 0; i < g.concurrency; ++i) {
+            listener_config lc;
+            lc.group = g;
+            lc.node = st.nm.cfg.name;
+            lc.name = g.name + "/" + st.nm.cfg.name + "/"
+                      + std::to_string(++st.next_listener);
+            lc.metrics = st.nm.metrics;
+            std::shared_ptr<handler> h = st.nm.handlers->make(g.handler,
+                                                              g.options);
+            hdls.push_back(
+              spawn_listener(self->system(), std::move(lc), std::move(h), d));
+          }
+          p.hosted.insert(p.hosted.end(), hdls.begin(), hdls.end());
+          self
+            ->request(b, timeout_of(st), atom::listeners_v, g.name,
+                      st.nm.cfg.name, std::move(hdls))
+            .then(
+              [peer, group = g.name](uint32_t n) {
+                spdlog::info("cluster: {} listener(s) of group {} serve core "
+                             "{}",
+                             n, group, peer);
+              },
+              [self, peer](caf::error& err) {
+                spdlog::warn("cluster: core {} refused listeners: {}", peer,
+                             render(err));
+              });
+        }
+      },
+      [self, peer](caf::error& err) {
+        auto& p = self->state.peers[peer];
+        spdlog::warn("cluster: cannot attach to core {}: {}", peer,
+                     render(err));
+        mark_down(self, p, "attach failed: " + render(err));
+      });
+}
+
+/// Whether this worker serves `core`.
+bool serves(const manager_state& st, const cluster_node& core) {
+  if (st.nm.cfg.role != node_role::worker || core.role != node_role::core)
+    return false;
+  auto self = st.nm.cfg.cluster.find(st.nm.cfg.name);
+  return self->cores.empty()
+         || std::find(self->cores.begin(), self->cores.end(), core.name)
+              != self->cores.end();
+}
+
+void hello(mgr_pointer self, const std::string& peer, endpoint_actor ep) {
+  auto& st = self->state;
+  auto& c = st.nm.cfg;
+  auto t0 = now_of(self);
+  self
+    ->request(ep, timeout_of(st), atom::hello_v, st.nm.schema,
+              std::string{onceflow_version()}, c.name,
+              std::string{to_string(c.role)}, c.cluster.secret)
+    .then(
+      [self, peer, t0](std::string& schema, std::string& version,
+                       std::string& name, std::string& role,
+                       node_manager_actor& mgr) {
+        auto& st = self->state;
+        auto& p = st.peers[peer];
+        if (name != peer) {
+          mark_down(self, p,
+                    "the node on " + p.entry.host + ":"
+                      + std::to_string(p.entry.port) + " is '" + name
+                      + "', the cluster config names '" + peer + "' there");
+          return;
+        }
+        if (schema != st.nm.schema) {
+          mark_down(self, p,
+                    "node " + peer + " runs onceflow " + version + " (" + schema
+                      + "), this node " + onceflow_version() + " ("
+                      + st.nm.schema + ")");
+          return;
+        }
+        p.up = true;
+        p.connecting = false;
+        p.failures = 0;
+        p.since = now_of(self);
+        p.rtt = p.since - t0;
+        p.version = version;
+        p.last_error.clear();
+        p.mgr = mgr;
+        self->monitor(mgr);
+        spdlog::info("cluster: node {} is up ({} {}, onceflow {}, {} ms)", peer,
+                     role, p.entry.host + ":" + std::to_string(p.entry.port),
+                     version, p.rtt);
+        if (serves(st, p.entry))
+          attach(self, peer);
+      },
+      [self, peer](caf::error& err) {
+        mark_down(self, self->state.peers[peer], "hello: " + render(err));
+      });
+}
+
+void connect(mgr_pointer self, const std::string& peer) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  p.connecting = true;
+  self
+    ->request(st.mm, timeout_of(st), caf::connect_atom_v, p.entry.host,
+              p.entry.port)
+    .then(
+      [self, peer](caf::node_id&, caf::strong_actor_ptr& ptr,
+                   std::set<std::string>& ifs) {
+        auto& st = self->state;
+        auto expected = self->system().message_types<endpoint_actor>();
+        if (!ptr) {
+          mark_down(self, st.peers[peer], "no onceflow endpoint on the port");
+          return;
+        }
+        if (ifs != expected) {
+          mark_down(self, st.peers[peer],
+                    "the actor on the port is not an onceflow endpoint of "
+                    "this version");
+          return;
+        }
+        hello(self, peer, caf::actor_cast<endpoint_actor>(ptr));
+      },
+      [self, peer](caf::error& err) {
+        auto& st = self->state;
+        auto text = render(err);
+        if (err == caf::sec::incompatible_application_ids)
+          text = "it speaks another message schema than this node ("
+                 + st.nm.schema + ", onceflow "
+                 + std::string{onceflow_version()}
+                 + "): run the same onceflow version on every node";
+        mark_down(self, st.peers[peer], "connect: " + text);
+      });
+}
+
+void round(mgr_pointer self) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  for (auto& [name, p] : st.peers) {
+    if (p.connecting)
+      continue;
+    if (!p.up && now >= p.next_try) {
+      connect(self, name);
+    } else if (p.up && p.mgr) {
+      auto t0 = now;
+      self->request(p.mgr, timeout_of(st), atom::ping_v)
+        .then(
+          [self, peer = name, t0](bool) {
+            auto& p = self->state.peers[peer];
+            p.rtt = now_of(self) - t0;
+          },
+          [](caf::error&) {
+            // A dead peer shows up as DOWN (heartbeats).
+          });
+    }
+  }
+  auto interval = std::max<millis_t>(st.nm.cfg.cluster.reconnect_min, 100);
+  self->delayed_send(self, std::chrono::milliseconds(interval), atom::tick_v);
+}
+
+caf::settings members_of(mgr_pointer self) {
+  auto& st = self->state;
+  caf::settings s;
+  auto now = now_of(self);
+  auto put_node = [&](const cluster_node& n, bool up, millis_t since,
+                      millis_t rtt, const std::string& version,
+                      const std::string& error) {
+    auto p = "nodes." + n.name + ".";
+    caf::put(s, p + "role", std::string{to_string(n.role)});
+    caf::put(s, p + "address", n.host + ":" + std::to_string(n.port));
+    caf::put(s, p + "up", up);
+    caf::put(s, p + "since", since);
+    caf::put(s, p + "for-ms", since >= 0 ? now - since : int64_t{-1});
+    caf::put(s, p + "rtt-ms", rtt);
+    caf::put(s, p + "version", version);
+    caf::put(s, p + "error", error);
+  };
+  caf::put(s, "self", st.nm.cfg.name);
+  caf::put(s, "schema", st.nm.schema);
+  for (auto& n : st.nm.cfg.cluster.nodes) {
+    if (n.name == st.nm.cfg.name) {
+      put_node(n, true, st.started, 0, onceflow_version(), "");
+      continue;
+    }
+    auto& p = st.peers[n.name];
+    put_node(n, p.up, p.since, p.up ? p.rtt : -1, p.version, p.last_error);
+  }
+  return s;
+}
+
+} // namespace
+
+caf::atom_value node_manager_name() {
+  return caf::atom("nodemgr");
+}
+
+node_manager_actor spawn_node_manager(caf::actor_system& sys,
+                                      node_manager_config nm) {
+  // Only a node with peers needs the middleman (tests run without one).
+  caf::io::middleman_actor mm;
+  if (nm.cfg.cluster.nodes.size() > 1)
+    mm = sys.middleman().actor_handle();
+  auto hdl = sys.spawn([nm = std::move(nm), mm](mgr_pointer self) mutable
+                       -> node_manager_actor::behavior_type {
+    auto& st = self->state;
+    st.nm = std::move(nm);
+    st.mm = mm;
+    st.started = now_of(self);
+    for (auto& n : st.nm.cfg.cluster.nodes)
+      if (n.name != st.nm.cfg.name)
+        st.peers[n.name].entry = n;
+    self->set_down_handler([self](const caf::down_msg& msg) {
+      for (auto& [name, p] : self->state.peers)
+        if (p.mgr && p.mgr.address() == msg.source)
+          mark_down(self, p, "connection lost (" + to_string(msg.reason) + ")");
+    });
+    self->set_exit_handler([self](const caf::exit_msg& msg) {
+      for (auto& [name, p] : self->state.peers)
+        for (auto& l : p.hosted)
+          self->send_exit(l, msg.reason);
+      self->quit(msg.reason);
+    });
+    if (!st.peers.empty())
+      self->send(self, atom::tick_v);
+    return {
+      [self](atom::hello, const std::string& schema, const std::string& version,
+             const std::string& name, const std::string& role,
+             const std::string& secret)
+        -> caf::result<std::string, std::string, std::string, std::string> {
+        auto& st = self->state;
+        auto& c = st.nm.cfg;
+        auto refuse = [&](std::string why) {
+          ++st.hellos_refused;
+          spdlog::warn("cluster: hello from '{}' refused: {}", name, why);
+          return make_error(ec::invalid_config, std::move(why));
+        };
+        if (!c.cluster.secret.empty()
+            && !constant_time_equal(c.cluster.secret, secret))
+          return refuse("wrong cluster secret");
+        if (schema != st.nm.schema)
+          return refuse("node " + name + " runs onceflow " + version + " ("
+                        + schema + "), node " + c.name + " runs onceflow "
+                        + onceflow_version() + " (" + st.nm.schema
+                        + "): run the same version on every node");
+        if (c.cluster.enabled()) {
+          auto entry = c.cluster.find(name);
+          if (entry == nullptr)
+            return refuse("'" + name + "' is not a node of the cluster config");
+          if (role != to_string(entry->role))
+            return refuse("'" + name + "' says it is a " + role
+                          + ", the cluster config says "
+                          + to_string(entry->role));
+        }
+        return {st.nm.schema, std::string{onceflow_version()}, c.name,
+                std::string{to_string(c.role)}};
+      },
+      [self](atom::attach, const std::string& worker)
+        -> caf::result<broadcaster_actor, deduplicator_actor> {
+        auto& st = self->state;
+        if (st.nm.cfg.role != node_role::core || !st.nm.broadcaster)
+          return make_error(ec::invalid_config,
+                            "node " + st.nm.cfg.name + " is not a core");
+        spdlog::info("cluster: worker {} attaches", worker);
+        return {st.nm.broadcaster, st.nm.dedup};
+      },
+      [self](atom::members) { return members_of(self); },
+      [self](atom::actors) -> caf::result<caf::settings> {
+        auto& st = self->state;
+        caf::settings s;
+        auto put = [&](const std::string& id, const std::string& kind,
+                       const std::string& serves) {
+          caf::put(s, id + ".kind", kind);
+          caf::put(s, id + ".serves", serves);
+        };
+        for (auto& [kind, hdl] : st.nm.locals)
+          if (hdl)
+            put(std::to_string(hdl.id()), kind, st.nm.cfg.name);
+        for (auto& [name, p] : st.peers)
+          for (auto& l : p.hosted)
+            put(std::to_string(l.id()), "listener", name);
+        return s;
+      },
+      [](atom::ping) { return true; },
+      [self](atom::tick) { round(self); },
+      [self](atom::status) {
+        auto s = members_of(self);
+        caf::put(s, "hellos-refused", self->state.hellos_refused);
+        return s;
+      },
+    };
+  });
+  sys.registry().put(node_manager_name(),
+                     caf::actor_cast<caf::strong_actor_ptr>(hdl));
+  return hdl;
+}
+
+} // namespace onceflow

@@ -1,0 +1,66 @@
+#include "runtime/cluster/schema.hpp"
+
+#include "actors/interfaces.hpp"
+
+#include <cstdio>
+#include <utility>
+
+namespace onceflow {
+
+namespace {
+
+constexpr uint64_t fnv_basis = 14695981039346656037ULL;
+
+template <caf::type_id_t First, size_t... Is>
+uint64_t fingerprint_block(std::index_sequence<Is...>) {
+  uint64_t h = fnv_basis;
+  ((h = type_fingerprint<typename caf::type_by_id<First + Is>::type>(
+      h, caf::type_name_by_id<First + Is>::value)),
+   ...);
+  return h;
+}
+
+template <caf::type_id_t First, size_t... Is>
+uint64_t names_of_block(uint64_t h, std::index_sequence<Is...>) {
+  ((h = fnv1a(
+      h, caf::type_name_by_id<First + Is>::value,
+      std::char_traits<char>::length(caf::type_name_by_id<First + Is>::value)
+        + 1)),
+   ...);
+  return h;
+}
+
+} // namespace
+
+const char* onceflow_version() {
+  return ONCEFLOW_VERSION;
+}
+
+uint64_t fnv1a(uint64_t h, const void* bytes, size_t n) {
+  auto p = static_cast<const unsigned char*>(bytes);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+uint64_t schema_fingerprint() {
+  constexpr auto first = caf::id_block::onceflow::begin;
+  constexpr auto n = caf::id_block::onceflow::end - first;
+  auto h = fingerprint_block<first>(std::make_index_sequence<n>{});
+  // The handles: names only (CAF checks their interfaces at connect).
+  constexpr auto hfirst = caf::id_block::onceflow_handles::begin;
+  constexpr auto hn = caf::id_block::onceflow_handles::end - hfirst;
+  h = names_of_block<hfirst>(h, std::make_index_sequence<hn>{});
+  return h;
+}
+
+std::string schema_id() {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%016llx",
+                static_cast<unsigned long long>(schema_fingerprint()));
+  return std::string{"onceflow-schema-"} + buf;
+}
+
+} // namespace onceflow

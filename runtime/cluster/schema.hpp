@@ -1,0 +1,44 @@
+#pragma once
+
+#include <caf/binary_serializer.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// The message schema a node speaks, for the connect-time guard between
+/// cluster nodes (docs/cluster.md): CAF 0.17 sends type *names* on the
+/// wire, so two binaries whose structs differ in a field exchange silently
+/// corrupted values (primer §3b). Every node sets
+/// `middleman.app-identifiers` to its schema id, and CAF refuses a
+/// connection between different ids; the hello then names both sides'
+/// versions.
+namespace onceflow {
+
+/// The onceflow version of this binary ("0.1.0").
+const char* onceflow_version();
+
+/// FNV-1a over `bytes`, continuing from `h`.
+uint64_t fnv1a(uint64_t h, const void* bytes, size_t n);
+
+/// What one type contributes to the schema: its name and the bytes of a
+/// default value as CAF serializes it (a field added, removed or of another
+/// type changes them).
+template <class T>
+uint64_t type_fingerprint(uint64_t h, const char* name) {
+  h = fnv1a(h, name, std::char_traits<char>::length(name) + 1);
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  T x{};
+  if (auto err = sink(x))
+    return fnv1a(h, "?", 1);
+  return fnv1a(h, buf.data(), buf.size());
+}
+
+/// The fingerprint over every message type onceflow registers.
+uint64_t schema_fingerprint();
+
+/// "onceflow-schema-<16 hex digits of the fingerprint>".
+std::string schema_id();
+
+} // namespace onceflow

@@ -1,0 +1,323 @@
+"""A cluster over CAF's network layer with real `onceflow` processes
+(issue 14): one core on the embedded store and two workers started from
+one cluster config; events run on the workers' listeners exactly once per
+group (counted from the store's own effect records); a worker killed with
+kill -9 or frozen with SIGSTOP is noticed (heartbeats) and the others carry
+on; a restarted worker rejoins; bad cluster configs and unreachable or
+foreign peers get clear errors.
+
+ONCEFLOW_CLUSTER_EVENTS sets the event count of the exactly-once run
+(default 20000)."""
+
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import onceflow_proc as op  # noqa: E402
+
+EVENTS = int(os.environ.get("ONCEFLOW_CLUSTER_EVENTS", "20000"))
+
+
+class ClusterTest(op.KeepLogsOnFailure, unittest.TestCase):
+    def setUp(self):
+        self.t0 = time.monotonic()
+        self.dir = tempfile.mkdtemp(prefix="onceflow-cluster-")
+        self.ports = {n: op.free_port() for n in ("core", "w1", "w2")}
+        self.http = op.free_port()
+        self.cfg = os.path.join(self.dir, "cluster.ini")
+        self.db = os.path.join(self.dir, "data", "onceflow.db")
+        self.write_config()
+        self.nodes = {}
+
+    def tearDown(self):
+        for n in self.nodes.values():
+            n.close()
+
+    def write_config(self, extra_nodes=""):
+        p = self.ports
+        with open(self.cfg, "w") as f:
+            f.write(f"""
+[node]
+data-dir="{os.path.join(self.dir, "data")}"
+[scheduler]
+max-threads=2
+[cluster]
+heartbeat-interval=300ms
+connection-timeout=1500ms
+reconnect-min=100ms
+reconnect-max=1s
+[nodes.core]
+role="core"
+port={p["core"]}
+http-port={self.http}
+listeners=["audit:1"]
+[nodes.w1]
+role="worker"
+port={p["w1"]}
+listeners=["orders:2"]
+[nodes.w2]
+role="worker"
+port={p["w2"]}
+listeners=["orders:2", "audit:1"]
+{extra_nodes}
+[groups.orders]
+handler="store"
+subscriptions=["order.*"]
+lease-ttl=4s
+[groups.audit]
+handler="store"
+subscriptions=["*"]
+lease-ttl=4s
+""")
+
+    # -- helpers -------------------------------------------------------------
+
+    def start(self, name, *extra):
+        log = os.path.join(self.dir, f"{name}.log")
+        if name in self.nodes:
+            self.nodes[name].close()
+        n = op.Node(op.BINARY, self.cfg, log, ("--node.name=" + name, *extra))
+        self.nodes[name] = n
+        return n
+
+    def cluster(self):
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http}/cluster", timeout=10) as r:
+            return json.loads(r.read())
+
+    def node_view(self, name):
+        for n in self.cluster()["nodes"]:
+            if n["name"] == name:
+                return n
+        raise AssertionError(f"{name} not in /cluster")
+
+    def wait_up(self, *names, timeout=30):
+        def up():
+            try:
+                return all(self.node_view(n)["up"] for n in names)
+            except OSError:
+                return False
+        op.wait_for(up, timeout, f"nodes {names} up in /cluster")
+
+    def log_of(self, name):
+        with open(os.path.join(self.dir, f"{name}.log"), errors="replace") as f:
+            return f.read()
+
+    def start_all(self):
+        self.start("core")
+        self.start("w1")
+        self.start("w2")
+        self.wait_up("w1", "w2")
+        # The workers attached their listeners once the core saw them.
+        op.wait_for(lambda: self.log_of("core").count("joined from node")
+                    >= 3, 20, "the workers' listeners to join")
+
+    def publish(self, events):
+        path = op.write_events(os.path.join(
+            self.dir, f"events-{random.random()}.jsonl"), events)
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path,
+                   timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        return r.stdout
+
+    def wait_effects(self, expected, timeout=180):
+        """Waits until every (group, event) of `expected` has an effect;
+        returns the effect counts."""
+        def done():
+            if not os.path.exists(self.db):
+                return False
+            effects = op.count_effects(self.db)
+            return all(k in effects for k in expected)
+        op.wait_until(done, timeout, "every effect",
+                      progress=lambda: f"{len(op.count_effects(self.db))} "
+                                       f"of {len(expected)} effects")
+        return op.count_effects(self.db)
+
+    @staticmethod
+    def make_events(prefix, n):
+        events = []
+        for i in range(n):
+            t = "order.created" if i % 2 == 0 else "user.signed_up"
+            events.append({"id": f"{prefix}-{i}", "type": t,
+                           "payload": {"i": i}})
+        return events
+
+    @staticmethod
+    def expected_of(events):
+        exp = set()
+        for e in events:
+            exp.add(("audit", e["id"]))
+            if e["type"].startswith("order."):
+                exp.add(("orders", e["id"]))
+        return exp
+
+    def event(self, event_id):
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http}/events/{event_id}",
+                timeout=10) as r:
+            return json.loads(r.read())
+
+    # -- tests ---------------------------------------------------------------
+
+    def test_events_run_on_the_workers_exactly_once(self):
+        self.start_all()
+        events = self.make_events("e", EVENTS)
+        rng = random.Random(14)
+        # 10% duplicate submissions, some in the same file, some later.
+        dups = rng.sample(events, EVENTS // 10)
+        out = self.publish(events + dups[: len(dups) // 2])
+        self.assertEqual(out.count("duplicate"), len(dups) // 2)
+        out = self.publish(dups[len(dups) // 2:])
+        self.assertEqual(out.count("duplicate"), len(dups) - len(dups) // 2)
+        expected = self.expected_of(events)
+        effects = self.wait_effects(expected)
+        self.assertEqual(set(effects), expected)
+        doubled = {k: n for k, n in effects.items() if n != 1}
+        self.assertEqual(doubled, {})
+        # The work was spread: orders on both workers, audit on the core
+        # and on w2.
+        nodes = {"orders": set(), "audit": set()}
+        for e in rng.sample(events, 300):
+            for g in self.event(e["id"])["groups"]:
+                for a in g["attempts"]:
+                    nodes[g["group"]].add(a["node"])
+        self.assertEqual(nodes["orders"], {"w1", "w2"})
+        self.assertEqual(nodes["audit"], {"core", "w2"})
+
+    def test_a_killed_worker_is_noticed_and_the_others_finish_its_work(self):
+        self.start_all()
+        events = self.make_events("k", 6000)
+        t = threading.Thread(target=self.publish, args=(events,))
+        t.start()
+        # Kill w1 while it holds batches.
+        op.wait_for(lambda: len(op.count_effects(self.db)) > 500
+                    if os.path.exists(self.db) else False, 60,
+                    "work to start")
+        killed_at = time.monotonic()
+        self.nodes["w1"].kill9()
+        op.wait_for(lambda: not self.node_view("w1")["up"], 10,
+                    "the core to see w1 down")
+        noticed = time.monotonic() - killed_at
+        t.join(600)
+        expected = self.expected_of(events)
+        effects = self.wait_effects(expected)
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        self.assertEqual(set(effects), expected)
+        self.assertLess(noticed, 5, "kill -9 is seen at once (socket closed)")
+        # w1 comes back and gets work again.
+        self.start("w1")
+        self.wait_up("w1")
+        more = self.make_events("k2", 2000)
+        self.publish(more)
+        effects = self.wait_effects(self.expected_of(more))
+        nodes = set()
+        for e in more[::20]:
+            for g in self.event(e["id"])["groups"]:
+                nodes.update(a["node"] for a in g["attempts"])
+        self.assertIn("w1", nodes)
+
+    def test_a_frozen_worker_is_found_by_heartbeats(self):
+        self.start_all()
+        w1 = self.nodes["w1"]
+        os.kill(w1.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            op.wait_for(lambda: not self.node_view("w1")["up"], 15,
+                        "the core to see the frozen w1 down")
+            # connection-timeout is 1.5 s: noticed within a few seconds.
+            self.assertLess(time.monotonic() - t0, 8)
+            # The others carry on meanwhile.
+            events = self.make_events("s", 500)
+            self.publish(events)
+            effects = self.wait_effects(self.expected_of(events))
+            self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        finally:
+            os.kill(w1.proc.pid, signal.SIGCONT)
+        self.wait_up("w1", timeout=30)
+
+    def test_a_peer_down_at_start_is_reported_and_joins_later(self):
+        self.start("core")
+        self.start("w2")
+        self.wait_up("w2")
+        view = self.node_view("w1")
+        self.assertFalse(view["up"])
+        self.assertIn("connect", view["error"])
+        events = self.make_events("late", 200)
+        self.publish(events)
+        self.start("w1")
+        self.wait_up("w1")
+        effects = self.wait_effects(self.expected_of(events))
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+
+    def test_something_else_on_a_peer_port_is_reported(self):
+        # w1's port is held by a TCP server that is not onceflow.
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.ports["w1"]))
+        srv.listen(16)
+        stop = threading.Event()
+
+        def serve():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    c, _ = srv.accept()
+                    c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                    c.close()
+                except OSError:
+                    pass
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        try:
+            self.start("core")
+            self.start("w2")
+            self.wait_up("w2")
+            op.wait_for(lambda: self.node_view("w1")["error"] != "", 15,
+                        "an error for w1")
+            self.assertFalse(self.node_view("w1")["up"])
+            self.assertTrue(self.nodes["core"].alive())
+        finally:
+            stop.set()
+            th.join()
+            srv.close()
+
+    def test_bad_cluster_configs_fail_at_start(self):
+        r = op.run(op.BINARY, "node", "--config", self.cfg,
+                   "--node.name=nope")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("node.name 'nope' is not a node of the cluster config "
+                      "(its nodes: core, w1, w2)", r.stderr)
+        r = op.run(op.BINARY, "node", "--config", self.cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("start each node with --node.name=NAME", r.stderr)
+        self.write_config(extra_nodes=f"""
+[nodes.w3]
+role="worker"
+port={self.ports["w1"]}
+listeners=["orders:1"]
+""")
+        r = op.run(op.BINARY, "node", "--config", self.cfg, "--node.name=w3")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("options 'nodes.w1.port' and 'nodes.w3.port' both use",
+                      r.stderr)
+
+    def test_a_worker_takes_no_events(self):
+        self.start_all()
+        r = op.run(op.BINARY, "publish", "--config", self.cfg,
+                   "--node.name=w1", "--type", "order.created",
+                   "--payload", "{}")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("this node is a worker", r.stdout)
+
+
+if __name__ == "__main__":
+    op.main()
