@@ -310,6 +310,31 @@ listeners=["orders:1"]
         self.assertIn("options 'nodes.w1.port' and 'nodes.w3.port' both use",
                       r.stderr)
 
+    def test_the_example_cluster_config_runs(self):
+        """config/cluster.ini as shipped, its ports moved to free ones (the
+        same overrides on every node: each needs its peers' addresses)."""
+        example = os.path.join(op.CONFIG_DIR, "cluster.ini")
+        http = op.free_port()
+        moved = [f"--nodes.core-1.port={op.free_port()}",
+                 f"--nodes.core-1.http-port={http}",
+                 f"--nodes.worker-1.port={op.free_port()}",
+                 f"--nodes.worker-2.port={op.free_port()}",
+                 f"--node.data-dir={os.path.join(self.dir, 'data')}"]
+        self.cfg = example
+        self.http = http
+        for name in ("core-1", "worker-1", "worker-2"):
+            self.start(name, *moved)
+        self.wait_up("worker-1", "worker-2")
+        op.wait_for(lambda: self.log_of("core-1").count("joined from node")
+                    >= 3, 20, "the workers' listeners to join")
+        events = self.make_events("x", 300)
+        path = op.write_events(os.path.join(self.dir, "x.jsonl"), events)
+        r = op.run(op.BINARY, "publish", "--config", example, "--file", path,
+                   *moved[:2])
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
+        effects = self.wait_effects(self.expected_of(events))
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+
     def test_a_worker_takes_no_events(self):
         self.start_all()
         r = op.run(op.BINARY, "publish", "--config", self.cfg,
