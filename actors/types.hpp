@@ -195,6 +195,12 @@ typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_overrides& x) {
+  return f(caf::meta::type_name("onceflow::group_overrides"), x.group, x.fields,
+           x.paused, x.rate, x.burst, x.concurrency);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatch_report& x) {
   return f(caf::meta::type_name("onceflow::dispatch_report"), x.seq, x.kind,
            x.until);
@@ -241,6 +247,8 @@ CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_query))
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_item))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::group_overrides))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_overrides>) )
 
 CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
 CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
@@ -276,5 +284,6 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, events, "events")
 CAF_ADD_ATOM(onceflow, onceflow::atom, groups, "groups")
 CAF_ADD_ATOM(onceflow, onceflow::atom, count, "count")
 CAF_ADD_ATOM(onceflow, onceflow::atom, trim, "trim")
+CAF_ADD_ATOM(onceflow, onceflow::atom, overrides, "overrides")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)
