@@ -53,9 +53,6 @@ void check_drained(bc_pointer self) {
   st.drain_waiters.clear();
 }
 
-/// release_read_leases: every lease, however much is left.
-constexpr millis_t all_leases = std::numeric_limits<millis_t>::max();
-
 /// Reads of a group lease what they deliver (store::read_leased) unless
 /// the group is rate-limited: a rate-limited entry may wait in the queue
 /// for longer than its lease, and another node's claim of it would count
@@ -105,6 +102,8 @@ void join_missing(bc_pointer self) {
   }
 }
 
+} // namespace
+
 void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   auto& st = self->state;
   auto& g = st.groups[gi];
@@ -121,11 +120,10 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   self->monitor(hdl);
   g.listeners[slot].hdl = hdl;
   g.listeners[slot].busy = false;
+  g.listeners[slot].retiring = false;
   g.listeners[slot].index = g.next_listener_index;
   st.by_listener[hdl.address()] = {gi, slot};
 }
-
-} // namespace
 
 millis_t now_of(bc_pointer self) {
   return to_millis(self->clock().now());
@@ -262,14 +260,15 @@ void release_read_leases(bc_pointer self, size_t gi, millis_t min_left) {
 void dispatch(bc_pointer self, size_t gi) {
   auto& st = self->state;
   auto& g = st.groups[gi];
-  if (st.draining || g.paused)
+  // Before the run-time overrides are known, the group may be paused.
+  if (st.draining || g.paused || !st.overrides_loaded)
     return;
   auto now = now_of(self);
   for (auto& slot : g.listeners) {
     auto& queue = g.book.queue();
     if (queue.empty())
       break;
-    if (slot.busy || !slot.hdl)
+    if (slot.busy || slot.retiring || !slot.hdl)
       continue;
     auto hold = g.waiting.hold_until(queue.size(), g.cfg.batch_size,
                                      g.cfg.batch_wait, now);
@@ -303,10 +302,10 @@ void maybe_read(bc_pointer self, size_t gi) {
   auto& st = self->state;
   auto& g = st.groups[gi];
   auto low_water = static_cast<size_t>(g.cfg.batch_size)
-                   * std::max<size_t>(1, g.listeners.size()) * 2;
+                   * std::max<size_t>(1, g.run.concurrency) * 2;
   // A paused group leaves new entries in the log (status "accepted").
   if (!g.joined || g.reading || g.exhausted || st.draining || g.paused
-      || g.book.queue().size() >= low_water)
+      || !st.overrides_loaded || g.book.queue().size() >= low_water)
     return;
   g.reading = true;
   auto want = static_cast<uint32_t>(low_water * 2 - g.book.queue().size());
@@ -375,6 +374,10 @@ void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
   g.unsettled -= std::min(g.unsettled, out.left);
   if (out.held_back > 0)
     wake_at(self, out.later_at);
+  // Its batch is back: a retiring listener stops now (what it did not
+  // settle went back to the queue with the reports).
+  if (g.listeners[slot].retiring)
+    remove_listener_slot(self, gi, slot);
   dispatch(self, gi);
   check_drained(self);
 }
@@ -410,20 +413,66 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
   for (auto seq : g.book.owned_by(g.listeners[slot].index))
     g.book.requeue_front(seq);
   g.listeners[slot].hdl = nullptr;
-  if (!g.listeners[slot].worker.empty()) {
+  if (g.listeners[slot].retiring) {
+    // It was to stop anyway.
+    remove_listener_slot(self, gi, slot);
+    dispatch(self, gi);
+  } else if (!g.listeners[slot].worker.empty()) {
     // A worker's listener: its entries are back in the queue for the
     // others; the worker attaches new listeners when it returns.
+    remove_listener_slot(self, gi, slot);
     dispatch(self, gi);
-    check_drained(self);
-    return;
-  }
-  if (!st.draining) {
+  } else if (!st.draining) {
     ++g.restarts;
     spawn_listener_slot(self, gi, slot);
     dispatch(self, gi);
   }
   check_drained(self);
 }
+
+} // namespace
+
+caf::settings group_status(const group_state& g) {
+  caf::settings s;
+  caf::put(s, "handler", g.cfg.handler);
+  uint64_t remote = 0;
+  for (auto& slot : g.listeners)
+    if (!slot.worker.empty())
+      ++remote;
+  caf::put(s, "listeners", static_cast<uint64_t>(g.listeners.size()));
+  caf::put(s, "remote-listeners", remote);
+  auto& queue = g.book.queue();
+  auto& counters = g.book.counters();
+  caf::put(s, "queued", static_cast<uint64_t>(queue.size()));
+  caf::put(s, "queued-high", static_cast<uint64_t>(queue.size(priority::high)));
+  caf::put(s, "queued-normal",
+           static_cast<uint64_t>(queue.size(priority::normal)));
+  caf::put(s, "queued-low", static_cast<uint64_t>(queue.size(priority::low)));
+  caf::put(s, "in-flight", static_cast<uint64_t>(g.book.in_flight()));
+  caf::put(s, "unsettled", g.unsettled);
+  caf::put(s, "dispatched", counters.dispatched);
+  caf::put(s, "read-leases", g.read_leases);
+  caf::put(s, "read-leases-released", g.read_leases_released);
+  caf::put(s, "settled", counters.settled);
+  caf::put(s, "held", counters.held);
+  caf::put(s, "stale", counters.stale);
+  caf::put(s, "listener-restarts", g.restarts);
+  caf::put(s, "paused", g.paused);
+  // The settings that change at run time: the values in effect and where
+  // each comes from.
+  caf::put(s, "concurrency", uint64_t{g.run.concurrency});
+  caf::put(s, "rate-limit", g.run.rate);
+  caf::put(s, "rate-burst", g.run.burst);
+  for (auto x : all_group_settings)
+    caf::put(s, std::string{"source."} + to_string(x),
+             std::string{(g.run.overridden & bit(x)) != 0 ? "override"
+                                                          : "config"});
+  caf::put(s, "rate", g.rate);
+  caf::put(s, "subscriptions", g.cfg.subscriptions);
+  return s;
+}
+
+namespace {
 
 caf::settings status_of(bc_pointer self) {
   auto& st = self->state;
@@ -445,38 +494,8 @@ caf::settings status_of(bc_pointer self) {
   caf::put(s, "broadcaster.trimmed", st.trimmed);
   caf::put(s, "broadcaster.trim-failures", st.trim_failures);
   caf::put(s, "broadcaster.retention", st.cfg.retention);
-  for (auto& g : st.groups) {
-    auto p = "groups." + g.cfg.name + ".";
-    caf::put(s, p + "handler", g.cfg.handler);
-    uint64_t local = 0;
-    uint64_t remote = 0;
-    for (auto& slot : g.listeners)
-      if (slot.hdl)
-        ++(slot.worker.empty() ? local : remote);
-    caf::put(s, p + "listeners", local + remote);
-    caf::put(s, p + "remote-listeners", remote);
-    auto& queue = g.book.queue();
-    auto& counters = g.book.counters();
-    caf::put(s, p + "queued", static_cast<uint64_t>(queue.size()));
-    caf::put(s, p + "queued-high",
-             static_cast<uint64_t>(queue.size(priority::high)));
-    caf::put(s, p + "queued-normal",
-             static_cast<uint64_t>(queue.size(priority::normal)));
-    caf::put(s, p + "queued-low",
-             static_cast<uint64_t>(queue.size(priority::low)));
-    caf::put(s, p + "in-flight", static_cast<uint64_t>(g.book.in_flight()));
-    caf::put(s, p + "unsettled", g.unsettled);
-    caf::put(s, p + "dispatched", counters.dispatched);
-    caf::put(s, p + "read-leases", g.read_leases);
-    caf::put(s, p + "read-leases-released", g.read_leases_released);
-    caf::put(s, p + "settled", counters.settled);
-    caf::put(s, p + "held", counters.held);
-    caf::put(s, p + "stale", counters.stale);
-    caf::put(s, p + "listener-restarts", g.restarts);
-    caf::put(s, p + "paused", g.paused);
-    caf::put(s, p + "rate", g.rate);
-    caf::put(s, p + "subscriptions", g.cfg.subscriptions);
-  }
+  for (auto& g : st.groups)
+    caf::put(s, "groups." + g.cfg.name, group_status(g));
   return s;
 }
 
@@ -493,8 +512,10 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
     auto& g = st.groups[gi];
     g.cfg = st.cfg.groups[gi];
     g.book = group_book{st.cfg.weights};
-    auto burst = g.cfg.rate_burst > 0 ? g.cfg.rate_burst : g.cfg.rate_limit;
-    g.limits.group = token_bucket{g.cfg.rate_limit, burst, now};
+    g.overrides.group = g.cfg.name;
+    g.run = effective(g.cfg.rate_limit, g.cfg.rate_burst, g.cfg.concurrency,
+                      g.overrides);
+    g.limits.group = token_bucket{g.run.rate, g.run.bucket_size(), now};
     for (auto& tl : st.cfg.type_limits)
       g.limits.types.emplace_back(tl.pattern,
                                   token_bucket{tl.rate, tl.rate, now});
@@ -502,9 +523,11 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
     for (size_t slot = 0; slot < g.listeners.size(); ++slot)
       spawn_listener_slot(self, gi, slot);
   }
-  // Register the groups, then catch up on what the log holds for them.
+  // Register the groups, then catch up on what the log holds for them (once
+  // the run-time overrides are known).
   st.groups_registered = st.groups.empty();
   join_missing(self);
+  read_overrides(self);
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.trim_interval),
                      atom::trim_v);
   self->set_down_handler(
@@ -665,6 +688,8 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       if (st.wake_at >= 0 && st.wake_at <= now)
         st.wake_at = -1;
       join_missing(self);
+      if (!st.overrides_loaded)
+        read_overrides(self);
       for (size_t gi = 0; gi < st.groups.size(); ++gi) {
         release_later(self, gi, now);
         dispatch(self, gi);
@@ -697,24 +722,11 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       return rp;
     },
     [self](atom::pause, std::string& name, bool paused) -> caf::result<bool> {
-      auto& st = self->state;
-      for (size_t gi = 0; gi < st.groups.size(); ++gi) {
-        auto& g = st.groups[gi];
-        if (g.cfg.name != name)
-          continue;
-        if (g.paused != paused)
-          spdlog::info("broadcaster: group {} {}", name,
-                       paused ? "paused" : "resumed");
-        g.paused = paused;
-        if (paused)
-          release_read_leases(self, gi, all_leases);
-        if (!paused) {
-          maybe_read(self, gi);
-          dispatch(self, gi);
-        }
-        return paused;
-      }
-      return make_error(ec::unknown_group, "no group named '" + name + "'");
+      return pause_group(self, name, paused);
+    },
+    [self](atom::overrides, group_overrides& change,
+           uint8_t clear) -> caf::result<caf::settings> {
+      return change_overrides(self, std::move(change), clear);
     },
     [self](atom::status) { return status_of(self); },
   };

@@ -32,6 +32,9 @@ void arm_janitor(bc_pointer self) {
 void janitor(bc_pointer self) {
   auto& st = self->state;
   auto now = now_of(self);
+  // Run-time overrides other nodes sharing the store changed (one call for
+  // every group).
+  read_overrides(self);
   for (size_t gi = 0; gi < st.groups.size(); ++gi) {
     auto& g = st.groups[gi];
     // Settled events per second, smoothed (weight of the newest round 0.5).

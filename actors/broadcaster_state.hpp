@@ -2,15 +2,18 @@
 
 // The broadcaster's state and the steps its files share (broadcaster.cpp:
 // intake, dispatch and reports; broadcaster_rounds.cpp: the janitor and
-// retention rounds). Internal to the broadcaster.
+// retention rounds; broadcaster_settings.cpp: the groups' run-time
+// settings). Internal to the broadcaster.
 
 #include "actors/broadcaster.hpp"
 #include "actors/logic/dispatch.hpp"
 #include "actors/logic/group_book.hpp"
+#include "actors/logic/group_settings.hpp"
 
 #include <caf/fwd.hpp>
 
 #include <functional>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -25,6 +28,9 @@ struct listener_slot {
   /// The worker node it runs on (empty: this node). A remote listener is
   /// not respawned when it goes down: its node attaches new ones.
   std::string worker;
+  /// The group has fewer listeners now: this one gets no new batch and
+  /// stops once its batch is back (see resize_group).
+  bool retiring = false;
 };
 
 struct group_state {
@@ -54,8 +60,12 @@ struct group_state {
   uint64_t read_leases = 0;
   uint64_t read_leases_released = 0;
   uint32_t next_listener_index = 0;
-  /// Paused on this node: nothing new is dispatched.
+  /// Paused: nothing new is dispatched (run.paused).
   bool paused = false;
+  /// The group's run-time overrides as the store last answered them, and
+  /// the settings the group runs with (its config with them applied).
+  group_overrides overrides;
+  group_run_settings run;
   /// Settled events per second (smoothed over janitor rounds).
   double rate = 0;
   uint64_t rate_settled = 0;
@@ -80,6 +90,11 @@ struct broadcaster_state {
   bool groups_registered = false;
   std::vector<std::function<void()>> before_groups;
   bool janitor_armed = false;
+  /// The groups' run-time overrides have been read from the store once:
+  /// nothing is dispatched before (a group paused in the store must not
+  /// run after a restart). A read is under way.
+  bool overrides_loaded = false;
+  bool overrides_reading = false;
   /// Release calls of read leases in flight (see release_read_leases).
   uint32_t releasing = 0;
   /// A trim call is in flight (at most one).
@@ -138,6 +153,39 @@ void release_read_leases(bc_pointer self, size_t gi, millis_t min_left);
 /// A first delivery of an event read from the log.
 delivery first_delivery(event ev, const std::string& group);
 
+/// Spawns the listener of the group's slot (a new one, or in place of one
+/// that went down).
+void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot);
+
+/// Gives back the read leases of every queued entry (pause, drain).
+constexpr millis_t all_leases = std::numeric_limits<millis_t>::max();
+
+/// The group's part of `status` (keys without the "groups.<name>."
+/// prefix).
+caf::settings group_status(const group_state& g);
+
+// -- broadcaster_settings.cpp ------------------------------------------------
+
+/// Reads every group's run-time overrides from the store (one call) and
+/// applies them; at start nothing is dispatched until this answered once.
+void read_overrides(bc_pointer self);
+
+/// Applies the group's run-time overrides `o`: what changed takes effect
+/// (pause, the token bucket, the listener count).
+void apply_overrides(bc_pointer self, size_t gi, const group_overrides& o);
+
+/// Stops listener `slot` of the group (idle, or gone) and forgets it.
+void remove_listener_slot(bc_pointer self, size_t gi, size_t slot);
+
+/// Writes a change of the group's overrides to the store, applies what the
+/// store answers and replies with the group's status part.
+caf::result<caf::settings>
+change_overrides(bc_pointer self, group_overrides change, uint8_t clear);
+
+/// Pauses or resumes the group through its `paused` override.
+caf::result<bool> pause_group(bc_pointer self, const std::string& name,
+                              bool paused);
+
 // -- broadcaster_rounds.cpp --------------------------------------------------
 
 /// Takes the group's back-pressure count from the store.
@@ -147,8 +195,9 @@ void resync_backlog(bc_pointer self, size_t gi);
 /// store, always).
 void arm_janitor(bc_pointer self);
 
-/// One janitor round: rates, stalled entries, run-down read leases,
-/// back-pressure counts from the store, reclaim.
+/// One janitor round: the groups' run-time overrides, rates, stalled
+/// entries, run-down read leases, back-pressure counts from the store,
+/// reclaim.
 void janitor(bc_pointer self);
 
 /// One retention round (see trim_round in broadcaster_rounds.cpp).

@@ -73,6 +73,12 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::history, std::string>::with<event_history>,
   /// Events of one status, cursor-paginated.
   caf::replies_to<atom::events, event_listing_query>::with<event_listing>,
+  /// Every group's run-time overrides (settings_port).
+  caf::replies_to<atom::overrides>::with<std::vector<group_overrides>>,
+  /// Changes a group's overrides: (settings to set, bits of the settings to
+  /// drop); replies with the group's overrides after the change.
+  caf::replies_to<atom::overrides, group_overrides,
+                  uint8_t>::with<group_overrides>,
   /// True if the store answers now; fails with ec::store_failure.
   caf::replies_to<atom::ping>::with<bool>,
   /// Counters and sizes.
@@ -130,9 +136,17 @@ using broadcaster_actor = caf::typed_actor<
   /// in-flight entries go back to the queue. Fails with ec::unknown_group.
   caf::replies_to<atom::listeners, std::string, std::string,
                   std::vector<listener_actor>>::with<uint32_t>,
-  /// Pauses (true) or resumes (false) dispatching of a group on this node;
-  /// fails with ec::unknown_group.
+  /// Pauses (true) or resumes (false) dispatching of a group: kept in the
+  /// store (a run-time override), so on every node sharing it and after a
+  /// restart; fails with ec::unknown_group or a store failure.
   caf::replies_to<atom::pause, std::string, bool>::with<bool>,
+  /// Changes a group's run-time overrides, kept in the store: (settings to
+  /// set, with the group's name; bits of the settings to drop). Replies with
+  /// the group's part of `status` after the change; fails with
+  /// ec::unknown_group, ec::invalid_config (a value out of range) or a
+  /// store failure.
+  caf::replies_to<atom::overrides, group_overrides,
+                  uint8_t>::with<caf::settings>,
   /// Stops accepting, waits for in-flight batches; replies when drained
   /// (true) or when the timeout passed with work left (false).
   caf::replies_to<atom::drain, millis_t>::with<bool>,

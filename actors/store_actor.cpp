@@ -204,6 +204,16 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "list events",
                      [&] { return self->state.st->list_events(q); });
     },
+    [self](atom::overrides) -> caf::result<std::vector<group_overrides>> {
+      return guarded(self, "group overrides",
+                     [&] { return self->state.st->group_overrides_all(); });
+    },
+    [self](atom::overrides, const group_overrides& change,
+           uint8_t clear) -> caf::result<group_overrides> {
+      return guarded(self, "change group overrides", [&] {
+        return self->state.st->change_group_overrides(change, clear);
+      });
+    },
     [self](atom::ping) -> caf::result<bool> {
       return guarded(self, "ping", [&] {
         self->state.st->ping();

@@ -199,6 +199,12 @@ typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_overrides& x) {
+  return f(caf::meta::type_name("onceflow::group_overrides"), x.group, x.fields,
+           x.paused, x.rate, x.burst, x.concurrency);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatch_report& x) {
   return f(caf::meta::type_name("onceflow::dispatch_report"), x.seq, x.kind,
            x.until);
@@ -245,6 +251,8 @@ CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_query))
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_item))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::group_overrides))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_overrides>) )
 
 CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
 CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
@@ -285,5 +293,6 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, attach, "attach")
 CAF_ADD_ATOM(onceflow, onceflow::atom, members, "members")
 CAF_ADD_ATOM(onceflow, onceflow::atom, actors, "actors")
 CAF_ADD_ATOM(onceflow, onceflow::atom, listeners, "listeners")
+CAF_ADD_ATOM(onceflow, onceflow::atom, overrides, "overrides")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/logic/event.hpp"
+#include "actors/logic/group_settings.hpp"
 #include "actors/logic/lease_table.hpp"
 #include "actors/logic/status.hpp"
 
@@ -21,6 +22,8 @@
 ///   XACKs the pending entry.
 /// - retry schedule: `take_due` = ZRANGEBYSCORE on the retry ZSET.
 /// - DLQ and processed events: listing, lookups, replay, purge.
+/// - group settings: run-time overrides of a group's settings (pause,
+///   rate limit, listener count), one field each (a Redis hash).
 ///
 /// Every call is batched: one call carries many events. Calls are made from
 /// one adapter actor, so implementations need not be thread-safe. Failures of
@@ -263,6 +266,28 @@ public:
   processed_of(const std::string& event_id) = 0;
 };
 
+/// Run-time overrides of listener groups' settings (pause, rate limit,
+/// listener count; see group_overrides): kept in the store, so that they
+/// survive a restart and hold on every node sharing it. Each setting is a
+/// field of its own, so that changes of different settings (by different
+/// nodes) never undo each other.
+class settings_port {
+public:
+  virtual ~settings_port() = default;
+
+  /// The overrides of every group that has any, by group name (one call
+  /// for all groups: nodes read them every janitor round).
+  virtual std::vector<group_overrides> group_overrides_all() = 0;
+
+  /// Sets the settings `change` holds to its values and drops those in
+  /// `clear` that it does not hold, for the group `change.group`, in one
+  /// step; returns the group's overrides after it. A group need not be
+  /// known to the log.
+  virtual group_overrides
+  change_group_overrides(const group_overrides& change, uint8_t clear)
+    = 0;
+};
+
 /// Status of one event in one group with its attempt history.
 struct group_history {
   std::string group;
@@ -306,7 +331,8 @@ class store : public log_port,
               public lease_port,
               public retry_port,
               public dlq_port,
-              public processed_port {
+              public processed_port,
+              public settings_port {
 public:
   /// Per-group status of the event with this id (empty if unknown).
   virtual std::vector<group_status> status_of(const std::string& event_id) = 0;

@@ -6,10 +6,12 @@
 #include "config/cluster_config.hpp"
 #include "config/group_config.hpp"
 
+#include <caf/config_value.hpp>
 #include <caf/fwd.hpp>
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -138,6 +140,45 @@ std::string read_node_config(const caf::settings& content,
 std::string
 apply_overrides(caf::settings& content,
                 const std::vector<std::pair<std::string, std::string>>& xs);
+
+/// An environment variable: name and value.
+using env_var = std::pair<std::string, std::string>;
+
+/// What the ONCEFLOW_* variables of the environment set (see
+/// docs/configuration.md, "Environment variables").
+struct env_config {
+  /// onceflow's options: dotted key and value text. They go into the file's
+  /// settings like command-line overrides (apply_overrides), before those.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  /// CAF's options: dotted key and the value CAF's option parsed.
+  std::vector<std::pair<std::string, caf::config_value>> caf;
+  /// The variable each dotted key came from (for name_sources).
+  std::map<std::string, std::string> sources;
+};
+
+/// The environment variable of an option: `ONCEFLOW_`, the section, `__`
+/// and the option, each upper-cased with every character other than a
+/// letter or a digit as `_` (`redis`, `tls-ca-file` ->
+/// `ONCEFLOW_REDIS__TLS_CA_FILE`). A group's options are in the section
+/// `groups.<name>`, whose `.` becomes `__` as well
+/// (`ONCEFLOW_GROUPS__ORDERS__CONCURRENCY`).
+std::string env_name(const std::string& section, const std::string& option);
+
+/// Maps the ONCEFLOW_* variables of `env` to options (other variables are
+/// ignored). `content` holds the config file's settings: a variable may set
+/// an option of a group of the file, never add a group; `caf_options` are
+/// CAF's (their values are parsed by CAF's option). Returns an error text
+/// naming the variable (unknown, ambiguous, naming a group the file does
+/// not have, a value CAF refuses), or empty on success.
+std::string
+read_environment(const std::vector<env_var>& env, const caf::settings& content,
+                 const caf::config_option_set& caf_options, env_config& out);
+
+/// `err` with the environment variable named after the first option it
+/// names ('key') that `sources` maps to one: "option 'http.port' (from
+/// ONCEFLOW_HTTP__PORT) must be an integer".
+std::string name_sources(std::string err,
+                         const std::map<std::string, std::string>& sources);
 
 /// The text for an error of CAF's INI parser, `err`, on the file `ini`:
 /// names the line of a `#` comment (CAF's INI takes only `;`), else CAF's

@@ -16,12 +16,15 @@
 #include <caf/scoped_actor.hpp>
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 using namespace onceflow;
@@ -38,10 +41,12 @@ publish and status talk to the node's CAF endpoint ([node] host/port);
 when the node has API keys, give one with --api-key KEY (or [client]
 api-key in the config file): publish needs the publish role, status read.
 
-Options from the config file can be overridden on the command line, e.g.
---node.port=4711 or --groups.orders.concurrency=4. CAF's own options
-(--scheduler.max-threads=2, --middleman.*) pass through. See
-docs/configuration.md for every option.
+Options from the config file can be overridden by environment variables,
+e.g. ONCEFLOW_REDIS__URL=redis://host:6379/0 or
+ONCEFLOW_GROUPS__ORDERS__CONCURRENCY=4, and on the command line, e.g.
+--node.port=4711 or --groups.orders.concurrency=4 (the command line wins).
+CAF's own options (--scheduler.max-threads=2, --middleman.*) pass through.
+See docs/configuration.md for every option and variable.
 )";
 
 struct cli {
@@ -164,8 +169,24 @@ void set_network_options(app_config& cfg, const node_config& ncfg) {
           caf::timespan{milliseconds(ncfg.cluster.connection_timeout)});
 }
 
-/// Loads the INI file and the overrides into `cfg` and reads our options.
-int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
+/// The process's environment variables.
+std::vector<env_var> environment() {
+  std::vector<env_var> out;
+  for (char** p = environ; p != nullptr && *p != nullptr; ++p) {
+    std::string entry{*p};
+    auto eq = entry.find('=');
+    if (eq != std::string::npos)
+      out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return out;
+}
+
+/// Loads the INI file, the environment's ONCEFLOW_* variables and the
+/// command line's overrides into `cfg` (in this order: the later wins) and
+/// reads our options. `sources` gets the variable of every option whose
+/// value came from the environment (errors name it).
+int load_config(const cli& args, app_config& cfg, node_config& ncfg,
+                std::map<std::string, std::string>& sources) {
   if (!std::filesystem::exists(args.config_file)) {
     std::cerr << "onceflow: config file '" << args.config_file
               << "' does not exist\n";
@@ -178,6 +199,30 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
               << "': " << describe_parse_error(err, ini) << "\n";
     return 2;
   }
+  env_config env;
+  if (auto err = read_environment(environment(), cfg.content, cfg.caf_options(),
+                                  env);
+      !err.empty()) {
+    std::cerr << "onceflow: bad environment: " << err << "\n";
+    return 2;
+  }
+  // What the command line sets comes from there, not from the environment.
+  std::set<std::string> on_command_line;
+  for (auto& arg : args.caf_args)
+    on_command_line.insert(arg.substr(2, arg.find('=') - 2));
+  for (auto& kv : args.overrides)
+    on_command_line.insert(kv.first);
+  for (auto& [key, value] : env.caf)
+    if (on_command_line.count(key) == 0)
+      caf::put(cfg.content, key, value);
+  for (auto& key : on_command_line)
+    env.sources.erase(key);
+  sources = env.sources;
+  // The environment's groups were checked against the file's already.
+  if (auto err = apply_overrides(cfg.content, env.overrides); !err.empty()) {
+    std::cerr << "onceflow: bad environment: " << err << "\n";
+    return 2;
+  }
   if (auto err = apply_overrides(cfg.content, args.overrides); !err.empty()) {
     std::cerr << "onceflow: bad config: " << err << "\n";
     return 2;
@@ -186,7 +231,7 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg) {
     pick_client_node(cfg.content);
   if (auto err = read_node_config(cfg.content, cfg.caf_options(), ncfg);
       !err.empty()) {
-    std::cerr << "onceflow: bad config: " << err << "\n";
+    std::cerr << "onceflow: bad config: " << name_sources(err, sources) << "\n";
     return 2;
   }
   set_network_options(cfg, ncfg);
@@ -287,7 +332,8 @@ int run_worker(app_config& cfg, const node_config& ncfg,
 int run_node(const cli& args) {
   app_config cfg;
   node_config ncfg;
-  if (auto rc = load_config(args, cfg, ncfg))
+  std::map<std::string, std::string> sources;
+  if (auto rc = load_config(args, cfg, ncfg, sources))
     return rc;
   // The node's handlers: the built-ins plus `webhook` on one shared curl
   // worker. Both are released before the actor system goes (the client's
@@ -296,7 +342,7 @@ int run_node(const cli& args) {
   auto handlers = std::make_unique<handler_registry>(default_handlers());
   handlers->add("webhook", webhook_handler_factory(webhooks));
   if (auto err = validate(ncfg, handlers->names()); !err.empty()) {
-    std::cerr << "onceflow: bad config: " << err << "\n";
+    std::cerr << "onceflow: bad config: " << name_sources(err, sources) << "\n";
     return 2;
   }
   if (ncfg.role == node_role::worker)
@@ -468,7 +514,8 @@ caf::optional<endpoint_actor> connect_node(caf::actor_system& sys,
 int run_publish(const cli& args) {
   app_config cfg;
   node_config ncfg;
-  if (auto rc = load_config(args, cfg, ncfg))
+  std::map<std::string, std::string> sources;
+  if (auto rc = load_config(args, cfg, ncfg, sources))
     return rc;
   if (args.file.empty() && args.type.empty()) {
     std::cerr << "onceflow publish: give --type T --payload JSON, or --file "
@@ -549,7 +596,8 @@ void print_settings(const caf::settings& xs, const std::string& prefix) {
 int run_status(const cli& args) {
   app_config cfg;
   node_config ncfg;
-  if (auto rc = load_config(args, cfg, ncfg))
+  std::map<std::string, std::string> sources;
+  if (auto rc = load_config(args, cfg, ncfg, sources))
     return rc;
   caf::actor_system sys{cfg};
   auto b = connect_node(sys, ncfg);

@@ -22,6 +22,15 @@ void token_bucket::refill(millis_t now) {
   }
 }
 
+void token_bucket::change(double rate, double burst, millis_t now) {
+  auto was_unlimited = unlimited();
+  refill(now);
+  rate_ = rate;
+  burst_ = burst < 1 ? 1 : burst;
+  tokens_ = was_unlimited ? burst_ : std::min(tokens_, burst_);
+  last_ = std::max(last_, now);
+}
+
 uint64_t token_bucket::take(millis_t now, uint64_t n) {
   if (unlimited())
     return n;

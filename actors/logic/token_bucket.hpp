@@ -24,6 +24,12 @@ public:
   /// Takes up to `n` tokens; returns how many were taken.
   uint64_t take(millis_t now, uint64_t n);
 
+  /// Changes rate and burst at `now` (a run-time change of a group's
+  /// limit): the tokens gathered until now at the old rate are kept, up to
+  /// the new burst, so that a change hands out no burst of its own; a
+  /// bucket that was unlimited starts full.
+  void change(double rate, double burst, millis_t now);
+
   /// Milliseconds until at least one token is available (0 if one is now).
   millis_t wait_time(millis_t now);
 

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS processed(grp TEXT NOT NULL,
 -- `trim` deletes them once it has (the dedup table has no index by seq).
 CREATE TABLE IF NOT EXISTS dedup_trimmed(seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL, created_at INTEGER NOT NULL);
+-- Run-time overrides of groups' settings (settings_port): one row per
+-- group and setting, the value as text (group_settings.hpp's value_text).
+CREATE TABLE IF NOT EXISTS group_settings(grp TEXT NOT NULL,
+  name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(grp, name))
+  WITHOUT ROWID;
 )sql";
 
 } // namespace

@@ -21,7 +21,8 @@
 /// - sqlite_leases.cpp: claims and settlements;
 /// - sqlite_dlq.cpp: the retry schedule, the DLQ, processed records;
 /// - sqlite_queries.cpp: status, history and listings (`statuses`);
-/// - sqlite_retention.cpp: `trim`.
+/// - sqlite_retention.cpp: `trim`;
+/// - sqlite_settings.cpp: groups' run-time settings.
 /// Beneath them: sqlite_db (connection, statements, schema), sqlite_state
 /// (pending entries, groups, retry slots) and sqlite_codec (JSON texts).
 namespace onceflow::embedded {
@@ -112,6 +113,13 @@ public:
 
   uint64_t trim(millis_t now, millis_t retention, millis_t dedup_window,
                 size_t max) override;
+
+  // -- settings_port: sqlite_settings.cpp ------------------------------------
+
+  std::vector<group_overrides> group_overrides_all() override;
+
+  group_overrides change_group_overrides(const group_overrides& change,
+                                         uint8_t clear) override;
 
   // -- store: sqlite_store.cpp -----------------------------------------------
 
@@ -288,6 +296,19 @@ private:
            "LIMIT ?1"};
   statement dedup_trimmed_delete_{conn_,
                                   "DELETE FROM dedup_trimmed WHERE seq<=?1"};
+
+  statement settings_all_{
+    conn_, "SELECT grp, name, value FROM group_settings ORDER BY grp"};
+  statement settings_of_{
+    conn_, "SELECT grp, name, value FROM group_settings WHERE grp=?1"};
+  statement settings_put_{conn_, "INSERT OR REPLACE INTO group_settings(grp, "
+                                 "name, value) VALUES(?1, ?2, ?3)"};
+  statement settings_drop_{
+    conn_, "DELETE FROM group_settings WHERE grp=?1 AND name=?2"};
+
+  /// Reads the rows of a group_settings query into `out` (by group).
+  void read_settings(query& q, std::vector<group_overrides>& out,
+                     const char* op);
 
   uint64_t head_ = 0;
   /// Trim point (persisted in `meta`): every log entry up to it is gone.

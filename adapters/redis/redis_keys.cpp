@@ -38,6 +38,7 @@ void redis_keys::check_types(const std::string& op) {
     {key("retry:seq"), "zset"}, {key("trimmed"), "string"},
     {key("log:t"), "zset"},     {key("dlq:seq"), "string"},
     {key("gen"), "string"},     {key("layout"), "string"},
+    {key("settings"), "hash"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
     std::vector<std::vector<std::string>> cmds;

@@ -46,6 +46,7 @@ response from_error(const caf::error& err) {
       case ec::timeout:
         return retry_later(503, text, 1);
       case ec::invalid_event:
+      case ec::invalid_config:
         return error_body(400, text);
       case ec::unknown_group:
         return error_body(404, text);

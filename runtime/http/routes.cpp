@@ -32,6 +32,8 @@ const std::vector<route>& route_table() {
     {"DELETE", "/failed-events/{id}",        access::admin,   delete_failed},
     {"POST",   "/failed-events/{id}/replay", access::admin,   replay_one},
     {"GET",    "/groups",                    access::read,    list_groups},
+    {"PATCH",  "/groups/{name}",             access::admin,   patch_group},
+    {"DELETE", "/groups/{name}/overrides",   access::admin,   reset_group},
     {"POST",   "/groups/{name}/pause",       access::admin,   pause_group},
     {"POST",   "/groups/{name}/resume",      access::admin,   resume_group},
     {"GET",    "/cluster",                   access::read,    get_cluster},

@@ -96,6 +96,14 @@ void get_cluster(const std::shared_ptr<api_context>& cx, const route_args& args,
 void list_groups(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done);
 
+/// PATCH /groups/{name}: run-time overrides of the group's settings.
+void patch_group(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
+
+/// DELETE /groups/{name}/overrides: back to the config's values.
+void reset_group(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
+
 /// POST /groups/{name}/pause
 void pause_group(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done);

@@ -88,7 +88,7 @@ class BadInputTest(RedisNodesBase):
         # In the temp dir, so that a core file would land there.
         r = subprocess.run([op.BINARY, "node", "--config", cfg],
                            capture_output=True, text=True, timeout=60,
-                           cwd=self.dir)
+                           cwd=self.dir, env=op.node_env())
         self.assertGreaterEqual(r.returncode, 0,
                                 f"killed by signal {-r.returncode}: "
                                 f"{r.stderr[-2000:]}")

@@ -109,6 +109,13 @@ public:
                                     uint32_t crash_budget) override {
     return inner_->read_leased(group, max, now, holder, ttl, crash_budget);
   }
+  std::vector<group_overrides> group_overrides_all() override {
+    return inner_->group_overrides_all();
+  }
+  group_overrides change_group_overrides(const group_overrides& change,
+                                         uint8_t clear) override {
+    return inner_->change_group_overrides(change, clear);
+  }
   void ping() override {
     inner_->ping();
   }

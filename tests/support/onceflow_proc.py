@@ -125,14 +125,26 @@ def write_events(path, events):
     return path
 
 
+def node_env(env=None):
+    """The environment of an `onceflow` process the test starts: the
+    test's own, without ONCEFLOW_* variables (a node takes each as an
+    option and refuses unknown ones, and the test knobs such as
+    ONCEFLOW_TIME_SCALE are the test's), plus `env`."""
+    out = {k: v for k, v in os.environ.items()
+           if not k.startswith("ONCEFLOW_")}
+    out.update(env or {})
+    return out
+
+
 class Node:
-    def __init__(self, binary, config, log_path, extra=()):
+    def __init__(self, binary, config, log_path, extra=(), env=None):
         self.binary = binary
         self.config = config
+        self.env = env
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(
             [binary, "node", "--config", config, *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=node_env(env))
 
     def alive(self):
         return self.proc.poll() is None
@@ -142,7 +154,8 @@ class Node:
             if not self.alive():
                 raise AssertionError(
                     f"node exited early with {self.proc.returncode}")
-            r = run(self.binary, "status", "--config", self.config)
+            r = run(self.binary, "status", "--config", self.config,
+                    env=self.env)
             return r.returncode == 0
         wait_for(ready, timeout, "node to answer status")
 
@@ -161,9 +174,10 @@ class Node:
         self.log.close()
 
 
-def run(binary, *args, timeout=120):
+def run(binary, *args, timeout=120, env=None):
+    """Runs `onceflow` (in the environment of node_env(env))."""
     return subprocess.run([binary, *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=node_env(env))
 
 
 # -- Redis: a real redis-server per test, inspected with redis-cli -----------

@@ -261,7 +261,7 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
             p = subprocess.Popen(
                 [op.BINARY, "publish", "--config", self.configs[name],
                  "--file", path], stdout=out, stderr=subprocess.STDOUT,
-                text=True)
+                text=True, env=op.node_env())
             procs.append((p, out))
         results = []
         for p, out in procs:

@@ -1,8 +1,10 @@
 // Unit tests for config/node_config.hpp: reading the config file's
 // settings (unknown sections, options outside any section, CAF's own
 // sections), command-line overrides (never a group the file does not
-// have) and the text of INI parse errors ('#' comments). The settings come
-// from CAF's own INI parser and option set, as in `onceflow`.
+// have), the environment's ONCEFLOW_* variables (the mapping, precedence,
+// refusals naming the variable) and the text of INI parse errors ('#'
+// comments). The settings come from CAF's own INI parser and option set,
+// as in `onceflow`.
 #include "config/node_config.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -208,6 +210,254 @@ BOOST_AUTO_TEST_CASE(other_errors_keep_cafs_text) {
   auto err = parse_error("[node]\nport=\n");
   BOOST_TEST(err.find("parser_error(") == 0u);
   BOOST_TEST(err.find("INI comments") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_config_environment)
+
+namespace {
+
+/// What read_environment makes of `env` over the file `ini`: its error,
+/// or "" with `out` filled.
+std::string from_env(const std::string& ini, const std::vector<env_var>& env,
+                     env_config& out) {
+  caf_config cfg;
+  return read_environment(env, parse(ini), cfg.caf_options(), out);
+}
+
+std::string env_error(const std::string& ini, const std::vector<env_var>& env) {
+  env_config out;
+  return from_env(ini, env, out);
+}
+
+/// The node config of `ini` with the environment's overrides, then the
+/// command line's; the error names the variable where one set the option.
+std::string
+read_with_env(const std::string& ini, const std::vector<env_var>& env,
+              const std::vector<std::pair<std::string, std::string>>& cli,
+              node_config& out) {
+  caf_config cfg;
+  auto content = parse(ini);
+  env_config e;
+  if (auto err = read_environment(env, content, cfg.caf_options(), e);
+      !err.empty())
+    return err;
+  if (auto err = apply_overrides(content, e.overrides); !err.empty())
+    return err;
+  if (auto err = apply_overrides(content, cli); !err.empty())
+    return err;
+  for (auto& kv : cli)
+    e.sources.erase(kv.first);
+  return name_sources(read_node_config(content, cfg.caf_options(), out),
+                      e.sources);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(variable_names_follow_the_mapping) {
+  BOOST_TEST(env_name("redis", "url") == "ONCEFLOW_REDIS__URL");
+  BOOST_TEST(env_name("http", "api-keys") == "ONCEFLOW_HTTP__API_KEYS");
+  BOOST_TEST(env_name("rate-limits", "types") == "ONCEFLOW_RATE_LIMITS__TYPES");
+  BOOST_TEST(env_name("groups.orders", "concurrency")
+             == "ONCEFLOW_GROUPS__ORDERS__CONCURRENCY");
+  BOOST_TEST(env_name("groups.eu-orders", "rate-limit")
+             == "ONCEFLOW_GROUPS__EU_ORDERS__RATE_LIMIT");
+  BOOST_TEST(env_name("scheduler", "max-threads")
+             == "ONCEFLOW_SCHEDULER__MAX_THREADS");
+  BOOST_TEST(env_name("work-stealing", "moderate-poll-attempts")
+             == "ONCEFLOW_WORK_STEALING__MODERATE_POLL_ATTEMPTS");
+}
+
+BOOST_AUTO_TEST_CASE(every_option_maps_back_to_its_key) {
+  // Every option of every section of onceflow's, and of a group.
+  std::vector<std::pair<std::string, std::vector<std::string>>> sections{
+    {"node", {"name", "host", "port", "data-dir", "shutdown-timeout"}},
+    {"store", {"backend", "path", "synchronous", "retention", "trim-interval"}},
+    {"redis",
+     {"url", "prefix", "connect-timeout", "command-timeout", "pool-size",
+      "tls-ca-file", "tls-cert-file", "tls-key-file"}},
+    {"events",
+     {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
+      "max-ingest-batch"}},
+    {"priorities", {"high", "normal", "low"}},
+    {"rate-limits", {"types"}},
+    {"janitor", {"interval"}},
+    {"http",
+     {"enabled", "host", "port", "max-body-bytes", "max-batch", "threads",
+      "api-keys", "api-keys-file"}},
+    {"groups.a-b",
+     {"handler",    "concurrency",  "subscriptions",  "batch-size",
+      "batch-wait", "lease-ttl",    "retry-base",     "retry-factor",
+      "retry-cap",  "max-attempts", "jitter",         "crash-budget",
+      "rate-limit", "rate-burst",   "latency",        "failure-rate",
+      "seed",       "webhook-url",  "webhook-secret", "webhook-timeout"}},
+  };
+  auto ini = "[groups.a-b]\nhandler=\"store\"\n";
+  for (auto& [section, options] : sections)
+    for (auto& option : options) {
+      env_config out;
+      auto var = env_name(section, option);
+      BOOST_TEST_REQUIRE(from_env(ini, {{var, "v"}}, out) == "", var);
+      BOOST_REQUIRE(out.overrides.size() == 1u);
+      BOOST_TEST(out.overrides[0].first == section + "." + option);
+      BOOST_TEST(out.overrides[0].second == "v");
+      BOOST_TEST(out.sources[section + "." + option] == var);
+    }
+  // And every option of CAF's sections, parsed by CAF's option.
+  env_config out;
+  BOOST_TEST(from_env(ini, {{"ONCEFLOW_SCHEDULER__MAX_THREADS", "4"}}, out)
+             == "");
+  BOOST_REQUIRE(out.caf.size() == 1u);
+  BOOST_TEST(out.caf[0].first == "scheduler.max-threads");
+  auto threads = caf::get_if<int64_t>(&out.caf[0].second);
+  BOOST_TEST_REQUIRE(threads != nullptr);
+  BOOST_TEST(*threads == 4);
+  BOOST_TEST(out.overrides.empty());
+  caf_config cfg;
+  size_t n = 0;
+  for (auto& opt : cfg.caf_options()) {
+    std::string category{opt.category().begin(), opt.category().end()};
+    std::string name{opt.long_name().begin(), opt.long_name().end()};
+    if (category == "global")
+      continue;
+    env_config one;
+    auto err = from_env(ini, {{env_name(category, name), "0"}}, one);
+    // Refused values name the variable; the name itself is known.
+    BOOST_TEST(err.find("unknown") == std::string::npos, err);
+    ++n;
+  }
+  BOOST_TEST(n > 10u);
+}
+
+BOOST_AUTO_TEST_CASE(other_variables_are_ignored) {
+  BOOST_TEST(env_error(with_group(), {{"PATH", "/bin"},
+                                      {"ONCEFLOWX", "1"},
+                                      {"REDIS_URL", "redis://x"},
+                                      {"MY_ONCEFLOW_REDIS__URL", "x"}})
+             == "");
+}
+
+BOOST_AUTO_TEST_CASE(file_then_environment_then_command_line) {
+  auto ini = "[node]\nname=\"file\"\nport=1\n[http]\nport=2\n"
+             "[redis]\nurl=\"redis://file:6379/0\"\n"
+             "[groups.orders]\nhandler=\"store\"\nconcurrency=2\n";
+  node_config out;
+  BOOST_TEST(
+    read_with_env(ini,
+                  {{"ONCEFLOW_REDIS__URL", "redis://env:6379/1"},
+                   {"ONCEFLOW_HTTP__PORT", "8081"},
+                   {"ONCEFLOW_NODE__PORT", "4711"},
+                   {"ONCEFLOW_GROUPS__ORDERS__CONCURRENCY", "4"},
+                   {"ONCEFLOW_HTTP__API_KEYS", "[\"ops:0123456789:admin\"]"}},
+                  {{"node.port", "4712"}}, out)
+    == "");
+  BOOST_TEST(out.name == "file");
+  BOOST_TEST(out.redis_url == "redis://env:6379/1");
+  BOOST_TEST(out.http.port == 8081u);
+  BOOST_TEST(out.port == 4712u);
+  BOOST_REQUIRE(out.groups.size() == 1u);
+  BOOST_TEST(out.groups[0].concurrency == 4u);
+  BOOST_REQUIRE(out.http.keys.size() == 1u);
+  BOOST_TEST(out.http.keys[0].name == "ops");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_variables_are_refused_by_name) {
+  BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_REDIS__URLL", "x"}})
+             == "unknown environment variable ONCEFLOW_REDIS__URLL: section "
+                "[redis] has no such option (known: command-timeout, "
+                "connect-timeout, pool-size, prefix, tls-ca-file, "
+                "tls-cert-file, tls-key-file, url)");
+  auto err = env_error(with_group(), {{"ONCEFLOW_FOO", "1"}});
+  BOOST_TEST(err.rfind("unknown environment variable ONCEFLOW_FOO: it names "
+                       "no option; variables are ONCEFLOW_<SECTION>__<OPTION> "
+                       "(sections: events, http, janitor, node, priorities, "
+                       "rate-limits, redis, store; CAF's: ",
+                       0)
+               == 0u,
+             err);
+  BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_redis__url", "x"}})
+             == "unknown environment variable ONCEFLOW_redis__url (variable "
+                "names are upper-case: did you mean ONCEFLOW_REDIS__URL?)");
+  BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_GROUPS__a__concurrency", "1"}})
+             == "unknown environment variable "
+                "ONCEFLOW_GROUPS__a__concurrency (variable names are "
+                "upper-case: did you mean "
+                "ONCEFLOW_GROUPS__A__CONCURRENCY?)");
+  BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_GROUPS__CONCURRENCY", "1"}})
+               .rfind("unknown environment variable "
+                      "ONCEFLOW_GROUPS__CONCURRENCY",
+                      0)
+             == 0u);
+  BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_GROUPS__A__CONCURENCY", "1"}})
+               .rfind("unknown environment variable "
+                      "ONCEFLOW_GROUPS__A__CONCURENCY: a group has no option "
+                      "CONCURENCY (known: ",
+                      0)
+             == 0u);
+  // One refusal among good ones.
+  BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_NODE__NAME", "x"},
+                                      {"ONCEFLOW_HTPP__PORT", "1"}})
+               .rfind("unknown environment variable ONCEFLOW_HTPP__PORT", 0)
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_variable_never_adds_a_group) {
+  BOOST_TEST(
+    env_error(with_group(), {{"ONCEFLOW_GROUPS__ORDERS__CONCURRENCY", "4"}})
+    == "environment variable ONCEFLOW_GROUPS__ORDERS__CONCURRENCY names group "
+       "ORDERS, which the config file does not have (its groups: a); the "
+       "environment cannot add a group: add a [groups.<name>] section to the "
+       "file");
+  // Two groups with one name in a variable: neither is guessed.
+  BOOST_TEST(env_error("[groups.a-b]\nhandler=\"log\"\n[groups.a_b]\n"
+                       "handler=\"log\"\n",
+                       {{"ONCEFLOW_GROUPS__A_B__CONCURRENCY", "4"}})
+             == "environment variable ONCEFLOW_GROUPS__A_B__CONCURRENCY is "
+                "ambiguous: groups a-b, a_b of the config file have the same "
+                "name in a variable; set the option in the file or on the "
+                "command line");
+  // A group name with "__" in its variable part.
+  env_config out;
+  BOOST_TEST(from_env("[groups.a--b]\nhandler=\"log\"\n",
+                      {{"ONCEFLOW_GROUPS__A__B__RATE_LIMIT", "5"}}, out)
+             == "");
+  BOOST_REQUIRE(out.overrides.size() == 1u);
+  BOOST_TEST(out.overrides[0].first == "groups.a--b.rate-limit");
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_the_variable) {
+  node_config out;
+  BOOST_TEST(
+    read_with_env(with_group(), {{"ONCEFLOW_HTTP__PORT", "eighty"}}, {}, out)
+    == "option 'http.port' (from ONCEFLOW_HTTP__PORT) must be an "
+       "integer");
+  BOOST_TEST(read_with_env(with_group(),
+                           {{"ONCEFLOW_GROUPS__A__CONCURRENCY", "0"}}, {}, out)
+             == "option 'groups.a.concurrency' (from "
+                "ONCEFLOW_GROUPS__A__CONCURRENCY) must be between 1 and 1024");
+  // The command line's value is the one read: no variable to name.
+  BOOST_TEST(read_with_env(with_group(), {{"ONCEFLOW_HTTP__PORT", "80"}},
+                           {{"http.port", "x"}}, out)
+             == "option 'http.port' must be an integer");
+  // CAF's options: CAF's parser refuses the value, naming the variable.
+  auto err = env_error(with_group(),
+                       {{"ONCEFLOW_SCHEDULER__MAX_THREADS", "many"}});
+  BOOST_TEST(err.rfind("environment variable ONCEFLOW_SCHEDULER__MAX_THREADS: "
+                       "'many' is no value of CAF's option "
+                       "'scheduler.max-threads': ",
+                       0)
+               == 0u,
+             err);
+  // validate()'s errors name it too.
+  BOOST_TEST(name_sources("option 'redis.url' must look like x",
+                          {{"redis.url", "ONCEFLOW_REDIS__URL"},
+                           {"node.name", "ONCEFLOW_NODE__NAME"}})
+             == "option 'redis.url' (from ONCEFLOW_REDIS__URL) must look like "
+                "x");
+  BOOST_TEST(name_sources("option 'a' x 'b'", {{"b", "B"}, {"a", "A"}})
+             == "option 'a' (from A) x 'b'");
+  BOOST_TEST(name_sources("no option", {{"a", "A"}}) == "no option");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
