@@ -28,7 +28,7 @@ class HttpProtocolTest(hc.NodeTestCase):
 
     def test_unknown_routes_and_methods(self):
         n = self.start_node(GROUPS)
-        for path in ("/", "/nope", "/events/a/b", "/groups/orders",
+        for path in ("/", "/nope", "/events/a/b", "/groups/orders/a/b",
                      "/groups/orders/stop", "/failed-events/x/y",
                      "/metrics/x", "/healthz"):
             with self.subTest(path=path):
@@ -49,6 +49,8 @@ class HttpProtocolTest(hc.NodeTestCase):
                 ("POST", "/health", "GET"),
                 ("DELETE", "/ready", "GET"),
                 ("GET", "/groups/orders/pause", "POST"),
+                ("GET", "/groups/orders", "PATCH"),
+                ("POST", "/groups/orders/overrides", "DELETE"),
                 ("DELETE", "/groups", "GET"),
                 ("GET", "/failed-events/x/replay", "POST"),
                 ("PUT", "/failed-events/x", "DELETE"),
