@@ -214,8 +214,11 @@ lease-ttl=4s
         self.assertEqual(set(effects), expected)
         self.assertLess(noticed, 5, "kill -9 is seen at once (socket closed)")
         # w1 comes back and gets work again.
+        joined = self.log_of("core").count("joined from node w1")
         self.start("w1")
         self.wait_up("w1")
+        op.wait_for(lambda: self.log_of("core").count("joined from node w1")
+                    > joined, 20, "w1's new listeners to join")
         more = self.make_events("k2", 2000)
         self.publish(more)
         effects = self.wait_effects(self.expected_of(more))
