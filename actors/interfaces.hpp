@@ -142,6 +142,9 @@ using retry_timer_actor = caf::typed_actor<
   caf::reacts_to<atom::schedule, millis_t>,
   /// Internal: the timer for the earliest due time fired.
   caf::reacts_to<atom::tick>,
+  /// Internal: the periodic look at a shared schedule (see
+  /// spawn_retry_timer).
+  caf::reacts_to<atom::janitor>,
   /// Counters.
   status_handler>;
 

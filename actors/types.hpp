@@ -87,7 +87,7 @@ millis_t to_millis(std::chrono::steady_clock::time_point tp);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(caf::meta::type_name("onceflow::event"), x.id, x.type, x.payload,
-           x.prio, x.created_at, x.trace_id, x.seq);
+           x.prio, x.created_at, x.trace_id, x.seq, x.not_before, x.delay);
 }
 
 template <class Inspector>

@@ -134,7 +134,7 @@ const std::map<std::string, std::set<std::string>>& known_options() {
       "tls-ca-file", "tls-cert-file", "tls-key-file"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
-      "max-ingest-batch"}},
+      "max-ingest-batch", "max-delay"}},
     {"priorities", {"high", "normal", "low"}},
     {"rate-limits", {"types"}},
     {"janitor", {"interval"}},
@@ -309,6 +309,7 @@ std::string read_node_config(const caf::settings& content,
   r.duration("events.dedup-window", out.dedup_window, 1);
   r.integer("events.max-backlog", out.max_backlog, 1, max_u32);
   r.integer("events.max-ingest-batch", out.max_ingest_batch, 1, max_u32);
+  r.duration("events.max-delay", out.limits.max_delay);
   r.integer("priorities.high", out.weights.high, 1, 1000);
   r.integer("priorities.normal", out.weights.normal, 1, 1000);
   r.integer("priorities.low", out.weights.low, 1, 1000);
@@ -522,6 +523,13 @@ std::vector<std::string> warnings(const node_config& cfg) {
                        + std::to_string(g.options.latency * g.batch_size)
                        + " ms): batches outlive their leases and events end "
                          "up as crash_loop");
+  if (cfg.limits.max_delay > cfg.retention)
+    result.push_back(
+      "events.max-delay (" + std::to_string(cfg.limits.max_delay)
+      + " ms) is longer than store.retention (" + std::to_string(cfg.retention)
+      + " ms): a delayed event holds the log back until it is due, so the "
+        "store keeps up to max-delay of history (docs/architecture.md, "
+        "Delayed events)");
   return result;
 }
 

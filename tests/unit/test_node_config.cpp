@@ -210,3 +210,41 @@ BOOST_AUTO_TEST_CASE(other_errors_keep_cafs_text) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_config_max_delay)
+
+/// The node config of `ini`, which must be read without an error.
+node_config config_of(const std::string& ini) {
+  caf_config cfg;
+  auto content = parse(ini);
+  node_config out;
+  auto err = read_node_config(content, cfg.caf_options(), out);
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(max_delay_defaults_to_the_retention_and_is_read) {
+  auto dflt = config_of(with_group());
+  BOOST_TEST(dflt.limits.max_delay == 24LL * 3600 * 1000);
+  BOOST_TEST(dflt.limits.max_delay == dflt.retention);
+  auto set = config_of(with_group("[events]\nmax-delay=90min\n"));
+  BOOST_TEST(set.limits.max_delay == 90LL * 60 * 1000);
+  auto off = config_of(with_group("[events]\nmax-delay=0s\n"));
+  BOOST_TEST(off.limits.max_delay == 0);
+  auto bad = read(with_group("[events]\nmax-delay=\"soon\"\n"));
+  BOOST_TEST(bad.find("events.max-delay") != std::string::npos, bad);
+}
+
+BOOST_AUTO_TEST_CASE(a_max_delay_longer_than_the_retention_is_warned_about) {
+  auto cfg = config_of(with_group("[events]\nmax-delay=24h\n"));
+  for (auto& w : warnings(cfg))
+    BOOST_TEST(w.find("max-delay") == std::string::npos, w);
+  cfg = config_of(with_group("[events]\nmax-delay=48h\n"));
+  bool warned = false;
+  for (auto& w : warnings(cfg))
+    warned |= w.find("events.max-delay") != std::string::npos
+              && w.find("holds the log back") != std::string::npos;
+  BOOST_TEST(warned);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
