@@ -189,6 +189,12 @@ typename Inspector::result_type inspect(Inspector& f, event_listing& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
+  return f(caf::meta::type_name("onceflow::cancel_result"), x.seq, x.delayed,
+           x.cancelled, x.groups);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
   return f(caf::meta::type_name("onceflow::handler_result"), x.result, x.error,
            x.latency, x.record_effect, x.retry_after);
@@ -241,6 +247,7 @@ CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_query))
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing_item))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::cancel_result))
 
 CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
 CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
@@ -276,5 +283,6 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, events, "events")
 CAF_ADD_ATOM(onceflow, onceflow::atom, groups, "groups")
 CAF_ADD_ATOM(onceflow, onceflow::atom, count, "count")
 CAF_ADD_ATOM(onceflow, onceflow::atom, trim, "trim")
+CAF_ADD_ATOM(onceflow, onceflow::atom, cancel, "cancel")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)
