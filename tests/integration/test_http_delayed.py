@@ -170,8 +170,9 @@ class HttpDelayedTest(DelayedChecks, hc.NodeTestCase):
 
     def test_cancel(self):
         n = self.start_node(GROUPS)
-        for ev in ({"id": "c1", "type": "order.created", "delay": "2s"},
-                   {"id": "c2", "type": "order.created", "delay": "3s"},
+        # Delays with room for a slow machine: the cancel must come first.
+        for ev in ({"id": "c1", "type": "order.created", "delay": "5s"},
+                   {"id": "c2", "type": "order.created", "delay": "6s"},
                    {"id": "plain", "type": "order.created"}):
             self.assertEqual(n.publish(ev).status, 202)
         r = n.post("/events/c1/cancel")
@@ -255,13 +256,14 @@ class HttpDelayedTest(DelayedChecks, hc.NodeTestCase):
 
     @staticmethod
     def _event(i, t):
-        """Due 3 s to 6 s from t: by delay (odd) or by time (even)."""
+        """Due 6 s to 9 s from t (room for the cancels and the kill on a
+        slow machine): by delay (odd) or by time (even)."""
         ev = {"id": f"k9-{i:02d}", "type": "order.created",
               "payload": {"i": i}}
         if i % 2:
-            ev["delay"] = f"{3000 + 100 * i}ms"
+            ev["delay"] = f"{6000 + 100 * i}ms"
         else:
-            ev["notBefore"] = t + 3000 + 100 * i
+            ev["notBefore"] = t + 6000 + 100 * i
         return ev
 
     def test_cli_publish_delayed(self):
@@ -323,7 +325,7 @@ class RedisDelayedTest(DelayedChecks, RedisNodesBase):
             self.start_node(name)
         t = now_ms()
         events = [{"id": f"r-{i:02d}", "type": "job.run", "payload": {"i": i},
-                   "notBefore": t + 3000 + 50 * i} for i in range(20)]
+                   "notBefore": t + 6000 + 50 * i} for i in range(20)]
         r = hc.request(ports["node-1"], "POST", "/events/batch", events)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["accepted"], 20, r)
