@@ -300,6 +300,15 @@ class HttpDelayedTest(DelayedChecks, hc.NodeTestCase):
                    "order.created", "--id", "cli-3", "--delay", "2 days")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("field 'delay'", r.stdout)
+        # `onceflow status --id` tells the status per group.
+        r = op.run(op.BINARY, "publish", "--config", path, "--type",
+                   "order.created", "--id", "cli-later", "--delay", "1h")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = op.run(op.BINARY, "status", "--config", path, "--id", "cli-later")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(sorted(r.stdout.split("\n")[:2]),
+                         ["cli-later audit scheduled",
+                          "cli-later orders scheduled"], r.stdout)
         r = op.run(op.BINARY, "publish", "--config", path, "--file", lines,
                    "--delay", "1s")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
