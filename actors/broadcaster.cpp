@@ -582,8 +582,9 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       uint64_t worst = 0;
       for (auto& g : st.groups)
         worst = std::max(worst, g.unsettled);
+      auto now = now_of(self);
       auto refusal = check_intake(batch, st.cfg.intake, worst,
-                                  st.pending_appends);
+                                  st.pending_appends, now);
       if (refusal.kind == intake_refusal::invalid)
         return make_error(ec::invalid_event, std::move(refusal.message));
       if (refusal.kind == intake_refusal::overloaded) {
@@ -593,26 +594,37 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
                                 batch.size());
         return make_error(ec::overloaded, std::move(refusal.message));
       }
-      auto now = now_of(self);
       for (auto& ev : batch)
         ev.created_at = now;
+      // Delays become times by this node's clock; delayed events go into
+      // their groups' schedules with the append (the retry timer hands them
+      // out at their time), not through the groups' reads.
+      auto earliest_due = resolve_delays(batch, now);
       ++st.pending_appends;
       auto rp = self->make_response_promise<std::vector<append_result>>();
       auto types = std::make_shared<std::vector<std::string>>();
+      auto delayed = std::make_shared<std::vector<bool>>();
       types->reserve(batch.size());
-      for (auto& ev : batch)
+      delayed->reserve(batch.size());
+      for (auto& ev : batch) {
         types->push_back(ev.type);
-      auto send = [self, rp, types, now, batch = std::move(batch)]() mutable {
+        delayed->push_back(ev.not_before > 0);
+      }
+      auto send = [self, rp, types, delayed, earliest_due, now,
+                   batch = std::move(batch)]() mutable {
         auto& st = self->state;
         self
           ->request(st.cfg.ingest_store ? st.cfg.ingest_store : st.store,
                     store_timeout, atom::append_v, std::move(batch), now,
                     st.cfg.dedup_window)
           .then(
-            [self, rp, types](std::vector<append_result>& rs) mutable {
+            [self, rp, types, delayed,
+             earliest_due](std::vector<append_result>& rs) mutable {
               auto& st = self->state;
               --st.pending_appends;
               st.append_failed_at = -1;
+              if (earliest_due >= 0 && st.cfg.retry_timer)
+                self->send(st.cfg.retry_timer, atom::schedule_v, earliest_due);
               bool any = false;
               // Per (duplicate, type): one label set per distinct pair.
               std::map<std::pair<bool, std::string>, uint64_t> counts;
@@ -624,6 +636,10 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
                   continue;
                 }
                 ++st.accepted;
+                // A delayed event waits in the schedule, not in the
+                // groups' backlogs (like a retry).
+                if ((*delayed)[i])
+                  continue;
                 any = true;
                 for (auto& g : st.groups)
                   if (matches_any(g.cfg.subscriptions, (*types)[i]))

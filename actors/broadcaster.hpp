@@ -42,6 +42,9 @@ struct broadcaster_config {
   /// The node's metrics (accepted, duplicates, listeners' counts); may be
   /// null.
   std::shared_ptr<metrics_registry> metrics;
+  /// Told the earliest due time of the delayed events of each append (they
+  /// go into the retry schedule with it); may be null.
+  retry_timer_actor retry_timer;
   /// Where appends go when not to the main store actor: a second store
   /// actor over its own connection (Redis), so that ingest and processing
   /// calls run side by side instead of one after the other. Null: the main

@@ -58,6 +58,9 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
   /// DLQ entries of one group.
   caf::replies_to<atom::count, std::string>::with<uint64_t>,
+  /// Cancels a delayed event (id, now) where it has not started; see
+  /// store::cancel.
+  caf::replies_to<atom::cancel, std::string, millis_t>::with<cancel_result>,
   /// Retention: removes settled history (now, retention, dedup window, most
   /// log entries per call; see store::trim); replies with the number of
   /// log entries removed.
@@ -161,6 +164,9 @@ using retry_timer_actor = caf::typed_actor<
   caf::reacts_to<atom::schedule, millis_t>,
   /// Internal: the timer for the earliest due time fired.
   caf::reacts_to<atom::tick>,
+  /// Internal: the periodic look at a shared schedule (see
+  /// spawn_retry_timer).
+  caf::reacts_to<atom::janitor>,
   /// Counters.
   status_handler>;
 

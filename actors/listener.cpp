@@ -97,6 +97,8 @@ void fail_batch(listener_pointer self, const std::vector<uint64_t>& seqs,
 struct settled_item {
   settle_kind kind;
   std::string type;
+  /// Acceptance, or the due time of a delayed event (its wait is asked
+  /// for, not latency).
   millis_t created_at;
 };
 
@@ -150,7 +152,7 @@ void settle(listener_pointer self) {
   if (st.cfg.metrics) {
     items.reserve(st.pending.size());
     for (auto& s : st.pending)
-      items.push_back({s.kind, s.dl.ev.type, s.dl.ev.created_at});
+      items.push_back({s.kind, s.dl.ev.type, due_time(s.dl.ev)});
   }
   std::vector<bool> retries;
   for (auto& s : st.pending)

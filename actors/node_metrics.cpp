@@ -21,6 +21,9 @@ std::shared_ptr<metrics_registry> make_node_registry() {
   r->describe(listeners, k::gauge, "Listener actors per group.");
   r->describe(paused, k::gauge, "1 if the group is paused on this node.");
   r->describe(dlq_size, k::gauge, "Entries in the dead-letter queue.");
+  r->describe(delayed, k::gauge,
+              "Delayed (event, group) pairs waiting in the schedule for their "
+              "first attempt, or running it.");
   r->describe(trimmed, k::counter,
               "Log entries removed by this node's retention trims.");
   // Unlabelled: shown as 0 until the first trim removes something.

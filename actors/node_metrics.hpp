@@ -18,6 +18,7 @@ constexpr const char* in_flight = "onceflow_in_flight";
 constexpr const char* listeners = "onceflow_listeners";
 constexpr const char* paused = "onceflow_group_paused";
 constexpr const char* dlq_size = "onceflow_dlq_size";
+constexpr const char* delayed = "onceflow_delayed_events";
 constexpr const char* trimmed = "onceflow_trimmed_events_total";
 constexpr const char* effect_latency = "onceflow_effect_latency_seconds";
 constexpr const char* handler_duration = "onceflow_handler_duration_seconds";

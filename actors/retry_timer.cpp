@@ -24,6 +24,9 @@ struct retry_timer_state {
   uint64_t redelivered = 0;
   uint64_t polls = 0;
   millis_t next_due = -1;
+  /// Looks at the schedule this often (0: only when armed); see
+  /// spawn_retry_timer.
+  millis_t poll_interval = 0;
   static inline const char* name = "retry_timer";
 };
 
@@ -88,13 +91,26 @@ void poll(timer_pointer self) {
 }
 
 retry_timer_actor::behavior_type
-retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size) {
+retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size,
+                 millis_t poll_interval) {
   self->state.store = std::move(store);
   self->state.batch_size = batch_size;
+  self->state.poll_interval = poll_interval;
   return {
     [self](atom::join, broadcaster_actor& b) {
       self->state.broadcaster = std::move(b);
       poll(self);
+      if (self->state.poll_interval > 0)
+        self->delayed_send(self,
+                           std::chrono::milliseconds(self->state.poll_interval),
+                           atom::janitor_v);
+    },
+    [self](atom::janitor) {
+      // The periodic look (shared store): entries other nodes scheduled.
+      poll(self);
+      self->delayed_send(self,
+                         std::chrono::milliseconds(self->state.poll_interval),
+                         atom::janitor_v);
     },
     [self](atom::schedule, millis_t due) { arm(self, due); },
     [self](atom::tick) {
@@ -119,8 +135,10 @@ retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size) {
 } // namespace
 
 retry_timer_actor spawn_retry_timer(caf::actor_system& sys, store_actor store,
-                                    uint32_t batch_size) {
-  return sys.spawn(retry_timer_impl, std::move(store), batch_size);
+                                    uint32_t batch_size,
+                                    millis_t poll_interval) {
+  return sys.spawn(retry_timer_impl, std::move(store), batch_size,
+                   poll_interval);
 }
 
 } // namespace onceflow

@@ -170,6 +170,11 @@ store_actor::behavior_type store_impl(store_pointer self,
         return static_cast<uint64_t>(self->state.st->dlq_purge(id));
       });
     },
+    [self](atom::cancel, const std::string& id,
+           millis_t now) -> caf::result<cancel_result> {
+      return guarded(self, "cancel",
+                     [&] { return self->state.st->cancel(id, now); });
+    },
     [self](atom::count, const std::string& group) -> caf::result<uint64_t> {
       return guarded(self, "dlq count",
                      [&] { return self->state.st->dlq_count(group); });
@@ -234,6 +239,7 @@ store_actor::behavior_type store_impl(store_pointer self,
       try {
         caf::put(result, "store.head", self->state.st->head());
         caf::put(result, "store.retry-scheduled", self->state.st->scheduled());
+        caf::put(result, "store.delayed", self->state.st->delayed());
         caf::put(result, "store.dlq-size", self->state.st->dlq_size());
         caf::put(result, "store.processed",
                  self->state.st->processed_count(""));

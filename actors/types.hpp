@@ -91,7 +91,7 @@ millis_t to_millis(std::chrono::steady_clock::time_point tp);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(caf::meta::type_name("onceflow::event"), x.id, x.type, x.payload,
-           x.prio, x.created_at, x.trace_id, x.seq);
+           x.prio, x.created_at, x.trace_id, x.seq, x.not_before, x.delay);
 }
 
 template <class Inspector>
@@ -193,6 +193,12 @@ typename Inspector::result_type inspect(Inspector& f, event_listing& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
+  return f(caf::meta::type_name("onceflow::cancel_result"), x.seq, x.delayed,
+           x.cancelled, x.groups);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, handler_result& x) {
   return f(caf::meta::type_name("onceflow::handler_result"), x.result, x.error,
            x.latency, x.record_effect, x.retry_after);
@@ -253,6 +259,7 @@ CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::event_listing_item>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
 CAF_ADD_TYPE_ID(onceflow, (onceflow::group_overrides))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_overrides>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::cancel_result))
 
 CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
 CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
@@ -294,5 +301,6 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, members, "members")
 CAF_ADD_ATOM(onceflow, onceflow::atom, actors, "actors")
 CAF_ADD_ATOM(onceflow, onceflow::atom, listeners, "listeners")
 CAF_ADD_ATOM(onceflow, onceflow::atom, overrides, "overrides")
+CAF_ADD_ATOM(onceflow, onceflow::atom, cancel, "cancel")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

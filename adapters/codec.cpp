@@ -4,6 +4,20 @@ namespace onceflow::codec {
 
 using json = nlohmann::json;
 
+json to_json(const event& ev) {
+  json doc{{"id", ev.id},
+           {"type", ev.type},
+           {"payload", ev.payload},
+           {"prio", static_cast<int>(ev.prio)},
+           {"created_at", ev.created_at},
+           {"trace_id", ev.trace_id},
+           {"seq", ev.seq}};
+  // Only delayed events carry it: documents of others stay as they were.
+  if (ev.not_before != 0)
+    doc["not_before"] = ev.not_before;
+  return doc;
+}
+
 json to_json(const delivery& dl) {
   json hist = json::array();
   for (auto& a : dl.history)
@@ -14,14 +28,7 @@ json to_json(const delivery& dl) {
                     {"epoch", a.epoch},
                     {"result", static_cast<int>(a.result)},
                     {"error", a.error}});
-  return {{"ev",
-           {{"id", dl.ev.id},
-            {"type", dl.ev.type},
-            {"payload", dl.ev.payload},
-            {"prio", static_cast<int>(dl.ev.prio)},
-            {"created_at", dl.ev.created_at},
-            {"trace_id", dl.ev.trace_id},
-            {"seq", dl.ev.seq}}},
+  return {{"ev", to_json(dl.ev)},
           {"group", dl.group},
           {"attempt", dl.attempt},
           {"epoch", dl.epoch},
@@ -51,6 +58,10 @@ delivery delivery_from_json(const std::string& text) {
     ev.at("created_at").get_to(dl.ev.created_at);
     ev.at("trace_id").get_to(dl.ev.trace_id);
     ev.at("seq").get_to(dl.ev.seq);
+    // Absent in documents of events that are not delayed (and in those
+    // written before delayed events existed).
+    if (auto nb = ev.find("not_before"); nb != ev.end())
+      nb->get_to(dl.ev.not_before);
     doc.at("group").get_to(dl.group);
     doc.at("attempt").get_to(dl.attempt);
     doc.at("epoch").get_to(dl.epoch);

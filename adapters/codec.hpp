@@ -20,8 +20,15 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// The JSON document of an event (as the delivery document holds it):
+/// id, type, payload, prio, created_at, trace_id, seq, and not_before for a
+/// delayed event.
+nlohmann::json to_json(const event& ev);
+
 /// The JSON document of a delivery: event, group, attempt, epoch,
-/// redeliveries and the attempt history.
+/// redeliveries and the attempt history. Documents without `not_before`
+/// (events that are not delayed, or written before delayed events) read
+/// with 0.
 nlohmann::json to_json(const delivery& dl);
 
 /// Serializes a document; invalid UTF-8 (a handler's error text, say) is

@@ -94,12 +94,19 @@ public:
   /// Appends the batch in order, durably, in one transaction. Sets `seq` of
   /// each accepted event. An id accepted within the last `dedup_window` ms
   /// (its created_at + window > now) is a duplicate, also within the batch.
+  /// A delayed event (not_before > 0) goes, in the same transaction, into
+  /// the retry schedule of every group whose patterns match its type, due
+  /// at not_before as attempt 1 with no history: a delayed first attempt
+  /// (see retry_port). The groups it goes to are decided here, at
+  /// acceptance; a group created later does not get it (as with any
+  /// event).
   virtual std::vector<append_result>
   append(std::vector<event>& batch, millis_t now, millis_t dedup_window) = 0;
 
   /// Delivers up to `max` entries the group has not seen, in log order,
-  /// skipping entries whose type matches none of its patterns. Delivered
-  /// entries stay pending for the group until settled.
+  /// skipping entries whose type matches none of its patterns and delayed
+  /// entries (the schedule hands those out). Delivered entries stay pending
+  /// for the group until settled.
   virtual std::vector<event>
   read_group(const std::string& group, size_t max, millis_t now) = 0;
 
@@ -116,7 +123,8 @@ public:
   /// Highest seq in the log (0 when empty).
   virtual uint64_t head() = 0;
 
-  /// Number of entries the group has not settled (pending + not yet read).
+  /// Number of entries the group has not settled (pending + not yet read;
+  /// delayed entries wait in the schedule and are not counted).
   virtual uint64_t backlog(const std::string& group) = 0;
 
   /// Looks an event up by id (the newest with that id); seq 0 if unknown.
@@ -181,6 +189,23 @@ public:
   virtual bool is_done(const std::string& group, uint64_t seq) = 0;
 };
 
+/// What store::cancel did.
+struct cancel_result {
+  /// The event's seq; 0 if the store does not know the id.
+  uint64_t seq = 0;
+  /// The event is delayed (only delayed events can be cancelled).
+  bool delayed = false;
+  /// The groups this call cancelled the event in.
+  std::vector<std::string> cancelled;
+  /// Every group of the event with its status after the call.
+  std::vector<group_status> groups;
+};
+
+/// The retry schedule holds deliveries due at a time: retries (attempt 2
+/// and later, or a DLQ replay) and delayed first attempts, which `append`
+/// puts there. A delayed first attempt is `scheduled` until a listener
+/// claims it (then `in_flight`); once that attempt fails it is a retry like
+/// any other. Until it is claimed, `cancel` takes it out for good.
 class retry_port {
 public:
   virtual ~retry_port() = default;
@@ -201,6 +226,18 @@ public:
 
   /// Entries in the schedule (taken or not).
   virtual uint64_t scheduled() = 0;
+
+  /// Delayed first attempts in the schedule ((event, group) pairs waiting
+  /// for their time, or due and not settled yet).
+  virtual uint64_t delayed() = 0;
+
+  /// Cancels the delayed event with this id in every group where its first
+  /// attempt has not been claimed (waiting for its time, or handed out by
+  /// take_due but not claimed yet): out of the schedule, status
+  /// `cancelled`, and it never runs there (a claim answers `done`; trimmed
+  /// with the rest of the log). Groups where it was claimed (running, or
+  /// run) keep it. One transaction.
+  virtual cancel_result cancel(const std::string& event_id, millis_t now) = 0;
 };
 
 /// Query over the DLQ; entries are ordered by the time they died.
@@ -300,7 +337,7 @@ struct group_history {
 
 /// A scan over the log for events in one status.
 struct event_listing_query {
-  /// processed, dead or retrying.
+  /// Any status but unknown.
   event_status status = event_status::processed;
   /// Only this group (empty: all).
   std::string group;
@@ -349,8 +386,11 @@ public:
   /// `max`). Only a prefix of the log goes: every entry below the trim point
   /// T, where T is the lowest of
   ///   - each group's oldest entry it has not settled (pending, not yet
-  ///     read, or in the retry schedule),
-  ///   - the first entry whose created_at + retention > now.
+  ///     read, or in the retry schedule: a delayed event holds the log back
+  ///     until it settles),
+  ///   - the first entry whose created_at + retention > now (for a delayed
+  ///     event, not_before + retention: its history counts from its
+  ///     time).
   /// With a trimmed entry go its id mapping (find/status_of/history_of
   /// answer unknown), its ledger entries and processed records (list_events
   /// no longer shows it). What stays: head() and every seq number (never
@@ -359,7 +399,8 @@ public:
   /// entries (they hold their own copy of the delivery; replaying one of a
   /// trimmed event still works and runs the effect once), and the refusal
   /// of settled pairs: a claim of a trimmed seq that is not in the DLQ or
-  /// the retry schedule answers `done`. Returns the number of log entries
+  /// the retry schedule answers `done` (so does a cancelled pair's, with or
+  /// without a trim). Returns the number of log entries
   /// removed. Dedup records whose window has passed (created_at +
   /// dedup_window <= now) and whose event is trimmed go as well (stores
   /// whose dedup records expire on their own, like Redis keys with a TTL,

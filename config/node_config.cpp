@@ -39,7 +39,7 @@ const std::map<std::string, std::set<std::string>>& known_options() {
       "tls-ca-file", "tls-cert-file", "tls-key-file"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
-      "max-ingest-batch"}},
+      "max-ingest-batch", "max-delay"}},
     {"priorities", {"high", "normal", "low"}},
     {"rate-limits", {"types"}},
     {"janitor", {"interval"}},
@@ -389,6 +389,7 @@ std::string read_node_config(const caf::settings& content,
   r.duration("events.dedup-window", out.dedup_window, 1);
   r.integer("events.max-backlog", out.max_backlog, 1, max_u32);
   r.integer("events.max-ingest-batch", out.max_ingest_batch, 1, max_u32);
+  r.duration("events.max-delay", out.limits.max_delay);
   r.integer("priorities.high", out.weights.high, 1, 1000);
   r.integer("priorities.normal", out.weights.normal, 1, 1000);
   r.integer("priorities.low", out.weights.low, 1, 1000);
@@ -584,13 +585,14 @@ std::string unknown_variable(const std::string& var,
            + "] has no such option (known: " + joined(options) + ")";
   std::vector<std::string> ours;
   for (auto& kv : known_options())
-    if (kv.first != "group")
+    if (kv.first != "group" && kv.first != "cluster-node")
       ours.push_back(kv.first);
   return head + ": it names no option; variables are ONCEFLOW_<SECTION>__"
          + "<OPTION> (sections: " + joined(ours)
          + "; CAF's: " + joined({caf_sections.begin(), caf_sections.end()})
-         + ") and ONCEFLOW_GROUPS__<GROUP>__<OPTION> for a group of the "
-           "config file (see docs/configuration.md)";
+         + "), ONCEFLOW_GROUPS__<GROUP>__<OPTION> for a group of the "
+           "config file and ONCEFLOW_NODES__<NODE>__<OPTION> for a node of "
+           "its cluster (see docs/configuration.md)";
 }
 
 /// The variables read_environment knows: every option outside the groups
@@ -601,7 +603,7 @@ public:
           const caf::config_option_set& caf_options)
     : caf_sections_(caf_sections(caf_options)) {
     for (auto& [section, options] : known_options())
-      if (section != "group")
+      if (section != "group" && section != "cluster-node")
         for (auto& option : options)
           known_.emplace(env_name(section, option), section + "." + option);
     for (auto& opt : caf_options) {
@@ -613,12 +615,13 @@ public:
       known_.emplace(var, category + "." + name);
       cafs_.emplace(var, &opt);
     }
-    if (auto gs = caf::get_if<caf::settings>(&content, "groups"))
-      for (auto& [name, value] : *gs)
-        if (caf::holds_alternative<caf::settings>(value)) {
-          groups_[env_part(name)].push_back(name);
-          group_names_.push_back(name);
-        }
+    for (auto& kind : kinds())
+      if (auto gs = caf::get_if<caf::settings>(&content, kind.section))
+        for (auto& [name, value] : *gs)
+          if (caf::holds_alternative<caf::settings>(value)) {
+            groups_[kind.section][env_part(name)].push_back(name);
+            group_names_[kind.section].push_back(name);
+          }
   }
 
   /// Puts what `var` sets into `out`; returns an error text or empty.
@@ -641,41 +644,50 @@ public:
       return {};
     }
     auto tail = var.substr(9);
-    if (tail.rfind("GROUPS__", 0) != 0)
+    const section_kind* kind = nullptr;
+    for (auto& k : kinds())
+      if (tail.rfind(k.prefix, 0) == 0)
+        kind = &k;
+    if (kind == nullptr)
       return unknown(var);
     // GROUPS__<GROUP>__<OPTION>: option names hold no "__", so the last one
-    // ends the group's part (which may hold "__" itself).
-    auto rest = tail.substr(8);
+    // ends the group's part (which may hold "__" itself). Likewise
+    // NODES__<NODE>__<OPTION> for a cluster's nodes.
+    auto rest = tail.substr(std::char_traits<char>::length(kind->prefix));
     auto cut = rest.rfind("__");
     if (cut == std::string::npos || cut == 0)
-      return unknown(var)
-             + " (a group's option is ONCEFLOW_GROUPS__<GROUP>__<OPTION>)";
+      return unknown(var) + " (a " + kind->what + "'s option is ONCEFLOW_"
+             + kind->prefix + "<" + env_part(kind->what) + ">__<OPTION>)";
     auto group_part = rest.substr(0, cut);
     auto option_part = rest.substr(cut + 2);
-    auto& options = known_options().at("group");
+    auto& options = known_options().at(kind->options);
+    auto& groups_of_kind = groups_.at(kind->section);
+    auto& names_of_kind = group_names_.at(kind->section);
     auto option = std::find_if(options.begin(), options.end(),
                                [&](const std::string& o) {
                                  return env_part(o) == option_part;
                                });
     if (option == options.end())
-      return hint(var, "unknown environment variable " + var
-                         + ": a group has no option " + option_part
+      return hint(var, "unknown environment variable " + var + ": a "
+                         + kind->what + " has no option " + option_part
                          + " (known: "
                          + joined({options.begin(), options.end()}) + ")");
-    auto g = groups_.find(group_part);
-    if (g == groups_.end())
-      return hint(var,
-                  "environment variable " + var + " names group " + group_part
-                    + ", which the config file does not have (its groups: "
-                    + (group_names_.empty() ? "none" : joined(group_names_))
-                    + "); the environment cannot add a group: add a "
-                      "[groups.<name>] section to the file");
+    auto g = groups_of_kind.find(group_part);
+    if (g == groups_of_kind.end())
+      return hint(
+        var, "environment variable " + var + " names " + kind->what + " "
+               + group_part + ", which the config file does not have (its "
+               + kind->section + ": "
+               + (names_of_kind.empty() ? "none" : joined(names_of_kind))
+               + "); the environment cannot add a " + kind->what + ": add a ["
+               + kind->section + ".<name>] section to the file");
     if (g->second.size() > 1)
-      return "environment variable " + var + " is ambiguous: groups "
-             + joined(g->second)
+      return "environment variable " + var + " is ambiguous: " + kind->section
+             + " " + joined(g->second)
              + " of the config file have the same name in a variable; set "
                "the option in the file or on the command line";
-    auto key = "groups." + g->second.front() + "." + *option;
+    auto key = std::string{kind->section} + "." + g->second.front() + "."
+               + *option;
     out.overrides.emplace_back(key, value);
     out.sources[key] = var;
     return {};
@@ -698,11 +710,29 @@ private:
     return err;
   }
 
+  /// Sections holding one section per name: [groups.NAME], [nodes.NAME].
+  struct section_kind {
+    const char* section;
+    const char* prefix;
+    const char* options;
+    const char* what;
+  };
+
+  static const std::vector<section_kind>& kinds() {
+    static const std::vector<section_kind> xs{
+      {"groups", "GROUPS__", "group", "group"},
+      {"nodes", "NODES__", "cluster-node", "node"}};
+    return xs;
+  }
+
   std::set<std::string> caf_sections_;
   std::map<std::string, std::string> known_;
   std::map<std::string, const caf::config_option*> cafs_;
-  std::map<std::string, std::vector<std::string>> groups_;
-  std::vector<std::string> group_names_;
+  /// Per kind's section: the names' variable parts -> the names.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>>
+    groups_{{"groups", {}}, {"nodes", {}}};
+  std::map<std::string, std::vector<std::string>> group_names_{{"groups", {}},
+                                                               {"nodes", {}}};
 };
 
 } // namespace
@@ -711,6 +741,8 @@ std::string env_name(const std::string& section, const std::string& option) {
   std::string out = env_prefix;
   if (section.rfind("groups.", 0) == 0)
     out += "GROUPS__" + env_part(section.substr(7));
+  else if (section.rfind("nodes.", 0) == 0)
+    out += "NODES__" + env_part(section.substr(6));
   else
     out += env_part(section);
   return out + "__" + env_part(option);
@@ -828,6 +860,13 @@ std::vector<std::string> warnings(const node_config& cfg) {
     result.push_back("node.host: API keys reach the CAF endpoint on " + where
                      + " unencrypted: keep the port on a private network or "
                        "tunnel it (docs/operations.md)");
+  if (cfg.limits.max_delay > cfg.retention)
+    result.push_back(
+      "events.max-delay (" + std::to_string(cfg.limits.max_delay)
+      + " ms) is longer than store.retention (" + std::to_string(cfg.retention)
+      + " ms): a delayed event holds the log back until it is due, so the "
+        "store keeps up to max-delay of history (docs/architecture.md, "
+        "Delayed events)");
   return result;
 }
 

@@ -34,6 +34,7 @@ namespace {
 constexpr const char* usage = R"(usage:
   onceflow node    --config FILE [--section.option=VALUE ...]
   onceflow publish --config FILE --type T --payload JSON [--id ID] [--priority P]
+                   [--delay 30s | --not-before 2030-05-01T12:00:00Z]
   onceflow publish --config FILE --file events.jsonl
   onceflow status  --config FILE [--id ID]
 
@@ -58,6 +59,8 @@ struct cli {
   std::vector<std::string> caf_args;
   /// publish / status arguments.
   std::string type, payload, id, prio, file;
+  /// publish: a delayed event (see docs/http-api.md, POST /events).
+  std::string delay, not_before;
   bool has_payload = false;
   /// --api-key: presented to the node's CAF endpoint.
   std::optional<std::string> api_key;
@@ -108,6 +111,10 @@ std::string parse_cli(int argc, char** argv, cli& out) {
       out.file = value;
     else if (key == "api-key")
       out.api_key = value;
+    else if (key == "delay")
+      out.delay = value;
+    else if (key == "not-before")
+      out.not_before = value;
     else if (is_caf_option(key))
       out.caf_args.push_back("--" + key + "=" + value);
     else if (key.find('.') != std::string::npos)
@@ -457,6 +464,14 @@ int run_node(const cli& args) {
   return 0;
 }
 
+/// This machine's clock: a notBefore too far ahead is refused before it is
+/// sent (the node checks it again by its own clock).
+millis_t wall_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
 /// Reads events to publish; invalid ones are reported and skipped.
 std::vector<event> collect_events(const cli& args, const node_config& ncfg,
                                   bool& had_errors) {
@@ -475,6 +490,12 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
       if (line.find_first_not_of(" \t\r") == std::string::npos)
         continue;
       auto r = parse_event_json(line, ncfg.limits);
+      if (r.ok)
+        if (auto p = check_not_before(r.ev, ncfg.limits, wall_now())) {
+          r.ok = false;
+          r.field = p.field;
+          r.message = p.message;
+        }
       if (!r.ok) {
         std::cout << "line " << lineno << ": error: field '" << r.field << "' "
                   << r.message << "\n";
@@ -485,10 +506,17 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
     }
     return result;
   }
-  submission sub{args.id, args.type, args.payload, args.prio};
+  submission sub{args.id,   args.type,  args.payload,
+                 args.prio, args.delay, args.not_before};
   if (!args.has_payload)
     sub.payload = "{}";
   auto r = validate(sub, ncfg.limits);
+  if (r.ok)
+    if (auto p = check_not_before(r.ev, ncfg.limits, wall_now())) {
+      r.ok = false;
+      r.field = p.field;
+      r.message = p.message;
+    }
   if (!r.ok) {
     std::cout << "error: field '" << r.field << "' " << r.message << "\n";
     had_errors = true;
@@ -520,6 +548,12 @@ int run_publish(const cli& args) {
   if (args.file.empty() && args.type.empty()) {
     std::cerr << "onceflow publish: give --type T --payload JSON, or --file "
                  "events.jsonl\n";
+    return 2;
+  }
+  if (!args.file.empty() && (!args.delay.empty() || !args.not_before.empty())) {
+    std::cerr << "onceflow publish: --delay and --not-before go with --type; "
+                 "in --file each line has its own \"delay\" or "
+                 "\"notBefore\"\n";
     return 2;
   }
   bool had_errors = false;

@@ -99,7 +99,12 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     n.lease_stores.push_back(extra_actor(x));
   if (n.lease_stores.empty())
     n.lease_stores.push_back(n.store);
-  n.retry_timer = spawn_retry_timer(sys, n.store);
+  // With a store shared by several nodes, the retry timer also looks at
+  // the schedule every janitor interval: other nodes put entries there
+  // (delayed events, retries) that nobody tells this node about.
+  n.retry_timer = spawn_retry_timer(
+    sys, n.store, 1000,
+    cfg.store_backend != "embedded" ? cfg.janitor_interval : 0);
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
   n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer,
                                n.dlq);
@@ -123,6 +128,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
     bc.ingest_store = n.ingest_store;
   if (handlers != nullptr)
     bc.handlers = handlers;
+  bc.retry_timer = n.retry_timer;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);
   caf::anon_send(n.retry_timer, atom::join_v, n.broadcaster);
   node_manager_config nm;

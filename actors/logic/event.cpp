@@ -44,8 +44,28 @@ const char* to_string(event_status s) {
       return "processed";
     case event_status::dead:
       return "dead";
+    case event_status::scheduled:
+      return "scheduled";
+    case event_status::cancelled:
+      return "cancelled";
   }
   return "unknown";
+}
+
+bool parse_event_status(const std::string& str, event_status& out) {
+  for (auto s :
+       {event_status::unknown, event_status::accepted, event_status::in_flight,
+        event_status::retrying, event_status::processed, event_status::dead,
+        event_status::scheduled, event_status::cancelled})
+    if (str == to_string(s)) {
+      out = s;
+      return true;
+    }
+  return false;
+}
+
+millis_t due_time(const event& ev) {
+  return ev.not_before > ev.created_at ? ev.not_before : ev.created_at;
 }
 
 const char* to_string(outcome o) {

@@ -30,9 +30,17 @@ enum class event_status : uint8_t {
   retrying = 3,  ///< Failed at least once; waits in the retry schedule.
   processed = 4, ///< The effect is recorded in the ledger.
   dead = 5,      ///< In the dead-letter queue.
+  /// A delayed event waiting in the schedule for its time: its first
+  /// attempt has not started.
+  scheduled = 6,
+  /// A delayed event cancelled before it started: it never runs.
+  cancelled = 7,
 };
 
 const char* to_string(event_status s);
+
+/// Parses a status as to_string writes it; false for anything else.
+bool parse_event_status(const std::string& str, event_status& out);
 
 /// One event as accepted by onceflow.
 struct event {
@@ -50,7 +58,19 @@ struct event {
   std::string trace_id;
   /// Position in the durable log; 0 until the store accepted the event.
   uint64_t seq = 0;
+  /// A delayed event: the earliest time (wall clock, ms) it runs in its
+  /// groups; 0 runs at once. Kept with the event in the store.
+  millis_t not_before = 0;
+  /// A delay asked at submission (ms after acceptance). The node turns it
+  /// into `not_before` when it accepts the event (created_at + delay) and
+  /// sets it back to 0, so that a delay counts by the node's clock, not a
+  /// client's. Never stored.
+  millis_t delay = 0;
 };
+
+/// When a delivery of `ev` could run first: its not_before if delayed, else
+/// its acceptance (for latencies from "due" to effect).
+millis_t due_time(const event& ev);
 
 /// How one delivery attempt ended.
 enum class outcome : uint8_t {

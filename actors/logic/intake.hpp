@@ -40,10 +40,18 @@ struct intake_refusal {
 };
 
 /// Decides whether a batch may be appended: its size, every event's fields
-/// (check_event), then back pressure: `worst_unsettled` is the most any
-/// group has unsettled, `pending_appends` the appends in flight.
+/// (check_event, and check_not_before at `now`), then back pressure:
+/// `worst_unsettled` is the most any group has unsettled, `pending_appends`
+/// the appends in flight.
 intake_refusal check_intake(const std::vector<event>& batch,
                             const intake_limits& lim, uint64_t worst_unsettled,
-                            uint32_t pending_appends);
+                            uint32_t pending_appends, millis_t now);
+
+/// Turns the delays of an accepted batch into times, by the node's clock at
+/// acceptance (`now`, the events' created_at): `not_before` = now + delay;
+/// a `not_before` at or before now becomes 0 (the event runs at once).
+/// Returns the earliest `not_before` of the batch, or -1 if none is
+/// delayed.
+millis_t resolve_delays(std::vector<event>& batch, millis_t now);
 
 } // namespace onceflow

@@ -64,6 +64,19 @@ public:
   /// Forgets the pair (effect committed or dead-lettered).
   void erase(const std::string& group, const std::string& event_id);
 
+  /// True if the pair was claimed (a lease was granted and not erased
+  /// since).
+  bool known(const std::string& group, const std::string& event_id) const {
+    return leases_.count(key(group, event_id)) > 0;
+  }
+
+  /// True if the pair's lease is held (granted and not released, live or
+  /// expired).
+  bool held(const std::string& group, const std::string& event_id) const {
+    auto i = leases_.find(key(group, event_id));
+    return i != leases_.end() && i->second.held;
+  }
+
   /// Number of pairs tracked.
   size_t size() const {
     return leases_.size();

@@ -6,12 +6,18 @@ event_status aggregate(const std::vector<group_status>& xs) {
   bool any_dead = false;
   bool any_retrying = false;
   bool any_in_flight = false;
-  bool all_processed = !xs.empty();
+  bool any_scheduled = false;
+  bool any_cancelled = false;
+  // Every group is done with the event: processed or cancelled.
+  bool all_settled = !xs.empty();
   for (auto& x : xs) {
     any_dead |= x.status == event_status::dead;
     any_retrying |= x.status == event_status::retrying;
     any_in_flight |= x.status == event_status::in_flight;
-    all_processed &= x.status == event_status::processed;
+    any_scheduled |= x.status == event_status::scheduled;
+    any_cancelled |= x.status == event_status::cancelled;
+    all_settled &= x.status == event_status::processed
+                   || x.status == event_status::cancelled;
   }
   if (any_dead)
     return event_status::dead;
@@ -19,8 +25,10 @@ event_status aggregate(const std::vector<group_status>& xs) {
     return event_status::retrying;
   if (any_in_flight)
     return event_status::in_flight;
-  if (all_processed)
-    return event_status::processed;
+  if (any_scheduled)
+    return event_status::scheduled;
+  if (all_settled)
+    return any_cancelled ? event_status::cancelled : event_status::processed;
   return event_status::accepted;
 }
 

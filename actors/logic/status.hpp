@@ -14,8 +14,9 @@ struct group_status {
 };
 
 /// An event's status over its groups, as answered for duplicates and by the
-/// status API: dead > retrying > in_flight > processed (all groups) >
-/// accepted.
+/// status API: dead > retrying > in_flight > scheduled > processed (every
+/// group) > cancelled (every group processed or cancelled, one at least
+/// cancelled) > accepted.
 event_status aggregate(const std::vector<group_status>& xs);
 
 } // namespace onceflow

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <limits>
+
 namespace onceflow {
 
 namespace {
@@ -148,8 +151,35 @@ std::string check_payload(const std::string& json, const validation_limits& lim,
 
 namespace {
 
+constexpr millis_t ms_per_minute = 60'000;
+constexpr millis_t ms_per_hour = 3'600'000;
+
+/// A text for an error message: at most 40 bytes of it.
+std::string quoted(const std::string& text) {
+  if (text.size() <= 40)
+    return "'" + text + "'";
+  return "'" + text.substr(0, 40) + "...'";
+}
+
+/// The rules for delay and notBefore that need no clock: not both, a delay
+/// neither negative nor over the maximum.
+event_problem check_timing(const event& ev, const validation_limits& lim) {
+  if (ev.delay < 0)
+    return {"delay", "must not be negative"};
+  if (ev.delay > 0 && ev.not_before != 0)
+    return {"delay", "and notBefore were both given: give one of them"};
+  if (ev.delay > 0 && lim.max_delay <= 0)
+    return {"delay", "is not allowed: delayed events are off ([events] "
+                     "max-delay is 0)"};
+  if (ev.delay > lim.max_delay)
+    return {"delay",
+            "of " + format_duration(ev.delay) + " is over the maximum delay of "
+              + format_duration(lim.max_delay) + " ([events] max-delay)"};
+  return {};
+}
+
 /// The rules of check_event before the payload's: id (unless the node
-/// generated it), type, priority.
+/// generated it), type, priority, delay and notBefore.
 event_problem check_fields(const event& ev, const validation_limits& lim,
                            bool generated_id = false) {
   if (!generated_id && !valid_event_id(ev.id, lim))
@@ -162,7 +192,7 @@ event_problem check_fields(const event& ev, const validation_limits& lim,
                           + std::to_string(lim.max_type_bytes) + "}"};
   if (static_cast<uint8_t>(ev.prio) > static_cast<uint8_t>(priority::low))
     return {"priority", "must be one of high, normal, low"};
-  return {};
+  return check_timing(ev, lim);
 }
 
 validation_result fail(event_problem p) {
@@ -181,6 +211,14 @@ validation_result validate_fields(const submission& sub,
   if (!sub.prio.empty() && !parse_priority(sub.prio, r.ev.prio))
     return fail("priority",
                 "must be one of high, normal, low (got '" + sub.prio + "')");
+  if (!sub.delay.empty())
+    if (auto err = parse_delay(sub.delay, r.ev.delay); !err.empty())
+      return fail("delay", std::move(err));
+  if (!sub.not_before.empty())
+    if (auto err = parse_time(sub.not_before, r.ev.not_before); !err.empty())
+      return fail("notBefore", std::move(err));
+  if (auto problem = check_timing(r.ev, lim))
+    return fail(std::move(problem));
   r.ok = true;
   if (sub.id.empty())
     r.ev.id = make_uuid_v7();
@@ -208,6 +246,194 @@ event_problem check_event(const event& ev, const validation_limits& lim) {
   if (auto problem = check_fields(ev, lim))
     return problem;
   return check_payload_field(ev.payload, lim);
+}
+
+event_problem check_not_before(const event& ev, const validation_limits& lim,
+                               millis_t now) {
+  if (ev.not_before <= now)
+    return {};
+  if (lim.max_delay <= 0)
+    return {"notBefore", "is not allowed: delayed events are off ([events] "
+                         "max-delay is 0)"};
+  if (ev.not_before - now > lim.max_delay)
+    return {"notBefore", "is " + format_duration(ev.not_before - now)
+                           + " after now, over the maximum delay of "
+                           + format_duration(lim.max_delay)
+                           + " ([events] max-delay)"};
+  return {};
+}
+
+namespace {
+
+/// Reads the digits at `pos` (at least one, at most `max_digits`) as a
+/// number; false if there are none or they overflow.
+bool read_number(const std::string& text, size_t& pos, size_t max_digits,
+                 int64_t& out) {
+  auto start = pos;
+  int64_t n = 0;
+  while (pos < text.size() && pos - start < max_digits && text[pos] >= '0'
+         && text[pos] <= '9') {
+    auto d = text[pos] - '0';
+    if (n > (std::numeric_limits<int64_t>::max() - d) / 10)
+      return false;
+    n = n * 10 + d;
+    ++pos;
+  }
+  out = n;
+  return pos > start;
+}
+
+bool is_leap(int64_t y) {
+  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+int64_t days_in_month(int64_t y, int64_t m) {
+  static constexpr int64_t days[] = {31, 28, 31, 30, 31, 30,
+                                     31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (y >= 0).
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  auto era = (y >= 0 ? y : y - 399) / 400;
+  auto yoe = y - era * 400;
+  auto doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  auto doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+bool expect(const std::string& text, size_t& pos, const char* any_of) {
+  if (pos >= text.size())
+    return false;
+  for (auto p = any_of; *p != 0; ++p)
+    if (text[pos] == *p) {
+      ++pos;
+      return true;
+    }
+  return false;
+}
+
+/// RFC 3339 date-time into ms since the epoch; false if malformed or out of
+/// range.
+bool read_rfc3339(const std::string& text, millis_t& out) {
+  size_t pos = 0;
+  int64_t y = 0;
+  int64_t mo = 0;
+  int64_t d = 0;
+  int64_t h = 0;
+  int64_t mi = 0;
+  int64_t sec = 0;
+  auto two = [&](int64_t& x) {
+    auto start = pos;
+    return read_number(text, pos, 2, x) && pos - start == 2;
+  };
+  auto start = pos;
+  if (!read_number(text, pos, 4, y) || pos - start != 4
+      || !expect(text, pos, "-") || !two(mo) || !expect(text, pos, "-")
+      || !two(d) || !expect(text, pos, "Tt ") || !two(h)
+      || !expect(text, pos, ":") || !two(mi) || !expect(text, pos, ":")
+      || !two(sec))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23
+      || mi > 59 || sec > 60) // 60: a leap second
+    return false;
+  int64_t frac_ms = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    auto digits = pos;
+    int64_t scale = 100;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      frac_ms += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == digits)
+      return false;
+  }
+  int64_t offset_min = 0;
+  if (expect(text, pos, "Zz")) {
+    // UTC
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    auto sign = text[pos] == '-' ? -1 : 1;
+    ++pos;
+    int64_t oh = 0;
+    int64_t om = 0;
+    if (!two(oh) || !expect(text, pos, ":") || !two(om) || oh > 23 || om > 59)
+      return false;
+    offset_min = sign * (oh * 60 + om);
+  } else {
+    return false;
+  }
+  if (pos != text.size())
+    return false;
+  auto days = days_from_civil(y, mo, d);
+  out = ((days * 24 + h) * 60 + mi - offset_min) * ms_per_minute + sec * 1000
+        + frac_ms;
+  return true;
+}
+
+} // namespace
+
+std::string parse_delay(const std::string& text, millis_t& out) {
+  auto form = "must be a duration like 500ms, 30s, 5min or 2h, or a whole "
+              "number of milliseconds (got "
+              + quoted(text) + ")";
+  if (!text.empty() && text[0] == '-')
+    return "must not be negative (got " + quoted(text) + ")";
+  size_t pos = 0;
+  int64_t n = 0;
+  if (!read_number(text, pos, text.size(), n)) {
+    if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9')
+      return "is too large (got " + quoted(text) + ")";
+    return form;
+  }
+  if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9')
+    return "is too large (got " + quoted(text) + ")";
+  auto unit = text.substr(pos);
+  int64_t scale = 0;
+  if (unit.empty() || unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m" || unit == "min")
+    scale = ms_per_minute;
+  else if (unit == "h")
+    scale = ms_per_hour;
+  else
+    return form;
+  if (n > std::numeric_limits<int64_t>::max() / scale)
+    return "is too large (got " + quoted(text) + ")";
+  out = n * scale;
+  return {};
+}
+
+std::string parse_time(const std::string& text, millis_t& out) {
+  if (!text.empty()
+      && text.find_first_not_of("0123456789") == std::string::npos) {
+    size_t pos = 0;
+    int64_t n = 0;
+    if (!read_number(text, pos, text.size(), n) || pos != text.size())
+      return "is too large (got " + quoted(text) + ")";
+    out = n;
+    return {};
+  }
+  if (read_rfc3339(text, out))
+    return {};
+  return "must be an RFC 3339 time with a zone, like 2030-05-01T12:00:00Z "
+         "or 2030-05-01T14:00:00.250+02:00, or a whole number of "
+         "milliseconds since the Unix epoch (got "
+         + quoted(text) + ")";
+}
+
+std::string format_duration(millis_t ms) {
+  if (ms != 0 && ms % ms_per_hour == 0)
+    return std::to_string(ms / ms_per_hour) + "h";
+  if (ms != 0 && ms % ms_per_minute == 0)
+    return std::to_string(ms / ms_per_minute) + "min";
+  if (ms != 0 && ms % 1000 == 0)
+    return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
 }
 
 validation_result validate(const submission& sub,
@@ -273,12 +499,43 @@ validation_result parse_event_object(const nlohmann::json& doc,
   get_string("priority", sub.prio, problem);
   if (!problem.empty())
     return fail("priority", "must be a string");
+  // delay and notBefore: text, or a whole number of milliseconds (read by
+  // validate_fields as its digits).
+  auto get_time = [&](const char* key, std::string& out) -> std::string {
+    auto i = doc.find(key);
+    if (i == doc.end() || i->is_null())
+      return {};
+    if (i->is_string()) {
+      out = i->get<std::string>();
+      if (out.empty())
+        return "must not be empty (leave it out to run at once)";
+      return {};
+    }
+    if (i->is_number_unsigned()) {
+      out = std::to_string(i->get<uint64_t>());
+      return {};
+    }
+    if (i->is_number_integer())
+      return "must not be negative";
+    return std::string{"must be "}
+           + (std::string{key} == "delay"
+                ? "a duration text like \"30s\" or a whole number of "
+                  "milliseconds"
+                : "an RFC 3339 text like \"2030-05-01T12:00:00Z\" or a "
+                  "whole number of milliseconds since the epoch");
+  };
+  if (auto err = get_time("delay", sub.delay); !err.empty())
+    return fail("delay", std::move(err));
+  if (auto err = get_time("notBefore", sub.not_before); !err.empty())
+    return fail("notBefore", std::move(err));
   for (auto& [key, value] : doc.items()) {
     (void) value;
-    if (key != "id" && key != "type" && key != "payload" && key != "priority")
+    if (key != "id" && key != "type" && key != "payload" && key != "priority"
+        && key != "delay" && key != "notBefore")
       return fail(unknown_field.empty() ? key : unknown_field,
                   "has unknown field '" + key
-                    + "' (expected id, type, payload, priority)");
+                    + "' (expected id, type, payload, priority, delay, "
+                      "notBefore)");
   }
   auto p = doc.find("payload");
   if (p == doc.end())

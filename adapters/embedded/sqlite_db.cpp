@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)
   WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY, id TEXT NOT NULL,
   type TEXT NOT NULL, payload TEXT NOT NULL, prio INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, trace_id TEXT NOT NULL);
+  created_at INTEGER NOT NULL, trace_id TEXT NOT NULL,
+  not_before INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dedup(id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
   created_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY,
@@ -21,6 +22,7 @@ CREATE TABLE IF NOT EXISTS ledger(grp TEXT NOT NULL, seq INTEGER NOT NULL,
 CREATE TABLE IF NOT EXISTS retry(grp TEXT NOT NULL, seq INTEGER NOT NULL,
   due INTEGER NOT NULL, attempt INTEGER NOT NULL,
   redeliveries INTEGER NOT NULL, delivery TEXT NOT NULL,
+  delayed INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(grp, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dlq(pos INTEGER PRIMARY KEY AUTOINCREMENT,
   grp TEXT NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL,
@@ -34,6 +36,10 @@ CREATE TABLE IF NOT EXISTS processed(grp TEXT NOT NULL,
   event_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
   epoch INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY(seq, grp, epoch)) WITHOUT ROWID;
+-- Delayed events cancelled in a group before they started (status
+-- `cancelled`; a claim answers done); trimmed with the log.
+CREATE TABLE IF NOT EXISTS cancelled(grp TEXT NOT NULL, seq INTEGER NOT NULL,
+  at INTEGER NOT NULL, PRIMARY KEY(grp, seq)) WITHOUT ROWID;
 -- Dedup records of trimmed events whose window had not passed at the trim:
 -- `trim` deletes them once it has (the dedup table has no index by seq).
 CREATE TABLE IF NOT EXISTS dedup_trimmed(seq INTEGER PRIMARY KEY,
@@ -76,15 +82,23 @@ connection::connection(const sqlite_options& opts) : path(opts.path) {
     exec(sync, "open");
     exec("PRAGMA temp_store=MEMORY", "open");
     exec(schema_sql, "open");
-    // A ledger without the `history` column gets it, empty in its rows
-    // (docs/architecture.md, Store ports).
-    sqlite3_stmt* probe = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT history FROM ledger LIMIT 0", -1, &probe,
-                           nullptr)
-        != SQLITE_OK)
-      exec("ALTER TABLE ledger ADD COLUMN history TEXT NOT NULL DEFAULT ''",
-           "open");
-    sqlite3_finalize(probe);
+    // Columns added since 0.1 (docs/architecture.md, Store ports): a table
+    // without one gets it, with its default in the rows already there.
+    auto add_column = [&](const char* probe_sql, const char* alter_sql) {
+      sqlite3_stmt* probe = nullptr;
+      if (sqlite3_prepare_v2(db, probe_sql, -1, &probe, nullptr) != SQLITE_OK)
+        exec(alter_sql, "open");
+      sqlite3_finalize(probe);
+    };
+    add_column("SELECT history FROM ledger LIMIT 0",
+               "ALTER TABLE ledger ADD COLUMN history TEXT NOT NULL DEFAULT "
+               "''");
+    add_column("SELECT not_before FROM log LIMIT 0",
+               "ALTER TABLE log ADD COLUMN not_before INTEGER NOT NULL "
+               "DEFAULT 0");
+    add_column("SELECT delayed FROM retry LIMIT 0",
+               "ALTER TABLE retry ADD COLUMN delayed INTEGER NOT NULL "
+               "DEFAULT 0");
   } catch (...) {
     sqlite3_close_v2(db);
     db = nullptr;

@@ -35,6 +35,42 @@ std::vector<delivery> sqlite_store::take_due(millis_t now, size_t max) {
   return out;
 }
 
+cancel_result sqlite_store::cancel(const std::string& event_id, millis_t now) {
+  const char* op = "cancel";
+  cancel_result out;
+  auto ev = find(event_id);
+  if (ev.seq == 0)
+    return out;
+  out.seq = ev.seq;
+  out.delayed = ev.not_before > 0;
+  if (out.delayed) {
+    auto id = std::to_string(ev.seq);
+    auto seq_db = static_cast<int64_t>(ev.seq);
+    transaction tx{*this, op};
+    for (auto& kv : groups_) {
+      auto& g = kv.second;
+      auto* slot = retries_.find(g.name, ev.seq);
+      // Not claimed yet: no lease was ever granted on the pair.
+      if (slot == nullptr || !slot->delayed || leases_.known(g.name, id))
+        continue;
+      query{retry_delete_, op}.bind_text(1, g.name).bind_int(2, seq_db).run();
+      query{cancelled_insert_, op}
+        .bind_text(1, g.name)
+        .bind_int(2, seq_db)
+        .bind_int(3, now)
+        .run();
+      out.cancelled.push_back(g.name);
+    }
+    tx.commit();
+    for (auto& grp : out.cancelled) {
+      retries_.drop(grp, ev.seq);
+      cancelled_.emplace(grp, ev.seq);
+    }
+  }
+  out.groups = statuses(ev.seq, ev.type, op);
+  return out;
+}
+
 // -- dlq_port --------------------------------------------------------------
 
 namespace {

@@ -53,6 +53,7 @@ sqlite_store::claim(const std::vector<claim_request>& reqs,
     bool pending = g != nullptr && g->pending.contains(r.seq);
     bool done = !pending
                 && (ledger_has(r.group, r.seq, "claim")
+                    || is_cancelled(r.group, r.seq)
                     || settled_by_trim(r.group, r.seq, "claim"));
     out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
                                 ttl, crash_budget, done, r.takeover));
@@ -101,7 +102,7 @@ sqlite_store::settle(const std::vector<settlement>& items, millis_t now) {
       // Crash loop: no lease was granted; commit unless already settled.
       if ((prior != touched.end() && prior->second)
           || ledger_has(grp, seq, "settle") || dlq_has(grp, seq, "settle")
-          || settled_by_trim(grp, seq, "settle"))
+          || is_cancelled(grp, seq) || settled_by_trim(grp, seq, "settle"))
         d = fence_decision::no_lease;
       else
         d = fence_decision::ok;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@ void sqlite_store::read_event(const query& q, event& ev) {
   ev.prio = codec::priority_from_int(q.int_at(4));
   ev.created_at = q.int_at(5);
   q.text_into(6, ev.trace_id);
+  ev.not_before = q.int_at(7);
 }
 
 bool sqlite_store::load_event(uint64_t seq, event& ev, const char* op) {
@@ -71,6 +73,10 @@ std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
   out.reserve(batch.size());
   if (batch.empty())
     return out;
+  // Delayed first attempts to put into the schedule once committed: group,
+  // seq, due.
+  std::vector<std::tuple<std::string, uint64_t, millis_t>> delayed;
+  std::string text;
   transaction tx{*this, "append"};
   auto seq = head_;
   for (auto& ev : batch) {
@@ -105,13 +111,38 @@ std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
         .bind_int(5, static_cast<int64_t>(ev.prio))
         .bind_int(6, created)
         .bind_text(7, ev.trace_id)
+        .bind_int(8, ev.not_before > 0 ? ev.not_before : 0)
         .run();
       r.seq = seq;
+      if (ev.not_before > 0) {
+        // Into the schedule of every group of its type, due at its time.
+        delivery dl;
+        dl.ev = ev;
+        dl.ev.seq = seq;
+        dl.ev.created_at = created;
+        dl.ev.delay = 0;
+        for (auto& kv : groups_) {
+          auto& g = kv.second;
+          if (!g.matches(ev.type))
+            continue;
+          dl.group = g.name;
+          text = codec::dump(codec::to_json(dl));
+          query{retry_insert_delayed_, "append"}
+            .bind_text(1, g.name)
+            .bind_int(2, static_cast<int64_t>(seq))
+            .bind_int(3, ev.not_before)
+            .bind_text(4, text)
+            .run();
+          delayed.emplace_back(g.name, seq, ev.not_before);
+        }
+      }
     }
     out.push_back(std::move(r));
   }
   tx.commit();
   head_ = seq;
+  for (auto& [grp, q, due] : delayed)
+    retries_.put(grp, q, due, true);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (out[i].duplicate)
       continue;
@@ -141,6 +172,9 @@ std::vector<event> sqlite_store::read_group(const std::string& group,
       auto seq = q.u64_at(0);
       g.read_pos = seq;
       if (!g.skip.empty() && g.skip.erase(seq) > 0)
+        continue;
+      // Delayed: the schedule hands it out (see append).
+      if (q.int_at(7) > 0)
         continue;
       q.text_into(2, type);
       if (!g.matches(type))
@@ -193,11 +227,12 @@ uint64_t sqlite_store::backlog(const std::string& group) {
           unread += q.u64_at(1);
       }
     }
-    // Entries settled before a restart are not read again.
+    // Entries settled before a restart are not read again (delayed ones
+    // were not counted).
     event ev;
     for (auto seq : g.skip)
       if (seq > g.read_pos && unread > 0 && load_event(seq, ev, "backlog")
-          && g.matches(ev.type))
+          && ev.not_before == 0 && g.matches(ev.type))
         --unread;
   }
   return g.pending.size() + unread;

@@ -25,8 +25,15 @@ sqlite_store::statuses(uint64_t seq, const std::string& type, const char* op) {
       st.status = event_status::processed;
     else if (dlq_has(g.name, seq, op))
       st.status = event_status::dead;
-    else if (retries_.has(g.name, seq))
-      st.status = event_status::retrying;
+    else if (is_cancelled(g.name, seq))
+      st.status = event_status::cancelled;
+    else if (auto* slot = retries_.find(g.name, seq))
+      // A delayed first attempt waits for its time until a listener holds
+      // its lease.
+      st.status = !slot->delayed ? event_status::retrying
+                  : leases_.held(g.name, std::to_string(seq))
+                    ? event_status::in_flight
+                    : event_status::scheduled;
     else if (g.pending.contains(seq))
       st.status = event_status::in_flight;
     else

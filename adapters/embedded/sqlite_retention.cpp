@@ -6,6 +6,7 @@
 #include "adapters/embedded/sqlite_store_impl.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,7 +50,8 @@ uint64_t sqlite_store::trim(millis_t now, millis_t retention,
     q.bind_int(1, static_cast<int64_t>(bound)).bind_int(2, to_limit(max));
     while (q.step()) {
       auto created = q.int_at(2);
-      if (now - created < retention)
+      // A delayed event's history counts from its time.
+      if (now - std::max(created, q.int_at(3)) < retention)
         break;
       gone.push_back(row{q.u64_at(0), q.text_at(1), created});
     }
@@ -72,6 +74,10 @@ uint64_t sqlite_store::trim(millis_t now, millis_t retention,
       auto& g = kv.second;
       query{ledger_trim_, op}.bind_text(1, g.name).bind_int(2, last_db).run();
       query{purged_trim_, op}.bind_text(1, g.name).bind_int(2, last_db).run();
+      query{cancelled_trim_, op}
+        .bind_text(1, g.name)
+        .bind_int(2, last_db)
+        .run();
       if (g.cursor < last)
         query{group_cursor_, op}
           .bind_text(1, g.name)
@@ -131,6 +137,10 @@ uint64_t sqlite_store::trim(millis_t now, millis_t retention,
     g.cursor = std::max(g.cursor, last);
     g.skip.erase(g.skip.begin(), g.skip.upper_bound(last));
   }
+  // Cancelled pairs of trimmed entries: a claim of them answers done as
+  // settled_by_trim.
+  for (auto i = cancelled_.begin(); i != cancelled_.end();)
+    i = i->second <= last ? cancelled_.erase(i) : std::next(i);
   return gone.size();
 }
 

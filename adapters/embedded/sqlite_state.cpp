@@ -4,13 +4,19 @@
 
 namespace onceflow::embedded {
 
-void retry_slots::put(const std::string& group, uint64_t seq, millis_t due) {
+void retry_slots::put(const std::string& group, uint64_t seq, millis_t due,
+                      bool delayed) {
   auto ins = slots_.emplace(retry_key{group, seq}, retry_slot{});
   auto& slot = ins.first->second;
   if (!ins.second && !slot.taken)
     due_.erase(std::make_tuple(slot.due, seq, group));
+  if (slot.delayed)
+    --delayed_;
   slot.due = due;
   slot.taken = false;
+  slot.delayed = delayed;
+  if (delayed)
+    ++delayed_;
   due_.emplace(due, seq, group);
 }
 
@@ -20,6 +26,8 @@ void retry_slots::drop(const std::string& group, uint64_t seq) {
     return;
   if (!i->second.taken)
     due_.erase(std::make_tuple(i->second.due, seq, group));
+  if (i->second.delayed)
+    --delayed_;
   slots_.erase(i);
 }
 

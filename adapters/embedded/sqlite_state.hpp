@@ -116,6 +116,8 @@ using retry_key = std::pair<std::string, uint64_t>;
 struct retry_slot {
   millis_t due = 0;
   bool taken = false;
+  /// A delayed first attempt (put there by `append`; see retry_port).
+  bool delayed = false;
 };
 
 /// The retry schedule in memory (the `retry` table holds the deliveries):
@@ -126,14 +128,27 @@ public:
   /// An untaken slot: due time, seq, group.
   using due_entry = std::tuple<millis_t, uint64_t, std::string>;
 
-  /// Schedules the pair at `due`, untaken (again, if it was scheduled).
-  void put(const std::string& group, uint64_t seq, millis_t due);
+  /// Schedules the pair at `due`, untaken (again, if it was scheduled); a
+  /// delayed first attempt with `delayed`.
+  void put(const std::string& group, uint64_t seq, millis_t due,
+           bool delayed = false);
 
   /// Forgets the pair, taken or not.
   void drop(const std::string& group, uint64_t seq);
 
   bool has(const std::string& group, uint64_t seq) const {
     return slots_.count(retry_key{group, seq}) > 0;
+  }
+
+  /// The pair's slot, or null.
+  const retry_slot* find(const std::string& group, uint64_t seq) const {
+    auto i = slots_.find(retry_key{group, seq});
+    return i == slots_.end() ? nullptr : &i->second;
+  }
+
+  /// Slots of delayed first attempts.
+  size_t delayed() const {
+    return delayed_;
   }
 
   /// Up to `max` untaken slots due at `now`, earliest first.
@@ -159,6 +174,7 @@ private:
   std::map<retry_key, retry_slot> slots_;
   /// Untaken slots by (due, seq, group).
   std::set<due_entry> due_;
+  size_t delayed_ = 0;
 };
 
 } // namespace onceflow::embedded

@@ -76,7 +76,12 @@ void sqlite_store::load() {
   {
     query q{retry_all_, "open"};
     while (q.step())
-      retries_.put(q.text_at(0), q.u64_at(1), q.int_at(2));
+      retries_.put(q.text_at(0), q.u64_at(1), q.int_at(2), q.int_at(3) != 0);
+  }
+  {
+    query q{cancelled_all_, "open"};
+    while (q.step())
+      cancelled_.emplace(q.text_at(0), q.u64_at(1));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -78,6 +79,12 @@ public:
   uint64_t scheduled() override {
     return retries_.size();
   }
+
+  uint64_t delayed() override {
+    return retries_.delayed();
+  }
+
+  cancel_result cancel(const std::string& event_id, millis_t now) override;
 
   // -- dlq_port: sqlite_dlq.cpp ----------------------------------------------
 
@@ -175,6 +182,10 @@ private:
 
   bool dlq_has(const std::string& group, uint64_t seq, const char* op);
 
+  bool is_cancelled(const std::string& group, uint64_t seq) const {
+    return !cancelled_.empty() && cancelled_.count(retry_key{group, seq}) > 0;
+  }
+
   /// True if the pair's entry was trimmed while settled: below the trim
   /// point and neither in the retry schedule nor in the DLQ (its ledger
   /// entry went with the trim).
@@ -211,17 +222,18 @@ private:
   statement dedup_get_{conn_, "SELECT seq FROM dedup WHERE id=?1"};
   statement log_insert_{
     conn_, "INSERT INTO log(seq, id, type, payload, prio, created_at, "
-           "trace_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
+           "trace_id, not_before) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"};
   statement log_range_{
-    conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id "
-           "FROM log WHERE seq>?1 ORDER BY seq LIMIT ?2"};
+    conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id, "
+           "not_before FROM log WHERE seq>?1 ORDER BY seq LIMIT ?2"};
   statement log_keys_{
     conn_, "SELECT seq, id, type FROM log WHERE seq>?1 ORDER BY seq LIMIT ?2"};
   statement log_get_{
-    conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id "
-           "FROM log WHERE seq=?1"};
-  statement log_types_{
-    conn_, "SELECT type, count(*) FROM log WHERE seq>?1 GROUP BY type"};
+    conn_, "SELECT seq, id, type, payload, prio, created_at, trace_id, "
+           "not_before FROM log WHERE seq=?1"};
+  // Entries a group will read (delayed ones wait in the schedule).
+  statement log_types_{conn_, "SELECT type, count(*) FROM log WHERE seq>?1 "
+                              "AND not_before=0 GROUP BY type"};
   statement log_head_{conn_, "SELECT coalesce(max(seq), 0) FROM log"};
   statement group_insert_{conn_,
                           "INSERT INTO groups(name, patterns, start, cursor) "
@@ -235,7 +247,8 @@ private:
     conn_, "SELECT seq FROM ledger WHERE grp=?1 AND seq>?2 "
            "UNION SELECT seq FROM retry WHERE grp=?1 AND seq>?2 "
            "UNION SELECT seq FROM dlq WHERE grp=?1 AND seq>?2 "
-           "UNION SELECT seq FROM purged WHERE grp=?1 AND seq>?2"};
+           "UNION SELECT seq FROM purged WHERE grp=?1 AND seq>?2 "
+           "UNION SELECT seq FROM cancelled WHERE grp=?1 AND seq>?2"};
   statement ledger_insert_{
     conn_, "INSERT OR IGNORE INTO ledger(grp, seq, epoch, at, history) "
            "VALUES(?1, ?2, ?3, ?4, ?5)"};
@@ -259,7 +272,14 @@ private:
   statement retry_delete_{conn_, "DELETE FROM retry WHERE grp=?1 AND seq=?2"};
   statement retry_get_{conn_,
                        "SELECT delivery FROM retry WHERE grp=?1 AND seq=?2"};
-  statement retry_all_{conn_, "SELECT grp, seq, due FROM retry"};
+  statement retry_all_{conn_, "SELECT grp, seq, due, delayed FROM retry"};
+  // A delayed first attempt (see retry_port), put there by `append`.
+  statement retry_insert_delayed_{
+    conn_, "INSERT OR REPLACE INTO retry(grp, seq, due, attempt, "
+           "redeliveries, delivery, delayed) VALUES(?1, ?2, ?3, 1, 0, ?4, 1)"};
+  statement cancelled_insert_{
+    conn_, "INSERT OR IGNORE INTO cancelled(grp, seq, at) VALUES(?1, ?2, ?3)"};
+  statement cancelled_all_{conn_, "SELECT grp, seq FROM cancelled"};
   statement dlq_insert_{
     conn_, "INSERT INTO dlq(grp, seq, event_id, reason, error, dead_at, "
            "delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"};
@@ -279,11 +299,13 @@ private:
     conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
   // Retention: every statement walks a primary key from its start.
   statement log_trim_scan_{
-    conn_, "SELECT seq, id, created_at FROM log WHERE seq<?1 ORDER BY seq "
-           "LIMIT ?2"};
+    conn_, "SELECT seq, id, created_at, not_before FROM log WHERE seq<?1 "
+           "ORDER BY seq LIMIT ?2"};
   statement log_trim_{conn_, "DELETE FROM log WHERE seq<=?1"};
   statement ledger_trim_{conn_, "DELETE FROM ledger WHERE grp=?1 AND seq<=?2"};
   statement purged_trim_{conn_, "DELETE FROM purged WHERE grp=?1 AND seq<=?2"};
+  statement cancelled_trim_{conn_,
+                            "DELETE FROM cancelled WHERE grp=?1 AND seq<=?2"};
   statement processed_trim_counts_{
     conn_, "SELECT grp, count(*) FROM processed WHERE seq<=?1 GROUP BY grp"};
   statement processed_trim_{conn_, "DELETE FROM processed WHERE seq<=?1"};
@@ -321,6 +343,8 @@ private:
   lease_table leases_;
   std::map<std::string, group_state, std::less<>> groups_;
   retry_slots retries_;
+  /// The `cancelled` table's pairs.
+  std::set<retry_key> cancelled_;
 };
 
 } // namespace onceflow::embedded

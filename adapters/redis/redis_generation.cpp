@@ -59,6 +59,12 @@ void redis_generation::open() {
       keys_.fail_reply(r.get(), "open", {});
     layout = layout_version;
   }
+  if (layout == layout_before_delays) {
+    auto r = conn_.raw({"SET", keys_.key("layout"), layout_version}, "open");
+    if (r->type == REDIS_REPLY_ERROR)
+      keys_.fail_reply(r.get(), "open", {});
+    layout = layout_version;
+  }
   if (!layout.empty() && layout != layout_version)
     conn_.fail("open", "the data under prefix '" + keys_.prefix()
                          + "' has layout " + layout

@@ -37,6 +37,7 @@ void redis_keys::check_types(const std::string& op) {
     {key("dlq"), "stream"},     {key("retry:taken"), "hash"},
     {key("retry:seq"), "zset"}, {key("trimmed"), "string"},
     {key("log:t"), "zset"},     {key("dlq:seq"), "string"},
+    {key("delayed"), "zset"},   {key("delayed:wait"), "zset"},
     {key("gen"), "string"},     {key("layout"), "string"},
     {key("settings"), "hash"},
   };

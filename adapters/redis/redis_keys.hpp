@@ -14,12 +14,18 @@ class redis_connection;
 /// The version of the key layout (key `layout`). A store refuses data of
 /// another layout instead of misreading it (redis_generation::open), but
 /// for layout_upgradable.
-constexpr const char* layout_version = "3";
+constexpr const char* layout_version = "4";
 
 /// Data of this layout is taken over as it is (its PEL mirror members are
 /// single seqs, which layout 3 reads as runs of one; see
-/// scripts/layout_upgrade.lua) and marked layout 3 from then on.
+/// scripts/layout_upgrade.lua) and marked layout 4 from then on.
 constexpr const char* layout_upgradable = "2";
+
+/// Layout 3 is layout 4 without delayed events (the log field `n`, the keys
+/// `delayed` and `delayed:wait`, the state "C<time>"): its data is taken
+/// over as it is and marked layout 4, after which an onceflow of layout 3
+/// refuses it instead of running delayed events at once.
+constexpr const char* layout_before_delays = "3";
 
 /// The keys of one store (every key is `<prefix><name>`, so several
 /// deployments can share a server) over its connection.

@@ -38,7 +38,7 @@ void unpack_fields(event& ev, std::string_view d) {
 
 /// A status code of the scripts (event_status; unknown for others).
 event_status status_of_code(int64_t st) {
-  if (st < 0 || st > static_cast<int64_t>(event_status::dead))
+  if (st < 0 || st > static_cast<int64_t>(event_status::cancelled))
     st = 0;
   return static_cast<event_status>(st);
 }
@@ -121,6 +121,8 @@ event decode_event(const redisReply* id, const redisReply* fields) {
       ev.created_at = int_of(v);
     else if (name == "tr")
       ev.trace_id = str_of(v);
+    else if (name == "n")
+      ev.not_before = int_of(v);
     else if (name == "d" && v != nullptr && v->type == REDIS_REPLY_STRING)
       unpack_fields(ev, std::string_view(v->str, v->len));
   }

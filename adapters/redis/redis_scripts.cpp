@@ -18,7 +18,7 @@ const char* const script_bodies[] = {
   redis_lua::find,        redis_lua::processed_of, redis_lua::processed_count,
   redis_lua::dlq_read,    redis_lua::dlq_remove,   redis_lua::history,
   redis_lua::list_events, redis_lua::trim,         redis_lua::read_before,
-  redis_lua::read_after,  redis_lua::gen_check,
+  redis_lua::read_after,  redis_lua::gen_check,    redis_lua::cancel,
 };
 
 static_assert(std::size(script_bodies) == sc_count, "one body per script_id");
@@ -38,7 +38,7 @@ const std::string& script_text(script_id id) {
 
 bool script_answers_rerun(script_id id) {
   return id != sc_append && id != sc_reclaim && id != sc_dlq_remove
-         && id != sc_trim;
+         && id != sc_trim && id != sc_cancel;
 }
 
 const char* layout_upgrade_script() {

@@ -32,6 +32,7 @@ enum script_id : size_t {
   sc_read_before,
   sc_read_after,
   sc_gen_check,
+  sc_cancel,
   sc_count,
 };
 
@@ -48,8 +49,8 @@ const std::string& script_text(script_id id);
 /// fail and their callers retry the operation: a second append would
 /// answer `duplicate` for its own events, a reclaim would skip the entries
 /// the first run took (they come back through a later reclaim), a DLQ
-/// change would report 0, a trim would trim and count more. (The read
-/// transaction of read_group is not sent again either, like reclaim.)
+/// change or a cancel would report 0, a trim would trim and count more. (The
+/// read transaction of read_group is not sent again either, like reclaim.)
 bool script_answers_rerun(script_id id);
 
 /// The script that takes over data of key layout 2

@@ -106,6 +106,13 @@ public:
     return u64_of(r.get());
   }
 
+  uint64_t delayed() override {
+    auto r = command({"ZCARD", key("delayed:wait")}, "delayed");
+    return u64_of(r.get());
+  }
+
+  cancel_result cancel(const std::string& event_id, millis_t now) override;
+
   // -- dlq_port --------------------------------------------------------------
 
   dlq_page dlq_list(const dlq_query& q) override;
@@ -301,7 +308,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   if (batch.empty())
     return out;
   std::vector<std::string> args;
-  args.reserve(3 + batch.size() * 4);
+  args.reserve(3 + batch.size() * 6);
   args.push_back(std::to_string(now));
   args.push_back(std::to_string(dedup_window));
   // An id key lives for the window and for the retention of its event
@@ -323,6 +330,20 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
     packed += '\x1f';
     packed += ev.payload;
     args.push_back(std::move(packed));
+    // A delayed event: its time, and its JSON for the schedule's deliveries
+    // (the script adds the seq's place: take_due reads seq and group from
+    // the schedule's member).
+    if (ev.not_before > 0) {
+      args.push_back(std::to_string(ev.not_before));
+      auto copy = ev;
+      copy.created_at = ev.created_at != 0 ? ev.created_at : now;
+      copy.seq = 0;
+      copy.delay = 0;
+      args.push_back(dump(codec::to_json(copy)));
+    } else {
+      args.emplace_back();
+      args.emplace_back();
+    }
   }
   // A batch is new input, not something held from old data: if the store
   // generation changed (this store object learns it here), it goes into
@@ -449,6 +470,9 @@ redis_store::read_impl(const std::string& group, size_t max, millis_t now,
       delivery dl;
       dl.ev = decode_event(e->element[0], e->element[1]);
       if (!all && take.count(dl.ev.seq) == 0)
+        continue;
+      // Delayed: the schedule hands it out (read_after acknowledged it).
+      if (dl.ev.not_before > 0)
         continue;
       if (base > 0 && dl.ev.seq >= first) {
         dl.epoch = base + (dl.ev.seq - first);
@@ -645,8 +669,19 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
         continue;
       try {
         out.push_back(codec::delivery_from_json(text));
+        // The member "<group>\x1f<seq>" names the pair (a delayed first
+        // attempt's document was written before its seq was known).
+        auto member = str_of(r->element[3 * i]);
+        auto sep = member.rfind('\x1f');
+        if (sep != std::string::npos) {
+          out.back().group = member.substr(0, sep);
+          out.back().ev.seq = std::stoull(member.substr(sep + 1));
+        }
       } catch (const codec::decode_error& ex) {
         bad = str_of(r->element[3 * i]) + ": " + ex.what();
+      } catch (const std::exception&) {
+        out.pop_back();
+        bad = str_of(r->element[3 * i]) + ": bad member";
       }
     }
     if (n < count)
@@ -663,6 +698,30 @@ millis_t redis_store::next_due() {
                 {opts_.consumer, instance_, std::to_string(retry_hold_ms)},
                 "next_due", gen_check::none);
   return int_of(r.get());
+}
+
+cancel_result redis_store::cancel(const std::string& event_id, millis_t now) {
+  auto r = eval(sc_cancel, {event_id, std::to_string(now)}, "cancel",
+                gen_check::check);
+  cancel_result out;
+  if (!is_array(r.get()) || r->elements == 0)
+    return out;
+  if (r->elements < 3)
+    fail("cancel", "unexpected reply from the cancel script");
+  out.seq = u64_of(r->element[0]);
+  out.delayed = int_of(r->element[1]) == 1;
+  auto n = static_cast<size_t>(int_of(r->element[2]));
+  if (r->elements < 3 + n)
+    fail("cancel", "unexpected reply from the cancel script");
+  for (size_t i = 0; i < n; ++i)
+    out.cancelled.push_back(str_of(r->element[3 + i]));
+  std::sort(out.cancelled.begin(), out.cancelled.end());
+  out.groups = read_statuses(r.get(), 3 + n);
+  std::sort(out.groups.begin(), out.groups.end(),
+            [](const group_status& a, const group_status& b) {
+              return a.group < b.group;
+            });
+  return out;
 }
 
 // -- dlq_port ----------------------------------------------------------------

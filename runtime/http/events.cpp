@@ -1,5 +1,6 @@
-// The events routes: POST /events, POST /events/batch, GET /events/{id} and
-// GET /events?status= (docs/http-api.md, Events).
+// The events routes: POST /events, POST /events/batch, GET /events/{id},
+// GET /events?status= and POST /events/{id}/cancel (docs/http-api.md,
+// Events).
 
 #include "actors/logic/status.hpp"
 #include "actors/logic/validation.hpp"
@@ -7,6 +8,7 @@
 #include "runtime/http/routes.hpp"
 #include "runtime/http/views.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +17,26 @@
 namespace onceflow::http {
 
 namespace {
+
+/// This machine's clock (the node's): how far ahead a notBefore lies.
+millis_t wall_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// parse_event_object, then the rule for notBefore that needs the clock.
+validation_result parse_submission(const json& doc,
+                                   const validation_limits& lim) {
+  auto v = parse_event_object(doc, lim);
+  if (v.ok)
+    if (auto p = check_not_before(v.ev, lim, wall_now())) {
+      v.ok = false;
+      v.field = std::move(p.field);
+      v.message = std::move(p.message);
+    }
+  return v;
+}
 
 /// 200 for a submission whose id was accepted before.
 response duplicate_answer(const std::string& id, const json& original) {
@@ -46,7 +68,7 @@ void post_event(const std::shared_ptr<api_context>& cx, const route_args& args,
   }
   if (doc.find("payload") == doc.end())
     doc["payload"] = json::object();
-  auto v = parse_event_object(doc, cx->limits);
+  auto v = parse_submission(doc, cx->limits);
   if (!v.ok) {
     auto field = v.field;
     if (!req.idempotency_key.empty() && field == "id")
@@ -137,9 +159,9 @@ void post_batch(const std::shared_ptr<api_context>& cx, const route_args& args,
     if (item.is_object() && item.find("payload") == item.end()) {
       auto copy = item;
       copy["payload"] = json::object();
-      v = parse_event_object(copy, cx->limits);
+      v = parse_submission(copy, cx->limits);
     } else {
-      v = parse_event_object(item, cx->limits);
+      v = parse_submission(item, cx->limits);
     }
     if (!v.ok) {
       ++rejected;
@@ -228,18 +250,17 @@ void list_events(const std::shared_ptr<api_context>& cx, const route_args& args,
   auto& t = args.t;
   event_listing_query q;
   auto status = query_str(t, "status");
-  if (status == "processed")
-    q.status = event_status::processed;
-  else if (status == "dead")
-    q.status = event_status::dead;
-  else if (status == "retrying")
-    q.status = event_status::retrying;
-  else {
+  if (!parse_event_status(status, q.status)
+      || (q.status != event_status::processed && q.status != event_status::dead
+          && q.status != event_status::retrying
+          && q.status != event_status::scheduled
+          && q.status != event_status::cancelled)) {
     done(error_body(400,
                     status.empty()
                       ? "query parameter status is required (processed, "
-                        "dead or retrying)"
-                      : "status must be processed, dead or retrying (got '"
+                        "dead, retrying, scheduled or cancelled)"
+                      : "status must be processed, dead, retrying, scheduled "
+                        "or cancelled (got '"
                           + status + "')",
                     "status"));
     return;
@@ -298,6 +319,43 @@ void list_events(const std::shared_ptr<api_context>& cx, const route_args& args,
       done(json_response(200, doc));
     },
     atom::events_v, q);
+}
+
+void cancel_event(const std::shared_ptr<api_context>& cx,
+                  const route_args& args, const responder& done) {
+  auto& id = args.params[0];
+  cx->call(
+    cx->node.store, done,
+    [done, id](cancel_result& r) {
+      if (r.seq == 0) {
+        done(error_body(404, "event '" + id + "' not found", "id"));
+        return;
+      }
+      json doc{{"eventId", id},
+               {"status", to_string(aggregate(r.groups))},
+               {"cancelled", r.cancelled.size()},
+               {"groups", groups_status_json(r.groups)}};
+      if (!r.delayed) {
+        doc["error"] = "event '" + id
+                       + "' is not delayed: only delayed events can be "
+                         "cancelled";
+        done(json_response(409, doc));
+        return;
+      }
+      bool any = !r.cancelled.empty();
+      for (auto& g : r.groups)
+        any |= g.status == event_status::cancelled;
+      if (!any) {
+        // Nothing to cancel: it started (or ran) in every group.
+        doc["error"] = "event '" + id
+                       + "' already started in every group: nothing was "
+                         "cancelled";
+        done(json_response(409, doc));
+        return;
+      }
+      done(json_response(200, doc));
+    },
+    atom::cancel_v, id, wall_now());
 }
 
 } // namespace onceflow::http

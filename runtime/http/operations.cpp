@@ -34,6 +34,8 @@ void get_metrics(const std::shared_ptr<api_context>& cx, const route_args&,
           auto st = caf::get_or(ss, "store", caf::settings{});
           if (st.count("dlq-size") > 0)
             gauges.push_back({metric::dlq_size, {}, number_of(st, "dlq-size")});
+          if (st.count("delayed") > 0)
+            gauges.push_back({metric::delayed, {}, number_of(st, "delayed")});
           response r;
           r.content_type = "text/plain; version=0.0.4; charset=utf-8";
           r.body = cx->metrics ? cx->metrics->render(gauges) : std::string{};

@@ -25,6 +25,7 @@ const std::vector<route>& route_table() {
     {"POST",   "/events",                    access::publish, post_event},
     {"POST",   "/events/batch",              access::publish, post_batch},
     {"GET",    "/events/{id}",               access::read,    get_event},
+    {"POST",   "/events/{id}/cancel",        access::publish, cancel_event},
     {"GET",    "/failed-events",             access::read,    list_failed},
     {"GET",    "/failed-events/replay",      access::read,    replay_progress},
     {"POST",   "/failed-events/replay",      access::admin,   replay_all},

@@ -60,6 +60,10 @@ void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
 void list_events(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done);
 
+/// POST /events/{id}/cancel
+void cancel_event(const std::shared_ptr<api_context>& cx,
+                  const route_args& args, const responder& done);
+
 // -- failed events (runtime/http/failed_events.cpp) ---------------------------
 
 /// GET /failed-events?group=&limit=&after=

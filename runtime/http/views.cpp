@@ -27,13 +27,17 @@ json attempts_json(const std::vector<attempt_record>& xs) {
 }
 
 json event_json(const event& ev) {
-  return {{"eventId", ev.id},
-          {"type", ev.type},
-          {"priority", to_string(ev.prio)},
-          {"payload", payload_json(ev.payload)},
-          {"createdAt", ev.created_at},
-          {"traceId", ev.trace_id},
-          {"seq", ev.seq}};
+  json doc{{"eventId", ev.id},
+           {"type", ev.type},
+           {"priority", to_string(ev.prio)},
+           {"payload", payload_json(ev.payload)},
+           {"createdAt", ev.created_at},
+           {"traceId", ev.trace_id},
+           {"seq", ev.seq}};
+  // A delayed event: when it runs (at the earliest).
+  if (ev.not_before > 0)
+    doc["notBefore"] = ev.not_before;
+  return doc;
 }
 
 json groups_status_json(const std::vector<group_status>& xs) {

@@ -64,6 +64,12 @@ public:
   uint64_t scheduled() override {
     return inner_->scheduled();
   }
+  uint64_t delayed() override {
+    return inner_->delayed();
+  }
+  cancel_result cancel(const std::string& event_id, millis_t now) override {
+    return inner_->cancel(event_id, now);
+  }
   dlq_page dlq_list(const dlq_query& q) override {
     return inner_->dlq_list(q);
   }

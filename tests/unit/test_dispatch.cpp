@@ -130,27 +130,30 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(intake_suite)
 
+/// The node's clock at ingest.
+constexpr millis_t now = 1'700'000'000'000;
+
 BOOST_AUTO_TEST_CASE(batch_over_the_limit_is_invalid) {
   intake_limits lim;
   lim.max_batch = 2;
-  auto r = check_intake({ev("a"), ev("b"), ev("c")}, lim, 0, 0);
+  auto r = check_intake({ev("a"), ev("b"), ev("c")}, lim, 0, 0, now);
   BOOST_TEST(r.kind == intake_refusal::invalid);
   BOOST_TEST(r.message == "batch of 3 events is over the limit of 2");
 }
 
 BOOST_AUTO_TEST_CASE(first_bad_event_is_named_by_index_and_field) {
   intake_limits lim;
-  auto r = check_intake({ev("a"), ev("b", "bad type")}, lim, 0, 0);
+  auto r = check_intake({ev("a"), ev("b", "bad type")}, lim, 0, 0, now);
   BOOST_TEST(r.kind == intake_refusal::invalid);
   BOOST_TEST(r.message.rfind("event 1: field 'type' must match", 0) == 0u,
              r.message);
-  r = check_intake({ev("a", "t", "[1]")}, lim, 0, 0);
+  r = check_intake({ev("a", "t", "[1]")}, lim, 0, 0, now);
   BOOST_TEST(r.message == "event 0: field 'payload' must be a JSON object");
-  r = check_intake({ev("")}, lim, 0, 0);
+  r = check_intake({ev("")}, lim, 0, 0, now);
   BOOST_TEST(r.message.rfind("event 0: field 'id'", 0) == 0u, r.message);
   auto bad = ev("a");
   bad.prio = static_cast<priority>(7);
-  r = check_intake({bad}, lim, 0, 0);
+  r = check_intake({bad}, lim, 0, 0, now);
   BOOST_TEST(r.message
              == "event 0: field 'priority' must be one of high, "
                 "normal, low");
@@ -160,15 +163,70 @@ BOOST_AUTO_TEST_CASE(back_pressure_after_the_checks) {
   intake_limits lim;
   lim.max_backlog = 10;
   lim.max_pending_appends = 2;
-  BOOST_TEST(!check_intake({ev("a"), ev("b")}, lim, 8, 1));
-  auto r = check_intake({ev("a"), ev("b")}, lim, 9, 1);
+  BOOST_TEST(!check_intake({ev("a"), ev("b")}, lim, 8, 1, now));
+  auto r = check_intake({ev("a"), ev("b")}, lim, 9, 1, now);
   BOOST_TEST(r.kind == intake_refusal::overloaded);
   BOOST_TEST(r.message == "retry after 100 ms (9 events unsettled, limit 10)");
-  BOOST_TEST(check_intake({ev("a")}, lim, 0, 2).kind
+  BOOST_TEST(check_intake({ev("a")}, lim, 0, 2, now).kind
              == intake_refusal::overloaded);
   // An invalid batch is invalid, also when overloaded.
-  BOOST_TEST(check_intake({ev("")}, lim, 100, 5).kind
+  BOOST_TEST(check_intake({ev("")}, lim, 100, 5, now).kind
              == intake_refusal::invalid);
+}
+
+BOOST_AUTO_TEST_CASE(delays_are_checked_against_the_maximum_at_ingest) {
+  intake_limits lim;
+  lim.events.max_delay = 60'000;
+  auto a = ev("a");
+  a.delay = 60'000;
+  auto b = ev("b");
+  b.not_before = now + 60'000;
+  BOOST_TEST(!check_intake({a, b}, lim, 0, 0, now));
+  // One millisecond more, by delay or by time, refuses the batch.
+  a.delay = 60'001;
+  auto r = check_intake({ev("x"), a}, lim, 0, 0, now);
+  BOOST_TEST(r.kind == intake_refusal::invalid);
+  BOOST_TEST(r.message
+               == "event 1: field 'delay' of 60001ms is over the maximum "
+                  "delay of 1min ([events] max-delay)",
+             r.message);
+  b.not_before = now + 60'001;
+  r = check_intake({b}, lim, 0, 0, now);
+  BOOST_TEST(r.message
+               == "event 0: field 'notBefore' is 60001ms after now, over the "
+                  "maximum delay of 1min ([events] max-delay)",
+             r.message);
+  // A time in the past is fine (it runs at once); both at once are not.
+  b.not_before = now - 5;
+  BOOST_TEST(!check_intake({b}, lim, 0, 0, now));
+  b.delay = 5;
+  b.not_before = now + 10;
+  r = check_intake({b}, lim, 0, 0, now);
+  BOOST_TEST(r.message.rfind("event 0: field 'delay' and notBefore", 0) == 0u,
+             r.message);
+  auto neg = ev("n");
+  neg.delay = -1;
+  BOOST_TEST(check_intake({neg}, lim, 0, 0, now).message
+             == "event 0: field 'delay' must not be negative");
+}
+
+BOOST_AUTO_TEST_CASE(delays_become_times_at_acceptance) {
+  auto a = ev("a");
+  a.delay = 30'000;
+  auto b = ev("b");
+  b.not_before = now + 10'000;
+  auto c = ev("c");
+  c.not_before = now; // due already: runs at once
+  auto d = ev("d");   // not delayed
+  std::vector<event> batch{a, b, c, d};
+  BOOST_TEST(resolve_delays(batch, now) == now + 10'000);
+  BOOST_TEST(batch[0].not_before == now + 30'000);
+  BOOST_TEST(batch[0].delay == 0);
+  BOOST_TEST(batch[1].not_before == now + 10'000);
+  BOOST_TEST(batch[2].not_before == 0);
+  BOOST_TEST(batch[3].not_before == 0);
+  std::vector<event> none{ev("x")};
+  BOOST_TEST(resolve_delays(none, now) == -1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -362,6 +362,27 @@ BOOST_AUTO_TEST_CASE(file_then_environment_then_command_line) {
   BOOST_TEST(out.http.keys[0].name == "ops");
 }
 
+BOOST_AUTO_TEST_CASE(a_cluster_nodes_options_come_from_nodes_variables) {
+  auto ini = with_group("[nodes.core-1]\nport=4710\nhttp-port=8080\n"
+                        "listeners=[\"a:1\"]\n");
+  env_config out;
+  BOOST_REQUIRE_EQUAL(
+    from_env(ini, {{"ONCEFLOW_NODES__CORE_1__PORT", "5000"}}, out), "");
+  BOOST_REQUIRE_EQUAL(out.overrides.size(), 1u);
+  BOOST_CHECK_EQUAL(out.overrides[0].first, "nodes.core-1.port");
+  BOOST_CHECK_EQUAL(out.overrides[0].second, "5000");
+  BOOST_CHECK_EQUAL(env_name("nodes.core-1", "http-port"),
+                    "ONCEFLOW_NODES__CORE_1__HTTP_PORT");
+  auto err = env_error(ini, {{"ONCEFLOW_NODES__W9__PORT", "1"}});
+  BOOST_CHECK_MESSAGE(err.find("names node W9, which the config file does "
+                               "not have (its nodes: core-1)")
+                        != std::string::npos,
+                      err);
+  err = env_error(ini, {{"ONCEFLOW_NODES__CORE_1__PROT", "1"}});
+  BOOST_CHECK_MESSAGE(
+    err.find("a node has no option PROT") != std::string::npos, err);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_variables_are_refused_by_name) {
   BOOST_TEST(env_error(with_group(), {{"ONCEFLOW_REDIS__URLL", "x"}})
              == "unknown environment variable ONCEFLOW_REDIS__URLL: section "
@@ -371,8 +392,8 @@ BOOST_AUTO_TEST_CASE(unknown_variables_are_refused_by_name) {
   auto err = env_error(with_group(), {{"ONCEFLOW_FOO", "1"}});
   BOOST_TEST(err.rfind("unknown environment variable ONCEFLOW_FOO: it names "
                        "no option; variables are ONCEFLOW_<SECTION>__<OPTION> "
-                       "(sections: events, http, janitor, node, priorities, "
-                       "rate-limits, redis, store; CAF's: ",
+                       "(sections: client, cluster, events, http, janitor, "
+                       "node, priorities, rate-limits, redis, store; CAF's: ",
                        0)
                == 0u,
              err);
@@ -458,6 +479,44 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_variable) {
   BOOST_TEST(name_sources("option 'a' x 'b'", {{"b", "B"}, {"a", "A"}})
              == "option 'a' (from A) x 'b'");
   BOOST_TEST(name_sources("no option", {{"a", "A"}}) == "no option");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_config_max_delay)
+
+/// The node config of `ini`, which must be read without an error.
+node_config config_of(const std::string& ini) {
+  caf_config cfg;
+  auto content = parse(ini);
+  node_config out;
+  auto err = read_node_config(content, cfg.caf_options(), out);
+  BOOST_REQUIRE_MESSAGE(err.empty(), err);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(max_delay_defaults_to_the_retention_and_is_read) {
+  auto dflt = config_of(with_group());
+  BOOST_TEST(dflt.limits.max_delay == 24LL * 3600 * 1000);
+  BOOST_TEST(dflt.limits.max_delay == dflt.retention);
+  auto set = config_of(with_group("[events]\nmax-delay=90min\n"));
+  BOOST_TEST(set.limits.max_delay == 90LL * 60 * 1000);
+  auto off = config_of(with_group("[events]\nmax-delay=0s\n"));
+  BOOST_TEST(off.limits.max_delay == 0);
+  auto bad = read(with_group("[events]\nmax-delay=\"soon\"\n"));
+  BOOST_TEST(bad.find("events.max-delay") != std::string::npos, bad);
+}
+
+BOOST_AUTO_TEST_CASE(a_max_delay_longer_than_the_retention_is_warned_about) {
+  auto cfg = config_of(with_group("[events]\nmax-delay=24h\n"));
+  for (auto& w : warnings(cfg))
+    BOOST_TEST(w.find("max-delay") == std::string::npos, w);
+  cfg = config_of(with_group("[events]\nmax-delay=48h\n"));
+  bool warned = false;
+  for (auto& w : warnings(cfg))
+    warned |= w.find("events.max-delay") != std::string::npos
+              && w.find("holds the log back") != std::string::npos;
+  BOOST_TEST(warned);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,8 +23,8 @@ namespace {
 const std::regex uuid_v7_re{
   "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"};
 
-const std::set<std::string> documented_fields = {"id", "type", "payload",
-                                                 "priority", "line"};
+const std::set<std::string> documented_fields
+  = {"id", "type", "payload", "priority", "delay", "notBefore", "line"};
 
 const validation_limits defaults{};
 
@@ -93,8 +93,12 @@ std::ostream& operator<<(std::ostream& os, const sub_case& c) {
 
 submission sub(std::string id, std::string type, std::string payload,
                std::string prio = "") {
-  return submission{std::move(id), std::move(type), std::move(payload),
-                    std::move(prio)};
+  return submission{std::move(id),
+                    std::move(type),
+                    std::move(payload),
+                    std::move(prio),
+                    {},
+                    {}};
 }
 
 std::vector<sub_case> submission_cases() {
@@ -552,6 +556,257 @@ BOOST_AUTO_TEST_CASE(parse_event_object_reports_unknown_fields_by_name) {
   BOOST_CHECK(ok.ok);
   BOOST_CHECK_EQUAL(ok.ev.id, "x-1");
   BOOST_CHECK_EQUAL(ok.ev.payload, R"({"k":1})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(delayed_events)
+
+namespace {
+
+constexpr millis_t hour = 3'600'000;
+
+/// parse_delay's result in ms, or -1 with the error printed.
+millis_t delay_of(const std::string& text) {
+  millis_t out = -7;
+  auto err = parse_delay(text, out);
+  if (!err.empty()) {
+    BOOST_TEST_MESSAGE("delay '" << text << "': " << err);
+    return -1;
+  }
+  return out;
+}
+
+millis_t time_of(const std::string& text) {
+  millis_t out = -7;
+  auto err = parse_time(text, out);
+  if (!err.empty()) {
+    BOOST_TEST_MESSAGE("time '" << text << "': " << err);
+    return -1;
+  }
+  return out;
+}
+
+validation_result line(const std::string& text,
+                       const validation_limits& lim = validation_limits{}) {
+  return parse_event_json(text, lim);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(delay_units_as_in_the_config_and_bare_milliseconds) {
+  BOOST_TEST(delay_of("500ms") == 500);
+  BOOST_TEST(delay_of("30s") == 30'000);
+  BOOST_TEST(delay_of("5min") == 300'000);
+  BOOST_TEST(delay_of("5m") == 300'000);
+  BOOST_TEST(delay_of("2h") == 2 * hour);
+  BOOST_TEST(delay_of("30000") == 30'000);
+  BOOST_TEST(delay_of("0") == 0);
+  BOOST_TEST(delay_of("0s") == 0);
+  BOOST_TEST(delay_of("007s") == 7'000);
+}
+
+BOOST_AUTO_TEST_CASE(bad_delays_say_what_is_wrong) {
+  for (std::string bad :
+       {"", "s", "30 s", " 30s", "30s ", "30S", "1.5s", "30sec", "2d", "1h30m",
+        "+5s", "0x10", "ten", "30\n"}) {
+    millis_t out = 42;
+    auto err = parse_delay(bad, out);
+    BOOST_TEST_CONTEXT("'" << bad << "'") {
+      BOOST_TEST(err.find("must be a duration like 500ms, 30s, 5min or 2h")
+                   != std::string::npos,
+                 err);
+      BOOST_TEST(out == 42);
+    }
+  }
+  millis_t out = 0;
+  BOOST_TEST(parse_delay("-5s", out) == "must not be negative (got '-5s')");
+  BOOST_TEST(parse_delay("99999999999999999999", out).rfind("is too large", 0)
+             == 0u);
+  BOOST_TEST(parse_delay("9999999999999999h", out).rfind("is too large", 0)
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_times_and_epoch_milliseconds) {
+  // 2030-05-01T12:00:00Z
+  constexpr millis_t t = 1'903'867'200'000;
+  BOOST_TEST(time_of("2030-05-01T12:00:00Z") == t);
+  BOOST_TEST(time_of("2030-05-01t12:00:00z") == t);
+  BOOST_TEST(time_of("2030-05-01 12:00:00Z") == t);
+  BOOST_TEST(time_of("2030-05-01T14:00:00+02:00") == t);
+  BOOST_TEST(time_of("2030-05-01T07:30:00-04:30") == t);
+  BOOST_TEST(time_of("2030-05-01T12:00:00.250Z") == t + 250);
+  BOOST_TEST(time_of("2030-05-01T12:00:00.5Z") == t + 500);
+  // Digits below the millisecond are dropped.
+  BOOST_TEST(time_of("2030-05-01T12:00:00.123999Z") == t + 123);
+  BOOST_TEST(time_of("1970-01-01T00:00:00Z") == 0);
+  BOOST_TEST(time_of("2000-02-29T00:00:00Z") == 951'782'400'000);
+  // A leap second is the next minute's first.
+  BOOST_TEST(time_of("2016-12-31T23:59:60Z") == 1'483'228'800'000);
+  BOOST_TEST(time_of(std::to_string(t)) == t);
+}
+
+BOOST_AUTO_TEST_CASE(bad_times_say_what_is_wrong) {
+  for (std::string bad : {"",
+                          "2030-05-01",
+                          "2030-05-01T12:00:00",
+                          "2030-05-01T12:00Z",
+                          "2030-5-01T12:00:00Z",
+                          "30-05-01T12:00:00Z",
+                          "2030-13-01T12:00:00Z",
+                          "2030-00-01T12:00:00Z",
+                          "2030-04-31T12:00:00Z",
+                          "2031-02-29T12:00:00Z",
+                          "2030-05-01T24:00:00Z",
+                          "2030-05-01T12:60:00Z",
+                          "2030-05-01T12:00:61Z",
+                          "2030-05-01T12:00:00.Z",
+                          "2030-05-01T12:00:00+2:00",
+                          "2030-05-01T12:00:00+24:00",
+                          "2030-05-01T12:00:00+0200",
+                          "2030-05-01T12:00:00Z ",
+                          "2030-05-01X12:00:00Z",
+                          "tomorrow",
+                          "1.5",
+                          "-1000",
+                          "+1000"}) {
+    millis_t out = 42;
+    auto err = parse_time(bad, out);
+    BOOST_TEST_CONTEXT("'" << bad << "'") {
+      BOOST_TEST(err.find("must be an RFC 3339 time") != std::string::npos,
+                 err);
+      BOOST_TEST(out == 42);
+    }
+  }
+  millis_t out = 0;
+  BOOST_TEST(parse_time("99999999999999999999", out).rfind("is too large", 0)
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(durations_print_in_their_largest_unit) {
+  BOOST_TEST(format_duration(0) == "0ms");
+  BOOST_TEST(format_duration(1500) == "1500ms");
+  BOOST_TEST(format_duration(30'000) == "30s");
+  BOOST_TEST(format_duration(300'000) == "5min");
+  BOOST_TEST(format_duration(24 * hour) == "24h");
+  BOOST_TEST(format_duration(90'000) == "90s");
+}
+
+BOOST_AUTO_TEST_CASE(delay_and_not_before_in_json_lines) {
+  auto r = line(R"({"type":"t","payload":{},"delay":"30s"})");
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.delay == 30'000);
+  BOOST_TEST(r.ev.not_before == 0);
+  r = line(R"({"type":"t","payload":{},"delay":1500})");
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.delay == 1500);
+  r = line(R"({"type":"t","payload":{},"notBefore":"2030-05-01T12:00:00Z"})");
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.not_before == 1'903'867'200'000);
+  BOOST_TEST(r.ev.delay == 0);
+  r = line(R"({"type":"t","payload":{},"notBefore":1903867200000})");
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.not_before == 1'903'867'200'000);
+  // null is absent, as for the other fields.
+  r = line(R"({"type":"t","payload":{},"delay":null,"notBefore":null})");
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.delay == 0);
+  BOOST_TEST(r.ev.not_before == 0);
+}
+
+BOOST_AUTO_TEST_CASE(bad_delay_and_not_before_name_their_field) {
+  struct bad_case {
+    std::string json;
+    std::string field;
+    std::string says;
+  };
+  for (auto& c : std::vector<bad_case>{
+         {R"("delay":"soon")", "delay", "must be a duration like"},
+         {R"("delay":"")", "delay", "must not be empty"},
+         {R"("delay":-5)", "delay", "must not be negative"},
+         {R"("delay":"-5s")", "delay", "must not be negative"},
+         {R"("delay":1.5)", "delay", "whole number of milliseconds"},
+         {R"("delay":true)", "delay", "a duration text"},
+         {R"("delay":["30s"])", "delay", "a duration text"},
+         {R"("delay":"25h")", "delay",
+          "of 25h is over the maximum delay of 24h ([events] max-delay)"},
+         {R"("delay":86400001)", "delay", "over the maximum delay of 24h"},
+         {R"("notBefore":"next week")", "notBefore", "must be an RFC 3339"},
+         {R"("notBefore":"2030-05-01T12:00:00")", "notBefore", "with a zone"},
+         {R"("notBefore":-1)", "notBefore", "must not be negative"},
+         {R"("notBefore":{})", "notBefore", "an RFC 3339 text"},
+         {R"("delay":"5s","notBefore":"2030-05-01T12:00:00Z")", "delay",
+          "and notBefore were both given"},
+         {R"("Delay":"5s")", "line", "unknown field 'Delay'"},
+       }) {
+    auto r = line(R"({"type":"t","payload":{},)" + c.json + "}");
+    BOOST_TEST_CONTEXT(c.json) {
+      BOOST_TEST(!r.ok);
+      BOOST_TEST(r.field == c.field);
+      BOOST_TEST(r.message.find(c.says) != std::string::npos, r.message);
+      BOOST_TEST(!r.too_large);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(submissions_of_the_cli) {
+  submission s{"", "t", "{}", "", "2h", ""};
+  auto r = validate(s, defaults);
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.delay == 2 * hour);
+  s = submission{"", "t", "{}", "", "", "2030-05-01T12:00:00Z"};
+  r = validate(s, defaults);
+  BOOST_REQUIRE(r.ok);
+  BOOST_TEST(r.ev.not_before == 1'903'867'200'000);
+  s = submission{"", "t", "{}", "", "3d", ""};
+  r = validate(s, defaults);
+  BOOST_TEST(!r.ok);
+  BOOST_TEST(r.field == "delay");
+  s = submission{"", "t", "{}", "", "", "soon"};
+  r = validate(s, defaults);
+  BOOST_TEST(!r.ok);
+  BOOST_TEST(r.field == "notBefore");
+}
+
+BOOST_AUTO_TEST_CASE(the_maximum_delay_is_configurable_and_zero_turns_it_off) {
+  validation_limits lim;
+  lim.max_delay = 5 * hour;
+  BOOST_TEST(line(R"({"type":"t","payload":{},"delay":"5h"})", lim).ok);
+  auto r = line(R"({"type":"t","payload":{},"delay":"301min"})", lim);
+  BOOST_TEST(!r.ok);
+  BOOST_TEST(r.message
+             == "of 301min is over the maximum delay of 5h ([events] "
+                "max-delay)");
+  lim.max_delay = 0;
+  r = line(R"({"type":"t","payload":{},"delay":"1ms"})", lim);
+  BOOST_TEST(!r.ok);
+  BOOST_TEST(r.message.find("delayed events are off") != std::string::npos);
+  // A delay of 0 is no delay.
+  BOOST_TEST(line(R"({"type":"t","payload":{},"delay":0})", lim).ok);
+}
+
+BOOST_AUTO_TEST_CASE(not_before_is_bounded_by_the_clock_of_the_check) {
+  constexpr millis_t now = 1'700'000'000'000;
+  validation_limits lim;
+  event ev;
+  ev.not_before = now + lim.max_delay;
+  BOOST_TEST(!check_not_before(ev, lim, now));
+  ev.not_before = now - 1000; // in the past: runs at once
+  BOOST_TEST(!check_not_before(ev, lim, now));
+  ev.not_before = now + lim.max_delay + 1;
+  auto p = check_not_before(ev, lim, now);
+  BOOST_TEST(p.field == "notBefore");
+  BOOST_TEST(p.message
+             == "is 86400001ms after now, over the maximum delay of 24h "
+                "([events] max-delay)");
+  ev.not_before = now + 2 * lim.max_delay;
+  BOOST_TEST(check_not_before(ev, lim, now).message.rfind("is 48h after now", 0)
+             == 0u);
+  lim.max_delay = 0;
+  ev.not_before = now + 1;
+  BOOST_TEST(
+    check_not_before(ev, lim, now).message.find("delayed events are off")
+    != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -30,7 +30,9 @@ if all then
   -- A group registered from the start after a trim reads nothing below
   -- the trim point.
   last = math.max(last, trimmed_to())
-  return {pending, math.max(0, head - last), ''}
+  -- Delayed entries wait in the schedule, not for the read.
+  local waiting = redis.call('ZCOUNT', K('delayed'), '(' .. fmt(last), '+inf')
+  return {pending, math.max(0, head - last - waiting), ''}
 end
 local chunk = tonumber(ARGV[4])
 local es = redis.call('XRANGE', K('log'), '(' .. after, '+', 'COUNT', chunk)
@@ -38,7 +40,7 @@ local match = matcher(pats)
 local n = 0
 for _, e in ipairs(es) do
   local t = e[2] and field(e[2], 't')
-  if t and match(t) then n = n + 1 end
+  if t and match(t) and not field(e[2], 'n') then n = n + 1 end
 end
 local next_id = ''
 if #es == chunk then next_id = es[#es][1] end

@@ -2,7 +2,7 @@
 -- Scans log entries after `after` in seq order, at most `budget`, and
 -- stops after the entry whose items reach `limit` (all groups of that entry
 -- are listed: a page never splits a seq). Statuses are decided as in
--- `statuses` (ledger > dead > retry > pending > accepted), stopping at the
+-- `statuses` (settled state > schedule > pending > accepted), stopping at the
 -- first lookup that decides whether the wanted status holds. Returns {next,
 -- then per item: group, id, type, seq}, items of one seq in no particular
 -- order; next is 0 when the scan reached the head, else the last scanned
@@ -32,11 +32,15 @@ for i = 1, #gs, 2 do
 end
 local rz = K('retry:due')
 local function has(gr, s)
-  local c = settled_code(redis.call('HGET', gr[4], s))
+  local v = redis.call('HGET', gr[4], s)
+  local c = settled_code(v)
   if c then return want == c end
-  if want == 4 or want == 5 then return false end
-  if redis.call('ZSCORE', rz, gr[7] .. s) then return want == 3 end
-  if want == 3 then return false end
+  if want == 4 or want == 5 or want == 7 then return false end
+  if redis.call('ZSCORE', rz, gr[7] .. s) then
+    if want == 1 then return false end
+    return want == scheduled_code(gr[7] .. s, v)
+  end
+  if want == 3 or want == 6 then return false end
   if is_pending(gr[1], s) then return want == 2 end
   return want == 1
 end

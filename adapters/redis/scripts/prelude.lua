@@ -181,15 +181,26 @@ local function lease_str(e, x, h, r, c, holder)
          .. fmt(c) .. ' ' .. holder
 end
 -- The settled status a g:<g>:st value stands for: 4 processed ('D'), 5
--- dead ('X'), 1 purged from the DLQ ('P', reads as accepted); nil for a
--- lease or no value (then the retry schedule and the PEL decide).
+-- dead ('X'), 1 purged from the DLQ ('P', reads as accepted), 7 cancelled
+-- ('C<time>', a delayed event; see lua_cancel); nil for a lease or no value
+-- (then the retry schedule and the PEL decide).
 local function settled_code(v)
   if not v then return nil end
   local c = string.byte(v, 1)
   if c == 68 then return 4 end
   if c == 88 then return 5 end
   if c == 80 then return 1 end
+  if c == 67 then return 7 end
   return nil
+end
+-- The status of a pair in the retry schedule (member "<g>\31<s>", state
+-- value v): a delayed first attempt (in `delayed:wait`) is 6 scheduled, or
+-- 2 in flight while a listener holds its lease; anything else 3 retrying.
+local function scheduled_code(member, v)
+  if not redis.call('ZSCORE', K('delayed:wait'), member) then return 3 end
+  local _, _, h = parse_lease(v or '')
+  if h == 1 then return 2 end
+  return 6
 end
 -- Status of seq (of type t) in every group it belongs to: flat g, status.
 local function statuses(seq, t)
@@ -205,9 +216,11 @@ local function statuses(seq, t)
       if glob(parts[j], t) then ok = true break end
     end
     if seq > start and ok then
-      local st = settled_code(redis.call('HGET', GK(g, 'st'), s))
+      local v = redis.call('HGET', GK(g, 'st'), s)
+      local st = settled_code(v)
       if st then
-      elseif redis.call('ZSCORE', K('retry:due'), g .. '\31' .. s) then st = 3
+      elseif redis.call('ZSCORE', K('retry:due'), g .. '\31' .. s) then
+        st = scheduled_code(g .. '\31' .. s, v)
       elseif is_pending(g, s) then st = 2
       else st = 1
       end

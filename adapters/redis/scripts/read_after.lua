@@ -29,17 +29,29 @@ end
 local leasing = ARGV[5] ~= ''
 local acks = {}
 local seqs = {}
+-- Delayed entries (`delayed`, their entries have the field `n`) are never
+-- handed out by a read: the schedule does (see lua_append). They are
+-- acknowledged here, so never pending; the client skips them too.
+local delayed = {}
+if last > prev then
+  for _, q in ipairs(redis.call('ZRANGEBYSCORE', K('delayed'), prev + 1,
+                                last)) do
+    delayed[q] = true
+  end
+end
 if not all and last > prev then
   local match = matcher(pats)
   for _, e in ipairs(redis.call('XRANGE', K('log'), '0-' .. fmt(prev + 1),
                                 '0-' .. fmt(last))) do
     local t = e[2] and field(e[2], 't')
-    if t and match(t) then
+    if t and match(t) and not delayed[string.sub(e[1], 3)] then
       seqs[#seqs + 1] = string.sub(e[1], 3)
     else
       acks[#acks + 1] = e[1]
     end
   end
+elseif next(delayed) then
+  for q in pairs(delayed) do acks[#acks + 1] = '0-' .. q end
 end
 -- One mirror member for the whole read (see lua_reclaim); the entries of
 -- other types in its run are acknowledged, so never pending.

@@ -24,6 +24,7 @@ end
 local function unschedule(member)
   redis.call('ZREM', rz, member)
   redis.call('ZREM', K('retry:seq'), member)
+  redis.call('ZREM', K('delayed:wait'), member)
   redis.call('HDEL', rd, member)
   redis.call('HDEL', rt, member)
 end
@@ -124,6 +125,8 @@ for b = 4, #ARGV, 8 do
     elseif kind == 1 then
       redis.call('ZADD', rz, ARGV[b + 5], member)
       redis.call('ZADD', K('retry:seq'), s, member)
+      -- A delayed first attempt that failed is a retry from now on.
+      if lc == 1 then redis.call('ZREM', K('delayed:wait'), member) end
       redis.call('HSET', rd, member, ARGV[b + 6])
       redis.call('HDEL', rt, member)
       redis.call('HSET', sk, s, lease_str(le, lx, 0, lr, 1, ''))

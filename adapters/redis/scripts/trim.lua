@@ -46,7 +46,11 @@ local function created_of(e)
   local created = nil
   local d = field(f, 'd')
   if d then created = string.match(d, '^%-?%d+\31(%-?%d+)\31') end
-  return tonumber(created or field(f, 'c') or '0')
+  created = tonumber(created or field(f, 'c') or '0')
+  -- A delayed event's history counts from its time.
+  local nb = tonumber(field(f, 'n') or '0')
+  if nb > created then return nb end
+  return created
 end
 -- The last seq in [a, b] before the first entry within retention.
 local function scan(a, b)
@@ -123,4 +127,5 @@ for _, g in ipairs(groups) do
   end
 end
 redis.call('XTRIM', log, 'MINID', '0-' .. fmt(tonumber(last_seq) + 1))
+redis.call('ZREMRANGEBYSCORE', K('delayed'), '-inf', last_seq)
 return #seqs

@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(layout_2_is_taken_over_and_others_refused) {
                         "and 1 or 0",
                         "1", prefix + "layout", v});
   };
-  BOOST_CHECK_EQUAL(layout_is("3"), ":1");
+  BOOST_CHECK_EQUAL(layout_is("4"), ":1");
   auto r = s->reclaim("g", t0 + 100, 100, 10);
   BOOST_REQUIRE_EQUAL(r.size(), 2u);
   BOOST_CHECK_EQUAL(r[0].id, "a");
@@ -384,7 +384,85 @@ BOOST_AUTO_TEST_CASE(layout_2_is_taken_over_and_others_refused) {
   redis_options opts;
   opts.url = server.url();
   opts.prefix = prefix;
-  expect_open_error(opts, {"has layout 9", "reads layout 3"});
+  expect_open_error(opts, {"has layout 9", "reads layout 4"});
+}
+
+/// Data of layout 3 (before delayed events) is taken over as it is and
+/// marked layout 4, so that an onceflow of layout 3 refuses it from then on
+/// instead of running delayed events at once.
+BOOST_AUTO_TEST_CASE(layout_3_is_taken_over_as_layout_4) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto prefix = unique_prefix("layout3");
+  auto s = open_store(server.url(), prefix);
+  s->ensure_group({"g", {"*"}});
+  add(*s, "a", "t", t0);
+  s.reset();
+  BOOST_REQUIRE_EQUAL(
+    raw_command(server.port(), {"SET", prefix + "layout", "3"}), "+OK");
+  s = open_store(server.url(), prefix);
+  BOOST_CHECK_EQUAL(
+    raw_command(server.port(),
+                {"EVAL",
+                 "return redis.status_reply(redis.call('GET', KEYS[1]))", "1",
+                 prefix + "layout"}),
+    "+4");
+  BOOST_CHECK_EQUAL(ids_of(s->read_group("g", 10, t0)), "a");
+}
+
+/// Where a delayed event lives: its entry's field `n`, the `delayed` and
+/// `delayed:wait` sets, the schedule, and an id key that lives longer by
+/// its delay; cancelling leaves "C<time>" as the pair's state.
+BOOST_AUTO_TEST_CASE(delayed_event_keys) {
+  if (skip_redis_tests())
+    return;
+  auto& server = shared_server();
+  auto prefix = unique_prefix("delayed");
+  redis_options opts;
+  opts.url = server.url();
+  opts.prefix = prefix;
+  opts.retention_ms = 60'000;
+  auto s = make_redis_store(opts);
+  s->ensure_group({"g", {"*"}});
+  auto ev = make_event("d", "t", t0);
+  ev.not_before = t0 + 3'600'000;
+  std::vector<event> batch{ev};
+  auto res = s->append(batch, t0, 60'000);
+  BOOST_REQUIRE(!res.at(0).duplicate);
+  auto seq = std::to_string(res[0].seq);
+  auto due = std::to_string(t0 + 3'600'000);
+  // The value of a Lua expression over the keys (P is the prefix, M the
+  // pair's member, S the seq), as a status reply.
+  auto value = [&](const std::string& expr) {
+    return raw_command(server.port(),
+                       {"EVAL",
+                        "local P, M, S = ARGV[1], ARGV[2], ARGV[3] "
+                        "return redis.status_reply(tostring("
+                          + expr + "))",
+                        "0", prefix, "g\x1f" + seq, seq});
+  };
+  BOOST_CHECK_EQUAL(
+    value("redis.call('XRANGE', P .. 'log', '0-' .. S, '0-' .. S)[1][2][8]"),
+    "+" + due);
+  BOOST_CHECK_EQUAL(value("redis.call('ZSCORE', P .. 'delayed', S)"),
+                    "+" + seq);
+  BOOST_CHECK_EQUAL(value("redis.call('ZSCORE', P .. 'delayed:wait', M)"),
+                    "+" + due);
+  BOOST_CHECK_EQUAL(value("redis.call('ZSCORE', P .. 'retry:due', M)"),
+                    "+" + due);
+  BOOST_CHECK_EQUAL(value("redis.call('HGET', P .. 'g:g:st', S)"),
+                    "+0 0 0 0 1 ");
+  // The id key outlives the event's time by the retention (an hour plus a
+  // minute here), not the retention alone.
+  auto pttl = std::stoll(value("redis.call('PTTL', P .. 'id:d')").substr(1));
+  BOOST_CHECK_GT(pttl, 3'600'000);
+  BOOST_CHECK_LE(pttl, 3'660'000);
+  s->cancel("d", t0 + 5);
+  BOOST_CHECK_EQUAL(value("redis.call('HGET', P .. 'g:g:st', S)"),
+                    "+C" + std::to_string(t0 + 5));
+  BOOST_CHECK_EQUAL(value("redis.call('ZCARD', P .. 'delayed:wait')"), "+0");
+  BOOST_CHECK_EQUAL(value("redis.call('HLEN', P .. 'retry:data')"), "+0");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_group_throws) {

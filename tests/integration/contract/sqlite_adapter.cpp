@@ -178,6 +178,61 @@ BOOST_AUTO_TEST_CASE(trim_deletes_rows_and_persists_its_marks) {
   BOOST_CHECK_EQUAL(s->head(), evs.back().seq);
 }
 
+/// A database written before delayed events (no log.not_before, no
+/// retry.delayed, no cancelled table) opens: its rows read as before, a
+/// retry scheduled in it is a retry, and delayed events work in it.
+BOOST_AUTO_TEST_CASE(a_database_from_before_delayed_events_opens) {
+  temp_dir dir;
+  sqlite_options opts;
+  opts.path = (dir.path() / "old.db").string();
+  {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE_EQUAL(sqlite3_open(opts.path.c_str(), &db), SQLITE_OK);
+    const char* old_schema
+      = R"sql(
+CREATE TABLE log(seq INTEGER PRIMARY KEY, id TEXT NOT NULL,
+  type TEXT NOT NULL, payload TEXT NOT NULL, prio INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, trace_id TEXT NOT NULL);
+CREATE TABLE dedup(id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+  created_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE groups(name TEXT PRIMARY KEY, patterns TEXT NOT NULL,
+  start INTEGER NOT NULL, cursor INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE retry(grp TEXT NOT NULL, seq INTEGER NOT NULL,
+  due INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  redeliveries INTEGER NOT NULL, delivery TEXT NOT NULL,
+  PRIMARY KEY(grp, seq)) WITHOUT ROWID;
+INSERT INTO groups VALUES('g', '["*"]', 0, 0);
+INSERT INTO log VALUES(1, 'old-1', 't', '{}', 1, 1700000000000, 'tr-1');
+INSERT INTO log VALUES(2, 'old-2', 't', '{}', 1, 1700000000000, 'tr-2');
+INSERT INTO dedup VALUES('old-1', 1, 1700000000000);
+INSERT INTO dedup VALUES('old-2', 2, 1700000000000);
+INSERT INTO retry VALUES('g', 2, 1700000005000, 2, 0, '{"ev":{"id":"old-2",)sql"
+        R"sql("type":"t","payload":"{}","prio":1,"created_at":1700000000000,)sql"
+        R"sql("trace_id":"tr-2","seq":2},"group":"g","attempt":2,"epoch":0,)sql"
+        R"sql("redeliveries":0,"history":[]}');
+)sql";
+    char* err = nullptr;
+    auto rc = sqlite3_exec(db, old_schema, nullptr, nullptr, &err);
+    BOOST_REQUIRE_MESSAGE(rc == SQLITE_OK, (err != nullptr ? err : ""));
+    sqlite3_close(db);
+  }
+  auto s = make_sqlite_store(opts);
+  BOOST_CHECK_EQUAL(s->find("old-1").not_before, 0);
+  BOOST_CHECK_EQUAL(statuses(*s, "old-2"), "g:retrying");
+  BOOST_CHECK_EQUAL(s->delayed(), 0u);
+  BOOST_CHECK_EQUAL(ids_of(s->read_group("g", 10, t0)), "old-1");
+  auto d = make_event("d", "t", t0);
+  d.not_before = t0 + minute;
+  std::vector<event> batch{d};
+  BOOST_REQUIRE(!s->append(batch, t0, minute).at(0).duplicate);
+  BOOST_CHECK_EQUAL(statuses(*s, "d"), "g:scheduled");
+  BOOST_CHECK_EQUAL(s->cancel("d", t0).cancelled.size(), 1u);
+  s.reset();
+  s = make_sqlite_store(opts);
+  BOOST_CHECK_EQUAL(statuses(*s, "d"), "g:cancelled");
+  BOOST_CHECK_EQUAL(statuses(*s, "old-2"), "g:retrying");
+}
+
 BOOST_AUTO_TEST_CASE(bad_options_and_unknown_group) {
   sqlite_options opts;
   opts.synchronous = "sometimes";
