@@ -78,7 +78,10 @@ class ChaosTest(RedisNodesBase):
 
     def note(self, text):
         t = time.monotonic() - self.t_work if self.t_work else 0.0
-        line = f"    +{t:7.2f}s  {text}"
+        ms = wall_ms()
+        clock = time.strftime("%H:%M:%S", time.gmtime(ms // 1000)) + \
+            f".{ms % 1000:03d}"
+        line = f"    +{t:7.2f}s {clock}  {text}"
         with self.note_lock:
             self.timeline.append(line)
         chaos.write_err(line + "\n")
@@ -88,7 +91,8 @@ class ChaosTest(RedisNodesBase):
         return (f"\n    chaos seed {o.seed}: {o.events} events over "
                 f"{o.duration:g}s from {o.clients} clients, {o.faults} "
                 f"faults, redis appendfsync {o.appendfsync}\n"
-                f"    fault plan (offsets after the workload starts):\n"
+                f"    fault plan (offsets after the workload starts; the "
+                f"timeline adds the UTC time of the nodes' logs):\n"
                 f"{chaos.format_plan(self.plan, NAMES)}\n"
                 f"    rerun: {self.rerun}\n")
 
@@ -494,6 +498,8 @@ class ChaosTest(RedisNodesBase):
             f"backoff ceiling\n"
             + "".join(f"    defect 7 wait: {x}\n"
                       for x in v.figures.get("defect7_gaps", []))
+            + "".join(f"    crash_loop: {x}\n"
+                      for x in v.figures.get("crash_loop", []))
             + f"    {chaos.summary_line(fig)}\n")
         if fig["findings"]:
             text = []

@@ -41,7 +41,7 @@ class Options:
     """What a run does; the CI run is the defaults."""
 
     def __init__(self, seed=1, events=3000, duration=20.0, faults=None,
-                 clients=4, appendfsync="always"):
+                 clients=4, appendfsync="always", node_down=2.0):
         self.seed = seed
         self.events = events
         self.duration = duration
@@ -50,19 +50,23 @@ class Options:
             len(FAULT_KINDS), round(duration / 4))
         self.clients = clients
         self.appendfsync = appendfsync
+        # A killed or drained node stays down 0.3 s up to this long.
+        self.node_down = node_down
 
     def argv(self):
         return ["--seed", str(self.seed), "--events", str(self.events),
                 "--duration", f"{self.duration:g}", "--faults",
                 str(self.faults), "--clients", str(self.clients),
-                "--appendfsync", self.appendfsync]
+                "--appendfsync", self.appendfsync, "--node-down",
+                f"{self.node_down:g}"]
 
 
 def parse_options(argv):
     """Takes the chaos options out of argv (the rest goes to op.main):
     --seed N (env ONCEFLOW_CHAOS_SEED), --events N (ONCEFLOW_CHAOS_EVENTS),
     --duration S (ONCEFLOW_CHAOS_DURATION), --faults N, --clients N,
-    --appendfsync always|everysec."""
+    --appendfsync always|everysec, --node-down S (a killed or drained node
+    stays down 0.3..S s before its restart; default 2)."""
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--seed", type=int,
                     default=env_int("ONCEFLOW_CHAOS_SEED", 1))
@@ -74,13 +78,16 @@ def parse_options(argv):
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--appendfsync", choices=["always", "everysec"],
                     default="always")
+    ap.add_argument("--node-down", type=float, default=2.0)
     args, rest = ap.parse_known_args(argv)
     if args.events < 100:
         ap.error("--events must be at least 100")
     if args.duration <= 0:
         ap.error("--duration must be more than 0")
+    if args.node_down < 0.3:
+        ap.error("--node-down must be at least 0.3")
     return Options(args.seed, args.events, args.duration, args.faults,
-                   args.clients, args.appendfsync), rest
+                   args.clients, args.appendfsync, args.node_down), rest
 
 
 # -- groups ----------------------------------------------------------------------
@@ -433,11 +440,11 @@ def fault_plan(opts):
     for kind in kinds:
         node = None if kind == "kill9_redis" else rng.randrange(3)
         if kind == "kill9_node":
-            secs = rng.uniform(0.3, 2.0)       # down before the restart
+            secs = rng.uniform(0.3, opts.node_down)  # down until restart
         elif kind == "kill9_redis":
             secs = rng.uniform(0.5, 2.5)
         elif kind == "sigterm_node":
-            secs = rng.uniform(0.3, 2.0)       # after the exit
+            secs = rng.uniform(0.3, opts.node_down)  # after the exit
         else:
             secs = rng.uniform(1.25, 2.5) * LEASE_MS / 1000  # > a lease
         faults.append((kind, node, round(secs, 2)))
@@ -548,6 +555,11 @@ class Faults:
     def add(self, start, end, kind, name):
         self.windows.append((start, end, kind, name))
 
+    def count(self, t0, t1):
+        """Faults that overlap [t0, t1]."""
+        return sum(1 for start, end, _k, _n in self.windows
+                   if start <= t1 and end >= t0)
+
     def allowance(self, t0, t1, ceiling, stall_ms):
         """How long a retry that failed at t0 may take to run again at t1:
         (allowed, allowed with defect 7). Allowed: the backoff ceiling +
@@ -588,6 +600,7 @@ class Verdict:
         self.stall_ms = stall_ms
         self.problems = collections.defaultdict(list)
         self.figures = {"retries": 0, "retry_gaps_after_faults": 0,
+                        "crashed_attempts": 0,
                         "worst_retry_gap_over_ceiling_ms": 0}
 
     def add(self, kind, text):
@@ -689,7 +702,17 @@ class Verdict:
 
     def check_retries(self, g, spec, i, hist):
         """Each failed attempt's next attempt ran within its backoff (plus
-        what faults around it allow): no retry stalled."""
+        what faults around it allow): no retry stalled. A crash (a lease
+        that expired without completion) needs a fault shortly before it:
+        none is spurious."""
+        for h in hist:
+            if h["result"] == CRASHED:
+                self.figures["crashed_attempts"] += 1
+            if h["result"] == CRASHED and self.faults.count(
+                    h["at"] - 2 * LEASE_MS - self.stall_ms, h["at"]) == 0:
+                self.add("crash", f"{g}: {i} has a crashed attempt "
+                         f"{h['attempt']} at {h['at']} on {h['node']} "
+                         "without a fault before it")
         for k, h in enumerate(hist):
             if h["result"] != RETRYABLE:
                 continue
@@ -763,10 +786,17 @@ class Verdict:
                          f"attempts {[(h['attempt'], h['result']) for h in ran]}"
                          f" (max {spec['max_attempts']})")
         elif reason == "crash_loop":
-            self.figures.setdefault("crash_loop", []).append(f"{g}/{i}")
-            if crashed < CRASH_BUDGET:
+            # Only the crash its last claim saw is in the history (a node
+            # that dies holding the pair takes its record along); the
+            # budget's other crashes need faults around the pair's time.
+            since = ran[-1]["at"] if ran else hist[0]["at"] - 60000
+            n = self.faults.count(since, int(e.get("t") or hist[-1]["at"]))
+            self.figures.setdefault("crash_loop", []).append(
+                f"{g}/{i}: {n} faults around it")
+            if not crashed or n == 0:
                 self.add("dlq", f"{g}: {i} dead as crash_loop with "
-                                f"{crashed} crashes: {hist}")
+                                f"{crashed} crashes in its history and "
+                                f"{n} faults around it: {hist}")
         else:
             self.add("dlq", f"{g}: {i} dead with reason {reason!r}: {e}")
         if kind == "permanent" and reason != "permanent_error":
