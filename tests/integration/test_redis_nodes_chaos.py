@@ -71,8 +71,67 @@ def wall_ms():
     return int(time.time() * 1000)
 
 
+class TakeWatch:
+    """Watches Redis's take marks of due retries while the run goes on
+    (every 0.5 s while Redis is up): a retry that is still due STALL_S
+    after a node took it has stalled, whatever faults came around it (the
+    retry gaps of the verdict cannot tell that when faults come thick)."""
+
+    def __init__(self, test):
+        self.t = test
+        self.stop = threading.Event()
+        self.redis_up = threading.Event()
+        self.redis_up.set()
+        self.stuck = {}    # (member, mark) -> (consumer, taken at, seen at)
+        self.thread = threading.Thread(target=self.run, daemon=True,
+                                       name="take-watch")
+
+    def run(self):
+        limit = STALL_S * 1000 * TIME_SCALE
+        while not self.stop.wait(0.5):
+            if not self.redis_up.is_set():
+                continue
+            try:
+                marks = self.t.retry_marks()
+                due = set(as_list(self.t.redis.eval_json(
+                    "return cjson.encode(redis.call('ZRANGE', KEYS[1], 0, "
+                    "-1))", (f"{self.t.prefix}retry:due",))))
+            except Exception:  # noqa: BLE001: Redis restarting; next round
+                continue
+            now = wall_ms()
+            for m, mark in marks.items():
+                consumer, _inst, at, _call = mark.rsplit(" ", 3)
+                if m in due and now - int(at) > limit and \
+                        (m, mark) not in self.stuck:
+                    self.stuck[(m, mark)] = (consumer, int(at), now)
+
+    def verdict(self, faults):
+        """(findings, defect 7 holds): stuck takes not explained by the
+        taker's death or a Redis outage right after the take (both the 60 s
+        take hold of defect 7) are findings."""
+        findings, held = [], []
+        for (m, _mark), (consumer, at, seen) in sorted(self.stuck.items()):
+            what = (f"retry {m.replace(chr(31), '/')} taken by {consumer} "
+                    f"at {at} still due {(seen - at) / 1000:.1f}s later")
+            if faults.died_after(consumer, at, seen):
+                held.append(f"{what} ({consumer} died after the take)")
+            elif faults.redis_down_near(at):
+                held.append(f"{what} (the take's answer was lost in a "
+                            "Redis outage)")
+            else:
+                findings.append(what)
+        return findings, held
+
+
 class ChaosTest(RedisNodesBase):
     GROUPS = {g: chaos.group_ini(s) for g, s in chaos.GROUP_SPECS.items()}
+
+    def tearDown(self):
+        watch = getattr(self, "watch", None)
+        if watch is not None:
+            watch.stop.set()
+            watch.thread.join()
+        super().tearDown()
 
     # -- timeline --------------------------------------------------------------
 
@@ -162,6 +221,7 @@ class ChaosTest(RedisNodesBase):
 
     def run_fault_steps(self, kind, idx, secs):
         if kind == "kill9_redis":
+            self.watch.redis_up.clear()
             self.redis.kill9()
             killed = wall_ms()
             self.note(f"redis killed -9 (down for {secs}s)")
@@ -169,6 +229,7 @@ class ChaosTest(RedisNodesBase):
             t = time.monotonic()
             self.redis.restart()
             self.redis_outages.append((killed, wall_ms()))
+            self.watch.redis_up.set()
             self.note(f"redis restarted on its AOF, answering PING after "
                       f"{time.monotonic() - t:.2f}s; log head seq "
                       f"{self.counts()['seq']}")
@@ -218,7 +279,8 @@ class ChaosTest(RedisNodesBase):
         take marks."""
         c = self.counts()
         out = [f"{g}: {c['groups'][g]['ledger'] + c['groups'][g]['dead']} "
-               f"of {n} settled, pel {c['groups'][g]['pel']}, leases "
+               f"of {n} settled, pel {c['groups'][g]['pel']}, leases and "
+               f"scheduled retries "
                f"{c['groups'][g]['lease']}" for g, n in expected.items()]
         out.append(f"retry:due {c['retry']}")
         out += self.unsettled()
@@ -256,8 +318,16 @@ class ChaosTest(RedisNodesBase):
         hold after its taker died or lost the answer (defect 7), why; else
         None."""
         c = self.counts()
-        if any(g["pel"] or g["lease"] for g in c["groups"].values()):
+        if any(g["pel"] for g in c["groups"].values()):
             return None
+        # State fields that are leases ("<epoch> <expires> <held>
+        # <redeliveries> <scheduled> <holder>"): only those of scheduled
+        # retries may be open.
+        for g in self.GROUPS:
+            for v in self.states(g).values():
+                f = v.split(" ")
+                if v[:1].isdigit() and (len(f) < 5 or f[4] != "1"):
+                    return None
         marks = self.retry_marks()
         due = self.redis.eval_json(
             "return cjson.encode(redis.call('ZRANGE', KEYS[1], 0, -1, "
@@ -279,9 +349,13 @@ class ChaosTest(RedisNodesBase):
                 reasons.append(f"{m.replace(chr(31), '/')} taken by "
                                f"{consumer} at {at}, which died after")
             elif any(k - 2000 <= at <= r for k, r in self.redis_outages):
+                # The take ran in Redis but its answer was lost (the node's
+                # resend failed too): the node's own mark of that call
+                # blocks it, and everyone else, for the hold. The same 60 s
+                # take hold as defect 7; a take that is a lease fixes both.
                 reasons.append(f"{m.replace(chr(31), '/')} taken by "
-                               f"{consumer} at {at}, answer lost in the "
-                               "Redis outage")
+                               f"{consumer} at {at}, its answer lost in "
+                               "the Redis outage")
             else:
                 return None
         return "; ".join(reasons)
@@ -364,6 +438,8 @@ class ChaosTest(RedisNodesBase):
                    for k, ops in enumerate(wl.clients)]
         for c in clients:
             c.thread.start()
+        self.watch = TakeWatch(self)
+        self.watch.thread.start()
         t_last_fault = self.t_work
         for off, kind, idx, secs in self.plan:
             wait = self.t_work + off - time.monotonic()
@@ -379,8 +455,10 @@ class ChaosTest(RedisNodesBase):
                           + 60)
             if c.thread.is_alive():
                 self.fail_with_timeline(f"client {c.idx} did not finish")
-        t_clients = time.monotonic()
-        self.note(f"clients done: {len(rec.answers)} answers, errors "
+        t_clients = max(c.done_at for c in clients)
+        self.note(f"clients done (the last "
+                  f"{t_clients - self.t_work:.2f}s after the start): "
+                  f"{len(rec.answers)} answers, errors "
                   f"{dict(rec.errors)}")
         if rec.unanswered:
             self.fail_with_timeline(
@@ -455,6 +533,10 @@ class ChaosTest(RedisNodesBase):
         self.wait_settled(expected)
 
         # The verdict, from Redis.
+        self.watch.stop.set()
+        self.watch.thread.join()
+        stuck, held = self.watch.verdict(self.faults)
+        self.findings["stall"] += stuck
         problems, by_id = chaos.answer_findings(rec.answers)
         self.findings["duplicates"] += problems + rec.problems
         v = chaos.Verdict(self, wl, accepted, self.faults,
@@ -473,7 +555,7 @@ class ChaosTest(RedisNodesBase):
             "client_errors": dict(rec.errors),
             "faults": {k: self.figures[k] for k in chaos.FAULT_KINDS},
             "defect7_waits": self.figures["defect7_waits"]
-            + len(v.figures.get("defect7_gaps", [])),
+            + len(v.figures.get("defect7_gaps", [])) + len(held),
             "workload_s": round(t_clients - self.t_work, 1),
             "settle_after_last_fault_s": round(t_settled - t_last_fault, 1),
             "settle_after_clients_s": round(t_settled - t_clients, 1),
@@ -497,7 +579,7 @@ class ChaosTest(RedisNodesBase):
             f"{v.figures['worst_retry_gap_over_ceiling_ms']} ms after its "
             f"backoff ceiling\n"
             + "".join(f"    defect 7 wait: {x}\n"
-                      for x in v.figures.get("defect7_gaps", []))
+                      for x in v.figures.get("defect7_gaps", []) + held)
             + "".join(f"    crash_loop: {x}\n"
                       for x in v.figures.get("crash_loop", []))
             + f"    {chaos.summary_line(fig)}\n")

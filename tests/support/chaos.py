@@ -271,6 +271,7 @@ class Client:
         self.rec = rec
         self.t0 = t0
         self.conns = {}
+        self.done_at = None
         self.thread = threading.Thread(target=self.run, daemon=True,
                                        name=f"client-{idx}")
 
@@ -294,6 +295,7 @@ class Client:
                 self.submit_single(evs[0], node, what, None, self.conns)
         for c in self.conns.values():
             c.close()
+        self.done_at = time.monotonic()
 
     def submit_pair(self, ev, node, barrier):
         conns = {}
@@ -560,24 +562,42 @@ class Faults:
         return sum(1 for start, end, _k, _n in self.windows
                    if start <= t1 and end >= t0)
 
-    def allowance(self, t0, t1, ceiling, stall_ms):
-        """How long a retry that failed at t0 may take to run again at t1:
-        (allowed, allowed with defect 7). Allowed: the backoff ceiling +
-        slack, plus for each fault overlapping [t0, t1] its length and the
-        stall allowance (reconnect, reclaim). With defect 7: the 60 s take
-        hold after a node died or Redis was killed shortly after the retry
-        fell due (that node may have taken it and not run it; or the
-        answer to the take was lost)."""
-        allow = ceiling + RETRY_SLACK_MS
-        for start, end, _kind, _name in self.windows:
-            if start <= t1 and end + stall_ms >= t0:
-                allow += end - start + stall_ms
-        d7 = allow
-        for start, _end, kind, _name in self.windows:
+    def allowance(self, t0, ceiling, stall_ms):
+        """How long a retry that failed at t0 may take to run again:
+        (allowed, allowed with defect 7). It falls due within its backoff
+        ceiling and must run within RETRY_SLACK_MS, unless a fault (from
+        its start to `stall_ms` after its end: reconnect, reclaim) covers
+        that moment; then within RETRY_SLACK_MS after the fault, and so on
+        through a chain of faults. With defect 7: the 60 s take hold after
+        a node died or Redis was killed shortly after the retry fell due
+        (that node may have taken it and not run it; or the answer to the
+        take was lost)."""
+        end = t0 + ceiling + RETRY_SLACK_MS
+        moved = True
+        while moved:
+            moved = False
+            for start, stop, _kind, _name in self.windows:
+                if start <= end and stop + stall_ms >= t0 and \
+                        stop + stall_ms + RETRY_SLACK_MS > end:
+                    end = stop + stall_ms + RETRY_SLACK_MS
+                    moved = True
+        d7 = end
+        for start, _stop, kind, _name in self.windows:
             if kind in ("kill9_node", "sigterm_node", "kill9_redis") and \
                     t0 <= start <= t0 + ceiling + RETRY_SLACK_MS + 1000:
-                d7 = max(d7, start - t0 + DEFECT7_HOLD_MS + stall_ms)
-        return allow, d7
+                d7 = max(d7, start + DEFECT7_HOLD_MS + stall_ms)
+        return end - t0, d7 - t0
+
+    def died_after(self, name, t0, t1):
+        """Whether node `name` was killed or drained within [t0, t1]."""
+        return any(kind in ("kill9_node", "sigterm_node") and n == name and
+                   t0 <= start <= t1
+                   for start, _stop, kind, n in self.windows)
+
+    def redis_down_near(self, t):
+        """Whether Redis was killed within 2 s after t or was down at t."""
+        return any(kind == "kill9_redis" and start - 2000 <= t <= stop
+                   for start, stop, kind, _n in self.windows)
 
 
 # Defect 7 (issue 13): a due retry taken by a node that then dies waits for
@@ -723,7 +743,7 @@ class Verdict:
             self.figures["retries"] += 1
             ceiling = ceiling_ms(spec, h["attempt"])
             gap = nxt["at"] - h["at"]
-            allow, d7 = self.faults.allowance(h["at"], nxt["at"], ceiling,
+            allow, d7 = self.faults.allowance(h["at"], ceiling,
                                               self.stall_ms)
             if allow == ceiling + RETRY_SLACK_MS:
                 self.figures["worst_retry_gap_over_ceiling_ms"] = max(
