@@ -136,7 +136,7 @@ class ChaosTest(RedisNodesBase):
             watch.thread.join()
         super().tearDown()
 
-    # -- timeline --------------------------------------------------------------
+    # -- timeline -------------------------------------------------------------
 
     def note(self, text):
         t = time.monotonic() - self.t_work if self.t_work else 0.0
@@ -167,7 +167,7 @@ class ChaosTest(RedisNodesBase):
         self.fail(f"{text}\n{self.header()}    timeline:\n"
                   + "\n".join(self.timeline) + f"\n    rerun: {self.rerun}")
 
-    # -- nodes -----------------------------------------------------------------
+    # -- nodes ----------------------------------------------------------------
 
     def extra_of(self, idx):
         """The simulate handlers' seeds of node idx (from the run's seed)."""
@@ -212,7 +212,7 @@ class ChaosTest(RedisNodesBase):
             return "pending unknown"
         return "pending " + ", ".join(f"{g} {k}" for g, k in held.items())
 
-    # -- faults ----------------------------------------------------------------
+    # -- faults ---------------------------------------------------------------
 
     def run_fault(self, kind, idx, secs):
         start = wall_ms()
@@ -274,7 +274,7 @@ class ChaosTest(RedisNodesBase):
             os.kill(n.proc.pid, signal.SIGCONT)
             self.note(f"{name} SIGCONT")
 
-    # -- settling ----------------------------------------------------------------
+    # -- settling -------------------------------------------------------------
 
     def open_report(self, expected):
         """What is still open, from Redis: per group the unsettled count,
@@ -403,7 +403,7 @@ class ChaosTest(RedisNodesBase):
                         + "\n      ".join(self.open_report(expected)))
             time.sleep(0.25)
 
-    # -- the run ---------------------------------------------------------------
+    # -- the run --------------------------------------------------------------
 
     def test_chaos(self):
         o = OPTIONS

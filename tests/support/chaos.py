@@ -24,7 +24,7 @@ import time
 
 from redis_nodes import TIME_SCALE
 
-# -- options -------------------------------------------------------------------
+# -- options ------------------------------------------------------------------
 
 
 def env_int(name, default):
@@ -90,7 +90,7 @@ def parse_options(argv):
                    args.clients, args.appendfsync, args.node_down), rest
 
 
-# -- groups ----------------------------------------------------------------------
+# -- groups -------------------------------------------------------------------
 
 LEASE_MS = 2000
 JANITOR_MS = 200
@@ -148,7 +148,7 @@ def groups_of(ev_type):
                    for p in s["subscriptions"])]
 
 
-# -- workload ------------------------------------------------------------------
+# -- workload -----------------------------------------------------------------
 
 
 class Workload:
@@ -226,7 +226,7 @@ class Workload:
                                for what, evs, _ in ops)
 
 
-# -- clients -------------------------------------------------------------------
+# -- clients ------------------------------------------------------------------
 
 STATUSES = {"processed", "retrying", "dead", "in_flight", "accepted"}
 REQUEST_TIMEOUT = 3.0
@@ -413,7 +413,7 @@ class Client:
             return
 
 
-# -- faults --------------------------------------------------------------------
+# -- faults -------------------------------------------------------------------
 
 FAULT_KINDS = ["kill9_node", "kill9_redis", "sigterm_node", "sigstop_node"]
 
@@ -477,7 +477,7 @@ def format_plan(plan, names):
     return "\n".join(lines)
 
 
-# -- verdict -------------------------------------------------------------------
+# -- verdict ------------------------------------------------------------------
 
 # Outcome codes in attempt histories (actors/logic/event.hpp).
 RETRYABLE, PERMANENT, CRASHED = 1, 2, 4
@@ -802,9 +802,9 @@ class Verdict:
                                 f"retries in this group, yet: {hist}")
             if not ran or ran[-1]["attempt"] != spec["max_attempts"] or \
                     any(h["result"] != RETRYABLE for h in ran):
-                self.add("dlq", f"{g}: {i} retries_exhausted after "
-                         f"attempts {[(h['attempt'], h['result']) for h in ran]}"
-                         f" (max {spec['max_attempts']})")
+                got = [(h["attempt"], h["result"]) for h in ran]
+                self.add("dlq", f"{g}: {i} retries_exhausted after attempts "
+                                f"{got} (max {spec['max_attempts']})")
         elif reason == "crash_loop":
             # Only the crash its last claim saw is in the history (a node
             # that dies holding the pair takes its record along); the
