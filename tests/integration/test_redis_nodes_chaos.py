@@ -117,7 +117,8 @@ class TakeWatch:
             what = (f"retry {m.replace(chr(31), '/')} taken by {consumer} "
                     f"at {at} still due {(seen - at) / 1000:.1f}s later")
             if faults.died_after(consumer, at, seen):
-                held.append(f"{what} ({consumer} died after the take)")
+                held.append(f"{what} ({consumer} was killed or exited "
+                            "after the take)")
             elif faults.redis_down_near(at):
                 held.append(f"{what} (the take's answer was lost in a "
                             "Redis outage)")
@@ -242,6 +243,7 @@ class ChaosTest(RedisNodesBase):
         if kind == "kill9_node":
             n.kill9()
             self.deaths[name].append(wall_ms())
+            self.faults.died(name, self.deaths[name][-1])
             self.note(f"{name} killed -9 ({self.pending_note(name)} in "
                       f"Redis)")
             time.sleep(secs)
@@ -256,6 +258,7 @@ class ChaosTest(RedisNodesBase):
             except Exception:  # noqa: BLE001 (subprocess.TimeoutExpired)
                 rc = None
             self.deaths[name].append(wall_ms())
+            self.faults.died(name, self.deaths[name][-1])
             self.note(f"{name} exited with {rc} after "
                       f"{time.monotonic() - t:.2f}s of drain "
                       f"({self.pending_note(name)} left)")

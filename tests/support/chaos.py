@@ -553,9 +553,13 @@ class Faults:
 
     def __init__(self):
         self.windows = []
+        self.deaths = []   # (node name, when it was killed or exited)
 
     def add(self, start, end, kind, name):
         self.windows.append((start, end, kind, name))
+
+    def died(self, name, t):
+        self.deaths.append((name, t))
 
     def count(self, t0, t1):
         """Faults that overlap [t0, t1]."""
@@ -582,17 +586,19 @@ class Faults:
                     end = stop + stall_ms + RETRY_SLACK_MS
                     moved = True
         d7 = end
+        soon = t0 + ceiling + RETRY_SLACK_MS + 1000
+        for _name, t in self.deaths:
+            if t0 <= t <= soon:
+                d7 = max(d7, t + DEFECT7_HOLD_MS + stall_ms)
         for start, _stop, kind, _name in self.windows:
-            if kind in ("kill9_node", "sigterm_node", "kill9_redis") and \
-                    t0 <= start <= t0 + ceiling + RETRY_SLACK_MS + 1000:
+            if kind == "kill9_redis" and t0 <= start <= soon:
                 d7 = max(d7, start + DEFECT7_HOLD_MS + stall_ms)
         return end - t0, d7 - t0
 
     def died_after(self, name, t0, t1):
-        """Whether node `name` was killed or drained within [t0, t1]."""
-        return any(kind in ("kill9_node", "sigterm_node") and n == name and
-                   t0 <= start <= t1
-                   for start, _stop, kind, n in self.windows)
+        """Whether node `name` was killed or exited (after a drain) within
+        [t0, t1]."""
+        return any(n == name and t0 <= t <= t1 for n, t in self.deaths)
 
     def redis_down_near(self, t):
         """Whether Redis was killed within 2 s after t or was down at t."""
