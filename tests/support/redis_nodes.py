@@ -119,6 +119,22 @@ end
 return cjson.encode(out)
 """
 
+# Flat seq, event id, type of every log entry (stream ids are 0-<seq>).
+LUA_LOG = """
+local out = {}
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f = e[2]
+  local i, t = '', ''
+  for j = 1, #f, 2 do
+    if f[j] == 'i' then i = f[j + 1] elseif f[j] == 't' then t = f[j + 1] end
+  end
+  out[#out + 1] = string.sub(e[1], 3)
+  out[#out + 1] = i
+  out[#out + 1] = t
+end
+return cjson.encode(out)
+"""
+
 
 def as_list(x):
     """cjson encodes an empty table as {}."""
@@ -179,6 +195,25 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
         raw = flat_to_dict(self.redis.eval_json(
             LUA_HGETALL, (f"{self.prefix}g:{group}:proc",)))
         return {int(s): json.loads(v) for s, v in raw.items()}
+
+    def states(self, group):
+        """The pairs' state fields of `group` (g:<group>:st): seq -> value
+        (a lease, "D<epoch> ..." the ledger entry, "X<pos>" dead, "P")."""
+        raw = flat_to_dict(self.redis.eval_json(
+            LUA_HGETALL, (f"{self.prefix}g:{group}:st",)))
+        return {int(s): v for s, v in raw.items()}
+
+    def log_entries(self):
+        """The log as Redis holds it: seq -> (event id, type)."""
+        xs = as_list(self.redis.eval_json(LUA_LOG, (f"{self.prefix}log",)))
+        return {int(xs[k]): (xs[k + 1], xs[k + 2])
+                for k in range(0, len(xs), 3)}
+
+    def retry_marks(self):
+        """retry:taken: "<group>\\x1f<seq>" -> "<consumer> <instance>
+        <time> <call>" (which store object took a due retry)."""
+        return flat_to_dict(self.redis.eval_json(
+            LUA_HGETALL, (f"{self.prefix}retry:taken",)))
 
     def dup_keys(self):
         out = self.redis.cli("KEYS", f"{self.prefix}*proc:dup").stdout
