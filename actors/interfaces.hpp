@@ -149,17 +149,19 @@ using retry_timer_actor = caf::typed_actor<
 using dead_letter_queue_actor = caf::typed_actor<
   /// Notification: these entries were just dead-lettered.
   caf::reacts_to<atom::dead, std::vector<dlq_entry>>,
-  /// Lists entries (cursor-paginated).
+  /// Lists entries (cursor-paginated); fails with ec::unknown_group for a
+  /// group neither configured nor in the DLQ.
   caf::replies_to<atom::list, dlq_query>::with<dlq_page>,
   /// Entries of one event.
   caf::replies_to<atom::inspect, std::string>::with<std::vector<dlq_entry>>,
-  /// Replays one event (all its dead groups, or one group).
+  /// Replays one event (all its dead groups, or one configured group).
   caf::replies_to<atom::replay, std::string, std::string>::with<uint64_t>,
-  /// Replays every entry (of one group, or "" for all) at `rate` events/s;
-  /// replies with how many will be replayed; progress shows in status.
+  /// Replays every entry (of one configured group, or "" for all) at `rate`
+  /// events/s (any rate > 0); replies with how many will be replayed;
+  /// progress shows in status. A new replay replaces a running one.
   caf::replies_to<atom::replay_all, double, std::string>::with<uint64_t>,
-  /// Internal: next step of a rate-limited replay.
-  caf::reacts_to<atom::tick>,
+  /// Internal: next step of replay run N (steps of older runs are dropped).
+  caf::reacts_to<atom::tick, uint64_t>,
   /// Deletes one event's entries ("" = all); replies with the count.
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
   /// Counters.

@@ -97,7 +97,10 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   if (n.lease_stores.empty())
     n.lease_stores.push_back(n.store);
   n.retry_timer = spawn_retry_timer(sys, n.store);
-  n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
+  dlq_config dc;
+  for (auto& g : cfg.groups)
+    dc.groups.push_back(g.name);
+  n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer, std::move(dc));
   n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer,
                                n.dlq);
   broadcaster_config bc;

@@ -4,7 +4,8 @@ queue.
 
 GET /failed-events (pages, per group), GET and DELETE
 /failed-events/{id}, replay of one event and of all of a group at a rate
-with progress; dead events keep their attempt history.
+with progress; dead events keep their attempt history; a group the node
+does not run is a 404 naming it.
 
 Run: python3 tests/integration/test_http_dlq.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
@@ -149,6 +150,15 @@ class HttpDlqTest(hc.NodeTestCase):
                     "attempts"]) == before[i] + (2 if i == "f-4" else 1))
             op.wait_until(retried, 15, f"{i} to be attempted again",
                           progress=lambda i=i: n.event(i).json)
+        # A group this node does not run: 404 naming it (not "0 replayed").
+        for r in (n.post("/failed-events/replay", {"rate": 1,
+                                                    "group": "nope"}),
+                  n.post("/failed-events/f-1/replay?group=nope"),
+                  n.get("/failed-events?group=nope")):
+            self.assertError(r, 404)
+            self.assertIn("unknown group 'nope' (groups of this node: "
+                          "orders, sim)", r.json["error"], r)
+        self.assertEqual(n.get("/failed-events/replay").json["total"], 3)
         self.assertError(n.post("/failed-events/replay",
                                 {"rate": 10, "bogus": 1}), 400, field="bogus")
         self.assertError(n.post("/failed-events/replay", b"{"), 400,
