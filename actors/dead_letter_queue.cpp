@@ -270,6 +270,24 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer,
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    [self](atom::purge, atom::groups, std::string& group) {
+      auto rp = self->make_response_promise<uint64_t>();
+      with_known_group(self, group, true, rp, [self, rp, group]() mutable {
+        self
+          ->request(self->state.store, store_timeout, atom::purge_v,
+                    atom::groups_v, group)
+          .then(
+            [self, rp, group](uint64_t n) mutable {
+              self->state.purged += n;
+              spdlog::info("dlq: purged {} entr{} of {}", n,
+                           n == 1 ? "y" : "ies",
+                           group.empty() ? "every group" : "group " + group);
+              rp.deliver(n);
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      });
+      return rp;
+    },
     [self](atom::status) {
       auto& st = self->state;
       caf::settings result;

@@ -56,6 +56,8 @@ using store_actor = caf::typed_actor<
                   millis_t>::with<uint64_t>,
   /// Deletes DLQ entries of an event ("" = all).
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// Deletes every DLQ entry of a group ("" = all groups), in bulk.
+  caf::replies_to<atom::purge, atom::groups, std::string>::with<uint64_t>,
   /// DLQ entries of one group.
   caf::replies_to<atom::count, std::string>::with<uint64_t>,
   /// Retention: removes settled history (now, retention, dedup window, most
@@ -164,6 +166,10 @@ using dead_letter_queue_actor = caf::typed_actor<
   caf::reacts_to<atom::tick, uint64_t>,
   /// Deletes one event's entries ("" = all); replies with the count.
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// Deletes every entry of a group ("" = every group); replies with the
+  /// count. Fails with ec::unknown_group for a group neither configured
+  /// nor in the DLQ.
+  caf::replies_to<atom::purge, atom::groups, std::string>::with<uint64_t>,
   /// Counters.
   status_handler>;
 

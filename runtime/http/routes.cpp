@@ -26,6 +26,7 @@ const std::vector<route>& route_table() {
     {"POST",   "/events/batch",              access::publish, post_batch},
     {"GET",    "/events/{id}",               access::read,    get_event},
     {"GET",    "/failed-events",             access::read,    list_failed},
+    {"DELETE", "/failed-events",             access::admin,   purge_failed},
     {"GET",    "/failed-events/replay",      access::read,    replay_progress},
     {"POST",   "/failed-events/replay",      access::admin,   replay_all},
     {"GET",    "/failed-events/{id}",        access::read,    get_failed},

@@ -82,6 +82,10 @@ void replay_all(const std::shared_ptr<api_context>& cx, const route_args& args,
 void replay_progress(const std::shared_ptr<api_context>& cx,
                      const route_args& args, const responder& done);
 
+/// DELETE /failed-events[?group=]
+void purge_failed(const std::shared_ptr<api_context>& cx,
+                  const route_args& args, const responder& done);
+
 /// DELETE /failed-events/{id}
 void delete_failed(const std::shared_ptr<api_context>& cx,
                    const route_args& args, const responder& done);

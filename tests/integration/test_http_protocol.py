@@ -52,6 +52,7 @@ class HttpProtocolTest(hc.NodeTestCase):
                 ("DELETE", "/groups", "GET"),
                 ("GET", "/failed-events/x/replay", "POST"),
                 ("PUT", "/failed-events/x", "DELETE"),
+                ("PATCH", "/failed-events", "DELETE"),
                 ("PATCH", "/failed-events/replay", "POST")):
             with self.subTest(method=method, path=path):
                 r = n.req(method, path)
