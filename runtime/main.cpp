@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -29,8 +30,14 @@ namespace {
 constexpr const char* usage = R"(usage:
   onceflow node    --config FILE [--section.option=VALUE ...]
   onceflow publish --config FILE --type T --payload JSON [--id ID] [--priority P]
-  onceflow publish --config FILE --file events.jsonl
+  onceflow publish --config FILE --file events.jsonl [--verbose]
   onceflow status  --config FILE [--id ID]
+
+publish --file prints a progress line to stderr every second and a summary
+(accepted, duplicate, rejected, failed) at the end; --verbose prints one
+line per event instead (and the summary to stderr). Invalid lines are
+always named. publish exits 1 if any event was rejected or not published;
+status --id exits 1 for an unknown id.
 
 Options from the config file can be overridden on the command line, e.g.
 --node.port=4711 or --groups.orders.concurrency=4. CAF's own options
@@ -48,6 +55,8 @@ struct cli {
   /// publish / status arguments.
   std::string type, payload, id, prio, file;
   bool has_payload = false;
+  /// publish --file: one line per event instead of progress and summary.
+  bool verbose = false;
 };
 
 bool is_caf_option(const std::string& key) {
@@ -70,6 +79,12 @@ std::string parse_cli(int argc, char** argv, cli& out) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0)
       return "unexpected argument '" + arg + "'";
+    if (arg == "--verbose") {
+      if (out.command != "publish")
+        return "option '--verbose' is for publish";
+      out.verbose = true;
+      continue;
+    }
     std::string key = arg.substr(2), value;
     auto eq = key.find('=');
     if (eq != std::string::npos) {
@@ -320,9 +335,29 @@ int run_node(const cli& args) {
   return 0;
 }
 
-/// Reads events to publish; invalid ones are reported and skipped.
+/// What `publish` did with its events.
+struct publish_tally {
+  size_t accepted = 0;
+  size_t duplicate = 0;
+  /// Invalid lines or arguments (never sent).
+  size_t rejected = 0;
+  /// Valid events the node did not take (an error, or still overloaded
+  /// after the retries).
+  size_t failed = 0;
+
+  std::string text(size_t sent, size_t total) const {
+    return std::to_string(sent) + "/" + std::to_string(total) + " sent, "
+           + std::to_string(accepted) + " accepted, "
+           + std::to_string(duplicate) + " duplicate, "
+           + std::to_string(rejected) + " rejected, " + std::to_string(failed)
+           + " failed";
+  }
+};
+
+/// Reads events to publish; invalid ones are reported (naming the line or
+/// the field), counted as rejected and skipped.
 std::vector<event> collect_events(const cli& args, const node_config& ncfg,
-                                  bool& had_errors) {
+                                  publish_tally& tally, bool& had_errors) {
   std::vector<event> result;
   if (!args.file.empty()) {
     std::ifstream in{args.file};
@@ -341,6 +376,7 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
       if (!r.ok) {
         std::cout << "line " << lineno << ": error: field '" << r.field << "' "
                   << r.message << "\n";
+        ++tally.rejected;
         had_errors = true;
         continue;
       }
@@ -354,6 +390,7 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
   auto r = validate(sub, ncfg.limits);
   if (!r.ok) {
     std::cout << "error: field '" << r.field << "' " << r.message << "\n";
+    ++tally.rejected;
     had_errors = true;
     return result;
   }
@@ -385,25 +422,62 @@ int run_publish(const cli& args) {
                  "events.jsonl\n";
     return 2;
   }
+  // One event from the command line: its answer, as with --verbose.
+  bool per_event = args.verbose || args.file.empty();
   bool had_errors = false;
-  auto events = collect_events(args, ncfg, had_errors);
-  if (events.empty())
+  publish_tally tally;
+  auto events = collect_events(args, ncfg, tally, had_errors);
+  auto summary = [&] {
+    if (args.file.empty())
+      return;
+    auto line = "summary: " + std::to_string(events.size() + tally.rejected)
+                + " events: " + std::to_string(tally.accepted) + " accepted, "
+                + std::to_string(tally.duplicate) + " duplicate, "
+                + std::to_string(tally.rejected) + " rejected, "
+                + std::to_string(tally.failed) + " failed\n";
+    // stdout is one line per event with --verbose.
+    (args.verbose ? std::cerr : std::cout) << line;
+  };
+  if (events.empty()) {
+    summary();
     return had_errors ? 1 : 0;
+  }
   caf::actor_system sys{cfg};
   auto b = connect_node(sys, ncfg);
   if (!b)
     return 1;
   caf::scoped_actor self{sys};
   size_t batch_size = std::min<size_t>(1000, ncfg.max_ingest_batch);
+  using clock = std::chrono::steady_clock;
+  auto last_progress = clock::now();
+  size_t batches = 0;
   for (size_t first = 0; first < events.size(); first += batch_size) {
     auto last = std::min(events.size(), first + batch_size);
     std::vector<event> batch(events.begin() + first, events.begin() + last);
     bool done = false;
+    auto fail_batch = [&](const std::string& why) {
+      tally.failed += batch.size();
+      had_errors = true;
+      if (per_event) {
+        for (auto& ev : batch)
+          std::cout << ev.id << " error: " << why << "\n";
+        return;
+      }
+      std::cout << "error: " << batch.size() << " event(s) not published ("
+                << batch.front().id << " .. " << batch.back().id << "): " << why
+                << "\n";
+    };
     for (int attempt = 0; !done && attempt < 100; ++attempt) {
       self->request(*b, std::chrono::seconds(60), atom::ingest_v, batch)
         .receive(
           [&](std::vector<append_result>& rs) {
             for (auto& r : rs) {
+              if (r.duplicate)
+                ++tally.duplicate;
+              else
+                ++tally.accepted;
+              if (!per_event)
+                continue;
               if (r.duplicate)
                 std::cout << r.id << " duplicate (original status: "
                           << to_string(r.original) << ")\n";
@@ -418,18 +492,23 @@ int run_publish(const cli& args) {
               std::this_thread::sleep_for(std::chrono::milliseconds(100));
               return;
             }
-            for (auto& ev : batch)
-              std::cout << ev.id << " error: " << render(err) << "\n";
-            had_errors = true;
+            fail_batch(render(err));
             done = true;
           });
     }
-    if (!done) {
-      for (auto& ev : batch)
-        std::cout << ev.id << " error: overloaded, gave up after retries\n";
-      had_errors = true;
+    if (!done)
+      fail_batch("overloaded, gave up after retries");
+    // Progress now and then: every second, and every 10 batches.
+    auto now = clock::now();
+    ++batches;
+    if (!per_event && last < events.size()
+        && (batches % 10 == 0
+            || now - last_progress >= std::chrono::seconds(1))) {
+      last_progress = now;
+      std::cerr << "progress: " << tally.text(last, events.size()) << std::endl;
     }
   }
+  summary();
   std::cout.flush();
   return had_errors ? 1 : 0;
 }
@@ -463,8 +542,10 @@ int run_status(const cli& args) {
     self->request(*b, std::chrono::seconds(10), atom::query_v, args.id)
       .receive(
         [&](std::vector<group_status>& xs) {
-          if (xs.empty())
+          if (xs.empty()) {
             std::cout << args.id << " unknown\n";
+            rc = 1;
+          }
           for (auto& x : xs)
             std::cout << args.id << " " << x.group << " " << to_string(x.status)
                       << "\n";

@@ -48,9 +48,10 @@ class NodeProcessTest(unittest.TestCase):
         return n
 
     def publish_file(self, events):
+        """Publishes with --verbose: one answer line per event."""
         path = op.write_events(os.path.join(self.dir, "events.jsonl"), events)
         return op.run(op.BINARY, "publish", "--config", self.cfg, "--file",
-                      path)
+                      path, "--verbose")
 
     def test_restart_after_kill9_keeps_accepted_events(self):
         # Slow handlers: most events are still unprocessed at the kill.
@@ -180,7 +181,8 @@ class NodeProcessTest(unittest.TestCase):
                     '"priority": "high"}\n')
             f.write('{"id": "bad-3", "type": "t", "payload": {}, '
                     '"priority": "urgent"}\n')
-        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path)
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path,
+                   "--verbose")
         self.assertEqual(r.returncode, 1)
         out = r.stdout
         self.assertIn("good-1 accepted", out)
