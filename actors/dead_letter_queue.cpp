@@ -190,6 +190,8 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer,
   return {
     [self](atom::dead, const std::vector<dlq_entry>& entries) {
       self->state.dead += entries.size();
+      if (self->state.cfg.alerter)
+        self->send(self->state.cfg.alerter, atom::dead_v, entries);
       for (auto& e : entries)
         spdlog::warn("dead letter: event {} group {} reason {} after {} "
                      "attempt(s): {}",

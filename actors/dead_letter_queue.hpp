@@ -13,6 +13,8 @@ struct dlq_config {
   /// them; listings and purges also take a group the DLQ still holds
   /// entries of (one since removed from the config).
   std::vector<std::string> groups;
+  /// Where new dead letters are also sent for alerts (none: no alerts).
+  dlq_alerter_actor alerter;
 };
 
 /// Spawns the DLQ actor: logs and counts dead letters, and serves list,

@@ -147,6 +147,19 @@ using retry_timer_actor = caf::typed_actor<
   /// Counters.
   status_handler>;
 
+/// Sends DLQ alerts to the alert webhook (`[alerts]`): batched,
+/// rate-limited and retried (logic/dlq_alerts); the calls run on the
+/// webhook client, never blocking it or the DLQ actor.
+using dlq_alerter_actor = caf::typed_actor<
+  /// These entries were just dead-lettered (from the DLQ actor).
+  caf::reacts_to<atom::dead, std::vector<dlq_entry>>,
+  /// Internal: a batching window, the interval or a retry wait ended.
+  caf::reacts_to<atom::tick>,
+  /// Internal: alert call N ended ("" = delivered, else why not).
+  caf::reacts_to<atom::handled, uint64_t, std::string>,
+  /// Counters: calls delivered and failed, entries alerted and dropped.
+  status_handler>;
+
 /// Keeps dead-lettered events for inspection and replay.
 using dead_letter_queue_actor = caf::typed_actor<
   /// Notification: these entries were just dead-lettered.

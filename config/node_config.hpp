@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/logic/backoff.hpp"
+#include "actors/logic/dlq_alerts.hpp"
 #include "actors/logic/priority_queue.hpp"
 #include "actors/logic/validation.hpp"
 #include "config/group_config.hpp"
@@ -47,6 +48,18 @@ struct http_config {
   uint32_t threads = 1;
   std::vector<api_key> keys;
   std::string keys_file;
+};
+
+/// `[alerts]`: the DLQ alert webhook (docs/configuration.md).
+struct alerts_config {
+  /// Where alerts go (http:// or https://); empty: no alerts.
+  std::string dlq_webhook_url;
+  /// Key of the X-Onceflow-Signature header (empty: no signature).
+  std::string dlq_webhook_secret;
+  /// Timeout of one call.
+  millis_t dlq_webhook_timeout = 10000;
+  /// Batching window, interval between calls, entries per call, retries.
+  alert_limits dlq;
 };
 
 /// Everything `onceflow node` needs; see docs/configuration.md.
@@ -101,6 +114,8 @@ struct node_config {
   std::vector<group_config> groups;
   /// [http]
   http_config http;
+  /// [alerts]
+  alerts_config alerts;
 
   /// The SQLite path in effect.
   std::string effective_store_path() const;

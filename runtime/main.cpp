@@ -3,6 +3,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
+#include "adapters/webhook/alert_webhook.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
 #include "config/node_config.hpp"
 #include "runtime/http/server.hpp"
@@ -240,9 +241,20 @@ int run_node(const cli& args) {
     spdlog::warn("{}", w);
   for (auto& w : st->startup_warnings())
     spdlog::warn("{}", w);
+  alert_sink_ptr alerts;
+  if (!ncfg.alerts.dlq_webhook_url.empty()) {
+    alerts = make_webhook_alert_sink(webhooks, ncfg.alerts.dlq_webhook_url,
+                                     ncfg.alerts.dlq_webhook_secret,
+                                     ncfg.alerts.dlq_webhook_timeout);
+    spdlog::info("DLQ alerts to {} (window {} ms, at most one call per {} "
+                 "ms, {} entries per call, {} retries)",
+                 alerts->describe(), ncfg.alerts.dlq.window,
+                 ncfg.alerts.dlq.min_interval, ncfg.alerts.dlq.max_entries,
+                 ncfg.alerts.dlq.retries);
+  }
   caf::actor_system sys{cfg};
-  auto n = start_node(sys, ncfg, st, true, {}, handlers.get(),
-                      std::move(extra));
+  auto n = start_node(sys, ncfg, st, true, {}, handlers.get(), std::move(extra),
+                      std::move(alerts));
   webhooks.reset();
   // Stops the actors; the registry (and the webhook client with it) goes
   // once the broadcaster, which spawns listeners from it, has terminated.
@@ -292,6 +304,8 @@ int run_node(const cli& args) {
                   caf::actor_cast<caf::actor>(n.dlq),
                   caf::actor_cast<caf::actor>(n.broadcaster)})
     supervisor->monitor(a);
+  if (n.alerter)
+    supervisor->monitor(n.alerter);
   if (gw)
     supervisor->monitor(gw->handle());
   std::string died;

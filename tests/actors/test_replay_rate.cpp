@@ -188,7 +188,7 @@ BOOST_FIXTURE_TEST_CASE(unknown_groups_are_refused, dlq_fixture) {
   // A DLQ actor of a node that no longer runs "old": its leftovers can be
   // listed, not replayed.
   auto other = spawn_dead_letter_queue(sys, n.store, n.retry_timer,
-                                       dlq_config{{"g"}});
+                                       dlq_config{{"g"}, {}});
   self->send(other, atom::list_v, dlq_query{"old", 0, 10});
   run();
   self->receive([](dlq_page& p) { BOOST_CHECK_EQUAL(p.entries.size(), 2u); },

@@ -310,7 +310,7 @@ class NodeProcessTest(unittest.TestCase):
         return errors[0]
 
     def test_unknown_sections_are_refused(self):
-        known = ("(known: events, groups.<name>, http, janitor, node, "
+        known = ("(known: alerts, events, groups.<name>, http, janitor, node, "
                  "priorities, rate-limits, redis, store; CAF's: logger, "
                  "middleman, opencl, openssl, scheduler, stream, "
                  "work-stealing)")
