@@ -56,6 +56,8 @@ using store_actor = caf::typed_actor<
                   millis_t>::with<uint64_t>,
   /// Deletes DLQ entries of an event ("" = all).
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// Deletes every DLQ entry of a group ("" = all groups), in bulk.
+  caf::replies_to<atom::purge, atom::groups, std::string>::with<uint64_t>,
   /// DLQ entries of one group.
   caf::replies_to<atom::count, std::string>::with<uint64_t>,
   /// Cancels a delayed event (id, now) where it has not started; see
@@ -170,23 +172,42 @@ using retry_timer_actor = caf::typed_actor<
   /// Counters.
   status_handler>;
 
+/// Sends DLQ alerts to the alert webhook (`[alerts]`): batched,
+/// rate-limited and retried (logic/dlq_alerts); the calls run on the
+/// webhook client, never blocking it or the DLQ actor.
+using dlq_alerter_actor = caf::typed_actor<
+  /// These entries were just dead-lettered (from the DLQ actor).
+  caf::reacts_to<atom::dead, std::vector<dlq_entry>>,
+  /// Internal: a batching window, the interval or a retry wait ended.
+  caf::reacts_to<atom::tick>,
+  /// Internal: alert call N ended ("" = delivered, else why not).
+  caf::reacts_to<atom::handled, uint64_t, std::string>,
+  /// Counters: calls delivered and failed, entries alerted and dropped.
+  status_handler>;
+
 /// Keeps dead-lettered events for inspection and replay.
 using dead_letter_queue_actor = caf::typed_actor<
   /// Notification: these entries were just dead-lettered.
   caf::reacts_to<atom::dead, std::vector<dlq_entry>>,
-  /// Lists entries (cursor-paginated).
+  /// Lists entries (cursor-paginated); fails with ec::unknown_group for a
+  /// group neither configured nor in the DLQ.
   caf::replies_to<atom::list, dlq_query>::with<dlq_page>,
   /// Entries of one event.
   caf::replies_to<atom::inspect, std::string>::with<std::vector<dlq_entry>>,
-  /// Replays one event (all its dead groups, or one group).
+  /// Replays one event (all its dead groups, or one configured group).
   caf::replies_to<atom::replay, std::string, std::string>::with<uint64_t>,
-  /// Replays every entry (of one group, or "" for all) at `rate` events/s;
-  /// replies with how many will be replayed; progress shows in status.
+  /// Replays every entry (of one configured group, or "" for all) at `rate`
+  /// events/s (any rate > 0); replies with how many will be replayed;
+  /// progress shows in status. A new replay replaces a running one.
   caf::replies_to<atom::replay_all, double, std::string>::with<uint64_t>,
-  /// Internal: next step of a rate-limited replay.
-  caf::reacts_to<atom::tick>,
+  /// Internal: next step of replay run N (steps of older runs are dropped).
+  caf::reacts_to<atom::tick, uint64_t>,
   /// Deletes one event's entries ("" = all); replies with the count.
   caf::replies_to<atom::purge, std::string>::with<uint64_t>,
+  /// Deletes every entry of a group ("" = every group); replies with the
+  /// count. Fails with ec::unknown_group for a group neither configured
+  /// nor in the DLQ.
+  caf::replies_to<atom::purge, atom::groups, std::string>::with<uint64_t>,
   /// Counters.
   status_handler>;
 

@@ -126,12 +126,16 @@ void count_settled(listener_pointer self,
         / 1000.0);
   }
   metrics_batch b;
+  uint64_t settled = 0;
   for (auto& [key, n] : counts) {
     auto name = key.first == settle_kind::done    ? metric::processed
                 : key.first == settle_kind::retry ? metric::retried
                                                   : metric::dead;
     b.count(name, {{"group", group}, {"type", key.second}}, n);
+    settled += n;
   }
+  if (settled > 0)
+    b.count(metric::settled, {{"group", group}}, settled);
   b.observe_all(metric::effect_latency, {{"group", group}},
                 std::move(latencies));
   if (!b.empty())

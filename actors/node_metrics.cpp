@@ -2,7 +2,8 @@
 
 namespace onceflow::metric {
 
-std::shared_ptr<metrics_registry> make_node_registry() {
+std::shared_ptr<metrics_registry>
+make_node_registry(const std::vector<std::string>& groups) {
   auto r = std::make_shared<metrics_registry>();
   using k = metric_kind;
   r->describe(accepted, k::counter, "Events accepted (durable), by type.");
@@ -15,6 +16,13 @@ std::shared_ptr<metrics_registry> make_node_registry() {
               "Failed attempts scheduled for a retry, by group and type.");
   r->describe(dead, k::counter,
               "Events moved to the dead-letter queue, by group and type.");
+  r->describe(settled, k::counter,
+              "Deliveries this node's listeners settled (processed, "
+              "scheduled for a retry or dead-lettered), by group.");
+  // From the start, so that "no progress" (no increase while a backlog
+  // waits) also fires for a group that never settled anything.
+  for (auto& g : groups)
+    r->count(settled, {{"group", g}}, 0);
   r->describe(queue_depth, k::gauge,
               "Events of a group not yet settled (queued, in flight, unread).");
   r->describe(in_flight, k::gauge, "Events dispatched to listeners, by group.");

@@ -175,6 +175,12 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "cancel",
                      [&] { return self->state.st->cancel(id, now); });
     },
+    [self](atom::purge, atom::groups,
+           const std::string& group) -> caf::result<uint64_t> {
+      return guarded(self, "dlq purge group", [&] {
+        return static_cast<uint64_t>(self->state.st->dlq_purge_group(group));
+      });
+    },
     [self](atom::count, const std::string& group) -> caf::result<uint64_t> {
       return guarded(self, "dlq count",
                      [&] { return self->state.st->dlq_count(group); });

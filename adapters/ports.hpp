@@ -274,6 +274,11 @@ public:
   /// Deletes the event's entries (empty id: every entry). Returns the count.
   virtual size_t dlq_purge(const std::string& event_id) = 0;
 
+  /// Deletes every entry of `group` (empty: every entry of every group), in
+  /// bulk. Returns the count. Like dlq_purge, a purged pair never runs
+  /// again (not after a restart either) and stays settled.
+  virtual size_t dlq_purge_group(const std::string& group) = 0;
+
   virtual uint64_t dlq_size() = 0;
 
   /// Entries of one group in the DLQ.

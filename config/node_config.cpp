@@ -46,6 +46,9 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"http",
      {"enabled", "host", "port", "max-body-bytes", "max-batch", "threads",
       "api-keys", "api-keys-file"}},
+    {"alerts",
+     {"dlq-webhook-url", "dlq-webhook-secret", "dlq-webhook-timeout",
+      "dlq-window", "dlq-min-interval", "dlq-max-entries", "dlq-retries"}},
     {"client", {"api-key"}},
     {"cluster",
      {"heartbeat-interval", "connection-timeout", "reconnect-min",
@@ -461,6 +464,13 @@ std::string read_node_config(const caf::settings& content,
       out.http.keys.push_back(std::move(k));
     }
   }
+  r.str("alerts.dlq-webhook-url", out.alerts.dlq_webhook_url);
+  r.str("alerts.dlq-webhook-secret", out.alerts.dlq_webhook_secret);
+  r.duration("alerts.dlq-webhook-timeout", out.alerts.dlq_webhook_timeout, 1);
+  r.duration("alerts.dlq-window", out.alerts.dlq.window);
+  r.duration("alerts.dlq-min-interval", out.alerts.dlq.min_interval);
+  r.integer("alerts.dlq-max-entries", out.alerts.dlq.max_entries, 1, 100000);
+  r.integer("alerts.dlq-retries", out.alerts.dlq.retries, 0, 100);
   if (auto groups = caf::get_if<caf::settings>(&content, "groups")) {
     out.groups.clear();
     for (auto& kv : *groups) {
@@ -908,6 +918,11 @@ std::string validate(const node_config& cfg,
       if (!seen.insert(k.name).second)
         return "section [http]: API key name '" + k.name + "' is used twice";
   }
+  if (auto& url = cfg.alerts.dlq_webhook_url; !url.empty()
+                                              && url.rfind("http://", 0) != 0
+                                              && url.rfind("https://", 0) != 0)
+    return "option 'alerts.dlq-webhook-url' must start with http:// or "
+           "https://";
   if (cfg.groups.empty())
     return "no listener groups: add at least one [groups.<name>] section";
   if (cfg.max_backlog < cfg.max_ingest_batch)

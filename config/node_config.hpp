@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/logic/backoff.hpp"
+#include "actors/logic/dlq_alerts.hpp"
 #include "actors/logic/priority_queue.hpp"
 #include "actors/logic/validation.hpp"
 #include "config/cluster_config.hpp"
@@ -50,6 +51,18 @@ struct http_config {
   uint32_t threads = 1;
   std::vector<api_key> keys;
   std::string keys_file;
+};
+
+/// `[alerts]`: the DLQ alert webhook (docs/configuration.md).
+struct alerts_config {
+  /// Where alerts go (http:// or https://); empty: no alerts.
+  std::string dlq_webhook_url;
+  /// Key of the X-Onceflow-Signature header (empty: no signature).
+  std::string dlq_webhook_secret;
+  /// Timeout of one call.
+  millis_t dlq_webhook_timeout = 10000;
+  /// Batching window, interval between calls, entries per call, retries.
+  alert_limits dlq;
 };
 
 /// Everything `onceflow node` needs; see docs/configuration.md.
@@ -111,6 +124,8 @@ struct node_config {
   /// [client] api-key: the key `onceflow publish` and `onceflow status`
   /// present to the node's CAF endpoint (or --api-key).
   std::string client_api_key;
+  /// [alerts]
+  alerts_config alerts;
 
   /// The SQLite path in effect.
   std::string effective_store_path() const;

@@ -3,6 +3,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
+#include "adapters/webhook/alert_webhook.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
 #include "config/node_config.hpp"
 #include "runtime/cluster/schema.hpp"
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -35,12 +37,18 @@ constexpr const char* usage = R"(usage:
   onceflow node    --config FILE [--section.option=VALUE ...]
   onceflow publish --config FILE --type T --payload JSON [--id ID] [--priority P]
                    [--delay 30s | --not-before 2030-05-01T12:00:00Z]
-  onceflow publish --config FILE --file events.jsonl
+  onceflow publish --config FILE --file events.jsonl [--verbose]
   onceflow status  --config FILE [--id ID]
 
 publish and status talk to the node's CAF endpoint ([node] host/port);
 when the node has API keys, give one with --api-key KEY (or [client]
 api-key in the config file): publish needs the publish role, status read.
+
+publish --file prints a progress line to stderr every second and a summary
+(accepted, duplicate, rejected, failed) at the end; --verbose prints one
+line per event instead (and the summary to stderr). Invalid lines are
+always named. publish exits 1 if any event was rejected or not published;
+status --id exits 1 for an unknown id.
 
 Options from the config file can be overridden by environment variables,
 e.g. ONCEFLOW_REDIS__URL=redis://host:6379/0 or
@@ -64,6 +72,8 @@ struct cli {
   bool has_payload = false;
   /// --api-key: presented to the node's CAF endpoint.
   std::optional<std::string> api_key;
+  /// publish --file: one line per event instead of progress and summary.
+  bool verbose = false;
 };
 
 bool is_caf_option(const std::string& key) {
@@ -86,6 +96,12 @@ std::string parse_cli(int argc, char** argv, cli& out) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0)
       return "unexpected argument '" + arg + "'";
+    if (arg == "--verbose") {
+      if (out.command != "publish")
+        return "option '--verbose' is for publish";
+      out.verbose = true;
+      continue;
+    }
     std::string key = arg.substr(2), value;
     auto eq = key.find('=');
     if (eq != std::string::npos) {
@@ -369,9 +385,20 @@ int run_node(const cli& args) {
     spdlog::warn("{}", w);
   for (auto& w : st->startup_warnings())
     spdlog::warn("{}", w);
+  alert_sink_ptr alerts;
+  if (!ncfg.alerts.dlq_webhook_url.empty()) {
+    alerts = make_webhook_alert_sink(webhooks, ncfg.alerts.dlq_webhook_url,
+                                     ncfg.alerts.dlq_webhook_secret,
+                                     ncfg.alerts.dlq_webhook_timeout);
+    spdlog::info("DLQ alerts to {} (window {} ms, at most one call per {} "
+                 "ms, {} entries per call, {} retries)",
+                 alerts->describe(), ncfg.alerts.dlq.window,
+                 ncfg.alerts.dlq.min_interval, ncfg.alerts.dlq.max_entries,
+                 ncfg.alerts.dlq.retries);
+  }
   caf::actor_system sys{cfg};
-  auto n = start_node(sys, ncfg, st, true, {}, handlers.get(),
-                      std::move(extra));
+  auto n = start_node(sys, ncfg, st, true, {}, handlers.get(), std::move(extra),
+                      std::move(alerts));
   webhooks.reset();
   // Stops the actors; the registry (and the webhook client with it) goes
   // once the broadcaster, which spawns listeners from it, has terminated.
@@ -421,6 +448,8 @@ int run_node(const cli& args) {
                   caf::actor_cast<caf::actor>(n.dlq),
                   caf::actor_cast<caf::actor>(n.broadcaster)})
     supervisor->monitor(a);
+  if (n.alerter)
+    supervisor->monitor(n.alerter);
   if (gw)
     supervisor->monitor(gw->handle());
   std::string died;
@@ -473,8 +502,29 @@ millis_t wall_now() {
 }
 
 /// Reads events to publish; invalid ones are reported and skipped.
+/// What `publish` did with its events.
+struct publish_tally {
+  size_t accepted = 0;
+  size_t duplicate = 0;
+  /// Invalid lines or arguments (never sent).
+  size_t rejected = 0;
+  /// Valid events the node did not take (an error, or still overloaded
+  /// after the retries).
+  size_t failed = 0;
+
+  std::string text(size_t sent, size_t total) const {
+    return std::to_string(sent) + "/" + std::to_string(total) + " sent, "
+           + std::to_string(accepted) + " accepted, "
+           + std::to_string(duplicate) + " duplicate, "
+           + std::to_string(rejected) + " rejected, " + std::to_string(failed)
+           + " failed";
+  }
+};
+
+/// Reads events to publish; invalid ones are reported (naming the line or
+/// the field), counted as rejected and skipped.
 std::vector<event> collect_events(const cli& args, const node_config& ncfg,
-                                  bool& had_errors) {
+                                  publish_tally& tally, bool& had_errors) {
   std::vector<event> result;
   if (!args.file.empty()) {
     std::ifstream in{args.file};
@@ -499,6 +549,7 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
       if (!r.ok) {
         std::cout << "line " << lineno << ": error: field '" << r.field << "' "
                   << r.message << "\n";
+        ++tally.rejected;
         had_errors = true;
         continue;
       }
@@ -519,6 +570,7 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
     }
   if (!r.ok) {
     std::cout << "error: field '" << r.field << "' " << r.message << "\n";
+    ++tally.rejected;
     had_errors = true;
     return result;
   }
@@ -556,10 +608,26 @@ int run_publish(const cli& args) {
                  "\"notBefore\"\n";
     return 2;
   }
+  // One event from the command line: its answer, as with --verbose.
+  bool per_event = args.verbose || args.file.empty();
   bool had_errors = false;
-  auto events = collect_events(args, ncfg, had_errors);
-  if (events.empty())
+  publish_tally tally;
+  auto events = collect_events(args, ncfg, tally, had_errors);
+  auto summary = [&] {
+    if (args.file.empty())
+      return;
+    auto line = "summary: " + std::to_string(events.size() + tally.rejected)
+                + " events: " + std::to_string(tally.accepted) + " accepted, "
+                + std::to_string(tally.duplicate) + " duplicate, "
+                + std::to_string(tally.rejected) + " rejected, "
+                + std::to_string(tally.failed) + " failed\n";
+    // stdout is one line per event with --verbose.
+    (args.verbose ? std::cerr : std::cout) << line;
+  };
+  if (events.empty()) {
+    summary();
     return had_errors ? 1 : 0;
+  }
   caf::actor_system sys{cfg};
   auto b = connect_node(sys, ncfg);
   if (!b)
@@ -567,17 +635,38 @@ int run_publish(const cli& args) {
   auto key = args.api_key.value_or(ncfg.client_api_key);
   caf::scoped_actor self{sys};
   size_t batch_size = std::min<size_t>(1000, ncfg.max_ingest_batch);
+  using clock = std::chrono::steady_clock;
+  auto last_progress = clock::now();
+  size_t batches = 0;
   bool refused = false;
   for (size_t first = 0; !refused && first < events.size();
        first += batch_size) {
     auto last = std::min(events.size(), first + batch_size);
     std::vector<event> batch(events.begin() + first, events.begin() + last);
     bool done = false;
+    auto fail_batch = [&](const std::string& why) {
+      tally.failed += batch.size();
+      had_errors = true;
+      if (per_event) {
+        for (auto& ev : batch)
+          std::cout << ev.id << " error: " << why << "\n";
+        return;
+      }
+      std::cout << "error: " << batch.size() << " event(s) not published ("
+                << batch.front().id << " .. " << batch.back().id << "): " << why
+                << "\n";
+    };
     for (int attempt = 0; !done && attempt < 100; ++attempt) {
       self->request(*b, std::chrono::seconds(60), atom::ingest_v, key, batch)
         .receive(
           [&](std::vector<append_result>& rs) {
             for (auto& r : rs) {
+              if (r.duplicate)
+                ++tally.duplicate;
+              else
+                ++tally.accepted;
+              if (!per_event)
+                continue;
               if (r.duplicate)
                 std::cout << r.id << " duplicate (original status: "
                           << to_string(r.original) << ")\n";
@@ -595,24 +684,28 @@ int run_publish(const cli& args) {
             if (err.category() == caf::atom("onceflow")
                 && (static_cast<ec>(err.code()) == ec::unauthorized
                     || static_cast<ec>(err.code()) == ec::forbidden)) {
-              // The same answer for every batch: say it once and stop.
-              std::cout << "error: " << render(err) << "\n";
+              // The same answer for every batch: say it once and stop
+              // (the events after this batch are never sent).
               refused = true;
-              done = true;
-              return;
+              tally.failed += events.size() - last;
             }
-            for (auto& ev : batch)
-              std::cout << ev.id << " error: " << render(err) << "\n";
-            had_errors = true;
+            fail_batch(render(err));
             done = true;
           });
     }
-    if (!done) {
-      for (auto& ev : batch)
-        std::cout << ev.id << " error: overloaded, gave up after retries\n";
-      had_errors = true;
+    if (!done)
+      fail_batch("overloaded, gave up after retries");
+    // Progress now and then: every second, and every 10 batches.
+    auto now = clock::now();
+    ++batches;
+    if (!per_event && last < events.size()
+        && (batches % 10 == 0
+            || now - last_progress >= std::chrono::seconds(1))) {
+      last_progress = now;
+      std::cerr << "progress: " << tally.text(last, events.size()) << std::endl;
     }
   }
+  summary();
   std::cout.flush();
   return had_errors || refused ? 1 : 0;
 }
@@ -648,8 +741,10 @@ int run_status(const cli& args) {
     self->request(*b, std::chrono::seconds(10), atom::query_v, key, args.id)
       .receive(
         [&](std::vector<group_status>& xs) {
-          if (xs.empty())
+          if (xs.empty()) {
             std::cout << args.id << " unknown\n";
+            rc = 1;
+          }
           for (auto& x : xs)
             std::cout << args.id << " " << x.group << " " << to_string(x.status)
                       << "\n";

@@ -3,6 +3,7 @@
 #include "actors/broadcaster.hpp"
 #include "actors/dead_letter_queue.hpp"
 #include "actors/deduplicator.hpp"
+#include "actors/dlq_alerter.hpp"
 #include "actors/node_endpoint.hpp"
 #include "actors/node_metrics.hpp"
 #include "actors/retry_timer.hpp"
@@ -87,9 +88,12 @@ std::shared_ptr<store> open_store(const node_config& cfg) {
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
                        jitter_source jitter, const handler_registry* handlers,
-                       extra_stores extra) {
+                       extra_stores extra, alert_sink_ptr alerts) {
   node_actors n;
-  n.metrics = metric::make_node_registry();
+  std::vector<std::string> group_names;
+  for (auto& g : cfg.groups)
+    group_names.push_back(g.name);
+  n.metrics = metric::make_node_registry(group_names);
   n.store = spawn_store(sys, std::move(st), detached_store);
   auto extra_actor = [&](std::shared_ptr<store>& x) {
     return x ? spawn_store(sys, std::move(x), detached_store) : n.store;
@@ -105,7 +109,14 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   n.retry_timer = spawn_retry_timer(
     sys, n.store, 1000,
     cfg.store_backend != "embedded" ? cfg.janitor_interval : 0);
-  n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer);
+  dlq_config dc;
+  dc.groups = group_names;
+  if (alerts) {
+    n.alerter = spawn_dlq_alerter(
+      sys, dlq_alerter_config{cfg.name, cfg.alerts.dlq, std::move(alerts)});
+    dc.alerter = n.alerter;
+  }
+  n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer, std::move(dc));
   n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer,
                                n.dlq);
   broadcaster_config bc;
@@ -173,6 +184,8 @@ void stop_node(caf::actor_system&, const node_actors& n) {
   caf::anon_send_exit(n.broadcaster, reason);
   caf::anon_send_exit(n.dedup, reason);
   caf::anon_send_exit(n.dlq, reason);
+  if (n.alerter)
+    caf::anon_send_exit(n.alerter, reason);
   caf::anon_send_exit(n.retry_timer, reason);
   caf::anon_send_exit(n.store, reason);
   auto others = n.lease_stores;

@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/listener.hpp"
+#include "adapters/alert_sink.hpp"
 #include "config/node_config.hpp"
 
 #include <caf/fwd.hpp>
@@ -20,6 +21,8 @@ struct node_actors {
   std::vector<store_actor> lease_stores;
   retry_timer_actor retry_timer;
   dead_letter_queue_actor dlq;
+  /// The DLQ alerter (only with an alert sink: `[alerts] dlq-webhook-url`).
+  dlq_alerter_actor alerter;
   deduplicator_actor dedup;
   broadcaster_actor broadcaster;
   /// What the node publishes on its CAF port (API keys checked).
@@ -60,12 +63,13 @@ extra_stores open_extra_stores(const node_config& cfg);
 /// detached unless `detached_store` is false (deterministic tests). With
 /// `extra.ingest`, appends go to a store actor of their own over it; with
 /// `extra.lease`, the deduplicator's claims and settlements go to store
-/// actors of their own, in turn.
+/// actors of their own, in turn. With `alerts`, dead letters are also sent
+/// there as alerts (`cfg.alerts.dlq`: batching, interval, retries).
 node_actors start_node(caf::actor_system& sys, const node_config& cfg,
                        std::shared_ptr<store> st, bool detached_store,
                        jitter_source jitter = {},
                        const handler_registry* handlers = nullptr,
-                       extra_stores extra = {});
+                       extra_stores extra = {}, alert_sink_ptr alerts = {});
 
 /// Spawns a worker node's actors (role worker: no store): the node
 /// manager, which attaches listeners to the cores, and the endpoint.

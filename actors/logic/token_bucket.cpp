@@ -43,12 +43,17 @@ uint64_t token_bucket::take(millis_t now, uint64_t n) {
 }
 
 millis_t token_bucket::wait_time(millis_t now) {
+  return wait_time(now, 1.0);
+}
+
+millis_t token_bucket::wait_time(millis_t now, double n) {
   if (unlimited())
     return 0;
   refill(now);
-  if (tokens_ + 1e-9 >= 1.0)
+  auto want = std::min(n, burst_);
+  if (tokens_ + 1e-9 >= want)
     return 0;
-  return static_cast<millis_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_));
+  return static_cast<millis_t>(std::ceil((want - tokens_) * 1000.0 / rate_));
 }
 
 } // namespace onceflow

@@ -33,6 +33,18 @@ public:
   /// Milliseconds until at least one token is available (0 if one is now).
   millis_t wait_time(millis_t now);
 
+  /// Milliseconds until at least `n` tokens are available (0 if they are
+  /// now); `n` above the burst waits for a full bucket.
+  millis_t wait_time(millis_t now, double n);
+
+  double rate() const {
+    return rate_;
+  }
+
+  double burst() const {
+    return burst_;
+  }
+
   double tokens(millis_t now) {
     refill(now);
     return tokens_;

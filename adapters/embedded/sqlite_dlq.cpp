@@ -184,6 +184,30 @@ size_t sqlite_store::dlq_purge(const std::string& event_id) {
   return rows.size();
 }
 
+size_t sqlite_store::dlq_purge_group(const std::string& group) {
+  transaction tx{*this, "dlq_purge_group"};
+  // Above a group's cursor, tombstones keep a restart from redelivering
+  // the purged pairs (as dlq_purge does one by one).
+  auto tombstones = [this](const group_state& g) {
+    query{purged_insert_group_, "dlq_purge_group"}
+      .bind_text(1, g.name)
+      .bind_int(2, static_cast<int64_t>(g.cursor))
+      .run();
+  };
+  if (group.empty()) {
+    for (auto& entry : groups_)
+      tombstones(entry.second);
+    query{dlq_delete_all_, "dlq_purge_group"}.run();
+  } else {
+    if (auto* g = group_ptr(group))
+      tombstones(*g);
+    query{dlq_delete_group_, "dlq_purge_group"}.bind_text(1, group).run();
+  }
+  auto n = static_cast<size_t>(sqlite3_changes(conn_.db));
+  tx.commit();
+  return n;
+}
+
 uint64_t sqlite_store::dlq_size() {
   query q{dlq_count_, "dlq_size"};
   return q.step() ? q.u64_at(0) : 0;

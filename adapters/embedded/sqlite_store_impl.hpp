@@ -97,6 +97,8 @@ public:
 
   size_t dlq_purge(const std::string& event_id) override;
 
+  size_t dlq_purge_group(const std::string& group) override;
+
   uint64_t dlq_size() override;
 
   uint64_t dlq_count(const std::string& group) override;
@@ -297,6 +299,11 @@ private:
   statement dlq_count_group_{conn_, "SELECT count(*) FROM dlq WHERE grp=?1"};
   statement purged_insert_{
     conn_, "INSERT OR IGNORE INTO purged(grp, seq) VALUES(?1, ?2)"};
+  statement purged_insert_group_{
+    conn_, "INSERT OR IGNORE INTO purged(grp, seq) "
+           "SELECT grp, seq FROM dlq WHERE grp=?1 AND seq>?2"};
+  statement dlq_delete_group_{conn_, "DELETE FROM dlq WHERE grp=?1"};
+  statement dlq_delete_all_{conn_, "DELETE FROM dlq"};
   // Retention: every statement walks a primary key from its start.
   statement log_trim_scan_{
     conn_, "SELECT seq, id, created_at, not_before FROM log WHERE seq<?1 "

@@ -124,6 +124,8 @@ public:
 
   size_t dlq_purge(const std::string& event_id) override;
 
+  size_t dlq_purge_group(const std::string& group) override;
+
   uint64_t dlq_size() override {
     auto r = command({"XLEN", key("dlq")}, "dlq_size");
     return u64_of(r.get());
@@ -786,6 +788,23 @@ size_t redis_store::dlq_purge(const std::string& event_id) {
     args.push_back(str_of(r->element[i]));
   auto n = eval(sc_dlq_remove, std::move(args), "dlq_purge", gen_check::check);
   return static_cast<size_t>(int_of(n.get()));
+}
+
+size_t redis_store::dlq_purge_group(const std::string& group) {
+  if (group.empty())
+    return dlq_purge("");
+  // Bounded script calls: each removes at most `per_call` entries.
+  constexpr size_t per_call = 1000;
+  size_t total = 0;
+  while (true) {
+    auto n = eval(sc_dlq_remove,
+                  {"purge_group", "0", group, std::to_string(per_call)},
+                  "dlq_purge_group", gen_check::none);
+    auto removed = static_cast<size_t>(int_of(n.get()));
+    total += removed;
+    if (removed < per_call)
+      return total;
+  }
 }
 
 // -- processed_port ----------------------------------------------------------

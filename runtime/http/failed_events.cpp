@@ -1,6 +1,6 @@
 // The failed events routes: the DLQ listing, one event's entries, replay
-// (one event or all, with progress) and delete (docs/http-api.md, Failed
-// events).
+// (one event or all, with progress), delete one event's entries and purge
+// (one group's or all) (docs/http-api.md, Failed events).
 
 #include "runtime/http/routes.hpp"
 #include "runtime/http/views.hpp"
@@ -169,6 +169,30 @@ void delete_failed(const std::shared_ptr<api_context>& cx,
   auto& id = args.params[0];
   cx->call(cx->node.dlq, done, changed_entries(id, "deleted", done),
            atom::purge_v, id);
+}
+
+void purge_failed(const std::shared_ptr<api_context>& cx,
+                  const route_args& args, const responder& done) {
+  auto& t = args.t;
+  auto group = query_str(t, "group");
+  if (t.query.count("group") > 0 && group.empty()) {
+    // Not "everything": a client that lost its group name must not purge
+    // the whole DLQ.
+    done(error_body(400,
+                    "group must name a group (no group purges the whole "
+                    "DLQ)",
+                    "group"));
+    return;
+  }
+  cx->call(
+    cx->node.dlq, done,
+    [done, group](uint64_t n) {
+      json doc{{"purged", n}};
+      if (!group.empty())
+        doc["group"] = group;
+      done(json_response(200, doc));
+    },
+    atom::purge_v, atom::groups_v, group);
 }
 
 } // namespace onceflow::http

@@ -11,33 +11,43 @@
 namespace onceflow::http {
 
 const std::vector<route>& route_table() {
-  // Every endpoint of docs/http-api.md and who may call it (access::open:
-  // no key needed). Where a literal segment and a {parameter} both match a
+  // Every endpoint of docs/http-api.md, who may call it (access::open:
+  // no key needed) and the query parameters it takes (any other is a 400
+  // naming it). Where a literal segment and a {parameter} both match a
   // path, the literal wins: /events/batch is not the event "batch". A 405
   // lists a path's methods in `Allow` in the order of this table.
   // clang-format off
   static const std::vector<route> table{
-    // {method, pattern, role, handler}
-    {"GET",    "/health",                    access::open,    health},
-    {"GET",    "/ready",                     access::open,    ready},
-    {"GET",    "/metrics",                   access::read,    get_metrics},
-    {"GET",    "/events",                    access::read,    list_events},
-    {"POST",   "/events",                    access::publish, post_event},
-    {"POST",   "/events/batch",              access::publish, post_batch},
-    {"GET",    "/events/{id}",               access::read,    get_event},
-    {"POST",   "/events/{id}/cancel",        access::publish, cancel_event},
-    {"GET",    "/failed-events",             access::read,    list_failed},
-    {"GET",    "/failed-events/replay",      access::read,    replay_progress},
-    {"POST",   "/failed-events/replay",      access::admin,   replay_all},
-    {"GET",    "/failed-events/{id}",        access::read,    get_failed},
-    {"DELETE", "/failed-events/{id}",        access::admin,   delete_failed},
-    {"POST",   "/failed-events/{id}/replay", access::admin,   replay_one},
-    {"GET",    "/groups",                    access::read,    list_groups},
-    {"PATCH",  "/groups/{name}",             access::admin,   patch_group},
-    {"DELETE", "/groups/{name}/overrides",   access::admin,   reset_group},
-    {"POST",   "/groups/{name}/pause",       access::admin,   pause_group},
-    {"POST",   "/groups/{name}/resume",      access::admin,   resume_group},
-    {"GET",    "/cluster",                   access::read,    get_cluster},
+    // {method, pattern, role, handler, query parameters}
+    {"GET",    "/health",                    access::open,    health, {}},
+    {"GET",    "/ready",                     access::open,    ready, {}},
+    {"GET",    "/metrics",                   access::read,    get_metrics, {}},
+    {"GET",    "/events",                    access::read,    list_events,
+     {"status", "group", "limit", "after"}},
+    {"POST",   "/events",                    access::publish, post_event, {}},
+    {"POST",   "/events/batch",              access::publish, post_batch, {}},
+    {"GET",    "/events/{id}",               access::read,    get_event, {}},
+    {"GET",    "/failed-events",             access::read,    list_failed,
+     {"group", "limit", "after"}},
+    {"DELETE", "/failed-events",             access::admin,   purge_failed,
+     {"group"}},
+    {"GET",    "/failed-events/replay",      access::read,    replay_progress,
+     {}},
+    {"POST",   "/failed-events/replay",      access::admin,   replay_all, {}},
+    {"GET",    "/failed-events/{id}",        access::read,    get_failed, {}},
+    {"DELETE", "/failed-events/{id}",        access::admin,   delete_failed,
+     {}},
+    {"POST",   "/failed-events/{id}/replay", access::admin,   replay_one,
+     {"group"}},
+    {"GET",    "/groups",                    access::read,    list_groups, {}},
+    {"POST",   "/groups/{name}/pause",       access::admin,   pause_group, {}},
+    {"POST",   "/groups/{name}/resume",      access::admin,   resume_group,
+     {}},
+    {"POST",   "/events/{id}/cancel",        access::publish, cancel_event,
+     {}},
+    {"PATCH",  "/groups/{name}",             access::admin,   patch_group, {}},
+    {"DELETE", "/groups/{name}/overrides",   access::admin,   reset_group, {}},
+    {"GET",    "/cluster",                   access::read,    get_cluster, {}},
   };
   // clang-format on
   return table;
@@ -117,6 +127,13 @@ void dispatch(const std::shared_ptr<api_context>& cx, const request& req,
     if (auto refusal = authorize(cx->cfg.keys, req.authorization,
                                  r.def->role)) {
       done(std::move(*refusal));
+      return;
+    }
+    std::string field;
+    auto unknown = unknown_query_parameters(
+      t, r.def->query, req.method + " " + r.def->pattern, field);
+    if (!unknown.empty()) {
+      done(error_body(400, unknown, field));
       return;
     }
     r.def->handler(cx, route_args{req, t, *match(r, t.segments)}, done);

@@ -31,6 +31,8 @@ struct route {
   const char* pattern;
   access role;
   route_handler handler;
+  /// The query parameters it takes; any other is a 400 naming it.
+  std::vector<std::string> query;
 };
 
 /// Every endpoint, with its role (runtime/http/routes.cpp).
@@ -38,7 +40,8 @@ const std::vector<route>& route_table();
 
 /// Answers one request: 400 for a bad URL, 404 for no route, 405 (with
 /// `Allow`) for a known path and another method, 401/403 from the role
-/// check, else the route's handler.
+/// check, 400 for a query parameter the route does not take, else the
+/// route's handler.
 void dispatch(const std::shared_ptr<api_context>& cx, const request& req,
               const responder& done);
 
@@ -85,6 +88,10 @@ void replay_all(const std::shared_ptr<api_context>& cx, const route_args& args,
 /// GET /failed-events/replay
 void replay_progress(const std::shared_ptr<api_context>& cx,
                      const route_args& args, const responder& done);
+
+/// DELETE /failed-events[?group=]
+void purge_failed(const std::shared_ptr<api_context>& cx,
+                  const route_args& args, const responder& done);
 
 /// DELETE /failed-events/{id}
 void delete_failed(const std::shared_ptr<api_context>& cx,

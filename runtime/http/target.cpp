@@ -1,5 +1,6 @@
 #include "runtime/http/target.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace onceflow::http {
@@ -98,6 +99,32 @@ bool query_uint(const target& t, const std::string& key, uint64_t& out,
     return false;
   out = x;
   return true;
+}
+
+std::string unknown_query_parameters(const target& t,
+                                     const std::vector<std::string>& accepted,
+                                     const std::string& route,
+                                     std::string& field) {
+  std::vector<std::string> unknown;
+  for (auto& kv : t.query)
+    if (std::find(accepted.begin(), accepted.end(), kv.first) == accepted.end())
+      unknown.push_back(kv.first);
+  if (unknown.empty())
+    return {};
+  field = unknown.front();
+  std::string text = unknown.size() == 1 ? "unknown query parameter "
+                                         : "unknown query parameters ";
+  for (size_t i = 0; i < unknown.size(); ++i)
+    text += (i > 0 ? ", '" : "'") + unknown[i] + "'";
+  text += " (" + route;
+  if (accepted.empty()) {
+    text += " takes no query parameters)";
+    return text;
+  }
+  text += " takes ";
+  for (size_t i = 0; i < accepted.size(); ++i)
+    text += (i > 0 ? ", " : "") + accepted[i];
+  return text + ")";
 }
 
 std::string query_str(const target& t, const std::string& key) {

@@ -28,6 +28,15 @@ target parse_target(const std::string& raw);
 bool query_uint(const target& t, const std::string& key, uint64_t& out,
                 uint64_t min, uint64_t max);
 
+/// The error text for query parameters of `t` not in `accepted` (e.g.
+/// "unknown query parameter 'statuss' (GET /events takes status, group)"),
+/// naming the route as `route`; empty if every parameter is accepted.
+/// `field` gets the first unknown parameter.
+std::string unknown_query_parameters(const target& t,
+                                     const std::vector<std::string>& accepted,
+                                     const std::string& route,
+                                     std::string& field);
+
 /// A query parameter, or empty when absent.
 std::string query_str(const target& t, const std::string& key);
 

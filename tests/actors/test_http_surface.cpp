@@ -224,6 +224,27 @@ BOOST_AUTO_TEST_CASE(pausing_an_unknown_group_fails) {
   BOOST_CHECK(failed);
 }
 
+// A group's settled counter is there from the start (at 0), so that an
+// alert on "no increase while a backlog waits" also sees a group that
+// never settled anything.
+BOOST_AUTO_TEST_CASE(settled_series_start_at_zero) {
+  add_group("idle", 1, always_ok(), {"nothing.*"});
+  add_group("busy", 1, always_ok());
+  start();
+  auto text = n.metrics->render({});
+  BOOST_CHECK(text.find("# TYPE onceflow_settled_total counter")
+              != std::string::npos);
+  BOOST_CHECK(text.find("onceflow_settled_total{group=\"idle\"} 0\n")
+              != std::string::npos);
+  BOOST_CHECK(text.find("onceflow_settled_total{group=\"busy\"} 0\n")
+              != std::string::npos);
+  publish({make_event("x", "t")});
+  BOOST_CHECK_EQUAL(
+    n.metrics->counter_value(metric::settled, {{"group", "busy"}}), 1u);
+  BOOST_CHECK_EQUAL(
+    n.metrics->counter_value(metric::settled, {{"group", "idle"}}), 0u);
+}
+
 BOOST_AUTO_TEST_CASE(metrics_count_accepted_processed_retried_dead) {
   add_group("g", 1,
             [](const event& ev, uint32_t, size_t) {
@@ -250,6 +271,8 @@ BOOST_AUTO_TEST_CASE(metrics_count_accepted_processed_retried_dead) {
     m.counter_value(metric::retried, {{"group", "g"}, {"type", "b.y"}}), 1u);
   BOOST_CHECK_EQUAL(
     m.counter_value(metric::dead, {{"group", "g"}, {"type", "b.y"}}), 2u);
+  // Settled: 2 processed, 1 retry scheduled, 2 dead (every outcome).
+  BOOST_CHECK_EQUAL(m.counter_value(metric::settled, {{"group", "g"}}), 5u);
   auto text = m.render({});
   BOOST_CHECK(text.find("onceflow_effect_latency_seconds_count{group=\"g\"} 2")
               != std::string::npos);

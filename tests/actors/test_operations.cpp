@@ -254,6 +254,45 @@ BOOST_AUTO_TEST_CASE(dlq_purge_one_and_all) {
   BOOST_CHECK_EQUAL(num(s, "dlq.replayed"), 0);
 }
 
+BOOST_AUTO_TEST_CASE(dlq_purge_group) {
+  add_group("a", 1, always_permanent("a down"));
+  add_group("b", 1, always_permanent("b down"));
+  add_group("c", 1, always_permanent("c down"), {"x.*"});
+  start();
+  publish(
+    {make_event("e1", "t"), make_event("e2", "t"), make_event("e3", "t")});
+  BOOST_REQUIRE_EQUAL(st->dlq_size(), 6u);
+  auto purge = [&](const std::string& group) {
+    return ask<uint64_t>(*this, n.dlq, atom::purge_v, atom::groups_v, group);
+  };
+  BOOST_CHECK_EQUAL(purge("c"), 0u); // configured, nothing dead
+  BOOST_CHECK_EQUAL(purge("a"), 3u);
+  BOOST_CHECK_EQUAL(st->dlq_count("a"), 0u);
+  BOOST_CHECK_EQUAL(st->dlq_count("b"), 3u);
+  BOOST_CHECK_EQUAL(num(status_of(*this, n.dlq), "dlq.purged"), 3);
+  BOOST_CHECK_EQUAL(num(ask<caf::settings>(*this, n.store, atom::status_v),
+                        "store.dlq-size"),
+                    3);
+  // A group neither configured nor in the DLQ.
+  self->send(n.dlq, atom::purge_v, atom::groups_v, std::string{"nope"});
+  run();
+  self->receive([](uint64_t) { BOOST_FAIL("purged an unknown group"); },
+                [](caf::error& err) {
+                  BOOST_CHECK_EQUAL(render(err),
+                                    "unknown_group: unknown group 'nope' "
+                                    "(groups of this node: a, b, c)");
+                });
+  // "" purges every group; the purged events never run again.
+  auto calls = probes->calls.size();
+  BOOST_CHECK_EQUAL(purge(""), 3u);
+  BOOST_CHECK_EQUAL(st->dlq_size(), 0u);
+  BOOST_CHECK_EQUAL(num(status_of(*this, n.dlq), "dlq.purged"), 6);
+  BOOST_CHECK_EQUAL(
+    ask<uint64_t>(*this, n.dlq, atom::replay_all_v, 100.0, std::string{}), 0u);
+  advance_in_steps(3000ms, 100ms);
+  BOOST_CHECK_EQUAL(probes->calls.size(), calls);
+}
+
 BOOST_AUTO_TEST_CASE(dlq_replay_all_at_rate) {
   auto healed = std::make_shared<bool>(false);
   add_group("g", 2, until_healed(healed, "down"));

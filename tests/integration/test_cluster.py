@@ -125,7 +125,7 @@ lease-ttl=4s
         path = op.write_events(os.path.join(
             self.dir, f"events-{random.random()}.jsonl"), events)
         r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path,
-                   timeout=600)
+                   "--verbose", timeout=600)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
         return r.stdout
 

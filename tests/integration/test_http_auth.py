@@ -101,6 +101,9 @@ class HttpAuthTest(hc.NodeTestCase):
         forbidden("POST", "/failed-events/replay", read, "grafana", "admin",
                   {"rate": 10})
         forbidden("DELETE", "/failed-events/a-1", read, "grafana", "admin")
+        forbidden("DELETE", "/failed-events", read, "grafana", "admin")
+        forbidden("DELETE", "/failed-events?group=orders", both, "both",
+                  "admin")
         self.assertEqual(n.event("a-3").status, 404)
         # publish+read
         ok("POST", "/events", both, {"id": "a-4", "type": "order.x"})
@@ -120,6 +123,9 @@ class HttpAuthTest(hc.NodeTestCase):
                                token=adm).status, 404)
         self.assertEqual(n.req("POST", "/failed-events/replay", {},
                                token=adm).status, 202)
+        self.assertEqual(n.req("DELETE", "/failed-events?group=orders",
+                               token=adm).json, {"purged": 0,
+                                                 "group": "orders"})
         n.wait_all_processed(["a-4", "a-5", "a-6"])
         # Keys are never logged (names may be).
         with open(n.log_path, "rb") as f:

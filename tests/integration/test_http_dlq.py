@@ -4,7 +4,8 @@ queue.
 
 GET /failed-events (pages, per group), GET and DELETE
 /failed-events/{id}, replay of one event and of all of a group at a rate
-with progress; dead events keep their attempt history.
+with progress; dead events keep their attempt history; a group the node
+does not run is a 404 naming it; purge of one group's entries or all.
 
 Run: python3 tests/integration/test_http_dlq.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
@@ -149,8 +150,71 @@ class HttpDlqTest(hc.NodeTestCase):
                     "attempts"]) == before[i] + (2 if i == "f-4" else 1))
             op.wait_until(retried, 15, f"{i} to be attempted again",
                           progress=lambda i=i: n.event(i).json)
+        # A group this node does not run: 404 naming it (not "0 replayed").
+        for r in (n.post("/failed-events/replay", {"rate": 1,
+                                                    "group": "nope"}),
+                  n.post("/failed-events/f-1/replay?group=nope"),
+                  n.get("/failed-events?group=nope")):
+            self.assertError(r, 404)
+            self.assertIn("unknown group 'nope' (groups of this node: "
+                          "orders, sim)", r.json["error"], r)
+        self.assertEqual(n.get("/failed-events/replay").json["total"], 3)
         self.assertError(n.post("/failed-events/replay",
                                 {"rate": 10, "bogus": 1}), 400, field="bogus")
+
+    def test_purge(self):
+        sim = {"handler": q("simulate"), "subscriptions": qlist(["sim.*"]),
+               "concurrency": 1}
+        sim2 = dict(sim, subscriptions=qlist(["sim.*", "other.*"]))
+        n = self.start_node({"sim": sim, "sim2": sim2,
+                             "orders": store_group(["order.*"])})
+        bad = {"simulate": {"permanent": True}}
+        ids = [f"p-{i}" for i in range(5)]
+        r = n.post("/events/batch", [{"id": i, "type": "sim.x", "payload": bad}
+                                     for i in ids]
+                   + [{"id": "q-1", "type": "other.x", "payload": bad}])
+        self.assertEqual(r.status, 200, r)
+        for i in ids:
+            n.wait_status(i, "dead")
+        n.wait_status("q-1", "dead")
+        op.wait_until(lambda: n.metrics().get("onceflow_dlq_size") == 11, 10,
+                      "onceflow_dlq_size to be 11",
+                      progress=lambda: n.metrics().get("onceflow_dlq_size"))
+        # Unknown groups (neither configured nor in the DLQ) are 404 naming
+        # the group; an empty group name is not "everything".
+        r = n.delete("/failed-events?group=nope")
+        self.assertError(r, 404)
+        self.assertIn("unknown group 'nope'", r.json["error"], r)
+        self.assertError(n.delete("/failed-events?group="), 400,
+                         field="group")
+        # A group without entries: nothing purged.
+        r = n.delete("/failed-events?group=orders")
+        self.assertEqual((r.status, r.json), (200, {"purged": 0,
+                                                    "group": "orders"}), r)
+        # One group: its entries go, the other group's stay; the counters
+        # and /metrics follow.
+        r = n.delete("/failed-events?group=sim")
+        self.assertEqual((r.status, r.json), (200, {"purged": 5,
+                                                    "group": "sim"}), r)
+        r = n.get("/failed-events?limit=1000")
+        self.assertEqual(sorted(e["eventId"] for e in r.json["events"]),
+                         sorted(ids + ["q-1"]), r)
+        self.assertEqual({e["group"] for e in r.json["events"]}, {"sim2"}, r)
+        self.assertEqual(n.get("/failed-events?group=sim").json["events"],
+                         [])
+        self.assertEqual(n.metrics().get("onceflow_dlq_size"), 6)
+        self.assertError(n.post("/failed-events/p-0/replay?group=sim"), 404)
+        self.assertEqual(n.event("p-0").json["status"], "dead")  # sim2
+        # The whole DLQ.
+        r = n.delete("/failed-events")
+        self.assertEqual((r.status, r.json), (200, {"purged": 6}), r)
+        self.assertEqual(n.get("/failed-events").json["events"], [])
+        self.assertEqual(n.metrics().get("onceflow_dlq_size"), 0)
+        r = n.delete("/failed-events")
+        self.assertEqual((r.status, r.json), (200, {"purged": 0}), r)
+        # Purged events never run again.
+        r = n.post("/failed-events/replay", {"rate": 1000})
+        self.assertEqual(r.json["replaying"], 0, r)
         self.assertError(n.post("/failed-events/replay", b"{"), 400,
                          field="body")
         self.assertError(n.post("/failed-events/replay", {"rate": "fast"}),

@@ -1,7 +1,8 @@
 """Integration tests of the HTTP API (docs/http-api.md) against real
 `onceflow node` processes on free ports: HTTP itself.
 
-404 for unknown routes and odd path encodings, 405 with Allow, keep-alive,
+404 for unknown routes and odd path encodings, 405 with Allow, 400 for
+query parameters a route does not take (every route), keep-alive,
 pipelining, `Expect: 100-continue`, idle and slow clients that must not
 block the others.
 
@@ -54,6 +55,7 @@ class HttpProtocolTest(hc.NodeTestCase):
                 ("DELETE", "/groups", "GET"),
                 ("GET", "/failed-events/x/replay", "POST"),
                 ("PUT", "/failed-events/x", "DELETE"),
+                ("PATCH", "/failed-events", "DELETE"),
                 ("PATCH", "/failed-events/replay", "POST")):
             with self.subTest(method=method, path=path):
                 r = n.req(method, path)
@@ -62,6 +64,79 @@ class HttpProtocolTest(hc.NodeTestCase):
                 allowed = [a.strip() for a in r.header("Allow").split(",")]
                 self.assertIn(allow, allowed, r)
                 self.assertNotIn(method, allowed, r)
+
+    # Every route with the query parameters it takes (runtime/http/routes.cpp).
+    ROUTES = (
+        ("GET", "/health", ()),
+        ("GET", "/ready", ()),
+        ("GET", "/metrics", ()),
+        ("GET", "/events", ("status", "group", "limit", "after")),
+        ("POST", "/events", ()),
+        ("POST", "/events/batch", ()),
+        ("GET", "/events/x", ()),
+        ("GET", "/failed-events", ("group", "limit", "after")),
+        ("DELETE", "/failed-events", ("group",)),
+        ("GET", "/failed-events/replay", ()),
+        ("POST", "/failed-events/replay", ()),
+        ("GET", "/failed-events/x", ()),
+        ("DELETE", "/failed-events/x", ()),
+        ("POST", "/failed-events/x/replay", ("group",)),
+        ("GET", "/groups", ()),
+        ("POST", "/groups/orders/pause", ()),
+        ("POST", "/groups/orders/resume", ()),
+    )
+
+    def test_unknown_query_parameters(self):
+        n = self.start_node(GROUPS)
+        patterns = {"/events/x": "/events/{id}",
+                    "/failed-events/x": "/failed-events/{id}",
+                    "/failed-events/x/replay": "/failed-events/{id}/replay",
+                    "/groups/orders/pause": "/groups/{name}/pause",
+                    "/groups/orders/resume": "/groups/{name}/resume"}
+        for method, path, accepted in self.ROUTES:
+            with self.subTest(method=method, path=path):
+                route = f"{method} {patterns.get(path, path)}"
+                takes = (" takes " + ", ".join(accepted) if accepted
+                         else " takes no query parameters")
+                r = n.req(method, path + "?statuss=dead", {})
+                self.assertError(r, 400, field="statuss")
+                self.assertEqual(r.json["error"],
+                                 f"unknown query parameter 'statuss' "
+                                 f"({route}{takes})", r)
+                # Known ones beside unknown ones: still a 400, naming
+                # every unknown one.
+                known = "".join(f"&{k}=1" for k in accepted)
+                r = n.req(method, path + "?zz=1&aa=2" + known, {})
+                self.assertError(r, 400, field="aa")
+                self.assertTrue(r.json["error"].startswith(
+                    "unknown query parameters 'aa', 'zz' ("), r)
+        # Nothing was done by the refused calls.
+        self.assertFalse(any(g["paused"] for g in
+                             n.get("/groups").json["groups"]))
+        self.assertEqual(n.get("/events/x").status, 404)
+        # The known ones still work.
+        self.assertEqual(n.publish({"id": "k-1", "type": "order.x"}).status,
+                         202)
+        n.wait_status("k-1", "processed")
+        r = n.get("/events?status=processed&group=orders&limit=5&after=0")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["eventId"] for e in r.json["events"]], ["k-1"],
+                         r)
+        self.assertError(n.get("/events?status=processed&limit=0"), 400,
+                         field="limit")
+        r = n.get("/failed-events?group=orders&limit=5")
+        self.assertEqual((r.status, r.json["events"]), (200, []), r)
+        self.assertError(n.get("/failed-events?after=zz"), 400,
+                         field="after")
+        r = n.delete("/failed-events?group=orders")
+        self.assertEqual((r.status, r.json), (200, {"purged": 0,
+                                                    "group": "orders"}), r)
+        r = n.post("/failed-events/k-1/replay?group=orders")
+        self.assertError(r, 404)  # not in the DLQ
+        self.assertIn("is not in the DLQ", r.json["error"], r)
+        # Parameters are matched exactly (no case folding, no prefixes).
+        self.assertError(n.get("/events?Status=dead"), 400, field="Status")
+        self.assertTrue(n.alive())
 
     def test_keep_alive(self):
         n = self.start_node(GROUPS)

@@ -48,9 +48,10 @@ class NodeProcessTest(unittest.TestCase):
         return n
 
     def publish_file(self, events):
+        """Publishes with --verbose: one answer line per event."""
         path = op.write_events(os.path.join(self.dir, "events.jsonl"), events)
         return op.run(op.BINARY, "publish", "--config", self.cfg, "--file",
-                      path)
+                      path, "--verbose")
 
     def test_restart_after_kill9_keeps_accepted_events(self):
         # Slow handlers: most events are still unprocessed at the kill.
@@ -180,7 +181,8 @@ class NodeProcessTest(unittest.TestCase):
                     '"priority": "high"}\n')
             f.write('{"id": "bad-3", "type": "t", "payload": {}, '
                     '"priority": "urgent"}\n')
-        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path)
+        r = op.run(op.BINARY, "publish", "--config", self.cfg, "--file", path,
+                   "--verbose")
         self.assertEqual(r.returncode, 1)
         out = r.stdout
         self.assertIn("good-1 accepted", out)
@@ -308,8 +310,8 @@ class NodeProcessTest(unittest.TestCase):
         return errors[0]
 
     def test_unknown_sections_are_refused(self):
-        known = ("(known: client, cluster, events, groups.<name>, http, "
-                 "janitor, node, nodes.<name>, priorities, rate-limits, "
+        known = ("(known: alerts, client, cluster, events, groups.<name>, "
+                 "http, janitor, node, nodes.<name>, priorities, rate-limits, "
                  "redis, store; CAF's: logger, "
                  "middleman, opencl, openssl, scheduler, stream, "
                  "work-stealing)")

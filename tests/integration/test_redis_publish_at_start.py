@@ -77,7 +77,7 @@ class PublishAtStartTest(RetentionBase):
             self.assertLess(time.monotonic() - t0, 30, "node never answered")
         t_status = time.monotonic() - t0
         r = op.run(op.BINARY, "publish", "--config", cfg, "--file", path,
-                   timeout=60)
+                   "--verbose", timeout=60)
         th.join(40)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
         lines = r.stdout.splitlines()

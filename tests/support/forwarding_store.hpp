@@ -83,6 +83,9 @@ public:
   size_t dlq_purge(const std::string& event_id) override {
     return inner_->dlq_purge(event_id);
   }
+  size_t dlq_purge_group(const std::string& group) override {
+    return inner_->dlq_purge_group(group);
+  }
   uint64_t dlq_size() override {
     return inner_->dlq_size();
   }

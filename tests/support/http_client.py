@@ -467,7 +467,8 @@ class NodeTestCase(op.KeepLogsOnFailure, unittest.TestCase):
         self.counter = 0
 
     def node_config(self, groups, http=None, events=None, node=None,
-                    store=None, redis=None, janitor="200ms", name="n"):
+                    store=None, redis=None, janitor="200ms", name="n",
+                    alerts=None):
         """Writes a config; returns (path, http port, data dir)."""
         self.counter += 1
         http_port = op.free_port()
@@ -485,6 +486,8 @@ class NodeTestCase(op.KeepLogsOnFailure, unittest.TestCase):
         if events:
             sections["events"] = events
         sections["janitor"] = {"interval": janitor}
+        if alerts:
+            sections["alerts"] = alerts
         sections["scheduler"] = {"max-threads": 2}
         for g, opts in groups.items():
             sections[f"groups.{g}"] = opts

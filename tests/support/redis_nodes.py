@@ -293,10 +293,14 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
         for name, events, tag in jobs:
             path = self.write_events(tag, events)
             out = open(os.path.join(self.dir, f"{tag}.out"), "w+")
+            # --verbose: one answer line per event on stdout (the summary
+            # goes to stderr, kept in <tag>.err).
+            err = open(os.path.join(self.dir, f"{tag}.err"), "w")
             p = subprocess.Popen(
                 [op.BINARY, "publish", "--config", self.configs[name],
-                 "--file", path], stdout=out, stderr=subprocess.STDOUT,
+                 "--file", path, "--verbose"], stdout=out, stderr=err,
                 text=True, env=op.node_env())
+            err.close()
             procs.append((p, out))
         results = []
         for p, out in procs:

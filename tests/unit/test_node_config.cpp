@@ -33,8 +33,8 @@ struct caf_config : caf::actor_system_config {
 };
 
 const std::string known
-  = "(known: client, cluster, events, groups.<name>, http, janitor, node, "
-    "nodes.<name>, priorities, "
+  = "(known: alerts, client, cluster, events, groups.<name>, http, janitor, "
+    "node, nodes.<name>, priorities, "
     "rate-limits, redis, store; CAF's: logger, middleman, opencl, openssl, "
     "scheduler, stream, work-stealing)";
 
@@ -132,6 +132,46 @@ BOOST_AUTO_TEST_CASE(onceflow_and_caf_sections_are_read) {
   BOOST_TEST(out.name == "n");
   BOOST_TEST(out.groups.size() == 2u);
   BOOST_TEST(out.weights.high == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(alerts_are_read_and_checked) {
+  caf_config cfg;
+  node_config out;
+  BOOST_TEST(read_node_config(parse(with_group()), cfg.caf_options(), out)
+             == "");
+  BOOST_TEST(out.alerts.dlq_webhook_url.empty()); // off by default
+  BOOST_TEST(out.alerts.dlq.window == 5000);
+  BOOST_TEST(out.alerts.dlq.min_interval == 60000);
+  BOOST_TEST(out.alerts.dlq.max_entries == 100u);
+  BOOST_TEST(out.alerts.dlq.retries == 3u);
+  BOOST_TEST(out.alerts.dlq_webhook_timeout == 10000);
+  auto ini = with_group(
+    "[alerts]\ndlq-webhook-url=\"http://127.0.0.1:9/dlq\"\n"
+    "dlq-webhook-secret=\"s3cret\"\ndlq-webhook-timeout=2s\n"
+    "dlq-window=250ms\ndlq-min-interval=1s\ndlq-max-entries=7\n"
+    "dlq-retries=0\n");
+  node_config alerts;
+  BOOST_TEST(read_node_config(parse(ini), cfg.caf_options(), alerts) == "");
+  BOOST_TEST(alerts.alerts.dlq_webhook_url == "http://127.0.0.1:9/dlq");
+  BOOST_TEST(alerts.alerts.dlq_webhook_secret == "s3cret");
+  BOOST_TEST(alerts.alerts.dlq_webhook_timeout == 2000);
+  BOOST_TEST(alerts.alerts.dlq.window == 250);
+  BOOST_TEST(alerts.alerts.dlq.min_interval == 1000);
+  BOOST_TEST(alerts.alerts.dlq.max_entries == 7u);
+  BOOST_TEST(alerts.alerts.dlq.retries == 0u);
+  BOOST_TEST(validate(alerts, {"store"}) == "");
+  // Typos and bad values are named.
+  BOOST_TEST(read(with_group("[alerts]\ndlq-webhok-url=\"x\"\n"))
+               .rfind("unknown option 'alerts.dlq-webhok-url' (known: ", 0)
+             == 0u);
+  BOOST_TEST(read(with_group("[alerts]\ndlq-max-entries=0\n"))
+               .rfind("option 'alerts.dlq-max-entries' ", 0)
+             == 0u);
+  node_config bad = alerts;
+  bad.alerts.dlq_webhook_url = "ftp://x/";
+  BOOST_TEST(validate(bad, {"store"})
+             == "option 'alerts.dlq-webhook-url' must start with http:// or "
+                "https://");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -392,8 +432,9 @@ BOOST_AUTO_TEST_CASE(unknown_variables_are_refused_by_name) {
   auto err = env_error(with_group(), {{"ONCEFLOW_FOO", "1"}});
   BOOST_TEST(err.rfind("unknown environment variable ONCEFLOW_FOO: it names "
                        "no option; variables are ONCEFLOW_<SECTION>__<OPTION> "
-                       "(sections: client, cluster, events, http, janitor, "
-                       "node, priorities, rate-limits, redis, store; CAF's: ",
+                       "(sections: alerts, client, cluster, events, http, "
+                       "janitor, node, priorities, rate-limits, redis, store; "
+                       "CAF's: ",
                        0)
                == 0u,
              err);

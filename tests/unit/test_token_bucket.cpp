@@ -75,6 +75,20 @@ BOOST_AUTO_TEST_CASE(wait_time_after_draining) {
   BOOST_TEST(very_slow.wait_time(0) == 2000);
 }
 
+BOOST_AUTO_TEST_CASE(wait_time_for_several_tokens) {
+  token_bucket b{4, 3, 0}; // one per 250 ms, at most 3
+  BOOST_REQUIRE(b.take(0, 3) == 3u);
+  BOOST_TEST(b.wait_time(0, 1) == 250);
+  BOOST_TEST(b.wait_time(0, 2) == 500);
+  BOOST_TEST(b.wait_time(0, 3) == 750);
+  BOOST_TEST(b.wait_time(0, 10) == 750); // more than the burst: a full bucket
+  BOOST_TEST(b.wait_time(100, 2) == 400);
+  BOOST_TEST(b.take(499, 2) == 1u);
+  BOOST_TEST(b.wait_time(500, 0.5) == 0);
+  token_bucket unlimited;
+  BOOST_TEST(unlimited.wait_time(0, 1000) == 0);
+}
+
 // wait_time is exactly how long until one token is available: waiting that
 // long suffices, one millisecond less does not.
 BOOST_DATA_TEST_CASE(wait_time_is_tight,

@@ -1,5 +1,7 @@
--- ARGV: P, mode ('replay' / 'purge' / 'purge_all'), now, then pos, JSON
--- per entry (replay), pos per entry (purge). Returns the number removed.
+-- ARGV: P, mode ('replay' / 'purge' / 'purge_all' / 'purge_group'), now,
+-- then pos, JSON per entry (replay), pos per entry (purge), group and the
+-- most entries to remove in this call (purge_group). Returns the number
+-- removed.
 
 local dlq = K('dlq')
 local mode = ARGV[2]
@@ -39,6 +41,28 @@ if mode == 'purge_all' then
     if #es == 0 then break end
     for _, e in ipairs(es) do remove(e, nil) end
   end
+  return n
+end
+if mode == 'purge_group' then
+  -- The group's entries from its dead hash (seq -> pos), at most ARGV[5]
+  -- per call (the caller calls again while it gets that many).
+  local dead = GK(ARGV[4], 'dead')
+  local max = tonumber(ARGV[5])
+  local cursor = '0'
+  repeat
+    local r = redis.call('HSCAN', dead, cursor, 'COUNT', 256)
+    cursor = r[1]
+    local kv = r[2]
+    for i = 2, #kv, 2 do
+      if n >= max then return n end
+      local es = redis.call('XRANGE', dlq, '0-' .. kv[i], '0-' .. kv[i])
+      if es[1] then
+        remove(es[1], nil)
+      else
+        redis.call('HDEL', dead, kv[i - 1]) -- names no entry any more
+      end
+    end
+  until cursor == '0' or n >= max
   return n
 end
 local step = 1

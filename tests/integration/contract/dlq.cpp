@@ -1,5 +1,6 @@
 // The store contract of the DLQ port: listing, lookup, replay and purge of
-// dead letters; crash loops dead-lettered without a lease.
+// dead letters (one event's, one group's in bulk, all); crash loops
+// dead-lettered without a lease.
 
 #include "tests/integration/contract/backends.hpp"
 
@@ -9,6 +10,27 @@
 
 using namespace onceflow;
 using namespace onceflow::test;
+
+namespace {
+
+/// Claims the events in `group` and settles them dead, in one batch each.
+void kill_all(store& s, const std::string& group, const std::vector<event>& evs,
+              millis_t now) {
+  std::vector<claim_request> reqs;
+  for (auto& ev : evs)
+    reqs.push_back({group, ev.id, ev.seq});
+  auto ds = s.claim(reqs, holder_a, now, minute, 3);
+  std::vector<settlement> items;
+  for (size_t i = 0; i < evs.size(); ++i) {
+    BOOST_REQUIRE(ds.at(i).kind == claim_decision::granted);
+    items.push_back(dead_of(make_delivery(evs[i], group, ds[i].epoch),
+                            dlq_reason::permanent_error, "down"));
+  }
+  for (auto d : s.settle(items, now + 1))
+    BOOST_REQUIRE_EQUAL(d, fence_decision::ok);
+}
+
+} // namespace
 
 BOOST_AUTO_TEST_SUITE(dlq_contract)
 
@@ -131,6 +153,87 @@ BOOST_DATA_TEST_CASE(dlq_list_get_replay_purge, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.dlq_purge(""), 2u);
   BOOST_CHECK_EQUAL(s.dlq_size(), 0u);
   BOOST_CHECK(s.dlq_list({"", 0, 100}).entries.empty());
+}
+
+// DELETE /failed-events?group=: one group's entries go in bulk (more than
+// one call's worth on Redis), the others stay; the sizes follow; purged
+// pairs stay settled; "" purges every group.
+BOOST_DATA_TEST_CASE(dlq_purge_group, bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  for (auto g : {"g", "g2", "g3"})
+    s.ensure_group({g, {"*"}});
+  auto evs = append_numbered(s, "e", 1203);
+  for (auto g : {"g", "g2", "g3"})
+    BOOST_REQUIRE_EQUAL(s.read_group(g, 2000, t0).size(), 1203u);
+  kill_all(s, "g", evs, t0 + 10);
+  std::vector<event> few(evs.begin(), evs.begin() + 3);
+  kill_all(s, "g2", few, t0 + 20);
+  BOOST_REQUIRE_EQUAL(s.dlq_size(), 1206u);
+  // Nothing to purge: groups without entries, unknown groups.
+  BOOST_CHECK_EQUAL(s.dlq_purge_group("g3"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_purge_group("nope"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 1206u);
+  // One group.
+  BOOST_CHECK_EQUAL(s.dlq_purge_group("g"), 1203u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 3u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g2"), 3u);
+  BOOST_CHECK(s.dlq_list({"g", 0, 100}).entries.empty());
+  auto left = s.dlq_list({"", 0, 100});
+  BOOST_REQUIRE_EQUAL(left.entries.size(), 3u);
+  for (auto& e : left.entries)
+    BOOST_CHECK_EQUAL(e.dl.group, "g2");
+  auto of_e0 = s.dlq_get("e0");
+  BOOST_REQUIRE_EQUAL(of_e0.size(), 1u);
+  BOOST_CHECK_EQUAL(of_e0[0].dl.group, "g2");
+  BOOST_CHECK(s.dlq_get("e5").empty());
+  // Purged pairs stay settled: nothing to replay, nothing redelivered,
+  // nothing left in the group's backlog.
+  BOOST_CHECK_EQUAL(s.dlq_replay("e5", "g", t0 + 30), 0u);
+  BOOST_CHECK_EQUAL(s.scheduled(), 0u);
+  BOOST_CHECK(s.read_group("g", 2000, t0 + 30).empty());
+  BOOST_CHECK(s.reclaim("g", t0 + 10 * minute, 0, 2000).empty());
+  BOOST_CHECK_EQUAL(s.backlog("g"), 0u);
+  BOOST_CHECK_EQUAL(s.backlog("g3"), 1203u); // other groups untouched
+  // A second purge finds nothing; "" purges what every group has left.
+  BOOST_CHECK_EQUAL(s.dlq_purge_group("g"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_purge_group(""), 3u);
+  BOOST_CHECK_EQUAL(s.dlq_size(), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g2"), 0u);
+  BOOST_CHECK(s.dlq_list({"", 0, 100}).entries.empty());
+  BOOST_CHECK_EQUAL(s.dlq_purge_group(""), 0u);
+}
+
+// Purged entries above an unsettled one (the group's cursor cannot pass
+// it) do not come back after a restart; the unsettled one does, once.
+BOOST_DATA_TEST_CASE(dlq_purge_group_survives_reopen,
+                     bdata::make(persistent_backends), name) {
+  harness h{name};
+  {
+    auto& s = *h.s;
+    s.ensure_group({"g", {"*"}});
+    s.ensure_group({"g2", {"*"}});
+    auto evs = append_numbered(s, "e", 6);
+    BOOST_REQUIRE_EQUAL(s.read_group("g", 10, t0).size(), 6u);
+    BOOST_REQUIRE_EQUAL(s.read_group("g2", 10, t0).size(), 6u);
+    kill_all(s, "g", std::vector<event>(evs.begin() + 1, evs.end()), t0 + 10);
+    kill_all(s, "g2", evs, t0 + 20);
+    BOOST_REQUIRE_EQUAL(s.dlq_purge_group("g"), 5u);
+    BOOST_REQUIRE_EQUAL(s.dlq_size(), 6u);
+  }
+  h.reopen();
+  auto& s = *h.s;
+  BOOST_CHECK_EQUAL(s.dlq_size(), 6u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g"), 0u);
+  BOOST_CHECK_EQUAL(s.dlq_count("g2"), 6u);
+  std::vector<std::string> again;
+  for (auto& ev : s.reclaim("g", t0 + 20 * minute, 0, 100))
+    again.push_back(ev.id);
+  for (auto& ev : s.read_group("g", 100, t0 + 20 * minute))
+    again.push_back(ev.id);
+  BOOST_CHECK_EQUAL(join(again), "e0");
+  BOOST_CHECK(s.read_group("g2", 100, t0 + 20 * minute).empty());
 }
 
 BOOST_DATA_TEST_CASE(crash_loop_dead_without_lease, bdata::make(all_backends),
