@@ -7,6 +7,8 @@ docs/benchmarks.md ("Cluster").
   bench/cluster.py ratio    [--runs R] [--events E] [--listeners N] [--mode flood|backlog]
   bench/cluster.py latency  [--runs R] [--events E] [--listeners N] [--latency 5ms]
   bench/cluster.py recovery [--runs R] [--events E] [--lease-ttl 30s]
+  (any of them: --node-arg=--scheduler.policy=sharing passes an argument
+  to every node; --threads, --perf NODE, --counters for profiling)
 
 ratio: the same workload through N listeners on the core and through N
 listeners on each of one or two worker processes (the core runs none),
@@ -54,6 +56,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "build-release", "onceflow")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Extra arguments for every node (--node-arg), e.g. CAF settings.
+NODE_ARGS = []
 
 
 def free_port():
@@ -155,7 +159,8 @@ lease-ttl={lease_ttl}
         for name in self.names:
             log = open(os.path.join(self.dir, f"{name}.log"), "w")
             self.procs[name] = subprocess.Popen(
-                [BINARY, "node", "--config", self.cfg, f"--node.name={name}"],
+                [BINARY, "node", "--config", self.cfg, f"--node.name={name}",
+                 *NODE_ARGS],
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -308,7 +313,7 @@ def run_throughput(setup, args, handler="store", latency="0ms"):
             th.join()
         g = c.group()
         extra["stale"] = g.get("stale", 0)
-        if args.store_ops:
+        if args.counters:
             r = subprocess.run([BINARY, "status", "--config", c.cfg],
                                capture_output=True, text=True, timeout=60)
             for line in r.stdout.splitlines():
@@ -470,8 +475,11 @@ def main():
     ap.add_argument("--lease-ttl", default="30s")
     ap.add_argument("--only", help="ratio: a comma-separated subset of "
                     "local,remote-1,remote-2")
-    ap.add_argument("--store-ops", action="store_true",
-                    help="print the core's store operations after each run")
+    ap.add_argument("--node-arg", action="append", default=[],
+                    help="an argument for every node, e.g. "
+                    "--node-arg=--middleman.workers=0 (repeatable)")
+    ap.add_argument("--counters", action="store_true",
+                    help="print the core's group counters (read leases, held, stale) after each run")
     ap.add_argument("--threads", action="store_true",
                     help="print each process's CPU time per thread name")
     ap.add_argument("--perf", metavar="NODE",
@@ -479,6 +487,7 @@ def main():
     ap.add_argument("--perf-out", default="/tmp/onceflow-cluster-perf")
     ap.add_argument("--lease-timeout", type=float, default=180)
     args = ap.parse_args()
+    NODE_ARGS.extend(args.node_arg)
     if not os.path.exists(BINARY):
         sys.exit(f"{BINARY} missing: build the release binary first")
     if args.what == "ratio":
