@@ -479,7 +479,8 @@ def main():
                     help="an argument for every node, e.g. "
                     "--node-arg=--middleman.workers=0 (repeatable)")
     ap.add_argument("--counters", action="store_true",
-                    help="print the core's group counters (read leases, held, stale) after each run")
+                    help="print the core's group counters (read leases, "
+                    "held, stale) after each run")
     ap.add_argument("--threads", action="store_true",
                     help="print each process's CPU time per thread name")
     ap.add_argument("--perf", metavar="NODE",
