@@ -54,7 +54,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "build-release", "onceflow")
+BINARY = os.environ.get("ONCEFLOW_BINARY",
+                        os.path.join(ROOT, "build-release", "onceflow"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Extra arguments for every node (--node-arg), e.g. CAF settings.
 NODE_ARGS = []
@@ -232,15 +233,24 @@ lease-ttl={lease_ttl}
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# Bytes of filler added to each event's payload (--payload-pad).
+PAYLOAD_PAD = [0]
+
+
 def write_events(directory, n, prefix):
-    """n events of ~70 bytes of payload, ids unique per run."""
+    """n events of ~70 bytes of payload (plus --payload-pad), ids unique per
+    run."""
     path = os.path.join(directory, f"events-{prefix}.jsonl")
+    pad = "x" * PAYLOAD_PAD[0]
     with open(path, "w") as f:
         for i in range(n):
+            payload = {"order": i, "customer": f"c-{i % 977:04d}",
+                       "amount": 19.99, "currency": "EUR"}
+            if pad:
+                payload["note"] = pad
             f.write(json.dumps({
                 "id": f"{prefix}-{i:08d}", "type": "order.created",
-                "payload": {"order": i, "customer": f"c-{i % 977:04d}",
-                            "amount": 19.99, "currency": "EUR"}}) + "\n")
+                "payload": payload}) + "\n")
     return path
 
 
@@ -478,6 +488,8 @@ def main():
     ap.add_argument("--node-arg", action="append", default=[],
                     help="an argument for every node, e.g. "
                     "--node-arg=--middleman.workers=0 (repeatable)")
+    ap.add_argument("--payload-pad", type=int, default=0,
+                    help="bytes of filler added to each event's payload")
     ap.add_argument("--counters", action="store_true",
                     help="print the core's group counters (read leases, "
                     "held, stale) after each run")
@@ -489,6 +501,7 @@ def main():
     ap.add_argument("--lease-timeout", type=float, default=180)
     args = ap.parse_args()
     NODE_ARGS.extend(args.node_arg)
+    PAYLOAD_PAD[0] = args.payload_pad
     if not os.path.exists(BINARY):
         sys.exit(f"{BINARY} missing: build the release binary first")
     if args.what == "ratio":
