@@ -413,13 +413,10 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
   for (auto seq : g.book.owned_by(g.listeners[slot].index))
     g.book.requeue_front(seq);
   g.listeners[slot].hdl = nullptr;
-  if (g.listeners[slot].retiring) {
-    // It was to stop anyway.
-    remove_listener_slot(self, gi, slot);
-    dispatch(self, gi);
-  } else if (!g.listeners[slot].worker.empty()) {
-    // A worker's listener: its entries are back in the queue for the
-    // others; the worker attaches new listeners when it returns.
+  // A retiring listener was to stop anyway; a worker's listener is not
+  // respawned here (its entries are back in the queue for the others, and
+  // the worker attaches new listeners when it returns).
+  if (g.listeners[slot].retiring || !g.listeners[slot].worker.empty()) {
     remove_listener_slot(self, gi, slot);
     dispatch(self, gi);
   } else if (!st.draining) {

@@ -626,7 +626,8 @@ public:
       cafs_.emplace(var, &opt);
     }
     for (auto& kind : kinds())
-      if (auto gs = caf::get_if<caf::settings>(&content, kind.section))
+      if (auto gs = caf::get_if<caf::settings>(&content,
+                                               std::string{kind.section}))
         for (auto& [name, value] : *gs)
           if (caf::holds_alternative<caf::settings>(value)) {
             groups_[kind.section][env_part(name)].push_back(name);

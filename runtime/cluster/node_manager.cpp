@@ -117,7 +117,7 @@ void attach(mgr_pointer self, const std::string& peer) {
                              "{}",
                              n, group, peer);
               },
-              [self, peer](caf::error& err) {
+              [peer](caf::error& err) {
                 spdlog::warn("cluster: core {} refused listeners: {}", peer,
                              render(err));
               });
@@ -141,7 +141,8 @@ bool serves(const manager_state& st, const cluster_node& core) {
               != self->cores.end();
 }
 
-void hello(mgr_pointer self, const std::string& peer, endpoint_actor ep) {
+void hello(mgr_pointer self, const std::string& peer,
+           const endpoint_actor& ep) {
   auto& st = self->state;
   auto& c = st.nm.cfg;
   auto t0 = now_of(self);
