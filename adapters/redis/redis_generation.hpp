@@ -18,20 +18,21 @@
 /// answers "GENERATION <token or none>" and does nothing. The store object
 /// then adopts the new generation and throws store_error (kind
 /// generation_changed) "<store>: store generation changed (Redis lost or
-/// replaced its data): ..."; the next calls work. Appends are the
-/// exception: a batch is new input, so append adopts the new generation
-/// and sends the batch again into the new data instead of failing (a node
-/// appends over a connection of its own, which may learn of a loss after
-/// the others). The reader of the log (ensure_group, read_group, reclaim,
-/// backlog: the broadcaster) gets that error too if another call noticed
-/// the change first, once, so that it drops everything it holds of the old
-/// data. From then on the store object's claims and settlements also check
-/// that each seq still holds the event they name (`verify`: GET id:<id>,
-/// XRANGE if the newest event with the id has another seq), so that late
-/// copies of old events cannot take a seq of the new data; this costs one
-/// GET per pair until the node restarts. Read-only queries (find, status,
-/// history, list, processed, DLQ list/get) and plain commands (head, ping,
-/// is_done, ...) do not check: they answer from the data there is.
+/// replaced its data): ..."; the next calls work. Appends, claims,
+/// settlements and cancels do not fail but run once more on the new data
+/// (redis_store's on_current_generation): a batch is new input, and claims
+/// and settlements verify each pair from then on (below), so the first
+/// deliveries of the new data are not failed by a connection of the node
+/// that learns of the loss after the others. The reader of the log
+/// (ensure_group, read_group, reclaim, backlog: the broadcaster) gets that
+/// error too if another call noticed the change first, once, so that it drops
+/// everything it holds of the old data. From then on the store object's claims
+/// and settlements also check that each seq still holds the event they name
+/// (`verify`: GET id:<id>, XRANGE if the newest event with the id has another
+/// seq), so that late copies of old events cannot take a seq of the new data;
+/// this costs one GET per pair until the node restarts. Read-only queries
+/// (find, status, history, list, processed, DLQ list/get) and plain commands
+/// (head, ping, is_done, ...) do not check: they answer from the data there is.
 namespace onceflow {
 
 class redis_connection;

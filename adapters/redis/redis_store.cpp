@@ -211,10 +211,38 @@ private:
                  const std::string& op, gen_check gc,
                  const std::string& group = {});
 
+  /// Runs `call` (which builds its arguments afresh each time: the verify
+  /// flag depends on the generation); if it failed because the store
+  /// generation changed, which this store object has now adopted, runs it
+  /// once more on the new data. For calls whose work is checked pair by
+  /// pair against the new data (claim and settle verify each pair's event
+  /// id from then on; the retry schedule and cancel name events of the data
+  /// there is): they must not fail a delivery of the new data just because
+  /// this store object was the last of the node to hear of the change.
+  template <class Call>
+  auto on_current_generation(Call call) -> decltype(call()) {
+    auto known = gen_.token();
+    try {
+      return call();
+    } catch (const store_error& ex) {
+      if (ex.which() != store_error::kind::generation_changed
+          || gen_.token() == known)
+        throw;
+    }
+    return call();
+  }
+
   /// read_group, with leases for `holder` when ttl > 0 (read_leased).
   std::vector<delivery> read_impl(const std::string& group, size_t max,
                                   millis_t now, const std::string& holder,
                                   millis_t ttl);
+
+  /// One claim or settle script call (see on_current_generation).
+  std::vector<claim_decision>
+  claim_once(const std::vector<claim_request>& reqs, const std::string& holder,
+             millis_t now, millis_t ttl, uint32_t crash_budget);
+  std::vector<fence_decision> settle_once(const std::vector<settlement>& items,
+                                          millis_t now);
 
   /// Warns (startup_warnings) when Redis may evict keys.
   void check_eviction();
@@ -546,9 +574,17 @@ std::vector<claim_decision>
 redis_store::claim(const std::vector<claim_request>& reqs,
                    const std::string& holder, millis_t now, millis_t ttl,
                    uint32_t crash_budget) {
-  std::vector<claim_decision> out;
   if (reqs.empty())
-    return out;
+    return {};
+  return on_current_generation(
+    [&] { return claim_once(reqs, holder, now, ttl, crash_budget); });
+}
+
+std::vector<claim_decision>
+redis_store::claim_once(const std::vector<claim_request>& reqs,
+                        const std::string& holder, millis_t now, millis_t ttl,
+                        uint32_t crash_budget) {
+  std::vector<claim_decision> out;
   std::vector<std::string> args;
   args.reserve(5 + reqs.size() * (gen_.verify() ? 4 : 3));
   args.push_back(holder);
@@ -580,9 +616,14 @@ redis_store::claim(const std::vector<claim_request>& reqs,
 
 std::vector<fence_decision>
 redis_store::settle(const std::vector<settlement>& items, millis_t now) {
-  std::vector<fence_decision> out;
   if (items.empty())
-    return out;
+    return {};
+  return on_current_generation([&] { return settle_once(items, now); });
+}
+
+std::vector<fence_decision>
+redis_store::settle_once(const std::vector<settlement>& items, millis_t now) {
+  std::vector<fence_decision> out;
   std::vector<std::string> args;
   args.reserve(2 + items.size() * 8);
   args.push_back(std::to_string(now));
@@ -703,8 +744,10 @@ millis_t redis_store::next_due() {
 }
 
 cancel_result redis_store::cancel(const std::string& event_id, millis_t now) {
-  auto r = eval(sc_cancel, {event_id, std::to_string(now)}, "cancel",
+  auto r = on_current_generation([&] {
+    return eval(sc_cancel, {event_id, std::to_string(now)}, "cancel",
                 gen_check::check);
+  });
   cancel_result out;
   if (!is_array(r.get()) || r->elements == 0)
     return out;

@@ -75,16 +75,20 @@
 ///   ledger entry (codec::encode_attempts): a short string, no extra
 ///   command on the settle path.
 /// - Store generation (key `gen`, see redis_generation.hpp): when Redis
-///   loses its data, seqs and epochs start over. The calls that depend on what
-///   the caller holds fail once per store object with store_error "<store>:
-///   store generation changed (Redis lost or replaced its data): ..." and
-///   adopt the new generation (appends adopt it and go into the new data);
-///   the reader's calls (ensure_group, read_group, reclaim, backlog) report
-///   a change another call noticed first, once, so that the broadcaster
-///   drops every seq of the old data. Afterwards claims and settlements
-///   check each pair's event id (one GET more per pair until the store
-///   object is reopened): copies of old events are answered `done` /
-///   `no_lease` and change nothing.
+///   loses its data, seqs and epochs start over. A call that depends on what
+///   the caller holds and finds a new generation adopts it. Appends, claims,
+///   settlements and cancels then run once more on the new data (a batch is
+///   new input; claims and settlements check each pair's event id from then
+///   on, one GET more per pair until the store object is reopened, so copies
+///   of old events are answered `done` / `no_lease` and change nothing,
+///   while deliveries of the new data go through: a node's lease
+///   connections hear of the change after its reader, and must not fail the
+///   first new events). The other calls (take_due, the DLQ's) fail once
+///   per store object with store_error "<store>: store generation changed
+///   (Redis lost or replaced its data): ..."; the reader's calls
+///   (ensure_group, read_group, reclaim, backlog) report a change another
+///   call noticed first, once, so that the broadcaster drops every seq of
+///   the old data.
 /// - Layout: the key `layout` names the version of this key layout; a
 ///   store refuses to open data of another layout (written by an older
 ///   onceflow) instead of misreading it.
