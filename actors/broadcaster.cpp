@@ -264,7 +264,14 @@ void dispatch(bc_pointer self, size_t gi) {
   if (st.draining || g.paused || !st.overrides_loaded)
     return;
   auto now = now_of(self);
-  for (auto& slot : g.listeners) {
+  // Round robin over the listeners: the next batch goes to the first idle
+  // one after the listener that got the last one, so that work spreads
+  // over every listener (and node) even when a few would keep up alone.
+  auto n = g.listeners.size();
+  auto start = g.next_slot;
+  for (size_t k = 0; k < n; ++k) {
+    auto pos = (start + k) % n;
+    auto& slot = g.listeners[pos];
     auto& queue = g.book.queue();
     if (queue.empty())
       break;
@@ -283,6 +290,7 @@ void dispatch(bc_pointer self, size_t gi) {
       break;
     g.book.dispatched(fill.batch, slot.index, now);
     slot.busy = true;
+    g.next_slot = pos + 1;
     self->send(slot.hdl, atom::dispatch_v, std::move(fill.batch));
     if (fill.group_limited)
       break;
@@ -733,6 +741,14 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       if (!st.drain_waiters.empty())
         wake_at(self, st.drain_deadline);
       return rp;
+    },
+    [self](atom::listeners, const std::string& group,
+           int32_t delta) -> caf::result<uint32_t> {
+      return change_local_listeners(self, group, delta);
+    },
+    [self](atom::retire, const std::string& group, const std::string& worker,
+           uint32_t count) -> caf::result<uint32_t> {
+      return retire_worker_listeners(self, group, worker, count);
     },
     [self](atom::pause, std::string& name, bool paused) -> caf::result<bool> {
       return pause_group(self, name, paused);

@@ -27,18 +27,20 @@ size_t slot_of(const group_state& g, uint32_t index) {
   return g.listeners.size();
 }
 
-/// Brings the group's listeners to `run.concurrency`: retiring ones stay,
-/// new ones are spawned; fewer: idle ones stop at once, busy ones once
-/// their batch is back (nothing in flight is lost, nor run twice).
-void resize_group(bc_pointer self, size_t gi) {
+/// Brings the group's listeners on `worker` (empty: this node) that are not
+/// retiring to `target`: retiring ones stay, new ones are spawned (on this
+/// node only: a worker attaches its own); fewer: idle ones stop at once,
+/// busy ones once their batch is back (nothing in flight is lost, nor run
+/// twice). Returns how many are left, not counting retiring ones.
+uint32_t resize_slots(bc_pointer self, size_t gi, const std::string& worker,
+                      uint32_t target) {
   auto& g = self->state.groups[gi];
   std::vector<listener_view> views;
   views.reserve(g.listeners.size());
-  // The count is this node's: listeners other nodes attached stay.
   for (auto& slot : g.listeners)
-    if (slot.worker.empty())
+    if (slot.worker == worker)
       views.push_back({slot.index, slot.busy, slot.retiring});
-  auto plan = resize_listeners(views, g.run.concurrency);
+  auto plan = resize_listeners(views, target);
   for (auto index : plan.keep)
     g.listeners[slot_of(g, index)].retiring = false;
   for (auto index : plan.retire) {
@@ -48,10 +50,29 @@ void resize_group(bc_pointer self, size_t gi) {
     else
       remove_listener_slot(self, gi, slot);
   }
-  for (size_t i = 0; i < plan.spawn; ++i) {
-    g.listeners.emplace_back();
-    spawn_listener_slot(self, gi, g.listeners.size() - 1);
-  }
+  if (worker.empty())
+    for (size_t i = 0; i < plan.spawn; ++i) {
+      g.listeners.emplace_back();
+      spawn_listener_slot(self, gi, g.listeners.size() - 1);
+    }
+  uint32_t left = 0;
+  for (auto& slot : g.listeners)
+    if (slot.worker == worker && !slot.retiring)
+      ++left;
+  return left;
+}
+
+/// This node's listener count of the group: the settings it runs with and
+/// the run-time delta.
+uint32_t local_target(const group_state& g) {
+  auto n = static_cast<int64_t>(g.run.concurrency) + g.local_delta;
+  return static_cast<uint32_t>(std::max<int64_t>(n, 0));
+}
+
+/// Brings this node's listeners of the group to its local target (the
+/// count is this node's: listeners other nodes attached stay).
+void resize_group(bc_pointer self, size_t gi) {
+  resize_slots(self, gi, {}, local_target(self->state.groups[gi]));
 }
 
 /// Pauses or resumes dispatching of the group.
@@ -161,6 +182,48 @@ void read_overrides(bc_pointer self) {
                      render(err));
         wake_at(self, now_of(self) + 1000);
       });
+}
+
+caf::result<uint32_t> change_local_listeners(bc_pointer self,
+                                             const std::string& group,
+                                             int32_t delta) {
+  auto& st = self->state;
+  auto gi = group_index(st, group);
+  if (gi == st.groups.size())
+    return make_error(ec::unknown_group, "no group named '" + group + "'");
+  auto& g = st.groups[gi];
+  auto before = local_target(g);
+  // The delta stays within what the count can become: removing more
+  // listeners than there are leaves none, and a later add starts from
+  // there.
+  auto target = std::max<int64_t>(int64_t{before} + delta, 0);
+  g.local_delta
+    = static_cast<int32_t>(target - static_cast<int64_t>(g.run.concurrency));
+  auto left = resize_slots(self, gi, {}, local_target(g));
+  spdlog::info("broadcaster: group {}: {} listener(s) on this node (was {})",
+               group, left, before);
+  dispatch(self, gi);
+  return left;
+}
+
+caf::result<uint32_t>
+retire_worker_listeners(bc_pointer self, const std::string& group,
+                        const std::string& worker, uint32_t count) {
+  auto& st = self->state;
+  auto gi = group_index(st, group);
+  if (gi == st.groups.size())
+    return make_error(ec::unknown_group, "no group named '" + group + "'");
+  if (worker.empty())
+    return make_error(ec::invalid_config, "retire: no worker named");
+  uint32_t have = 0;
+  for (auto& slot : st.groups[gi].listeners)
+    if (slot.worker == worker && !slot.retiring)
+      ++have;
+  auto left = resize_slots(self, gi, worker, have - std::min(have, count));
+  spdlog::info("broadcaster: group {}: {} listener(s) of node {} retired, "
+               "{} left",
+               group, have - left, worker, left);
+  return left;
 }
 
 caf::result<caf::settings>

@@ -40,6 +40,8 @@ struct group_state {
   group_limits limits;
   batch_wait waiting;
   std::vector<listener_slot> listeners;
+  /// Where dispatch looks for an idle listener first (round robin).
+  size_t next_slot = 0;
   /// The store knows the group (join answered).
   bool joined = false;
   /// The store lost the group once: register it reading the whole log.
@@ -60,6 +62,10 @@ struct group_state {
   uint64_t read_leases = 0;
   uint64_t read_leases_released = 0;
   uint32_t next_listener_index = 0;
+  /// Listeners added (> 0) or removed (< 0) on this node at run time
+  /// (atom::listeners with a delta), on top of run.concurrency; not kept
+  /// in the store.
+  int32_t local_delta = 0;
   /// Paused: nothing new is dispatched (run.paused).
   bool paused = false;
   /// The group's run-time overrides as the store last answered them, and
@@ -176,6 +182,18 @@ void apply_overrides(bc_pointer self, size_t gi, const group_overrides& o);
 
 /// Stops listener `slot` of the group (idle, or gone) and forgets it.
 void remove_listener_slot(bc_pointer self, size_t gi, size_t slot);
+
+/// Adds (delta > 0) or removes listeners of the group on this node; replies
+/// with its local listeners after the change.
+caf::result<uint32_t> change_local_listeners(bc_pointer self,
+                                             const std::string& group,
+                                             int32_t delta);
+
+/// Retires `count` of the worker's listeners of the group; replies with
+/// those left.
+caf::result<uint32_t>
+retire_worker_listeners(bc_pointer self, const std::string& group,
+                        const std::string& worker, uint32_t count);
 
 /// Writes a change of the group's overrides to the store, applies what the
 /// store answers and replies with the group's status part.

@@ -141,6 +141,19 @@ using broadcaster_actor = caf::typed_actor<
   /// in-flight entries go back to the queue. Fails with ec::unknown_group.
   caf::replies_to<atom::listeners, std::string, std::string,
                   std::vector<listener_actor>>::with<uint32_t>,
+  /// (group, delta): adds (delta > 0) or removes (< 0) listeners of the
+  /// group on this node while it runs (not kept in the store: a restart
+  /// starts with the config's count and the overrides). Removed listeners
+  /// get no new batch and stop once their batch is back. Replies with the
+  /// group's local listeners after the change; fails with
+  /// ec::unknown_group.
+  caf::replies_to<atom::listeners, std::string, int32_t>::with<uint32_t>,
+  /// (group, worker, count): retires that many of the worker's listeners
+  /// of the group (idle ones first: they stop at once, busy ones once their
+  /// batch is back, so nothing is redelivered as a crash). Replies with the
+  /// worker's listeners of the group left; fails with ec::unknown_group.
+  caf::replies_to<atom::retire, std::string, std::string,
+                  uint32_t>::with<uint32_t>,
   /// Pauses (true) or resumes (false) dispatching of a group: kept in the
   /// store (a run-time override), so on every node sharing it and after a
   /// restart; fails with ec::unknown_group or a store failure.
@@ -235,6 +248,14 @@ using node_manager_actor = caf::typed_actor<
   caf::replies_to<atom::members>::with<caf::settings>,
   /// Every local actor with its status.
   caf::replies_to<atom::actors>::with<caf::settings>,
+  /// (group, node, delta): adds (delta > 0) or removes listeners of the
+  /// group on a node of the cluster (this one, or forwarded to the node's
+  /// manager); replies with (group, node, listeners: the node's count after
+  /// the change; on a worker per core it serves). Fails with
+  /// ec::unknown_group, ec::unknown_node, ec::node_down or
+  /// ec::invalid_config (a handler the node lacks).
+  caf::replies_to<atom::listeners, std::string, std::string,
+                  int32_t>::with<caf::settings>,
   /// Liveness and round-trip time.
   caf::replies_to<atom::ping>::with<bool>,
   /// Internal: reconnect round.
@@ -256,6 +277,10 @@ using endpoint_actor = caf::typed_actor<
                   std::string>::with<std::vector<group_status>>,
   /// (key): the broadcaster's counters, role read.
   caf::replies_to<atom::status, std::string>::with<caf::settings>,
+  /// (key, group, node, delta): adds or removes listeners of a group on a
+  /// node (see node_manager_actor), role admin.
+  caf::replies_to<atom::listeners, std::string, std::string, std::string,
+                  int32_t>::with<caf::settings>,
   /// A cluster peer's hello (see node_manager_actor), answered with the
   /// node manager's handle: peers check their schema here first.
   hello_reply::with<std::string, std::string, std::string, std::string,

@@ -94,6 +94,13 @@ endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
         return err;
       return self->delegate(self->state.broadcaster, atom::status_v);
     },
+    [self](atom::listeners, const std::string& key, std::string& group,
+           std::string& node, int32_t delta) -> caf::result<caf::settings> {
+      if (auto err = refusal(self, key, api_role::admin, "listeners"))
+        return err;
+      return self->delegate(self->state.manager, atom::listeners_v,
+                            std::move(group), std::move(node), delta);
+    },
     [self](atom::hello, std::string& schema, std::string& version,
            std::string& name, std::string& role, std::string& secret)
       -> caf::result<std::string, std::string, std::string, std::string,

@@ -31,6 +31,10 @@ const char* to_string(ec x) {
       return "unauthorized";
     case ec::forbidden:
       return "forbidden";
+    case ec::unknown_node:
+      return "unknown_node";
+    case ec::node_down:
+      return "node_down";
   }
   return "unknown";
 }

@@ -54,6 +54,10 @@ enum class ec : uint8_t {
   unauthorized = 10,
   /// The call's API key lacks the role the call needs.
   forbidden = 11,
+  /// A named node is not in the cluster config.
+  unknown_node = 12,
+  /// A named node of the cluster is down (not connected).
+  node_down = 13,
 };
 
 const char* to_string(ec x);
@@ -302,5 +306,6 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, actors, "actors")
 CAF_ADD_ATOM(onceflow, onceflow::atom, listeners, "listeners")
 CAF_ADD_ATOM(onceflow, onceflow::atom, overrides, "overrides")
 CAF_ADD_ATOM(onceflow, onceflow::atom, cancel, "cancel")
+CAF_ADD_ATOM(onceflow, onceflow::atom, retire, "retire")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -39,6 +39,7 @@ constexpr const char* usage = R"(usage:
                    [--delay 30s | --not-before 2030-05-01T12:00:00Z]
   onceflow publish --config FILE --file events.jsonl [--verbose]
   onceflow status  --config FILE [--id ID]
+  onceflow listeners add|remove --config FILE --group G --count K [--node N]
 
 publish and status talk to the node's CAF endpoint ([node] host/port);
 when the node has API keys, give one with --api-key KEY (or [client]
@@ -49,6 +50,11 @@ publish --file prints a progress line to stderr every second and a summary
 line per event instead (and the summary to stderr). Invalid lines are
 always named. publish exits 1 if any event was rejected or not published;
 status --id exits 1 for an unknown id.
+
+listeners add/remove changes how many listeners of group G run on node N
+(default: the node it talks to; with a cluster config any node of it, on a
+worker per core it serves) while the system runs; removed listeners finish
+their batch first. It needs the admin role and lasts until N restarts.
 
 Options from the config file can be overridden by environment variables,
 e.g. ONCEFLOW_REDIS__URL=redis://host:6379/0 or
@@ -74,6 +80,10 @@ struct cli {
   std::optional<std::string> api_key;
   /// publish --file: one line per event instead of progress and summary.
   bool verbose = false;
+  /// listeners: add or remove, the group, the node (empty: the one the
+  /// command talks to) and how many.
+  std::string action, group, node;
+  std::string count;
 };
 
 bool is_caf_option(const std::string& key) {
@@ -90,9 +100,17 @@ std::string parse_cli(int argc, char** argv, cli& out) {
     return "missing command";
   out.command = argv[1];
   if (out.command != "node" && out.command != "publish"
-      && out.command != "status")
+      && out.command != "status" && out.command != "listeners")
     return "unknown command '" + out.command + "'";
-  for (int i = 2; i < argc; ++i) {
+  int first = 2;
+  if (out.command == "listeners") {
+    out.action = argc > 2 ? argv[2] : "";
+    if (out.action != "add" && out.action != "remove")
+      return "listeners: say add or remove (onceflow listeners add --group G "
+             "--count K)";
+    first = 3;
+  }
+  for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0)
       return "unexpected argument '" + arg + "'";
@@ -131,6 +149,12 @@ std::string parse_cli(int argc, char** argv, cli& out) {
       out.delay = value;
     else if (key == "not-before")
       out.not_before = value;
+    else if (out.command == "listeners" && key == "group")
+      out.group = value;
+    else if (out.command == "listeners" && key == "node")
+      out.node = value;
+    else if (out.command == "listeners" && key == "count")
+      out.count = value;
     else if (is_caf_option(key))
       out.caf_args.push_back("--" + key + "=" + value);
     else if (key.find('.') != std::string::npos)
@@ -140,6 +164,15 @@ std::string parse_cli(int argc, char** argv, cli& out) {
   }
   if (out.config_file.empty())
     return "option '--config FILE' is required";
+  if (out.command == "listeners") {
+    if (out.group.empty())
+      return "listeners: option '--group G' is required";
+    if (out.count.empty()
+        || out.count.find_first_not_of("0123456789") != std::string::npos
+        || out.count.size() > 4 || std::stoi(out.count) < 1)
+      return "listeners: option '--count K' needs a whole number from 1 to "
+             "9999";
+  }
   return {};
 }
 
@@ -757,6 +790,38 @@ int run_status(const cli& args) {
   return rc;
 }
 
+int run_listeners(const cli& args) {
+  app_config cfg;
+  node_config ncfg;
+  std::map<std::string, std::string> sources;
+  if (auto rc = load_config(args, cfg, ncfg, sources))
+    return rc;
+  caf::actor_system sys{cfg};
+  auto b = connect_node(sys, ncfg);
+  if (!b)
+    return 1;
+  auto key = args.api_key.value_or(ncfg.client_api_key);
+  auto n = std::stoi(args.count);
+  auto delta = static_cast<int32_t>(args.action == "add" ? n : -n);
+  caf::scoped_actor self{sys};
+  int rc = 0;
+  self
+    ->request(*b, std::chrono::seconds(30), atom::listeners_v, key, args.group,
+              args.node, delta)
+    .receive(
+      [&](caf::settings& s) {
+        std::cout << "group " << caf::get_or(s, "group", std::string{})
+                  << " on node " << caf::get_or(s, "node", std::string{})
+                  << ": " << caf::get_or(s, "listeners", int64_t{0})
+                  << " listener(s)\n";
+      },
+      [&](caf::error& err) {
+        std::cout << "error: " << render(err) << "\n";
+        rc = 1;
+      });
+  return rc;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -776,5 +841,7 @@ int main(int argc, char** argv) {
     return run_node(args);
   if (args.command == "publish")
     return run_publish(args);
+  if (args.command == "listeners")
+    return run_listeners(args);
   return run_status(args);
 }

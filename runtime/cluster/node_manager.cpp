@@ -13,7 +13,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <functional>
 #include <map>
+#include <memory>
 
 namespace onceflow {
 
@@ -32,9 +35,11 @@ struct peer_state {
   uint32_t failures = 0;
   millis_t next_try = 0;
   node_manager_actor mgr;
-  /// A core this worker attached listeners to.
+  /// A core this worker attached listeners to, and its deduplicator.
   broadcaster_actor broadcaster;
-  std::vector<listener_actor> hosted;
+  deduplicator_actor dedup;
+  /// The listeners this worker hosts for that core, with their group.
+  std::vector<std::pair<std::string, listener_actor>> hosted;
 };
 
 struct manager_state {
@@ -43,6 +48,9 @@ struct manager_state {
   std::map<std::string, peer_state> peers;
   millis_t started = 0;
   uint32_t next_listener = 0;
+  /// A worker's listeners per group for each core it serves: the config's
+  /// count, changed at run time (atom::listeners).
+  std::map<std::string, uint32_t> wanted;
   uint64_t hellos_refused = 0;
   static inline const char* name = "node_manager";
 };
@@ -67,16 +75,66 @@ void mark_down(mgr_pointer self, peer_state& p, const std::string& why) {
   p.last_error = why;
   p.mgr = nullptr;
   p.broadcaster = nullptr;
+  p.dedup = nullptr;
   // The listeners this worker hosts for that core stop with it: nobody
   // dispatches to them any more (and nothing keeps this node alive for
   // them).
   for (auto& l : p.hosted)
-    self->send_exit(l, caf::exit_reason::user_shutdown);
+    self->send_exit(l.second, caf::exit_reason::user_shutdown);
   p.hosted.clear();
   auto& c = st.nm.cfg.cluster;
   auto backoff = c.reconnect_min << std::min<uint32_t>(p.failures, 16);
   p.next_try = now_of(self) + std::min(backoff, c.reconnect_max);
   ++p.failures;
+}
+
+/// The group's config on this node, or null.
+const group_config* group_of(const manager_state& st, const std::string& name) {
+  for (auto& g : st.nm.cfg.groups)
+    if (g.name == name)
+      return &g;
+  return nullptr;
+}
+
+/// Spawns `count` listeners of group `g` for core `peer` and hands them to
+/// its broadcaster; `then` gets how many joined (0 on a refusal).
+void host_listeners(mgr_pointer self, const std::string& peer,
+                    const group_config& g, uint32_t count,
+                    const std::function<void(uint32_t)>& then = {}) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  std::vector<listener_actor> hdls;
+  for (uint32_t i = 0; i < count; ++i) {
+    listener_config lc;
+    lc.group = g;
+    lc.node = st.nm.cfg.name;
+    lc.name = g.name + "/" + st.nm.cfg.name + "/"
+              + std::to_string(++st.next_listener);
+    lc.metrics = st.nm.metrics;
+    std::shared_ptr<handler> h = st.nm.handlers->make(g.handler, g.options);
+    auto hdl = spawn_listener(self->system(), std::move(lc), std::move(h),
+                              p.dedup);
+    // A listener the core retires (or that fails) leaves the list.
+    self->monitor(hdl);
+    p.hosted.emplace_back(g.name, hdl);
+    hdls.push_back(std::move(hdl));
+  }
+  self
+    ->request(p.broadcaster, timeout_of(st), atom::listeners_v, g.name,
+              st.nm.cfg.name, std::move(hdls))
+    .then(
+      [peer, group = g.name, then](uint32_t n) {
+        spdlog::info("cluster: {} listener(s) of group {} serve core {}", n,
+                     group, peer);
+        if (then)
+          then(n);
+      },
+      [peer, then](caf::error& err) {
+        spdlog::warn("cluster: core {} refused listeners: {}", peer,
+                     render(err));
+        if (then)
+          then(0);
+      });
 }
 
 /// A worker attaches its listeners of every group to a core.
@@ -91,37 +149,10 @@ void attach(mgr_pointer self, const std::string& peer) {
         if (!p.up)
           return;
         p.broadcaster = b;
-        for (auto& g : st.nm.cfg.groups) {
-          if (g.concurrency == 0)
-            continue;
-          std::vector<listener_actor> hdls;
-          for (uint32_t i = 0; i < g.concurrency; ++i) {
-            listener_config lc;
-            lc.group = g;
-            lc.node = st.nm.cfg.name;
-            lc.name = g.name + "/" + st.nm.cfg.name + "/"
-                      + std::to_string(++st.next_listener);
-            lc.metrics = st.nm.metrics;
-            std::shared_ptr<handler> h = st.nm.handlers->make(g.handler,
-                                                              g.options);
-            hdls.push_back(
-              spawn_listener(self->system(), std::move(lc), std::move(h), d));
-          }
-          p.hosted.insert(p.hosted.end(), hdls.begin(), hdls.end());
-          self
-            ->request(b, timeout_of(st), atom::listeners_v, g.name,
-                      st.nm.cfg.name, std::move(hdls))
-            .then(
-              [peer, group = g.name](uint32_t n) {
-                spdlog::info("cluster: {} listener(s) of group {} serve core "
-                             "{}",
-                             n, group, peer);
-              },
-              [peer](caf::error& err) {
-                spdlog::warn("cluster: core {} refused listeners: {}", peer,
-                             render(err));
-              });
-        }
+        p.dedup = d;
+        for (auto& g : st.nm.cfg.groups)
+          if (auto n = st.wanted[g.name]; n > 0)
+            host_listeners(self, peer, g, n);
       },
       [self, peer](caf::error& err) {
         auto& p = self->state.peers[peer];
@@ -139,6 +170,133 @@ bool serves(const manager_state& st, const cluster_node& core) {
   return self->cores.empty()
          || std::find(self->cores.begin(), self->cores.end(), core.name)
               != self->cores.end();
+}
+
+/// The answer to a change of a node's listeners.
+caf::settings listener_answer(const std::string& group, const std::string& node,
+                              uint32_t listeners) {
+  caf::settings s;
+  caf::put(s, "group", group);
+  caf::put(s, "node", node);
+  caf::put(s, "listeners", listeners);
+  return s;
+}
+
+/// A worker's change of its listeners of a group: `wanted` changes, and so
+/// do the listeners of every core it is attached to (new ones join, or the
+/// core retires some: idle ones at once, busy ones after their batch).
+caf::result<caf::settings> change_hosted(mgr_pointer self,
+                                         const group_config& g, int32_t delta) {
+  auto& st = self->state;
+  auto& c = st.nm.cfg;
+  if (delta > 0 && !st.nm.handlers->contains(g.handler))
+    return make_error(ec::invalid_config,
+                      "node " + c.name + " has no handler '" + g.handler
+                        + "' (group " + g.name
+                        + "): build it into this node's binary");
+  auto before = st.wanted[g.name];
+  auto after
+    = static_cast<uint32_t>(std::max<int64_t>(int64_t{before} + delta, 0));
+  st.wanted[g.name] = after;
+  spdlog::info("cluster: group {}: {} listener(s) per core on this node (was "
+               "{})",
+               g.name, after, before);
+  std::vector<std::string> cores;
+  for (auto& [name, p] : st.peers)
+    if (p.up && p.broadcaster)
+      cores.push_back(name);
+  auto answer = listener_answer(g.name, c.name, after);
+  if (cores.empty() || after == before)
+    return answer; // The cores get them when they attach.
+  auto rp = self->make_response_promise<caf::settings>();
+  auto pending = std::make_shared<size_t>(cores.size());
+  auto finish = [rp, pending, answer]() mutable {
+    if (--*pending == 0)
+      rp.deliver(answer);
+  };
+  for (auto& core : cores) {
+    if (after > before) {
+      host_listeners(self, core, g, after - before,
+                     [finish](uint32_t) mutable { finish(); });
+      continue;
+    }
+    self
+      ->request(st.peers[core].broadcaster, timeout_of(st), atom::retire_v,
+                g.name, c.name, before - after)
+      .then([finish](uint32_t) mutable { finish(); },
+            [finish, core](caf::error& err) mutable {
+              spdlog::warn("cluster: core {} did not retire listeners: {}",
+                           core, render(err));
+              finish();
+            });
+  }
+  return rp;
+}
+
+/// Adds (delta > 0) or removes listeners of a group on a node: this one
+/// (its broadcaster's own listeners on a core; hosted ones on a worker) or
+/// a peer (forwarded to its manager).
+caf::result<caf::settings> change_listeners(mgr_pointer self,
+                                            const std::string& group,
+                                            std::string node, int32_t delta) {
+  auto& st = self->state;
+  auto& c = st.nm.cfg;
+  if (node.empty())
+    node = c.name;
+  const auto* g = group_of(st, group);
+  if (g == nullptr)
+    return make_error(ec::unknown_group, "no group named '" + group + "'");
+  if (delta == 0)
+    return make_error(ec::invalid_config, "the count must be at least 1");
+  if (node != c.name) {
+    auto i = st.peers.find(node);
+    if (i == st.peers.end())
+      return make_error(ec::unknown_node,
+                        "no node named '" + node + "' in the cluster config");
+    if (!i->second.up || !i->second.mgr)
+      return make_error(ec::node_down, "node " + node + " is down"
+                                         + (i->second.last_error.empty()
+                                              ? std::string{}
+                                              : ": " + i->second.last_error));
+    return self->delegate(i->second.mgr, atom::listeners_v, group, node, delta);
+  }
+  if (c.role == node_role::worker)
+    return change_hosted(self, *g, delta);
+  auto rp = self->make_response_promise<caf::settings>();
+  self
+    ->request(st.nm.broadcaster, actor_timeout, atom::listeners_v, group, delta)
+    .then(
+      [rp, group, node](uint32_t n) mutable {
+        rp.deliver(listener_answer(group, node, n));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// The peer answered our hello: it is up.
+void peer_up(mgr_pointer self, const std::string& peer, node_manager_actor mgr,
+             const std::string& version, const std::string& role,
+             millis_t rtt) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  if (p.up && p.mgr == mgr)
+    return;
+  if (p.up)
+    mark_down(self, p, "it restarted");
+  p.up = true;
+  p.connecting = false;
+  p.failures = 0;
+  p.since = now_of(self);
+  p.rtt = rtt;
+  p.version = version;
+  p.last_error.clear();
+  p.mgr = std::move(mgr);
+  self->monitor(p.mgr);
+  spdlog::info("cluster: node {} is up ({} {}, onceflow {}, {} ms)", peer, role,
+               p.entry.host + ":" + std::to_string(p.entry.port), version,
+               p.rtt);
+  if (serves(st, p.entry))
+    attach(self, peer);
 }
 
 void hello(mgr_pointer self, const std::string& peer,
@@ -170,20 +328,7 @@ void hello(mgr_pointer self, const std::string& peer,
                       + st.nm.schema + ")");
           return;
         }
-        p.up = true;
-        p.connecting = false;
-        p.failures = 0;
-        p.since = now_of(self);
-        p.rtt = p.since - t0;
-        p.version = version;
-        p.last_error.clear();
-        p.mgr = mgr;
-        self->monitor(mgr);
-        spdlog::info("cluster: node {} is up ({} {}, onceflow {}, {} ms)", peer,
-                     role, p.entry.host + ":" + std::to_string(p.entry.port),
-                     version, p.rtt);
-        if (serves(st, p.entry))
-          attach(self, peer);
+        peer_up(self, peer, std::move(mgr), version, role, now_of(self) - t0);
       },
       [self, peer](caf::error& err) {
         mark_down(self, self->state.peers[peer], "hello: " + render(err));
@@ -303,15 +448,25 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
     for (auto& n : st.nm.cfg.cluster.nodes)
       if (n.name != st.nm.cfg.name)
         st.peers[n.name].entry = n;
+    for (auto& g : st.nm.cfg.groups)
+      st.wanted[g.name] = g.concurrency;
     self->set_down_handler([self](const caf::down_msg& msg) {
-      for (auto& [name, p] : self->state.peers)
+      for (auto& [name, p] : self->state.peers) {
         if (p.mgr && p.mgr.address() == msg.source)
           mark_down(self, p, "connection lost (" + to_string(msg.reason) + ")");
+        // A hosted listener stopped (retired by its core, or failed).
+        auto& h = p.hosted;
+        h.erase(std::remove_if(h.begin(), h.end(),
+                               [&](const auto& x) {
+                                 return x.second.address() == msg.source;
+                               }),
+                h.end());
+      }
     });
     self->set_exit_handler([self](const caf::exit_msg& msg) {
       for (auto& [name, p] : self->state.peers)
         for (auto& l : p.hosted)
-          self->send_exit(l, msg.reason);
+          self->send_exit(l.second, msg.reason);
       self->quit(msg.reason);
     });
     if (!st.peers.empty() && st.mm)
@@ -362,17 +517,24 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
         auto& st = self->state;
         caf::settings s;
         auto put = [&](const std::string& id, const std::string& kind,
-                       const std::string& serves) {
+                       const std::string& serves,
+                       const std::string& group = {}) {
           caf::put(s, id + ".kind", kind);
           caf::put(s, id + ".serves", serves);
+          if (!group.empty())
+            caf::put(s, id + ".group", group);
         };
         for (auto& [kind, hdl] : st.nm.locals)
           if (hdl)
             put(std::to_string(hdl.id()), kind, st.nm.cfg.name);
         for (auto& [name, p] : st.peers)
-          for (auto& l : p.hosted)
-            put(std::to_string(l.id()), "listener", name);
+          for (auto& [group, l] : p.hosted)
+            put(std::to_string(l.id()), "listener", name, group);
         return s;
+      },
+      [self](atom::listeners, const std::string& group, std::string& node,
+             int32_t delta) -> caf::result<caf::settings> {
+        return change_listeners(self, group, std::move(node), delta);
       },
       [](atom::ping) { return true; },
       [self](atom::tick) { round(self); },

@@ -1,7 +1,10 @@
-// GET /cluster: the node manager's membership view (docs/http-api.md,
-// Cluster; docs/cluster.md).
+// GET /cluster: the node manager's membership view; POST and DELETE
+// /groups/{name}/listeners: listeners on demand (docs/http-api.md, Cluster;
+// docs/cluster.md).
 
+#include "runtime/http/response.hpp"
 #include "runtime/http/routes.hpp"
+#include "runtime/http/target.hpp"
 #include "runtime/http/views.hpp"
 
 #include <caf/settings.hpp>
@@ -50,9 +53,12 @@ void get_cluster(const std::shared_ptr<api_context>& cx, const route_args&,
             auto a = caf::get_if<caf::settings>(&value);
             if (a == nullptr)
               continue;
-            arr.push_back({{"id", id},
-                           {"kind", text_of(*a, "kind")},
-                           {"serves", text_of(*a, "serves")}});
+            json entry{{"id", id},
+                       {"kind", text_of(*a, "kind")},
+                       {"serves", text_of(*a, "serves")}};
+            if (auto group = text_of(*a, "group"); !group.empty())
+              entry["group"] = group;
+            arr.push_back(std::move(entry));
           }
           done(json_response(200, json{{"self", self},
                                        {"schema", schema},
@@ -62,6 +68,87 @@ void get_cluster(const std::shared_ptr<api_context>& cx, const route_args&,
         atom::actors_v);
     },
     atom::members_v);
+}
+
+namespace {
+
+/// The most listeners one call adds or removes.
+constexpr uint64_t max_listener_change = 1000;
+
+/// Sends the change to the node manager, which applies it on `node` (or
+/// forwards it there); answers 200 {"group", "node", "listeners"}.
+void change_listeners(const std::shared_ptr<api_context>& cx,
+                      const std::string& group, const std::string& node,
+                      int32_t delta, const responder& done) {
+  cx->call(
+    cx->node.manager, done,
+    [done](caf::settings& s) {
+      done(json_response(
+        200,
+        json{{"group", text_of(s, "group")},
+             {"node", text_of(s, "node")},
+             {"listeners", static_cast<int64_t>(number_of(s, "listeners"))}}));
+    },
+    atom::listeners_v, group, node, delta);
+}
+
+} // namespace
+
+void post_listeners(const std::shared_ptr<api_context>& cx,
+                    const route_args& args, const responder& done) {
+  json doc;
+  if (!cx->parse_body(args.req, doc, done))
+    return;
+  if (!doc.is_object()) {
+    done(error_body(400, "body must be a JSON object", "body"));
+    return;
+  }
+  std::string node;
+  uint64_t count = 0;
+  for (auto& [key, value] : doc.items()) {
+    if (key == "node") {
+      if (!value.is_string()) {
+        done(error_body(400, "node must be a string (a node's name)", key));
+        return;
+      }
+      node = value.get<std::string>();
+    } else if (key == "count") {
+      if (!value.is_number_unsigned() || value.get<uint64_t>() == 0
+          || value.get<uint64_t>() > max_listener_change) {
+        done(error_body(400,
+                        "count must be a whole number from 1 to "
+                          + std::to_string(max_listener_change),
+                        key));
+        return;
+      }
+      count = value.get<uint64_t>();
+    } else {
+      done(error_body(400, "unknown field '" + key + "' (expected node, count)",
+                      key));
+      return;
+    }
+  }
+  if (count == 0) {
+    done(error_body(400, "count is required (listeners to add)", "count"));
+    return;
+  }
+  change_listeners(cx, args.params[0], node, static_cast<int32_t>(count), done);
+}
+
+void delete_listeners(const std::shared_ptr<api_context>& cx,
+                      const route_args& args, const responder& done) {
+  uint64_t count = 0;
+  if (!query_uint(args.t, "count", count, 1, max_listener_change)
+      || count == 0) {
+    done(error_body(400,
+                    "count is required: a whole number from 1 to "
+                      + std::to_string(max_listener_change)
+                      + " (listeners to remove)",
+                    "count"));
+    return;
+  }
+  change_listeners(cx, args.params[0], query_str(args.t, "node"),
+                   -static_cast<int32_t>(count), done);
 }
 
 } // namespace onceflow::http

@@ -49,7 +49,10 @@ response from_error(const caf::error& err) {
       case ec::invalid_config:
         return error_body(400, text);
       case ec::unknown_group:
+      case ec::unknown_node:
         return error_body(404, text);
+      case ec::node_down:
+        return retry_later(503, text, 1);
       case ec::unauthorized:
         return error_body(401, text);
       case ec::forbidden:

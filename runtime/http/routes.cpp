@@ -48,6 +48,10 @@ const std::vector<route>& route_table() {
     {"PATCH",  "/groups/{name}",             access::admin,   patch_group, {}},
     {"DELETE", "/groups/{name}/overrides",   access::admin,   reset_group, {}},
     {"GET",    "/cluster",                   access::read,    get_cluster, {}},
+    {"POST",   "/groups/{name}/listeners",   access::admin,   post_listeners,
+     {}},
+    {"DELETE", "/groups/{name}/listeners",   access::admin,   delete_listeners,
+     {"node", "count"}},
   };
   // clang-format on
   return table;

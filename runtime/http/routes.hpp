@@ -103,6 +103,15 @@ void delete_failed(const std::shared_ptr<api_context>& cx,
 void get_cluster(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done);
 
+/// POST /groups/{name}/listeners {"node": N, "count": K}: K more listeners
+/// of the group on node N (default: this node).
+void post_listeners(const std::shared_ptr<api_context>& cx,
+                    const route_args& args, const responder& done);
+
+/// DELETE /groups/{name}/listeners?node=N&count=K: K fewer.
+void delete_listeners(const std::shared_ptr<api_context>& cx,
+                      const route_args& args, const responder& done);
+
 /// GET /groups
 void list_groups(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done);

@@ -16,6 +16,7 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,125 @@ BOOST_AUTO_TEST_CASE(listeners_of_an_unknown_group_are_refused) {
   self->receive([](uint32_t) { BOOST_FAIL("accepted"); },
                 [&](caf::error& e) { err = e; });
   BOOST_CHECK_EQUAL(render(err), "unknown_group: no group named 'nope'");
+}
+
+BOOST_AUTO_TEST_CASE(retired_remote_listeners_finish_their_batch_first) {
+  add_group("a", 0, always_ok()).batch_size = 5;
+  start();
+  // Each call takes 20 ms (simulated), a batch of 5 100 ms: both
+  // listeners are busy below.
+  auto slow = [](const event&, uint32_t, size_t) {
+    auto r = ok_effect();
+    r.latency = 20;
+    return r;
+  };
+  auto l1 = worker_listener("a", slow);
+  auto l2 = worker_listener("a", slow);
+  join("a", {l1, l2});
+  self->monitor(l1);
+  self->monitor(l2);
+  publish(events("e", 10));
+  run();
+  BOOST_CHECK_EQUAL(num(group_status("a"), "in-flight"), 10);
+  // The worker removes one while both are busy: it gets no new batch and
+  // stops once its batch is back, nothing is handed back or redelivered.
+  BOOST_CHECK_EQUAL(ask<uint32_t>(*this, n.broadcaster, atom::retire_v,
+                                  std::string{"a"}, std::string{"w1"},
+                                  uint32_t{1}),
+                    1u);
+  BOOST_CHECK_EQUAL(num(group_status("a"), "listeners"), 2);
+  BOOST_CHECK_EQUAL(num(group_status("a"), "in-flight"), 10);
+  advance(100ms);
+  auto gs = group_status("a");
+  BOOST_CHECK_EQUAL(num(gs, "listeners"), 1);
+  BOOST_CHECK_EQUAL(num(gs, "in-flight"), 0);
+  BOOST_CHECK_EQUAL(num(gs, "listener-restarts"), 0);
+  for (int i = 0; i < 10; ++i)
+    BOOST_CHECK_EQUAL(effects("e" + std::to_string(i), "a"), 1u);
+  // The retired one is stopped (by the core: the worker sees it DOWN).
+  size_t downs = 0;
+  while (!self->mailbox().empty())
+    self->receive([&](caf::down_msg&) { ++downs; });
+  BOOST_CHECK_EQUAL(downs, 1u);
+  // New work runs on the one left; removing more than there are leaves
+  // none (and is no error).
+  publish(events("f", 5));
+  advance(100ms);
+  for (int i = 0; i < 5; ++i)
+    BOOST_CHECK_EQUAL(effects("f" + std::to_string(i), "a"), 1u);
+  BOOST_CHECK_EQUAL(ask<uint32_t>(*this, n.broadcaster, atom::retire_v,
+                                  std::string{"a"}, std::string{"w1"},
+                                  uint32_t{5}),
+                    0u);
+  BOOST_CHECK_EQUAL(num(group_status("a"), "listeners"), 0);
+}
+
+BOOST_AUTO_TEST_CASE(local_listeners_are_added_and_removed_at_run_time) {
+  add_group("a", 1, always_ok()).batch_size = 2;
+  start();
+  auto change = [&](int32_t delta) {
+    return ask<caf::settings>(*this, n.manager, atom::listeners_v,
+                              std::string{"a"}, std::string{}, delta);
+  };
+  auto added = change(2);
+  BOOST_CHECK_EQUAL(caf::get_or(added, "group", std::string{}), "a");
+  BOOST_CHECK_EQUAL(caf::get_or(added, "node", std::string{}), ncfg.name);
+  BOOST_CHECK_EQUAL(num(added, "listeners"), 3);
+  BOOST_CHECK_EQUAL(num(group_status("a"), "listeners"), 3);
+  publish(events("e", 12));
+  run();
+  for (int i = 0; i < 12; ++i)
+    BOOST_CHECK_EQUAL(effects("e" + std::to_string(i), "a"), 1u);
+  // The three shared the work (batches of 2).
+  std::set<std::string> used;
+  for (int i = 0; i < 12; ++i)
+    for (auto& l : listeners_of("e" + std::to_string(i)))
+      used.insert(l);
+  BOOST_CHECK_EQUAL(used.size(), 3u);
+  // Fewer than none is none; then one again.
+  BOOST_CHECK_EQUAL(num(change(-5), "listeners"), 0);
+  BOOST_CHECK_EQUAL(num(group_status("a"), "listeners"), 0);
+  publish(events("f", 2));
+  run();
+  BOOST_CHECK_EQUAL(effects("f0", "a"), 0u);
+  BOOST_CHECK_EQUAL(num(change(1), "listeners"), 1);
+  run();
+  BOOST_CHECK_EQUAL(effects("f0", "a"), 1u);
+  BOOST_CHECK_EQUAL(effects("f1", "a"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(listener_changes_name_what_is_wrong) {
+  add_group("a", 1, always_ok());
+  ncfg.name = "core";
+  cluster_node core;
+  core.name = "core";
+  core.port = 1;
+  core.http_port = 2;
+  cluster_node w1;
+  w1.name = "w1";
+  w1.role = node_role::worker;
+  w1.port = 3;
+  ncfg.cluster.nodes = {core, w1};
+  start();
+  auto refusal = [&](std::string group, std::string node, int32_t delta) {
+    self->send(n.manager, atom::listeners_v, std::move(group), std::move(node),
+               delta);
+    run();
+    std::string result;
+    self->receive([&](caf::settings&) { result = "ok"; },
+                  [&](caf::error& err) { result = render(err); });
+    return result;
+  };
+  BOOST_CHECK_EQUAL(refusal("nope", "core", 1),
+                    "unknown_group: no group named 'nope'");
+  BOOST_CHECK_EQUAL(refusal("a", "w9", 1),
+                    "unknown_node: no node named 'w9' in the cluster config");
+  // Not connected (no middleman in this test): down, said so.
+  BOOST_CHECK_EQUAL(
+    refusal("a", "w1", 1).rfind("node_down: node w1 is down", 0), 0u);
+  BOOST_CHECK_EQUAL(refusal("a", "core", 0),
+                    "invalid_config: the count must be at least 1");
+  BOOST_CHECK_EQUAL(refusal("a", "core", 1), "ok");
 }
 
 BOOST_AUTO_TEST_CASE(hello_checks_schema_secret_and_node) {

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
@@ -337,6 +338,96 @@ listeners=["orders:1"]
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
         effects = self.wait_effects(self.expected_of(events))
         self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+
+    def listeners(self, group):
+        s = op.node_status(op.BINARY, self.cfg) or {}
+        return (s.get(f"groups.{group}.listeners", -1),
+                s.get(f"groups.{group}.remote-listeners", -1))
+
+    def http_call(self, method, path, body=None):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http}{path}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_listeners_are_added_and_removed_under_load(self):
+        self.start_all()
+        # orders: 2 on w1, 2 on w2; audit: 1 on the core, 1 on w2.
+        op.wait_for(lambda: self.listeners("orders") == (4, 4), 20,
+                    "the workers' orders listeners")
+        events = self.make_events("l", 6000)
+        t = threading.Thread(target=self.publish, args=(events,))
+        t.start()
+        op.wait_for(lambda: len(op.count_effects(self.db)) > 300
+                    if os.path.exists(self.db) else False, 60,
+                    "work to start")
+        # Two more on w1, through the CLI (it talks to the core, which
+        # forwards the change to w1's node manager).
+        r = op.run(op.BINARY, "listeners", "add", "--config", self.cfg,
+                   "--group", "orders", "--node", "w1", "--count", "2")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("group orders on node w1: 4 listener(s)", r.stdout)
+        op.wait_for(lambda: self.listeners("orders") == (6, 6), 5,
+                    "w1's new listeners to join within seconds")
+        # w2's orders listeners removed (HTTP), one more on the core.
+        status, doc = self.http_call(
+            "DELETE", "/groups/orders/listeners?node=w2&count=2")
+        self.assertEqual((status, doc), (200, {"group": "orders",
+                                               "node": "w2",
+                                               "listeners": 0}))
+        status, doc = self.http_call("POST", "/groups/audit/listeners",
+                                     {"node": "core", "count": 1})
+        self.assertEqual((status, doc), (200, {"group": "audit",
+                                               "node": "core",
+                                               "listeners": 2}))
+        op.wait_for(lambda: self.listeners("orders") == (4, 4), 10,
+                    "w2's orders listeners to stop after their batch")
+        self.assertEqual(self.listeners("audit"), (3, 1))
+        t.join(600)
+        expected = self.expected_of(events)
+        effects = self.wait_effects(expected)
+        self.assertEqual(set(effects), expected)
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        # Nothing was handed back as a crash: the removed listeners finished
+        # their batches.
+        crashed = []
+        for e in events[::30]:
+            for g in self.event(e["id"])["groups"]:
+                crashed += [(e["id"], g["group"]) for a in g["attempts"]
+                            if a["outcome"] == "crashed"]
+        self.assertEqual(crashed, [])
+        # Later work on orders runs on w1 only.
+        more = self.make_events("m", 400)
+        self.publish(more)
+        self.wait_effects(self.expected_of(more))
+        nodes = set()
+        for e in more[::10]:
+            for g in self.event(e["id"])["groups"]:
+                if g["group"] == "orders":
+                    nodes.update(a["node"] for a in g["attempts"])
+        self.assertEqual(nodes, {"w1"})
+        # Clear errors.
+        r = op.run(op.BINARY, "listeners", "add", "--config", self.cfg,
+                   "--group", "orders", "--node", "w9", "--count", "1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown_node: no node named 'w9' in the cluster config",
+                      r.stdout)
+        status, doc = self.http_call("POST", "/groups/nope/listeners",
+                                     {"node": "w1", "count": 1})
+        self.assertEqual(status, 404)
+        self.assertIn("no group named 'nope'", doc["error"])
+        status, doc = self.http_call("POST", "/groups/orders/listeners",
+                                     {"node": "w1", "count": 0})
+        self.assertEqual(status, 400)
+        r = op.run(op.BINARY, "listeners", "drop", "--config", self.cfg,
+                   "--group", "orders", "--count", "1")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("say add or remove", r.stderr)
 
     def test_a_worker_takes_no_events(self):
         self.start_all()
