@@ -20,7 +20,8 @@ void renew_takes(bc_pointer self) {
     auto& g = st.groups[gi];
     // Every third of the lease: should a renewal fail, the next janitor
     // rounds try again before the marks lapse.
-    if (g.takes_renewed_at >= 0 && now - g.takes_renewed_at < g.cfg.lease_ttl / 3)
+    if (g.takes_renewed_at >= 0
+        && now - g.takes_renewed_at < g.cfg.lease_ttl / 3)
       continue;
     g.takes_renewed_at = now;
     due.push_back(gi);

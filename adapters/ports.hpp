@@ -241,8 +241,8 @@ public:
   /// released), is left as it is. Returns the number of marks renewed.
   /// Where marks do not lapse (one node: SQLite) it changes nothing and
   /// returns the number of these pairs that are taken.
-  virtual uint64_t renew_taken(const std::vector<taken_pair>& pairs,
-                               millis_t now)
+  virtual uint64_t
+  renew_taken(const std::vector<taken_pair>& pairs, millis_t now)
     = 0;
 
   /// Drops the take marks of these pairs that this store object set, so

@@ -182,7 +182,8 @@ std::vector<uint64_t> group_book::taken() const {
 
 std::vector<uint64_t> group_book::drop_taken() {
   std::vector<uint64_t> out;
-  for (auto& dl : queue_.extract_if([](const delivery& x) { return x.taken; })) {
+  for (auto& dl :
+       queue_.extract_if([](const delivery& x) { return x.taken; })) {
     known_.erase(dl.ev.seq);
     out.push_back(dl.ev.seq);
   }
@@ -208,11 +209,10 @@ std::vector<uint64_t> group_book::drop_taken() {
                later_.end());
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  out.erase(std::remove_if(out.begin(), out.end(),
-                           [this](uint64_t seq) {
-                             return in_flight_.count(seq) > 0;
-                           }),
-            out.end());
+  out.erase(
+    std::remove_if(out.begin(), out.end(),
+                   [this](uint64_t seq) { return in_flight_.count(seq) > 0; }),
+    out.end());
   return out;
 }
 

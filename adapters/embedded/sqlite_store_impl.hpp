@@ -85,8 +85,7 @@ public:
   }
 
   /// One node: marks do not lapse, nothing to renew.
-  uint64_t renew_taken(const std::vector<taken_pair>& pairs,
-                       millis_t) override;
+  uint64_t renew_taken(const std::vector<taken_pair>& pairs, millis_t) override;
 
   uint64_t release_taken(const std::vector<taken_pair>& pairs) override;
 

@@ -728,8 +728,10 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
     try {
       std::vector<std::string> args{std::to_string(now),
                                     std::to_string(offset),
-                                    std::to_string(count), opts_.consumer,
-                                    instance_, call};
+                                    std::to_string(count),
+                                    opts_.consumer,
+                                    instance_,
+                                    call};
       args.insert(args.end(), hold_args_.begin(), hold_args_.end());
       r = eval(sc_due, std::move(args), "take_due", gen_check::check);
     } catch (const store_error&) {

@@ -243,7 +243,7 @@ delivery taken(uint64_t seq, uint32_t attempt = 2) {
 
 BOOST_AUTO_TEST_CASE(taken_entries_are_listed_wherever_the_book_holds_them) {
   group_book b;
-  b.enqueue(dl(1));    // read from the log: no take mark
+  b.enqueue(dl(1)); // read from the log: no take mark
   b.take_back(taken(2));
   b.take_back(taken(3));
   b.take_back(taken(4));
@@ -271,14 +271,14 @@ BOOST_AUTO_TEST_CASE(taken_entries_are_listed_wherever_the_book_holds_them) {
 
 BOOST_AUTO_TEST_CASE(drop_taken_keeps_what_runs_and_first_deliveries) {
   group_book b;
-  b.enqueue(dl(1));    // read from the log
+  b.enqueue(dl(1)); // read from the log
   b.take_back(taken(2));
   b.take_back(taken(3));
-  dispatch(b, 2, 7);   // 1 and 2 in flight
+  dispatch(b, 2, 7);        // 1 and 2 in flight
   b.take_back(taken(2, 3)); // parked behind 2
   b.take_back(taken(4));
   b.take_back(taken(5));
-  dispatch(b, 1, 8);   // 3 in flight
+  dispatch(b, 1, 8);                                          // 3 in flight
   b.on_reports(8, {report(3, dispatch_report::failed, 900)}); // held back
   // 4 and 5 queued, 3 held back, 2's parked copy: they leave the book; 2
   // keeps its mark (its copy in flight runs and settles it).

@@ -70,8 +70,7 @@ BOOST_AUTO_TEST_CASE(a_take_holds_for_the_lease_of_its_group) {
   auto a = open_node(prefix, "node-a", {{"fast", 2000}}, 5000);
   auto b = open_node(prefix, "node-b");
   auto evs = schedule_one_each(*a, {"fast", "slow"});
-  BOOST_CHECK_EQUAL(pairs_of(a->take_due(t0 + 1000, 10)),
-                    "fast:1,slow:2");
+  BOOST_CHECK_EQUAL(pairs_of(a->take_due(t0 + 1000, 10)), "fast:1,slow:2");
   // Node a dies. Node b waits for each mark's lease, not for a fixed
   // time: fast's after 2 s, slow's after 5 s.
   BOOST_CHECK_EQUAL(b->next_due(), t0 + 3000);
@@ -126,11 +125,11 @@ BOOST_AUTO_TEST_CASE(a_mark_of_the_earlier_format_counts_as_lapsed) {
   // "<consumer> <instance> <time> <call>", held for 60 s by the version
   // before marks were leases: taken over at once.
   auto member = "g\x1f" + std::to_string(evs[0].seq);
-  BOOST_REQUIRE_EQUAL(raw_command(shared_server().port(),
-                                  {"HSET", prefix + "retry:taken", member,
-                                   "node-x 1234 " + std::to_string(t0 + 1000)
-                                     + " 1"}),
-                      ":1");
+  BOOST_REQUIRE_EQUAL(
+    raw_command(shared_server().port(),
+                {"HSET", prefix + "retry:taken", member,
+                 "node-x 1234 " + std::to_string(t0 + 1000) + " 1"}),
+    ":1");
   BOOST_CHECK_EQUAL(a->next_due(), t0 + 1000);
   BOOST_CHECK_EQUAL(pairs_of(a->take_due(t0 + 1000, 10)), "g:1");
 }

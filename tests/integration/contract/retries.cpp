@@ -145,8 +145,7 @@ BOOST_DATA_TEST_CASE(take_marks_are_renewed_released_or_lapse,
       out += (out.empty() ? "" : ",") + std::to_string(x->seq);
     return out;
   };
-  BOOST_CHECK_EQUAL(seqs_of(s.take_due(t0 + 1000, 10)),
-                    seqs({&a, &b, &c, &d}));
+  BOOST_CHECK_EQUAL(seqs_of(s.take_due(t0 + 1000, 10)), seqs({&a, &b, &c, &d}));
   auto hold = h.be->taken_hold();
   // Half a hold later the node renews what it still holds (a, b) and gives
   // back what it will not run (c): c is free at once, for any taker.
