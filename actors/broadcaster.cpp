@@ -31,28 +31,6 @@ std::pair<size_t, size_t> drop_entries(group_state& g) {
   return g.book.drop_all();
 }
 
-void check_drained(bc_pointer self) {
-  auto& st = self->state;
-  if (!st.draining || st.drain_waiters.empty())
-    return;
-  // Reads in flight may still bring leases to give back.
-  bool drained
-    = st.releasing == 0
-      && std::none_of(st.groups.begin(), st.groups.end(),
-                      [](const group_state& g) { return g.reading; });
-  for (auto& g : st.groups)
-    if (g.book.in_flight() > 0)
-      drained = false;
-  if (!drained && now_of(self) < st.drain_deadline)
-    return;
-  if (!drained)
-    spdlog::warn("broadcaster: drain timeout with work in flight; its leases "
-                 "expire and the events are delivered after a restart");
-  for (auto& rp : st.drain_waiters)
-    rp.deliver(drained);
-  st.drain_waiters.clear();
-}
-
 /// Reads of a group lease what they deliver (store::read_leased) unless
 /// the group is rate-limited: a rate-limited entry may wait in the queue
 /// for longer than its lease, and another node's claim of it would count
@@ -123,6 +101,36 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
   g.listeners[slot].retiring = false;
   g.listeners[slot].index = g.next_listener_index;
   st.by_listener[hdl.address()] = {gi, slot};
+}
+
+void check_drained(bc_pointer self) {
+  auto& st = self->state;
+  if (!st.draining || st.drain_waiters.empty())
+    return;
+  // Reads in flight may still bring leases to give back.
+  bool drained
+    = st.releasing == 0
+      && std::none_of(st.groups.begin(), st.groups.end(),
+                      [](const group_state& g) { return g.reading; });
+  for (auto& g : st.groups)
+    if (g.book.in_flight() > 0)
+      drained = false;
+  if (!drained && now_of(self) < st.drain_deadline)
+    return;
+  // Due retries this node took and did not run (also those still in
+  // flight after a timeout) go back to the schedule's other takers at once
+  // instead of after their marks' lease; the answer comes back here.
+  if (!st.takes_given_back) {
+    st.takes_given_back = true;
+    if (release_takes(self, true))
+      return;
+  }
+  if (!drained)
+    spdlog::warn("broadcaster: drain timeout with work in flight; its leases "
+                 "expire and the events are delivered after a restart");
+  for (auto& rp : st.drain_waiters)
+    rp.deliver(drained);
+  st.drain_waiters.clear();
 }
 
 millis_t now_of(bc_pointer self) {
@@ -488,6 +496,9 @@ caf::settings status_of(bc_pointer self) {
   caf::put(s, "broadcaster.rejected-overloaded", st.rejected_overloaded);
   caf::put(s, "broadcaster.rejected-draining", st.rejected_draining);
   caf::put(s, "broadcaster.redelivered", st.redelivered);
+  caf::put(s, "broadcaster.takes-renewed", st.takes_renewed);
+  caf::put(s, "broadcaster.takes-released", st.takes_released);
+  caf::put(s, "broadcaster.take-renew-failures", st.take_renew_failures);
   caf::put(s, "broadcaster.pending-appends", uint64_t{st.pending_appends});
   caf::put(s, "broadcaster.draining", st.draining);
   // The last append failed a short while ago (readiness: the store may
@@ -699,6 +710,9 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
           break;
         }
       }
+      // Taken while the drain began (a poll under way): given back.
+      if (st.draining)
+        release_takes(self, false);
       for (size_t gi = 0; gi < st.groups.size(); ++gi)
         if (touched[gi])
           dispatch(self, gi);
@@ -736,6 +750,11 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       st.drain_deadline = now_of(self) + timeout;
       for (size_t gi = 0; gi < st.groups.size(); ++gi)
         release_read_leases(self, gi, all_leases);
+      // Take no more due retries, and give back those taken and queued
+      // here: other nodes run them.
+      if (st.cfg.retry_timer)
+        self->send(st.cfg.retry_timer, atom::drain_v);
+      release_takes(self, false);
       st.drain_waiters.push_back(rp);
       check_drained(self);
       if (!st.drain_waiters.empty())

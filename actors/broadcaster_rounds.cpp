@@ -35,6 +35,8 @@ void janitor(bc_pointer self) {
   // Run-time overrides other nodes sharing the store changed (one call for
   // every group).
   read_overrides(self);
+  // Keep the take marks of the due retries this node holds.
+  renew_takes(self);
   for (size_t gi = 0; gi < st.groups.size(); ++gi) {
     auto& g = st.groups[gi];
     // Settled events per second, smoothed (weight of the newest round 0.5).

@@ -72,6 +72,9 @@ struct group_state {
   /// the settings the group runs with (its config with them applied).
   group_overrides overrides;
   group_run_settings run;
+  /// When the take marks of the group's due retries this node holds were
+  /// last renewed (-1: not yet, or the renewal failed).
+  millis_t takes_renewed_at = -1;
   /// Settled events per second (smoothed over janitor rounds).
   double rate = 0;
   uint64_t rate_settled = 0;
@@ -101,8 +104,17 @@ struct broadcaster_state {
   /// run after a restart). A read is under way.
   bool overrides_loaded = false;
   bool overrides_reading = false;
-  /// Release calls of read leases in flight (see release_read_leases).
+  /// Release calls of read leases and take marks in flight (see
+  /// release_read_leases, release_takes): a drain waits for them.
   uint32_t releasing = 0;
+  /// The drain gave back every take mark it held (see check_drained).
+  bool takes_given_back = false;
+  /// Take marks of due retries renewed and given back, renewals that
+  /// failed; the last renewal failed (logged once per change).
+  uint64_t takes_renewed = 0;
+  uint64_t takes_released = 0;
+  uint64_t take_renew_failures = 0;
+  bool take_renew_failing = false;
   /// A trim call is in flight (at most one).
   bool trimming = false;
   /// Log entries removed by this node's trims, and failed trim calls.
@@ -151,6 +163,11 @@ void check_lost_group(bc_pointer self, size_t gi, const caf::error& err);
 
 /// True while some group has entries queued or in flight.
 bool has_work(const broadcaster_state& st);
+
+/// Answers the drain's waiters once nothing is in flight (or its timeout
+/// passed), after giving back the take marks of due retries this node did
+/// not run.
+void check_drained(bc_pointer self);
 
 /// Gives back read leases of queued entries with less than `min_left` ms
 /// left.
@@ -203,6 +220,22 @@ change_overrides(bc_pointer self, group_overrides change, uint8_t clear);
 /// Pauses or resumes the group through its `paused` override.
 caf::result<bool> pause_group(bc_pointer self, const std::string& name,
                               bool paused);
+
+// -- broadcaster_takes.cpp ---------------------------------------------------
+
+/// Renews the take marks of the due retries the node holds (queued, in
+/// flight, parked, held back; see delivery::taken), for each group a third
+/// of its lease after the last renewal: one store call for every group
+/// due. A mark not renewed lapses after the group's lease and the retry
+/// goes to another node; what the node dropped is not renewed.
+void renew_takes(bc_pointer self);
+
+/// Gives back the take marks of due retries this node will not run (a
+/// drain), so that other nodes take them at once: those not in flight,
+/// which leave the book, or with `all` every one it holds (the drain's
+/// end). Returns whether a store call is under way (the drain waits for
+/// it).
+bool release_takes(bc_pointer self, bool all);
 
 // -- broadcaster_rounds.cpp --------------------------------------------------
 

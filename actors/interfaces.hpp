@@ -47,6 +47,14 @@ using store_actor = caf::typed_actor<
   /// Takes due retries: (now, max) -> (deliveries, next due or -1).
   caf::replies_to<atom::due, millis_t, uint32_t>::with<std::vector<delivery>,
                                                        millis_t>,
+  /// Renews the take marks of due retries this store actor took and the
+  /// node still holds: (pairs, now) -> marks renewed (store::renew_taken).
+  caf::replies_to<atom::renew, std::vector<taken_pair>,
+                  millis_t>::with<uint64_t>,
+  /// Gives back take marks of due retries the node will not run, for
+  /// other nodes to take at once: pairs -> marks dropped
+  /// (store::release_taken).
+  caf::replies_to<atom::release, std::vector<taken_pair>>::with<uint64_t>,
   /// Lists the DLQ.
   caf::replies_to<atom::list, dlq_query>::with<dlq_page>,
   /// DLQ entries of one event.
@@ -177,6 +185,9 @@ using retry_timer_actor = caf::typed_actor<
   caf::reacts_to<atom::join, broadcaster_actor>,
   /// Something was scheduled; the earliest new due time is given.
   caf::reacts_to<atom::schedule, millis_t>,
+  /// The node drains: take nothing more from the schedule (what falls due
+  /// is left to other nodes, or to this node's next start).
+  caf::reacts_to<atom::drain>,
   /// Internal: the timer for the earliest due time fired.
   caf::reacts_to<atom::tick>,
   /// Internal: the periodic look at a shared schedule (see

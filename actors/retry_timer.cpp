@@ -27,6 +27,8 @@ struct retry_timer_state {
   /// Looks at the schedule this often (0: only when armed); see
   /// spawn_retry_timer.
   millis_t poll_interval = 0;
+  /// The node drains: nothing more is taken.
+  bool stopped = false;
   static inline const char* name = "retry_timer";
 };
 
@@ -52,7 +54,7 @@ void arm(timer_pointer self, millis_t due) {
 
 void poll(timer_pointer self) {
   auto& st = self->state;
-  if (!st.broadcaster)
+  if (!st.broadcaster || st.stopped)
     return;
   if (st.polling) {
     st.poll_again = true;
@@ -70,6 +72,9 @@ void poll(timer_pointer self) {
         auto full = due.size() >= st.batch_size;
         if (!due.empty()) {
           st.redelivered += due.size();
+          // The broadcaster renews their take marks while it holds them.
+          for (auto& dl : due)
+            dl.taken = true;
           self->send(st.broadcaster, atom::redeliver_v, std::move(due));
         }
         if (full || st.poll_again) {
@@ -113,6 +118,11 @@ retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size,
                          atom::janitor_v);
     },
     [self](atom::schedule, millis_t due) { arm(self, due); },
+    [self](atom::drain) {
+      // A poll under way still answers; the broadcaster gives back what it
+      // brings.
+      self->state.stopped = true;
+    },
     [self](atom::tick) {
       auto now = to_millis(self->clock().now());
       auto& st = self->state;
@@ -127,6 +137,7 @@ retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size,
       caf::put(result, "retry-timer.polls", st.polls);
       caf::put(result, "retry-timer.next-due", st.next_due);
       caf::put(result, "retry-timer.armed-for", st.armed_for);
+      caf::put(result, "retry-timer.stopped", st.stopped);
       return result;
     },
   };

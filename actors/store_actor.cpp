@@ -149,6 +149,16 @@ store_actor::behavior_type store_impl(store_pointer self,
         return make_error(code_of(e), std::string{"due: "} + e.what());
       }
     },
+    [self](atom::renew, const std::vector<taken_pair>& pairs,
+           millis_t now) -> caf::result<uint64_t> {
+      return guarded(self, "renew taken",
+                     [&] { return self->state.st->renew_taken(pairs, now); });
+    },
+    [self](atom::release,
+           const std::vector<taken_pair>& pairs) -> caf::result<uint64_t> {
+      return guarded(self, "release taken",
+                     [&] { return self->state.st->release_taken(pairs); });
+    },
     [self](atom::list, const dlq_query& q) -> caf::result<dlq_page> {
       return guarded(self, "dlq list",
                      [&] { return self->state.st->dlq_list(q); });

@@ -107,7 +107,7 @@ typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
   return f(caf::meta::type_name("onceflow::delivery"), x.ev, x.group, x.attempt,
-           x.epoch, x.redeliveries, x.history, x.lease_until);
+           x.epoch, x.redeliveries, x.history, x.lease_until, x.taken);
 }
 
 template <class Inspector>
@@ -126,6 +126,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_spec& x) {
   return f(caf::meta::type_name("onceflow::group_spec"), x.name, x.patterns,
            x.from_start);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, taken_pair& x) {
+  return f(caf::meta::type_name("onceflow::taken_pair"), x.group, x.seq);
 }
 
 template <class Inspector>
@@ -264,6 +269,8 @@ CAF_ADD_TYPE_ID(onceflow, (onceflow::event_listing))
 CAF_ADD_TYPE_ID(onceflow, (onceflow::group_overrides))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_overrides>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::cancel_result))
+CAF_ADD_TYPE_ID(onceflow, (onceflow::taken_pair))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::taken_pair>) )
 
 CAF_ADD_ATOM(onceflow, onceflow::atom, ingest, "ingest")
 CAF_ADD_ATOM(onceflow, onceflow::atom, append, "append")
@@ -307,5 +314,7 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, listeners, "listeners")
 CAF_ADD_ATOM(onceflow, onceflow::atom, overrides, "overrides")
 CAF_ADD_ATOM(onceflow, onceflow::atom, cancel, "cancel")
 CAF_ADD_ATOM(onceflow, onceflow::atom, retire, "retire")
+CAF_ADD_ATOM(onceflow, onceflow::atom, renew, "renew")
+CAF_ADD_ATOM(onceflow, onceflow::atom, release, "release")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -20,7 +20,9 @@
 /// - leases/ledger: `claim` = INCR epoch + lease; `settle` = one script that
 ///   checks the epoch and commits the outcome (ledger, retry ZSET, DLQ) and
 ///   XACKs the pending entry.
-/// - retry schedule: `take_due` = ZRANGEBYSCORE on the retry ZSET.
+/// - retry schedule: `take_due` = ZRANGEBYSCORE on the retry ZSET, with a
+///   take mark per entry handed out (a lease on the take: renewed by the
+///   node that holds the entry, released when it will not run it).
 /// - DLQ and processed events: listing, lookups, replay, purge.
 /// - group settings: run-time overrides of a group's settings (pause,
 ///   rate limit, listener count), one field each (a Redis hash).
@@ -201,6 +203,12 @@ struct cancel_result {
   std::vector<group_status> groups;
 };
 
+/// A pair of the retry schedule handed out by take_due: (group, seq).
+struct taken_pair {
+  std::string group;
+  uint64_t seq = 0;
+};
+
 /// The retry schedule holds deliveries due at a time: retries (attempt 2
 /// and later, or a DLQ replay) and delayed first attempts, which `append`
 /// puts there. A delayed first attempt is `scheduled` until a listener
@@ -213,16 +221,35 @@ public:
   /// Returns up to `max` scheduled deliveries due at `now`, earliest first,
   /// and marks them taken (a later take_due skips them). They stay in the
   /// schedule until settled; after a restart they are due again. A store
-  /// shared by several nodes (Redis) lets a mark lapse after a hold time
-  /// (60 s by the callers' clocks): an entry still unsettled then is handed
-  /// out again, since its delivery may have been lost on the way (a reply
-  /// that timed out, a node that died); the lease claim lets one run.
+  /// shared by several nodes (Redis) makes the mark a lease: it lapses
+  /// after a hold time (the lease TTL of the entry's group, by the callers'
+  /// clocks) unless renew_taken extends it; an entry whose mark lapsed is
+  /// handed out again, since the node that took it died or never got it (a
+  /// reply that timed out); the lease claim lets one delivery run at a
+  /// time.
   virtual std::vector<delivery> take_due(millis_t now, size_t max) = 0;
 
   /// When take_due next has something to hand out: the due time of the
   /// earliest untaken entry, or the time a mark lapses if earlier; -1 if
   /// neither.
   virtual millis_t next_due() = 0;
+
+  /// Extends the take marks of these pairs that this store object set
+  /// (take_due) to the hold time after `now`: a node renews what it took
+  /// and still holds (queued or running), well before the marks lapse. A
+  /// mark another store object set, or none (the pair was settled, or
+  /// released), is left as it is. Returns the number of marks renewed.
+  /// Where marks do not lapse (one node: SQLite) it changes nothing and
+  /// returns the number of these pairs that are taken.
+  virtual uint64_t
+  renew_taken(const std::vector<taken_pair>& pairs, millis_t now)
+    = 0;
+
+  /// Drops the take marks of these pairs that this store object set, so
+  /// that take_due hands them out again at once (to any node): a draining
+  /// node gives back what it took and will not run. Returns the number of
+  /// marks dropped.
+  virtual uint64_t release_taken(const std::vector<taken_pair>& pairs) = 0;
 
   /// Entries in the schedule (taken or not).
   virtual uint64_t scheduled() = 0;

@@ -42,8 +42,8 @@ done
 python3 - "$out/results.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| seed | verdict | events accepted | submissions | faults (node kill / Redis kill / drain / stop) | lost | doubled | dead letters | retries | workload s | settled after last fault s | after clients s | defect 7 waits | run s |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| seed | verdict | events accepted | submissions | faults (node kill / Redis kill / drain / stop) | lost | doubled | dead letters | retries | workload s | settled after last fault s | after clients s | run s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     x = r["result"] or {}
     f = x.get("faults", {})
@@ -59,8 +59,7 @@ for r in rows:
           f" | {x.get('doubled', '?')} | {dead} | {x.get('retries', '?')}"
           f" | {x.get('workload_s', '?')}"
           f" | {x.get('settle_after_last_fault_s', '?')}"
-          f" | {x.get('settle_after_clients_s', '?')}"
-          f" | {x.get('defect7_waits', '?')} | {r['wall_s']} |")
+          f" | {x.get('settle_after_clients_s', '?')} | {r['wall_s']} |")
 PY
 echo "logs: $out" >&2
 exit $failed

@@ -858,6 +858,16 @@ std::vector<std::string> warnings(const node_config& cfg) {
                        + std::to_string(g.options.latency * g.batch_size)
                        + " ms): batches outlive their leases and events end "
                          "up as crash_loop");
+  for (auto& g : cfg.groups)
+    if (cfg.store_backend == "redis" && cfg.janitor_interval * 3 > g.lease_ttl)
+      result.push_back("group " + g.name + ": lease-ttl ("
+                       + std::to_string(g.lease_ttl)
+                       + " ms) is less than 3x janitor.interval ("
+                       + std::to_string(cfg.janitor_interval)
+                       + " ms): the node renews its takes of due retries in "
+                         "janitor rounds, so a take may lapse while the node "
+                         "holds the retry and another node takes it too (the "
+                         "lease claim lets one run)");
   auto loopback = [](const std::string& host) {
     return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
   };

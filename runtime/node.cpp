@@ -19,6 +19,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace onceflow {
@@ -49,6 +50,15 @@ redis_options redis_options_of(const node_config& cfg) {
   ro.tls_key_file = cfg.redis_tls_key_file;
   ro.consumer = cfg.name;
   ro.retention_ms = cfg.retention;
+  // A due retry this node takes stays taken for its group's lease (the
+  // broadcaster renews what it holds); other groups' retries for the
+  // longest lease of this node's groups.
+  if (!cfg.groups.empty())
+    ro.take_hold_ms = 0;
+  for (auto& g : cfg.groups) {
+    ro.take_holds[g.name] = g.lease_ttl;
+    ro.take_hold_ms = std::max(ro.take_hold_ms, g.lease_ttl);
+  }
   return ro;
 }
 

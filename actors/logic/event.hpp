@@ -115,6 +115,12 @@ struct delivery {
   /// Once dispatched, the broadcaster's copy drops it (0), so that a
   /// re-dispatch claims as any other.
   millis_t lease_until = 0;
+  /// Handed out by the retry schedule (take_due) to this node: the
+  /// schedule's take mark names the node, which renews it while it holds
+  /// this copy (a shared store lets a mark that is not renewed lapse, and
+  /// the entry goes to another node), and gives it back when it will not
+  /// run it (a drain).
+  bool taken = false;
 };
 
 /// True if a listener may run `dl` under the lease granted with its read:

@@ -161,6 +161,61 @@ std::vector<uint64_t> group_book::owned_by(uint32_t owner) const {
   return result;
 }
 
+std::vector<uint64_t> group_book::taken() const {
+  std::vector<uint64_t> out;
+  auto add = [&out](const delivery& dl) {
+    if (dl.taken)
+      out.push_back(dl.ev.seq);
+  };
+  queue_.for_each(add);
+  for (auto& kv : in_flight_)
+    add(kv.second.dl);
+  for (auto& kv : parked_)
+    add(kv.second);
+  for (auto& l : later_)
+    for (auto& dl : l.second)
+      add(dl);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<uint64_t> group_book::drop_taken() {
+  std::vector<uint64_t> out;
+  for (auto& dl :
+       queue_.extract_if([](const delivery& x) { return x.taken; })) {
+    known_.erase(dl.ev.seq);
+    out.push_back(dl.ev.seq);
+  }
+  for (auto i = parked_.begin(); i != parked_.end();) {
+    if (i->second.taken) {
+      out.push_back(i->first);
+      i = parked_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto& l : later_) {
+    auto& xs = l.second;
+    for (auto& dl : xs)
+      if (dl.taken)
+        out.push_back(dl.ev.seq);
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [](const delivery& x) { return x.taken; }),
+             xs.end());
+  }
+  later_.erase(std::remove_if(later_.begin(), later_.end(),
+                              [](const auto& l) { return l.second.empty(); }),
+               later_.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  out.erase(
+    std::remove_if(out.begin(), out.end(),
+                   [this](uint64_t seq) { return in_flight_.count(seq) > 0; }),
+    out.end());
+  return out;
+}
+
 std::pair<size_t, size_t> group_book::drop_all() {
   auto waiting = queue_.size() + parked_.size();
   for (auto& l : later_)

@@ -120,6 +120,19 @@ public:
   /// numbers dropped: (not in flight, in flight).
   std::pair<size_t, size_t> drop_all();
 
+  // -- entries handed out by the retry schedule (delivery::taken) ----------
+
+  /// Seqs of the taken entries the book holds (queued, in flight, parked or
+  /// held back), each once, in ascending order: the node renews their
+  /// take marks.
+  std::vector<uint64_t> taken() const;
+
+  /// Removes the taken entries that are not in flight (queued, parked,
+  /// held back): they will not run here (a drain). Returns the seqs among
+  /// them that have no copy in flight, each once (an in-flight copy keeps
+  /// the pair's take mark until it settles).
+  std::vector<uint64_t> drop_taken();
+
   // -- observers -----------------------------------------------------------
 
   size_t in_flight() const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace onceflow {
 
@@ -93,6 +94,25 @@ public:
     for (auto& q : queues_)
       for (auto& x : q)
         f(x);
+  }
+
+  /// Removes the elements for which `pred` holds and returns them, in
+  /// queue order (high first).
+  template <class Pred>
+  std::vector<T> extract_if(Pred pred) {
+    std::vector<T> out;
+    for (auto& q : queues_) {
+      std::deque<T> keep;
+      for (auto& x : q) {
+        if (pred(x))
+          out.push_back(std::move(x));
+        else
+          keep.push_back(std::move(x));
+      }
+      q.swap(keep);
+    }
+    size_ -= out.size();
+    return out;
   }
 
   void clear() {

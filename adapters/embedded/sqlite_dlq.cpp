@@ -35,6 +35,23 @@ std::vector<delivery> sqlite_store::take_due(millis_t now, size_t max) {
   return out;
 }
 
+uint64_t sqlite_store::renew_taken(const std::vector<taken_pair>& pairs,
+                                   millis_t) {
+  uint64_t n = 0;
+  for (auto& p : pairs)
+    if (retries_.is_taken(p.group, p.seq))
+      ++n;
+  return n;
+}
+
+uint64_t sqlite_store::release_taken(const std::vector<taken_pair>& pairs) {
+  uint64_t n = 0;
+  for (auto& p : pairs)
+    if (retries_.untake(p.group, p.seq))
+      ++n;
+  return n;
+}
+
 cancel_result sqlite_store::cancel(const std::string& event_id, millis_t now) {
   const char* op = "cancel";
   cancel_result out;

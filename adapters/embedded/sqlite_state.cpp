@@ -47,6 +47,15 @@ void retry_slots::take(const std::vector<due_entry>& picked) {
   }
 }
 
+bool retry_slots::untake(const std::string& group, uint64_t seq) {
+  auto i = slots_.find(retry_key{group, seq});
+  if (i == slots_.end() || !i->second.taken)
+    return false;
+  i->second.taken = false;
+  due_.emplace(i->second.due, seq, group);
+  return true;
+}
+
 uint64_t retry_slots::first_above(uint64_t after) const {
   uint64_t first = 0;
   // Per group: its lowest seq above `after`, then on to the next group.

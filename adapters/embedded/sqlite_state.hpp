@@ -157,6 +157,16 @@ public:
   /// Marks slots that `due` returned taken.
   void take(const std::vector<due_entry>& picked);
 
+  /// True if the pair is scheduled and taken.
+  bool is_taken(const std::string& group, uint64_t seq) const {
+    auto* slot = find(group, seq);
+    return slot != nullptr && slot->taken;
+  }
+
+  /// Makes a taken slot untaken again (due at its time); returns whether
+  /// the pair was taken.
+  bool untake(const std::string& group, uint64_t seq);
+
   /// Due time of the earliest untaken slot, or -1 if none.
   millis_t next_due() const {
     return due_.empty() ? -1 : std::get<0>(*due_.begin());

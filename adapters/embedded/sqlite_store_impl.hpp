@@ -84,6 +84,11 @@ public:
     return retries_.delayed();
   }
 
+  /// One node: marks do not lapse, nothing to renew.
+  uint64_t renew_taken(const std::vector<taken_pair>& pairs, millis_t) override;
+
+  uint64_t release_taken(const std::vector<taken_pair>& pairs) override;
+
   cancel_result cancel(const std::string& event_id, millis_t now) override;
 
   // -- dlq_port: sqlite_dlq.cpp ----------------------------------------------

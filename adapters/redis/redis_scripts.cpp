@@ -19,6 +19,7 @@ const char* const script_bodies[] = {
   redis_lua::dlq_read,    redis_lua::dlq_remove,   redis_lua::history,
   redis_lua::list_events, redis_lua::trim,         redis_lua::read_before,
   redis_lua::read_after,  redis_lua::gen_check,    redis_lua::cancel,
+  redis_lua::renew,
 };
 
 static_assert(std::size(script_bodies) == sc_count, "one body per script_id");

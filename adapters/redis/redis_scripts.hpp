@@ -33,6 +33,7 @@ enum script_id : size_t {
   sc_read_after,
   sc_gen_check,
   sc_cancel,
+  sc_renew,
   sc_count,
 };
 
@@ -45,7 +46,9 @@ const std::string& script_text(script_id id);
 /// it was sent (it may or may not have run), because a second run answers
 /// like the first: the scripts that only read, group registration, and
 /// claim, settle and take_due, which recognise their own earlier run (same
-/// holder or epoch and the same `now`) and answer what it did. The others
+/// holder or epoch and the same `now`) and answer what it did, and the
+/// renewal and release of take marks (the same marks set or dropped
+/// again). The others
 /// fail and their callers retry the operation: a second append would
 /// answer `duplicate` for its own events, a reclaim would skip the entries
 /// the first run took (they come back through a later reclaim), a DLQ

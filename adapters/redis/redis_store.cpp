@@ -33,9 +33,24 @@ namespace {
 
 using json = nlohmann::json;
 
-/// How long a retry taken by another node is left to it (see
-/// scripts/due.lua).
-constexpr millis_t retry_hold_ms = 60000;
+/// The take holds of `opts` as arguments of scripts/due.lua: the default
+/// hold, then group and hold per listed group. Throws store_error for a
+/// hold that is not positive.
+std::vector<std::string> take_hold_args(const redis_options& opts) {
+  auto check = [](const std::string& what, millis_t hold) {
+    if (hold <= 0)
+      throw store_error("redis store: the take hold of " + what
+                        + " must be positive (got " + std::to_string(hold)
+                        + " ms)");
+    return std::to_string(hold);
+  };
+  std::vector<std::string> out{check("unlisted groups", opts.take_hold_ms)};
+  for (auto& [group, hold] : opts.take_holds) {
+    out.push_back(group);
+    out.push_back(check("group " + group, hold));
+  }
+  return out;
+}
 
 using codec::dump;
 
@@ -100,6 +115,11 @@ public:
   std::vector<delivery> take_due(millis_t now, size_t max) override;
 
   millis_t next_due() override;
+
+  uint64_t renew_taken(const std::vector<taken_pair>& pairs,
+                       millis_t now) override;
+
+  uint64_t release_taken(const std::vector<taken_pair>& pairs) override;
 
   uint64_t scheduled() override {
     auto r = command({"ZCARD", key("retry:due")}, "scheduled");
@@ -260,6 +280,19 @@ private:
   /// one; so is each further store object of a node).
   std::string instance_ = std::to_string(std::random_device{}())
                           + std::to_string(std::random_device{}());
+  /// How long its take marks hold, as arguments of the due script.
+  std::vector<std::string> hold_args_ = take_hold_args(opts_);
+
+  /// The hold of a take mark of `group` (see redis_options::take_holds).
+  millis_t take_hold(const std::string& group) const {
+    auto i = opts_.take_holds.find(group);
+    return i != opts_.take_holds.end() ? i->second : opts_.take_hold_ms;
+  }
+
+  /// Renews (`now` >= 0) or releases (`now` < 0) this store object's take
+  /// marks of `pairs` (scripts/renew.lua).
+  uint64_t mark_taken(const std::vector<taken_pair>& pairs, millis_t now,
+                      const std::string& op);
 };
 
 redis_store::redis_store(const redis_options& opts)
@@ -693,11 +726,14 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
     auto count = max - out.size();
     reply_ptr r;
     try {
-      r = eval(sc_due,
-               {std::to_string(now), std::to_string(offset),
-                std::to_string(count), opts_.consumer, instance_,
-                std::to_string(retry_hold_ms), call},
-               "take_due", gen_check::check);
+      std::vector<std::string> args{std::to_string(now),
+                                    std::to_string(offset),
+                                    std::to_string(count),
+                                    opts_.consumer,
+                                    instance_,
+                                    call};
+      args.insert(args.end(), hold_args_.begin(), hold_args_.end());
+      r = eval(sc_due, std::move(args), "take_due", gen_check::check);
     } catch (const store_error&) {
       if (out.empty())
         throw;
@@ -737,10 +773,36 @@ std::vector<delivery> redis_store::take_due(millis_t now, size_t max) {
 }
 
 millis_t redis_store::next_due() {
-  auto r = eval(sc_next_due,
-                {opts_.consumer, instance_, std::to_string(retry_hold_ms)},
-                "next_due", gen_check::none);
+  auto r = eval(sc_next_due, {opts_.consumer, instance_}, "next_due",
+                gen_check::none);
   return int_of(r.get());
+}
+
+uint64_t redis_store::renew_taken(const std::vector<taken_pair>& pairs,
+                                  millis_t now) {
+  return mark_taken(pairs, now, "renew_taken");
+}
+
+uint64_t redis_store::release_taken(const std::vector<taken_pair>& pairs) {
+  return mark_taken(pairs, -1, "release_taken");
+}
+
+uint64_t redis_store::mark_taken(const std::vector<taken_pair>& pairs,
+                                 millis_t now, const std::string& op) {
+  if (pairs.empty())
+    return 0;
+  // Marks name seqs of the current data: after a change of the store
+  // generation these pairs name other entries (or none), so the call fails
+  // like take_due's and changes nothing.
+  std::vector<std::string> args{opts_.consumer, instance_};
+  args.reserve(2 + pairs.size() * 2);
+  for (auto& p : pairs) {
+    args.push_back(p.group + '\x1f' + std::to_string(p.seq));
+    args.push_back(now < 0 ? std::string{}
+                           : std::to_string(now + take_hold(p.group)));
+  }
+  auto r = eval(sc_renew, std::move(args), op, gen_check::check);
+  return u64_of(r.get());
 }
 
 cancel_result redis_store::cancel(const std::string& event_id, millis_t now) {

@@ -2,6 +2,7 @@
 
 #include "adapters/ports.hpp"
 
+#include <map>
 #include <string>
 
 /// The Redis store: every port over one Redis server (standalone, RESP2,
@@ -14,7 +15,8 @@
 ///
 /// Round trips: every batched port call is one Lua script call (EVALSHA),
 /// i.e. one round trip carrying the whole batch (append, read_group, claim,
-/// settle, reclaim, take_due, trim), atomic on the server.
+/// settle, reclaim, take_due, renew_taken, release_taken, trim), atomic on
+/// the server.
 ///
 /// Decisions where ports.hpp leaves room or Redis differs (the conventions of
 /// the SQLite adapter hold otherwise: retry schedules attempt+1 with epoch 0,
@@ -43,11 +45,18 @@
 ///   (store::trim) removes the log entries, states and processed records of
 ///   settled history; claims of trimmed seqs without a state answer done.
 /// - `take_due` marks entries taken in `retry:taken` with this store
-///   object's instance: it and other nodes skip them for 60 s (caller's
-///   clock), after which they are due again (a reply that got lost, a node
-///   that died); the lease claim lets only one delivery run at a time, and
-///   a node drops a copy it got again while the first was still running
-///   once that one went back into the schedule.
+///   object's instance and the time the mark lapses: the caller's `now`
+///   plus the hold of the entry's group (`redis_options::take_holds`, the
+///   group's lease TTL). A take is a lease: the node that holds the entry
+///   renews the mark (renew_taken) until the entry settles (which drops the
+///   mark), and a draining node releases (release_taken) what it will not
+///   run. Until the mark lapses, this and other nodes skip the entry;
+///   then it is due again (its taker died, or the reply to the take got
+///   lost), so a retry taken by a node that died goes to another after
+///   about one lease, like its in-flight entries (reclaimed after twice the
+///   lease). The lease claim lets only one delivery run at a time, and a
+///   node drops a copy it got again while the first was still running once
+///   that one went back into the schedule.
 /// - Groups (patterns, start) are read from Redis on every call, so groups
 ///   created by another node are seen at once.
 /// - Scripts build key names from the prefix (they do not declare KEYS):
@@ -96,6 +105,8 @@ namespace onceflow {
 
 /// Options of the Redis store.
 struct redis_options {
+  /// Default of `take_hold_ms`: a group's default lease TTL.
+  static constexpr millis_t default_take_hold_ms = 30000;
   /// redis[s]://[user:password@]host[:port][/db]; user may be empty
   /// (redis://:secret@host); userinfo is percent-decoded; rediss:// is
   /// TLS (verifying the server's certificate and name).
@@ -115,6 +126,13 @@ struct redis_options {
   /// How long settled history is kept ([store] retention): also the least
   /// lifetime of an event's id key (dedup and lookups by id).
   millis_t retention_ms = 24LL * 3600 * 1000;
+  /// How long a due retry that take_due hands out stays taken unless
+  /// renewed (renew_taken), by group: the group's lease TTL ([groups.*]
+  /// lease-ttl), so that a retry taken by a node that died is taken by
+  /// another after about one lease. Groups not listed: `take_hold_ms` (a
+  /// node sets it to the longest lease TTL of its groups).
+  std::map<std::string, millis_t> take_holds;
+  millis_t take_hold_ms = default_take_hold_ms;
 };
 
 /// Connects, authenticates, selects the database, loads the scripts and

@@ -15,9 +15,10 @@ settled are answered `duplicate` with their final status. Everything must
 settle without a stall longer than Redis's reconnect backoff plus twice the
 lease plus a janitor round plus the longest retry backoff (with slack), no
 retry may stall (its attempts' times in Redis; the take marks watched
-during the run), and every node must be up and ready at the end. The one
-allowance: defect 7's 60 s take hold (see DEFECT7_HOLD_S). The whole list
-is in docs/testing.md, "The chaos test".
+during the run: a retry taken by a node that died goes to another within
+about the lease, like the dead node's in-flight entries within twice the
+lease), and every node must be up and ready at the end. The whole list is
+in docs/testing.md, "The chaos test".
 
 Sizes: the defaults are the CI run (3000 events over 20 s, 5 faults, seed
 1, or the seed in ONCEFLOW_CHAOS_SEED); the long run takes options:
@@ -58,16 +59,10 @@ NAMES = ["node-1", "node-2", "node-3"]
 # build on 2 shared cores.
 STALL_S = (5000 + 2 * chaos.LEASE_MS + chaos.JANITOR_MS
            + chaos.MAX_RETRY_CAP_MS) / 1000 + 5
-# Defect 7 (issue 13): a due retry taken by a node that then dies waits
-# for the 60 s take hold (adapters/redis/redis_store.cpp, retry_hold_ms)
-# before another node takes it. Until that is fixed, open pairs whose only
-# obstacle is such a take may wait that long at the end, and a retry's next
-# attempt may come that much later after a node died or Redis was killed
-# (chaos.Faults.allowance); nothing else may.
-# TODO(defect 7): once a take is a lease (reclaimed after ~2x the lease),
-# drop DEFECT7_HOLD_S here and the defect 7 allowance in chaos.Faults, so
-# that STALL_S and the backoff judge those pairs too.
-DEFECT7_HOLD_S = chaos.DEFECT7_HOLD_MS / 1000
+# A due retry taken by a node that dies (or whose take's answer is lost in
+# a Redis outage) is taken by another node once its take mark lapses, about
+# a lease after the taker's last renewal: well within STALL_S, which
+# judges those pairs like any other.
 
 
 def wall_ms():
@@ -85,7 +80,9 @@ class TakeWatch:
         self.stop = threading.Event()
         self.redis_up = threading.Event()
         self.redis_up.set()
-        self.stuck = {}    # (member, mark) -> (consumer, taken at, seen at)
+        # (member, consumer, instance, call): one take, whose mark its
+        # taker renews -> (consumer, taken at, seen at)
+        self.stuck = {}
         self.thread = threading.Thread(target=self.run, daemon=True,
                                        name="take-watch")
 
@@ -103,28 +100,28 @@ class TakeWatch:
                 continue
             now = wall_ms()
             for m, mark in marks.items():
-                consumer, _inst, at, _call = mark.rsplit(" ", 3)
+                consumer, inst, at, call, _until = mark.rsplit(" ", 4)
+                key = (m, consumer, inst, call)
                 if m in due and now - int(at) > limit and \
-                        (m, mark) not in self.stuck:
-                    self.stuck[(m, mark)] = (consumer, int(at), now)
+                        key not in self.stuck:
+                    self.stuck[key] = (consumer, int(at), now)
 
     def verdict(self, faults):
-        """(findings, defect 7 holds): stuck takes not explained by the
-        taker's death or a Redis outage right after the take (both the 60 s
-        take hold of defect 7) are findings."""
-        findings, held = [], []
-        for (m, _mark), (consumer, at, seen) in sorted(self.stuck.items()):
+        """Stuck takes, as findings: whatever happened to the taker (it
+        died, drained, lost the take's answer in a Redis outage), another
+        node takes the retry within about a lease."""
+        findings = []
+        for key, (consumer, at, seen) in sorted(self.stuck.items()):
+            m = key[0]
             what = (f"retry {m.replace(chr(31), '/')} taken by {consumer} "
                     f"at {at} still due {(seen - at) / 1000:.1f}s later")
             if faults.died_after(consumer, at, seen):
-                held.append(f"{what} ({consumer} was killed or exited "
-                            "after the take)")
+                what += f" ({consumer} was killed or exited after the take)"
             elif faults.redis_down_near(at):
-                held.append(f"{what} (the take's answer was lost in a "
-                            "Redis outage)")
-            else:
-                findings.append(what)
-        return findings, held
+                what += " (the take's answer may have been lost in a Redis " \
+                        "outage)"
+            findings.append(what)
+        return findings
 
 
 class ChaosTest(RedisNodesBase):
@@ -319,59 +316,11 @@ class ChaosTest(RedisNodesBase):
                            + "; ".join(xs[:limit]))
         return out
 
-    def defect7_reason(self):
-        """If every open item is a due retry held only by the 60 s take
-        hold after its taker died or lost the answer (defect 7), why; else
-        None."""
-        c = self.counts()
-        if any(g["pel"] for g in c["groups"].values()):
-            return None
-        # State fields that are leases ("<epoch> <expires> <held>
-        # <redeliveries> <scheduled> <holder>"): only those of scheduled
-        # retries may be open.
-        for g in self.GROUPS:
-            for v in self.states(g).values():
-                f = v.split(" ")
-                if v[:1].isdigit() and (len(f) < 5 or f[4] != "1"):
-                    return None
-        marks = self.retry_marks()
-        due = self.redis.eval_json(
-            "return cjson.encode(redis.call('ZRANGE', KEYS[1], 0, -1, "
-            "'WITHSCORES'))", (f"{self.prefix}retry:due",))
-        members = as_list(due)[0::2]
-        if not members:
-            return None
-        now = wall_ms()
-        reasons = []
-        for m in members:
-            mark = marks.get(m)
-            if mark is None:
-                return None
-            consumer, _inst, at, _call = mark.rsplit(" ", 3)
-            at = int(at)
-            if now >= at + chaos.DEFECT7_HOLD_MS:
-                return None   # the hold is over: someone must take it
-            if any(d >= at for d in self.deaths.get(consumer, [])):
-                reasons.append(f"{m.replace(chr(31), '/')} taken by "
-                               f"{consumer} at {at}, which died after")
-            elif any(k - 2000 <= at <= r for k, r in self.redis_outages):
-                # The take ran in Redis but its answer was lost (the node's
-                # resend failed too): the node's own mark of that call
-                # blocks it, and everyone else, for the hold. The same 60 s
-                # take hold as defect 7; a take that is a lease fixes both.
-                reasons.append(f"{m.replace(chr(31), '/')} taken by "
-                               f"{consumer} at {at}, its answer lost in "
-                               "the Redis outage")
-            else:
-                return None
-        return "; ".join(reasons)
-
     def wait_settled(self, expected):
         """Waits until every expected pair is settled (ledger entry or dead)
         and nothing is pending, leased or scheduled; fails at a stall."""
         last_settled = -1
         last_progress = time.monotonic()
-        defect7_noted = False
         start = time.monotonic()
         while True:
             c = self.counts()
@@ -388,22 +337,12 @@ class ChaosTest(RedisNodesBase):
                 last_progress = time.monotonic()
             stalled = time.monotonic() - last_progress
             if stalled > STALL_S * TIME_SCALE:
-                why = self.defect7_reason()
-                if why and stalled < (DEFECT7_HOLD_S + STALL_S) * TIME_SCALE:
-                    if not defect7_noted:
-                        self.note(f"waiting for the 60 s take hold of "
-                                  f"defect 7: {why}")
-                        self.figures["defect7_waits"] += 1
-                        defect7_noted = True
-                else:
-                    self.findings["stall"].append(
-                        f"nothing settled for {stalled:.1f}s")
-                    self.fail_with_timeline(
-                        f"STALL: nothing settled for {stalled:.1f}s "
-                        f"(allowed {STALL_S * TIME_SCALE:.1f}s"
-                        f"{'; defect 7 waits allowed' if why else ''}); "
-                        "open in Redis:\n      "
-                        + "\n      ".join(self.open_report(expected)))
+                self.findings["stall"].append(
+                    f"nothing settled for {stalled:.1f}s")
+                self.fail_with_timeline(
+                    f"STALL: nothing settled for {stalled:.1f}s (allowed "
+                    f"{STALL_S * TIME_SCALE:.1f}s); open in Redis:\n      "
+                    + "\n      ".join(self.open_report(expected)))
             time.sleep(0.25)
 
     # -- the run --------------------------------------------------------------
@@ -541,8 +480,7 @@ class ChaosTest(RedisNodesBase):
         # The verdict, from Redis.
         self.watch.stop.set()
         self.watch.thread.join()
-        stuck, held = self.watch.verdict(self.faults)
-        self.findings["stall"] += stuck
+        self.findings["stall"] += self.watch.verdict(self.faults)
         problems, by_id = chaos.answer_findings(rec.answers)
         self.findings["duplicates"] += problems + rec.problems
         v = chaos.Verdict(self, wl, accepted, self.faults,
@@ -560,8 +498,6 @@ class ChaosTest(RedisNodesBase):
             "answers": dict(statuses), "answer_lost_ids": answer_lost,
             "client_errors": dict(rec.errors),
             "faults": {k: self.figures[k] for k in chaos.FAULT_KINDS},
-            "defect7_waits": self.figures["defect7_waits"]
-            + len(v.figures.get("defect7_gaps", [])) + len(held),
             "workload_s": round(t_clients - self.t_work, 1),
             "settle_after_last_fault_s": round(t_settled - t_last_fault, 1),
             "settle_after_clients_s": round(t_settled - t_clients, 1),
@@ -570,7 +506,7 @@ class ChaosTest(RedisNodesBase):
             "doubled": len(self.findings["doubled"]),
             "findings": sum(len(x) for x in self.findings.values()),
             **{k: x for k, x in v.figures.items()
-               if k not in ("defect7_gaps", "crash_loop")},
+               if k != "crash_loop"},
             "crash_loop": len(v.figures.get("crash_loop", [])),
         }
         fig["verdict"] = "ok" if fig["findings"] == 0 else "FAILED"
@@ -584,8 +520,6 @@ class ChaosTest(RedisNodesBase):
             f"slowest without a fault around it ran "
             f"{v.figures['worst_retry_gap_over_ceiling_ms']} ms after its "
             f"backoff ceiling\n"
-            + "".join(f"    defect 7 wait: {x}\n"
-                      for x in v.figures.get("defect7_gaps", []) + held)
             + "".join(f"    crash_loop: {x}\n"
                       for x in v.figures.get("crash_loop", []))
             + f"    {chaos.summary_line(fig)}\n")

@@ -4,7 +4,10 @@ that crashes or stalls.
 - kill -9 of a node holding leases: the others reclaim its entries within
   about 2x the lease; the node rejoins after a restart;
 - kill -9 of the node that accepted events before it read them;
-- a listener stalling past its lease is refused, the effect happens once.
+- a listener stalling past its lease is refused, the effect happens once;
+- a due retry taken by a node that is killed before it runs it goes to
+  another node after about the lease (a take is a lease too), and one
+  taken by a node that drains is given back at once.
 
 Run: python3 tests/integration/test_redis_nodes_crash.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
@@ -157,6 +160,124 @@ class CrashTest(RedisNodesBase):
         self.wait_quiet(["node-1", "node-2"])
         self.assert_exactly_once({"work": {e["id"] for e in evs}})
         self.assert_alive("node-1", "node-2")
+
+
+# -- a due retry taken by a node that dies or drains ------------------------
+
+# A retry that fails once; its second attempt succeeds.
+RETRY_EVENT = {"id": "retry-1", "type": "job.retry",
+               "payload": {"simulate": {"fail_attempts": 1}}}
+# node-1 runs one event and then waits ~1000 s for the next token: a retry
+# it takes waits in its queue, held (and its take mark renewed).
+HOLDER = ("--groups.work.rate-limit=0.001", "--groups.work.rate-burst=1")
+
+
+def taken_group(lease):
+    return simple_config(subscriptions='["*"]', concurrency="1",
+                         batch_size="1", retry_base="300ms",
+                         lease_ttl=lease)
+
+
+class TakenRetryTest(RedisNodesBase):
+    GROUPS = {"work": taken_group(f"{LEASE_MS}ms")}
+    # On top of the lease: the survivor's retry timer looks at the shared
+    # schedule every janitor round (200 ms); the attempt itself and slack.
+    SLACK_S = 3.0
+    MEMBER = "work\x1f1"   # retry-1 is seq 1 of group work
+
+    def hold_a_retry(self, groups=None):
+        """node-1 (rate-limited) runs retry-1's first attempt, which fails,
+        and takes its retry when due, holding it in its queue; node-2 is up
+        and idle. Returns node-1's take mark ("<consumer> <instance>
+        <taken at> <call> <until>") once node-1 has renewed it past the
+        lease of its take."""
+        self.start_redis(appendonly=True, appendfsync="everysec")
+        for name in ("node-1", "node-2"):
+            self.config_for(name, groups)
+        self.start_node("node-1", extra=HOLDER)
+        self.assert_all_accepted(
+            [self.publish("node-1", [RETRY_EVENT], "one")],
+            [("node-1", [RETRY_EVENT], "one")])
+        marks = {}
+
+        def taken():
+            marks.update(self.retry_marks())
+            return marks.get(self.MEMBER, "").startswith("node-1 ") and \
+                self.status("node-1").get("groups.work.queued") == 1
+        op.wait_until(taken, 30, "node-1 to take retry-1's retry and hold "
+                      "it", progress=lambda: str(marks))
+        first = marks[self.MEMBER]
+        _c, inst, at, call, until = first.rsplit(" ", 4)
+        lease = int(until) - int(at)
+        self.assertGreater(lease, 0, first)
+        # node-2 comes up meanwhile; node-1 renews its mark while it holds
+        # the retry, so node-2 does not take it, also after the lease of
+        # the take.
+        self.start_node("node-2")
+        while time.time() * 1000 < int(until) + 1000:
+            time.sleep(0.1)
+        mark = {}
+
+        def renewed():
+            mark["m"] = self.retry_marks().get(self.MEMBER, "")
+            c, i, a, k, u = (mark["m"].rsplit(" ", 4) + [""] * 5)[:5]
+            return (c, i, a, k) == ("node-1", inst, at, call) and \
+                u.lstrip("-").isdigit() and int(u) > int(at) + lease + 500
+        op.wait_until(renewed, 30, "node-1 to renew its take mark past the "
+                      "lease", progress=lambda: f"{first} -> {mark}")
+        self.assertEqual(self.counts()["groups"]["work"]["proc"], 0,
+                         "the retry ran although node-1 holds it")
+        return mark["m"]
+
+    def wait_run_by_node_2(self, since, limit, what):
+        op.wait_until(lambda: self.counts()["groups"]["work"]["proc"] == 1,
+                      limit, what, interval=0.1)
+        rec = self.records("work")[1]
+        self.assertEqual(rec["a"], 2, rec)
+        self.assertEqual(self.status("node-2").get("groups.work.settled"),
+                         1, "node-2 did not run the retry")
+        self.assert_exactly_once({"work": {"retry-1"}})
+        self.assertEqual(self.counts()["dlq"], 0, self.dlq())
+        return time.monotonic() - since
+
+    def test_retry_taken_by_a_killed_node_runs_elsewhere_within_the_lease(
+            self):
+        """node-1 took a due retry and holds it unrun; kill -9 node-1:
+        node-2 runs it once its take mark lapses, about one lease after
+        node-1's last renewal (not after a fixed 60 s)."""
+        mark = self.hold_a_retry()
+        self.nodes["node-1"].kill9()
+        t_kill = time.monotonic()
+        limit = LEASE_MS / 1000 + self.SLACK_S
+        took = self.wait_run_by_node_2(
+            t_kill, limit, f"node-2 to run the retry node-1 took (lease "
+            f"{LEASE_MS} ms + {self.SLACK_S}s; mark {mark!r})")
+        sys.stderr.write(f"\n    retry taken by the killed node-1 ran on "
+                         f"node-2 {took:.1f}s after the kill (lease "
+                         f"{LEASE_MS} ms)\n")
+        self.assert_alive("node-2")
+
+    def test_draining_node_gives_back_the_retries_it_took(self):
+        """node-1 took a due retry and holds it unrun; SIGTERM node-1: it
+        drains, gives the take back and exits 0; its mark is gone and
+        node-2 runs the retry at once, well within the (10 s) lease the
+        mark would otherwise hold for."""
+        lease_s = 10
+        self.hold_a_retry({"work": taken_group(f"{lease_s}s")})
+        self.assertEqual(self.nodes["node-1"].terminate(), 0)
+        t_exit = time.monotonic()
+        left = self.retry_marks().get(self.MEMBER, "")
+        self.assertFalse(left.startswith("node-1 "),
+                         f"node-1 exited holding its take mark {left!r}")
+        with open(os.path.join(self.dir, "node-1.log")) as f:
+            log = f.read()
+        self.assertIn("gave back 1 of 1 due retries", log)
+        took = self.wait_run_by_node_2(
+            t_exit, lease_s / 2, "node-2 to run the retry node-1 gave back "
+            f"(within half the {lease_s} s lease)")
+        sys.stderr.write(f"\n    retry given back by the drained node-1 ran "
+                         f"on node-2 {took:.1f}s after it exited\n")
+        self.assert_alive("node-2")
 
 
 # -- stale lease -------------------------------------------------------------

@@ -567,15 +567,13 @@ class Faults:
                    if start <= t1 and end >= t0)
 
     def allowance(self, t0, ceiling, stall_ms):
-        """How long a retry that failed at t0 may take to run again:
-        (allowed, allowed with defect 7). It falls due within its backoff
-        ceiling and must run within RETRY_SLACK_MS, unless a fault (from
-        its start to `stall_ms` after its end: reconnect, reclaim) covers
+        """How long a retry that failed at t0 may take to run again. It
+        falls due within its backoff ceiling and must run within
+        RETRY_SLACK_MS, unless a fault (from its start to `stall_ms` after
+        its end: reconnect, reclaim, a take mark of a node that died or
+        lost the take's answer, which lapses after about a lease) covers
         that moment; then within RETRY_SLACK_MS after the fault, and so on
-        through a chain of faults. With defect 7: the 60 s take hold after
-        a node died or Redis was killed shortly after the retry fell due
-        (that node may have taken it and not run it; or the answer to the
-        take was lost)."""
+        through a chain of faults."""
         end = t0 + ceiling + RETRY_SLACK_MS
         moved = True
         while moved:
@@ -585,15 +583,7 @@ class Faults:
                         stop + stall_ms + RETRY_SLACK_MS > end:
                     end = stop + stall_ms + RETRY_SLACK_MS
                     moved = True
-        d7 = end
-        soon = t0 + ceiling + RETRY_SLACK_MS + 1000
-        for _name, t in self.deaths:
-            if t0 <= t <= soon:
-                d7 = max(d7, t + DEFECT7_HOLD_MS + stall_ms)
-        for start, _stop, kind, _name in self.windows:
-            if kind == "kill9_redis" and t0 <= start <= soon:
-                d7 = max(d7, start + DEFECT7_HOLD_MS + stall_ms)
-        return end - t0, d7 - t0
+        return end - t0
 
     def died_after(self, name, t0, t1):
         """Whether node `name` was killed or exited (after a drain) within
@@ -604,13 +594,6 @@ class Faults:
         """Whether Redis was killed within 2 s after t or was down at t."""
         return any(kind == "kill9_redis" and start - 2000 <= t <= stop
                    for start, stop, kind, _n in self.windows)
-
-
-# Defect 7 (issue 13): a due retry taken by a node that then dies waits for
-# the 60 s take hold (retry_hold_ms in adapters/redis/redis_store.cpp)
-# before another node takes it; the same hold applies when the answer to a
-# take is lost in a Redis outage.
-DEFECT7_HOLD_MS = 60000
 
 
 class Verdict:
@@ -749,8 +732,7 @@ class Verdict:
             self.figures["retries"] += 1
             ceiling = ceiling_ms(spec, h["attempt"])
             gap = nxt["at"] - h["at"]
-            allow, d7 = self.faults.allowance(h["at"], ceiling,
-                                              self.stall_ms)
+            allow = self.faults.allowance(h["at"], ceiling, self.stall_ms)
             if allow == ceiling + RETRY_SLACK_MS:
                 self.figures["worst_retry_gap_over_ceiling_ms"] = max(
                     self.figures["worst_retry_gap_over_ceiling_ms"],
@@ -758,12 +740,8 @@ class Verdict:
             what = (f"{g}: attempt {nxt['attempt']} of {i} ran {gap} ms "
                     f"after attempt {h['attempt']} failed (at {h['at']} on "
                     f"{h['node']}); backoff ceiling {ceiling} ms")
-            if gap > d7:
-                self.add("stall", f"{what}, allowed {allow} ms ({d7} ms "
-                                  "with the defect 7 hold)")
-            elif gap > allow:
-                # TODO(defect 7): a finding once a take is a lease.
-                self.figures.setdefault("defect7_gaps", []).append(what)
+            if gap > allow:
+                self.add("stall", f"{what}, allowed {allow} ms")
             elif gap > ceiling + RETRY_SLACK_MS:
                 self.figures["retry_gaps_after_faults"] += 1
 

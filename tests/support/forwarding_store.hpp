@@ -61,6 +61,13 @@ public:
   millis_t next_due() override {
     return inner_->next_due();
   }
+  uint64_t renew_taken(const std::vector<taken_pair>& pairs,
+                       millis_t now) override {
+    return inner_->renew_taken(pairs, now);
+  }
+  uint64_t release_taken(const std::vector<taken_pair>& pairs) override {
+    return inner_->release_taken(pairs);
+  }
   uint64_t scheduled() override {
     return inner_->scheduled();
   }

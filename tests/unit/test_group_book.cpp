@@ -230,4 +230,71 @@ BOOST_AUTO_TEST_CASE(drop_all_counts_and_forgets_everything) {
   BOOST_TEST(b.enqueue(dl(1)));
 }
 
+namespace {
+
+/// A delivery handed out by the retry schedule (take_due).
+delivery taken(uint64_t seq, uint32_t attempt = 2) {
+  auto d = dl(seq, priority::normal, attempt);
+  d.taken = true;
+  return d;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(taken_entries_are_listed_wherever_the_book_holds_them) {
+  group_book b;
+  b.enqueue(dl(1)); // read from the log: no take mark
+  b.take_back(taken(2));
+  b.take_back(taken(3));
+  b.take_back(taken(4));
+  BOOST_TEST(b.taken() == (std::vector<uint64_t>{2, 3, 4}));
+  // In flight (2, 3), then 3 held back; 2 taken again while in flight
+  // (parked); 4 still queued.
+  dispatch(b, 3, 7);
+  b.take_back(taken(2, 3));
+  b.on_reports(7, {report(3, dispatch_report::held, 500)});
+  BOOST_TEST(b.taken() == (std::vector<uint64_t>{2, 3, 4}));
+  // Settled entries leave: nothing of them to renew.
+  b.on_reports(7, {report(1, dispatch_report::settled),
+                   report(2, dispatch_report::settled)});
+  // The parked copy of 2 (a later attempt) is queued now.
+  BOOST_TEST(b.taken() == (std::vector<uint64_t>{2, 3, 4}));
+  dispatch(b, 5, 8);
+  b.on_reports(8, {report(2, dispatch_report::settled),
+                   report(4, dispatch_report::scheduled)});
+  BOOST_TEST(b.taken() == (std::vector<uint64_t>{3}));
+  b.release_due(500);
+  dispatch(b, 1, 8);
+  b.on_reports(8, {report(3, dispatch_report::settled)});
+  BOOST_TEST(b.taken().empty());
+}
+
+BOOST_AUTO_TEST_CASE(drop_taken_keeps_what_runs_and_first_deliveries) {
+  group_book b;
+  b.enqueue(dl(1)); // read from the log
+  b.take_back(taken(2));
+  b.take_back(taken(3));
+  dispatch(b, 2, 7);        // 1 and 2 in flight
+  b.take_back(taken(2, 3)); // parked behind 2
+  b.take_back(taken(4));
+  b.take_back(taken(5));
+  dispatch(b, 1, 8);                                          // 3 in flight
+  b.on_reports(8, {report(3, dispatch_report::failed, 900)}); // held back
+  // 4 and 5 queued, 3 held back, 2's parked copy: they leave the book; 2
+  // keeps its mark (its copy in flight runs and settles it).
+  BOOST_TEST(b.drop_taken() == (std::vector<uint64_t>{3, 4, 5}));
+  BOOST_TEST(b.queue().empty());
+  BOOST_TEST(b.in_flight() == 2u);
+  BOOST_TEST(b.taken() == (std::vector<uint64_t>{2}));
+  BOOST_TEST(b.release_due(900).first == 0u);
+  // The parked copy is gone: once 2 settles, nothing of it is queued.
+  b.on_reports(7, {report(1, dispatch_report::settled),
+                   report(2, dispatch_report::settled)});
+  BOOST_TEST(b.queue().empty());
+  BOOST_TEST(!b.has_work());
+  // A seq dropped from the queue may be queued again.
+  BOOST_TEST(b.enqueue(dl(4)));
+  BOOST_TEST(b.drop_taken().empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

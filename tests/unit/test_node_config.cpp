@@ -548,6 +548,21 @@ BOOST_AUTO_TEST_CASE(max_delay_defaults_to_the_retention_and_is_read) {
   BOOST_TEST(bad.find("events.max-delay") != std::string::npos, bad);
 }
 
+BOOST_AUTO_TEST_CASE(a_lease_too_short_to_renew_takes_is_warned_about) {
+  auto takes = [](const std::string& extra) {
+    bool warned = false;
+    for (auto& w : warnings(config_of(with_group(extra))))
+      warned |= w.find("group a: lease-ttl (2000 ms) is less than 3x "
+                       "janitor.interval (1000 ms)")
+                != std::string::npos;
+    return warned;
+  };
+  BOOST_TEST(takes("lease-ttl=2s\n[store]\nbackend=\"redis\"\n"));
+  // Three renewal chances per lease; one node (SQLite) renews nothing.
+  BOOST_TEST(!takes("lease-ttl=3s\n[store]\nbackend=\"redis\"\n"));
+  BOOST_TEST(!takes("lease-ttl=2s\n"));
+}
+
 BOOST_AUTO_TEST_CASE(a_max_delay_longer_than_the_retention_is_warned_about) {
   auto cfg = config_of(with_group("[events]\nmax-delay=24h\n"));
   for (auto& w : warnings(cfg))

@@ -1,12 +1,11 @@
--- ARGV: P, consumer, instance, hold. Returns when take_due may next hand
--- out an entry (see due.lua), or -1 if the schedule is empty: the due
--- time of an entry without a blocking mark, or the time its mark stops
--- blocking (mark time + hold), whichever is earliest. Scans in due order up
--- to the first entry without a blocking mark (nothing after it can be
--- earlier).
+-- ARGV: P, consumer, instance. Returns when take_due may next hand out an
+-- entry (see lua_due), or -1 if the schedule is empty: the due time of an
+-- entry without a blocking mark, or the time its mark lapses (its
+-- `until`), whichever is later, earliest over the entries. Scans in due
+-- order up to the first entry without a blocking mark (nothing after it
+-- can be earlier).
 
 local tk = K('retry:taken')
-local hold = tonumber(ARGV[4])
 local best = nil
 local off = 0
 while true do
@@ -16,16 +15,17 @@ while true do
     local due = tonumber(ms[i + 1])
     if best and due >= best then return best end
     local t = redis.call('HGET', tk, ms[i])
-    local at = nil
+    local till = nil
     if t then
-      local c, ti, a = string.match(t, '^(.*) (%S+) (%-?%d+) %d+$')
-      if not (c == ARGV[2] and ti ~= ARGV[3]) then at = tonumber(a) end
+      local c, ti, _, _, u =
+        string.match(t, '^(.*) (%S+) (%-?%d+) (%d+) (%-?%d+)$')
+      if not (c == ARGV[2] and ti ~= ARGV[3]) then till = tonumber(u) end
     end
-    if not at then
+    if not till then
       if not best or due < best then best = due end
       return best
     end
-    local free_at = math.max(due, at + hold)
+    local free_at = math.max(due, till)
     if not best or free_at < best then best = free_at end
   end
   off = off + 100

@@ -56,7 +56,8 @@ public:
   }
 
   millis_t taken_hold() const override {
-    return 60'000;
+    // No group has a hold of its own (redis_options::take_holds).
+    return redis_options::default_take_hold_ms;
   }
 
 private:

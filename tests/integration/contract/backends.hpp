@@ -43,8 +43,8 @@ public:
   virtual store_ptr open() = 0;
 
   /// How long a retry handed out by take_due stays taken before it is
-  /// handed out again while unsettled (ports.hpp, take_due); -1: until it
-  /// is settled or the store reopened.
+  /// handed out again while unsettled and not renewed (ports.hpp,
+  /// take_due); -1: until it is settled, released or the store reopened.
   virtual millis_t taken_hold() const {
     return -1;
   }
