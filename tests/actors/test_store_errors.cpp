@@ -4,8 +4,8 @@
 // from the start; a store whose data was replaced makes it register every
 // group again. The injected errors carry texts that name neither.
 
+#include "adapters/forwarding_store.hpp"
 #include "tests/actors/fixture.hpp"
-#include "tests/support/forwarding_store.hpp"
 
 #include <set>
 
