@@ -524,6 +524,9 @@ caf::settings status_of(bc_pointer self) {
                  && now_of(self) - st.append_failed_at < append_failure_window;
   caf::put(s, "broadcaster.append-error",
            failing ? st.append_error : std::string{});
+  // Registering the groups fails (appends are refused meanwhile).
+  caf::put(s, "broadcaster.groups-error",
+           st.groups_registered ? std::string{} : st.join_error);
   caf::put(s, "broadcaster.trimmed", st.trimmed);
   caf::put(s, "broadcaster.trim-failures", st.trim_failures);
   caf::put(s, "broadcaster.retention", st.cfg.retention);
