@@ -86,6 +86,9 @@
 ///   check each pair's event id (one GET more per pair until the store
 ///   object is reopened): copies of old events are answered `done` /
 ///   `no_lease` and change nothing.
+/// - Opening: a server that cannot be reached at start may be waited for
+///   (redis_options::wait_at_start, make_redis_store); the node's main
+///   store claims the node's name (key `node:<name>`, redis_startup.hpp).
 /// - Layout: the key `layout` names the version of this key layout; a
 ///   store refuses to open data of another layout (written by an older
 ///   onceflow) instead of misreading it.
