@@ -223,10 +223,19 @@ BOOST_AUTO_TEST_CASE(appends_are_refused_while_the_groups_cannot_register) {
   }
   advance_in_steps(3s, 100ms);
   BOOST_CHECK_EQUAL(st->head(), 0u);
+  // Readiness sees it (/ready: "groups").
+  auto groups_error = [&] {
+    auto s = ask<caf::settings>(*this, n.broadcaster, atom::status_v);
+    return caf::get_or(s, "broadcaster.groups-error", std::string{"?"});
+  };
+  BOOST_CHECK_MESSAGE(groups_error().find("connection refused (injected)")
+                        != std::string::npos,
+                      groups_error());
   // The store answers again: the groups register, appends go through.
   faulty->joins_fail = false;
   advance_in_steps(1500ms, 100ms);
   BOOST_CHECK_EQUAL(faulty->joins_of("a", false), 1u);
+  BOOST_CHECK_EQUAL(groups_error(), "");
   publish({make_event("e2", "t")});
   advance_in_steps(1s, 100ms);
   BOOST_CHECK_EQUAL(effects("e2", "a"), 1u);
