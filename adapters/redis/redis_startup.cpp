@@ -177,13 +177,17 @@ void redis_node_claim::claim() {
   int64_t watch_until = 0;
   // A bound for a key that changes hands all the time.
   auto give_up = steady_ms() + 3 * ttl_ + 1000;
+  std::string last_holder;
   for (;;) {
+    if (!last_holder.empty() && steady_ms() > give_up)
+      refuse(last_holder, "is held by a live node");
     auto [done, other] = swap("", value_);
     if (done)
       return;
     if (other.empty())
       continue; // Gone meanwhile.
     auto h = parse_holder(other);
+    last_holder = h.text;
     if (!local_.empty() && h.local == local_
         && (h.pid == ::getpid() || !pid_alive(h.pid))) {
       // Its process is gone (a restart after kill -9): at once.
@@ -208,7 +212,7 @@ void redis_node_claim::claim() {
       refuse(h.text, "is held by a live node"); // It renewed its claim.
     }
     last_ttl = left;
-    if (now > watch_until || now > give_up)
+    if (now > watch_until)
       refuse(h.text, "is held by a live node");
     std::this_thread::sleep_for(std::chrono::milliseconds(
       std::min<millis_t>(200, std::max<millis_t>(ttl_ / 20, 10))));
