@@ -299,6 +299,8 @@ store_actor::behavior_type store_impl(store_pointer self,
         caf::put(result, "store.processed",
                  self->state.st->processed_count(""));
       } catch (const std::exception& e) {
+        if (is_refusal(e))
+          failed(self, "status", e);
         caf::put(result, "store.error", std::string{e.what()});
       }
       return result;
