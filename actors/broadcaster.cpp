@@ -39,6 +39,13 @@ bool leases_at_read(const broadcaster_state& st, const group_state& g) {
   return st.cfg.read_leases && g.limits.unlimited();
 }
 
+/// The refusal of an append while the groups cannot be registered.
+caf::error unregistered(const broadcaster_state& st) {
+  return make_error(ec::store_failure,
+                    "store unavailable, the groups cannot be registered ("
+                      + st.join_error + ")");
+}
+
 /// Registers every group the store does not know yet; retries failures.
 void join_missing(bc_pointer self) {
   auto& st = self->state;
@@ -55,29 +62,58 @@ void join_missing(bc_pointer self) {
           if (g.joined)
             return;
           g.joined = true;
+          if (g.join_failing)
+            spdlog::info("broadcaster: registered group {}", g.cfg.name);
+          g.join_failing = false;
           auto& st = self->state;
           if (!st.groups_registered
               && std::all_of(st.groups.begin(), st.groups.end(),
                              [](const group_state& x) { return x.joined; })) {
             st.groups_registered = true;
+            st.join_error.clear();
             auto waiting = std::move(st.before_groups);
             st.before_groups.clear();
-            for (auto& send : waiting)
-              send();
+            for (auto& w : waiting)
+              w.send();
           }
           // Start from the store's count of what waits for the group.
           resync_backlog(self, gi);
           maybe_read(self, gi);
         },
         [self, gi](caf::error& err) {
-          spdlog::error("broadcaster: cannot register group {} (retrying in "
-                        "1 s): {}",
-                        self->state.groups[gi].cfg.name, render(err));
+          auto& st = self->state;
+          auto& g = st.groups[gi];
+          if (!g.join_failing)
+            spdlog::error("broadcaster: cannot register group {} (retrying "
+                          "every second): {}",
+                          g.cfg.name, render(err));
+          g.join_failing = true;
+          if (!st.groups_registered) {
+            // Appends waiting for the groups would wait for as long as the
+            // store fails: refuse them, and the next ones at once.
+            st.join_error = render(err);
+            auto waiting = std::move(st.before_groups);
+            st.before_groups.clear();
+            for (auto& w : waiting)
+              w.refuse(unregistered(st));
+          }
           // The store's data may have been replaced meanwhile.
           check_lost_group(self, gi, err);
           wake_at(self, now_of(self) + 1000);
         });
   }
+}
+
+/// Answers an append of `n` events with `err` (counted as rejected for a
+/// store failure).
+void refuse_append(bc_pointer self,
+                   caf::typed_response_promise<std::vector<append_result>>& rp,
+                   size_t n, caf::error err) {
+  auto& st = self->state;
+  --st.pending_appends;
+  if (st.cfg.metrics)
+    st.cfg.metrics->count(metric::rejected, {{"reason", "store_failure"}}, n);
+  rp.deliver(std::move(err));
 }
 
 } // namespace
@@ -507,6 +543,9 @@ caf::settings status_of(bc_pointer self) {
                  && now_of(self) - st.append_failed_at < append_failure_window;
   caf::put(s, "broadcaster.append-error",
            failing ? st.append_error : std::string{});
+  // Registering the groups fails (appends are refused meanwhile).
+  caf::put(s, "broadcaster.groups-error",
+           st.groups_registered ? std::string{} : st.join_error);
   caf::put(s, "broadcaster.trimmed", st.trimmed);
   caf::put(s, "broadcaster.trim-failures", st.trim_failures);
   caf::put(s, "broadcaster.retention", st.cfg.retention);
@@ -677,22 +716,25 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
             },
             [self, rp, n = types->size()](caf::error& err) mutable {
               auto& st = self->state;
-              --st.pending_appends;
               st.append_failed_at = now_of(self);
               st.append_error = render(err);
-              if (st.cfg.metrics)
-                st.cfg.metrics->count(metric::rejected,
-                                      {{"reason", "store_failure"}}, n);
               // A timed-out append may still have committed.
               for (auto& g : st.groups)
                 may_have_new(g);
-              rp.deliver(std::move(err));
+              refuse_append(self, rp, n, std::move(err));
             });
       };
-      if (st.groups_registered)
+      if (st.groups_registered) {
         send();
-      else
-        st.before_groups.push_back(std::move(send));
+      } else {
+        auto refuse = [self, rp, n = types->size()](caf::error err) mutable {
+          refuse_append(self, rp, n, std::move(err));
+        };
+        if (st.join_error.empty())
+          st.before_groups.push_back({std::move(send), std::move(refuse)});
+        else
+          refuse(unregistered(st));
+      }
       return rp;
     },
     [self](atom::done, std::vector<dispatch_report>& reports) {

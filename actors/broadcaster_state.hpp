@@ -44,6 +44,8 @@ struct group_state {
   size_t next_slot = 0;
   /// The store knows the group (join answered).
   bool joined = false;
+  /// The last registration failed (logged once per outage).
+  bool join_failing = false;
   /// The store lost the group once: register it reading the whole log.
   bool lost = false;
   bool reading = false;
@@ -97,7 +99,19 @@ struct broadcaster_state {
   /// may go over a store actor of their own, which does not wait for the
   /// main one's registrations).
   bool groups_registered = false;
-  std::vector<std::function<void()>> before_groups;
+  /// An append waiting for the groups: how to send it, and how to refuse
+  /// it.
+  struct waiting_append {
+    std::function<void()> send;
+    std::function<void(caf::error)> refuse;
+  };
+  std::vector<waiting_append> before_groups;
+  /// Why registering a group failed last while not every group is
+  /// registered (empty once they are): appends are refused at once
+  /// meanwhile (the store cannot be reached: Redis down at start) instead
+  /// of waiting for an answer they would get only after the client gave
+  /// up.
+  std::string join_error;
   bool janitor_armed = false;
   /// The groups' run-time overrides have been read from the store once:
   /// nothing is dispatched before (a group paused in the store must not

@@ -17,7 +17,9 @@ namespace onceflow {
 using status_handler = caf::replies_to<atom::status>::with<caf::settings>;
 
 /// The adapter actor that owns the store connection (runs detached: store
-/// calls block). Nothing else touches the store.
+/// calls block). Nothing else touches the store. A store error of kind
+/// `refused` (another live node holds this node's name) takes it down with
+/// that error, and the node with it.
 using store_actor = caf::typed_actor<
   /// Creates or updates a listener group in the log.
   caf::replies_to<atom::join, group_spec>::with<bool>,
@@ -94,6 +96,9 @@ using store_actor = caf::typed_actor<
                   uint8_t>::with<group_overrides>,
   /// True if the store answers now; fails with ec::store_failure.
   caf::replies_to<atom::ping>::with<bool>,
+  /// Internal: time for the store's heartbeat (store::heartbeat, every
+  /// store::heartbeat_interval ms if that is not 0).
+  caf::reacts_to<atom::tick>,
   /// Counters and sizes.
   status_handler>;
 

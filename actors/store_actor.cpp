@@ -24,6 +24,10 @@ struct store_state {
   std::shared_ptr<store> st;
   uint64_t calls = 0;
   uint64_t failures = 0;
+  /// store::heartbeat_interval (0: no heartbeat), and whether the last
+  /// heartbeat failed (logged once per outage).
+  millis_t heartbeat_interval = 0;
+  bool heartbeat_failing = false;
   std::map<std::string, op_stats> ops;
   static inline const char* name = "store";
 };
@@ -48,13 +52,48 @@ ec code_of(const std::exception& e) {
   return se != nullptr ? to_ec(se->which()) : ec::store_failure;
 }
 
-caf::error failed(store_pointer self, const char* what, ec code,
-                  const char* text) {
+/// A store error of kind refused: the node must stop.
+bool is_refusal(const std::exception& e) {
+  auto* se = dynamic_cast<const store_error*>(&e);
+  return se != nullptr && se->which() == store_error::kind::refused;
+}
+
+caf::error failed(store_pointer self, const char* what,
+                  const std::exception& e) {
   ++self->state.failures;
-  // The broadcaster logs failing trims itself, once per outage.
-  if (std::string_view{what} != "trim")
-    spdlog::warn("store {} failed: {}", what, text);
-  return make_error(code, std::string{what} + ": " + text);
+  auto err = make_error(code_of(e), std::string{what} + ": " + e.what());
+  if (is_refusal(e)) {
+    // Goes down with the error: the node's supervisor stops the node.
+    spdlog::critical("store: {}; stopping the node", e.what());
+    self->quit(err);
+  } else if (std::string_view{what} != "trim") {
+    // The broadcaster logs failing trims itself, once per outage.
+    spdlog::warn("store {} failed: {}", what, e.what());
+  }
+  return err;
+}
+
+/// Renews what the store holds for the node (store::heartbeat); failures
+/// are logged once per outage.
+void heartbeat(store_pointer self) {
+  auto& st = self->state;
+  try {
+    st.st->heartbeat();
+    if (st.heartbeat_failing)
+      spdlog::info("store: heartbeat works again");
+    st.heartbeat_failing = false;
+  } catch (const std::exception& e) {
+    if (is_refusal(e)) {
+      failed(self, "heartbeat", e);
+      return;
+    }
+    if (!st.heartbeat_failing)
+      spdlog::warn("store heartbeat failed (trying again every {} ms): {}",
+                   st.heartbeat_interval, e.what());
+    st.heartbeat_failing = true;
+  }
+  self->delayed_send(self, std::chrono::milliseconds(st.heartbeat_interval),
+                     atom::tick_v);
 }
 
 template <class F>
@@ -72,13 +111,18 @@ auto guarded(store_pointer self, const char* what, F f)
       std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
     return result;
   } catch (const std::exception& e) {
-    return failed(self, what, code_of(e), e.what());
+    return failed(self, what, e);
   }
 }
 
 store_actor::behavior_type store_impl(store_pointer self,
                                       std::shared_ptr<store> st) {
   self->state.st = std::move(st);
+  self->state.heartbeat_interval = self->state.st->heartbeat_interval();
+  if (self->state.heartbeat_interval > 0)
+    self->delayed_send(
+      self, std::chrono::milliseconds(self->state.heartbeat_interval),
+      atom::tick_v);
   return {
     [self](atom::join, const group_spec& spec) -> caf::result<bool> {
       return guarded(self, "join", [&] {
@@ -139,12 +183,16 @@ store_actor::behavior_type store_impl(store_pointer self,
         } catch (const std::exception& e) {
           // The deliveries are taken: they must reach the caller. Ask it to
           // look again in a second.
+          if (is_refusal(e))
+            return failed(self, "due", e);
           ++self->state.failures;
           spdlog::warn("store: next_due failed after take_due: {}", e.what());
           next = now + 1000;
         }
         return {std::move(due), next};
       } catch (const std::exception& e) {
+        if (is_refusal(e))
+          return failed(self, "due", e);
         ++self->state.failures;
         return make_error(code_of(e), std::string{"due: "} + e.what());
       }
@@ -241,6 +289,7 @@ store_actor::behavior_type store_impl(store_pointer self,
         return true;
       });
     },
+    [self](atom::tick) { heartbeat(self); },
     [self](atom::status) -> caf::result<caf::settings> {
       caf::settings result;
       caf::put(result, "store.backend", self->state.st->describe());
@@ -260,6 +309,8 @@ store_actor::behavior_type store_impl(store_pointer self,
         caf::put(result, "store.processed",
                  self->state.st->processed_count(""));
       } catch (const std::exception& e) {
+        if (is_refusal(e))
+          failed(self, "status", e);
         caf::put(result, "store.error", std::string{e.what()});
       }
       return result;

@@ -75,6 +75,7 @@ ec to_ec(store_error::kind x) {
     case store_error::kind::generation_changed:
       return ec::store_generation_changed;
     case store_error::kind::failure:
+    case store_error::kind::refused:
       break;
   }
   return ec::store_failure;

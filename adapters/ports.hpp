@@ -45,6 +45,10 @@ public:
     /// The store's data was replaced (Redis lost it and seqs start over):
     /// every seq the caller holds names nothing or another event.
     generation_changed,
+    /// The store refuses this node for good (another live node holds its
+    /// name; the server turned out to be unusable for it when a deferred
+    /// open finished): the node must stop, not run on.
+    refused,
   };
 
   explicit store_error(const std::string& what, kind k = kind::failure)
@@ -463,6 +467,19 @@ public:
   /// default.
   virtual std::vector<std::string> startup_warnings() const {
     return {};
+  }
+
+  /// How often (ms) the owner calls heartbeat() while the store is open;
+  /// 0: never (the default).
+  virtual millis_t heartbeat_interval() const {
+    return 0;
+  }
+
+  /// Renews what the store holds for the node while it runs (the Redis
+  /// store: the claim of the node's name). Throws store_error; kind
+  /// `refused` means the node must stop.
+  virtual void heartbeat() {
+    // nop
   }
 };
 

@@ -36,7 +36,7 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"store", {"backend", "path", "synchronous", "retention", "trim-interval"}},
     {"redis",
      {"url", "prefix", "connect-timeout", "command-timeout", "pool-size",
-      "tls-ca-file", "tls-cert-file", "tls-key-file"}},
+      "tls-ca-file", "tls-cert-file", "tls-key-file", "wait-at-start"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
       "max-ingest-batch", "max-delay"}},
@@ -386,6 +386,7 @@ std::string read_node_config(const caf::settings& content,
   r.str("redis.tls-ca-file", out.redis_tls_ca_file);
   r.str("redis.tls-cert-file", out.redis_tls_cert_file);
   r.str("redis.tls-key-file", out.redis_tls_key_file);
+  r.boolean("redis.wait-at-start", out.redis_wait_at_start);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
             int64_t{64} * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);

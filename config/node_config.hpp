@@ -102,6 +102,9 @@ struct node_config {
   std::string redis_tls_ca_file;
   std::string redis_tls_cert_file;
   std::string redis_tls_key_file;
+  /// Start while Redis cannot be reached (and open the store once it
+  /// answers) instead of exiting 1.
+  bool redis_wait_at_start = true;
   /// [events]
   validation_limits limits;
   millis_t dedup_window = 24LL * 3600 * 1000;

@@ -19,6 +19,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -59,6 +61,7 @@ redis_options redis_options_of(const node_config& cfg) {
     ro.take_holds[g.name] = g.lease_ttl;
     ro.take_hold_ms = std::max(ro.take_hold_ms, g.lease_ttl);
   }
+  ro.wait_at_start = cfg.redis_wait_at_start;
   return ro;
 }
 
@@ -80,8 +83,19 @@ extra_stores open_extra_stores(const node_config& cfg) {
 }
 
 std::shared_ptr<store> open_store(const node_config& cfg) {
-  if (cfg.store_backend == "redis")
-    return make_redis_store(redis_options_of(cfg));
+  if (cfg.store_backend == "redis") {
+    // The main store claims the node's name and, if it opens late (Redis
+    // could not be reached at start), logs what run_node logs for a store
+    // that opens at once.
+    auto ro = redis_options_of(cfg);
+    ro.claim_name = true;
+    ro.on_deferred_open = [](const store& st) {
+      spdlog::info("store {} open: Redis answers", st.describe());
+      for (auto& w : st.startup_warnings())
+        spdlog::warn("{}", w);
+    };
+    return make_redis_store(ro);
+  }
   sqlite_options so;
   so.path = cfg.effective_store_path();
   so.synchronous = cfg.sqlite_synchronous;

@@ -37,7 +37,10 @@ struct node_actors {
 void register_types(caf::actor_system_config& cfg);
 
 /// Opens the store the config names (embedded SQLite or Redis); throws
-/// store_error with a message naming the store and the problem.
+/// store_error with a message naming the store and the problem. On Redis
+/// it claims the node's name (another live node of that name is refused)
+/// and, with `[redis] wait-at-start`, opens late if Redis cannot be reached
+/// now (make_redis_store).
 std::shared_ptr<store> open_store(const node_config& cfg);
 
 /// One more store over its own connection, where the backend has

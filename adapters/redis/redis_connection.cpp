@@ -85,6 +85,7 @@ void redis_connection::connect_now() {
   ctx_.reset();
   tls_.reset();
   broken_ = true;
+  unreachable_ = false;
   if (url_.tls) {
     tls_link_options to;
     to.ca_file = opts_.tls_ca_file;
@@ -95,6 +96,7 @@ void redis_connection::connect_now() {
     try {
       tls_ = std::make_unique<tls_link>(url_.host, url_.port, to);
     } catch (const tls_link_error& ex) {
+      unreachable_ = ex.unreachable;
       throw store_error(name_ + ": " + ex.what());
     }
   } else {
@@ -103,6 +105,9 @@ void redis_connection::connect_now() {
     if (ctx_ == nullptr)
       throw store_error(name_ + ": cannot allocate a redis context");
     if (ctx_->err != 0) {
+      // REDIS_ERR_IO: refused, timed out, unrouted (not a name that does
+      // not resolve: REDIS_ERR_OTHER).
+      unreachable_ = ctx_->err == REDIS_ERR_IO;
       std::string msg = lower_first(ctx_->errstr);
       ctx_.reset();
       throw store_error(name_ + ": " + msg);
@@ -119,6 +124,7 @@ void redis_connection::connect_now() {
     auto r = raw(args, "connect");
     if (r->type == REDIS_REPLY_ERROR) {
       broken_ = true;
+      note_loading(r.get());
       throw store_error(name_ + ": authentication failed (" + str_of(r.get())
                         + ")");
     }
@@ -127,6 +133,7 @@ void redis_connection::connect_now() {
     auto r = raw({"SELECT", std::to_string(url_.db)}, "connect");
     if (r->type == REDIS_REPLY_ERROR) {
       broken_ = true;
+      note_loading(r.get());
       auto msg = str_of(r.get());
       if (msg.rfind("NOAUTH", 0) == 0)
         throw store_error(name_ + ": authentication required (" + msg
@@ -138,6 +145,13 @@ void redis_connection::connect_now() {
   load_scripts();
 }
 
+void redis_connection::note_loading(const redisReply* r) {
+  // Redis answers LOADING while it reads its data after a start: it will
+  // serve once it is done.
+  if (str_of(r).rfind("LOADING", 0) == 0)
+    unreachable_ = true;
+}
+
 void redis_connection::load_scripts() {
   std::vector<std::vector<std::string>> cmds;
   for (size_t i = 0; i < sc_count; ++i)
@@ -146,6 +160,7 @@ void redis_connection::load_scripts() {
   for (size_t i = 0; i < sc_count; ++i) {
     if (replies[i]->type != REDIS_REPLY_STRING) {
       broken_ = true;
+      note_loading(replies[i].get());
       fail("load scripts", str_of(replies[i].get()));
     }
     shas_[i] = str_of(replies[i].get());
@@ -201,9 +216,11 @@ std::vector<reply_ptr> redis_connection::pipeline_once(
         out.emplace_back(tls_->receive());
     } catch (const tls_link_error& ex) {
       broken_ = true;
+      unreachable_ = true;
       closed = ex.closed;
       fail(op, ex.what());
     }
+    unreachable_ = false;
     return out;
   }
   command_argv cmd;
@@ -213,6 +230,7 @@ std::vector<reply_ptr> redis_connection::pipeline_once(
                                cmd.lens.data())
         != REDIS_OK) {
       broken_ = true;
+      unreachable_ = true;
       closed = ctx_->err == REDIS_ERR_EOF;
       fail(op, lower_first(ctx_->errstr));
     }
@@ -223,6 +241,7 @@ std::vector<reply_ptr> redis_connection::pipeline_once(
     void* r = nullptr;
     if (redisGetReply(ctx_.get(), &r) != REDIS_OK || r == nullptr) {
       broken_ = true;
+      unreachable_ = true;
       // EOF, or a reset / broken pipe: the server closed the connection
       // (a timeout is not: the server may still be running the command).
       closed = ctx_->err == REDIS_ERR_EOF
@@ -240,6 +259,7 @@ std::vector<reply_ptr> redis_connection::pipeline_once(
     }
     out.emplace_back(static_cast<redisReply*>(r));
   }
+  unreachable_ = false;
   return out;
 }
 

@@ -63,6 +63,15 @@ public:
   /// of each waiting for the connect timeout.
   void connect();
 
+  /// True if the last attempt to talk to the server failed because it
+  /// could not be reached (TCP connect refused, timed out or unrouted; an
+  /// I/O error or timeout in the middle of a call) or was still loading its
+  /// data (LOADING): a failure that may heal by itself, unlike a bad URL, a
+  /// refused password or a reply the caller did not expect.
+  bool unreachable() const {
+    return unreachable_;
+  }
+
   /// Makes sure the connection is usable.
   void ensure_connected() {
     if (!connected() || broken_)
@@ -108,6 +117,9 @@ private:
 
   void load_scripts();
 
+  /// Marks the server as unreachable for now if `r` is a LOADING error.
+  void note_loading(const redisReply* r);
+
   redis_url url_;
   redis_options opts_;
   std::string name_;
@@ -121,6 +133,7 @@ private:
   bool connecting_ = false;
   int64_t retry_at_ = 0;
   std::string connect_error_;
+  bool unreachable_ = false;
   std::string shas_[sc_count];
 };
 

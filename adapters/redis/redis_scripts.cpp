@@ -46,4 +46,8 @@ const char* layout_upgrade_script() {
   return redis_lua::layout_upgrade;
 }
 
+const char* node_name_script() {
+  return redis_lua::node_name;
+}
+
 } // namespace onceflow

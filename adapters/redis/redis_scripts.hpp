@@ -60,4 +60,8 @@ bool script_answers_rerun(script_id id);
 /// (scripts/layout_upgrade.lua; EVAL without the prelude).
 const char* layout_upgrade_script();
 
+/// The script of a node name's claim (scripts/node_name.lua; EVAL without
+/// the prelude).
+const char* node_name_script();
+
 } // namespace onceflow

@@ -1,11 +1,14 @@
 #include "adapters/redis/redis_store.hpp"
 
 #include "adapters/codec.hpp"
+#include "adapters/deferred_store.hpp"
 #include "adapters/redis/redis_connection.hpp"
 #include "adapters/redis/redis_generation.hpp"
 #include "adapters/redis/redis_keys.hpp"
 #include "adapters/redis/redis_reply.hpp"
 #include "adapters/redis/redis_scripts.hpp"
+#include "adapters/redis/redis_settings.hpp"
+#include "adapters/redis/redis_startup.hpp"
 #include "adapters/redis/redis_url.hpp"
 
 #include <hiredis/hiredis.h>
@@ -68,7 +71,32 @@ std::string join_patterns(const std::vector<std::string>& patterns) {
 
 class redis_store final : public store {
 public:
+  /// Opens (open()); with opts.wait_at_start, a server that cannot be
+  /// reached leaves the store unopened instead of throwing.
   explicit redis_store(const redis_options& opts);
+
+  ~redis_store() override;
+
+  redis_store(const redis_store&) = delete;
+  redis_store& operator=(const redis_store&) = delete;
+
+  /// Connects and checks (types, layout and generation, eviction policy)
+  /// and claims the node name (opts.claim_name); does nothing once open.
+  void open();
+
+  bool is_open() const {
+    return open_;
+  }
+
+  /// Why the constructor left the store unopened.
+  const std::string& open_error() const {
+    return open_error_;
+  }
+
+  /// open() for a store whose open was put off: an unreachable server
+  /// fails as "waiting for Redis: ...", any other failure as kind refused
+  /// (it will not heal).
+  void finish_open();
 
   // -- log_port --------------------------------------------------------------
 
@@ -204,6 +232,15 @@ public:
     return warnings_;
   }
 
+  millis_t heartbeat_interval() const override {
+    return claim_ ? claim_->renew_interval() : 0;
+  }
+
+  void heartbeat() override {
+    if (claim_)
+      claim_->renew();
+  }
+
 private:
   std::string key(const char* name) const {
     return keys_.key(name);
@@ -264,9 +301,6 @@ private:
   std::vector<fence_decision> settle_once(const std::vector<settlement>& items,
                                           millis_t now);
 
-  /// Warns (startup_warnings) when Redis may evict keys.
-  void check_eviction();
-
   redis_options opts_;
   redis_url url_;
   std::string base_;
@@ -274,6 +308,10 @@ private:
   redis_connection conn_;
   redis_keys keys_;
   redis_generation gen_;
+  /// The node name's claim (opts.claim_name).
+  std::unique_ptr<redis_node_claim> claim_;
+  bool open_ = false;
+  std::string open_error_;
   /// Numbers take_due calls (marks in `retry:taken`).
   uint64_t take_calls_ = 0;
   /// Identifies this store object in `retry:taken` (a restart is a new
@@ -304,34 +342,51 @@ redis_store::redis_store(const redis_options& opts)
     gen_(conn_, keys_) {
   if (opts_.consumer.empty())
     throw store_error(base_ + ": the consumer name must not be empty");
-  conn_.connect();
-  keys_.check_types("open");
-  gen_.open();
-  check_eviction();
+  if (opts_.claim_name)
+    claim_ = std::make_unique<redis_node_claim>(conn_, keys_, opts_.consumer,
+                                                opts_.name_ttl_ms);
+  try {
+    open();
+  } catch (const store_error& ex) {
+    if (!opts_.wait_at_start || !conn_.unreachable()
+        || ex.which() == store_error::kind::refused)
+      throw;
+    open_error_ = ex.what();
+  }
 }
 
-void redis_store::check_eviction() {
-  // An evicting Redis may drop accepted events, leases or ledger entries.
-  auto r = conn_.raw({"CONFIG", "GET", "maxmemory-policy"}, "open");
-  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-    warnings_.push_back(base_
-                        + ": cannot read maxmemory-policy (CONFIG GET "
-                          "refused?); make sure it is noeviction");
+redis_store::~redis_store() {
+  if (claim_ && open_)
+    claim_->release();
+}
+
+void redis_store::open() {
+  if (open_)
     return;
+  conn_.ensure_connected();
+  keys_.check_types("open");
+  gen_.open();
+  warnings_ = eviction_warnings(conn_, base_);
+  if (claim_) {
+    claim_->claim();
+    if (!claim_->took_over().empty())
+      warnings_.push_back(base_ + ": took over node name '" + opts_.consumer
+                          + "' from a process of this machine that is gone ("
+                          + claim_->took_over() + ")");
   }
-  auto policy = str_of(r->element[1]);
-  if (policy == "noeviction")
-    return;
-  auto m = conn_.raw({"CONFIG", "GET", "maxmemory"}, "open");
-  auto limit = m && m->type == REDIS_REPLY_ARRAY && m->elements >= 2
-                 ? str_of(m->element[1])
-                 : std::string{"?"};
-  if (limit == "0")
-    return; // No memory limit: nothing is evicted.
-  warnings_.push_back(base_ + ": maxmemory-policy is " + policy + " (maxmemory "
-                      + limit
-                      + "): Redis may evict onceflow keys and lose accepted "
-                        "events; set maxmemory-policy noeviction");
+  open_ = true;
+}
+
+void redis_store::finish_open() {
+  try {
+    open();
+  } catch (const store_error& ex) {
+    if (ex.which() == store_error::kind::refused || !conn_.unreachable())
+      throw store_error(std::string{"cannot open the redis store: "}
+                          + ex.what(),
+                        store_error::kind::refused);
+    throw store_error(std::string{"waiting for Redis: "} + ex.what());
+  }
 }
 
 reply_ptr redis_store::command(const std::vector<std::string>& args,
@@ -927,100 +982,14 @@ redis_store::processed_of(const std::string& event_id) {
 
 // -- settings_port -----------------------------------------------------------
 
-namespace {
-
-/// The field of a group's setting in `settings`: "<group>\x1f<setting>".
-std::string setting_field(const std::string& group, group_setting s) {
-  return group + '\x1f' + to_string(s);
-}
-
-} // namespace
-
 std::vector<group_overrides> redis_store::group_overrides_all() {
-  const std::string op = "group_overrides";
-  auto r = command({"HGETALL", key("settings")}, op);
-  if (!is_array(r.get()))
-    fail(op, "unexpected reply to HGETALL");
-  // By group name, as the port promises.
-  std::map<std::string, group_overrides> by_group;
-  for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    auto field = str_of(r->element[i]);
-    auto value = str_of(r->element[i + 1]);
-    auto sep = field.rfind('\x1f');
-    group_setting s = group_setting::paused;
-    // A setting of a later version: not ours to apply.
-    if (sep == std::string::npos
-        || !setting_from_string(field.substr(sep + 1), s))
-      continue;
-    auto group = field.substr(0, sep);
-    auto& o = by_group[group];
-    o.group = group;
-    if (!set_from_text(o, s, value))
-      fail(op, "group " + group + ": setting " + to_string(s) + " holds '"
-                 + value
-                 + "', which is no value of it (DELETE "
-                   "/groups/<name>/overrides drops it)");
-  }
-  std::vector<group_overrides> out;
-  out.reserve(by_group.size());
-  for (auto& kv : by_group)
-    out.push_back(std::move(kv.second));
-  return out;
+  return read_group_overrides(conn_, keys_);
 }
 
 group_overrides
 redis_store::change_group_overrides(const group_overrides& change,
                                     uint8_t clear) {
-  const std::string op = "change_group_overrides";
-  // One MULTI: the writes, then the group's fields as they are after them.
-  // Run twice, it comes out the same (repeatable).
-  std::vector<std::string> set{"HSET", key("settings")};
-  std::vector<std::string> drop{"HDEL", key("settings")};
-  std::vector<std::string> get{"HMGET", key("settings")};
-  for (auto s : all_group_settings) {
-    auto field = setting_field(change.group, s);
-    if (change.has(s)) {
-      set.push_back(field);
-      set.push_back(value_text(change, s));
-    } else if ((clear & bit(s)) != 0) {
-      drop.push_back(field);
-    }
-    get.push_back(field);
-  }
-  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
-  if (set.size() > 2)
-    cmds.push_back(std::move(set));
-  if (drop.size() > 2)
-    cmds.push_back(std::move(drop));
-  cmds.push_back(std::move(get));
-  cmds.push_back({"EXEC"});
-  auto rs = conn_.pipeline(cmds, op);
-  for (auto& r : rs)
-    if (r->type == REDIS_REPLY_ERROR)
-      keys_.fail_reply(r.get(), op, {});
-  auto* ex = rs.back().get();
-  if (!is_array(ex) || ex->elements != cmds.size() - 2)
-    fail(op, "unexpected reply to the settings transaction");
-  for (size_t i = 0; i < ex->elements; ++i)
-    if (ex->element[i]->type == REDIS_REPLY_ERROR)
-      keys_.fail_reply(ex->element[i], op, {});
-  auto* values = ex->element[ex->elements - 1];
-  if (!is_array(values) || values->elements != std::size(all_group_settings))
-    fail(op, "unexpected reply to HMGET");
-  group_overrides out;
-  out.group = change.group;
-  for (size_t i = 0; i < values->elements; ++i) {
-    if (values->element[i]->type != REDIS_REPLY_STRING)
-      continue;
-    auto s = all_group_settings[i];
-    auto value = str_of(values->element[i]);
-    if (!set_from_text(out, s, value))
-      fail(op, "group " + change.group + ": setting " + to_string(s)
-                 + " holds '" + value
-                 + "', which is no value of it (DELETE "
-                   "/groups/<name>/overrides drops it)");
-  }
-  return out;
+  return write_group_overrides(conn_, keys_, change, clear);
 }
 
 // -- store -------------------------------------------------------------------
@@ -1068,7 +1037,18 @@ void redis_store::ping() {
 } // namespace
 
 store_ptr make_redis_store(const redis_options& opts) {
-  return std::make_unique<redis_store>(opts);
+  auto st = std::make_unique<redis_store>(opts);
+  if (st->is_open())
+    return st;
+  auto* raw = st.get();
+  auto waiting = raw->describe() + ": Redis cannot be reached ("
+                 + raw->open_error()
+                 + "); waiting for it ([redis] wait-at-start): /ready "
+                   "answers 503 and publishing is refused until the store "
+                   "opens";
+  return std::make_unique<deferred_store>(
+    std::move(st), [raw] { raw->finish_open(); }, std::move(waiting),
+    opts.on_deferred_open);
 }
 
 } // namespace onceflow

@@ -2,6 +2,7 @@
 
 #include "adapters/ports.hpp"
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -98,6 +99,9 @@
 ///   (ensure_group, read_group, reclaim, backlog) report a change another
 ///   call noticed first, once, so that the broadcaster drops every seq of
 ///   the old data.
+/// - Opening: a server that cannot be reached at start may be waited for
+///   (redis_options::wait_at_start, make_redis_store); the node's main
+///   store claims the node's name (key `node:<name>`, redis_startup.hpp).
 /// - Layout: the key `layout` names the version of this key layout; a
 ///   store refuses to open data of another layout (written by an older
 ///   onceflow) instead of misreading it.
@@ -133,13 +137,38 @@ struct redis_options {
   /// node sets it to the longest lease TTL of its groups).
   std::map<std::string, millis_t> take_holds;
   millis_t take_hold_ms = default_take_hold_ms;
+  /// If Redis cannot be reached at open (refused, timed out, still loading
+  /// its data): false throws, true returns a store that finishes opening on
+  /// a later call, once Redis answers ([redis] wait-at-start).
+  bool wait_at_start = false;
+  /// Claim the node name `consumer` (redis_startup.hpp: key
+  /// node:<consumer>), renew it with heartbeat() and give it back when the
+  /// store goes. The node's main store does; its other store objects and
+  /// tests do not.
+  bool claim_name = false;
+  /// How long a name claim lasts without renewal (renewed every ttl / 5).
+  millis_t name_ttl_ms = 10000;
+  /// Called once when a store whose open was put off opens (with the
+  /// store: its description and startup warnings, for the node's log).
+  std::function<void(const store&)> on_deferred_open;
 };
 
-/// Connects, authenticates, selects the database, loads the scripts and
-/// checks the types of the keys under the prefix. Throws store_error with a
-/// clear message: "redis://host:port: connection refused", "redis://host:
+/// Connects, authenticates, selects the database, loads the scripts,
+/// checks the types of the keys under the prefix and the store's layout and
+/// generation, reads the eviction policy (startup_warnings) and, with
+/// `claim_name`, claims the node name. Throws store_error with a clear
+/// message: "redis://host:port: connection refused", "redis://host:
 /// port: authentication failed (WRONGPASS ...)", "bad redis URL '...': ...",
-/// "... key 'onceflow:ids' holds a string, expected a hash (WRONGTYPE) ...".
+/// "... key 'onceflow:ids' holds a string, expected a hash (WRONGTYPE) ...",
+/// "node name 'node-1' is held by a live node (...)" (kind refused).
+///
+/// With `wait_at_start`, a server that cannot be reached (and only that:
+/// the other errors above are thrown all the same) leaves the store
+/// unopened (a deferred_store): every call first tries to finish the open,
+/// at the pace of the connection's backoff, and fails meanwhile with
+/// store_error "waiting for Redis: redis://host:port: connection refused
+/// ..."; startup_warnings() says that the node waits. A finished open whose
+/// other checks fail then throws kind refused (the node stops).
 store_ptr make_redis_store(const redis_options& opts);
 
 } // namespace onceflow

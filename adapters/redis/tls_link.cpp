@@ -95,7 +95,7 @@ int tcp_connect(const std::string& host, int port, int timeout_ms) {
   if (fd < 0) {
     for (auto& c : last)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    throw tls_link_error(last, false);
+    throw tls_link_error(last, false, true);
   }
   return fd;
 }

@@ -16,14 +16,16 @@
 namespace onceflow {
 
 /// A failure of the link; `closed` if the server closed the connection
-/// (end of stream, reset), not a timeout.
+/// (end of stream, reset), not a timeout; `unreachable` if the TCP connect
+/// failed (refused, timed out, no route), before any TLS.
 class tls_link_error : public std::runtime_error {
 public:
-  tls_link_error(const std::string& what, bool closed)
-    : std::runtime_error(what), closed(closed) {
+  tls_link_error(const std::string& what, bool closed, bool unreachable = false)
+    : std::runtime_error(what), closed(closed), unreachable(unreachable) {
     // nop
   }
   bool closed;
+  bool unreachable;
 };
 
 /// The argument vector of one command as hiredis takes it (pointers into

@@ -115,6 +115,13 @@ void ready(const std::shared_ptr<api_context>& cx, const route_args&,
             (*checks)["appends"] = appends;
             failed->push_back("appends");
           }
+          // The groups cannot be registered (appends are refused).
+          auto groups = caf::get_or(s, "broadcaster.groups-error",
+                                    std::string{});
+          if (!groups.empty()) {
+            (*checks)["groups"] = groups;
+            failed->push_back("groups");
+          }
           finish();
         },
         [checks, failed, finish](caf::error& err) {

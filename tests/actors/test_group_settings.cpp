@@ -5,8 +5,8 @@
 // survives a restart; a change another node made to the store applies in
 // the janitor's round; nothing is dispatched before the overrides are read.
 
+#include "adapters/forwarding_store.hpp"
 #include "tests/actors/fixture.hpp"
-#include "tests/support/forwarding_store.hpp"
 
 #include <caf/actor_registry.hpp>
 

@@ -2,11 +2,15 @@
 // kind, mapped to an `ec` by the store actor), never by their text: a store
 // that lost a group makes it register that group again, reading its log
 // from the start; a store whose data was replaced makes it register every
-// group again. The injected errors carry texts that name neither.
+// group again. The injected errors carry texts that name neither. While the
+// groups cannot be registered (the store cannot be reached at start),
+// appends are refused at once. The store actor's heartbeat, and a refusal
+// (kind refused) that takes it down.
 
+#include "adapters/forwarding_store.hpp"
 #include "tests/actors/fixture.hpp"
-#include "tests/support/forwarding_store.hpp"
 
+#include <optional>
 #include <set>
 
 using namespace onceflow;
@@ -26,13 +30,35 @@ public:
   std::vector<group_spec> joins;
 
   void ensure_group(const group_spec& spec) override {
+    if (joins_fail)
+      throw store_error("redis://x: connection refused (injected)");
     joins.push_back(spec);
     lost.erase(spec.name);
     forwarding_store::ensure_group(spec);
   }
 
+  /// Registrations fail while set (a store that cannot be reached).
+  bool joins_fail = false;
+
   /// Appends fail while set (the store still answers pings).
   bool appends_fail = false;
+
+  /// The heartbeat's interval; what heartbeats throw while `beat_fault` is
+  /// set; how many there were.
+  millis_t beat_every = 0;
+  std::optional<store_error::kind> beat_fault;
+  size_t beats = 0;
+
+  millis_t heartbeat_interval() const override {
+    return beat_every;
+  }
+
+  void heartbeat() override {
+    ++beats;
+    if (beat_fault)
+      throw store_error("node name 'n' is held by a live node (injected)",
+                        *beat_fault);
+  }
 
   std::vector<append_result> append(std::vector<event>& batch, millis_t now,
                                     millis_t window) override {
@@ -170,6 +196,107 @@ BOOST_AUTO_TEST_CASE(store_actor_maps_kinds_to_codes) {
               == ec::store_generation_changed);
   BOOST_CHECK(is_transient(ec::store_unknown_group));
   BOOST_CHECK(is_transient(ec::store_generation_changed));
+}
+
+BOOST_AUTO_TEST_CASE(appends_are_refused_while_the_groups_cannot_register) {
+  add_group("a", 1, always_ok());
+  faulty->joins_fail = true;
+  // An append that arrives before the first registration answers waits
+  // for it; it fails, so the append is refused, and so are the next ones,
+  // at once: nothing is stored that the client was told failed.
+  n = start_node(
+    sys, ncfg, st, false, [] { return 1.0; }, &handlers);
+  self->send(n.broadcaster, atom::ingest_v,
+             std::vector<event>{make_event("e0", "t")});
+  run();
+  caf::error first;
+  self->receive(
+    [&](std::vector<append_result>&) { BOOST_FAIL("ingest succeeded"); },
+    [&](caf::error& err) { first = err; });
+  for (auto& err : {first, publish_error({make_event("e1", "t")})}) {
+    BOOST_CHECK(static_cast<ec>(err.code()) == ec::store_failure);
+    auto text = render(err);
+    BOOST_CHECK_MESSAGE(
+      text.find("groups cannot be registered") != std::string::npos
+        && text.find("connection refused (injected)") != std::string::npos,
+      text);
+  }
+  advance_in_steps(3s, 100ms);
+  BOOST_CHECK_EQUAL(st->head(), 0u);
+  // Readiness sees it (/ready: "groups").
+  auto groups_error = [&] {
+    auto s = ask<caf::settings>(*this, n.broadcaster, atom::status_v);
+    return caf::get_or(s, "broadcaster.groups-error", std::string{"?"});
+  };
+  BOOST_CHECK_MESSAGE(groups_error().find("connection refused (injected)")
+                        != std::string::npos,
+                      groups_error());
+  // The store answers again: the groups register, appends go through.
+  faulty->joins_fail = false;
+  advance_in_steps(1500ms, 100ms);
+  BOOST_CHECK_EQUAL(faulty->joins_of("a", false), 1u);
+  BOOST_CHECK_EQUAL(groups_error(), "");
+  publish({make_event("e2", "t")});
+  advance_in_steps(1s, 100ms);
+  BOOST_CHECK_EQUAL(effects("e2", "a"), 1u);
+  BOOST_CHECK_EQUAL(effects("e0"), 0u);
+  BOOST_CHECK_EQUAL(effects("e1"), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(heartbeats_run_and_a_refusal_takes_the_store_down) {
+  add_group("a", 1, always_ok());
+  faulty->beat_every = 500;
+  start();
+  self->monitor(n.store);
+  advance(499ms);
+  BOOST_CHECK_EQUAL(faulty->beats, 0u);
+  advance(1ms);
+  BOOST_CHECK_EQUAL(faulty->beats, 1u);
+  advance(500ms);
+  BOOST_CHECK_EQUAL(faulty->beats, 2u);
+  // A failing heartbeat is tried again; the store actor stays.
+  faulty->beat_fault = store_error::kind::failure;
+  advance(500ms);
+  advance(500ms);
+  BOOST_CHECK_EQUAL(faulty->beats, 4u);
+  BOOST_CHECK(ask<bool>(*this, n.store, atom::ping_v));
+  // A refusal: the store actor goes down with it (the node stops).
+  faulty->beat_fault = store_error::kind::refused;
+  advance(500ms);
+  BOOST_CHECK_EQUAL(faulty->beats, 5u);
+  bool down = false;
+  self->receive(
+    [&](caf::down_msg& msg) {
+      down = true;
+      BOOST_CHECK(msg.source == n.store.address());
+      BOOST_CHECK_MESSAGE(render(msg.reason).find("held by a live node")
+                            != std::string::npos,
+                          render(msg.reason));
+    },
+    caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_CHECK(down);
+  advance(2s);
+  BOOST_CHECK_EQUAL(faulty->beats, 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_call_takes_the_store_down) {
+  add_group("a", 1, always_ok());
+  start();
+  self->monitor(n.store);
+  faulty->fault = store_error::kind::refused;
+  faulty->lost = {"a"};
+  self->send(n.store, atom::read_v, std::string{"a"}, uint32_t{10},
+             millis_t{0});
+  run();
+  bool failed = false;
+  bool down = false;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](std::vector<event>&) { BOOST_FAIL("read succeeded"); },
+                  [&](caf::error&) { failed = true; },
+                  [&](caf::down_msg&) { down = true; },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+  BOOST_CHECK(failed);
+  BOOST_CHECK(down);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

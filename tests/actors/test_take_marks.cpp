@@ -5,7 +5,7 @@
 // it at once.
 
 #include "tests/actors/fixture.hpp"
-#include "tests/support/forwarding_store.hpp"
+#include "adapters/forwarding_store.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -112,13 +112,15 @@ class EnvConfigTest(op.KeepLogsOnFailure, unittest.TestCase):
                                 os.path.join(self.dir, "redis.log"),
                                 appendonly=False).start()
         self.addCleanup(server.close)
-        # The file's URL names a port where no Redis runs.
+        # The file's URL names a port where no Redis runs (and the node
+        # does not wait for one).
         dead = op.free_port()
         node_port, http_port = op.free_port(), op.free_port()
         self.write(node_port, http_port=http_port,
                    store={"backend": '"redis"'},
                    redis={"url": f'"redis://127.0.0.1:{dead}/0"',
-                          "prefix": '"envtest:"'})
+                          "prefix": '"envtest:"',
+                          "wait-at-start": "false"})
         r = op.run(op.BINARY, "node", "--config", self.cfg, timeout=60)
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"127.0.0.1:{dead}", r.stderr)

@@ -3,8 +3,9 @@ connection errors.
 
 - config/redis-node.ini as an operator would use it: two nodes from the
   same file share one Redis;
-- bad input: unreachable Redis, wrong password, wrong-type key under the
-  prefix: a clear error, exit code 1, no crash.
+- bad input: unreachable Redis (with [redis] wait-at-start=false), wrong
+  password, wrong-type key under the prefix: a clear error, exit code 1, no
+  crash (the last two also when the node would wait for Redis).
 
 Run: python3 tests/integration/test_redis_nodes_config.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
@@ -84,9 +85,9 @@ class ExampleConfigTest(RedisNodesBase):
 class BadInputTest(RedisNodesBase):
     GROUPS = {"work": simple_config(subscriptions='["*"]')}
 
-    def run_node(self, cfg):
+    def run_node(self, cfg, *extra):
         # In the temp dir, so that a core file would land there.
-        r = subprocess.run([op.BINARY, "node", "--config", cfg],
+        r = subprocess.run([op.BINARY, "node", "--config", cfg, *extra],
                            capture_output=True, text=True, timeout=60,
                            cwd=self.dir, env=op.node_env())
         self.assertGreaterEqual(r.returncode, 0,
@@ -102,10 +103,12 @@ class BadInputTest(RedisNodesBase):
         self.assertEqual(cores, [])
 
     def test_unreachable_redis(self):
+        """With [redis] wait-at-start=false: exit 1 at once. (By default
+        the node waits for Redis: test_redis_node_start.py.)"""
         port = op.free_port()
         cfg = self.config_for("node-1", url=f"redis://127.0.0.1:{port}/0")
         t = time.monotonic()
-        r = self.run_node(cfg)
+        r = self.run_node(cfg, "--redis.wait-at-start=false")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"cannot open the redis store: redis://127.0.0.1:"
                       f"{port}: connection refused", r.stderr)

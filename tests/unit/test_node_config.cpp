@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(every_option_maps_back_to_its_key) {
     {"store", {"backend", "path", "synchronous", "retention", "trim-interval"}},
     {"redis",
      {"url", "prefix", "connect-timeout", "command-timeout", "pool-size",
-      "tls-ca-file", "tls-cert-file", "tls-key-file"}},
+      "tls-ca-file", "tls-cert-file", "tls-key-file", "wait-at-start"}},
     {"events",
      {"max-payload-bytes", "max-depth", "dedup-window", "max-backlog",
       "max-ingest-batch"}},
@@ -402,6 +402,28 @@ BOOST_AUTO_TEST_CASE(file_then_environment_then_command_line) {
   BOOST_TEST(out.http.keys[0].name == "ops");
 }
 
+BOOST_AUTO_TEST_CASE(wait_at_start_is_on_unless_the_file_or_a_variable_says) {
+  auto ini = with_group();
+  node_config out;
+  BOOST_TEST(read_with_env(ini, {}, {}, out) == "");
+  BOOST_TEST(out.redis_wait_at_start);
+  node_config off;
+  BOOST_TEST(read_with_env(ini + "[redis]\nwait-at-start=false\n", {}, {}, off)
+             == "");
+  BOOST_TEST(!off.redis_wait_at_start);
+  node_config env_off;
+  BOOST_TEST(read_with_env(ini, {{"ONCEFLOW_REDIS__WAIT_AT_START", "false"}},
+                           {}, env_off)
+             == "");
+  BOOST_TEST(!env_off.redis_wait_at_start);
+  node_config bad;
+  auto err = read_with_env(ini, {{"ONCEFLOW_REDIS__WAIT_AT_START", "maybe"}},
+                           {}, bad);
+  BOOST_TEST(err.find("ONCEFLOW_REDIS__WAIT_AT_START") != std::string::npos,
+             err);
+  BOOST_TEST(err.find("true or false") != std::string::npos, err);
+}
+
 BOOST_AUTO_TEST_CASE(a_cluster_nodes_options_come_from_nodes_variables) {
   auto ini = with_group("[nodes.core-1]\nport=4710\nhttp-port=8080\n"
                         "listeners=[\"a:1\"]\n");
@@ -428,7 +450,7 @@ BOOST_AUTO_TEST_CASE(unknown_variables_are_refused_by_name) {
              == "unknown environment variable ONCEFLOW_REDIS__URLL: section "
                 "[redis] has no such option (known: command-timeout, "
                 "connect-timeout, pool-size, prefix, tls-ca-file, "
-                "tls-cert-file, tls-key-file, url)");
+                "tls-cert-file, tls-key-file, url, wait-at-start)");
   auto err = env_error(with_group(), {{"ONCEFLOW_FOO", "1"}});
   BOOST_TEST(err.rfind("unknown environment variable ONCEFLOW_FOO: it names "
                        "no option; variables are ONCEFLOW_<SECTION>__<OPTION> "
