@@ -527,6 +527,8 @@ caf::settings status_of(bc_pointer self) {
   auto& st = self->state;
   caf::settings s;
   caf::put(s, "broadcaster.node", st.cfg.node);
+  caf::put(s, "broadcaster.mailbox",
+           static_cast<uint64_t>(self->mailbox().size()));
   caf::put(s, "broadcaster.accepted", st.accepted);
   caf::put(s, "broadcaster.duplicates", st.duplicates);
   caf::put(s, "broadcaster.rejected-overloaded", st.rejected_overloaded);

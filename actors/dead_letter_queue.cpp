@@ -294,6 +294,8 @@ dlq_impl(dlq_pointer self, store_actor store, retry_timer_actor retry_timer,
       auto& st = self->state;
       caf::settings result;
       caf::put(result, "dlq.dead-lettered", st.dead);
+      caf::put(result, "dlq.mailbox",
+               static_cast<uint64_t>(self->mailbox().size()));
       caf::put(result, "dlq.replayed", st.replayed);
       caf::put(result, "dlq.purged", st.purged);
       caf::put(result, "dlq.replay-remaining", st.replay_remaining);

@@ -157,6 +157,8 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
       auto& st = self->state;
       caf::settings result;
       caf::put(result, "deduplicator.leases-granted", st.granted);
+      caf::put(result, "deduplicator.mailbox",
+               static_cast<uint64_t>(self->mailbox().size()));
       caf::put(result, "deduplicator.claims-held", st.held);
       caf::put(result, "deduplicator.claims-already-done", st.already_done);
       caf::put(result, "deduplicator.crash-loops", st.crash_loops);

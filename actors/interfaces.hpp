@@ -262,8 +262,13 @@ using node_manager_actor = caf::typed_actor<
                                                    deduplicator_actor>,
   /// The membership view: one entry per node of the cluster config.
   caf::replies_to<atom::members>::with<caf::settings>,
-  /// Every local actor with its status.
+  /// Every local actor with its status: "<id>.kind", ".serves", ".group"
+  /// (listeners), ".status" (what the actor's `status` answers: mailbox
+  /// depth, in-flight work, leases, counters) or ".error".
   caf::replies_to<atom::actors>::with<caf::settings>,
+  /// (true) The actors of every node that is up, by node: "<node>.<id>..."
+  /// as above, or "<node>.error".
+  caf::replies_to<atom::actors, bool>::with<caf::settings>,
   /// (group, node, delta): adds (delta > 0) or removes listeners of the
   /// group on a node of the cluster (this one, or forwarded to the node's
   /// manager); replies with (group, node, listeners: the node's count after

@@ -485,6 +485,8 @@ listener_impl(listener_pointer self, listener_config cfg,
       caf::put(result, "listener.refused", st.refused);
       caf::put(result, "listener.read-leases", st.read_leases);
       caf::put(result, "listener.running", uint64_t{st.outstanding});
+      caf::put(result, "listener.mailbox",
+               static_cast<uint64_t>(self->mailbox().size()));
       return result;
     },
   };

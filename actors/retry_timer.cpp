@@ -135,6 +135,8 @@ retry_timer_impl(timer_pointer self, store_actor store, uint32_t batch_size,
       caf::settings result;
       caf::put(result, "retry-timer.redelivered", st.redelivered);
       caf::put(result, "retry-timer.polls", st.polls);
+      caf::put(result, "retry-timer.mailbox",
+               static_cast<uint64_t>(self->mailbox().size()));
       caf::put(result, "retry-timer.next-due", st.next_due);
       caf::put(result, "retry-timer.armed-for", st.armed_for);
       caf::put(result, "retry-timer.stopped", st.stopped);

@@ -294,6 +294,8 @@ store_actor::behavior_type store_impl(store_pointer self,
       caf::settings result;
       caf::put(result, "store.backend", self->state.st->describe());
       caf::put(result, "store.calls", self->state.calls);
+      caf::put(result, "store.mailbox",
+               static_cast<uint64_t>(self->mailbox().size()));
       caf::put(result, "store.failures", self->state.failures);
       for (auto& [name, op] : self->state.ops) {
         auto key = "store.ops." + name;

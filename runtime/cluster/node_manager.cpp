@@ -396,6 +396,95 @@ void round(mgr_pointer self) {
   self->delayed_send(self, std::chrono::milliseconds(interval), atom::tick_v);
 }
 
+/// How long a status request to one actor (or one node) may take.
+constexpr auto status_timeout = std::chrono::seconds(2);
+
+/// This node's actors, each with its status (mailbox depth, in-flight
+/// work, counters: what its `status` answers), to `done`: "<id>.kind",
+/// ".serves" (the node whose work it does), ".group" (listeners) and
+/// ".status" (or ".error" if it did not answer in time).
+void local_actors(mgr_pointer self, std::function<void(caf::settings)> done) {
+  auto& st = self->state;
+  struct entry {
+    std::string kind;
+    std::string serves;
+    std::string group;
+    caf::actor hdl;
+  };
+  std::vector<entry> xs;
+  for (auto& [kind, hdl] : st.nm.locals)
+    if (hdl)
+      xs.push_back({kind, st.nm.cfg.name, {}, hdl});
+  for (auto& [name, p] : st.peers)
+    for (auto& [group, l] : p.hosted)
+      xs.push_back({"listener", name, group, caf::actor_cast<caf::actor>(l)});
+  if (xs.empty()) {
+    done({});
+    return;
+  }
+  auto acc = std::make_shared<caf::settings>();
+  auto left = std::make_shared<size_t>(xs.size());
+  auto done_ptr
+    = std::make_shared<std::function<void(caf::settings)>>(std::move(done));
+  for (auto& x : xs) {
+    auto id = std::to_string(x.hdl.id());
+    caf::settings e;
+    caf::put(e, "kind", x.kind);
+    caf::put(e, "serves", x.serves);
+    if (!x.group.empty())
+      caf::put(e, "group", x.group);
+    (*acc)[id] = std::move(e);
+    auto finish = [acc, left, done_ptr, id](const std::string& key,
+                                            caf::config_value value) {
+      caf::put(*acc, id + "." + key, std::move(value));
+      if (--*left == 0)
+        (*done_ptr)(std::move(*acc));
+    };
+    self->request(x.hdl, status_timeout, atom::status_v)
+      .then(
+        [finish](caf::settings& status) {
+          finish("status", caf::config_value{std::move(status)});
+        },
+        [finish](caf::error& err) {
+          finish("error", caf::config_value{render(err)});
+        });
+  }
+}
+
+/// The actors of every node that is up: "<node>.<id>..." as local_actors
+/// gives them, or "<node>.error" for a node that did not answer.
+caf::result<caf::settings> cluster_actors(mgr_pointer self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<caf::settings>();
+  auto acc = std::make_shared<caf::settings>();
+  std::vector<std::pair<std::string, node_manager_actor>> peers;
+  for (auto& [name, p] : st.peers)
+    if (p.up && p.mgr)
+      peers.emplace_back(name, p.mgr);
+  auto left = std::make_shared<size_t>(1 + peers.size());
+  auto finish = [rp, acc, left](const std::string& node,
+                                caf::config_value value) mutable {
+    (*acc)[node] = std::move(value);
+    if (--*left == 0)
+      rp.deliver(std::move(*acc));
+  };
+  local_actors(self, [finish, node = st.nm.cfg.name](caf::settings s) mutable {
+    finish(node, caf::config_value{std::move(s)});
+  });
+  for (auto& [name, mgr] : peers)
+    self->request(mgr, status_timeout, atom::actors_v)
+      .then(
+        [finish, node = name](caf::settings& s) mutable {
+          finish(node, caf::config_value{std::move(s)});
+        },
+        [finish, node = name](caf::error& err) mutable {
+          caf::settings e;
+          caf::put(e, "error", render(err));
+          finish(node, caf::config_value{std::move(e)});
+        });
+  return rp;
+}
+
 caf::settings members_of(mgr_pointer self) {
   auto& st = self->state;
   caf::settings s;
@@ -514,23 +603,14 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
       },
       [self](atom::members) { return members_of(self); },
       [self](atom::actors) -> caf::result<caf::settings> {
-        auto& st = self->state;
-        caf::settings s;
-        auto put = [&](const std::string& id, const std::string& kind,
-                       const std::string& serves,
-                       const std::string& group = {}) {
-          caf::put(s, id + ".kind", kind);
-          caf::put(s, id + ".serves", serves);
-          if (!group.empty())
-            caf::put(s, id + ".group", group);
-        };
-        for (auto& [kind, hdl] : st.nm.locals)
-          if (hdl)
-            put(std::to_string(hdl.id()), kind, st.nm.cfg.name);
-        for (auto& [name, p] : st.peers)
-          for (auto& [group, l] : p.hosted)
-            put(std::to_string(l.id()), "listener", name, group);
-        return s;
+        auto rp = self->make_response_promise<caf::settings>();
+        local_actors(self, [rp](caf::settings s) mutable {
+          rp.deliver(std::move(s));
+        });
+        return rp;
+      },
+      [self](atom::actors, bool) -> caf::result<caf::settings> {
+        return cluster_actors(self);
       },
       [self](atom::listeners, const std::string& group, std::string& node,
              int32_t delta) -> caf::result<caf::settings> {

@@ -47,25 +47,43 @@ void get_cluster(const std::shared_ptr<api_context>& cx, const route_args&,
       auto schema = text_of(members, "schema");
       cx->call(
         cx->node.manager, done,
-        [done, self, schema, nodes](caf::settings& actors) mutable {
+        [done, self, schema, nodes](caf::settings& by_node) mutable {
           auto arr = json::array();
-          for (auto& [id, value] : actors) {
-            auto a = caf::get_if<caf::settings>(&value);
-            if (a == nullptr)
+          auto errors = json::object();
+          for (auto& [node, value] : by_node) {
+            auto actors = caf::get_if<caf::settings>(&value);
+            if (actors == nullptr)
               continue;
-            json entry{{"id", id},
-                       {"kind", text_of(*a, "kind")},
-                       {"serves", text_of(*a, "serves")}};
-            if (auto group = text_of(*a, "group"); !group.empty())
-              entry["group"] = group;
-            arr.push_back(std::move(entry));
+            for (auto& [id, a_value] : *actors) {
+              if (id == "error") {
+                errors[node] = caf::to_string(a_value);
+                continue;
+              }
+              auto a = caf::get_if<caf::settings>(&a_value);
+              if (a == nullptr)
+                continue;
+              json entry{{"node", node},
+                         {"id", id},
+                         {"kind", text_of(*a, "kind")},
+                         {"serves", text_of(*a, "serves")}};
+              if (auto group = text_of(*a, "group"); !group.empty())
+                entry["group"] = group;
+              if (auto st = caf::get_if<caf::settings>(a, "status"))
+                entry["status"] = settings_json(*st);
+              if (auto err = text_of(*a, "error"); !err.empty())
+                entry["error"] = err;
+              arr.push_back(std::move(entry));
+            }
           }
-          done(json_response(200, json{{"self", self},
-                                       {"schema", schema},
-                                       {"nodes", std::move(nodes)},
-                                       {"actors", std::move(arr)}}));
+          json doc{{"self", self},
+                   {"schema", schema},
+                   {"nodes", std::move(nodes)},
+                   {"actors", std::move(arr)}};
+          if (!errors.empty())
+            doc["unanswered"] = std::move(errors);
+          done(json_response(200, doc));
         },
-        atom::actors_v);
+        atom::actors_v, true);
     },
     atom::members_v);
 }

@@ -47,6 +47,25 @@ json groups_status_json(const std::vector<group_status>& xs) {
   return arr;
 }
 
+nlohmann::json settings_json(const caf::settings& s) {
+  auto out = nlohmann::json::object();
+  for (auto& [key, value] : s) {
+    if (auto d = caf::get_if<caf::settings>(&value))
+      out[key] = settings_json(*d);
+    else if (auto i = caf::get_if<int64_t>(&value))
+      out[key] = *i;
+    else if (auto r = caf::get_if<double>(&value))
+      out[key] = *r;
+    else if (auto b = caf::get_if<bool>(&value))
+      out[key] = *b;
+    else if (auto t = caf::get_if<std::string>(&value))
+      out[key] = *t;
+    else
+      out[key] = caf::to_string(value);
+  }
+  return out;
+}
+
 double number_of(const caf::settings& s, const std::string& key) {
   auto i = s.find(key);
   if (i == s.end())

@@ -22,6 +22,9 @@ nlohmann::json event_json(const event& ev);
 /// `[{"group", "status"}]`.
 nlohmann::json groups_status_json(const std::vector<group_status>& xs);
 
+/// Settings as a JSON object (nested dictionaries as objects).
+nlohmann::json settings_json(const caf::settings& s);
+
 /// Settings value as a number (integers, reals and booleans).
 double number_of(const caf::settings& s, const std::string& key);
 

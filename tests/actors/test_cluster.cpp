@@ -292,6 +292,36 @@ BOOST_AUTO_TEST_CASE(local_listeners_are_added_and_removed_at_run_time) {
   BOOST_CHECK_EQUAL(effects("f1", "a"), 1u);
 }
 
+BOOST_AUTO_TEST_CASE(the_node_manager_lists_its_actors_with_their_status) {
+  add_group("a", 1, always_ok());
+  start();
+  publish(events("e", 3));
+  run();
+  auto by_node = ask<caf::settings>(*this, n.manager, atom::actors_v, true);
+  auto actors = caf::get_or(by_node, ncfg.name, caf::settings{});
+  std::set<std::string> kinds;
+  for (auto& [id, value] : actors) {
+    auto a = caf::get_if<caf::settings>(&value);
+    BOOST_REQUIRE(a != nullptr);
+    auto kind = caf::get_or(*a, "kind", std::string{});
+    kinds.insert(kind);
+    BOOST_CHECK_EQUAL(caf::get_or(*a, "serves", std::string{}), ncfg.name);
+    // Each answered its status, with its mailbox depth.
+    auto prefix = kind == "retry_timer" ? std::string{"retry-timer"} : kind;
+    BOOST_CHECK_MESSAGE(caf::get_if(a, "status." + prefix + ".mailbox"),
+                        kind << " has no mailbox depth");
+  }
+  BOOST_CHECK(kinds
+              == (std::set<std::string>{"broadcaster", "deduplicator",
+                                        "retry_timer", "dlq", "store"}));
+  int64_t accepted = -1;
+  for (auto& [id, value] : actors)
+    if (auto a = caf::get_if<caf::settings>(&value);
+        a != nullptr && caf::get_or(*a, "kind", std::string{}) == "broadcaster")
+      accepted = num(*a, "status.broadcaster.accepted");
+  BOOST_CHECK_EQUAL(accepted, 3);
+}
+
 BOOST_AUTO_TEST_CASE(listener_changes_name_what_is_wrong) {
   add_group("a", 1, always_ok());
   ncfg.name = "core";

@@ -4,8 +4,8 @@
 // and gives back what it took and will not run, so that other nodes take
 // it at once.
 
-#include "tests/actors/fixture.hpp"
 #include "adapters/forwarding_store.hpp"
+#include "tests/actors/fixture.hpp"
 
 #include <algorithm>
 #include <limits>

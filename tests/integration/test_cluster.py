@@ -374,6 +374,19 @@ listeners=["orders:1"]
         self.assertIn("group orders on node w1: 4 listener(s)", r.stdout)
         op.wait_for(lambda: self.listeners("orders") == (6, 6), 5,
                     "w1's new listeners to join within seconds")
+        # GET /cluster lists every node's actors with their status.
+        actors = self.cluster()["actors"]
+        w1 = [a for a in actors if a["node"] == "w1"
+              and a["kind"] == "listener" and a.get("group") == "orders"]
+        self.assertEqual(len(w1), 4, actors)
+        for a in w1:
+            self.assertEqual(a["serves"], "core")
+            self.assertIn("mailbox", a["status"]["listener"])
+            self.assertIn("batches", a["status"]["listener"])
+        core = {a["kind"]: a for a in actors if a["node"] == "core"}
+        self.assertIn("mailbox", core["broadcaster"]["status"]["broadcaster"])
+        self.assertIn("audit",
+                      {a.get("group") for a in actors if a["node"] == "w2"})
         # w2's orders listeners removed (HTTP), one more on the core.
         status, doc = self.http_call(
             "DELETE", "/groups/orders/listeners?node=w2&count=2")
