@@ -18,6 +18,7 @@ packages=(
   openssl                 # test certificates for rediss:// (TLS)
   wrk                     # HTTP ingest benchmark (bench/http)
   uuid-runtime
+  iproute2 nftables       # the cluster's network-cut test (netns, veth, a drop rule)
   clang-format clang-tidy # the format and tidy checks of scripts/test.sh
 )
 

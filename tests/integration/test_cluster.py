@@ -12,8 +12,10 @@ ONCEFLOW_CLUSTER_EVENTS sets the event count of the exactly-once run
 import json
 import os
 import random
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,7 +30,9 @@ import onceflow_proc as op  # noqa: E402
 EVENTS = int(os.environ.get("ONCEFLOW_CLUSTER_EVENTS", "20000"))
 
 
-class ClusterTest(op.KeepLogsOnFailure, unittest.TestCase):
+class ClusterBase(op.KeepLogsOnFailure, unittest.TestCase):
+    """A core and two workers from one cluster config (helpers only)."""
+
     def setUp(self):
         self.t0 = time.monotonic()
         self.dir = tempfile.mkdtemp(prefix="onceflow-cluster-")
@@ -42,6 +46,13 @@ class ClusterTest(op.KeepLogsOnFailure, unittest.TestCase):
     def tearDown(self):
         for n in self.nodes.values():
             n.close()
+
+    # Per node: a host to bind (default 127.0.0.1), see NetworkCutTest.
+    HOSTS = {}
+
+    def host_line(self, name):
+        host = self.HOSTS.get(name)
+        return f'host="{host}"' if host else ""
 
     def write_config(self, extra_nodes=""):
         p = self.ports
@@ -58,15 +69,18 @@ reconnect-min=100ms
 reconnect-max=1s
 [nodes.core]
 role="core"
+{self.host_line("core")}
 port={p["core"]}
 http-port={self.http}
 listeners=["audit:1"]
 [nodes.w1]
 role="worker"
+{self.host_line("w1")}
 port={p["w1"]}
 listeners=["orders:2"]
 [nodes.w2]
 role="worker"
+{self.host_line("w2")}
 port={p["w2"]}
 listeners=["orders:2", "audit:1"]
 {extra_nodes}
@@ -82,11 +96,15 @@ lease-ttl=4s
 
     # -- helpers -------------------------------------------------------------
 
+    def binary_of(self, name):
+        return op.BINARY
+
     def start(self, name, *extra):
         log = os.path.join(self.dir, f"{name}.log")
         if name in self.nodes:
             self.nodes[name].close()
-        n = op.Node(op.BINARY, self.cfg, log, ("--node.name=" + name, *extra))
+        n = op.Node(self.binary_of(name), self.cfg, log,
+                    ("--node.name=" + name, *extra))
         self.nodes[name] = n
         return n
 
@@ -167,8 +185,8 @@ lease-ttl=4s
                 timeout=10) as r:
             return json.loads(r.read())
 
-    # -- tests ---------------------------------------------------------------
 
+class ClusterTest(ClusterBase):
     def test_events_run_on_the_workers_exactly_once(self):
         self.start_all()
         events = self.make_events("e", EVENTS)
@@ -449,6 +467,112 @@ listeners=["orders:1"]
                    "--payload", "{}")
         self.assertEqual(r.returncode, 1)
         self.assertIn("this node is a worker", r.stdout)
+
+
+def have_netns():
+    return (os.geteuid() == 0 and shutil.which("ip") is not None
+            and shutil.which("nft") is not None)
+
+
+@unittest.skipUnless(have_netns(), "needs root, ip (iproute2) and nft "
+                     "(nftables): scripts/install-deps.sh installs them")
+class NetworkCutTest(ClusterBase):
+    """w1 runs in a network namespace of its own, joined to the host by a
+    veth pair; an nft rule in the namespace drops every packet (a network
+    cut: no FIN, no RST, the sockets stay open). The core finds w1 down by
+    heartbeats, the others carry on, w1's leases run out and its entries
+    run elsewhere; after the cut heals w1 rejoins and gets work again. Every
+    effect exactly once, counted from the store."""
+    NET = f"10.{200 + os.getpid() % 50}.{os.getpid() % 250}"
+    HOSTS = {"core": f"{NET}.1", "w2": f"{NET}.1", "w1": f"{NET}.2"}
+
+    def sh(self, *cmd):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, f"{cmd}: {r.stderr}")
+
+    def setUp(self):
+        tag = f"of{os.getpid() % 100000}"
+        self.ns, self.vh, self.vw = tag, tag + "h", tag + "w"
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        self.sh("ip", "netns", "add", self.ns)
+        self.sh("ip", "link", "add", self.vh, "type", "veth", "peer", "name",
+                self.vw)
+        self.sh("ip", "link", "set", self.vw, "netns", self.ns)
+        self.sh("ip", "addr", "add", f"{self.NET}.1/24", "dev", self.vh)
+        self.sh("ip", "link", "set", self.vh, "up")
+        inside = ["ip", "netns", "exec", self.ns]
+        self.sh(*inside, "ip", "addr", "add", f"{self.NET}.2/24", "dev",
+                self.vw)
+        self.sh(*inside, "ip", "link", "set", self.vw, "up")
+        self.sh(*inside, "ip", "link", "set", "lo", "up")
+        super().setUp()
+        self.wrapper = os.path.join(self.dir, "in-netns.sh")
+        with open(self.wrapper, "w") as f:
+            f.write(f'#!/bin/sh\nexec ip netns exec {self.ns} '
+                    f'{os.path.abspath(op.BINARY)} "$@"\n')
+        os.chmod(self.wrapper, 0o755)
+
+    def tearDown(self):
+        super().tearDown()
+        subprocess.run(["ip", "link", "del", self.vh], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+    def binary_of(self, name):
+        return self.wrapper if name == "w1" else op.BINARY
+
+    def cut(self):
+        inside = ["ip", "netns", "exec", self.ns, "nft"]
+        self.sh(*inside, "add", "table", "inet", "cut")
+        for hook in ("input", "output"):
+            self.sh(*inside, "add", "chain", "inet", "cut", hook,
+                    f"{{ type filter hook {hook} priority 0; policy drop; }}")
+        # Loopback inside the namespace stays.
+        self.sh(*inside, "insert", "rule", "inet", "cut", "input", "iif",
+                "lo", "accept")
+        self.sh(*inside, "insert", "rule", "inet", "cut", "output", "oif",
+                "lo", "accept")
+
+    def heal(self):
+        self.sh("ip", "netns", "exec", self.ns, "nft", "delete", "table",
+                "inet", "cut")
+
+    def test_a_cut_worker_is_found_and_its_work_runs_elsewhere(self):
+        self.start_all()
+        events = self.make_events("c", 6000)
+        t = threading.Thread(target=self.publish, args=(events,))
+        t.start()
+        op.wait_for(lambda: len(op.count_effects(self.db)) > 300
+                    if os.path.exists(self.db) else False, 60,
+                    "work to start")
+        self.cut()
+        cut_at = time.monotonic()
+        op.wait_for(lambda: not self.node_view("w1")["up"], 15,
+                    "the core to see the cut w1 down")
+        noticed = time.monotonic() - cut_at
+        t.join(600)
+        # Everything runs during the cut: w1's leases run out (4 s) and its
+        # entries go to w2.
+        expected = self.expected_of(events)
+        effects = self.wait_effects(expected, timeout=120)
+        self.assertEqual(set(effects), expected)
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        # connection-timeout is 1.5 s: noticed within a few seconds.
+        self.assertLess(noticed, 10)
+        self.assertTrue(self.nodes["w1"].alive())
+        self.heal()
+        self.wait_up("w1", timeout=30)
+        joined = self.log_of("core").count("joined from node w1")
+        op.wait_for(lambda: self.log_of("core").count("joined from node w1")
+                    >= joined, 20, "w1's listeners to join again")
+        more = self.make_events("c2", 2000)
+        self.publish(more)
+        effects = self.wait_effects(self.expected_of(events + more))
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        nodes = set()
+        for e in more[::20]:
+            for g in self.event(e["id"])["groups"]:
+                nodes.update(a["node"] for a in g["attempts"])
+        self.assertIn("w1", nodes)
 
 
 if __name__ == "__main__":
