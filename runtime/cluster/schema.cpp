@@ -3,6 +3,9 @@
 #include "actors/interfaces.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
 #include <utility>
 
 namespace onceflow {
@@ -57,9 +60,16 @@ uint64_t schema_fingerprint() {
 }
 
 std::string schema_id() {
+  auto fp = schema_fingerprint();
+  // A test hook: OF_TEST_SCHEMA_SALT makes this process speak "another
+  // schema", as a binary of another onceflow version would, so that the
+  // refusal can be tested with real processes (docs/testing.md).
+  if (const char* salt = std::getenv("OF_TEST_SCHEMA_SALT");
+      salt != nullptr && *salt != '\0')
+    fp ^= std::hash<std::string>{}(salt) | 1;
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(schema_fingerprint()));
+                static_cast<unsigned long long>(fp));
   return std::string{"onceflow-schema-"} + buf;
 }
 

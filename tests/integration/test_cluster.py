@@ -460,6 +460,34 @@ listeners=["orders:1"]
         self.assertEqual(r.returncode, 2)
         self.assertIn("say add or remove", r.stderr)
 
+    def test_a_node_of_another_schema_is_refused(self):
+        # w1 speaks another message schema (as another onceflow version
+        # would): CAF refuses the connection, both sides say why, and none
+        # of its listeners join the core.
+        self.start("core")
+        self.start("w2")
+        self.wait_up("w2")
+        log = os.path.join(self.dir, "w1.log")
+        self.nodes["w1"] = op.Node(op.BINARY, self.cfg, log,
+                                   ("--node.name=w1",),
+                                   env={"OF_TEST_SCHEMA_SALT": "v2"})
+        op.wait_for(lambda: "another message schema"
+                    in self.node_view("w1")["error"], 20,
+                    "the core to refuse w1's schema")
+        view = self.node_view("w1")
+        self.assertFalse(view["up"])
+        self.assertIn("run the same onceflow version on every node",
+                      view["error"])
+        op.wait_for(lambda: "another message schema" in self.log_of("w1"),
+                    20, "w1 to say why the core refused it")
+        events = self.make_events("sch", 100)
+        self.publish(events)
+        effects = self.wait_effects(self.expected_of(events))
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        self.assertNotIn("joined from node w1", self.log_of("core"))
+        self.assertTrue(self.nodes["core"].alive())
+        self.assertTrue(self.nodes["w1"].alive())
+
     def test_a_worker_takes_no_events(self):
         self.start_all()
         r = op.run(op.BINARY, "publish", "--config", self.cfg,
