@@ -753,7 +753,12 @@ void print_settings(const caf::settings& xs, const std::string& prefix) {
   }
 }
 
-int run_status(const cli& args) {
+/// A client command with one exchange with the node's endpoint: loads the
+/// config, connects, and calls `f(self, endpoint, key, on_error)`, where
+/// on_error prints the error and makes the exit code 1; returns the exit
+/// code (`f` may set it through its `int& rc`).
+template <class F>
+int with_endpoint(const cli& args, F f) {
   app_config cfg;
   node_config ncfg;
   std::map<std::string, std::string> sources;
@@ -770,56 +775,52 @@ int run_status(const cli& args) {
     std::cout << "error: " << render(err) << "\n";
     rc = 1;
   };
-  if (!args.id.empty()) {
-    self->request(*b, std::chrono::seconds(10), atom::query_v, key, args.id)
-      .receive(
-        [&](std::vector<group_status>& xs) {
-          if (xs.empty()) {
-            std::cout << args.id << " unknown\n";
-            rc = 1;
-          }
-          for (auto& x : xs)
-            std::cout << args.id << " " << x.group << " " << to_string(x.status)
-                      << "\n";
-        },
-        on_error);
-    return rc;
-  }
-  self->request(*b, std::chrono::seconds(10), atom::status_v, key)
-    .receive([&](caf::settings& xs) { print_settings(xs, ""); }, on_error);
+  f(self, *b, key, on_error, rc);
   return rc;
 }
 
+int run_status(const cli& args) {
+  return with_endpoint(
+    args, [&](caf::scoped_actor& self, const endpoint_actor& b,
+              const std::string& key, auto& on_error, int& rc) {
+      if (!args.id.empty()) {
+        self->request(b, std::chrono::seconds(10), atom::query_v, key, args.id)
+          .receive(
+            [&](std::vector<group_status>& xs) {
+              if (xs.empty()) {
+                std::cout << args.id << " unknown\n";
+                rc = 1;
+              }
+              for (auto& x : xs)
+                std::cout << args.id << " " << x.group << " "
+                          << to_string(x.status) << "\n";
+            },
+            on_error);
+        return;
+      }
+      self->request(b, std::chrono::seconds(10), atom::status_v, key)
+        .receive([&](caf::settings& xs) { print_settings(xs, ""); }, on_error);
+    });
+}
+
 int run_listeners(const cli& args) {
-  app_config cfg;
-  node_config ncfg;
-  std::map<std::string, std::string> sources;
-  if (auto rc = load_config(args, cfg, ncfg, sources))
-    return rc;
-  caf::actor_system sys{cfg};
-  auto b = connect_node(sys, ncfg);
-  if (!b)
-    return 1;
-  auto key = args.api_key.value_or(ncfg.client_api_key);
   auto n = std::stoi(args.count);
   auto delta = static_cast<int32_t>(args.action == "add" ? n : -n);
-  caf::scoped_actor self{sys};
-  int rc = 0;
-  self
-    ->request(*b, std::chrono::seconds(30), atom::listeners_v, key, args.group,
-              args.node, delta)
-    .receive(
-      [&](caf::settings& s) {
-        std::cout << "group " << caf::get_or(s, "group", std::string{})
-                  << " on node " << caf::get_or(s, "node", std::string{})
-                  << ": " << caf::get_or(s, "listeners", int64_t{0})
-                  << " listener(s)\n";
-      },
-      [&](caf::error& err) {
-        std::cout << "error: " << render(err) << "\n";
-        rc = 1;
-      });
-  return rc;
+  return with_endpoint(args, [&](caf::scoped_actor& self,
+                                 const endpoint_actor& b,
+                                 const std::string& key, auto& on_error, int&) {
+    self
+      ->request(b, std::chrono::seconds(30), atom::listeners_v, key, args.group,
+                args.node, delta)
+      .receive(
+        [&](caf::settings& s) {
+          std::cout << "group " << caf::get_or(s, "group", std::string{})
+                    << " on node " << caf::get_or(s, "node", std::string{})
+                    << ": " << caf::get_or(s, "listeners", int64_t{0})
+                    << " listener(s)\n";
+        },
+        on_error);
+  });
 }
 
 } // namespace

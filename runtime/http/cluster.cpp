@@ -115,12 +115,8 @@ void change_listeners(const std::shared_ptr<api_context>& cx,
 void post_listeners(const std::shared_ptr<api_context>& cx,
                     const route_args& args, const responder& done) {
   json doc;
-  if (!cx->parse_body(args.req, doc, done))
+  if (!cx->parse_object_body(args.req, doc, done))
     return;
-  if (!doc.is_object()) {
-    done(error_body(400, "body must be a JSON object", "body"));
-    return;
-  }
   std::string node;
   uint64_t count = 0;
   for (auto& [key, value] : doc.items()) {

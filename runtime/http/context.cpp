@@ -16,6 +16,16 @@ void api_context::reject(const responder& done, const char* reason,
   done(error_body(status, error, field));
 }
 
+bool api_context::parse_object_body(const request& req, json& doc,
+                                    const responder& done) const {
+  if (!parse_body(req, doc, done))
+    return false;
+  if (doc.is_object())
+    return true;
+  done(error_body(400, "body must be a JSON object", "body"));
+  return false;
+}
+
 bool api_context::parse_body(const request& req, json& doc,
                              const responder& done) const {
   if (!is_json_content_type(req.content_type)) {

@@ -55,6 +55,11 @@ struct api_context {
   /// Parses a request body into JSON with clear errors; false after
   /// answering.
   bool parse_body(const request& req, json& doc, const responder& done) const;
+
+  /// parse_body for routes whose body must be a JSON object: anything else
+  /// is answered 400 "body must be a JSON object".
+  bool parse_object_body(const request& req, json& doc,
+                         const responder& done) const;
 };
 
 /// Reads the `limit` query parameter of a listing (1 to 1000, default

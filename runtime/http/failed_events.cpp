@@ -110,12 +110,8 @@ void replay_all(const std::shared_ptr<api_context>& cx, const route_args& args,
   std::string group;
   if (!req.body.empty()) {
     json doc;
-    if (!cx->parse_body(req, doc, done))
+    if (!cx->parse_object_body(req, doc, done))
       return;
-    if (!doc.is_object()) {
-      done(error_body(400, "body must be a JSON object", "body"));
-      return;
-    }
     for (auto& [key, value] : doc.items()) {
       if (key == "rate") {
         if (!value.is_number() || !(value.get<double>() > 0)

@@ -152,12 +152,8 @@ void list_groups(const std::shared_ptr<api_context>& cx, const route_args&,
 void patch_group(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done) {
   json doc;
-  if (!cx->parse_body(args.req, doc, done))
+  if (!cx->parse_object_body(args.req, doc, done))
     return;
-  if (!doc.is_object()) {
-    done(error_body(400, "body must be a JSON object", "body"));
-    return;
-  }
   group_overrides change;
   change.group = args.params[0];
   uint8_t clear = 0;
