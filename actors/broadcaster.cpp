@@ -434,6 +434,19 @@ void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
   check_drained(self);
 }
 
+/// A listener's claimed leases (from the deduplicator): the book notes the
+/// epochs its entries run under (revoked should the listener go down).
+void on_leased(bc_pointer self, const caf::actor_addr& listener,
+               const std::vector<lease_grant>& grants) {
+  auto& st = self->state;
+  auto i = st.by_listener.find(listener);
+  if (i == st.by_listener.end())
+    return;
+  auto [gi, slot] = i->second;
+  auto& g = st.groups[gi];
+  g.book.leased(g.listeners[slot].index, grants);
+}
+
 /// A delivery that comes back (a retry, a held or failed one).
 void take_back(broadcaster_state& st, group_state& g, delivery dl) {
   ++st.redelivered;
@@ -460,10 +473,12 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
   auto& g = st.groups[gi];
   spdlog::warn("listener {}/{} of group {} went down: {}", g.cfg.name,
                g.listeners[slot].index, g.cfg.name, caf::to_string(msg.reason));
-  // Its in-flight entries go back to the queue; their claims wait for the
-  // dead listener's leases to expire (held), then count a redelivery.
-  for (auto seq : g.book.owned_by(g.listeners[slot].index))
-    g.book.requeue_front(seq);
+  // Its in-flight entries go back to the queue at once; their next claims
+  // revoke the leases it held (counting a crash redelivery) instead of
+  // waiting for them to expire. Should it still run (a network cut), its
+  // settlements carry a superseded epoch: the fence refuses them.
+  auto back = g.book.hand_back(g.listeners[slot].index);
+  g.revoked += back;
   g.listeners[slot].hdl = nullptr;
   // A retiring listener was to stop anyway; a worker's listener is not
   // respawned here (its entries are back in the queue for the others, and
@@ -506,6 +521,7 @@ caf::settings group_status(const group_state& g) {
   caf::put(s, "held", counters.held);
   caf::put(s, "stale", counters.stale);
   caf::put(s, "listener-restarts", g.restarts);
+  caf::put(s, "handed-back", g.revoked);
   caf::put(s, "paused", g.paused);
   // The settings that change at run time: the values in effect and where
   // each comes from.
@@ -741,6 +757,10 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
     },
     [self](atom::done, std::vector<dispatch_report>& reports) {
       on_done(self, reports);
+    },
+    [self](atom::claim, caf::actor_addr& listener,
+           std::vector<lease_grant>& grants) {
+      on_leased(self, listener, grants);
     },
     [self](atom::redeliver, std::vector<delivery>& dls) {
       auto& st = self->state;

@@ -59,6 +59,9 @@ struct group_state {
   /// Accepted for this group and not yet settled (back pressure).
   uint64_t unsettled = 0;
   uint64_t restarts = 0;
+  /// Entries handed back from listeners that went down (their leases
+  /// revoked by the next claim).
+  uint64_t revoked = 0;
   /// Deliveries read with a lease (store::read_leased), and such leases
   /// given back unused (pause, drain).
   uint64_t read_leases = 0;

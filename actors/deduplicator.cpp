@@ -30,10 +30,30 @@ struct deduplicator_state {
   uint64_t crash_loops = 0;
   uint64_t committed = 0;
   uint64_t refused_stale = 0;
+  /// The node's broadcaster (see tell_grants); none on a worker.
+  broadcaster_actor broadcaster;
   static inline const char* name = "deduplicator";
 };
 
 using dedup_pointer = deduplicator_actor::stateful_pointer<deduplicator_state>;
+
+/// Tells the node's broadcaster which leases a listener was granted, before
+/// the listener hears of them: should the listener go down, the broadcaster
+/// revokes exactly these (see group_book::hand_back). Mailboxes are FIFO,
+/// so the broadcaster sees this before any DOWN of the listener.
+void tell_grants(dedup_pointer self, const caf::actor_addr& claimant,
+                 const std::vector<uint64_t>& seqs,
+                 const std::vector<claim_decision>& ds) {
+  auto& st = self->state;
+  if (!st.broadcaster || !claimant)
+    return;
+  std::vector<lease_grant> grants;
+  for (size_t i = 0; i < ds.size() && i < seqs.size(); ++i)
+    if (ds[i].kind == claim_decision::granted)
+      grants.push_back({seqs[i], ds[i].epoch});
+  if (!grants.empty())
+    self->send(st.broadcaster, atom::claim_v, claimant, std::move(grants));
+}
 
 deduplicator_actor::behavior_type
 deduplicator_impl(dedup_pointer self, store_actor reader,
@@ -46,15 +66,22 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
   return {
     [self](atom::claim, std::vector<claim_request>& reqs, std::string& holder,
            millis_t ttl, uint32_t budget) {
+      // Before the promise: it takes the sender out of the message.
+      auto claimant = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto rp = self->make_response_promise<std::vector<claim_decision>>();
       auto now = to_millis(self->clock().now());
+      std::vector<uint64_t> seqs;
+      seqs.reserve(reqs.size());
+      for (auto& rq : reqs)
+        seqs.push_back(rq.seq);
       self
         ->request<caf::message_priority::high>(
           self->state.store(), store_timeout, atom::claim_v, std::move(reqs),
           std::move(holder), now, ttl, budget)
         .then(
-          [self, rp](std::vector<claim_decision>& ds) mutable {
+          [self, rp, claimant, seqs](std::vector<claim_decision>& ds) mutable {
             auto& st = self->state;
+            tell_grants(self, claimant, seqs, ds);
             for (auto& d : ds) {
               switch (d.kind) {
                 case claim_decision::granted:
@@ -95,6 +122,9 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [self](atom::join, broadcaster_actor& bc) {
+      self->state.broadcaster = std::move(bc);
     },
     [self](atom::settle, std::vector<settlement>& items) {
       auto rp = self->make_response_promise<std::vector<fence_decision>>();

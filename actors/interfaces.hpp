@@ -114,22 +114,6 @@ using listener_actor = caf::typed_actor<
   /// Counters.
   status_handler>;
 
-/// Grants fenced leases and keeps the ledger (through the store).
-using deduplicator_actor = caf::typed_actor<
-  /// Claims (group, event) pairs for a holder: (requests, holder, ttl,
-  /// crash budget).
-  caf::replies_to<atom::claim, std::vector<claim_request>, std::string,
-                  millis_t, uint32_t>::with<std::vector<claim_decision>>,
-  /// Reads new entries of a group and leases them in the same store call:
-  /// (group, max, holder, ttl, crash budget); see store::read_leased.
-  caf::replies_to<atom::read, std::string, uint32_t, std::string, millis_t,
-                  uint32_t>::with<std::vector<delivery>>,
-  /// Commits outcomes; refuses stale epochs.
-  caf::replies_to<atom::settle,
-                  std::vector<settlement>>::with<std::vector<fence_decision>>,
-  /// Counters.
-  status_handler>;
-
 /// Accepts events into the log and fans them out to listener groups.
 using broadcaster_actor = caf::typed_actor<
   /// Validated events in; per-event results once durable. Fails with
@@ -138,6 +122,10 @@ using broadcaster_actor = caf::typed_actor<
                   std::vector<event>>::with<std::vector<append_result>>,
   /// From a listener: outcome of its dispatched batch.
   caf::reacts_to<atom::done, std::vector<dispatch_report>>,
+  /// From the deduplicator, before the claimant hears of them: the leases
+  /// a listener (by address) claimed for its batch, that is the epochs it
+  /// runs under, revoked should it go down.
+  caf::reacts_to<atom::claim, caf::actor_addr, std::vector<lease_grant>>,
   /// Deliveries due again (retries, held leases).
   caf::reacts_to<atom::redeliver, std::vector<delivery>>,
   /// Internal: rate-limit, batch-wait, drain and retry wake-ups.
@@ -182,6 +170,25 @@ using broadcaster_actor = caf::typed_actor<
   /// (true) or when the timeout passed with work left (false).
   caf::replies_to<atom::drain, millis_t>::with<bool>,
   /// Counters, queue depths per group and priority, listeners.
+  status_handler>;
+
+/// Grants fenced leases and keeps the ledger (through the store).
+using deduplicator_actor = caf::typed_actor<
+  /// Claims (group, event) pairs for a holder: (requests, holder, ttl,
+  /// crash budget).
+  caf::replies_to<atom::claim, std::vector<claim_request>, std::string,
+                  millis_t, uint32_t>::with<std::vector<claim_decision>>,
+  /// Reads new entries of a group and leases them in the same store call:
+  /// (group, max, holder, ttl, crash budget); see store::read_leased.
+  caf::replies_to<atom::read, std::string, uint32_t, std::string, millis_t,
+                  uint32_t>::with<std::vector<delivery>>,
+  /// Commits outcomes; refuses stale epochs.
+  caf::replies_to<atom::settle,
+                  std::vector<settlement>>::with<std::vector<fence_decision>>,
+  /// The broadcaster of this node, told of the leases its listeners claim
+  /// (see broadcaster_actor's atom::claim).
+  caf::reacts_to<atom::join, broadcaster_actor>,
+  /// Counters.
   status_handler>;
 
 /// Re-delivers failed events when their backoff has elapsed.

@@ -337,7 +337,9 @@ void process(listener_pointer self, std::vector<delivery>& batch,
       // A previous holder of this attempt died or stalled past its lease.
       dl.history.push_back({dl.attempt, now, st.cfg.node, "", 0,
                             outcome::crashed,
-                            "lease expired without completion"});
+                            dl.lease_until == lease_of_dead_listener
+                              ? "listener went down without completion"
+                              : "lease expired without completion"});
     }
     dl.epoch = d.epoch;
     dl.redeliveries = d.redeliveries;
@@ -411,8 +413,9 @@ listener_impl(listener_pointer self, listener_config cfg,
           continue;
         }
         claimed.push_back(i);
-        reqs.push_back(
-          {dl.group, dl.ev.id, dl.ev.seq, dl.lease_until != 0 ? dl.epoch : 0});
+        reqs.push_back({dl.group, dl.ev.id, dl.ev.seq,
+                        dl.lease_until != 0 ? dl.epoch : 0,
+                        dl.lease_until == lease_of_dead_listener});
       }
       if (reqs.empty()) {
         process(self, batch, ds);

@@ -136,7 +136,7 @@ typename Inspector::result_type inspect(Inspector& f, taken_pair& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim_request& x) {
   return f(caf::meta::type_name("onceflow::claim_request"), x.group, x.event_id,
-           x.seq, x.takeover);
+           x.seq, x.takeover, x.crashed);
 }
 
 template <class Inspector>
@@ -220,6 +220,11 @@ typename Inspector::result_type inspect(Inspector& f, group_overrides& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_grant& x) {
+  return f(caf::meta::type_name("onceflow::lease_grant"), x.seq, x.epoch);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatch_report& x) {
   return f(caf::meta::type_name("onceflow::dispatch_report"), x.seq, x.kind,
            x.until);
@@ -258,6 +263,8 @@ CAF_ADD_TYPE_ID(onceflow, (onceflow::group_status))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_status>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::dispatch_report))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::dispatch_report>) )
+CAF_ADD_TYPE_ID(onceflow, (onceflow::lease_grant))
+CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::lease_grant>) )
 CAF_ADD_TYPE_ID(onceflow, (onceflow::handler_result))
 CAF_ADD_TYPE_ID(onceflow, (onceflow::group_history))
 CAF_ADD_TYPE_ID(onceflow, (std::vector<onceflow::group_history>) )

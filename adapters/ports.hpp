@@ -145,6 +145,10 @@ struct claim_request {
   /// The epoch of a lease granted with the read that nobody ran under
   /// (see lease_table::claim), or 0.
   uint64_t takeover = 0;
+  /// With `takeover`: that lease belongs to a listener that went down (its
+  /// broadcaster saw the DOWN), so it is replaced live or expired and counts
+  /// a crash redelivery, as its expiry would have.
+  bool crashed = false;
 };
 
 /// How a delivery ends at the store.

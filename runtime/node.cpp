@@ -166,6 +166,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.retry_timer = n.retry_timer;
   n.broadcaster = spawn_broadcaster(sys, std::move(bc), n.store, n.dedup);
   caf::anon_send(n.retry_timer, atom::join_v, n.broadcaster);
+  caf::anon_send(n.dedup, atom::join_v, n.broadcaster);
   node_manager_config nm;
   nm.cfg = cfg;
   nm.schema = schema_id();

@@ -94,6 +94,10 @@ struct attempt_record {
   std::string error;
 };
 
+/// delivery::lease_until of a copy whose listener went down holding the
+/// lease with the copy's epoch.
+constexpr millis_t lease_of_dead_listener = -2;
+
 /// One (event, group) pair on its way through the runtime.
 struct delivery {
   event ev;
@@ -113,7 +117,10 @@ struct delivery {
   /// was given back (or is too short): the listener claims, taking it over
   /// (claim_request::takeover) in case the claim overtakes the release.
   /// Once dispatched, the broadcaster's copy drops it (0), so that a
-  /// re-dispatch claims as any other.
+  /// re-dispatch claims as any other. lease_of_dead_listener: the listener
+  /// this copy was dispatched to went down (DOWN) while it held the lease
+  /// with `epoch`: the next claim revokes that lease (claim_request::crashed)
+  /// instead of waiting for it to expire.
   millis_t lease_until = 0;
   /// Handed out by the retry schedule (take_due) to this node: the
   /// schedule's take mark names the node, which renews it while it holds

@@ -161,6 +161,26 @@ std::vector<uint64_t> group_book::owned_by(uint32_t owner) const {
   return result;
 }
 
+void group_book::leased(uint32_t owner,
+                        const std::vector<lease_grant>& grants) {
+  for (auto& g : grants) {
+    auto j = in_flight_.find(g.seq);
+    if (j != in_flight_.end() && j->second.owner == owner)
+      j->second.dl.epoch = g.epoch;
+  }
+}
+
+size_t group_book::hand_back(uint32_t owner) {
+  auto seqs = owned_by(owner);
+  for (auto seq : seqs) {
+    auto& dl = in_flight_[seq].dl;
+    if (dl.epoch != 0)
+      dl.lease_until = lease_of_dead_listener;
+    requeue_front(seq);
+  }
+  return seqs.size();
+}
+
 std::vector<uint64_t> group_book::taken() const {
   std::vector<uint64_t> out;
   auto add = [&out](const delivery& dl) {

@@ -26,6 +26,14 @@ struct dispatch_report {
   millis_t until = 0;
 };
 
+/// A lease a listener claimed for an entry of its batch (the epoch it runs
+/// under), reported to the broadcaster so that the lease can be revoked if
+/// the listener goes down (see group_book::hand_back).
+struct lease_grant {
+  uint64_t seq = 0;
+  uint64_t epoch = 0;
+};
+
 /// A delivery handed to a listener.
 struct in_flight_entry {
   delivery dl;
@@ -115,6 +123,17 @@ public:
 
   /// Seqs in flight at listener `owner`.
   std::vector<uint64_t> owned_by(uint32_t owner) const;
+
+  /// Records the leases listener `owner` claimed for entries it holds (the
+  /// book's copies take their epochs); ignores seqs no longer in flight
+  /// there.
+  void leased(uint32_t owner, const std::vector<lease_grant>& grants);
+
+  /// Listener `owner` went down: its in-flight entries go back to the head
+  /// of their queues, each marked (lease_of_dead_listener) so that the next
+  /// claim revokes the lease it held: the lease granted with the read, or
+  /// the one it claimed and reported (see leased). Returns how many.
+  size_t hand_back(uint32_t owner);
 
   /// Drops every entry (queued, in flight, parked, held back). Returns the
   /// numbers dropped: (not in flight, in flight).

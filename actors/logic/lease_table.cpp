@@ -28,11 +28,11 @@ const char* to_string(fence_decision d) {
   return "unknown";
 }
 
-claim_decision lease_table::claim(const std::string& group,
-                                  const std::string& event_id,
-                                  const std::string& holder, millis_t now,
-                                  millis_t ttl, uint32_t crash_budget,
-                                  bool already_done, uint64_t takeover) {
+claim_decision
+lease_table::claim(const std::string& group, const std::string& event_id,
+                   const std::string& holder, millis_t now, millis_t ttl,
+                   uint32_t crash_budget, bool already_done, uint64_t takeover,
+                   bool crashed) {
   claim_decision d;
   if (already_done) {
     leases_.erase(key(group, event_id));
@@ -42,7 +42,9 @@ claim_decision lease_table::claim(const std::string& group,
   auto& e = leases_[key(group, event_id)];
   if (e.held && takeover != 0 && e.epoch == takeover) {
     // A lease granted with a read and never run under: replaced as if it
-    // had been released.
+    // had been released. A dead listener's: replaced as if it had expired.
+    if (crashed)
+      ++e.redeliveries;
     e.held = false;
   }
   if (e.held) {

@@ -46,11 +46,13 @@ public:
   /// `takeover`: the epoch of a lease granted with a read that nobody ran
   /// under (see delivery::lease_until); if the pair's lease still has that
   /// epoch, it is replaced by a new one, live or expired, without counting
-  /// a crash redelivery. 0: none.
+  /// a crash redelivery. 0: none. `crashed`: the lease with epoch
+  /// `takeover` belongs to a listener that went down; it is replaced live or
+  /// expired and counts a crash redelivery (see claim_request::crashed).
   claim_decision claim(const std::string& group, const std::string& event_id,
                        const std::string& holder, millis_t now, millis_t ttl,
                        uint32_t crash_budget, bool already_done,
-                       uint64_t takeover = 0);
+                       uint64_t takeover = 0, bool crashed = false);
 
   /// Checks whether `epoch` may still commit for the pair at `now`.
   fence_decision check(const std::string& group, const std::string& event_id,

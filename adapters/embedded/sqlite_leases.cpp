@@ -56,7 +56,8 @@ sqlite_store::claim(const std::vector<claim_request>& reqs,
                     || is_cancelled(r.group, r.seq)
                     || settled_by_trim(r.group, r.seq, "claim"));
     out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
-                                ttl, crash_budget, done, r.takeover));
+                                ttl, crash_budget, done, r.takeover,
+                                r.crashed));
   }
   return out;
 }

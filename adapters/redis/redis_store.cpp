@@ -683,7 +683,10 @@ redis_store::claim_once(const std::vector<claim_request>& reqs,
   for (auto& rq : reqs) {
     args.push_back(rq.group);
     args.push_back(std::to_string(rq.seq));
-    args.push_back(std::to_string(rq.takeover));
+    // A dead listener's lease to revoke goes as the negative epoch.
+    args.push_back(rq.crashed && rq.takeover != 0
+                     ? "-" + std::to_string(rq.takeover)
+                     : std::to_string(rq.takeover));
     if (gen_.verify())
       args.push_back(rq.event_id);
   }

@@ -47,8 +47,100 @@ typename Inspector::result_type inspect(Inspector& f, item_v2& x) {
   return f(caf::meta::type_name("item"), x.seq, x.key, x.added);
 }
 
+/// An asynchronous handler that holds every call until the test completes
+/// it (a worker that hangs with its batch, or is cut off while it runs).
+class holding_handler : public handler {
+public:
+  explicit holding_handler(std::shared_ptr<std::vector<handler_callback>> held)
+    : held_(std::move(held)) {
+    // nop
+  }
+  bool asynchronous() const override {
+    return true;
+  }
+  handler_result handle(const event&, uint32_t) override {
+    return ok_effect();
+  }
+  void handle_async(const event&, uint32_t, handler_callback done) override {
+    held_->push_back(std::move(done));
+  }
+
+private:
+  std::shared_ptr<std::vector<handler_callback>> held_;
+};
+
 struct cluster_fixture : fixture {
   uint32_t next = 0;
+
+  /// A listener as a worker would spawn it, whose handler calls wait in
+  /// `held` until the test completes them.
+  listener_actor
+  holding_listener(const std::string& group,
+                   std::shared_ptr<std::vector<handler_callback>> held) {
+    listener_config lc;
+    for (auto& g : ncfg.groups)
+      if (g.name == group)
+        lc.group = g;
+    lc.node = "w1";
+    lc.name = group + "/w1/" + std::to_string(++next);
+    lc.jitter = [] {
+      return 1.0;
+    };
+    return spawn_listener(sys, std::move(lc),
+                          std::make_shared<holding_handler>(std::move(held)),
+                          n.dedup);
+  }
+
+  /// A worker's listener runs a batch under leases (granted with the read,
+  /// or claimed) and is cut off: the core sees its DOWN while it lives on.
+  /// Its entries run elsewhere at once (no lease expiry awaited: simulated
+  /// time does not move), each effect once; its late settlements are
+  /// refused by the fence.
+  void cut_off_in_the_middle_of_a_batch(bool read_leases) {
+    ncfg.read_leases = read_leases;
+    add_group("a", 0, always_ok()).batch_size = 5; // lease-ttl 30 s
+    start();
+    auto held = std::make_shared<std::vector<handler_callback>>();
+    auto cut = holding_listener("a", held);
+    join("a", {cut});
+    publish(events("e", 5));
+    run();
+    BOOST_REQUIRE_EQUAL(held->size(), 5u);
+    BOOST_CHECK_EQUAL(num(group_status("a"), "in-flight"), 5);
+    // Heartbeats time out: the core's broadcaster gets the DOWN of the
+    // cut-off listener, which itself still runs.
+    caf::anon_send(caf::actor_cast<caf::actor>(n.broadcaster),
+                   caf::down_msg{cut.address(),
+                                 caf::exit_reason::remote_link_unreachable});
+    run();
+    auto gs = group_status("a");
+    BOOST_CHECK_EQUAL(num(gs, "handed-back"), 5);
+    BOOST_CHECK_EQUAL(num(gs, "queued"), 5);
+    join("a", {worker_listener("a", always_ok())});
+    run();
+    for (int i = 0; i < 5; ++i) {
+      auto id = "e" + std::to_string(i);
+      BOOST_CHECK_EQUAL(effects(id, "a"), 1u);
+      auto hs = st->history_of(id);
+      BOOST_REQUIRE_EQUAL(hs.size(), 1u);
+      BOOST_REQUIRE_EQUAL(hs[0].attempts.size(), 2u);
+      BOOST_CHECK(hs[0].attempts[0].result == outcome::crashed);
+      BOOST_CHECK_EQUAL(hs[0].attempts[0].error,
+                        "listener went down without completion");
+      BOOST_CHECK(hs[0].attempts[1].result == outcome::success);
+    }
+    // The cut-off node wakes up and completes its calls: its settlements
+    // carry the revoked epochs.
+    for (auto& done : *held)
+      done(ok_effect());
+    run();
+    auto ds = ask<caf::settings>(*this, n.dedup, atom::status_v);
+    BOOST_CHECK_EQUAL(num(ds, "deduplicator.refused-stale"), 5);
+    for (int i = 0; i < 5; ++i)
+      BOOST_CHECK_EQUAL(effects("e" + std::to_string(i), "a"), 1u);
+    self->send_exit(cut, caf::exit_reason::kill);
+    run();
+  }
 
   /// A listener as a worker would spawn it for this core.
   listener_actor worker_listener(const std::string& group,
@@ -153,6 +245,14 @@ BOOST_AUTO_TEST_CASE(a_remote_listener_going_down_hands_its_batch_back) {
   run();
   for (int i = 0; i < 5; ++i)
     BOOST_CHECK_EQUAL(effects("e" + std::to_string(i), "a"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_off_listeners_claimed_leases_are_revoked_at_down) {
+  cut_off_in_the_middle_of_a_batch(false);
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_off_listeners_read_leases_are_revoked_at_down) {
+  cut_off_in_the_middle_of_a_batch(true);
 }
 
 BOOST_AUTO_TEST_CASE(a_late_settlement_of_a_cut_off_listener_is_refused) {

@@ -12,6 +12,7 @@ ONCEFLOW_CLUSTER_EVENTS sets the event count of the exactly-once run
 import json
 import os
 import random
+import sqlite3
 import shutil
 import signal
 import socket
@@ -49,6 +50,9 @@ class ClusterBase(op.KeepLogsOnFailure, unittest.TestCase):
 
     # Per node: a host to bind (default 127.0.0.1), see NetworkCutTest.
     HOSTS = {}
+    # The groups' lease-ttl, and the orders group's handler.
+    LEASE_TTL = "4s"
+    ORDERS_HANDLER = "store"
 
     def host_line(self, name):
         host = self.HOSTS.get(name)
@@ -85,13 +89,13 @@ port={p["w2"]}
 listeners=["orders:2", "audit:1"]
 {extra_nodes}
 [groups.orders]
-handler="store"
+handler="{self.ORDERS_HANDLER}"
 subscriptions=["order.*"]
-lease-ttl=4s
+lease-ttl={self.LEASE_TTL}
 [groups.audit]
 handler="store"
 subscriptions=["*"]
-lease-ttl=4s
+lease-ttl={self.LEASE_TTL}
 """)
 
     # -- helpers -------------------------------------------------------------
@@ -179,6 +183,21 @@ lease-ttl=4s
                 exp.add(("orders", e["id"]))
         return exp
 
+    def crashed_attempts(self):
+        """The crashed attempts the ledger keeps: (at in ms, error)."""
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            rows = con.execute("SELECT history FROM ledger").fetchall()
+        finally:
+            con.close()
+        out = []
+        for (history,) in rows:
+            for a in filter(None, history.split("\x1e")):
+                f = a.split("\x1f")
+                if f[5] == "4":
+                    out.append((int(f[1]), f[6]))
+        return out
+
     def event(self, event_id):
         with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.http}/events/{event_id}",
@@ -213,8 +232,16 @@ class ClusterTest(ClusterBase):
         self.assertEqual(nodes["audit"], {"core", "w2"})
 
     def test_a_killed_worker_is_noticed_and_the_others_finish_its_work(self):
+        # Leases far longer than the test: w1's entries must not wait for
+        # them (the core revokes them at the DOWN).
+        self.LEASE_TTL = "60s"
+        # Orders take 5 ms each: w1's listeners hold batches when killed.
+        self.ORDERS_HANDLER = "simulate"
+        self.write_config()
         self.start_all()
         events = self.make_events("k", 6000)
+        for e in events:
+            e["payload"]["simulate"] = {"latency_ms": 5}
         t = threading.Thread(target=self.publish, args=(events,))
         t.start()
         # Kill w1 while it holds batches.
@@ -222,6 +249,7 @@ class ClusterTest(ClusterBase):
                     if os.path.exists(self.db) else False, 60,
                     "work to start")
         killed_at = time.monotonic()
+        killed_ms = time.time() * 1000
         self.nodes["w1"].kill9()
         op.wait_for(lambda: not self.node_view("w1")["up"], 10,
                     "the core to see w1 down")
@@ -232,6 +260,17 @@ class ClusterTest(ClusterBase):
         self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
         self.assertEqual(set(effects), expected)
         self.assertLess(noticed, 5, "kill -9 is seen at once (socket closed)")
+        # w1's entries ran again at once, their leases revoked at the DOWN:
+        # each such attempt is recorded as crashed, long before the 60 s
+        # leases would have expired.
+        crashed = self.crashed_attempts()
+        self.assertGreater(len(crashed), 0, "w1 held entries when killed")
+        self.assertEqual({e for _, e in crashed},
+                         {"listener went down without completion"})
+        late = max(at for at, _ in crashed) - killed_ms
+        print(f"\nkill -9: {len(crashed)} entries of w1 ran elsewhere, the "
+              f"last claimed {late / 1000:.2f} s after the kill", flush=True)
+        self.assertLess(late, 20000)
         # w1 comes back and gets work again.
         joined = self.log_of("core").count("joined from node w1")
         self.start("w1")

@@ -72,6 +72,44 @@ BOOST_AUTO_TEST_CASE(dispatched_copies_drop_the_read_lease) {
   BOOST_TEST(b.queue().pop().lease_until == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_dead_listeners_entries_go_back_marked_for_revocation) {
+  group_book b;
+  // 1 and 2 carry leases granted with the read; 3 was read without one.
+  for (uint64_t seq : {1, 2, 3}) {
+    auto d = dl(seq);
+    if (seq != 3) {
+      d.epoch = 10 + seq;
+      d.lease_until = 5000;
+    }
+    b.enqueue(d);
+  }
+  b.enqueue(dl(4));
+  dispatch(b, 3, 7);
+  dispatch(b, 1, 8);
+  // Listener 7 claimed 2 and 3 (a takeover, and a claim): it runs them under
+  // the epochs it reports; a report for a seq it does not hold is ignored.
+  b.leased(7, {{2, 42}, {3, 43}, {4, 99}});
+  BOOST_TEST(b.hand_back(7) == 3u);
+  BOOST_TEST(b.in_flight() == 1u);
+  std::vector<delivery> back;
+  while (!b.queue().empty())
+    back.push_back(b.queue().pop());
+  BOOST_REQUIRE(back.size() == 3u);
+  std::sort(back.begin(), back.end(), [](const delivery& x, const delivery& y) {
+    return x.ev.seq < y.ev.seq;
+  });
+  // Each names the lease the dead listener held: the read's, or its claim's.
+  BOOST_TEST(back[0].epoch == 11u);
+  BOOST_TEST(back[1].epoch == 42u);
+  BOOST_TEST(back[2].epoch == 43u);
+  for (auto& d : back)
+    BOOST_TEST(d.lease_until == lease_of_dead_listener);
+  // Listener 8's entry kept its epoch (none): nothing to revoke.
+  BOOST_TEST(b.hand_back(8) == 1u);
+  BOOST_TEST(b.queue().pop().lease_until == 0);
+  BOOST_TEST(b.hand_back(8) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(settled_and_scheduled_leave_only_settled_count_as_left) {
   group_book b;
   for (uint64_t s = 1; s <= 3; ++s)

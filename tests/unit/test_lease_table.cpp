@@ -355,6 +355,37 @@ BOOST_AUTO_TEST_CASE(takeover_of_the_reads_lease_counts_no_redelivery) {
   BOOST_TEST(d4.kind == claim_decision::done);
 }
 
+BOOST_AUTO_TEST_CASE(a_dead_listeners_lease_is_revoked_counting_a_crash) {
+  lease_table t;
+  auto d1 = claim(t, "L1", 0);
+  BOOST_REQUIRE(d1.kind == claim_decision::granted);
+  // Live, but its holder went down: replaced at once, counted as a crash.
+  auto d2 = t.claim("g", "e1", "L2", 100, ttl, budget, false, d1.epoch, true);
+  BOOST_TEST(d2.kind == claim_decision::granted);
+  BOOST_TEST(d2.epoch > d1.epoch);
+  BOOST_TEST(d2.redeliveries == 1u);
+  // A late settlement of the dead holder is refused.
+  BOOST_TEST(t.check("g", "e1", d1.epoch, 200) == fence_decision::stale);
+  BOOST_TEST(t.check("g", "e1", d2.epoch, 200) == fence_decision::ok);
+  // The old epoch revokes nothing more: the new lease holds.
+  auto d3 = t.claim("g", "e1", "L3", 200, ttl, budget, false, d1.epoch, true);
+  BOOST_TEST(d3.kind == claim_decision::held);
+  BOOST_TEST(d3.epoch == d2.epoch);
+  // Expired meanwhile: counted once, not twice.
+  auto d4 = t.claim("g", "e1", "L3", 100 + ttl, ttl, budget, false, d2.epoch,
+                    true);
+  BOOST_TEST(d4.kind == claim_decision::granted);
+  BOOST_TEST(d4.redeliveries == 2u);
+  // Revocations count towards the crash budget like expiries.
+  lease_table u;
+  auto e = u.claim("g", "p", "L", 0, ttl, 1, false);
+  e = u.claim("g", "p", "L", 1, ttl, 1, false, e.epoch, true);
+  BOOST_TEST(e.kind == claim_decision::granted);
+  e = u.claim("g", "p", "L", 2, ttl, 1, false, e.epoch, true);
+  BOOST_TEST(e.kind == claim_decision::crash_loop);
+  BOOST_TEST(e.redeliveries == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(read_lease_is_used_while_enough_is_left) {
   delivery dl;
   BOOST_TEST(!use_read_lease(dl, 0, 0));

@@ -1,5 +1,6 @@
 -- ARGV: P, holder, now, ttl, budget, verify ('1'/'0'), then group, seq,
--- takeover epoch (0: none; see lease_table::claim) per request, and with
+-- takeover epoch (0: none; see lease_table::claim; negative: the lease of
+-- a listener that went down, revoked counting a crash) per request, and with
 -- verify the event id too. With verify (after a generation change), a
 -- pair whose seq does not hold that event (a copy of the old data) is
 -- answered `done` and nothing is written for it.
@@ -72,9 +73,13 @@ for b = 7, #ARGV, step do
       le, lx, lh, lr, lc, lholder = 0, 0, 0, 0, 0, ''
     end
     local tk = tonumber(ARGV[b + 2])
+    local crashed = tk < 0
+    if crashed then tk = -tk end
     if tk > 0 and lh == 1 and le == tk then
       -- The lease granted with the read, never run under: replaced as if
-      -- released (no crash redelivery).
+      -- released (no crash redelivery). A dead listener's lease: replaced
+      -- as if it had expired (a crash redelivery).
+      if crashed then lr = lr + 1 end
       lh = 0
     end
     if lh == 1 and now < lx and lholder == holder and lx == now + ttl then

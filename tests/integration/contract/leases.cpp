@@ -176,6 +176,53 @@ BOOST_DATA_TEST_CASE(takeover_replaces_a_read_lease_without_redelivery,
   BOOST_CHECK_EQUAL(d4.redeliveries, 0u);
 }
 
+BOOST_DATA_TEST_CASE(a_dead_listeners_lease_is_revoked_at_once,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  auto& s = *h.s;
+  s.ensure_group({"g", {"*"}});
+  auto e1 = add(s, "e1", "t", t0);
+  auto e2 = add(s, "e2", "t", t0);
+  auto e3 = add(s, "e3", "t", t0);
+  auto got = s.read_leased("g", 10, t0, "node/g/read", 1000, 3);
+  BOOST_REQUIRE_EQUAL(got.size(), 3u);
+  auto take = [&](const event& ev, uint64_t epoch, millis_t now) {
+    claim_request rq{"g", ev.id, ev.seq, epoch, true};
+    auto ds = s.claim({rq}, holder_b, now, 1000, 3);
+    BOOST_REQUIRE_EQUAL(ds.size(), 1u);
+    return ds[0];
+  };
+  // A read's lease whose listener went down: replaced while live, counted
+  // as a crash; the dead listener's late settlement is refused.
+  auto d1 = take(e1, got[0].epoch, t0 + 10);
+  BOOST_CHECK_EQUAL(d1.kind, claim_decision::granted);
+  BOOST_CHECK_EQUAL(d1.redeliveries, 1u);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e1, "g", got[0].epoch)),
+                               t0 + 20),
+                    fence_decision::stale);
+  // A lease a listener claimed (taking the read's over), revoked the same
+  // way.
+  auto cs = s.claim({claim_request{"g", e2.id, e2.seq, got[1].epoch}}, holder_a,
+                    t0 + 10, 1000, 3);
+  BOOST_REQUIRE_EQUAL(cs.size(), 1u);
+  auto c2 = cs[0];
+  BOOST_REQUIRE_EQUAL(c2.kind, claim_decision::granted);
+  auto d2 = take(e2, c2.epoch, t0 + 20);
+  BOOST_CHECK_EQUAL(d2.kind, claim_decision::granted);
+  BOOST_CHECK_GT(d2.epoch, c2.epoch);
+  BOOST_CHECK_EQUAL(d2.redeliveries, 1u);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e2, "g", c2.epoch)),
+                               t0 + 30),
+                    fence_decision::stale);
+  BOOST_CHECK_EQUAL(settle_one(s, done_of(make_delivery(e2, "g", d2.epoch)),
+                               t0 + 30),
+                    fence_decision::ok);
+  // An epoch that is not the pair's lease revokes nothing: held.
+  BOOST_CHECK_EQUAL(take(e3, got[0].epoch, t0 + 10).kind, claim_decision::held);
+  // The lease revoked once is not revoked again by the same epoch.
+  BOOST_CHECK_EQUAL(take(e1, got[0].epoch, t0 + 30).kind, claim_decision::held);
+}
+
 BOOST_DATA_TEST_CASE(settle_done_is_fenced_and_idempotent,
                      bdata::make(all_backends), name) {
   harness h{name};
