@@ -360,7 +360,8 @@ void hello(mgr_pointer self, const std::string& peer,
 /// closed (its OpenSSL module logs nothing here), so a detached helper does
 /// a TLS handshake of its own with this node's files and says what it saw;
 /// the peer is down with CAF's error and that reason.
-void diagnose(mgr_pointer self, const std::string& peer, std::string text) {
+void diagnose(mgr_pointer self, const std::string& peer,
+              const std::string& text) {
   auto& st = self->state;
   auto& p = st.peers[peer];
   auto ms = static_cast<int>(st.nm.cfg.cluster.connection_timeout);

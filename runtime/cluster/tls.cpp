@@ -38,7 +38,7 @@ int passphrase_cb(char* buf, int size, int, void* user) {
   auto& pass = *static_cast<const std::string*>(user);
   if (pass.empty() || static_cast<int>(pass.size()) >= size)
     return 0;
-  std::memcpy(buf, pass.data(), pass.size());
+  std::memcpy(buf, pass.c_str(), pass.size() + 1);
   return static_cast<int>(pass.size());
 }
 
