@@ -72,7 +72,8 @@ std::chrono::milliseconds timeout_of(const manager_state& st) {
 /// CAF's BASP closes the one it finds redundant, and over CAF's OpenSSL
 /// module the link then stops carrying messages until the connection
 /// timeout drops it (measured: each pair flapped every connection-timeout
-/// when both dialled; plain TCP is not affected). So of each pair only the
+/// when both dialled, before ssl_error_queue.cpp, which may have been the
+/// cause; plain TCP is not affected). So of each pair only the
 /// node whose name sorts first dials; the other takes the peer's node
 /// manager from its hello (over the link the peer opened), and dials itself
 /// only if no hello came within late_dial() (the first cannot reach it).
@@ -423,7 +424,10 @@ void connect(mgr_pointer self, const std::string& peer) {
         else if (st.nm.cfg.cluster.tls.enabled()
                  && (err == caf::sec::disconnect_during_handshake
                      || err == caf::sec::connection_timeout
-                     || err == caf::sec::cannot_connect_to_node))
+                     // Without context: not a TCP connect that failed
+                     // ("ip_connect failed"), but the TLS session.
+                     || (err == caf::sec::cannot_connect_to_node
+                         && err.context().empty())))
           return diagnose(self, peer, text);
         else if (err == caf::sec::disconnect_during_handshake)
           text += " (with TLS on at the peer, set the cluster's [cluster] "
