@@ -260,9 +260,12 @@ using hello_reply = caf::replies_to<atom::hello, std::string, std::string,
 /// backoff), knows every local actor (kind, group, whom it serves) and the
 /// listeners this node hosts for cores.
 using node_manager_actor = caf::typed_actor<
-  /// A peer's hello: (schema, version, name, role, secret) -> our (schema,
-  /// version, name, role) or an error naming the mismatch.
-  hello_reply::with<std::string, std::string, std::string, std::string>,
+  /// A peer's hello, forwarded by this node's endpoint: (schema, version,
+  /// name, role, secret, the hello's sender: the peer's node manager) ->
+  /// our (schema, version, name, role) or an error naming the mismatch.
+  caf::replies_to<atom::hello, std::string, std::string, std::string,
+                  std::string, std::string, caf::strong_actor_ptr>::
+    with<std::string, std::string, std::string, std::string>,
   /// A worker attaches to this core: (worker name) -> the core's
   /// broadcaster and deduplicator, which the worker's listeners report to.
   caf::replies_to<atom::attach, std::string>::with<broadcaster_actor,

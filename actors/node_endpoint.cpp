@@ -106,13 +106,15 @@ endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
       -> caf::result<std::string, std::string, std::string, std::string,
                      node_manager_actor> {
       auto& st = self->state;
+      // The peer's node manager (the response promise takes the sender).
+      auto sender = self->current_sender();
       auto rp
         = self->make_response_promise<std::string, std::string, std::string,
                                       std::string, node_manager_actor>();
       self
         ->request(st.manager, actor_timeout, atom::hello_v, std::move(schema),
                   std::move(version), std::move(name), std::move(role),
-                  std::move(secret))
+                  std::move(secret), std::move(sender))
         .then(
           [self, rp](std::string& s, std::string& v, std::string& n,
                      std::string& r) mutable {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 namespace onceflow {
 
@@ -46,6 +49,36 @@ std::string parse_listener_spec(const std::string& spec,
   if (count < 1 || count > 1024)
     return "entry '" + spec + "' needs a count of 1..1024 after ':'";
   out = {spec.substr(0, colon), static_cast<uint32_t>(count)};
+  return {};
+}
+
+std::string validate(const cluster_tls& tls) {
+  if (!tls.enabled())
+    return {};
+  struct file {
+    const char* option;
+    const std::string& path;
+    const char* what;
+  };
+  const file files[] = {
+    {"tls-ca-file", tls.ca_file, "the cluster's CA certificate"},
+    {"tls-cert-file", tls.cert_file, "this node's certificate"},
+    {"tls-key-file", tls.key_file, "that certificate's private key"},
+  };
+  for (auto& f : files)
+    if (f.path.empty())
+      return std::string{"option 'cluster."} + f.option
+             + "' is required with TLS on (mutual TLS needs tls-ca-file, "
+               "tls-cert-file and tls-key-file; "
+             + f.option + ": " + f.what
+             + "), or leave every cluster.tls-* option empty for no TLS";
+  for (auto& f : files) {
+    std::ifstream in{f.path};
+    if (!in)
+      return std::string{"option 'cluster."} + f.option
+             + "': cannot read file '" + f.path + "' (" + std::strerror(errno)
+             + ")";
+  }
   return {};
 }
 

@@ -45,6 +45,25 @@ struct cluster_node {
   uint32_t listeners_of(const std::string& group) const;
 };
 
+/// `[cluster] tls-*`: mutual TLS between the nodes (and the CLI) through
+/// CAF's OpenSSL module. Off while every field is empty; on, it needs the
+/// CA file, the certificate and the key (docs/cluster.md, Security).
+struct cluster_tls {
+  /// PEM: the cluster's CA; a peer's certificate must chain to it.
+  std::string ca_file;
+  /// PEM: this process's certificate (chain), signed by that CA.
+  std::string cert_file;
+  /// PEM: the certificate's private key, encrypted with `key_passphrase`
+  /// when that is set.
+  std::string key_file;
+  std::string key_passphrase;
+
+  bool enabled() const {
+    return !ca_file.empty() || !cert_file.empty() || !key_file.empty()
+           || !key_passphrase.empty();
+  }
+};
+
 /// `[cluster]`: options every node shares, and the nodes.
 struct cluster_config {
   std::vector<cluster_node> nodes;
@@ -59,6 +78,8 @@ struct cluster_config {
   millis_t reconnect_max = 5000;
   /// A shared secret peers present in their hello (empty: none asked).
   std::string secret;
+  /// Mutual TLS between nodes (off by default).
+  cluster_tls tls;
 
   bool enabled() const {
     return !nodes.empty();
@@ -75,5 +96,11 @@ struct cluster_config {
 /// error text or empty.
 std::string parse_listener_spec(const std::string& spec,
                                 std::pair<std::string, uint32_t>& out);
+
+/// Checks that TLS is all or nothing (a CA file, a certificate and its key)
+/// and that each file can be opened; returns an error naming the option (and
+/// the file), or empty. Whether the files hold what they should is checked
+/// with OpenSSL at start (runtime/cluster/tls.hpp).
+std::string validate(const cluster_tls& tls);
 
 } // namespace onceflow

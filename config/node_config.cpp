@@ -52,7 +52,8 @@ const std::map<std::string, std::set<std::string>>& known_options() {
     {"client", {"api-key"}},
     {"cluster",
      {"heartbeat-interval", "connection-timeout", "reconnect-min",
-      "reconnect-max", "secret"}},
+      "reconnect-max", "secret", "tls-ca-file", "tls-cert-file", "tls-key-file",
+      "tls-key-passphrase"}},
     {"cluster-node",
      {"role", "host", "port", "http-port", "listeners", "cores"}},
     {"group",
@@ -213,8 +214,14 @@ std::string read_cluster(const caf::settings& content, node_config& out) {
   r.duration("cluster.reconnect-min", c.reconnect_min, 1);
   r.duration("cluster.reconnect-max", c.reconnect_max, 1);
   r.str("cluster.secret", c.secret);
+  r.str("cluster.tls-ca-file", c.tls.ca_file);
+  r.str("cluster.tls-cert-file", c.tls.cert_file);
+  r.str("cluster.tls-key-file", c.tls.key_file);
+  r.str("cluster.tls-key-passphrase", c.tls.key_passphrase);
   if (!err.empty())
     return err;
+  if (auto e = validate(c.tls); !e.empty())
+    return e;
   if (c.connection_timeout < 3 * c.heartbeat_interval)
     return "option 'cluster.connection-timeout' ("
            + std::to_string(c.connection_timeout)
@@ -348,6 +355,16 @@ std::string read_node_config(const caf::settings& content,
                              node_config& out) {
   if (auto e = check_sections(content, caf_options); !e.empty())
     return e;
+  // CAF's [openssl] options would half-configure its OpenSSL module: the
+  // cluster's TLS options set them (and load the module) as a whole.
+  if (auto xs = caf::get_if<caf::settings>(&content, "openssl"))
+    for (auto& kv : *xs)
+      if (auto str = caf::get_if<std::string>(&kv.second);
+          str == nullptr || !str->empty())
+        return "option 'openssl." + kv.first
+               + "' is CAF's: set TLS between nodes with [cluster] "
+                 "tls-ca-file, tls-cert-file, tls-key-file and "
+                 "tls-key-passphrase (docs/cluster.md)";
   for (auto& kv : known_options()) {
     if (kv.first == "group" || kv.first == "cluster-node")
       continue;

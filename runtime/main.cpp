@@ -7,6 +7,7 @@
 #include "adapters/webhook/webhook_handler.hpp"
 #include "config/node_config.hpp"
 #include "runtime/cluster/schema.hpp"
+#include "runtime/cluster/tls.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/node.hpp"
 
@@ -14,6 +15,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/config_value.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/remote_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <spdlog/spdlog.h>
@@ -291,7 +294,32 @@ int load_config(const cli& args, app_config& cfg, node_config& ncfg,
     return 2;
   }
   set_network_options(cfg, ncfg);
+  // Mutual TLS: the files are checked here, since CAF's OpenSSL module
+  // loads them per connection and fails from its I/O thread.
+  if (auto& tls = ncfg.cluster.tls; tls.enabled()) {
+    if (auto err = check_tls_files(tls, args.command == "node"); !err.empty()) {
+      std::cerr << "onceflow: bad config: " << name_sources(err, sources)
+                << "\n";
+      return 2;
+    }
+    enable_tls(cfg, tls);
+  }
   return 0;
+}
+
+/// Publishes the node's endpoint on its host and port: with TLS on through
+/// CAF's OpenSSL module only (nothing plain listens then).
+caf::expected<uint16_t> publish_endpoint(caf::actor_system& sys,
+                                         const node_config& ncfg,
+                                         const endpoint_actor& ep) {
+  auto& tls = ncfg.cluster.tls;
+  if (!tls.enabled())
+    return sys.middleman().publish(ep, ncfg.port, ncfg.host.c_str(), true);
+  auto port = caf::openssl::publish(ep, ncfg.port, ncfg.host.c_str(), true);
+  if (port)
+    spdlog::info("mutual TLS on: CA {}, certificate {}", tls.ca_file,
+                 tls.cert_file);
+  return port;
 }
 
 std::atomic<int> stop_signal{0};
@@ -352,8 +380,7 @@ int run_worker(app_config& cfg, const node_config& ncfg,
     spdlog::warn("{}", w);
   caf::actor_system sys{cfg};
   auto n = start_worker(sys, ncfg, handlers.get());
-  auto port = sys.middleman().publish(n.endpoint, ncfg.port, ncfg.host.c_str(),
-                                      true);
+  auto port = publish_endpoint(sys, ncfg, n.endpoint);
   if (!port) {
     std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
               << ": " << sys.render(port.error()) << "\n";
@@ -443,8 +470,7 @@ int run_node(const cli& args) {
     handlers.reset();
   };
   st.reset();
-  auto port = sys.middleman().publish(n.endpoint, ncfg.port, ncfg.host.c_str(),
-                                      true);
+  auto port = publish_endpoint(sys, ncfg, n.endpoint);
   if (!port) {
     std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
               << ": " << sys.render(port.error()) << "\n";
@@ -615,10 +641,26 @@ std::vector<event> collect_events(const cli& args, const node_config& ncfg,
 /// failure.
 caf::optional<endpoint_actor> connect_node(caf::actor_system& sys,
                                            const node_config& ncfg) {
-  auto b = sys.middleman().remote_actor<endpoint_actor>(ncfg.host, ncfg.port);
+  auto& tls = ncfg.cluster.tls;
+  auto b
+    = tls.enabled()
+        ? caf::openssl::remote_actor<endpoint_actor>(sys, ncfg.host, ncfg.port)
+        : sys.middleman().remote_actor<endpoint_actor>(ncfg.host, ncfg.port);
   if (!b) {
+    std::string why = sys.render(b.error());
+    // CAF says no more than that the connection closed: a handshake of our
+    // own tells what TLS saw.
+    if (tls.enabled()) {
+      auto ms = static_cast<int>(ncfg.cluster.connection_timeout);
+      if (auto tls_why = diagnose_tls(ncfg.host, ncfg.port, tls, ms);
+          !tls_why.empty())
+        why += "; TLS: " + tls_why;
+    } else if (b.error() == caf::sec::disconnect_during_handshake) {
+      why += " (with TLS on at the node, set the cluster's [cluster] tls-* "
+             "options here too)";
+    }
     std::cout << "error: cannot reach node at " << ncfg.host << ":" << ncfg.port
-              << ": " << sys.render(b.error()) << "\n";
+              << ": " << why << "\n";
     return caf::none;
   }
   return std::move(*b);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential g++ cmake ninja-build pkg-config
-  libcaf-dev              # CAF 0.17.6: core + io
+  libcaf-dev              # CAF 0.17.6: core + io + openssl (cluster TLS)
   libspdlog-dev libfmt-dev
   libboost-test-dev
   libsqlite3-dev          # embedded store
@@ -13,9 +13,9 @@ packages=(
   libhiredis-dev libmongoc-dev
   libboost-dev            # Boost.Beast/Asio: the HTTP API server
   libcurl4-openssl-dev    # webhook deliveries (curl multi interface)
-  libssl-dev              # HMAC-SHA256 webhook signatures, rediss:// (TLS)
+  libssl-dev              # HMAC-SHA256 webhook signatures, rediss:// and cluster TLS
   redis-server
-  openssl                 # test certificates for rediss:// (TLS)
+  openssl                 # test certificates for rediss:// and cluster TLS
   wrk                     # HTTP ingest benchmark (bench/http)
   uuid-runtime
   iproute2 nftables       # the cluster's network-cut test (netns, veth, a drop rule)

@@ -4,11 +4,14 @@
 #include "actors/timeouts.hpp"
 #include "config/api_keys.hpp"
 #include "runtime/cluster/schema.hpp"
+#include "runtime/cluster/tls.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <spdlog/spdlog.h>
@@ -65,6 +68,23 @@ std::chrono::milliseconds timeout_of(const manager_state& st) {
   return std::chrono::milliseconds(st.nm.cfg.cluster.connection_timeout);
 }
 
+/// With TLS on, a second connection between two nodes breaks their link:
+/// CAF's BASP closes the one it finds redundant, and over CAF's OpenSSL
+/// module the link then stops carrying messages until the connection
+/// timeout drops it (measured: each pair flapped every connection-timeout
+/// when both dialled, before ssl_error_queue.cpp, which may have been the
+/// cause; plain TCP is not affected). So of each pair only the
+/// node whose name sorts first dials; the other takes the peer's node
+/// manager from its hello (over the link the peer opened), and dials itself
+/// only if no hello came within late_dial() (the first cannot reach it).
+bool dials_late(const manager_state& st, const peer_state& p) {
+  return st.nm.cfg.cluster.tls.enabled() && p.entry.name < st.nm.cfg.name;
+}
+
+millis_t late_dial(const manager_state& st) {
+  return 2 * st.nm.cfg.cluster.connection_timeout;
+}
+
 void mark_down(mgr_pointer self, peer_state& p, const std::string& why) {
   auto& st = self->state;
   if (p.up || p.since < 0)
@@ -85,6 +105,8 @@ void mark_down(mgr_pointer self, peer_state& p, const std::string& why) {
   auto& c = st.nm.cfg.cluster;
   auto backoff = c.reconnect_min << std::min<uint32_t>(p.failures, 16);
   p.next_try = now_of(self) + std::min(backoff, c.reconnect_max);
+  if (dials_late(st, p))
+    p.next_try = std::max(p.next_try, now_of(self) + late_dial(st));
   ++p.failures;
 }
 
@@ -335,6 +357,38 @@ void hello(mgr_pointer self, const std::string& peer,
       });
 }
 
+/// A connect over TLS failed: CAF tells no more than that the connection
+/// closed (its OpenSSL module logs nothing here), so a detached helper does
+/// a TLS handshake of its own with this node's files and says what it saw;
+/// the peer is down with CAF's error and that reason.
+void diagnose(mgr_pointer self, const std::string& peer,
+              const std::string& text) {
+  auto& st = self->state;
+  auto& p = st.peers[peer];
+  auto ms = static_cast<int>(st.nm.cfg.cluster.connection_timeout);
+  auto probe = self->spawn<caf::detached>(
+    [host = p.entry.host, port = p.entry.port, tls = st.nm.cfg.cluster.tls,
+     ms](caf::event_based_actor* probe) -> caf::behavior {
+      return {
+        [=](caf::get_atom) {
+          probe->quit();
+          return diagnose_tls(host, port, tls, ms);
+        },
+      };
+    });
+  self
+    ->request(probe, std::chrono::milliseconds(2 * ms + 1000), caf::get_atom_v)
+    .then(
+      [self, peer, text](std::string& why) {
+        mark_down(self, self->state.peers[peer],
+                  "connect: " + text + (why.empty() ? "" : "; TLS: " + why));
+      },
+      [self, peer, text](caf::error& err) {
+        mark_down(self, self->state.peers[peer],
+                  "connect: " + text + " (TLS check: " + render(err) + ")");
+      });
+}
+
 void connect(mgr_pointer self, const std::string& peer) {
   auto& st = self->state;
   auto& p = st.peers[peer];
@@ -367,6 +421,17 @@ void connect(mgr_pointer self, const std::string& peer) {
                  + st.nm.schema + ", onceflow "
                  + std::string{onceflow_version()}
                  + "): run the same onceflow version on every node";
+        else if (st.nm.cfg.cluster.tls.enabled()
+                 && (err == caf::sec::disconnect_during_handshake
+                     || err == caf::sec::connection_timeout
+                     // Without context: not a TCP connect that failed
+                     // ("ip_connect failed"), but the TLS session.
+                     || (err == caf::sec::cannot_connect_to_node
+                         && err.context().empty())))
+          return diagnose(self, peer, text);
+        else if (err == caf::sec::disconnect_during_handshake)
+          text += " (with TLS on at the peer, set the cluster's [cluster] "
+                  "tls-* options on this node too)";
         mark_down(self, st.peers[peer], "connect: " + text);
       });
 }
@@ -525,9 +590,13 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
                                       node_manager_config nm) {
   // Only a node with peers needs the middleman; without one (tests on the
   // test coordinator) the manager answers but connects to nobody.
+  // With TLS on, connections go through CAF's OpenSSL module: its
+  // middleman actor shares the BASP broker but opens TLS sockets.
   caf::io::middleman_actor mm;
   if (nm.cfg.cluster.nodes.size() > 1 && sys.has_middleman())
-    mm = sys.middleman().actor_handle();
+    mm = nm.cfg.cluster.tls.enabled() && sys.has_openssl_manager()
+           ? sys.openssl_manager().actor_handle()
+           : sys.middleman().actor_handle();
   auto hdl = sys.spawn([nm = std::move(nm), mm](mgr_pointer self) mutable
                        -> node_manager_actor::behavior_type {
     auto& st = self->state;
@@ -535,8 +604,12 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
     st.mm = mm;
     st.started = now_of(self);
     for (auto& n : st.nm.cfg.cluster.nodes)
-      if (n.name != st.nm.cfg.name)
-        st.peers[n.name].entry = n;
+      if (n.name != st.nm.cfg.name) {
+        auto& p = st.peers[n.name];
+        p.entry = n;
+        if (dials_late(st, p))
+          p.next_try = st.started + late_dial(st);
+      }
     for (auto& g : st.nm.cfg.groups)
       st.wanted[g.name] = g.concurrency;
     self->set_down_handler([self](const caf::down_msg& msg) {
@@ -563,7 +636,7 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
     return {
       [self](atom::hello, const std::string& schema, const std::string& version,
              const std::string& name, const std::string& role,
-             const std::string& secret)
+             const std::string& secret, const caf::strong_actor_ptr& sender)
         -> caf::result<std::string, std::string, std::string, std::string> {
         auto& st = self->state;
         auto& c = st.nm.cfg;
@@ -588,6 +661,14 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
             return refuse("'" + name + "' says it is a " + role
                           + ", the cluster config says "
                           + to_string(entry->role));
+          // A peer we wait for (dials_late) dialled us: the hello comes
+          // from its node manager, over the link it opened.
+          if (auto i = st.peers.find(name);
+              i != st.peers.end() && dials_late(st, i->second)) {
+            auto mgr = caf::actor_cast<node_manager_actor>(sender);
+            if (mgr)
+              peer_up(self, name, std::move(mgr), version, role, 0);
+          }
         }
         return {st.nm.schema, std::string{onceflow_version()}, c.name,
                 std::string{to_string(c.role)}};

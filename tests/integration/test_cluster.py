@@ -58,6 +58,10 @@ class ClusterBase(op.KeepLogsOnFailure, unittest.TestCase):
         host = self.HOSTS.get(name)
         return f'host="{host}"' if host else ""
 
+    def cluster_options(self):
+        """More [cluster] options (TlsTest)."""
+        return ""
+
     def write_config(self, extra_nodes=""):
         p = self.ports
         with open(self.cfg, "w") as f:
@@ -71,6 +75,7 @@ heartbeat-interval=300ms
 connection-timeout=1500ms
 reconnect-min=100ms
 reconnect-max=1s
+{self.cluster_options()}
 [nodes.core]
 role="core"
 {self.host_line("core")}
@@ -534,6 +539,205 @@ listeners=["orders:1"]
                    "--payload", "{}")
         self.assertEqual(r.returncode, 1)
         self.assertIn("this node is a worker", r.stdout)
+
+
+class Certificates:
+    """A CA and certificates it signs, made with the `openssl` command in
+    `directory` (EC P-256 keys: fast)."""
+
+    def __init__(self, directory, name):
+        self.dir = directory
+        self.name = name
+        self.ca = self.path("ca.pem")
+        self.ca_key = self.path("ca.key")
+        self.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                     self.ca_key, "-out", self.ca, "-days", "2", "-subj",
+                     f"/CN=onceflow test CA {name}")
+
+    def path(self, file):
+        return os.path.join(self.dir, f"{self.name}-{file}")
+
+    @staticmethod
+    def openssl(*args):
+        r = subprocess.run(["openssl", *args], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"openssl {args[0]}: {r.stderr}")
+
+    def issue(self, cn, passphrase=None):
+        """A certificate for `cn` and its key: (certificate, key) paths;
+        the key encrypted with `passphrase` if given."""
+        key, csr, cert = (self.path(f"{cn}.{x}") for x in ("key", "csr",
+                                                            "pem"))
+        self.openssl("req", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                     "-out", csr, "-subj", f"/CN={cn}")
+        self.openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey",
+                     self.ca_key, "-CAcreateserial", "-out", cert, "-days",
+                     "2")
+        if passphrase is not None:
+            enc = self.path(f"{cn}.enc.key")
+            self.openssl("pkey", "-in", key, "-aes256", "-passout",
+                         f"pass:{passphrase}", "-out", enc)
+            key = enc
+        return cert, key
+
+
+@unittest.skipUnless(shutil.which("openssl"), "needs the openssl command "
+                     "(scripts/install-deps.sh installs it)")
+class TlsTest(ClusterBase):
+    """Mutual TLS between the nodes ([cluster] tls-*): the cluster's CA
+    signs a certificate per node and one for the CLI (the config's own
+    [cluster] tls-cert-file); a node with a certificate of another CA, or
+    without TLS, cannot join, and both sides say why."""
+
+    def setUp(self):
+        d = tempfile.mkdtemp(prefix="onceflow-tls-")
+        self.certs_dir = d
+        self.ca = Certificates(d, "cluster")
+        self.rogue = Certificates(d, "rogue")
+        self.client = self.ca.issue("operator")
+        self.node_certs = {n: self.ca.issue(n) for n in ("core", "w1", "w2")}
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.certs_dir, ignore_errors=True)
+
+    def cluster_options(self):
+        cert, key = self.client
+        return (f'tls-ca-file="{self.ca.ca}"\ntls-cert-file="{cert}"\n'
+                f'tls-key-file="{key}"')
+
+    @staticmethod
+    def tls_args(cert_key, ca=None):
+        cert, key = cert_key
+        args = [f"--cluster.tls-cert-file={cert}",
+                f"--cluster.tls-key-file={key}"]
+        if ca:
+            args.append(f"--cluster.tls-ca-file={ca}")
+        return args
+
+    def start_tls(self, name):
+        return self.start(name, *self.tls_args(self.node_certs[name]))
+
+    def plain_config(self):
+        """The same cluster without TLS."""
+        path = os.path.join(self.dir, "plain.ini")
+        with open(self.cfg) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write("\n".join(line for line in text.splitlines()
+                              if not line.startswith("tls-")))
+        return path
+
+    def test_a_cluster_over_tls_runs_events_on_the_workers(self):
+        for name in ("core", "w1", "w2"):
+            self.start_tls(name)
+        self.wait_up("w1", "w2")
+        op.wait_for(lambda: self.log_of("core").count("joined from node")
+                    >= 3, 20, "the workers' listeners to join")
+        self.assertIn("mutual TLS on", self.log_of("w1"))
+        # The CLI talks TLS with its own certificate of the cluster's CA.
+        events = self.make_events("tls", 300)
+        self.publish(events)
+        effects = self.wait_effects(self.expected_of(events))
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        # Only the workers run `orders` listeners: they did that work.
+        self.assertIn(("orders", "tls-0"), effects)
+        r = op.run(op.BINARY, "status", "--config", self.cfg)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # A client without TLS gets no answer, and a hint.
+        r = op.run(op.BINARY, "status", "--config", self.plain_config())
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot reach node", r.stdout)
+        self.assertIn("tls-*", r.stdout)
+        # Nor does a client with a certificate of another CA.
+        r = op.run(op.BINARY, "status", "--config", self.cfg,
+                   *self.tls_args(self.rogue.issue("intruder"),
+                                  self.rogue.ca))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("TLS: the peer's certificate does not verify", r.stdout)
+
+    def test_nodes_without_a_certificate_of_the_cluster_ca_cannot_join(self):
+        self.start_tls("core")
+        self.start_tls("w2")
+        self.wait_up("w2")
+        # w1 has a CA and a certificate of its own: its peers refuse its
+        # certificate, and it refuses theirs.
+        self.start("w1", *self.tls_args(self.rogue.issue("w1"),
+                                        self.rogue.ca))
+        op.wait_for(lambda: "TLS: the peer's certificate does not verify "
+                    "against this node's CA" in self.node_view("w1")["error"],
+                    20, "the core to say why w1 is down")
+        self.assertFalse(self.node_view("w1")["up"])
+        op.wait_for(lambda: "TLS: the peer's certificate does not verify "
+                    "against this node's CA" in self.log_of("w1"), 20,
+                    "w1 to say why it cannot join")
+        events = self.make_events("rogue", 100)
+        self.publish(events)
+        effects = self.wait_effects(self.expected_of(events))
+        self.assertEqual({k: n for k, n in effects.items() if n != 1}, {})
+        self.assertNotIn("joined from node w1", self.log_of("core"))
+        self.assertTrue(self.nodes["w1"].alive())
+        # w1 without TLS: the core's TLS port does not talk to it.
+        self.nodes["w1"].close()
+        log = os.path.join(self.dir, "w1-plain.log")
+        self.nodes["w1"] = op.Node(op.BINARY, self.plain_config(), log,
+                                   ("--node.name=w1",))
+        op.wait_for(lambda: "does not speak TLS"
+                    in self.node_view("w1")["error"], 20,
+                    "the core to say w1 speaks no TLS")
+        op.wait_for(lambda: "tls-* options on this node too"
+                    in self.log_of("w1-plain"), 20,
+                    "w1 without TLS to say why")
+        self.assertFalse(self.node_view("w1")["up"])
+        self.assertNotIn("joined from node w1", self.log_of("core"))
+        self.assertTrue(self.nodes["core"].alive())
+
+    def test_bad_tls_files_fail_at_start(self):
+        def start(*args):
+            return op.run(op.BINARY, "node", "--config", self.cfg,
+                          "--node.name=w1", *args)
+        cert, key = self.node_certs["w1"]
+        r = start("--cluster.tls-key-file=")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option 'cluster.tls-key-file' is required with TLS on",
+                      r.stderr)
+        missing = os.path.join(self.certs_dir, "missing.pem")
+        r = start(f"--cluster.tls-cert-file={missing}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"option 'cluster.tls-cert-file': cannot read file "
+                      f"'{missing}'", r.stderr)
+        # A certificate of another CA than the cluster's.
+        r = start(*self.tls_args(self.rogue.issue("w1")))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("does not verify against the CA in", r.stderr)
+        # A key that is not the certificate's.
+        r = start(f"--cluster.tls-cert-file={cert}",
+                  f"--cluster.tls-key-file={self.node_certs['w2'][1]}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("does not belong to the certificate", r.stderr)
+        # A file that holds no certificate.
+        r = start(f"--cluster.tls-ca-file={key}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("option 'cluster.tls-ca-file': cannot load CA "
+                      "certificates", r.stderr)
+        # An encrypted key: without its passphrase, with a wrong one.
+        enc = self.ca.issue("w1-enc", passphrase="s3cret")
+        r = start(*self.tls_args(enc))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("an encrypted one without cluster.tls-key-passphrase",
+                      r.stderr)
+        r = start(*self.tls_args(enc), "--cluster.tls-key-passphrase=wrong")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("a wrong cluster.tls-key-passphrase", r.stderr)
+        # With the right one the files pass (the CLI then finds no node).
+        r = op.run(op.BINARY, "status", "--config", self.cfg,
+                   *self.tls_args(enc), "--cluster.tls-key-passphrase=s3cret")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot reach node", r.stdout)
 
 
 def have_netns():

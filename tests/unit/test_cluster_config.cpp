@@ -224,4 +224,66 @@ BOOST_AUTO_TEST_CASE(a_node_needs_only_the_handlers_it_runs) {
                       verr);
 }
 
+BOOST_AUTO_TEST_CASE(tls_is_off_by_default) {
+  auto [err, core] = read(groups + nodes, "core-1");
+  BOOST_REQUIRE_EQUAL(err, "");
+  BOOST_CHECK(!core.cluster.tls.enabled());
+}
+
+BOOST_AUTO_TEST_CASE(tls_options_are_read) {
+  // Any readable files do for reading the config (their content is
+  // checked with OpenSSL at start: test_cluster.py TlsTest).
+  auto ini = groups + nodes;
+  ini.insert(ini.find("[nodes.core-1]"), "tls-ca-file=\"/proc/self/status\"\n"
+                                         "tls-cert-file=\"/proc/self/stat\"\n"
+                                         "tls-key-file=\"/proc/self/cmdline\"\n"
+                                         "tls-key-passphrase=\"pw\"\n");
+  auto [err, w1] = read(ini, "worker-1");
+  BOOST_REQUIRE_EQUAL(err, "");
+  BOOST_CHECK(w1.cluster.tls.enabled());
+  BOOST_CHECK_EQUAL(w1.cluster.tls.ca_file, "/proc/self/status");
+  BOOST_CHECK_EQUAL(w1.cluster.tls.cert_file, "/proc/self/stat");
+  BOOST_CHECK_EQUAL(w1.cluster.tls.key_file, "/proc/self/cmdline");
+  BOOST_CHECK_EQUAL(w1.cluster.tls.key_passphrase, "pw");
+}
+
+BOOST_AUTO_TEST_CASE(tls_is_all_or_nothing) {
+  auto with = [](const std::string& options) {
+    auto ini = groups + nodes;
+    ini.insert(ini.find("[nodes.core-1]"), options);
+    return ini;
+  };
+  const std::string ca = "tls-ca-file=\"/proc/self/status\"\n";
+  const std::string cert = "tls-cert-file=\"/proc/self/stat\"\n";
+  const std::string key = "tls-key-file=\"/proc/self/cmdline\"\n";
+  CHECK_ERROR(with(ca + cert), "core-1",
+              "option 'cluster.tls-key-file' is required with TLS on");
+  CHECK_ERROR(with(ca + key), "core-1",
+              "option 'cluster.tls-cert-file' is required with TLS on");
+  CHECK_ERROR(with(cert + key), "core-1",
+              "option 'cluster.tls-ca-file' is required with TLS on");
+  CHECK_ERROR(with("tls-key-passphrase=\"pw\"\n"), "core-1",
+              "option 'cluster.tls-ca-file' is required with TLS on");
+  // An empty value is no value.
+  CHECK_ERROR(with(ca + cert + "tls-key-file=\"\"\n"), "core-1",
+              "option 'cluster.tls-key-file' is required with TLS on");
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_tls_files_are_named) {
+  auto ini = groups + nodes;
+  ini.insert(ini.find("[nodes.core-1]"),
+             "tls-ca-file=\"/proc/self/status\"\n"
+             "tls-cert-file=\"/nonexistent/node.pem\"\n"
+             "tls-key-file=\"/proc/self/cmdline\"\n");
+  CHECK_ERROR(ini, "core-1",
+              "option 'cluster.tls-cert-file': cannot read file "
+              "'/nonexistent/node.pem' (No such file or directory)");
+}
+
+BOOST_AUTO_TEST_CASE(cafs_openssl_section_is_refused) {
+  CHECK_ERROR(groups + nodes + "[openssl]\ncertificate=\"a.pem\"\n", "core-1",
+              "option 'openssl.certificate' is CAF's: set TLS between nodes "
+              "with [cluster] tls-ca-file");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
