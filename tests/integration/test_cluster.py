@@ -751,8 +751,8 @@ class NetworkCutTest(ClusterBase):
     """w1 runs in a network namespace of its own, joined to the host by a
     veth pair; an nft rule in the namespace drops every packet (a network
     cut: no FIN, no RST, the sockets stay open). The core finds w1 down by
-    heartbeats, the others carry on, w1's leases run out and its entries
-    run elsewhere; after the cut heals w1 rejoins and gets work again. Every
+    heartbeats, the others carry on, w1's entries run elsewhere at the DOWN
+    (their leases revoked); after the cut heals w1 rejoins and gets work again. Every
     effect exactly once, counted from the store."""
     NET = f"10.{200 + os.getpid() % 50}.{os.getpid() % 250}"
     HOSTS = {"core": f"{NET}.1", "w2": f"{NET}.1", "w1": f"{NET}.2"}
@@ -821,8 +821,8 @@ class NetworkCutTest(ClusterBase):
                     "the core to see the cut w1 down")
         noticed = time.monotonic() - cut_at
         t.join(600)
-        # Everything runs during the cut: w1's leases run out (4 s) and its
-        # entries go to w2.
+        # Everything runs during the cut: at the DOWN w1's entries go to w2,
+        # their leases revoked.
         expected = self.expected_of(events)
         effects = self.wait_effects(expected, timeout=120)
         self.assertEqual(set(effects), expected)
