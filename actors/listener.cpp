@@ -220,6 +220,13 @@ void finish(listener_pointer self) {
       }
     }
     s.dl = std::move(dl);
+    if (s.kind == settle_kind::done) {
+      // The store keeps neither payload nor trace id of a done pair: they
+      // need not travel back (from a worker, the payload would cross the
+      // wire twice per event).
+      s.dl.ev.payload = std::string{};
+      s.dl.ev.trace_id = std::string{};
+    }
     st.pending.push_back(std::move(s));
   }
   st.running.clear();

@@ -9,6 +9,7 @@
 // listeners live in the same actor system.
 
 #include "actors/listener.hpp"
+#include "adapters/forwarding_store.hpp"
 #include "runtime/cluster/node_manager.hpp"
 #include "runtime/cluster/schema.hpp"
 #include "tests/actors/fixture.hpp"
@@ -201,9 +202,69 @@ struct cluster_fixture : fixture {
   }
 };
 
+/// Records the payload and trace id of every settlement by kind.
+class settle_recorder : public forwarding_store {
+public:
+  using forwarding_store::forwarding_store;
+
+  std::vector<settlement> seen;
+
+  std::vector<fence_decision> settle(const std::vector<settlement>& items,
+                                     millis_t now) override {
+    seen.insert(seen.end(), items.begin(), items.end());
+    return forwarding_store::settle(items, now);
+  }
+};
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(cluster, cluster_fixture)
+
+BOOST_AUTO_TEST_CASE(done_settlements_carry_no_payload) {
+  auto rec = std::make_shared<settle_recorder>(st);
+  st = rec;
+  probe_handler::script script = [](const event& ev, uint32_t attempt, size_t) {
+    if (ev.id == "f" && attempt == 1)
+      return fail(outcome::retryable, "once");
+    if (ev.id == "d")
+      return fail(outcome::permanent, "never");
+    return ok_effect();
+  };
+  add_group("a", 0, script);
+  start();
+  join("a", {worker_listener("a", script)});
+  auto big = std::string(2048, 'x');
+  std::vector<event> evs;
+  for (auto id : {"e", "f", "d"})
+    evs.push_back(make_event(id, "order.created", "{\"p\":\"" + big + "\"}"));
+  publish(evs);
+  run();
+  advance_in_steps(5s, 500ms);
+  size_t done = 0;
+  size_t kept = 0;
+  for (auto& s : rec->seen) {
+    if (s.kind == settle_kind::done) {
+      ++done;
+      BOOST_CHECK(s.dl.ev.payload.empty());
+      BOOST_CHECK(s.dl.ev.trace_id.empty());
+      BOOST_CHECK(!s.dl.history.empty());
+    } else if (s.kind == settle_kind::retry || s.kind == settle_kind::dead) {
+      // What comes back (a retry) or is kept (the DLQ) keeps its payload.
+      ++kept;
+      BOOST_CHECK(s.dl.ev.payload.find(big) != std::string::npos);
+      BOOST_CHECK_EQUAL(s.dl.ev.trace_id, "t-" + s.dl.ev.id);
+    }
+  }
+  BOOST_CHECK_EQUAL(done, 2u);
+  BOOST_CHECK_EQUAL(kept, 2u);
+  // The event keeps its payload where it is asked for.
+  BOOST_CHECK(st->find("e").payload.find(big) != std::string::npos);
+  BOOST_CHECK_EQUAL(effects("e", "a"), 1u);
+  BOOST_CHECK_EQUAL(effects("f", "a"), 1u);
+  auto dead = st->dlq_get("d");
+  BOOST_REQUIRE_EQUAL(dead.size(), 1u);
+  BOOST_CHECK(dead[0].dl.ev.payload.find(big) != std::string::npos);
+}
 
 BOOST_AUTO_TEST_CASE(a_joined_remote_listener_runs_the_groups_events) {
   add_group("a", 0, always_ok());
