@@ -56,6 +56,9 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.environ.get("ONCEFLOW_BINARY",
                         os.path.join(ROOT, "build-release", "onceflow"))
+# onceflow refuses ONCEFLOW_* variables that name no option: the binary's
+# path is ours alone.
+os.environ.pop("ONCEFLOW_BINARY", None)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Extra arguments for every node (--node-arg), e.g. CAF settings.
 NODE_ARGS = []
