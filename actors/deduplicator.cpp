@@ -1,11 +1,14 @@
 #include "actors/deduplicator.hpp"
 
+#include "actors/node_metrics.hpp"
 #include "actors/timeouts.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <spdlog/spdlog.h>
+
+#include <map>
 
 namespace onceflow {
 
@@ -32,10 +35,60 @@ struct deduplicator_state {
   uint64_t refused_stale = 0;
   /// The node's broadcaster (see tell_grants); none on a worker.
   broadcaster_actor broadcaster;
+  /// The node's metrics: outcomes of every listener it settles for.
+  std::shared_ptr<metrics_registry> metrics;
   static inline const char* name = "deduplicator";
 };
 
 using dedup_pointer = deduplicator_actor::stateful_pointer<deduplicator_state>;
+
+/// What the metrics need of one settlement once it committed.
+struct settled_item {
+  settle_kind kind;
+  std::string group;
+  std::string type;
+  /// Acceptance, or the due time of a delayed event (its wait is asked
+  /// for, not latency).
+  millis_t created_at;
+};
+
+/// Counts committed outcomes in the node's metrics: here, where every
+/// listener's settlements pass (a worker's too), not in the listeners.
+void count_settled(metrics_registry& m, const std::vector<settled_item>& items,
+                   const std::vector<fence_decision>& ds, millis_t now) {
+  // Aggregate per (outcome, group, type) first: one label set per distinct
+  // triple.
+  std::map<std::tuple<settle_kind, std::string, std::string>, uint64_t> counts;
+  std::map<std::string, std::vector<double>> latencies;
+  std::map<std::string, uint64_t> settled;
+  for (size_t i = 0; i < items.size() && i < ds.size(); ++i) {
+    if (ds[i] != fence_decision::ok)
+      continue;
+    auto& s = items[i];
+    if (s.kind == settle_kind::release)
+      continue;
+    ++counts[{s.kind, s.group, s.type}];
+    ++settled[s.group];
+    if (s.kind == settle_kind::done)
+      latencies[s.group].push_back(
+        static_cast<double>(std::max<millis_t>(0, now - s.created_at))
+        / 1000.0);
+  }
+  metrics_batch b;
+  for (auto& [key, n] : counts) {
+    auto& [kind, group, type] = key;
+    auto name = kind == settle_kind::done    ? metric::processed
+                : kind == settle_kind::retry ? metric::retried
+                                             : metric::dead;
+    b.count(name, {{"group", group}, {"type", type}}, n);
+  }
+  for (auto& [group, n] : settled)
+    b.count(metric::settled, {{"group", group}}, n);
+  for (auto& [group, xs] : latencies)
+    b.observe_all(metric::effect_latency, {{"group", group}}, std::move(xs));
+  if (!b.empty())
+    m.merge(b);
+}
 
 /// Tells the node's broadcaster which leases a listener was granted, before
 /// the listener hears of them: should the listener go down, the broadcaster
@@ -58,7 +111,9 @@ void tell_grants(dedup_pointer self, const caf::actor_addr& claimant,
 deduplicator_actor::behavior_type
 deduplicator_impl(dedup_pointer self, store_actor reader,
                   std::vector<store_actor> stores,
-                  retry_timer_actor retry_timer, dead_letter_queue_actor dlq) {
+                  retry_timer_actor retry_timer, dead_letter_queue_actor dlq,
+                  std::shared_ptr<metrics_registry> metrics) {
+  self->state.metrics = std::move(metrics);
   self->state.reader = std::move(reader);
   self->state.stores = std::move(stores);
   self->state.retry_timer = std::move(retry_timer);
@@ -137,8 +192,15 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
       };
       auto retries = std::make_shared<std::vector<note>>();
       auto dead = std::make_shared<std::vector<std::pair<size_t, dlq_entry>>>();
+      // And what the metrics need of the outcomes after the commit.
+      auto counted = std::make_shared<std::vector<settled_item>>();
+      if (self->state.metrics)
+        counted->reserve(items.size());
       for (size_t i = 0; i < items.size(); ++i) {
         auto& s = items[i];
+        if (self->state.metrics)
+          counted->push_back(
+            {s.kind, s.dl.group, s.dl.ev.type, due_time(s.dl.ev)});
         if (s.kind == settle_kind::retry) {
           retries->push_back({i, s.due});
         } else if (s.kind == settle_kind::dead) {
@@ -155,8 +217,12 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
                                                store_timeout, atom::settle_v,
                                                std::move(items), now)
         .then(
-          [self, rp, retries, dead](std::vector<fence_decision>& ds) mutable {
+          [self, rp, retries, dead,
+           counted](std::vector<fence_decision>& ds) mutable {
             auto& st = self->state;
+            if (st.metrics)
+              count_settled(*st.metrics, *counted, ds,
+                            to_millis(self->clock().now()));
             for (auto d : ds) {
               if (d == fence_decision::ok)
                 ++st.committed;
@@ -204,9 +270,10 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
 deduplicator_actor
 spawn_deduplicator(caf::actor_system& sys, store_actor reader,
                    std::vector<store_actor> stores,
-                   retry_timer_actor retry_timer, dead_letter_queue_actor dlq) {
+                   retry_timer_actor retry_timer, dead_letter_queue_actor dlq,
+                   std::shared_ptr<metrics_registry> metrics) {
   return sys.spawn(deduplicator_impl, std::move(reader), std::move(stores),
-                   std::move(retry_timer), std::move(dlq));
+                   std::move(retry_timer), std::move(dlq), std::move(metrics));
 }
 
 } // namespace onceflow

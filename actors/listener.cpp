@@ -93,55 +93,6 @@ void fail_batch(listener_pointer self, const std::vector<uint64_t>& seqs,
   report(self);
 }
 
-/// What the metrics need of one settlement once it committed.
-struct settled_item {
-  settle_kind kind;
-  std::string type;
-  /// Acceptance, or the due time of a delayed event (its wait is asked
-  /// for, not latency).
-  millis_t created_at;
-};
-
-/// Counts committed outcomes in the node's metrics.
-void count_settled(listener_pointer self,
-                   const std::vector<settled_item>& items,
-                   const std::vector<fence_decision>& ds, millis_t now) {
-  auto& m = self->state.cfg.metrics;
-  if (!m)
-    return;
-  // Aggregate per (outcome, type) first: one label set per distinct pair.
-  auto& group = self->state.cfg.group.name;
-  std::map<std::pair<settle_kind, std::string>, uint64_t> counts;
-  std::vector<double> latencies;
-  for (size_t i = 0; i < items.size() && i < ds.size(); ++i) {
-    if (ds[i] != fence_decision::ok)
-      continue;
-    auto& s = items[i];
-    if (s.kind == settle_kind::release)
-      continue;
-    ++counts[{s.kind, s.type}];
-    if (s.kind == settle_kind::done)
-      latencies.push_back(
-        static_cast<double>(std::max<millis_t>(0, now - s.created_at))
-        / 1000.0);
-  }
-  metrics_batch b;
-  uint64_t settled = 0;
-  for (auto& [key, n] : counts) {
-    auto name = key.first == settle_kind::done    ? metric::processed
-                : key.first == settle_kind::retry ? metric::retried
-                                                  : metric::dead;
-    b.count(name, {{"group", group}, {"type", key.second}}, n);
-    settled += n;
-  }
-  if (settled > 0)
-    b.count(metric::settled, {{"group", group}}, settled);
-  b.observe_all(metric::effect_latency, {{"group", group}},
-                std::move(latencies));
-  if (!b.empty())
-    m->merge(b);
-}
-
 void settle(listener_pointer self) {
   auto& st = self->state;
   if (st.pending.empty()) {
@@ -151,20 +102,12 @@ void settle(listener_pointer self) {
   std::vector<uint64_t> seqs;
   for (auto& s : st.pending)
     seqs.push_back(s.dl.ev.seq);
-  // Keep what the metrics need of the outcomes after the commit.
-  std::vector<settled_item> items;
-  if (st.cfg.metrics) {
-    items.reserve(st.pending.size());
-    for (auto& s : st.pending)
-      items.push_back({s.kind, s.dl.ev.type, due_time(s.dl.ev)});
-  }
   std::vector<bool> retries;
   for (auto& s : st.pending)
     retries.push_back(s.kind == settle_kind::retry);
   self->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
     .then(
-      [self, seqs, retries,
-       items = std::move(items)](std::vector<fence_decision>& ds) {
+      [self, seqs, retries](std::vector<fence_decision>& ds) {
         auto& st = self->state;
         for (size_t i = 0; i < seqs.size(); ++i) {
           auto ok = i < ds.size() && ds[i] == fence_decision::ok;
@@ -176,7 +119,6 @@ void settle(listener_pointer self) {
             ++st.refused;
           st.reports.push_back({seqs[i], kind, 0});
         }
-        count_settled(self, items, ds, to_millis(self->clock().now()));
         report(self);
       },
       [self, seqs](caf::error& err) { fail_batch(self, seqs, err); });

@@ -142,7 +142,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   }
   n.dlq = spawn_dead_letter_queue(sys, n.store, n.retry_timer, std::move(dc));
   n.dedup = spawn_deduplicator(sys, n.store, n.lease_stores, n.retry_timer,
-                               n.dlq);
+                               n.dlq, n.metrics);
   broadcaster_config bc;
   bc.node = cfg.name;
   bc.groups = cfg.groups;

@@ -9,6 +9,7 @@
 // listeners live in the same actor system.
 
 #include "actors/listener.hpp"
+#include "actors/node_metrics.hpp"
 #include "adapters/forwarding_store.hpp"
 #include "runtime/cluster/node_manager.hpp"
 #include "runtime/cluster/schema.hpp"
@@ -219,6 +220,33 @@ public:
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(cluster, cluster_fixture)
+
+BOOST_AUTO_TEST_CASE(the_cores_metrics_count_remote_listeners_outcomes) {
+  probe_handler::script script = [](const event& ev, uint32_t, size_t) {
+    if (ev.id == "d")
+      return fail(outcome::permanent, "never");
+    return ok_effect();
+  };
+  add_group("a", 0, script);
+  start();
+  // A worker's listener: its node's metrics are not the core's.
+  join("a", {worker_listener("a", script)});
+  publish({make_event("e1", "order.created"), make_event("e2", "order.created"),
+           make_event("d", "order.failed")});
+  run();
+  auto& m = *n.metrics;
+  BOOST_CHECK_EQUAL(
+    m.counter_value(metric::processed,
+                    {{"group", "a"}, {"type", "order.created"}}),
+    2u);
+  BOOST_CHECK_EQUAL(m.counter_value(metric::dead,
+                                    {{"group", "a"}, {"type", "order.failed"}}),
+                    1u);
+  BOOST_CHECK_EQUAL(m.counter_value(metric::settled, {{"group", "a"}}), 3u);
+  BOOST_CHECK(
+    m.render({}).find("onceflow_effect_latency_seconds_count{group=\"a\"} 2")
+    != std::string::npos);
+}
 
 BOOST_AUTO_TEST_CASE(done_settlements_carry_no_payload) {
   auto rec = std::make_shared<settle_recorder>(st);
