@@ -249,10 +249,14 @@ class ClusterTest(ClusterBase):
             e["payload"]["simulate"] = {"latency_ms": 5}
         t = threading.Thread(target=self.publish, args=(events,))
         t.start()
-        # Kill w1 while it holds batches.
-        op.wait_for(lambda: len(op.count_effects(self.db)) > 500
-                    if os.path.exists(self.db) else False, 60,
-                    "work to start")
+        # Kill w1 while it holds batches: once orders (run by the workers
+        # only, both kept busy by the 5 ms handler) are under way.
+        def orders_done():
+            if not os.path.exists(self.db):
+                return 0
+            return sum(1 for g, _ in op.count_effects(self.db)
+                       if g == "orders")
+        op.wait_for(lambda: orders_done() > 200, 60, "orders to run")
         killed_at = time.monotonic()
         killed_ms = time.time() * 1000
         self.nodes["w1"].kill9()
