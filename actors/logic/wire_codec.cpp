@@ -6,13 +6,15 @@ namespace onceflow {
 
 // A field added to one of these structs must be encoded below too (and
 // named in tests/unit/test_wire_codec.cpp); then update the sizes here.
-static_assert(sizeof(event) == 4 * sizeof(std::string) + 5 * 8,
+static_assert(sizeof(event) == 4 * sizeof(std::string) + 5 * sizeof(int64_t),
               "event changed: update the delivery codec");
-static_assert(sizeof(attempt_record) == 3 * sizeof(std::string) + 4 * 8,
+static_assert(sizeof(attempt_record)
+                == 3 * sizeof(std::string) + 4 * sizeof(int64_t),
               "attempt_record changed: update the delivery codec");
-static_assert(sizeof(delivery) == sizeof(event) + sizeof(std::string)
-                                    + sizeof(std::vector<attempt_record>)
-                                    + 5 * 8,
+static_assert(sizeof(delivery)
+                == sizeof(event) + sizeof(std::string)
+                     + sizeof(std::vector<attempt_record>)
+                     + 5 * sizeof(int64_t),
               "delivery changed: update the delivery codec");
 
 namespace {
@@ -27,8 +29,8 @@ void put_varint(std::string& out, uint64_t x) {
 
 /// Signed values (times, lease_until's sentinels) as zigzag varints.
 void put_signed(std::string& out, int64_t x) {
-  put_varint(out, (static_cast<uint64_t>(x) << 1)
-                    ^ static_cast<uint64_t>(x >> 63));
+  put_varint(out,
+             (static_cast<uint64_t>(x) << 1) ^ static_cast<uint64_t>(x >> 63));
 }
 
 void put_string(std::string& out, const std::string& s) {

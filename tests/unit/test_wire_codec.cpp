@@ -26,9 +26,9 @@ delivery every_field_set() {
   d.attempt = 3;
   d.epoch = (1ULL << 63) + 5;
   d.redeliveries = 2;
-  d.history.push_back(
-    {1, 1796548285900, "core-1", "orders/1", 7, outcome::crashed,
-     "listener went down without completion"});
+  d.history.push_back({1, 1796548285900, "core-1", "orders/1", 7,
+                       outcome::crashed,
+                       "listener went down without completion"});
   d.history.push_back({2, -3, "w1", "orders/w1/4", 9, outcome::retryable, ""});
   d.lease_until = lease_of_dead_listener;
   d.taken = true;
