@@ -18,6 +18,7 @@
 #include <fstream>
 #include <istream>
 #include <limits>
+#include <utility>
 #include <map>
 #include <set>
 
@@ -206,18 +207,16 @@ std::string read_node_config(const caf::settings& content,
     if (auto e = check_known(content, kv.first, kv.first); !e.empty())
       return e;
   }
-  if (auto groups = caf::get_if<caf::settings>(&content, "groups"))
-    for (auto& kv : *groups)
-      if (caf::holds_alternative<caf::settings>(kv.second))
-        if (auto e = check_known(content, "groups." + kv.first, "group");
-            !e.empty())
-          return e;
-  if (auto nodes = caf::get_if<caf::settings>(&content, "nodes"))
-    for (auto& kv : *nodes)
-      if (caf::holds_alternative<caf::settings>(kv.second))
-        if (auto e = check_known(content, "nodes." + kv.first, "cluster-node");
-            !e.empty())
-          return e;
+  // Named sections: [groups.<name>] and [nodes.<name>].
+  for (auto [parent, kind] :
+       {std::pair{"groups", "group"}, std::pair{"nodes", "cluster-node"}})
+    if (auto named = caf::get_if<caf::settings>(&content, parent))
+      for (auto& kv : *named)
+        if (caf::holds_alternative<caf::settings>(kv.second))
+          if (auto e = check_known(content,
+                                   std::string{parent} + "." + kv.first, kind);
+              !e.empty())
+            return e;
   std::string err;
   reader r{content, err};
   r.str("node.name", out.name);

@@ -10,17 +10,19 @@
 
 namespace onceflow::http {
 
+namespace {
+
+/// The key role a route's access needs (not for open routes).
+api_role role_of(access x) {
+  return x == access::publish ? api_role::publish
+         : x == access::read  ? api_role::read
+                              : api_role::admin;
+}
+
+} // namespace
+
 const char* role_name(access x) {
-  switch (x) {
-    case access::open:
-      return "open";
-    case access::publish:
-      return "publish";
-    case access::read:
-      return "read";
-    default:
-      return "admin";
-  }
+  return x == access::open ? "open" : to_string(role_of(x));
 }
 
 std::optional<response> authorize(const std::vector<api_key>& keys,
@@ -44,10 +46,7 @@ std::optional<response> authorize(const std::vector<api_key>& keys,
   } else if (!authorization.empty()) {
     given = " ";
   }
-  auto role = needs == access::publish ? api_role::publish
-              : needs == access::read  ? api_role::read
-                                       : api_role::admin;
-  auto check = check_api_key(keys, given, role);
+  auto check = check_api_key(keys, given, role_of(needs));
   if (check.verdict == key_verdict::missing
       || check.verdict == key_verdict::unknown) {
     auto r = error_body(401,
