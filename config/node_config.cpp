@@ -18,9 +18,9 @@
 #include <fstream>
 #include <istream>
 #include <limits>
-#include <utility>
 #include <map>
 #include <set>
+#include <utility>
 
 namespace onceflow {
 
@@ -208,13 +208,13 @@ std::string read_node_config(const caf::settings& content,
       return e;
   }
   // Named sections: [groups.<name>] and [nodes.<name>].
-  for (auto [parent, kind] :
-       {std::pair{"groups", "group"}, std::pair{"nodes", "cluster-node"}})
+  using named_kind = std::pair<std::string, std::string>;
+  for (const auto& [parent, kind] :
+       {named_kind{"groups", "group"}, named_kind{"nodes", "cluster-node"}})
     if (auto named = caf::get_if<caf::settings>(&content, parent))
       for (auto& kv : *named)
         if (caf::holds_alternative<caf::settings>(kv.second))
-          if (auto e = check_known(content,
-                                   std::string{parent} + "." + kv.first, kind);
+          if (auto e = check_known(content, parent + "." + kv.first, kind);
               !e.empty())
             return e;
   std::string err;
