@@ -1,5 +1,7 @@
 #include "adapters/redis/tls_link.hpp"
 
+#include "adapters/ssl_error.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -20,18 +22,6 @@
 namespace onceflow {
 
 namespace {
-
-/// The OpenSSL error queue's first (oldest) entry, or `fallback`; clears
-/// the queue.
-std::string ssl_error(const std::string& fallback) {
-  auto e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0)
-    return fallback;
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
 
 bool is_ip(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];

@@ -1,5 +1,7 @@
 #include "runtime/cluster/tls.hpp"
 
+#include "adapters/ssl_error.hpp"
+
 #include <caf/actor_system_config.hpp>
 #include <caf/openssl/manager.hpp>
 
@@ -20,17 +22,6 @@
 namespace onceflow {
 
 namespace {
-
-/// The OpenSSL error queue's oldest entry, or `fallback`; clears the queue.
-std::string ssl_error(const std::string& fallback) {
-  auto e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0)
-    return fallback;
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
 
 /// Hands OpenSSL the configured passphrase: an encrypted key never makes
 /// it ask on the terminal (CAF's module uses the same passphrase).
