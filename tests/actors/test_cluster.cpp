@@ -74,11 +74,8 @@ private:
 struct cluster_fixture : fixture {
   uint32_t next = 0;
 
-  /// A listener as a worker would spawn it, whose handler calls wait in
-  /// `held` until the test completes them.
-  listener_actor
-  holding_listener(const std::string& group,
-                   std::shared_ptr<std::vector<handler_callback>> held) {
+  /// The config of a listener of `group` as worker w1 would spawn it.
+  listener_config worker_config(const std::string& group) {
     listener_config lc;
     for (auto& g : ncfg.groups)
       if (g.name == group)
@@ -88,7 +85,15 @@ struct cluster_fixture : fixture {
     lc.jitter = [] {
       return 1.0;
     };
-    return spawn_listener(sys, std::move(lc),
+    return lc;
+  }
+
+  /// A listener as a worker would spawn it, whose handler calls wait in
+  /// `held` until the test completes them.
+  listener_actor
+  holding_listener(const std::string& group,
+                   std::shared_ptr<std::vector<handler_callback>> held) {
+    return spawn_listener(sys, worker_config(group),
                           std::make_shared<holding_handler>(std::move(held)),
                           n.dedup);
   }
@@ -147,17 +152,8 @@ struct cluster_fixture : fixture {
   /// A listener as a worker would spawn it for this core.
   listener_actor worker_listener(const std::string& group,
                                  probe_handler::script s) {
-    listener_config lc;
-    for (auto& g : ncfg.groups)
-      if (g.name == group)
-        lc.group = g;
-    lc.node = "w1";
-    lc.name = group + "/w1/" + std::to_string(++next);
-    lc.jitter = [] {
-      return 1.0;
-    };
     return spawn_listener(
-      sys, std::move(lc),
+      sys, worker_config(group),
       std::make_shared<probe_handler>(probe_handler{probes, std::move(s)}),
       n.dedup);
   }

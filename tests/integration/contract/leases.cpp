@@ -9,6 +9,21 @@
 using namespace onceflow;
 using namespace onceflow::test;
 
+namespace {
+
+/// Claims (group "g", ev) for `holder` (lease 1000 ms, budget 3), taking
+/// over the lease with `epoch`; `crashed`: its listener went down.
+claim_decision take_over(store& s, const event& ev, uint64_t epoch,
+                         const std::string& holder, millis_t now,
+                         bool crashed = false) {
+  auto ds = s.claim({claim_request{"g", ev.id, ev.seq, epoch, crashed}}, holder,
+                    now, 1000, 3);
+  BOOST_REQUIRE_EQUAL(ds.size(), 1u);
+  return ds[0];
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(lease_contract)
 
 BOOST_DATA_TEST_CASE(claim_decisions, bdata::make(all_backends), name) {
@@ -137,10 +152,7 @@ BOOST_DATA_TEST_CASE(takeover_replaces_a_read_lease_without_redelivery,
   auto got = s.read_leased("g", 10, t0, "node/g/read", 1000, 3);
   BOOST_REQUIRE_EQUAL(got.size(), 4u);
   auto take = [&](const event& ev, uint64_t epoch, millis_t now) {
-    auto ds = s.claim({claim_request{"g", ev.id, ev.seq, epoch}}, holder_b, now,
-                      1000, 3);
-    BOOST_REQUIRE_EQUAL(ds.size(), 1u);
-    return ds[0];
+    return take_over(s, ev, epoch, holder_b, now);
   };
   // Live: replaced by a new lease; the read's epoch is fenced off.
   auto d1 = take(e1, got[0].epoch, t0 + 10);
@@ -187,10 +199,7 @@ BOOST_DATA_TEST_CASE(a_dead_listeners_lease_is_revoked_at_once,
   auto got = s.read_leased("g", 10, t0, "node/g/read", 1000, 3);
   BOOST_REQUIRE_EQUAL(got.size(), 3u);
   auto take = [&](const event& ev, uint64_t epoch, millis_t now) {
-    claim_request rq{"g", ev.id, ev.seq, epoch, true};
-    auto ds = s.claim({rq}, holder_b, now, 1000, 3);
-    BOOST_REQUIRE_EQUAL(ds.size(), 1u);
-    return ds[0];
+    return take_over(s, ev, epoch, holder_b, now, true);
   };
   // A read's lease whose listener went down: replaced while live, counted
   // as a crash; the dead listener's late settlement is refused.
@@ -202,10 +211,7 @@ BOOST_DATA_TEST_CASE(a_dead_listeners_lease_is_revoked_at_once,
                     fence_decision::stale);
   // A lease a listener claimed (taking the read's over), revoked the same
   // way.
-  auto cs = s.claim({claim_request{"g", e2.id, e2.seq, got[1].epoch}}, holder_a,
-                    t0 + 10, 1000, 3);
-  BOOST_REQUIRE_EQUAL(cs.size(), 1u);
-  auto c2 = cs[0];
+  auto c2 = take_over(s, e2, got[1].epoch, holder_a, t0 + 10);
   BOOST_REQUIRE_EQUAL(c2.kind, claim_decision::granted);
   auto d2 = take(e2, c2.epoch, t0 + 20);
   BOOST_CHECK_EQUAL(d2.kind, claim_decision::granted);
