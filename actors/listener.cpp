@@ -9,7 +9,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <map>
 #include <random>
 
 namespace onceflow {
