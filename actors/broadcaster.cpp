@@ -36,7 +36,14 @@ std::pair<size_t, size_t> drop_entries(group_state& g) {
 /// for longer than its lease, and another node's claim of it would count
 /// a crash redelivery.
 bool leases_at_read(const broadcaster_state& st, const group_state& g) {
-  return st.cfg.read_leases && g.limits.unlimited();
+  // A remote listener would otherwise claim each batch over the network
+  // before running it (a round trip per batch on the critical path).
+  auto remote = st.cfg.remote_read_leases
+                && std::any_of(g.listeners.begin(), g.listeners.end(),
+                               [](const listener_slot& slot) {
+                                 return !slot.worker.empty();
+                               });
+  return (st.cfg.read_leases || remote) && g.limits.unlimited();
 }
 
 /// The refusal of an append while the groups cannot be registered.
@@ -133,7 +140,7 @@ void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot) {
                             st.dedup);
   self->monitor(hdl);
   g.listeners[slot].hdl = hdl;
-  g.listeners[slot].busy = false;
+  g.listeners[slot].batches = 0;
   g.listeners[slot].retiring = false;
   g.listeners[slot].index = g.next_listener_index;
   st.by_listener[hdl.address()] = {gi, slot};
@@ -308,18 +315,19 @@ void dispatch(bc_pointer self, size_t gi) {
   if (st.draining || g.paused || !st.overrides_loaded)
     return;
   auto now = now_of(self);
-  // Round robin over the listeners: the next batch goes to the first idle
-  // one after the listener that got the last one, so that work spreads
-  // over every listener (and node) even when a few would keep up alone.
+  // Round robin over the listeners: the next batch goes to the first one
+  // with room after the listener that got the last one, so that work
+  // spreads over every listener (and node) even when a few would keep up
+  // alone. A second pass fills the second place of remote listeners.
   auto n = g.listeners.size();
   auto start = g.next_slot;
-  for (size_t k = 0; k < n; ++k) {
+  for (size_t k = 0; k < n * remote_listener_window; ++k) {
     auto pos = (start + k) % n;
     auto& slot = g.listeners[pos];
     auto& queue = g.book.queue();
     if (queue.empty())
       break;
-    if (slot.busy || slot.retiring || !slot.hdl)
+    if (!slot.has_room() || slot.retiring || !slot.hdl)
       continue;
     auto hold = g.waiting.hold_until(queue.size(), g.cfg.batch_size,
                                      g.cfg.batch_wait, now);
@@ -333,7 +341,7 @@ void dispatch(bc_pointer self, size_t gi) {
     if (fill.batch.empty())
       break;
     g.book.dispatched(fill.batch, slot.index, now);
-    slot.busy = true;
+    ++slot.batches;
     g.next_slot = pos + 1;
     self->send(slot.hdl, atom::dispatch_v, std::move(fill.batch));
     if (fill.group_limited)
@@ -421,14 +429,15 @@ void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
     return;
   auto [gi, slot] = i->second;
   auto& g = st.groups[gi];
-  g.listeners[slot].busy = false;
+  auto& batches = g.listeners[slot].batches;
+  batches -= std::min<uint32_t>(batches, 1);
   auto out = g.book.on_reports(g.listeners[slot].index, reports);
   g.unsettled -= std::min(g.unsettled, out.left);
   if (out.held_back > 0)
     wake_at(self, out.later_at);
-  // Its batch is back: a retiring listener stops now (what it did not
+  // Its batches are back: a retiring listener stops now (what it did not
   // settle went back to the queue with the reports).
-  if (g.listeners[slot].retiring)
+  if (g.listeners[slot].retiring && !g.listeners[slot].busy())
     remove_listener_slot(self, gi, slot);
   dispatch(self, gi);
   check_drained(self);
@@ -440,8 +449,16 @@ void on_leased(bc_pointer self, const caf::actor_addr& listener,
                const std::vector<lease_grant>& grants) {
   auto& st = self->state;
   auto i = st.by_listener.find(listener);
-  if (i == st.by_listener.end())
+  if (i == st.by_listener.end()) {
+    // Granted as the listener died (its claim was in the store at the
+    // DOWN): the entries revoke these leases instead of waiting for them.
+    if (auto k = st.gone_listeners.find(listener);
+        k != st.gone_listeners.end()) {
+      st.groups[k->second].book.leased_after_down(grants);
+      dispatch(self, k->second);
+    }
     return;
+  }
   auto [gi, slot] = i->second;
   auto& g = st.groups[gi];
   g.book.leased(g.listeners[slot].index, grants);
@@ -463,6 +480,10 @@ void release_later(bc_pointer self, size_t gi, millis_t now) {
     wake_at(self, next);
 }
 
+/// How many listeners that went down the broadcaster remembers (see
+/// broadcaster_state::gone_listeners).
+constexpr size_t max_gone_listeners = 4096;
+
 void on_down(bc_pointer self, const caf::down_msg& msg) {
   auto& st = self->state;
   auto i = st.by_listener.find(msg.source);
@@ -470,6 +491,9 @@ void on_down(bc_pointer self, const caf::down_msg& msg) {
     return;
   auto [gi, slot] = i->second;
   st.by_listener.erase(i);
+  if (st.gone_listeners.size() >= max_gone_listeners)
+    st.gone_listeners.clear();
+  st.gone_listeners[msg.source] = gi;
   auto& g = st.groups[gi];
   spdlog::warn("listener {}/{} of group {} went down: {}", g.cfg.name,
                g.listeners[slot].index, g.cfg.name, caf::to_string(msg.reason));

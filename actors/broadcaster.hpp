@@ -35,6 +35,10 @@ struct broadcaster_config {
   /// Reads of groups without a rate limit lease what they deliver (through
   /// the deduplicator, store::read_leased).
   bool read_leases = true;
+  /// Reads of groups with a listener on a worker node lease what they
+  /// deliver even when `read_leases` is off: a claim would cost each of
+  /// the remote listener's batches a network round trip before it runs.
+  bool remote_read_leases = true;
   /// Handlers for the groups.
   const handler_registry* handlers = &default_handlers();
   /// Jitter for listeners (tests pin it; empty: random).

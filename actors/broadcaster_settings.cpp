@@ -39,13 +39,13 @@ uint32_t resize_slots(bc_pointer self, size_t gi, const std::string& worker,
   views.reserve(g.listeners.size());
   for (auto& slot : g.listeners)
     if (slot.worker == worker)
-      views.push_back({slot.index, slot.busy, slot.retiring});
+      views.push_back({slot.index, slot.busy(), slot.retiring});
   auto plan = resize_listeners(views, target);
   for (auto index : plan.keep)
     g.listeners[slot_of(g, index)].retiring = false;
   for (auto index : plan.retire) {
     auto slot = slot_of(g, index);
-    if (g.listeners[slot].busy)
+    if (g.listeners[slot].busy())
       g.listeners[slot].retiring = true;
     else
       remove_listener_slot(self, gi, slot);

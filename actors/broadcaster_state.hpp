@@ -20,17 +20,35 @@
 
 namespace onceflow::detail {
 
+/// Batches a listener may hold at once: one on this node; two on a worker,
+/// so that the next batch is there when one settles (a batch's dispatch,
+/// claim, settlement and report cross the network, which one batch at a
+/// time leaves idle). What is in flight to a remote listener stays bounded
+/// by twice the group's batch size.
+constexpr uint32_t local_listener_window = 1;
+constexpr uint32_t remote_listener_window = 2;
+
 struct listener_slot {
   listener_actor hdl;
-  bool busy = false;
+  /// Batches dispatched and not yet reported back.
+  uint32_t batches = 0;
   /// Unique within the group: owner of the entries it has in flight.
   uint32_t index = 0;
   /// The worker node it runs on (empty: this node). A remote listener is
   /// not respawned when it goes down: its node attaches new ones.
   std::string worker;
   /// The group has fewer listeners now: this one gets no new batch and
-  /// stops once its batch is back (see resize_group).
+  /// stops once its batches are back (see resize_group).
   bool retiring = false;
+
+  bool busy() const {
+    return batches > 0;
+  }
+  /// It may take another batch.
+  bool has_room() const {
+    return batches
+           < (worker.empty() ? local_listener_window : remote_listener_window);
+  }
 };
 
 struct group_state {
@@ -92,6 +110,10 @@ struct broadcaster_state {
   deduplicator_actor dedup;
   std::vector<group_state> groups;
   std::unordered_map<caf::actor_addr, std::pair<size_t, size_t>> by_listener;
+  /// Listeners that went down, by group: grants of claims that were in the
+  /// store as they died arrive after the DOWN (see on_leased). Forgotten
+  /// once there are many (a grant is answered within a store call).
+  std::unordered_map<caf::actor_addr, size_t> gone_listeners;
   bool draining = false;
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   millis_t drain_deadline = -1;

@@ -9,7 +9,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <random>
+#include <utility>
 
 namespace onceflow {
 
@@ -33,6 +35,11 @@ struct listener_state {
   deduplicator_actor dedup;
   /// The broadcaster that dispatched the current batch.
   caf::strong_actor_ptr reply_to;
+  /// A batch runs (from its dispatch until its report).
+  bool active = false;
+  /// Batches dispatched while one ran (a remote listener may hold two:
+  /// see remote_listener_window), each with its sender, run in turn.
+  std::deque<std::pair<caf::strong_actor_ptr, std::vector<delivery>>> waiting;
   /// Reports of the current batch; settlements waiting for a latency.
   std::vector<dispatch_report> reports;
   std::vector<settlement> pending;
@@ -48,10 +55,15 @@ struct listener_state {
   uint64_t refused = 0;
   /// Deliveries run under a lease granted with the read (no claim).
   uint64_t read_leases = 0;
+  /// Settlements sent and not yet answered.
+  uint32_t settling = 0;
   static inline const char* name = "listener";
 };
 
 using listener_pointer = listener_actor::stateful_pointer<listener_state>;
+
+void start_batch(listener_pointer self, caf::strong_actor_ptr sender,
+                 std::vector<delivery> batch);
 
 /// How long asynchronous calls of a batch may run: 4/5 of the shortest
 /// lease left in the batch (the rest is for the settlement).
@@ -63,35 +75,55 @@ millis_t async_deadline(const std::vector<running_item>& items, millis_t now) {
   return std::max<millis_t>(1, left * 4 / 5);
 }
 
-void report(listener_pointer self) {
+/// Sends a batch's reports to the broadcaster that dispatched it.
+void send_reports(listener_pointer self, const caf::strong_actor_ptr& to,
+                  std::vector<dispatch_report> reports) {
+  if (auto hdl = caf::actor_cast<broadcaster_actor>(to))
+    self->send(hdl, atom::done_v, std::move(reports));
+}
+
+/// The current batch needs the listener no more (reported, or its
+/// settlement under way): the next waiting batch starts.
+void next_batch(listener_pointer self) {
   auto& st = self->state;
-  auto to = caf::actor_cast<broadcaster_actor>(st.reply_to);
-  if (to)
-    self->send(to, atom::done_v, std::move(st.reports));
   st.reports.clear();
   st.pending.clear();
   st.running.clear();
   st.reply_to = nullptr;
+  st.active = false;
+  if (!st.waiting.empty()) {
+    auto next = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    start_batch(self, std::move(next.first), std::move(next.second));
+  }
 }
 
-/// Marks every entry of the current batch as failed (store unreachable).
-/// Reports a delivery failed (the store could not be reached): the
-/// broadcaster delivers it again after a second.
-void report_failed(listener_pointer self, uint64_t seq) {
-  self->state.reports.push_back(
-    {seq, dispatch_report::failed, to_millis(self->clock().now()) + 1000});
-}
-
-void fail_batch(listener_pointer self, const std::vector<uint64_t>& seqs,
-                const caf::error& err) {
+void report(listener_pointer self) {
   auto& st = self->state;
-  spdlog::warn("listener {}: batch of {} not settled: {}", st.cfg.name,
-               seqs.size(), render(err));
-  for (auto seq : seqs)
-    report_failed(self, seq);
-  report(self);
+  send_reports(self, st.reply_to, std::move(st.reports));
+  next_batch(self);
 }
 
+/// A delivery that failed because the store could not be reached: the
+/// broadcaster delivers it again after a second.
+dispatch_report failed_report(listener_pointer self, uint64_t seq) {
+  return {seq, dispatch_report::failed, to_millis(self->clock().now()) + 1000};
+}
+
+void report_failed(listener_pointer self, uint64_t seq) {
+  self->state.reports.push_back(failed_report(self, seq));
+}
+
+/// What a batch's settlement answers to: its broadcaster and the reports
+/// made before the settlement (held, done, failed claims).
+struct batch_reply {
+  caf::strong_actor_ptr to;
+  std::vector<dispatch_report> reports;
+};
+
+/// Settles the current batch and reports it once the fence answered. The
+/// listener does not wait for that answer: the next batch (a remote
+/// listener holds two) runs while the settlement crosses the network.
 void settle(listener_pointer self) {
   auto& st = self->state;
   if (st.pending.empty()) {
@@ -99,15 +131,21 @@ void settle(listener_pointer self) {
     return;
   }
   std::vector<uint64_t> seqs;
-  for (auto& s : st.pending)
-    seqs.push_back(s.dl.ev.seq);
   std::vector<bool> retries;
-  for (auto& s : st.pending)
+  seqs.reserve(st.pending.size());
+  retries.reserve(st.pending.size());
+  for (auto& s : st.pending) {
+    seqs.push_back(s.dl.ev.seq);
     retries.push_back(s.kind == settle_kind::retry);
+  }
+  auto reply = std::make_shared<batch_reply>(
+    batch_reply{std::move(st.reply_to), std::move(st.reports)});
+  ++st.settling;
   self->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
     .then(
-      [self, seqs, retries](std::vector<fence_decision>& ds) {
+      [self, seqs, retries, reply](std::vector<fence_decision>& ds) {
         auto& st = self->state;
+        --st.settling;
         for (size_t i = 0; i < seqs.size(); ++i) {
           auto ok = i < ds.size() && ds[i] == fence_decision::ok;
           auto kind = dispatch_report::stale;
@@ -116,12 +154,20 @@ void settle(listener_pointer self) {
                               : dispatch_report::settled;
           else
             ++st.refused;
-          st.reports.push_back({seqs[i], kind, 0});
+          reply->reports.push_back({seqs[i], kind, 0});
         }
-        report(self);
+        send_reports(self, reply->to, std::move(reply->reports));
       },
-      [self, seqs](caf::error& err) { fail_batch(self, seqs, err); });
-  st.pending.clear();
+      [self, seqs, reply](caf::error& err) {
+        auto& st = self->state;
+        --st.settling;
+        spdlog::warn("listener {}: batch of {} not settled: {}", st.cfg.name,
+                     seqs.size(), render(err));
+        for (auto seq : seqs)
+          reply->reports.push_back(failed_report(self, seq));
+        send_reports(self, reply->to, std::move(reply->reports));
+      });
+  next_batch(self);
 }
 
 /// Turns the handler results of the current batch into settlements; waits
@@ -325,6 +371,62 @@ void without_claimed(listener_pointer self, std::vector<delivery>& batch,
   process(self, rest, rest_ds);
 }
 
+/// Runs one dispatched batch: claims what needs a claim, runs the
+/// handlers, settles and reports to `sender`.
+void start_batch(listener_pointer self, caf::strong_actor_ptr sender,
+                 std::vector<delivery> batch) {
+  auto& st = self->state;
+  ++st.batches;
+  // Timers of earlier batches must not match this one.
+  ++st.token;
+  st.active = true;
+  st.reply_to = std::move(sender);
+  // Deliveries with a lease granted with the read run under it; the
+  // others are claimed (taking over a read's lease too short to use).
+  auto now = to_millis(self->clock().now());
+  auto& g = st.cfg.group;
+  auto min_left = read_lease_min_left(g.lease_ttl);
+  std::vector<claim_decision> ds(batch.size());
+  std::vector<size_t> claimed;
+  std::vector<claim_request> reqs;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& dl = batch[i];
+    if (use_read_lease(dl, now, min_left)) {
+      ds[i] = {claim_decision::granted, dl.epoch, dl.lease_until,
+               dl.redeliveries};
+      ++st.read_leases;
+      continue;
+    }
+    claimed.push_back(i);
+    reqs.push_back({dl.group, dl.ev.id, dl.ev.seq,
+                    dl.lease_until != 0 ? dl.epoch : 0,
+                    dl.lease_until == lease_of_dead_listener});
+  }
+  if (reqs.empty()) {
+    process(self, batch, ds);
+    return;
+  }
+  auto shared = std::make_shared<std::vector<delivery>>(std::move(batch));
+  auto decided = std::make_shared<std::vector<claim_decision>>(std::move(ds));
+  self
+    ->request(st.dedup, actor_timeout, atom::claim_v, std::move(reqs),
+              st.cfg.name, g.lease_ttl, g.retry.crash_budget)
+    .then(
+      [self, shared, decided, claimed](std::vector<claim_decision>& got) {
+        if (got.size() != claimed.size()) {
+          without_claimed(self, *shared, *decided, claimed,
+                          "a short answer to the claim");
+          return;
+        }
+        for (size_t k = 0; k < claimed.size(); ++k)
+          (*decided)[claimed[k]] = got[k];
+        process(self, *shared, *decided);
+      },
+      [self, shared, decided, claimed](caf::error& err) {
+        without_claimed(self, *shared, *decided, claimed, render(err));
+      });
+}
+
 listener_actor::behavior_type
 listener_impl(listener_pointer self, listener_config cfg,
               std::shared_ptr<handler> h, deduplicator_actor dedup) {
@@ -340,55 +442,11 @@ listener_impl(listener_pointer self, listener_config cfg,
   return {
     [self](atom::dispatch, std::vector<delivery>& batch) {
       auto& st = self->state;
-      ++st.batches;
-      // Timers of earlier batches must not match this one.
-      ++st.token;
-      st.reply_to = self->current_sender();
-      // Deliveries with a lease granted with the read run under it; the
-      // others are claimed (taking over a read's lease too short to use).
-      auto now = to_millis(self->clock().now());
-      auto& g = st.cfg.group;
-      auto min_left = read_lease_min_left(g.lease_ttl);
-      std::vector<claim_decision> ds(batch.size());
-      std::vector<size_t> claimed;
-      std::vector<claim_request> reqs;
-      for (size_t i = 0; i < batch.size(); ++i) {
-        auto& dl = batch[i];
-        if (use_read_lease(dl, now, min_left)) {
-          ds[i] = {claim_decision::granted, dl.epoch, dl.lease_until,
-                   dl.redeliveries};
-          ++st.read_leases;
-          continue;
-        }
-        claimed.push_back(i);
-        reqs.push_back({dl.group, dl.ev.id, dl.ev.seq,
-                        dl.lease_until != 0 ? dl.epoch : 0,
-                        dl.lease_until == lease_of_dead_listener});
-      }
-      if (reqs.empty()) {
-        process(self, batch, ds);
+      if (st.active) {
+        st.waiting.emplace_back(self->current_sender(), std::move(batch));
         return;
       }
-      auto shared = std::make_shared<std::vector<delivery>>(std::move(batch));
-      auto decided
-        = std::make_shared<std::vector<claim_decision>>(std::move(ds));
-      self
-        ->request(st.dedup, actor_timeout, atom::claim_v, std::move(reqs),
-                  st.cfg.name, g.lease_ttl, g.retry.crash_budget)
-        .then(
-          [self, shared, decided, claimed](std::vector<claim_decision>& got) {
-            if (got.size() != claimed.size()) {
-              without_claimed(self, *shared, *decided, claimed,
-                              "a short answer to the claim");
-              return;
-            }
-            for (size_t k = 0; k < claimed.size(); ++k)
-              (*decided)[claimed[k]] = got[k];
-            process(self, *shared, *decided);
-          },
-          [self, shared, decided, claimed](caf::error& err) {
-            without_claimed(self, *shared, *decided, claimed, render(err));
-          });
+      start_batch(self, self->current_sender(), std::move(batch));
     },
     [self](atom::tick, uint64_t token) {
       auto& st = self->state;
@@ -436,6 +494,9 @@ listener_impl(listener_pointer self, listener_config cfg,
       caf::put(result, "listener.refused", st.refused);
       caf::put(result, "listener.read-leases", st.read_leases);
       caf::put(result, "listener.running", uint64_t{st.outstanding});
+      caf::put(result, "listener.waiting-batches",
+               static_cast<uint64_t>(st.waiting.size()));
+      caf::put(result, "listener.settling", uint64_t{st.settling});
       caf::put(result, "listener.mailbox",
                static_cast<uint64_t>(self->mailbox().size()));
       return result;

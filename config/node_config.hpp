@@ -82,7 +82,10 @@ struct node_config {
   /// (Redis: one record per read instead of a claim per event) and off for
   /// the embedded store (where it is a read and a claim in one store call;
   /// measured: +6% with one group, -10% with four, since the longer reads
-  /// hold back appends). Tests and embedders set it.
+  /// hold back appends). Unset, groups with listeners on worker nodes read
+  /// with leases on every store (a claim would cost each remote batch a
+  /// network round trip); false turns that off too. Tests and embedders
+  /// set it.
   std::optional<bool> read_leases;
   /// Settled history older than this is trimmed (log, ledger, processed
   /// records; see docs/architecture.md, Retention).

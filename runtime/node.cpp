@@ -158,6 +158,7 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   bc.jitter = std::move(jitter);
   bc.reclaim = cfg.store_backend != "embedded";
   bc.read_leases = cfg.read_leases.value_or(cfg.store_backend != "embedded");
+  bc.remote_read_leases = cfg.read_leases.value_or(true);
   bc.metrics = n.metrics;
   if (n.ingest_store != n.store)
     bc.ingest_store = n.ingest_store;

@@ -67,6 +67,11 @@ group_book::on_reports(uint32_t owner,
     auto j = in_flight_.find(r.seq);
     if (j == in_flight_.end() || j->second.owner != owner)
       continue; // Re-dispatched meanwhile; the new owner reports.
+    uint64_t late_epoch = 0;
+    if (auto k = late_grants_.find(r.seq); k != late_grants_.end()) {
+      late_epoch = k->second;
+      late_grants_.erase(k);
+    }
     switch (r.kind) {
       case dispatch_report::settled:
         ++counters_.settled;
@@ -88,6 +93,15 @@ group_book::on_reports(uint32_t owner,
         requeue_front(r.seq);
         break;
       case dispatch_report::held:
+        if (late_epoch > j->second.dl.epoch) {
+          // Held by a lease granted to a listener that had gone down: the
+          // next claim revokes it.
+          j->second.dl.epoch = late_epoch;
+          j->second.dl.lease_until = lease_of_dead_listener;
+          requeue_front(r.seq);
+          break;
+        }
+        [[fallthrough]];
       case dispatch_report::failed:
         ++counters_.held;
         later.push_back(std::move(j->second.dl));
@@ -170,6 +184,36 @@ void group_book::leased(uint32_t owner,
   }
 }
 
+void group_book::leased_after_down(const std::vector<lease_grant>& grants) {
+  std::unordered_map<uint64_t, uint64_t> epochs;
+  for (auto& g : grants)
+    epochs[g.seq] = g.epoch;
+  auto revoke = [&epochs](delivery& dl) {
+    auto k = epochs.find(dl.ev.seq);
+    if (k == epochs.end() || k->second <= dl.epoch)
+      return false;
+    dl.epoch = k->second;
+    dl.lease_until = lease_of_dead_listener;
+    epochs.erase(k);
+    return true;
+  };
+  queue_.for_each([&revoke](delivery& dl) { revoke(dl); });
+  std::vector<delivery> due;
+  for (auto& l : later_)
+    for (auto i = l.second.begin(); i != l.second.end();)
+      if (revoke(*i)) {
+        due.push_back(std::move(*i));
+        i = l.second.erase(i);
+      } else {
+        ++i;
+      }
+  for (auto& dl : due)
+    take_back(std::move(dl));
+  for (auto& [seq, epoch] : epochs)
+    if (in_flight_.count(seq) > 0)
+      late_grants_[seq] = epoch;
+}
+
 size_t group_book::hand_back(uint32_t owner) {
   auto seqs = owned_by(owner);
   for (auto seq : seqs) {
@@ -246,6 +290,7 @@ std::pair<size_t, size_t> group_book::drop_all() {
   known_.clear();
   parked_.clear();
   later_.clear();
+  late_grants_.clear();
   return {waiting, running};
 }
 

@@ -134,6 +134,13 @@ public:
   /// claim revokes the lease it held: the lease granted with the read, or
   /// the one it claimed and reported (see leased). Returns how many.
   size_t hand_back(uint32_t owner);
+  /// Leases granted to a listener after it went down (its claim was in the
+  /// store as it died; the grant came after hand_back): wherever the entry
+  /// is now, its next claim revokes that lease instead of waiting for it.
+  /// A queued copy takes the epoch (marked lease_of_dead_listener); one
+  /// held back until the lease ends is queued again with it; one in flight
+  /// elsewhere is, should that claim be held (see on_reports).
+  void leased_after_down(const std::vector<lease_grant>& grants);
 
   /// Drops every entry (queued, in flight, parked, held back). Returns the
   /// numbers dropped: (not in flight, in flight).
@@ -178,6 +185,9 @@ private:
   /// Held or failed deliveries to queue again at a time. Kept here rather
   /// than in a delayed message, so that drop_all drops them too.
   std::vector<std::pair<millis_t, std::vector<delivery>>> later_;
+  /// Leases granted to listeners after they went down, of entries in
+  /// flight elsewhere: seq -> epoch (see leased_after_down).
+  std::unordered_map<uint64_t, uint64_t> late_grants_;
   book_counters counters_;
 };
 

@@ -94,6 +94,18 @@ recording_store::claim(const std::vector<claim_request>& reqs,
   return ds;
 }
 
+std::vector<delivery>
+recording_store::read_leased(const std::string& group, size_t max, millis_t now,
+                             const std::string& holder, millis_t ttl,
+                             uint32_t crash_budget) {
+  auto dls = forwarding_store::read_leased(group, max, now, holder, ttl,
+                                           crash_budget);
+  for (auto& dl : dls)
+    if (dl.lease_until > 0)
+      grants.push_back({holder, dl.ev.id, dl.epoch, dl.lease_until});
+  return dls;
+}
+
 std::vector<fence_decision>
 recording_store::settle(const std::vector<settlement>& items, millis_t now) {
   auto ds = forwarding_store::settle(items, now);

@@ -72,6 +72,7 @@ public:
     claim_decision::kind_t kind = claim_decision::granted;
   };
 
+  /// Leases granted by claims and by reads.
   std::vector<grant> grants;
   /// Every claim with its decision (granted, held, done, crash loop).
   std::vector<claimed> claims;
@@ -80,6 +81,13 @@ public:
   std::vector<claim_decision>
   claim(const std::vector<claim_request>& reqs, const std::string& holder,
         millis_t now, millis_t ttl, uint32_t crash_budget) override;
+
+  /// Leases granted with a read are recorded as grants to the read's
+  /// holder ("<node>/<group>/read").
+  std::vector<delivery> read_leased(const std::string& group, size_t max,
+                                    millis_t now, const std::string& holder,
+                                    millis_t ttl,
+                                    uint32_t crash_budget) override;
 
   std::vector<fence_decision> settle(const std::vector<settlement>& items,
                                      millis_t now) override;

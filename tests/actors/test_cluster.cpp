@@ -343,6 +343,8 @@ BOOST_AUTO_TEST_CASE(a_cut_off_listeners_read_leases_are_revoked_at_down) {
 BOOST_AUTO_TEST_CASE(a_late_settlement_of_a_cut_off_listener_is_refused) {
   auto& g = add_group("a", 0, always_ok());
   g.lease_ttl = 2000;
+  // The listener claims (no lease granted with the read).
+  ncfg.read_leases = false;
   start();
   auto silent = silent_listener();
   join("a", {silent});

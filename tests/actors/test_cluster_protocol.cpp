@@ -19,6 +19,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -120,6 +121,11 @@ constexpr millis_t lease_ttl = 5000;
 struct scenario {
   sim_network net;
   std::shared_ptr<probe_book> book = std::make_shared<probe_book>();
+  /// The core's reads lease what they deliver (node_config::read_leases;
+  /// unset, the default: on for groups with remote listeners). Off unless a
+  /// test says otherwise: most scenarios follow the claims of remote
+  /// listeners.
+  std::optional<bool> read_leases = false;
 
   explicit scenario(uint64_t seed) : net(seed) {
     auto& c = net.cluster;
@@ -158,7 +164,8 @@ struct scenario {
       if (auto i = specs.find(e.name); i != specs.end())
         spec = i->second;
       auto b = book;
-      net.add(spec, [b](sim_node& n) {
+      net.add(spec, [b, rl = read_leases](sim_node& n) {
+        n.ncfg.read_leases = rl;
         auto node = n.name;
         n.handlers.add("probe", [b, node](const handler_options&) {
           return std::make_unique<probe>(node, b);
@@ -169,6 +176,29 @@ struct scenario {
 
   sim_node& core() {
     return net.node("core");
+  }
+
+  /// A core and workers w1 and w2 with a listener each; `count` events
+  /// published; runs until w1's handler ran once (w1 started on a batch),
+  /// then a seeded number of further events (its settlement on the way, at
+  /// the core, or its answer on the way back). Returns that number.
+  size_t into_w1s_batch(int count) {
+    entry("core", node_role::core, 0, 4710);
+    entry("w1", node_role::worker, 1, 4711);
+    entry("w2", node_role::worker, 1, 4712);
+    start();
+    wait_for_remote_listeners(2);
+    auto w1_ran = std::make_shared<bool>(false);
+    book->hook = [w1_ran](const probe_call& c) {
+      if (c.node == "w1")
+        *w1_ran = true;
+    };
+    publish(count);
+    BOOST_REQUIRE(net.run_until([&] { return *w1_ran; }));
+    auto extra = net.pick(16);
+    for (size_t i = 0; i < extra && net.step(); ++i)
+      ; // repeat
+    return extra;
   }
 
   caf::settings group_status() {
@@ -265,6 +295,28 @@ struct scenario {
 
 /// Every one of `count` events has exactly one effect and one settlement
 /// the fence let through.
+/// Every lease of `grants` that was not settled under it was taken over by
+/// a holder whose name starts with `by`, with a later epoch.
+void check_taken_over(const recording_store& st,
+                      const std::vector<recording_store::grant>& grants,
+                      const std::string& by) {
+  for (auto& g : grants) {
+    bool settled = false;
+    for (auto& s : st.settlements)
+      if (s.event_id == g.event_id && s.epoch == g.epoch
+          && s.decision == fence_decision::ok)
+        settled = true;
+    if (settled)
+      continue;
+    bool taken_over = false;
+    for (auto& h : st.grants_to(by))
+      if (h.event_id == g.event_id && h.epoch > g.epoch)
+        taken_over = true;
+    BOOST_CHECK_MESSAGE(taken_over, g.event_id << " (epoch " << g.epoch
+                                               << ") not taken over");
+  }
+}
+
 void check_once(scenario& sc, int count) {
   for (int i = 0; i < count; ++i) {
     auto id = "e" + std::to_string(i);
@@ -316,24 +368,7 @@ BOOST_AUTO_TEST_CASE(a_connection_dying_mid_batch_hands_the_batch_back) {
   for (auto seed : test_seeds(8)) {
     BOOST_TEST_CONTEXT("seed " << seed) {
       scenario sc{seed};
-      sc.entry("core", node_role::core, 0, 4710);
-      sc.entry("w1", node_role::worker, 1, 4711);
-      sc.entry("w2", node_role::worker, 1, 4712);
-      sc.start();
-      sc.wait_for_remote_listeners(2);
-      // Let w1 start on a batch: its handler ran at least once; then a
-      // seeded number of further events (its settlement on the way, at
-      // the core, or its answer on the way back).
-      bool w1_ran = false;
-      sc.book->hook = [&](const probe_call& c) {
-        if (c.node == "w1")
-          w1_ran = true;
-      };
-      sc.publish(count);
-      BOOST_REQUIRE(sc.net.run_until([&] { return w1_ran; }));
-      auto extra = sc.net.pick(16);
-      for (size_t i = 0; i < extra && sc.net.step(); ++i)
-        ; // repeat
+      auto extra = sc.into_w1s_batch(count);
       BOOST_TEST_MESSAGE("seed " << seed << ": connection reset " << extra
                                  << " events after w1's handler ran");
       // The connections between core and w1 die (reset on both sides) and
@@ -396,21 +431,44 @@ BOOST_AUTO_TEST_CASE(a_connection_dying_mid_batch_hands_the_batch_back) {
       BOOST_CHECK_EQUAL(t->count(), 0);
       check_once(sc, count);
       // The leases w1 held that it did not settle were taken over by w2.
-      for (auto& g : st.grants_to("a/w1/")) {
-        bool settled_by_w1 = false;
-        for (auto& s : st.settlements)
-          if (s.event_id == g.event_id && s.epoch == g.epoch
-              && s.decision == fence_decision::ok)
-            settled_by_w1 = true;
-        if (settled_by_w1)
-          continue;
-        bool taken_over = false;
-        for (auto& h : st.grants_to("a/w2/"))
-          if (h.event_id == g.event_id && h.epoch > g.epoch)
-            taken_over = true;
-        BOOST_CHECK_MESSAGE(taken_over, g.event_id << " (epoch " << g.epoch
-                                                   << ") not taken over");
-      }
+      check_taken_over(st, st.grants_to("a/w1/"), "a/w2/");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+  remote_listeners_run_under_read_leases_handed_back_at_down) {
+  constexpr int count = 24;
+  for (auto seed : test_seeds(6)) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      scenario sc{seed};
+      // The default: a group with listeners on workers reads with leases,
+      // so that a remote batch runs without a claim round trip.
+      sc.read_leases.reset();
+      sc.into_w1s_batch(count);
+      // Every lease so far came with a read; no worker claimed.
+      auto& st = *sc.core().st;
+      BOOST_CHECK(!st.grants_to("core/a/read").empty());
+      for (auto& c : st.claims)
+        BOOST_CHECK_MESSAGE(c.holder.rfind("a/w", 0) != 0,
+                            c.holder << " claimed " << c.event_id);
+      auto read_grants = st.grants_to("core/a/read");
+      // w1 dies mid-batch (both connections reset, unreachable after).
+      sc.net.reset("core", "w1");
+      sc.net.cut("core", "w1");
+      sc.net.run();
+      BOOST_CHECK(!sc.up("core", "w1"));
+      BOOST_CHECK_EQUAL(sc.group_num("listeners"), 1);
+      // At the DOWN, without any time passing, w1's entries ran on w2:
+      // their next claims replaced the read's leases.
+      BOOST_CHECK_EQUAL(sc.group_num("in-flight"), 0);
+      BOOST_CHECK_EQUAL(sc.group_num("queued"), 0);
+      BOOST_CHECK_EQUAL(sc.events_with_effects(count),
+                        static_cast<size_t>(count));
+      check_once(sc, count);
+      // A read lease w1 ran under and did not settle was taken over by w2,
+      // with a later epoch.
+      check_taken_over(st, read_grants, "a/w2/");
     }
   }
 }
@@ -461,13 +519,8 @@ BOOST_AUTO_TEST_CASE(
                                  << lease_ttl << " ms");
       // At the DOWN: w1's leases were revoked, not waited for.
       BOOST_CHECK_EQUAL(t->count(), 0);
-      for (auto& g : held) {
-        bool taken_over = false;
-        for (auto& h : st.grants_to("a/w2/"))
-          if (h.event_id == g.event_id && h.epoch > g.epoch)
-            taken_over = true;
-        BOOST_CHECK_MESSAGE(taken_over, g.event_id << " not taken over");
-      }
+      // (Frozen, w1 settled none of them.)
+      check_taken_over(st, held, "a/w2/");
       // w1 wakes up: its queued settlement goes nowhere (its connections
       // are dead; CAF kills the proxies with them), it finds the core
       // down, stops its listener and, once the network lets it, comes

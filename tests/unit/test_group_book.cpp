@@ -110,6 +110,60 @@ BOOST_AUTO_TEST_CASE(a_dead_listeners_entries_go_back_marked_for_revocation) {
   BOOST_TEST(b.hand_back(8) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(
+  a_lease_granted_after_the_down_is_revoked_where_the_entry_is) {
+  group_book b;
+  // Listeners 6 and 7 went down with claims in the store: 7 for 1, 6 for
+  // 2, 3 and 4.
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  for (uint64_t seq = 2; seq <= 4; ++seq)
+    b.enqueue(dl(seq));
+  dispatch(b, 3, 6);
+  BOOST_TEST(b.hand_back(6) == 3u);
+  // 2, 3 and 4 go to listener 8 (claims of fresh entries); 8's claim of 4
+  // is held (until 30000) before the grants arrive; 1 is queued.
+  dispatch(b, 3, 8);
+  BOOST_TEST(b.hand_back(7) == 1u);
+  auto out = b.on_reports(8, {report(4, dispatch_report::held, 30000)});
+  BOOST_TEST(out.held_back == 1u);
+  // The store answers the dead listeners' claims: epochs 51-54, granted
+  // after their DOWN (9: an entry the book no longer holds).
+  b.leased_after_down({{1, 51}, {2, 52}, {3, 53}, {4, 54}, {9, 59}});
+  // The queued copy and the held-back one (queued again now) revoke their
+  // leases with their next claims.
+  std::vector<delivery> back;
+  while (!b.queue().empty())
+    back.push_back(b.queue().pop());
+  BOOST_REQUIRE(back.size() == 2u);
+  std::sort(back.begin(), back.end(), [](const delivery& x, const delivery& y) {
+    return x.ev.seq < y.ev.seq;
+  });
+  BOOST_TEST(back[0].ev.seq == 1u);
+  BOOST_TEST(back[0].epoch == 51u);
+  BOOST_TEST(back[1].ev.seq == 4u);
+  BOOST_TEST(back[1].epoch == 54u);
+  for (auto& d : back)
+    BOOST_TEST(d.lease_until == lease_of_dead_listener);
+  // Nothing else is held back.
+  BOOST_TEST(b.release_due(100000).first == 0u);
+  // In flight at 8: 2's claim is held by the late lease: queued again at
+  // once to revoke it; 3 settled under its own lease (nothing to revoke).
+  out = b.on_reports(8, {report(2, dispatch_report::held, 30000),
+                         report(3, dispatch_report::settled)});
+  BOOST_TEST(out.held_back == 0u);
+  BOOST_TEST(out.left == 1u);
+  BOOST_REQUIRE(b.queue().size() == 1u);
+  auto again = dispatch(b, 1, 8);
+  BOOST_REQUIRE(again.size() == 1u);
+  BOOST_TEST(again[0].ev.seq == 2u);
+  BOOST_TEST(again[0].epoch == 52u);
+  BOOST_TEST(again[0].lease_until == lease_of_dead_listener);
+  // Once used, the late grant is gone: a later held report waits.
+  out = b.on_reports(8, {report(2, dispatch_report::held, 40000)});
+  BOOST_TEST(out.held_back == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(settled_and_scheduled_leave_only_settled_count_as_left) {
   group_book b;
   for (uint64_t s = 1; s <= 3; ++s)
