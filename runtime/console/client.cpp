@@ -81,6 +81,8 @@ std::string client::describe(const caf::error& err) const {
   if (err == caf::sec::incompatible_application_ids)
     return "it speaks another message schema (not onceflow, or another "
            "onceflow version)";
+  if (err == caf::sec::cannot_connect_to_node && !err.context().empty())
+    return "connection refused or unreachable (is the node running?)";
   if (err == caf::sec::disconnect_during_handshake)
     return "the peer closed the connection during CAF's handshake (not an "
            "onceflow node, or TLS on at one side only)";

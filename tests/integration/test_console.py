@@ -144,7 +144,7 @@ handler="simulate"
 subscriptions=["order.*"]
 retry-base=100ms
 retry-cap=200ms
-max-attempts=3
+max-attempts=8
 [groups.audit]
 handler="store"
 subscriptions=["*"]
@@ -244,6 +244,9 @@ subscriptions=["*"]
         events = [{"id": f"c-{i}", "type": "order.created",
                    "payload": {"simulate": {"fail_attempts": 1}}
                    if i % 10 == 0 else {}} for i in range(200)]
+        # And one that fails seven times: eight attempts.
+        events.append({"id": "eight", "type": "order.created",
+                       "payload": {"simulate": {"fail_attempts": 7}}})
         self.publish(events)
 
         def processed(doc, node, kind):
@@ -293,6 +296,22 @@ subscriptions=["*"]
         first = r.stdout.index("attempt 1  node " + attempts[0]["node"])
         second = r.stdout.index("attempt 2  node " + attempts[1]["node"])
         self.assertLess(first, second)
+
+        # Eight attempts, every one in order with its node.
+        def eight():
+            doc = self.ask("trace eight")
+            g = next(g for g in doc["groups"] if g["group"] == "orders")
+            return g if g["status"] == "processed" else None
+        op.wait_for(eight, 30, "eight processed")
+        attempts = eight()["attempts"]
+        self.assertEqual([a["attempt"] for a in attempts], list(range(1, 9)))
+        self.assertEqual([a["outcome"] for a in attempts],
+                         ["retryable"] * 7 + ["success"])
+        self.assertEqual({a["node"] for a in attempts}, {"w1"})
+        self.assertEqual([a["at"] for a in attempts],
+                         sorted(a["at"] for a in attempts))
+        r = self.console("trace eight")
+        self.assertEqual(len(re.findall(r"attempt \d  node w1", r.stdout)), 8)
 
         # groups: listeners per node.
         groups = {g["name"]: g for g in self.ask("groups")["groups"]}
