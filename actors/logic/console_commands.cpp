@@ -52,7 +52,7 @@ std::vector<command_spec> make_commands() {
        "a live view refreshed every second; q quits",
        "Busiest actors (events/s), deepest mailboxes, per-group rates and "
        "backlog, nodes that are down. In one-shot mode (-e) it prints one "
-       "frame.",
+       "frame, after a second (for the rates).",
        {},
        {},
        0,

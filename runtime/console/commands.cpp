@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 namespace onceflow::console {
 
@@ -98,6 +99,10 @@ answer command_runner::run(const parsed_command& cmd) {
   if (cmd.name == "dlq")
     return dlq(cmd);
   if (cmd.name == "top") {
+    // One frame (one-shot mode): two samples a second apart, so that the
+    // rates show.
+    sample();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     answer a;
     a.doc = top_view(sample(), 10);
     a.text = render_top(a.doc);
