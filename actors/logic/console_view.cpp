@@ -392,6 +392,8 @@ std::string render_actors(const json& doc) {
   auto out = table(rows);
   for (auto& d : doc.value("down", json::array()))
     out += "node " + text(d, "node") + " is down: " + text(d, "error") + "\n";
+  for (auto& d : doc.value("refused", json::array()))
+    out += "node " + text(d, "node") + " refused: " + text(d, "error") + "\n";
   out += std::to_string(doc.value("actors", json::array()).size())
          + " actor(s)\n";
   return out;

@@ -57,6 +57,19 @@ json dlq_entry_json(const dlq_entry& e) {
           {"deadAt", e.dead_at}};
 }
 
+/// The error of a collect() where no node answered but some refused (an
+/// API key problem), or empty.
+std::string refusal_of(const json& collected) {
+  auto& refused = collected["refused"];
+  if (!collected["actors"].empty() || refused.empty())
+    return {};
+  std::string out;
+  for (auto& r : refused)
+    out += (out.empty() ? "node " : "; node ") + r["node"].get<std::string>()
+           + ": " + r["error"].get<std::string>();
+  return out;
+}
+
 } // namespace
 
 command_runner::command_runner(client& c, std::vector<std::string> groups)
@@ -160,13 +173,16 @@ json command_runner::collect() {
   auto rows = json::array();
   auto raw = json::object();
   auto now = wall_now();
+  auto refused = json::array();
   std::vector<std::string> ids;
   for (auto& [n, r] :
        c_.ask_all<caf::settings>(c_.up_nodes(), atom::actors_v, c_.key())) {
     auto& name = n->entry.name;
     if (!r) {
-      if (!is_link_error(r.error()))
+      if (!is_link_error(r.error())) {
         n->error = c_.describe(r.error());
+        refused.push_back({{"node", name}, {"error", n->error}});
+      }
       continue;
     }
     auto actors = http::settings_json(*r);
@@ -185,6 +201,7 @@ json command_runner::collect() {
   sort_rows(rows, order);
   json out{{"actors", std::move(rows)},
            {"down", down_list(c_)},
+           {"refused", std::move(refused)},
            {"raw", std::move(raw)}};
   auto groups = groups_of(out);
   std::set<std::string> paused;
@@ -279,6 +296,8 @@ answer command_runner::actors(const parsed_command& cmd) {
     }
   }
   auto collected = collect();
+  if (auto why = refusal_of(collected); !why.empty())
+    return failure("actors: " + why);
   auto rows = json::array();
   for (auto& r : collected["actors"]) {
     if (cmd.has("node") && r["node"] != cmd.option("node"))
@@ -292,6 +311,7 @@ answer command_runner::actors(const parsed_command& cmd) {
   answer a;
   a.doc = json{{"actors", std::move(rows)},
                {"down", std::move(collected["down"])},
+               {"refused", std::move(collected["refused"])},
                {"elapsedMs", wall_now() - t0}};
   a.text = render_actors(a.doc);
   return a;
@@ -310,6 +330,8 @@ answer command_runner::inspect(const std::string& ref) {
       return failure("inspect: node " + node + " is down: " + n->error);
   }
   auto collected = collect();
+  if (auto why = refusal_of(collected); !why.empty())
+    return failure("inspect: " + why);
   std::vector<json> hits;
   for (auto& [name, actors] : collected["raw"].items())
     if ((node.empty() || name == node) && actors.contains(id)) {
@@ -339,6 +361,8 @@ answer command_runner::inspect(const std::string& ref) {
 
 answer command_runner::groups() {
   auto collected = collect();
+  if (auto why = refusal_of(collected); !why.empty())
+    return failure("groups: " + why);
   auto groups = std::move(collected["groups"]);
   // DLQ sizes from each group's core.
   for (auto& g : groups) {
