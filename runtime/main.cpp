@@ -1,5 +1,6 @@
 // The `onceflow` binary: `onceflow node`, `onceflow publish`,
-// `onceflow status`. See docs/configuration.md and README.md.
+// `onceflow status`, `onceflow listeners`, `onceflow console`. See
+// docs/configuration.md, docs/console.md and README.md.
 
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
