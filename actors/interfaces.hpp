@@ -297,8 +297,10 @@ using node_manager_actor = caf::typed_actor<
 /// C++ clients. Every call carries an API key (first argument, "" for
 /// none), checked like the HTTP API's bearer key: with `[http] api-keys`
 /// set, a call without a key fails with ec::unauthorized and a key without
-/// the call's role with ec::forbidden. Nothing else of the node is reachable
-/// through it (no pause, drain or store call).
+/// the call's role with ec::forbidden. Besides ingest and status it serves
+/// the console's reads (role read) and its admin calls (pause, listeners,
+/// DLQ replay and purge: role admin); nothing else of the node (no drain,
+/// no other store call) is reachable through it.
 using endpoint_actor = caf::typed_actor<
   /// (key, events): ingest, role publish; per-event results once durable.
   caf::replies_to<atom::ingest, std::string,
@@ -315,7 +317,38 @@ using endpoint_actor = caf::typed_actor<
   /// A cluster peer's hello (see node_manager_actor), answered with the
   /// node manager's handle: peers check their schema here first.
   hello_reply::with<std::string, std::string, std::string, std::string,
-                    node_manager_actor>>;
+                    node_manager_actor>,
+  // -- the console's calls (runtime/console; docs/console.md) ---------------
+  /// (key): the node manager's membership view, role read.
+  caf::replies_to<atom::members, std::string>::with<caf::settings>,
+  /// (key): this node's actors with their status (node_manager_actor's
+  /// atom::actors), role read.
+  caf::replies_to<atom::actors, std::string>::with<caf::settings>,
+  /// (key, event id): the event with its attempt histories (seq 0 if
+  /// unknown), role read; a core's store.
+  caf::replies_to<atom::history, std::string, std::string>::with<event_history>,
+  /// (key, event id): the event's effect records, role read; a core's store.
+  caf::replies_to<atom::processed, std::string,
+                  std::string>::with<std::vector<processed_record>>,
+  /// (key, group): the group's DLQ entries, role read; a core's store.
+  caf::replies_to<atom::count, std::string, std::string>::with<uint64_t>,
+  /// (key, query): a page of the DLQ, role read; a core's DLQ.
+  caf::replies_to<atom::list, std::string, dlq_query>::with<dlq_page>,
+  /// (key, event id): the event's DLQ entries, role read; a core's DLQ.
+  caf::replies_to<atom::inspect, std::string,
+                  std::string>::with<std::vector<dlq_entry>>,
+  /// (key, event id, group or ""): replays the event's DLQ entries, role
+  /// admin; a core's DLQ.
+  caf::replies_to<atom::replay, std::string, std::string,
+                  std::string>::with<uint64_t>,
+  /// (key, event id or "" for all): deletes DLQ entries, role admin.
+  caf::replies_to<atom::purge, std::string, std::string>::with<uint64_t>,
+  /// (key, groups, group): deletes a group's DLQ entries, role admin.
+  caf::replies_to<atom::purge, std::string, atom::groups,
+                  std::string>::with<uint64_t>,
+  /// (key, group, true to pause / false to resume), role admin; a core's
+  /// broadcaster (see broadcaster_actor's atom::pause).
+  caf::replies_to<atom::pause, std::string, std::string, bool>::with<bool>>;
 
 /// The HTTP API's bridge into the actor system (node-local): HTTP threads
 /// queue work and wake it; it batches single-event submissions into one

@@ -15,6 +15,9 @@ namespace {
 struct endpoint_state {
   broadcaster_actor broadcaster;
   node_manager_actor manager;
+  /// A core's store and DLQ (null on a worker): the console's reads.
+  store_actor store;
+  dead_letter_queue_actor dlq;
   std::vector<api_key> keys;
   uint64_t allowed = 0;
   uint64_t refused = 0;
@@ -62,12 +65,26 @@ caf::error no_broadcaster(endpoint_pointer self) {
                     "to a core node of the cluster");
 }
 
+/// The refusal of a console call that needs a core's store or DLQ, or
+/// none.
+template <class Handle>
+caf::error no_core(const Handle& hdl) {
+  if (hdl)
+    return {};
+  return make_error(ec::invalid_config,
+                    "this node is a worker (it has no store): ask a core node "
+                    "of the cluster");
+}
+
 endpoint_actor::behavior_type
 endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
-         std::vector<api_key> keys, node_manager_actor manager) {
+         std::vector<api_key> keys, node_manager_actor manager,
+         store_actor store, dead_letter_queue_actor dlq) {
   self->state.broadcaster = std::move(broadcaster);
   self->state.keys = std::move(keys);
   self->state.manager = std::move(manager);
+  self->state.store = std::move(store);
+  self->state.dlq = std::move(dlq);
   return {
     [self](atom::ingest, const std::string& key,
            std::vector<event>& xs) -> caf::result<std::vector<append_result>> {
@@ -124,6 +141,95 @@ endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    // -- the console's calls --------------------------------------------
+    [self](atom::members,
+           const std::string& key) -> caf::result<caf::settings> {
+      if (auto err = refusal(self, key, api_role::read, "members"))
+        return err;
+      return self->delegate(self->state.manager, atom::members_v);
+    },
+    [self](atom::actors, const std::string& key) -> caf::result<caf::settings> {
+      if (auto err = refusal(self, key, api_role::read, "actors"))
+        return err;
+      return self->delegate(self->state.manager, atom::actors_v);
+    },
+    [self](atom::history, const std::string& key,
+           std::string& id) -> caf::result<event_history> {
+      if (auto err = refusal(self, key, api_role::read, "history"))
+        return err;
+      if (auto err = no_core(self->state.store))
+        return err;
+      return self->delegate(self->state.store, atom::history_v, std::move(id));
+    },
+    [self](atom::processed, const std::string& key,
+           std::string& id) -> caf::result<std::vector<processed_record>> {
+      if (auto err = refusal(self, key, api_role::read, "processed"))
+        return err;
+      if (auto err = no_core(self->state.store))
+        return err;
+      return self->delegate(self->state.store, atom::processed_v,
+                            std::move(id));
+    },
+    [self](atom::count, const std::string& key,
+           std::string& group) -> caf::result<uint64_t> {
+      if (auto err = refusal(self, key, api_role::read, "count"))
+        return err;
+      if (auto err = no_core(self->state.store))
+        return err;
+      return self->delegate(self->state.store, atom::count_v, std::move(group));
+    },
+    [self](atom::list, const std::string& key,
+           dlq_query& q) -> caf::result<dlq_page> {
+      if (auto err = refusal(self, key, api_role::read, "dlq list"))
+        return err;
+      if (auto err = no_core(self->state.dlq))
+        return err;
+      return self->delegate(self->state.dlq, atom::list_v, std::move(q));
+    },
+    [self](atom::inspect, const std::string& key,
+           std::string& id) -> caf::result<std::vector<dlq_entry>> {
+      if (auto err = refusal(self, key, api_role::read, "dlq show"))
+        return err;
+      if (auto err = no_core(self->state.dlq))
+        return err;
+      return self->delegate(self->state.dlq, atom::inspect_v, std::move(id));
+    },
+    [self](atom::replay, const std::string& key, std::string& id,
+           std::string& group) -> caf::result<uint64_t> {
+      if (auto err = refusal(self, key, api_role::admin, "dlq replay"))
+        return err;
+      if (auto err = no_core(self->state.dlq))
+        return err;
+      return self->delegate(self->state.dlq, atom::replay_v, std::move(id),
+                            std::move(group));
+    },
+    [self](atom::purge, const std::string& key,
+           std::string& id) -> caf::result<uint64_t> {
+      if (auto err = refusal(self, key, api_role::admin, "dlq purge"))
+        return err;
+      if (auto err = no_core(self->state.dlq))
+        return err;
+      return self->delegate(self->state.dlq, atom::purge_v, std::move(id));
+    },
+    [self](atom::purge, const std::string& key, atom::groups,
+           std::string& group) -> caf::result<uint64_t> {
+      if (auto err = refusal(self, key, api_role::admin, "dlq purge"))
+        return err;
+      if (auto err = no_core(self->state.dlq))
+        return err;
+      return self->delegate(self->state.dlq, atom::purge_v, atom::groups_v,
+                            std::move(group));
+    },
+    [self](atom::pause, const std::string& key, std::string& group,
+           bool pause) -> caf::result<bool> {
+      if (auto err = refusal(self, key, api_role::admin,
+                             pause ? "pause" : "resume"))
+        return err;
+      if (auto err = no_broadcaster(self))
+        return err;
+      return self->delegate(self->state.broadcaster, atom::pause_v,
+                            std::move(group), pause);
+    },
   };
 }
 
@@ -131,9 +237,10 @@ endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
 
 endpoint_actor
 spawn_node_endpoint(caf::actor_system& sys, broadcaster_actor broadcaster,
-                    std::vector<api_key> keys, node_manager_actor manager) {
+                    std::vector<api_key> keys, node_manager_actor manager,
+                    store_actor store, dead_letter_queue_actor dlq) {
   return sys.spawn(endpoint, std::move(broadcaster), std::move(keys),
-                   std::move(manager));
+                   std::move(manager), std::move(store), std::move(dlq));
 }
 
 } // namespace onceflow

@@ -1,5 +1,6 @@
 // The `onceflow` binary: `onceflow node`, `onceflow publish`,
-// `onceflow status`. See docs/configuration.md and README.md.
+// `onceflow status`, `onceflow listeners`, `onceflow console`. See
+// docs/configuration.md, docs/console.md and README.md.
 
 #include "actors/interfaces.hpp"
 #include "actors/logic/validation.hpp"
@@ -8,6 +9,7 @@
 #include "config/node_config.hpp"
 #include "runtime/cluster/schema.hpp"
 #include "runtime/cluster/tls.hpp"
+#include "runtime/console/console.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/node.hpp"
 
@@ -43,6 +45,7 @@ constexpr const char* usage = R"(usage:
   onceflow publish --config FILE --file events.jsonl [--verbose]
   onceflow status  --config FILE [--id ID]
   onceflow listeners add|remove --config FILE --group G --count K [--node N]
+  onceflow console --config FILE [-e CMD ...] [--json] [--api-key K]
 
 publish and status talk to the node's CAF endpoint ([node] host/port);
 when the node has API keys, give one with --api-key KEY (or [client]
@@ -58,6 +61,11 @@ listeners add/remove changes how many listeners of group G run on node N
 (default: the node it talks to; with a cluster config any node of it, on a
 worker per core it serves) while the system runs; removed listeners finish
 their batch first. It needs the admin role and lasts until N restarts.
+
+console connects to every node of the config (its CAF endpoint) and opens
+a shell (help lists its commands: nodes, actors, inspect, top, groups,
+trace, pause, resume, listeners, dlq); -e runs one command and exits
+(repeat -e for more), --json prints JSON. See docs/console.md.
 
 Options from the config file can be overridden by environment variables,
 e.g. ONCEFLOW_REDIS__URL=redis://host:6379/0 or
@@ -87,6 +95,9 @@ struct cli {
   /// command talks to) and how many.
   std::string action, group, node;
   std::string count;
+  /// console: -e commands and --json.
+  std::vector<std::string> exec;
+  bool json = false;
 };
 
 bool is_caf_option(const std::string& key) {
@@ -103,7 +114,8 @@ std::string parse_cli(int argc, char** argv, cli& out) {
     return "missing command";
   out.command = argv[1];
   if (out.command != "node" && out.command != "publish"
-      && out.command != "status" && out.command != "listeners")
+      && out.command != "status" && out.command != "listeners"
+      && out.command != "console")
     return "unknown command '" + out.command + "'";
   int first = 2;
   if (out.command == "listeners") {
@@ -115,6 +127,15 @@ std::string parse_cli(int argc, char** argv, cli& out) {
   }
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
+    if (out.command == "console" && (arg == "-e" || arg == "--json")) {
+      if (arg == "--json")
+        out.json = true;
+      else if (i + 1 < argc)
+        out.exec.emplace_back(argv[++i]);
+      else
+        return "option '-e' needs a command (-e 'actors --group orders')";
+      continue;
+    }
     if (arg.rfind("--", 0) != 0)
       return "unexpected argument '" + arg + "'";
     if (arg == "--verbose") {
@@ -845,6 +866,27 @@ int run_status(const cli& args) {
     });
 }
 
+int run_console(const cli& args) {
+  app_config cfg;
+  node_config ncfg;
+  std::map<std::string, std::string> sources;
+  if (auto rc = load_config(args, cfg, ncfg, sources))
+    return rc;
+  if (!caf::get_if<caf::settings>(&cfg.content, "node")
+      && caf::get_or(cfg.content, "nodes", caf::settings{}).empty()) {
+    std::cerr << "onceflow console: config file '" << args.config_file
+              << "' names no node: give [node] host/port (one node) or "
+                 "[nodes.NAME] sections (a cluster)\n";
+    return 2;
+  }
+  caf::actor_system sys{cfg};
+  console::console_options opts;
+  opts.exec = args.exec;
+  opts.json = args.json;
+  opts.key = args.api_key.value_or(ncfg.client_api_key);
+  return console::run_console(sys, ncfg, opts);
+}
+
 int run_listeners(const cli& args) {
   auto n = std::stoi(args.count);
   auto delta = static_cast<int32_t>(args.action == "add" ? n : -n);
@@ -886,5 +928,7 @@ int main(int argc, char** argv) {
     return run_publish(args);
   if (args.command == "listeners")
     return run_listeners(args);
+  if (args.command == "console")
+    return run_console(args);
   return run_status(args);
 }

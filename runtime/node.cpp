@@ -181,8 +181,8 @@ node_actors start_node(caf::actor_system& sys, const node_config& cfg,
   nm.handlers = handlers;
   nm.metrics = n.metrics;
   n.manager = spawn_node_manager(sys, std::move(nm));
-  n.endpoint = spawn_node_endpoint(sys, n.broadcaster, cfg.http.keys,
-                                   n.manager);
+  n.endpoint = spawn_node_endpoint(sys, n.broadcaster, cfg.http.keys, n.manager,
+                                   n.store, n.dlq);
   return n;
 }
 

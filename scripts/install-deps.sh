@@ -14,6 +14,7 @@ packages=(
   libboost-dev            # Boost.Beast/Asio: the HTTP API server
   libcurl4-openssl-dev    # webhook deliveries (curl multi interface)
   libssl-dev              # HMAC-SHA256 webhook signatures, rediss:// and cluster TLS
+  libedit-dev             # the console's shell: history, tab completion
   redis-server
   openssl                 # test certificates for rediss:// and cluster TLS
   wrk                     # HTTP ingest benchmark (bench/http)

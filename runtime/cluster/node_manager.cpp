@@ -483,6 +483,9 @@ void local_actors(mgr_pointer self, std::function<void(caf::settings)> done) {
   for (auto& [name, p] : st.peers)
     for (auto& [group, l] : p.hosted)
       xs.push_back({"listener", name, group, caf::actor_cast<caf::actor>(l)});
+  // The manager itself (its status: the membership view).
+  xs.push_back(
+    {"node_manager", st.nm.cfg.name, {}, caf::actor_cast<caf::actor>(self)});
   if (xs.empty()) {
     done({});
     return;
@@ -569,9 +572,23 @@ caf::settings members_of(mgr_pointer self) {
   };
   caf::put(s, "self", st.nm.cfg.name);
   caf::put(s, "schema", st.nm.schema);
-  for (auto& n : st.nm.cfg.cluster.nodes) {
-    if (n.name == st.nm.cfg.name) {
-      put_node(n, true, st.started, 0, onceflow_version(), "");
+  auto& c = st.nm.cfg;
+  auto put_self = [&](const cluster_node& n) {
+    put_node(n, true, st.started, 0, onceflow_version(), "");
+    caf::put(s, "nodes." + n.name + ".store",
+             c.role == node_role::core ? c.store_backend : std::string{});
+  };
+  if (!c.cluster.enabled()) {
+    // A single node: itself only.
+    cluster_node n;
+    n.name = c.name;
+    n.host = c.host;
+    n.port = c.port;
+    put_self(n);
+  }
+  for (auto& n : c.cluster.nodes) {
+    if (n.name == c.name) {
+      put_self(n);
       continue;
     }
     auto& p = st.peers[n.name];
@@ -702,6 +719,8 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
       [self](atom::status) {
         auto s = members_of(self);
         caf::put(s, "hellos-refused", self->state.hellos_refused);
+        caf::put(s, "node-manager.mailbox",
+                 static_cast<uint64_t>(self->mailbox().size()));
         return s;
       },
     };

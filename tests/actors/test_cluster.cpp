@@ -494,13 +494,16 @@ BOOST_AUTO_TEST_CASE(the_node_manager_lists_its_actors_with_their_status) {
     kinds.insert(kind);
     BOOST_CHECK_EQUAL(caf::get_or(*a, "serves", std::string{}), ncfg.name);
     // Each answered its status, with its mailbox depth.
-    auto prefix = kind == "retry_timer" ? std::string{"retry-timer"} : kind;
+    auto prefix = kind == "retry_timer"    ? std::string{"retry-timer"}
+                  : kind == "node_manager" ? std::string{"node-manager"}
+                                           : kind;
     BOOST_CHECK_MESSAGE(caf::get_if(a, "status." + prefix + ".mailbox"),
                         kind << " has no mailbox depth");
   }
-  BOOST_CHECK(kinds
-              == (std::set<std::string>{"broadcaster", "deduplicator",
-                                        "retry_timer", "dlq", "store"}));
+  BOOST_CHECK(
+    kinds
+    == (std::set<std::string>{"broadcaster", "deduplicator", "retry_timer",
+                              "dlq", "store", "node_manager"}));
   int64_t accepted = -1;
   for (auto& [id, value] : actors)
     if (auto a = caf::get_if<caf::settings>(&value);

@@ -116,6 +116,59 @@ BOOST_AUTO_TEST_CASE(query_and_status_need_the_read_role) {
   BOOST_CHECK(!s.empty());
 }
 
+BOOST_AUTO_TEST_CASE(the_consoles_reads_need_read_and_its_changes_admin) {
+  publish(one("e1"));
+  run();
+  std::string none;
+  std::string pub{"p-secret"};
+  std::string ro{"r-secret"};
+  std::string ops{"a-secret"};
+  std::string id{"e1"};
+  std::string group{"a"};
+  // Reads: refused without a key or with a publish key.
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::members_v, none))
+              == ec::unauthorized);
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::actors_v, pub))
+              == ec::forbidden);
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::history_v, pub, id))
+              == ec::forbidden);
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::list_v, none, dlq_query{}))
+              == ec::unauthorized);
+  // ... and answered with a read key.
+  auto members = ask<caf::settings>(*this, n.endpoint, atom::members_v, ro);
+  BOOST_CHECK_EQUAL(caf::get_or(members, "self", std::string{}), ncfg.name);
+  auto actors = ask<caf::settings>(*this, n.endpoint, atom::actors_v, ro);
+  BOOST_CHECK(!actors.empty());
+  auto h = ask<event_history>(*this, n.endpoint, atom::history_v, ro, id);
+  BOOST_CHECK_EQUAL(h.ev.id, "e1");
+  BOOST_REQUIRE_EQUAL(h.groups.size(), 1u);
+  auto rs = ask<std::vector<processed_record>>(*this, n.endpoint,
+                                               atom::processed_v, ro, id);
+  BOOST_REQUIRE_EQUAL(rs.size(), 1u);
+  BOOST_CHECK_EQUAL(rs[0].group, "a");
+  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.endpoint, atom::count_v, ro, group),
+                    0u);
+  auto page = ask<dlq_page>(*this, n.endpoint, atom::list_v, ro, dlq_query{});
+  BOOST_CHECK(page.entries.empty());
+  // Changes: refused with a read key, done with an admin key.
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::pause_v, ro, group, true))
+              == ec::forbidden);
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::replay_v, ro, id, group))
+              == ec::forbidden);
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::purge_v, ro, id))
+              == ec::forbidden);
+  BOOST_CHECK(
+    code_of(endpoint_error(*this, atom::purge_v, ro, atom::groups_v, group))
+    == ec::forbidden);
+  BOOST_CHECK(ask<bool>(*this, n.endpoint, atom::pause_v, ops, group, true));
+  BOOST_CHECK(!ask<bool>(*this, n.endpoint, atom::pause_v, ops, group, false));
+  BOOST_CHECK_EQUAL(ask<uint64_t>(*this, n.endpoint, atom::purge_v, ops, id),
+                    0u);
+  BOOST_CHECK(code_of(endpoint_error(*this, atom::pause_v, ops,
+                                     std::string{"nope"}, true))
+              == ec::unknown_group);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(endpoint_without_keys, fixture)

@@ -120,5 +120,27 @@ class EndpointAuthTest(op.KeepLogsOnFailure, unittest.TestCase):
         self.assertIn("forbidden", r.stdout)
 
 
+    def test_the_console_reads_with_read_and_changes_with_admin(self):
+        # `onceflow console` against this single node (issue 15).
+        r = self.cli("console", "-e", "actors")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("unauthorized: missing API key", r.stdout)
+        r = self.cli("console", "-e", "actors", "--json", "--api-key",
+                     "r-secret")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        kinds = {a["kind"] for a in json.loads(r.stdout)["actors"]}
+        self.assertIn("broadcaster", kinds)
+        self.assertEqual({a["node"] for a in json.loads(r.stdout)["actors"]},
+                         {"auth-node"})
+        r = self.cli("console", "-e", "pause orders", "--api-key", "r-secret")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("forbidden: API key 'ro' lacks role 'admin'", r.stdout)
+        r = self.cli("console", "-e", "pause orders", "-e", "resume orders",
+                     "--api-key", "a-secret")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("group orders paused on auth-node", r.stdout)
+        self.assertIn("group orders resumed on auth-node", r.stdout)
+
+
 if __name__ == "__main__":
     op.main()
