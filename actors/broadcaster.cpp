@@ -666,6 +666,14 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       dispatch(self, gi);
       return added;
     },
+    [self](atom::actors) {
+      std::vector<listener_actor> out;
+      for (auto& g : self->state.groups)
+        for (auto& slot : g.listeners)
+          if (slot.hdl && slot.worker.empty())
+            out.push_back(slot.hdl);
+      return out;
+    },
     [self](atom::ingest, std::vector<event>& batch)
       -> caf::result<std::vector<append_result>> {
       auto& st = self->state;

@@ -169,6 +169,9 @@ using broadcaster_actor = caf::typed_actor<
   /// Stops accepting, waits for in-flight batches; replies when drained
   /// (true) or when the timeout passed with work left (false).
   caf::replies_to<atom::drain, millis_t>::with<bool>,
+  /// The listeners it runs on this node (not those workers attached): the
+  /// node manager lists them among the node's actors.
+  caf::replies_to<atom::actors>::with<std::vector<listener_actor>>,
   /// Counters, queue depths per group and priority, listeners.
   status_handler>;
 

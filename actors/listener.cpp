@@ -488,6 +488,7 @@ listener_impl(listener_pointer self, listener_config cfg,
       auto& st = self->state;
       caf::settings result;
       caf::put(result, "listener.name", st.cfg.name);
+      caf::put(result, "listener.group", st.cfg.group.name);
       caf::put(result, "listener.batches", st.batches);
       caf::put(result, "listener.succeeded", st.succeeded);
       caf::put(result, "listener.failed", st.failed);

@@ -468,15 +468,51 @@ constexpr auto status_timeout = std::chrono::seconds(2);
 /// work, counters: what its `status` answers), to `done`: "<id>.kind",
 /// ".serves" (the node whose work it does), ".group" (listeners) and
 /// ".status" (or ".error" if it did not answer in time).
+struct actor_entry {
+  std::string kind;
+  std::string serves;
+  std::string group;
+  caf::actor hdl;
+};
+
+void collect_actors(mgr_pointer self, std::vector<actor_entry> xs,
+                    std::function<void(caf::settings)> done);
+
+/// This node's actors with their status; a core's listeners come from its
+/// broadcaster (which spawns them).
 void local_actors(mgr_pointer self, std::function<void(caf::settings)> done) {
   auto& st = self->state;
-  struct entry {
-    std::string kind;
-    std::string serves;
-    std::string group;
-    caf::actor hdl;
-  };
-  std::vector<entry> xs;
+  std::vector<actor_entry> xs;
+  if (!st.nm.broadcaster) {
+    collect_actors(self, std::move(xs), std::move(done));
+    return;
+  }
+  auto shared
+    = std::make_shared<std::function<void(caf::settings)>>(std::move(done));
+  self->request(st.nm.broadcaster, status_timeout, atom::actors_v)
+    .then(
+      [self, shared](std::vector<listener_actor>& ls) {
+        std::vector<actor_entry> xs;
+        xs.reserve(ls.size());
+        for (auto& l : ls)
+          xs.push_back({"listener",
+                        self->state.nm.cfg.name,
+                        {},
+                        caf::actor_cast<caf::actor>(l)});
+        collect_actors(self, std::move(xs), std::move(*shared));
+      },
+      [self, shared](caf::error& err) {
+        spdlog::warn("node manager: the broadcaster did not list its "
+                     "listeners: {}",
+                     render(err));
+        collect_actors(self, {}, std::move(*shared));
+      });
+}
+
+/// Adds the node's other actors to `xs` and asks each for its status.
+void collect_actors(mgr_pointer self, std::vector<actor_entry> xs,
+                    std::function<void(caf::settings)> done) {
+  auto& st = self->state;
   for (auto& [kind, hdl] : st.nm.locals)
     if (hdl)
       xs.push_back({kind, st.nm.cfg.name, {}, hdl});
@@ -510,7 +546,12 @@ void local_actors(mgr_pointer self, std::function<void(caf::settings)> done) {
     };
     self->request(x.hdl, status_timeout, atom::status_v)
       .then(
-        [finish](caf::settings& status) {
+        [finish, acc, id, kind = x.kind,
+         group = x.group](caf::settings& status) {
+          // A core's own listeners: their group from their status.
+          if (kind == "listener" && group.empty())
+            if (auto g = caf::get_if<std::string>(&status, "listener.group"))
+              caf::put(*acc, id + ".group", *g);
           finish("status", caf::config_value{std::move(status)});
         },
         [finish](caf::error& err) {

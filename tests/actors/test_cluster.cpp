@@ -500,10 +500,20 @@ BOOST_AUTO_TEST_CASE(the_node_manager_lists_its_actors_with_their_status) {
     BOOST_CHECK_MESSAGE(caf::get_if(a, "status." + prefix + ".mailbox"),
                         kind << " has no mailbox depth");
   }
+  // The core's own listener too (its broadcaster spawned it), with its
+  // group.
   BOOST_CHECK(
     kinds
     == (std::set<std::string>{"broadcaster", "deduplicator", "retry_timer",
-                              "dlq", "store", "node_manager"}));
+                              "dlq", "store", "node_manager", "listener"}));
+  size_t listeners = 0;
+  for (auto& [id, value] : actors)
+    if (auto a = caf::get_if<caf::settings>(&value);
+        a != nullptr && caf::get_or(*a, "kind", std::string{}) == "listener") {
+      ++listeners;
+      BOOST_CHECK_EQUAL(caf::get_or(*a, "group", std::string{}), "a");
+    }
+  BOOST_CHECK_EQUAL(listeners, 1u);
   int64_t accepted = -1;
   for (auto& [id, value] : actors)
     if (auto a = caf::get_if<caf::settings>(&value);
