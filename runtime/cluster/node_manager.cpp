@@ -429,7 +429,11 @@ void connect(mgr_pointer self, const std::string& peer) {
                      || (err == caf::sec::cannot_connect_to_node
                          && err.context().empty())))
           return diagnose(self, peer, text);
-        else if (err == caf::sec::disconnect_during_handshake)
+        else if (err == caf::sec::disconnect_during_handshake
+                 || err == caf::sec::connection_timeout)
+          // A TLS peer closes on our plain handshake, or waits for a TLS
+          // one until either side's timeout: which comes first depends on
+          // timing.
           text += " (with TLS on at the peer, set the cluster's [cluster] "
                   "tls-* options on this node too)";
         mark_down(self, st.peers[peer], "connect: " + text);
