@@ -76,6 +76,16 @@ caf::error no_core(const Handle& hdl) {
                     "of the cluster");
 }
 
+/// A call a core answers: the key's role first (counted like every call),
+/// then whether this node has the actor it goes to.
+template <class Handle>
+caf::error core_refusal(endpoint_pointer self, const std::string& key,
+                        api_role role, const char* call, const Handle& to) {
+  if (auto err = refusal(self, key, role, call))
+    return err;
+  return no_core(to);
+}
+
 endpoint_actor::behavior_type
 endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
          std::vector<api_key> keys, node_manager_actor manager,
@@ -155,67 +165,59 @@ endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
     },
     [self](atom::history, const std::string& key,
            std::string& id) -> caf::result<event_history> {
-      if (auto err = refusal(self, key, api_role::read, "history"))
-        return err;
-      if (auto err = no_core(self->state.store))
+      if (auto err = core_refusal(self, key, api_role::read, "history",
+                                  self->state.store))
         return err;
       return self->delegate(self->state.store, atom::history_v, std::move(id));
     },
     [self](atom::processed, const std::string& key,
            std::string& id) -> caf::result<std::vector<processed_record>> {
-      if (auto err = refusal(self, key, api_role::read, "processed"))
-        return err;
-      if (auto err = no_core(self->state.store))
+      if (auto err = core_refusal(self, key, api_role::read, "processed",
+                                  self->state.store))
         return err;
       return self->delegate(self->state.store, atom::processed_v,
                             std::move(id));
     },
     [self](atom::count, const std::string& key,
            std::string& group) -> caf::result<uint64_t> {
-      if (auto err = refusal(self, key, api_role::read, "count"))
-        return err;
-      if (auto err = no_core(self->state.store))
+      if (auto err = core_refusal(self, key, api_role::read, "count",
+                                  self->state.store))
         return err;
       return self->delegate(self->state.store, atom::count_v, std::move(group));
     },
     [self](atom::list, const std::string& key,
            dlq_query& q) -> caf::result<dlq_page> {
-      if (auto err = refusal(self, key, api_role::read, "dlq list"))
-        return err;
-      if (auto err = no_core(self->state.dlq))
+      if (auto err = core_refusal(self, key, api_role::read, "dlq list",
+                                  self->state.dlq))
         return err;
       return self->delegate(self->state.dlq, atom::list_v, std::move(q));
     },
     [self](atom::inspect, const std::string& key,
            std::string& id) -> caf::result<std::vector<dlq_entry>> {
-      if (auto err = refusal(self, key, api_role::read, "dlq show"))
-        return err;
-      if (auto err = no_core(self->state.dlq))
+      if (auto err = core_refusal(self, key, api_role::read, "dlq show",
+                                  self->state.dlq))
         return err;
       return self->delegate(self->state.dlq, atom::inspect_v, std::move(id));
     },
     [self](atom::replay, const std::string& key, std::string& id,
            std::string& group) -> caf::result<uint64_t> {
-      if (auto err = refusal(self, key, api_role::admin, "dlq replay"))
-        return err;
-      if (auto err = no_core(self->state.dlq))
+      if (auto err = core_refusal(self, key, api_role::admin, "dlq replay",
+                                  self->state.dlq))
         return err;
       return self->delegate(self->state.dlq, atom::replay_v, std::move(id),
                             std::move(group));
     },
     [self](atom::purge, const std::string& key,
            std::string& id) -> caf::result<uint64_t> {
-      if (auto err = refusal(self, key, api_role::admin, "dlq purge"))
-        return err;
-      if (auto err = no_core(self->state.dlq))
+      if (auto err = core_refusal(self, key, api_role::admin, "dlq purge",
+                                  self->state.dlq))
         return err;
       return self->delegate(self->state.dlq, atom::purge_v, std::move(id));
     },
     [self](atom::purge, const std::string& key, atom::groups,
            std::string& group) -> caf::result<uint64_t> {
-      if (auto err = refusal(self, key, api_role::admin, "dlq purge"))
-        return err;
-      if (auto err = no_core(self->state.dlq))
+      if (auto err = core_refusal(self, key, api_role::admin, "dlq purge",
+                                  self->state.dlq))
         return err;
       return self->delegate(self->state.dlq, atom::purge_v, atom::groups_v,
                             std::move(group));

@@ -178,16 +178,22 @@ struct scenario {
     return net.node("core");
   }
 
-  /// A core and workers w1 and w2 with a listener each; `count` events
-  /// published; runs until w1's handler ran once (w1 started on a batch),
-  /// then a seeded number of further events (its settlement on the way, at
-  /// the core, or its answer on the way back). Returns that number.
-  size_t into_w1s_batch(int count) {
+  /// Starts a core and workers w1 and w2 with a listener each; returns once
+  /// both listeners joined the core.
+  void start_core_w1_w2() {
     entry("core", node_role::core, 0, 4710);
     entry("w1", node_role::worker, 1, 4711);
     entry("w2", node_role::worker, 1, 4712);
     start();
     wait_for_remote_listeners(2);
+  }
+
+  /// A core and workers w1 and w2 with a listener each; `count` events
+  /// published; runs until w1's handler ran once (w1 started on a batch),
+  /// then a seeded number of further events (its settlement on the way, at
+  /// the core, or its answer on the way back). Returns that number.
+  size_t into_w1s_batch(int count) {
+    start_core_w1_w2();
     auto w1_ran = std::make_shared<bool>(false);
     book->hook = [w1_ran](const probe_call& c) {
       if (c.node == "w1")
@@ -479,11 +485,7 @@ BOOST_AUTO_TEST_CASE(
   for (auto seed : test_seeds(3)) {
     BOOST_TEST_CONTEXT("seed " << seed) {
       scenario sc{seed};
-      sc.entry("core", node_role::core, 0, 4710);
-      sc.entry("w1", node_role::worker, 1, 4711);
-      sc.entry("w2", node_role::worker, 1, 4712);
-      sc.start();
-      sc.wait_for_remote_listeners(2);
+      sc.start_core_w1_w2();
       // w1 stops dead (SIGSTOP) as its handler runs: its settlement is
       // queued on w1, nothing of w1 runs any more.
       auto& w1 = sc.net.node("w1");
