@@ -573,14 +573,6 @@ int run_node(const cli& args) {
   return 0;
 }
 
-/// This machine's clock: a notBefore too far ahead is refused before it is
-/// sent (the node checks it again by its own clock).
-millis_t wall_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 /// Reads events to publish; invalid ones are reported and skipped.
 /// What `publish` did with its events.
 struct publish_tally {

@@ -9,4 +9,6 @@ cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DONCEFLOW_SANITIZE=ON -DONCEFLOW_BUILD_BENCH=OFF >/dev/null
 cmake --build build-test -j"$(nproc)"
 cd build-test
-ctest --output-on-failure --timeout 600 "$@"
+# -j2: tidy beside the other tests, which still run one at a time
+# (tests/CMakeLists.txt).
+ctest -j2 --output-on-failure --timeout 600 "$@"

@@ -26,10 +26,6 @@ bool admit_type(group_limits& limits, const delivery& dl, millis_t now,
   return true;
 }
 
-millis_t earliest(millis_t a, millis_t b) {
-  return a < 0 ? b : std::min(a, b);
-}
-
 } // namespace
 
 batch_fill fill_batch(priority_queues<delivery>& queue, group_limits& limits,
@@ -40,7 +36,7 @@ batch_fill fill_batch(priority_queues<delivery>& queue, group_limits& limits,
     if (!limits.group.unlimited()) {
       auto wait = limits.group.wait_time(now);
       if (wait > 0) {
-        result.retry_at = earliest(result.retry_at, now + wait);
+        result.retry_at = earliest_time(result.retry_at, now + wait);
         result.group_limited = true;
         break;
       }
@@ -48,7 +44,7 @@ batch_fill fill_batch(priority_queues<delivery>& queue, group_limits& limits,
     auto dl = queue.pop();
     millis_t type_at = -1;
     if (!admit_type(limits, dl, now, type_at)) {
-      result.retry_at = earliest(result.retry_at, type_at);
+      result.retry_at = earliest_time(result.retry_at, type_at);
       deferred.push_back(std::move(dl));
       if (deferred.size() >= max_deferred_per_batch)
         break;

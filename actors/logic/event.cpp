@@ -145,11 +145,14 @@ std::string make_uuid_v7(millis_t now_ms) {
   return format_uuid((ms << 16) | (rng() & 0xFFFULL), rng(), 7);
 }
 
-std::string make_uuid_v7() {
+millis_t wall_now() {
   using namespace std::chrono;
-  return make_uuid_v7(
-    duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-      .count());
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string make_uuid_v7() {
+  return make_uuid_v7(wall_now());
 }
 
 std::string make_uuid_v4() {

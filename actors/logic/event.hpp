@@ -13,6 +13,14 @@ namespace onceflow {
 /// it.
 using millis_t = int64_t;
 
+/// This machine's wall clock, in milliseconds since the Unix epoch.
+millis_t wall_now();
+
+/// The earlier of `a` and `b`, where a negative `a` means none yet.
+inline millis_t earliest_time(millis_t a, millis_t b) {
+  return a < 0 || b < a ? b : a;
+}
+
 /// Dispatch priority of an event.
 enum class priority : uint8_t { high = 0, normal = 1, low = 2 };
 

@@ -4,14 +4,7 @@
 
 namespace onceflow {
 
-namespace {
-
-/// The earlier of two times where -1 means none.
-millis_t earliest(millis_t a, millis_t b) {
-  return a < 0 ? b : std::min(a, b);
-}
-
-} // namespace
+namespace {} // namespace
 
 group_book::group_book(priority_weights w) : queue_(w) {
   // nop
@@ -146,7 +139,7 @@ std::pair<size_t, millis_t> group_book::release_due(millis_t now) {
   std::vector<std::pair<millis_t, std::vector<delivery>>> keep;
   for (auto& l : later_) {
     if (l.first > now) {
-      next = earliest(next, l.first);
+      next = earliest_time(next, l.first);
       keep.push_back(std::move(l));
       continue;
     }

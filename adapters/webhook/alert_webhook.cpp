@@ -10,12 +10,6 @@ namespace onceflow {
 
 namespace {
 
-millis_t wall_clock_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 class webhook_alert_sink : public alert_sink {
 public:
   webhook_alert_sink(std::shared_ptr<webhook_client> client, std::string url,
@@ -42,8 +36,7 @@ public:
     client_->submit(
       std::move(req), [shown = shown_, timeout = timeout_,
                        done = std::move(done)](const webhook_response& resp) {
-        auto r = classify_webhook_response(resp, shown, timeout,
-                                           wall_clock_now());
+        auto r = classify_webhook_response(resp, shown, timeout, wall_now());
         done(r.result == outcome::success ? std::string{} : r.error);
       });
   }

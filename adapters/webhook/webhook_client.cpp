@@ -32,19 +32,6 @@ std::string to_lower(std::string s) {
   return s;
 }
 
-std::string trim(const std::string& s) {
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-  };
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && is_space(s[b]))
-    ++b;
-  while (e > b && is_space(s[e - 1]))
-    --e;
-  return s.substr(b, e - b);
-}
-
 /// Drops CR and LF so that a value cannot start a new header line.
 std::string header_safe(const std::string& s) {
   std::string out;
@@ -103,8 +90,8 @@ struct webhook_client::transfer {
     auto colon = line.find(':');
     if (colon == std::string::npos || colon == 0)
       return len;
-    t->resp.headers.emplace_back(to_lower(trim(line.substr(0, colon))),
-                                 trim(line.substr(colon + 1)));
+    t->resp.headers.emplace_back(to_lower(trim_blank(line.substr(0, colon))),
+                                 trim_blank(line.substr(colon + 1)));
     return len;
   }
 };
@@ -389,6 +376,19 @@ std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
     out += digits[mac[i] & 0x0f];
   }
   return out;
+}
+
+std::string trim_blank(const std::string& s) {
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  };
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && is_space(s[b]))
+    ++b;
+  while (e > b && is_space(s[e - 1]))
+    --e;
+  return s.substr(b, e - b);
 }
 
 } // namespace onceflow

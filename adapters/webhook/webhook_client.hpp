@@ -116,4 +116,7 @@ private:
 /// Lowercase hex HMAC-SHA256 of `data` under `key` (OpenSSL).
 std::string hmac_sha256_hex(const std::string& key, const std::string& data);
 
+/// `s` without leading and trailing spaces, tabs, CRs and LFs.
+std::string trim_blank(const std::string& s);
+
 } // namespace onceflow

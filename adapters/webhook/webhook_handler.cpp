@@ -18,22 +18,6 @@ namespace {
 /// Most response body bytes quoted in an error text.
 constexpr size_t max_quoted_body = 200;
 
-millis_t wall_clock_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
-std::string trim(const std::string& s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t'))
-    ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
-    --e;
-  return s.substr(b, e - b);
-}
-
 /// Position and length of the userinfo in `url` (without the '@');
 /// npos if there is none.
 std::pair<size_t, size_t> find_userinfo(const std::string& url) {
@@ -89,7 +73,7 @@ std::string quote_body(const std::string& body) {
   while (i < body.size()) {
     auto n = utf8_sequence(body, i);
     if (out.size() + std::max<size_t>(n, 1) > max_quoted_body)
-      return trim(out) + "...";
+      return trim_blank(out) + "...";
     if (n == 0) {
       out += '?';
       ++i;
@@ -102,7 +86,7 @@ std::string quote_body(const std::string& body) {
       i += n;
     }
   }
-  return trim(out);
+  return trim_blank(out);
 }
 
 /// True for statuses worth retrying: 408, 429 and 5xx.
@@ -134,7 +118,7 @@ bool valid_http_url(const std::string& url) {
 } // namespace
 
 millis_t parse_retry_after(const std::string& value, millis_t now) {
-  auto v = trim(value);
+  auto v = trim_blank(value);
   if (v.empty())
     return 0;
   if (std::all_of(v.begin(), v.end(),
@@ -355,7 +339,7 @@ void webhook_handler::handle_async(const event& ev, uint32_t attempt,
   client_->submit(std::move(req), [cfg = cfg_, done = std::move(done)](
                                     const webhook_response& resp) {
     auto r = classify_webhook_response(resp, cfg->display_url, cfg->timeout,
-                                       wall_clock_now());
+                                       wall_now());
     r.error = cfg->scrubbed(std::move(r.error));
     done(std::move(r));
   });

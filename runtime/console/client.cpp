@@ -9,12 +9,6 @@
 
 namespace onceflow::console {
 
-millis_t wall_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 bool is_link_error(const caf::error& err) {
   return err && err.category() != caf::atom("onceflow");
 }

@@ -19,9 +19,6 @@
 
 namespace onceflow::console {
 
-/// Wall-clock milliseconds now.
-millis_t wall_now();
-
 /// What the console knows of one node.
 struct node_link {
   cluster_node entry;

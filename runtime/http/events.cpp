@@ -18,13 +18,6 @@ namespace onceflow::http {
 
 namespace {
 
-/// This machine's clock (the node's): how far ahead a notBefore lies.
-millis_t wall_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 /// parse_event_object, then the rule for notBefore that needs the clock.
 validation_result parse_submission(const json& doc,
                                    const validation_limits& lim) {
