@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <random>
+
 namespace onceflow {
 
 namespace {
@@ -69,6 +72,24 @@ private:
   std::uniform_real_distribution<double> dist_{0.0, 1.0};
 };
 
+/// Stands in for a handler whose factory threw: every event fails
+/// retryably with the factory's error (retried, then dead-lettered, never
+/// lost).
+class broken_handler : public handler {
+public:
+  broken_handler(const std::string& name, const std::string& why)
+    : error_("handler " + name + " could not be created: " + why) {
+    // nop
+  }
+
+  handler_result handle(const event&, uint32_t) override {
+    return handler_result::retry(error_);
+  }
+
+private:
+  std::string error_;
+};
+
 } // namespace
 
 simulate_directive parse_simulate_directive(const std::string& payload) {
@@ -102,8 +123,9 @@ handler_registry::handler_registry() {
   });
 }
 
-void handler_registry::add(const std::string& name, handler_factory f) {
-  factories_[name] = std::move(f);
+void handler_registry::add(const std::string& name, handler_factory f,
+                           handler_spec spec) {
+  factories_[name] = entry{std::move(f), std::move(spec)};
 }
 
 handler_ptr handler_registry::make(const std::string& name,
@@ -111,7 +133,50 @@ handler_ptr handler_registry::make(const std::string& name,
   auto i = factories_.find(name);
   if (i == factories_.end())
     return nullptr;
-  return i->second(opts);
+  std::string why;
+  try {
+    return i->second.factory(opts);
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "it threw an exception that is not a std::exception";
+  }
+  spdlog::error("handler {} of group {} could not be created: {}", name,
+                opts.group, why);
+  return std::make_unique<broken_handler>(name, why);
+}
+
+std::string handler_registry::check(const group_config& g) const {
+  auto i = factories_.find(g.handler);
+  if (i == factories_.end())
+    return {};
+  auto& spec = i->second.spec;
+  auto path = "groups." + g.name + ".options";
+  for (auto& kv : g.options.params)
+    if (std::find(spec.options.begin(), spec.options.end(), kv.first)
+        == spec.options.end()) {
+      std::string known;
+      for (auto& k : spec.options)
+        known += (known.empty() ? "" : ", ") + k;
+      return "unknown option '" + path + "." + kv.first + "': handler \""
+             + g.handler + "\" takes "
+             + (known.empty() ? std::string{"no options of its own"}
+                              : "these: " + known);
+    }
+  std::string why;
+  try {
+    if (spec.check)
+      if (auto e = spec.check(g.options); !e.empty())
+        return "option '" + path + "' of handler \"" + g.handler + "\": " + e;
+    i->second.factory(g.options);
+    return {};
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "it threw an exception that is not a std::exception";
+  }
+  return "handler \"" + g.handler + "\" of group '" + g.name
+         + "' could not be created: " + why;
 }
 
 bool handler_registry::contains(const std::string& name) const {

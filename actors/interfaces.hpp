@@ -111,6 +111,8 @@ using listener_actor = caf::typed_actor<
   /// Internal: an asynchronous handler finished item `index` of batch
   /// `token`.
   caf::reacts_to<atom::handled, uint64_t, uint32_t, handler_result>,
+  /// Internal: a batch handler finished batch `token` (a result per call).
+  caf::reacts_to<atom::handled, uint64_t, std::vector<handler_result>>,
   /// Counters.
   status_handler>;
 

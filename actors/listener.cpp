@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <deque>
 #include <random>
 #include <utility>
@@ -231,6 +232,29 @@ void finish(listener_pointer self) {
   settle(self);
 }
 
+/// The result of a handler call that threw a std::exception: a retryable
+/// failure naming it (logged: a handler should return its failures).
+/// Anything else a handler throws ends its listener like a crash: the
+/// event goes to another listener under the group's crash budget.
+handler_result thrown(const listener_state& st, const std::exception& e) {
+  std::string what = e.what();
+  spdlog::warn("listener {}: handler {} threw: {}", st.cfg.name,
+               st.cfg.group.handler, what);
+  return handler_result::retry("handler threw: " + what);
+}
+
+/// True (and logged) if a handler calls back a second time for `what`; the
+/// listener takes the first result only.
+bool second_call(std::atomic<bool>& called, const std::string& listener,
+                 const std::string& what) {
+  if (!called.exchange(true))
+    return false;
+  spdlog::warn("listener {}: the handler called back twice for {}; the "
+               "second result is ignored",
+               listener, what);
+  return true;
+}
+
 /// Runs the handler on every granted delivery of the batch.
 void run_handlers(listener_pointer self) {
   auto& st = self->state;
@@ -238,15 +262,13 @@ void run_handlers(listener_pointer self) {
     finish(self);
     return;
   }
-  if (!st.h->asynchronous()) {
+  if (!st.h->asynchronous() && !st.h->batched()) {
     for (auto& item : st.running) {
       item.started = std::chrono::steady_clock::now();
       try {
         item.result = st.h->handle(item.dl.ev, item.dl.attempt);
       } catch (const std::exception& e) {
-        item.result = handler_result{};
-        item.result.result = outcome::retryable;
-        item.result.error = std::string{"handler threw: "} + e.what();
+        item.result = thrown(st, e);
       }
       item.seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - item.started)
@@ -265,19 +287,45 @@ void run_handlers(listener_pointer self) {
   self->delayed_send(self, std::chrono::milliseconds(st.deadline), atom::tick_v,
                      token);
   auto me = caf::actor_cast<listener_actor>(self);
+  if (st.h->batched()) {
+    std::vector<handler_call> calls;
+    calls.reserve(st.running.size());
+    auto now = std::chrono::steady_clock::now();
+    for (auto& item : st.running) {
+      item.started = now;
+      calls.push_back({&item.dl.ev, item.dl.attempt});
+    }
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    try {
+      // The callback holds the handler: it outlives the listener if a
+      // call completes after the listener ended.
+      st.h->handle_batch(calls, [me, token, once, h = st.h, name = st.cfg.name](
+                                  std::vector<handler_result> rs) {
+        if (!second_call(*once, name, "its batch"))
+          caf::anon_send(me, atom::handled_v, token, std::move(rs));
+      });
+    } catch (const std::exception& e) {
+      if (!once->exchange(true))
+        self->send(me, atom::handled_v, token,
+                   std::vector<handler_result>(calls.size(), thrown(st, e)));
+    }
+    return;
+  }
   for (uint32_t i = 0; i < st.running.size(); ++i) {
     auto& item = st.running[i];
     item.started = std::chrono::steady_clock::now();
+    auto once = std::make_shared<std::atomic<bool>>(false);
     try {
-      st.h->handle_async(
-        item.dl.ev, item.dl.attempt, [me, token, i](handler_result r) {
-          caf::anon_send(me, atom::handled_v, token, i, std::move(r));
-        });
+      st.h->handle_async(item.dl.ev, item.dl.attempt,
+                         [me, token, i, once, h = st.h, name = st.cfg.name,
+                          id = item.dl.ev.id](handler_result r) {
+                           if (!second_call(*once, name, "event " + id))
+                             caf::anon_send(me, atom::handled_v, token, i,
+                                            std::move(r));
+                         });
     } catch (const std::exception& e) {
-      handler_result r;
-      r.result = outcome::retryable;
-      r.error = std::string{"handler threw: "} + e.what();
-      self->send(me, atom::handled_v, token, i, std::move(r));
+      if (!once->exchange(true))
+        self->send(me, atom::handled_v, token, i, thrown(st, e));
     }
   }
 }
@@ -483,6 +531,33 @@ listener_impl(listener_pointer self, listener_config cfg,
                        .count();
       if (--st.outstanding == 0)
         finish(self);
+    },
+    [self](atom::handled, uint64_t token, std::vector<handler_result>& rs) {
+      auto& st = self->state;
+      if (token != st.token || st.outstanding == 0)
+        return;
+      // Each event's share of the batch's time (handler_duration).
+      auto now = std::chrono::steady_clock::now();
+      auto n = static_cast<double>(std::max<size_t>(1, st.running.size()));
+      for (size_t i = 0; i < st.running.size(); ++i) {
+        auto& item = st.running[i];
+        if (i < rs.size()) {
+          item.result = std::move(rs[i]);
+        } else {
+          item.result = handler_result::retry(
+            "the batch handler returned " + std::to_string(rs.size())
+            + " results for " + std::to_string(st.running.size()) + " events");
+        }
+        item.finished = true;
+        item.seconds = std::chrono::duration<double>(now - item.started).count()
+                       / n;
+      }
+      if (rs.size() != st.running.size())
+        spdlog::warn("listener {}: the batch handler returned {} results for "
+                     "{} events",
+                     st.cfg.name, rs.size(), st.running.size());
+      st.outstanding = 0;
+      finish(self);
     },
     [self](atom::status) {
       auto& st = self->state;

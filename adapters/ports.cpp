@@ -1,6 +1,13 @@
 #include "adapters/ports.hpp"
 
+#include "adapters/handler.hpp"
+
 namespace onceflow {
+
+handler_result handler::handle(const event&, uint32_t) {
+  return handler_result::fail("the handler implements none of handle, "
+                              "handle_async and handle_batch");
+}
 
 std::vector<delivery> store::read_leased(const std::string& group, size_t max,
                                          millis_t now,

@@ -4,6 +4,7 @@
 #include "actors/logic/event.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,18 @@ struct handler_options {
   millis_t timeout = 10000;
   /// The group's name (set by the node; handlers may use it in requests).
   std::string group;
+  /// The application's own options of the group's handler: the keys of
+  /// the group's `options = {key = value, ...}` and their values as text
+  /// (numbers and booleans as written). The handler's registration names the
+  /// keys it takes (handler_spec); the node refuses any other.
+  std::map<std::string, std::string> params;
+
+  /// The value of the handler option `key`, or `fallback` if it is not set.
+  std::string param(const std::string& key,
+                    const std::string& fallback = {}) const {
+    auto i = params.find(key);
+    return i != params.end() ? i->second : fallback;
+  }
 };
 
 /// One listener group: `[groups.<name>]` in the config file.

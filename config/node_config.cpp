@@ -55,7 +55,8 @@ const std::map<std::string, std::set<std::string>>& detail::known_options() {
       "batch-wait", "lease-ttl",    "retry-base",     "retry-factor",
       "retry-cap",  "max-attempts", "jitter",         "crash-budget",
       "rate-limit", "rate-burst",   "latency",        "failure-rate",
-      "seed",       "webhook-url",  "webhook-secret", "webhook-timeout"}},
+      "seed",       "webhook-url",  "webhook-secret", "webhook-timeout",
+      "options"}},
   };
   return known;
 }
@@ -77,6 +78,29 @@ using detail::known_options;
 using detail::reader;
 
 constexpr int64_t max_u32 = std::numeric_limits<uint32_t>::max();
+
+/// Reads a group's `options = {key = value, ...}` (the handler's own
+/// options) into `out` as text; returns what is wrong with it, or empty.
+std::string read_handler_params(const caf::settings& content,
+                                const std::string& path,
+                                std::map<std::string, std::string>& out) {
+  auto value = caf::get_if(&content, path);
+  if (value == nullptr)
+    return {};
+  auto xs = caf::get_if<caf::settings>(value);
+  if (xs == nullptr)
+    return "must be a map of the handler's own options, like options = "
+           "{ledger-file = \"x.txt\", max-amount = 100}";
+  for (auto& [key, x] : *xs) {
+    if (auto str = caf::get_if<std::string>(&x))
+      out[key] = *str;
+    else if (caf::holds_alternative<caf::settings>(x))
+      return "must hold plain values (" + key + " is a map)";
+    else
+      out[key] = caf::to_string(x);
+  }
+  return {};
+}
 
 /// Returns an error naming the first unknown option of `section`.
 std::string check_known(const caf::settings& content,
@@ -355,6 +379,12 @@ std::string read_node_config(const caf::settings& content,
       r.str(p + "webhook-url", g.options.url);
       r.str(p + "webhook-secret", g.options.secret);
       r.duration(p + "webhook-timeout", g.options.timeout, 1);
+      if (auto e = read_handler_params(content, p + "options",
+                                       g.options.params);
+          !e.empty()) {
+        r.fail(p + "options", e);
+        break;
+      }
       g.options.group = g.name;
       out.groups.push_back(std::move(g));
     }

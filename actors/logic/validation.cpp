@@ -263,6 +263,17 @@ event_problem check_not_before(const event& ev, const validation_limits& lim,
   return {};
 }
 
+void check_not_before(validation_result& r, const validation_limits& lim,
+                      millis_t now) {
+  if (!r.ok)
+    return;
+  if (auto p = check_not_before(r.ev, lim, now)) {
+    r.ok = false;
+    r.field = std::move(p.field);
+    r.message = std::move(p.message);
+  }
+}
+
 namespace {
 
 /// Reads the digits at `pos` (at least one, at most `max_digits`) as a

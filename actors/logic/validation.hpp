@@ -87,6 +87,11 @@ event_problem check_event(const event& ev, const validation_limits& lim);
 event_problem check_not_before(const event& ev, const validation_limits& lim,
                                millis_t now);
 
+/// check_not_before on a validated submission: if its notBefore breaks the
+/// rule, `r` becomes a failure naming it (a failed `r` stays as it is).
+void check_not_before(validation_result& r, const validation_limits& lim,
+                      millis_t now);
+
 /// Parses a delay: a whole number with a unit, `ms`, `s`, `m` or `min`, `h`
 /// ("500ms", "30s", "5min", "2h"), or a whole number alone, in
 /// milliseconds ("30000"). Returns an empty string when valid, else what is

@@ -7,8 +7,10 @@
 // with a certificate of another CA) then dropped the healthy links of that
 // node within milliseconds (measured with TlsTest). So this executable
 // interposes the four calls CAF makes and clears the queue before each, as
-// OpenSSL asks of every caller. Linked into the `onceflow` executable only
-// (the dynamic linker resolves libcaf_openssl's calls to these first).
+// OpenSSL asks of every caller. Linked into the `onceflow` executable and
+// into libonceflow.so (the dynamic linker resolves libcaf_openssl's calls
+// to these first, as long as the application links libonceflow before any
+// libssl of its own).
 
 #include <dlfcn.h>
 #include <openssl/err.h>

@@ -22,12 +22,7 @@ namespace {
 validation_result parse_submission(const json& doc,
                                    const validation_limits& lim) {
   auto v = parse_event_object(doc, lim);
-  if (v.ok)
-    if (auto p = check_not_before(v.ev, lim, wall_now())) {
-      v.ok = false;
-      v.field = std::move(p.field);
-      v.message = std::move(p.message);
-    }
+  check_not_before(v, lim, wall_now());
   return v;
 }
 

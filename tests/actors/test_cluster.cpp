@@ -167,6 +167,7 @@ struct cluster_fixture : fixture {
           [](atom::dispatch, std::vector<delivery>&) {},
           [](atom::tick, uint64_t) {},
           [](atom::handled, uint64_t, uint32_t, handler_result&) {},
+          [](atom::handled, uint64_t, std::vector<handler_result>&) {},
           [](atom::status) { return caf::settings{}; },
         };
       });

@@ -1,0 +1,280 @@
+// `onceflow node`: runs a core or worker node until SIGTERM/SIGINT.
+
+#include "adapters/webhook/alert_webhook.hpp"
+#include "adapters/webhook/webhook_handler.hpp"
+#include "runtime/cluster/schema.hpp"
+#include "runtime/command_line.hpp"
+#include "runtime/http/server.hpp"
+#include "runtime/node.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+
+namespace onceflow::command {
+
+namespace {
+
+/// Publishes the node's endpoint on its host and port: with TLS on through
+/// CAF's OpenSSL module only (nothing plain listens then).
+caf::expected<uint16_t> publish_endpoint(caf::actor_system& sys,
+                                         const node_config& ncfg,
+                                         const endpoint_actor& ep) {
+  auto& tls = ncfg.cluster.tls;
+  if (!tls.enabled())
+    return sys.middleman().publish(ep, ncfg.port, ncfg.host.c_str(), true);
+  auto port = caf::openssl::publish(ep, ncfg.port, ncfg.host.c_str(), true);
+  if (port)
+    spdlog::info("mutual TLS on: CA {}, certificate {}", tls.ca_file,
+                 tls.cert_file);
+  return port;
+}
+
+std::atomic<int> stop_signal{0};
+
+extern "C" void on_signal(int sig) {
+  stop_signal = sig;
+  // A second signal ends the process at once (e.g. a drain that hangs).
+  std::signal(sig, SIG_DFL);
+}
+
+/// Starts the HTTP API; nullptr (after printing why) on failure.
+std::unique_ptr<http::server>
+start_http(caf::actor_system& sys, const node_config& ncfg,
+           const node_actors& n, std::shared_ptr<http::gateway>& gw) {
+  gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch,
+                           n.metrics);
+  auto routes = std::make_shared<http::api>(ncfg, n, gw);
+  try {
+    auto srv = std::make_unique<http::server>(ncfg.http.host, ncfg.http.port,
+                                              ncfg.http.max_body_bytes,
+                                              ncfg.http.threads, routes);
+    spdlog::info("HTTP API listening on {}:{} ({} API key(s))", ncfg.http.host,
+                 srv->port(), ncfg.http.keys.size());
+    if (ncfg.http.keys.empty())
+      spdlog::warn("HTTP API without authentication: set [http] api-keys "
+                   "before exposing {} beyond this machine",
+                   ncfg.http.host);
+    return srv;
+  } catch (const std::exception& e) {
+    std::cerr << "onceflow: HTTP API: " << e.what() << "\n";
+    gw->stop();
+    return nullptr;
+  }
+}
+
+/// Stops the HTTP API: queued submissions are answered, the gateway actor
+/// has terminated (no callback reaches a closed connection), then the
+/// server's threads end.
+void stop_http(caf::actor_system& sys, std::shared_ptr<http::gateway>& gw,
+               std::unique_ptr<http::server>& srv) {
+  if (gw) {
+    gw->stop();
+    caf::scoped_actor self{sys};
+    self->wait_for(gw->handle());
+  }
+  if (srv)
+    srv->stop();
+  srv.reset();
+  gw.reset();
+}
+
+/// A worker node: listeners for the cores of the cluster config, no store.
+/// Runs until SIGTERM/SIGINT; its listeners stop with it (the cores hand
+/// their batches to other listeners).
+int run_worker(app_config& cfg, const node_config& ncfg,
+               std::unique_ptr<handler_registry> handlers) {
+  for (auto& w : warnings(ncfg))
+    spdlog::warn("{}", w);
+  caf::actor_system sys{cfg};
+  auto n = start_worker(sys, ncfg, handlers.get());
+  auto port = publish_endpoint(sys, ncfg, n.endpoint);
+  if (!port) {
+    std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
+              << ": " << sys.render(port.error()) << "\n";
+    stop_node(sys, n);
+    return 1;
+  }
+  spdlog::info("worker node {} listening on {}:{} (schema {})", ncfg.name,
+               ncfg.host, *port, schema_id());
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  caf::scoped_actor supervisor{sys};
+  supervisor->monitor(n.manager);
+  std::string died;
+  while (stop_signal == 0 && died.empty()) {
+    supervisor->receive(
+      [&](caf::down_msg& msg) { died = caf::to_string(msg.reason); },
+      caf::after(std::chrono::milliseconds(50)) >> [] {});
+  }
+  sys.middleman().unpublish(n.endpoint, *port);
+  stop_node(sys, n);
+  supervisor->wait_for(n.manager);
+  handlers.reset();
+  if (!died.empty()) {
+    spdlog::critical("the node manager went down: {}", died);
+    return 1;
+  }
+  spdlog::info("worker node {} stopped", ncfg.name);
+  return 0;
+}
+
+} // namespace
+
+int run_node(const cli& args, const handler_registry& app_handlers) {
+  app_config cfg;
+  node_config ncfg;
+  std::map<std::string, std::string> sources;
+  if (auto rc = load_config(args, cfg, ncfg, sources))
+    return rc;
+  // The node's handlers: the built-ins, the application's, and `webhook`
+  // on one shared curl worker. Both are released before the actor system
+  // goes (the client's last callbacks still send to listeners).
+  auto webhooks = std::make_shared<webhook_client>();
+  auto handlers = std::make_unique<handler_registry>(app_handlers);
+  handlers->add("webhook", webhook_handler_factory(webhooks));
+  auto err = validate(ncfg, handlers->names());
+  // The options of the handlers this node runs (in a cluster, the groups
+  // with listeners here).
+  for (auto& g : ncfg.groups)
+    if (err.empty() && handlers->contains(g.handler)
+        && (!ncfg.cluster.enabled() || g.concurrency > 0))
+      err = handlers->check(g);
+  if (!err.empty()) {
+    std::cerr << "onceflow: bad config: " << name_sources(err, sources) << "\n";
+    return 2;
+  }
+  if (ncfg.role == node_role::worker)
+    return run_worker(cfg, ncfg, std::move(handlers));
+  std::shared_ptr<store> st;
+  extra_stores extra;
+  try {
+    st = open_store(ncfg);
+    extra = open_extra_stores(ncfg);
+  } catch (const std::exception& e) {
+    std::cerr << "onceflow: cannot open the " << ncfg.store_backend
+              << " store: " << e.what() << "\n";
+    return 1;
+  }
+  auto store_name = st->describe();
+  for (auto& w : warnings(ncfg))
+    spdlog::warn("{}", w);
+  for (auto& w : st->startup_warnings())
+    spdlog::warn("{}", w);
+  alert_sink_ptr alerts;
+  if (!ncfg.alerts.dlq_webhook_url.empty()) {
+    alerts = make_webhook_alert_sink(webhooks, ncfg.alerts.dlq_webhook_url,
+                                     ncfg.alerts.dlq_webhook_secret,
+                                     ncfg.alerts.dlq_webhook_timeout);
+    spdlog::info("DLQ alerts to {} (window {} ms, at most one call per {} "
+                 "ms, {} entries per call, {} retries)",
+                 alerts->describe(), ncfg.alerts.dlq.window,
+                 ncfg.alerts.dlq.min_interval, ncfg.alerts.dlq.max_entries,
+                 ncfg.alerts.dlq.retries);
+  }
+  caf::actor_system sys{cfg};
+  auto n = start_node(sys, ncfg, st, true, {}, handlers.get(), std::move(extra),
+                      std::move(alerts));
+  webhooks.reset();
+  // Stops the actors; the registry (and the webhook client with it) goes
+  // once the broadcaster, which spawns listeners from it, has terminated.
+  auto stop_all = [&] {
+    stop_node(sys, n);
+    caf::scoped_actor {
+      sys
+      } -> wait_for(n.broadcaster);
+    handlers.reset();
+  };
+  st.reset();
+  auto port = publish_endpoint(sys, ncfg, n.endpoint);
+  if (!port) {
+    std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
+              << ": " << sys.render(port.error()) << "\n";
+    stop_all();
+    return 1;
+  }
+  spdlog::info("node {} listening on {}:{} (store {}, {} group(s))", ncfg.name,
+               ncfg.host, *port, store_name, ncfg.groups.size());
+  std::shared_ptr<http::gateway> gw;
+  std::unique_ptr<http::server> srv;
+  if (ncfg.http.enabled) {
+    srv = start_http(sys, ncfg, n, gw);
+    if (!srv) {
+      sys.middleman().unpublish(n.endpoint, *port);
+      stop_all();
+      return 1;
+    }
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  // A write to a connection the peer reset (Redis over hiredis or TLS,
+  // webhooks) must fail with EPIPE, not end the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Supervise the long-lived actors: if one dies the node cannot work, so
+  // the process exits non-zero (a service manager restarts it; nothing
+  // accepted is lost).
+  caf::scoped_actor supervisor{sys};
+  for (auto& x : n.lease_stores)
+    supervisor->monitor(x);
+  for (auto& a : {caf::actor_cast<caf::actor>(n.store),
+                  caf::actor_cast<caf::actor>(n.ingest_store),
+                  caf::actor_cast<caf::actor>(n.dedup),
+                  caf::actor_cast<caf::actor>(n.retry_timer),
+                  caf::actor_cast<caf::actor>(n.dlq),
+                  caf::actor_cast<caf::actor>(n.broadcaster)})
+    supervisor->monitor(a);
+  if (n.alerter)
+    supervisor->monitor(n.alerter);
+  if (gw)
+    supervisor->monitor(gw->handle());
+  std::string died;
+  while (stop_signal == 0 && died.empty()) {
+    supervisor->receive(
+      [&](caf::down_msg& msg) {
+        died = caf::to_string(msg.source) + " (" + caf::to_string(msg.reason)
+               + ")";
+      },
+      caf::after(std::chrono::milliseconds(50)) >>
+        [] {
+          // Look at stop_signal again.
+        });
+  }
+  if (!died.empty()) {
+    spdlog::critical("a core actor went down: {}; stopping the node", died);
+    stop_http(sys, gw, srv);
+    stop_all();
+    return 1;
+  }
+  spdlog::info("signal {}: stopping intake, draining in-flight work",
+               stop_signal.load());
+  bool drained = false;
+  {
+    caf::scoped_actor self{sys};
+    self
+      ->request(n.broadcaster,
+                std::chrono::milliseconds(ncfg.shutdown_timeout + 1000),
+                atom::drain_v, ncfg.shutdown_timeout)
+      .receive([&](bool ok) { drained = ok; },
+               [&](caf::error& err) {
+                 spdlog::warn("drain failed: {}", sys.render(err));
+               });
+  }
+  // The HTTP API answered 503 during the drain; now it closes.
+  stop_http(sys, gw, srv);
+  sys.middleman().unpublish(n.endpoint, *port);
+  stop_all();
+  spdlog::info("node {} stopped ({})", ncfg.name,
+               drained ? "drained" : "drain timed out");
+  return 0;
+}
+
+} // namespace onceflow::command
