@@ -70,6 +70,8 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::purge, atom::groups, std::string>::with<uint64_t>,
   /// DLQ entries of one group.
   caf::replies_to<atom::count, std::string>::with<uint64_t>,
+  /// Entries of one group in the retry schedule.
+  caf::replies_to<atom::count, atom::schedule, std::string>::with<uint64_t>,
   /// Cancels a delayed event (id, now) where it has not started; see
   /// store::cancel.
   caf::replies_to<atom::cancel, std::string, millis_t>::with<cancel_result>,
@@ -295,7 +297,10 @@ using node_manager_actor = caf::typed_actor<
   /// Liveness and round-trip time.
   caf::replies_to<atom::ping>::with<bool>,
   /// Internal: reconnect round.
-  caf::reacts_to<atom::tick>, status_handler>;
+  caf::reacts_to<atom::tick>,
+  /// One more of this node's actors to list (kind, handle): the HTTP
+  /// gateway, which starts after the node manager.
+  caf::reacts_to<atom::local, std::string, caf::actor>, status_handler>;
 
 /// The node's CAF endpoint: the one actor the node publishes on its CAF
 /// port ([node] host/port), for `onceflow publish` / `onceflow status` and
@@ -337,6 +342,10 @@ using endpoint_actor = caf::typed_actor<
                   std::string>::with<std::vector<processed_record>>,
   /// (key, group): the group's DLQ entries, role read; a core's store.
   caf::replies_to<atom::count, std::string, std::string>::with<uint64_t>,
+  /// (key, group): the group's entries in the retry schedule, role read; a
+  /// core's store.
+  caf::replies_to<atom::count, atom::schedule, std::string,
+                  std::string>::with<uint64_t>,
   /// (key, query): a page of the DLQ, role read; a core's DLQ.
   caf::replies_to<atom::list, std::string, dlq_query>::with<dlq_page>,
   /// (key, event id): the event's DLQ entries, role read; a core's DLQ.
@@ -360,7 +369,9 @@ using endpoint_actor = caf::typed_actor<
 /// `ingest` and runs the other calls.
 using http_gateway_actor = caf::typed_actor<
   /// Work was queued: drain the queue.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>,
+  /// Counters: ingest calls in flight and made, events sent, jobs run.
+  status_handler>;
 
 } // namespace onceflow
 

@@ -185,6 +185,14 @@ endpoint(endpoint_pointer self, broadcaster_actor broadcaster,
         return err;
       return self->delegate(self->state.store, atom::count_v, std::move(group));
     },
+    [self](atom::count, atom::schedule, const std::string& key,
+           std::string& group) -> caf::result<uint64_t> {
+      if (auto err = core_refusal(self, key, api_role::read, "retries count",
+                                  self->state.store))
+        return err;
+      return self->delegate(self->state.store, atom::count_v, atom::schedule_v,
+                            std::move(group));
+    },
     [self](atom::list, const std::string& key,
            dlq_query& q) -> caf::result<dlq_page> {
       if (auto err = core_refusal(self, key, api_role::read, "dlq list",

@@ -243,6 +243,11 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "dlq count",
                      [&] { return self->state.st->dlq_count(group); });
     },
+    [self](atom::count, atom::schedule,
+           const std::string& group) -> caf::result<uint64_t> {
+      return guarded(self, "retries count",
+                     [&] { return self->state.st->scheduled(group); });
+    },
     [self](atom::trim, millis_t now, millis_t retention, millis_t window,
            uint32_t max) -> caf::result<uint64_t> {
       return guarded(self, "trim", [&] {

@@ -202,7 +202,7 @@ typename Inspector::result_type inspect(Inspector& f, group_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, group_history& x) {
   return f(caf::meta::type_name("onceflow::group_history"), x.group, x.status,
-           x.attempts);
+           x.attempts, x.next_attempt_at);
 }
 
 template <class Inspector>
@@ -350,5 +350,6 @@ CAF_ADD_ATOM(onceflow, onceflow::atom, cancel, "cancel")
 CAF_ADD_ATOM(onceflow, onceflow::atom, retire, "retire")
 CAF_ADD_ATOM(onceflow, onceflow::atom, renew, "renew")
 CAF_ADD_ATOM(onceflow, onceflow::atom, release, "release")
+CAF_ADD_ATOM(onceflow, onceflow::atom, local, "local")
 
 CAF_END_TYPE_ID_BLOCK(onceflow)

@@ -73,6 +73,9 @@ public:
   uint64_t scheduled() override {
     return target().scheduled();
   }
+  uint64_t scheduled(const std::string& group) override {
+    return target().scheduled(group);
+  }
   uint64_t delayed() override {
     return target().delayed();
   }

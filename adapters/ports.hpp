@@ -262,6 +262,11 @@ public:
   /// Entries in the schedule (taken or not).
   virtual uint64_t scheduled() = 0;
 
+  /// Entries of `group` in the retry schedule (as `scheduled`, for one
+  /// group). On Redis this counts over the whole schedule: an operator's
+  /// query, not a hot path.
+  virtual uint64_t scheduled(const std::string& group) = 0;
+
   /// Delayed first attempts in the schedule ((event, group) pairs waiting
   /// for their time, or due and not settled yet).
   virtual uint64_t delayed() = 0;
@@ -373,6 +378,10 @@ struct group_history {
   /// schedule (retrying) or the DLQ (dead); empty while nothing was
   /// attempted or the current attempt is still running.
   std::vector<attempt_record> attempts;
+  /// While a next attempt waits in the retry schedule (retrying, or a
+  /// delayed event's first): when it is due; 0 otherwise (none, or taken
+  /// by a node and running).
+  millis_t next_attempt_at = 0;
 };
 
 /// A scan over the log for events in one status.

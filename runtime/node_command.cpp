@@ -208,6 +208,9 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   std::unique_ptr<http::server> srv;
   if (ncfg.http.enabled) {
     srv = start_http(sys, ncfg, n, gw);
+    if (srv)
+      caf::anon_send(n.manager, atom::local_v, std::string{"gateway"},
+                     caf::actor_cast<caf::actor>(gw->handle()));
     if (!srv) {
       sys.middleman().unpublish(n.endpoint, *port);
       stop_all();

@@ -179,6 +179,12 @@ json actor_row(const std::string& node, const std::string& id,
       row["backend"] = backend;
   } else if (kind == "node_manager") {
     mailbox = num(sub(st, "node-manager"), "mailbox");
+  } else if (kind == "gateway") {
+    auto& g = sub(st, "gateway");
+    mailbox = num(g, "mailbox");
+    in_flight = num(g, "in-flight");
+    batches = num(g, "calls");
+    processed = num(g, "events");
   }
   std::string state = "idle";
   if (auto err = text(actor, "error"); !err.empty()) {
@@ -206,10 +212,10 @@ json actor_row(const std::string& node, const std::string& id,
 
 void sort_rows(json& rows, const std::vector<std::string>& nodes) {
   auto rank = [](const std::string& kind) {
-    static const std::vector<std::string> order{"broadcaster", "deduplicator",
-                                                "retry_timer", "dlq",
-                                                "store",       "node_manager",
-                                                "listener"};
+    static const std::vector<std::string> order{"broadcaster",  "deduplicator",
+                                                "retry_timer",  "dlq",
+                                                "store",        "gateway",
+                                                "node_manager", "listener"};
     auto i = std::find(order.begin(), order.end(), kind);
     return static_cast<size_t>(i - order.begin());
   };
@@ -411,9 +417,9 @@ std::string render_inspect(const json& doc) {
 }
 
 std::string render_groups(const json& doc) {
-  std::vector<std::vector<std::string>> rows{{"GROUP", "CORE", "PAUSED",
-                                              "BACKLOG", "QUEUED", "INFLIGHT",
-                                              "DLQ", "EV/S", "LISTENERS"}};
+  std::vector<std::vector<std::string>> rows{
+    {"GROUP", "CORE", "PAUSED", "BACKLOG", "QUEUED", "INFLIGHT", "RETRIES",
+     "DLQ", "EV/S", "LISTENERS"}};
   for (auto& g : doc.value("groups", json::array())) {
     std::string listeners;
     auto per_node = g.value("listeners", json::object());
@@ -421,13 +427,11 @@ std::string render_groups(const json& doc) {
       listeners += (listeners.empty() ? "" : " ") + node + ":" + cell(n);
     rows.push_back({text(g, "name"), text(g, "core"), cell(g["paused"]),
                     cell(g["backlog"]), cell(g["queued"]), cell(g["inFlight"]),
+                    cell(g.value("retries", json{})),
                     cell(g.value("dlq", json{})), cell(g["rate"]),
                     listeners.empty() ? "-" : listeners});
   }
   auto out = table(rows);
-  auto retries = doc.value("retriesScheduled", json::object());
-  for (auto& [core, n] : retries.items())
-    out += "retries scheduled in the store of " + core + ": " + cell(n) + "\n";
   for (auto& d : doc.value("down", json::array()))
     out += "node " + text(d, "node") + " is down: " + text(d, "error") + "\n";
   return out;
@@ -451,6 +455,9 @@ std::string render_trace(const json& doc) {
         out += ": " + e;
       out += "\n";
     }
+    if (g.contains("nextAttemptAt"))
+      out += "    " + format_time(whole_or(g, "nextAttemptAt", 0))
+             + "  next attempt due\n";
     if (g.contains("dlq"))
       for (auto& d : g["dlq"])
         out += "    " + format_time(whole_or(d, "deadAt", 0))

@@ -101,6 +101,9 @@ sqlite_store::history_of(const std::string& event_id) {
         break;
       default:
         read_delivery(retry_get_, gs.group, h.attempts);
+        if (auto* slot = retries_.find(gs.group, ev.seq);
+            slot != nullptr && !slot->taken)
+          h.next_attempt_at = slot->due;
         break;
     }
     out.push_back(std::move(h));

@@ -8,6 +8,8 @@ void retry_slots::put(const std::string& group, uint64_t seq, millis_t due,
                       bool delayed) {
   auto ins = slots_.emplace(retry_key{group, seq}, retry_slot{});
   auto& slot = ins.first->second;
+  if (ins.second)
+    ++per_group_[group];
   if (!ins.second && !slot.taken)
     due_.erase(std::make_tuple(slot.due, seq, group));
   if (slot.delayed)
@@ -29,6 +31,9 @@ void retry_slots::drop(const std::string& group, uint64_t seq) {
   if (i->second.delayed)
     --delayed_;
   slots_.erase(i);
+  if (auto g = per_group_.find(group);
+      g != per_group_.end() && --g->second == 0)
+    per_group_.erase(g);
 }
 
 std::vector<retry_slots::due_entry> retry_slots::due(millis_t now,

@@ -177,6 +177,12 @@ public:
     return slots_.size();
   }
 
+  /// Scheduled pairs of one group, taken or not.
+  size_t size(const std::string& group) const {
+    auto i = per_group_.find(group);
+    return i == per_group_.end() ? 0 : i->second;
+  }
+
   /// The lowest scheduled seq above `after` over every group, or 0 if none.
   uint64_t first_above(uint64_t after) const;
 
@@ -185,6 +191,8 @@ private:
   /// Untaken slots by (due, seq, group).
   std::set<due_entry> due_;
   size_t delayed_ = 0;
+  /// Slots per group.
+  std::map<std::string, size_t> per_group_;
 };
 
 } // namespace onceflow::embedded

@@ -80,6 +80,10 @@ public:
     return retries_.size();
   }
 
+  uint64_t scheduled(const std::string& group) override {
+    return retries_.size(group);
+  }
+
   uint64_t delayed() override {
     return retries_.delayed();
   }

@@ -225,9 +225,9 @@ std::vector<group_history> decode_history(const redisReply* r,
   std::vector<group_history> out;
   if (!is_array(r) || r->elements < 1)
     return out;
-  if ((r->elements - 1) % 3 != 0)
+  if ((r->elements - 1) % 4 != 0)
     fail_call(server, op, "unexpected reply from the history script");
-  for (size_t i = 1; i + 2 < r->elements; i += 3) {
+  for (size_t i = 1; i + 3 < r->elements; i += 4) {
     group_history h;
     h.group = str_of(r->element[i]);
     h.status = status_of_code(int_of(r->element[i + 1]));
@@ -236,6 +236,8 @@ std::vector<group_history> decode_history(const redisReply* r,
       h.attempts = decode_ledger(src, server, op);
     else if (!src.empty())
       h.attempts = decode_delivery(src, server, op).history;
+    if (auto due = str_of(r->element[i + 3]); !due.empty())
+      h.next_attempt_at = std::stoll(due);
     out.push_back(std::move(h));
   }
   return out;

@@ -109,6 +109,7 @@ public:
   uint64_t release_taken(const std::vector<taken_pair>& pairs) override;
 
   uint64_t scheduled() override;
+  uint64_t scheduled(const std::string& group) override;
 
   uint64_t delayed() override;
 

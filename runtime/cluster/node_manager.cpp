@@ -761,6 +761,9 @@ node_manager_actor spawn_node_manager(caf::actor_system& sys,
       },
       [](atom::ping) { return true; },
       [self](atom::tick) { round(self); },
+      [self](atom::local, std::string& kind, caf::actor& hdl) {
+        self->state.nm.locals.emplace_back(std::move(kind), std::move(hdl));
+      },
       [self](atom::status) {
         auto s = members_of(self);
         caf::put(s, "hellos-refused", self->state.hellos_refused);

@@ -372,17 +372,12 @@ answer command_runner::groups() {
     auto n = c_.ask<uint64_t>(*core, atom::count_v, c_.key(),
                               g["name"].get<std::string>());
     g["dlq"] = n ? json(*n) : json(nullptr);
+    auto r = c_.ask<uint64_t>(*core, atom::count_v, atom::schedule_v, c_.key(),
+                              g["name"].get<std::string>());
+    g["retries"] = r ? json(*r) : json(nullptr);
   }
-  auto retries = json::object();
-  for (auto& [node, actors] : collected["raw"].items())
-    for (auto& [id, a] : actors.items())
-      if (a.value("kind", "") == "store")
-        retries[node] = a.value("status", json::object())
-                          .value("store", json::object())
-                          .value("retry-scheduled", int64_t{0});
   answer a;
   a.doc = json{{"groups", std::move(groups)},
-               {"retriesScheduled", std::move(retries)},
                {"down", std::move(collected["down"])}};
   a.text = render_groups(a.doc);
   return a;
@@ -412,6 +407,8 @@ answer command_runner::trace(const std::string& id) {
     json entry{{"group", g.group},
                {"status", to_string(g.status)},
                {"attempts", http::attempts_json(g.attempts)}};
+    if (g.next_attempt_at > 0)
+      entry["nextAttemptAt"] = g.next_attempt_at;
     if (effects)
       for (auto& e : *effects)
         if (e.group == g.group) {

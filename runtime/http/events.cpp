@@ -222,9 +222,12 @@ void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
       auto groups = json::array();
       for (auto& g : h.groups) {
         gs.push_back({g.group, g.status});
-        groups.push_back({{"group", g.group},
-                          {"status", to_string(g.status)},
-                          {"attempts", attempts_json(g.attempts)}});
+        json entry{{"group", g.group},
+                   {"status", to_string(g.status)},
+                   {"attempts", attempts_json(g.attempts)}};
+        if (g.next_attempt_at > 0)
+          entry["nextAttemptAt"] = g.next_attempt_at;
+        groups.push_back(std::move(entry));
       }
       doc["status"] = to_string(aggregate(gs));
       doc["groups"] = std::move(groups);

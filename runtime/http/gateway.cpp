@@ -48,6 +48,10 @@ struct gateway_state {
   /// reached wait and go together with the next call: batches grow with
   /// the load, without a timer.
   size_t in_flight = 0;
+  /// Ingest calls made, events they carried, jobs run.
+  uint64_t calls = 0;
+  uint64_t events = 0;
+  uint64_t jobs = 0;
   static inline const char* name = "http_gateway";
 };
 
@@ -64,6 +68,8 @@ void send_batch(gw_pointer self, std::vector<gateway::submission> subs,
   if (self->state.metrics)
     self->state.metrics->count(metric::http_ingest_calls, {});
   ++self->state.in_flight;
+  ++self->state.calls;
+  self->state.events += evs.size();
   // When a call returns, whatever queued up meanwhile goes out as one.
   auto next = [self] {
     --self->state.in_flight;
@@ -160,6 +166,7 @@ gateway_impl(gw_pointer self, std::weak_ptr<gateway> gw, broadcaster_actor bc,
       auto& st = self->state;
       gateway_access::take(
         *gw, st.in_flight < max_ingest_calls ? &subs : nullptr, jobs);
+      st.jobs += jobs.size();
       for (auto& j : jobs) {
         // A failing job must not take the gateway down (its responder
         // answers 503 when dropped).
@@ -171,6 +178,18 @@ gateway_impl(gw_pointer self, std::weak_ptr<gateway> gw, broadcaster_actor bc,
       }
       if (!subs.empty())
         drain_submissions(self, std::move(subs));
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      caf::settings result;
+      caf::put(result, "gateway.in-flight",
+               static_cast<uint64_t>(st.in_flight));
+      caf::put(result, "gateway.calls", st.calls);
+      caf::put(result, "gateway.events", st.events);
+      caf::put(result, "gateway.jobs", st.jobs);
+      caf::put(result, "gateway.mailbox",
+               static_cast<uint64_t>(self->mailbox().size()));
+      return result;
     },
   };
 }

@@ -224,7 +224,7 @@ subscriptions=["*"]
         before = self.ask("actors")
         kinds = {(a["node"], a["kind"]) for a in before["actors"]}
         for k in ("broadcaster", "deduplicator", "retry_timer", "dlq",
-                  "store", "node_manager"):
+                  "store", "gateway", "node_manager"):
             self.assertIn(("core", k), kinds)
         self.assertIn(("w1", "node_manager"), kinds)
         w1 = self.listener_rows(before, "w1")
@@ -360,6 +360,27 @@ subscriptions=["*"]
         self.assertEqual(orders["dlq"][0]["reason"], "permanent_error")
         self.assertEqual(self.ask("dlq purge dead-1")["purged"], 1)
         self.assertEqual(self.ask("dlq show dead-1")["entries"], [])
+
+        # A delayed event waits in the retry schedule: the trace says when
+        # its (first) attempt is due, and `groups` counts it among the
+        # group's retries.
+        self.publish([{"id": "later-1", "type": "order.created",
+                       "payload": {}, "delay": "10min"}])
+
+        def waiting():
+            doc = self.ask("trace later-1")
+            g = next((g for g in doc.get("groups", [])
+                      if g["group"] == "orders"), None)
+            return (doc, g) if g and "nextAttemptAt" in g else None
+        op.wait_for(waiting, 30, "later-1 in the schedule")
+        doc, g = waiting()
+        self.assertEqual(g["status"], "scheduled")
+        self.assertGreaterEqual(g["nextAttemptAt"],
+                                doc["createdAt"] + 600 * 1000)
+        groups = {x["name"]: x for x in self.ask("groups")["groups"]}
+        self.assertGreaterEqual(groups["orders"]["retries"], 1)
+        r = self.console("trace later-1")
+        self.assertIn("next attempt due", r.stdout)
 
     # -- bad input -----------------------------------------------------------
 

@@ -74,6 +74,9 @@ class HttpDelayedTest(DelayedChecks, hc.NodeTestCase):
                                 for g in body["groups"]),
                          [("audit", "scheduled", []),
                           ("orders", "scheduled", [])])
+        # Each group's first attempt is due at notBefore.
+        self.assertEqual([g.get("nextAttemptAt") for g in body["groups"]],
+                         [body["notBefore"]] * 2, body)
         listed = n.get("/events?status=scheduled").json
         self.assertEqual(sorted((e["eventId"], e["group"], e["status"])
                                 for e in listed["events"]),

@@ -272,10 +272,14 @@ BOOST_DATA_TEST_CASE(history_of_retry_retry_done, bdata::make(all_backends),
   dl.history.push_back(a1);
   BOOST_REQUIRE_EQUAL(settle_one(s, retry_of(dl, t0 + 100), t0 + 11),
                       fence_decision::ok);
-  // Retrying: the history of the scheduled delivery.
+  // Retrying: the history of the scheduled delivery, and when the next
+  // attempt is due.
   auto gh = history_in(s, "e", "g");
   BOOST_CHECK_EQUAL(gh.status, event_status::retrying);
   check_attempts(gh.attempts, {a1});
+  BOOST_CHECK_EQUAL(gh.next_attempt_at, t0 + 100);
+  BOOST_CHECK_EQUAL(s.scheduled("g"), 1u);
+  BOOST_CHECK_EQUAL(s.scheduled("other"), 0u);
   auto due = s.take_due(t0 + 100, 10);
   BOOST_REQUIRE_EQUAL(due.size(), 1u);
   auto ep2 = lease(s, "g", e, t0 + 101);
@@ -304,6 +308,40 @@ BOOST_DATA_TEST_CASE(history_of_retry_retry_done, bdata::make(all_backends),
   gh = history_in(s, "e", "g");
   BOOST_CHECK_EQUAL(gh.status, event_status::processed);
   check_attempts(gh.attempts, {a1, a2, a3});
+  BOOST_CHECK_EQUAL(gh.next_attempt_at, 0);
+  BOOST_CHECK_EQUAL(s.scheduled("g"), 0u);
+}
+
+BOOST_DATA_TEST_CASE(retries_scheduled_per_group, bdata::make(all_backends),
+                     name) {
+  harness h{name};
+  auto& s = *h.s;
+  // Group names where one is a prefix of another.
+  s.ensure_group({"g", {"*"}});
+  s.ensure_group({"g2", {"*"}});
+  std::vector<event> seqs;
+  for (auto id : {"a", "b", "c"})
+    seqs.push_back(add(s, id, "order.created", t0));
+  s.read_group("g", 10, t0);
+  s.read_group("g2", 10, t0);
+  auto fail = [&](const std::string& group, const event& seq, millis_t due) {
+    auto ep = lease(s, group, seq, t0 + 1);
+    auto dl = make_delivery(seq, group, ep, 1);
+    dl.history.push_back(make_attempt(1, t0 + 2, ep, outcome::retryable, "x"));
+    BOOST_REQUIRE_EQUAL(settle_one(s, retry_of(dl, due), t0 + 3),
+                        fence_decision::ok);
+  };
+  fail("g", seqs[0], t0 + 500);
+  fail("g", seqs[1], t0 + 600);
+  fail("g2", seqs[2], t0 + 700);
+  BOOST_CHECK_EQUAL(s.scheduled(), 3u);
+  BOOST_CHECK_EQUAL(s.scheduled("g"), 2u);
+  BOOST_CHECK_EQUAL(s.scheduled("g2"), 1u);
+  BOOST_CHECK_EQUAL(history_in(s, "b", "g").next_attempt_at, t0 + 600);
+  BOOST_CHECK_EQUAL(history_in(s, "c", "g2").next_attempt_at, t0 + 700);
+  // Taken by a node: running, no next attempt waits.
+  BOOST_REQUIRE_EQUAL(s.take_due(t0 + 500, 1).size(), 1u);
+  BOOST_CHECK_EQUAL(history_in(s, "a", "g").next_attempt_at, 0);
 }
 
 BOOST_DATA_TEST_CASE(history_of_dead_event, bdata::make(all_backends), name) {
