@@ -166,10 +166,10 @@ const command_spec* find_command(const std::string& name) {
 }
 
 const std::vector<std::string>& actor_kinds() {
-  static const std::vector<std::string> xs{"broadcaster",  "deduplicator",
-                                           "dlq",          "listener",
-                                           "node_manager", "retry_timer",
-                                           "store"};
+  static const std::vector<std::string> xs{"broadcaster", "deduplicator",
+                                           "dlq",         "gateway",
+                                           "listener",    "node_manager",
+                                           "retry_timer", "store"};
   return xs;
 }
 

@@ -227,6 +227,9 @@ subscriptions=["*"]
                   "store", "gateway", "node_manager"):
             self.assertIn(("core", k), kinds)
         self.assertIn(("w1", "node_manager"), kinds)
+        gateway = self.ask("actors --kind gateway")["actors"]
+        self.assertEqual([(a["node"], a["kind"]) for a in gateway],
+                         [("core", "gateway")])
         w1 = self.listener_rows(before, "w1")
         self.assertEqual(len(w1), 2, w1)
         for row in w1:
