@@ -1,6 +1,5 @@
 #include "actors/handlers.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -91,27 +90,6 @@ private:
 };
 
 } // namespace
-
-simulate_directive parse_simulate_directive(const std::string& payload) {
-  simulate_directive d;
-  // Cheap pre-check: most payloads carry no directive.
-  if (payload.find("\"simulate\"") == std::string::npos)
-    return d;
-  auto doc = nlohmann::json::parse(payload, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return d;
-  auto i = doc.find("simulate");
-  if (i == doc.end() || !i->is_object())
-    return d;
-  auto& s = *i;
-  if (auto j = s.find("fail_attempts"); j != s.end() && j->is_number_unsigned())
-    d.fail_attempts = j->get<uint32_t>();
-  if (auto j = s.find("permanent"); j != s.end() && j->is_boolean())
-    d.permanent = j->get<bool>();
-  if (auto j = s.find("latency_ms"); j != s.end() && j->is_number_unsigned())
-    d.latency = j->get<millis_t>();
-  return d;
-}
 
 handler_registry::handler_registry() {
   add("store",

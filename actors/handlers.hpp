@@ -50,14 +50,4 @@ private:
 /// The registry used by `onceflow node`.
 handler_registry& default_handlers();
 
-/// Reads `payload.simulate` of an event: fail_attempts (retryable failures
-/// on the first N attempts) and permanent (always fail permanently).
-struct simulate_directive {
-  uint32_t fail_attempts = 0;
-  bool permanent = false;
-  millis_t latency = 0;
-};
-
-simulate_directive parse_simulate_directive(const std::string& payload);
-
 } // namespace onceflow

@@ -293,7 +293,8 @@ void run_handlers(listener_pointer self) {
     auto now = std::chrono::steady_clock::now();
     for (auto& item : st.running) {
       item.started = now;
-      calls.push_back({&item.dl.ev, item.dl.attempt});
+      calls.push_back({&item.dl.ev, item.dl.attempt, item.dl.epoch, st.cfg.name,
+                       st.cfg.node});
     }
     auto once = std::make_shared<std::atomic<bool>>(false);
     try {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 /// The handler port: what a listener runs for each event. Adapters
@@ -65,6 +66,12 @@ using handler_callback = std::function<void(handler_result)>;
 struct handler_call {
   const event* ev = nullptr;
   uint32_t attempt = 1;
+  /// The lease epoch the attempt runs under: the deduplicator's fence (a
+  /// settlement under an older epoch is refused).
+  uint64_t epoch = 0;
+  /// The listener that runs it ("orders/2") and its node.
+  std::string_view listener;
+  std::string_view node;
 };
 
 /// Completion of a batch handler call: one result per call, in the calls'
@@ -134,5 +141,16 @@ struct handler_spec {
   std::vector<std::string> options;
   std::function<std::string(const handler_options&)> check;
 };
+
+/// Reads `payload.simulate` of an event (the `simulate` handler's per-event
+/// directives, docs/configuration.md): fail_attempts (retryable failures on
+/// the first N attempts), permanent (always fail permanently), latency_ms.
+struct simulate_directive {
+  uint32_t fail_attempts = 0;
+  bool permanent = false;
+  millis_t latency = 0;
+};
+
+simulate_directive parse_simulate_directive(const std::string& payload);
 
 } // namespace onceflow

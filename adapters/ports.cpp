@@ -2,6 +2,8 @@
 
 #include "adapters/handler.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace onceflow {
 
 handler_result handler::handle(const event&, uint32_t) {
@@ -41,6 +43,27 @@ std::vector<delivery> store::read_leased(const std::string& group, size_t max,
     out.push_back(std::move(dl));
   }
   return out;
+}
+
+simulate_directive parse_simulate_directive(const std::string& payload) {
+  simulate_directive d;
+  // Cheap pre-check: most payloads carry no directive.
+  if (payload.find("\"simulate\"") == std::string::npos)
+    return d;
+  auto doc = nlohmann::json::parse(payload, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return d;
+  auto i = doc.find("simulate");
+  if (i == doc.end() || !i->is_object())
+    return d;
+  auto& s = *i;
+  if (auto j = s.find("fail_attempts"); j != s.end() && j->is_number_unsigned())
+    d.fail_attempts = j->get<uint32_t>();
+  if (auto j = s.find("permanent"); j != s.end() && j->is_boolean())
+    d.permanent = j->get<bool>();
+  if (auto j = s.find("latency_ms"); j != s.end() && j->is_number_unsigned())
+    d.latency = j->get<millis_t>();
+  return d;
 }
 
 } // namespace onceflow

@@ -10,13 +10,14 @@
 
 # Folders (longest prefix first) and the includes their files may make.
 set(folders actors/logic config adapters/embedded adapters/redis
-  adapters/webhook adapters actors runtime)
+  adapters/webhook adapters/mongo adapters actors runtime)
 set(allowed_includes
   "^actors/logic/"
   "^(actors/logic|config)/"
   "^(actors/logic/|config/|adapters/[^/]+$|adapters/embedded/)"
   "^(actors/logic/|config/|adapters/[^/]+$|adapters/redis/)"
   "^(actors/logic/|config/|adapters/[^/]+$|adapters/webhook/)"
+  "^(actors/logic/|config/|adapters/[^/]+$|adapters/mongo/)"
   "^(actors/logic/|config/|adapters/[^/]+$)"
   "^(actors/|config/|adapters/[^/]+$)"
   "^(actors|config|adapters|runtime)/")

@@ -44,6 +44,10 @@ const std::map<std::string, std::set<std::string>>& detail::known_options() {
      {"dlq-webhook-url", "dlq-webhook-secret", "dlq-webhook-timeout",
       "dlq-window", "dlq-min-interval", "dlq-max-entries", "dlq-retries"}},
     {"client", {"api-key"}},
+    {"mongo",
+     {"uri", "database", "processed-collection", "write-concern", "journal",
+      "server-selection-timeout", "connect-timeout", "socket-timeout",
+      "pool-size"}},
     {"cluster",
      {"heartbeat-interval", "connection-timeout", "reconnect-min",
       "reconnect-max", "secret", "tls-ca-file", "tls-cert-file", "tls-key-file",
@@ -262,6 +266,16 @@ std::string read_node_config(const caf::settings& content,
   r.str("redis.tls-cert-file", out.redis_tls_cert_file);
   r.str("redis.tls-key-file", out.redis_tls_key_file);
   r.boolean("redis.wait-at-start", out.redis_wait_at_start);
+  r.str("mongo.uri", out.mongo.uri);
+  r.str("mongo.database", out.mongo.database);
+  r.str("mongo.processed-collection", out.mongo.processed_collection);
+  r.str("mongo.write-concern", out.mongo.write_concern);
+  r.boolean("mongo.journal", out.mongo.journal);
+  r.duration("mongo.server-selection-timeout",
+             out.mongo.server_selection_timeout, 1);
+  r.duration("mongo.connect-timeout", out.mongo.connect_timeout, 1);
+  r.duration("mongo.socket-timeout", out.mongo.socket_timeout, 1);
+  r.integer("mongo.pool-size", out.mongo.pool_size, 1, 64);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
             int64_t{64} * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);
@@ -531,6 +545,30 @@ std::vector<std::string> warnings(const node_config& cfg) {
   return result;
 }
 
+std::string validate(const mongo_config& cfg) {
+  if (!cfg.enabled())
+    return {};
+  if (cfg.uri.rfind("mongodb://", 0) != 0
+      && cfg.uri.rfind("mongodb+srv://", 0) != 0)
+    return "option 'mongo.uri' must look like "
+           "mongodb://[user:password@]host[:port]/[database][?options]";
+  if (cfg.processed_collection.empty())
+    return "option 'mongo.processed-collection' must not be empty";
+  if (cfg.processed_collection.find('$') != std::string::npos)
+    return "option 'mongo.processed-collection' must not contain '$'";
+  if (cfg.database.find_first_of("/\\. \"$") != std::string::npos)
+    return "option 'mongo.database' must not contain any of /\\. \"$";
+  auto& w = cfg.write_concern;
+  if (w != "majority"
+      && (w.empty() || w.size() > 2
+          || w.find_first_not_of("0123456789") != std::string::npos
+          || w == "0"))
+    return "option 'mongo.write-concern' must be \"majority\" or a number "
+           "of members from 1 (got \""
+           + w + "\")";
+  return {};
+}
+
 std::string validate(const node_config& cfg,
                      const std::vector<std::string>& handlers) {
   if (cfg.name.empty())
@@ -574,6 +612,8 @@ std::string validate(const node_config& cfg,
                                               && url.rfind("https://", 0) != 0)
     return "option 'alerts.dlq-webhook-url' must start with http:// or "
            "https://";
+  if (auto e = validate(cfg.mongo); !e.empty())
+    return e;
   if (cfg.groups.empty())
     return "no listener groups: add at least one [groups.<name>] section";
   if (cfg.max_backlog < cfg.max_ingest_batch)

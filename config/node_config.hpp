@@ -6,6 +6,7 @@
 #include "actors/logic/validation.hpp"
 #include "config/cluster_config.hpp"
 #include "config/group_config.hpp"
+#include "config/mongo_config.hpp"
 
 #include <caf/config_value.hpp>
 #include <caf/fwd.hpp>
@@ -132,6 +133,8 @@ struct node_config {
   std::string client_api_key;
   /// [alerts]
   alerts_config alerts;
+  /// [mongo]
+  mongo_config mongo;
 
   /// The SQLite path in effect.
   std::string effective_store_path() const;
@@ -208,6 +211,11 @@ std::string describe_parse_error(const caf::error& err, std::istream& ini);
 
 /// Settings that work but are probably wrong (logged at start-up).
 std::vector<std::string> warnings(const node_config& cfg);
+
+/// Checks `[mongo]` (the URI's scheme, names, write concern; the adapter
+/// parses the whole URI when it starts); an error naming the option, or
+/// empty.
+std::string validate(const mongo_config& cfg);
 
 /// Checks cross-field rules; returns an error naming the option, or empty.
 /// `handlers` names the handlers a group may use.

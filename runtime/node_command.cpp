@@ -1,5 +1,6 @@
 // `onceflow node`: runs a core or worker node until SIGTERM/SIGINT.
 
+#include "adapters/mongo/mongo_handler.hpp"
 #include "adapters/webhook/alert_webhook.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
 #include "runtime/cluster/schema.hpp"
@@ -49,10 +50,11 @@ extern "C" void on_signal(int sig) {
 /// Starts the HTTP API; nullptr (after printing why) on failure.
 std::unique_ptr<http::server>
 start_http(caf::actor_system& sys, const node_config& ncfg,
-           const node_actors& n, std::shared_ptr<http::gateway>& gw) {
+           const node_actors& n, std::shared_ptr<http::gateway>& gw,
+           std::vector<http::readiness_check> checks) {
   gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch,
                            n.metrics);
-  auto routes = std::make_shared<http::api>(ncfg, n, gw);
+  auto routes = std::make_shared<http::api>(ncfg, n, gw, std::move(checks));
   try {
     auto srv = std::make_unique<http::server>(ncfg.http.host, ncfg.http.port,
                                               ncfg.http.max_body_bytes,
@@ -142,6 +144,18 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   auto webhooks = std::make_shared<webhook_client>();
   auto handlers = std::make_unique<handler_registry>(app_handlers);
   handlers->add("webhook", webhook_handler_factory(webhooks));
+  // `mongo` on the node's MongoDB client (none without [mongo] uri: then a
+  // group using the handler is refused, naming the missing option).
+  std::shared_ptr<mongo::client> mongodb;
+  if (ncfg.mongo.enabled() && validate(ncfg.mongo).empty()) {
+    try {
+      mongodb = std::make_shared<mongo::client>(ncfg.mongo);
+    } catch (const std::exception& e) {
+      std::cerr << "onceflow: bad config: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  handlers->add("mongo", mongo_handler_factory(mongodb), mongo_handler_spec());
   auto err = validate(ncfg, handlers->names());
   // The options of the handlers this node runs (in a cluster, the groups
   // with listeners here).
@@ -152,6 +166,19 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   if (!err.empty()) {
     std::cerr << "onceflow: bad config: " << name_sources(err, sources) << "\n";
     return 2;
+  }
+  std::vector<http::readiness_check> checks;
+  if (mongodb) {
+    if (auto e = mongodb->open(); !e.empty()) {
+      std::cerr << "onceflow: " << e << "\n";
+      return 1;
+    }
+    spdlog::info("MongoDB {}: effects of the mongo handler in {}",
+                 mongodb->describe(), ncfg.mongo.processed_collection);
+    checks.push_back({"mongodb", [m = mongodb] {
+                        return m->health();
+                      }});
+    mongodb.reset(); // the handlers (and the check) hold the client
   }
   if (ncfg.role == node_role::worker)
     return run_worker(cfg, ncfg, std::move(handlers));
@@ -207,7 +234,7 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   std::shared_ptr<http::gateway> gw;
   std::unique_ptr<http::server> srv;
   if (ncfg.http.enabled) {
-    srv = start_http(sys, ncfg, n, gw);
+    srv = start_http(sys, ncfg, n, gw, std::move(checks));
     if (srv)
       caf::anon_send(n.manager, atom::local_v, std::string{"gateway"},
                      caf::actor_cast<caf::actor>(gw->handle()));

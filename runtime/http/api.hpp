@@ -36,13 +36,22 @@ struct response {
 /// Called once per request, from any thread.
 using responder = std::function<void(response)>;
 
+/// A check of `GET /ready` beyond the store and the broadcaster (an
+/// external system the node's handlers need, e.g. MongoDB): `probe` returns
+/// empty while all is well, else what is wrong. Called on an HTTP thread:
+/// it must not block.
+struct readiness_check {
+  std::string name;
+  std::function<std::string()> probe;
+};
+
 /// The routes of docs/http-api.md (their table: runtime/http/routes.cpp):
 /// authentication, input validation and JSON on the calling (HTTP) thread;
 /// actor calls through the gateway.
 class api {
 public:
   api(const node_config& cfg, const node_actors& node,
-      std::shared_ptr<gateway> gw);
+      std::shared_ptr<gateway> gw, std::vector<readiness_check> checks = {});
 
   void handle(request req, responder done);
 

@@ -33,6 +33,8 @@ struct api_context {
   node_actors node;
   std::shared_ptr<gateway> gw;
   std::shared_ptr<metrics_registry> metrics;
+  /// GET /ready's checks of external systems (MongoDB).
+  std::vector<readiness_check> checks;
 
   /// Makes one request from the gateway actor: `ok` gets the answer, an
   /// error becomes the HTTP error answer.

@@ -90,6 +90,12 @@ void ready(const std::shared_ptr<api_context>& cx, const route_args&,
                                      {"checks", *checks}}));
     };
     (*checks)["store"] = "ok";
+    for (auto& c : cx->checks) {
+      auto problem = c.probe();
+      (*checks)[c.name] = problem.empty() ? std::string{"ok"} : problem;
+      if (!problem.empty())
+        failed->push_back(c.name);
+    }
     for (auto& x : stores)
       gp->request(x, probe_timeout, atom::ping_v)
         .then([finish](bool) { finish(); },

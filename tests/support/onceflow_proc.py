@@ -104,8 +104,9 @@ def write_ini(path, sections):
         f.write("\n".join(lines) + "\n")
 
 
-def write_config(path, port, data_dir, groups):
-    """groups: {name: {option: raw INI value text}}"""
+def write_config(path, port, data_dir, groups, sections=None):
+    """groups: {name: {option: raw INI value text}}; sections: more
+    sections ({"mongo": {...}})."""
     write_ini(path, {
         "node": {"name": '"test-node"', "host": '"127.0.0.1"', "port": port,
                  "data-dir": f'"{data_dir}"', "shutdown-timeout": "5s"},
@@ -113,6 +114,7 @@ def write_config(path, port, data_dir, groups):
         # A free port: nodes run side by side.
         "http": {"port": 0},
         "scheduler": {"max-threads": 2},
+        **(sections or {}),
         **{f"groups.{name}": opts for name, opts in groups.items()},
     })
 
@@ -184,10 +186,11 @@ def run(binary, *args, timeout=120, env=None):
 
 def write_redis_config(path, name, port, url, prefix, groups, data_dir,
                        janitor="200ms", shutdown_timeout="5s", store=None,
-                       http_port=0):
+                       http_port=0, sections=None):
     """A node config on the Redis store. groups: {name: {option: raw INI
     value text}}; store: more [store] options (retention, ...); http_port 0:
-    a free port, nodes run side by side."""
+    a free port, nodes run side by side; sections: more sections
+    ({"mongo": {...}})."""
     write_ini(path, {
         "node": {"name": f'"{name}"', "host": '"127.0.0.1"', "port": port,
                  "data-dir": f'"{data_dir}"',
@@ -197,6 +200,7 @@ def write_redis_config(path, name, port, url, prefix, groups, data_dir,
         "janitor": {"interval": janitor},
         "http": {"port": http_port},
         "scheduler": {"max-threads": 2},
+        **(sections or {}),
         **{f"groups.{g}": opts for g, opts in groups.items()},
     })
 

@@ -1,9 +1,9 @@
 #include "tests/support/redis_server.hpp"
 
+#include "tests/support/child_process.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,23 +143,7 @@ void redis_server::start_again() {
 }
 
 void redis_server::start(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  auto parent = ::getpid();
-  auto pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    // Dies with the test process, even if that one crashes.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(1);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
+  pid_ = spawn_child(args);
 }
 
 bool redis_server::wait_ready() {
@@ -179,20 +163,7 @@ bool redis_server::wait_ready() {
 }
 
 void redis_server::stop() {
-  if (pid_ <= 0)
-    return;
-  ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, &status, 0);
+  stop_child(pid_);
   pid_ = -1;
 }
 

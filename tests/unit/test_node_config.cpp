@@ -34,7 +34,7 @@ struct caf_config : caf::actor_system_config {
 
 const std::string known
   = "(known: alerts, client, cluster, events, groups.<name>, http, janitor, "
-    "node, nodes.<name>, priorities, "
+    "mongo, node, nodes.<name>, priorities, "
     "rate-limits, redis, store; CAF's: logger, middleman, opencl, openssl, "
     "scheduler, stream, work-stealing)";
 
@@ -455,7 +455,8 @@ BOOST_AUTO_TEST_CASE(unknown_variables_are_refused_by_name) {
   BOOST_TEST(err.rfind("unknown environment variable ONCEFLOW_FOO: it names "
                        "no option; variables are ONCEFLOW_<SECTION>__<OPTION> "
                        "(sections: alerts, client, cluster, events, http, "
-                       "janitor, node, priorities, rate-limits, redis, store; "
+                       "janitor, mongo, node, priorities, rate-limits, redis, "
+                       "store; "
                        "CAF's: ",
                        0)
                == 0u,
@@ -595,6 +596,57 @@ BOOST_AUTO_TEST_CASE(a_max_delay_longer_than_the_retention_is_warned_about) {
     warned |= w.find("events.max-delay") != std::string::npos
               && w.find("holds the log back") != std::string::npos;
   BOOST_TEST(warned);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_config_mongo)
+
+BOOST_AUTO_TEST_CASE(mongo_section_is_read_and_checked) {
+  onceflow::mongo_config m;
+  BOOST_TEST(onceflow::validate(m) == ""); // not configured
+  m.uri = "mongodb://u:p@db:27017/shop?replicaSet=rs0";
+  BOOST_TEST(onceflow::validate(m) == "");
+  m.write_concern = "1";
+  BOOST_TEST(onceflow::validate(m) == "");
+  m.write_concern = "0";
+  BOOST_TEST(onceflow::validate(m).find("mongo.write-concern")
+             != std::string::npos);
+  m.write_concern = "many";
+  BOOST_TEST(onceflow::validate(m).find("mongo.write-concern")
+             != std::string::npos);
+  m.write_concern = "majority";
+  m.uri = "http://db:27017";
+  BOOST_TEST(onceflow::validate(m).find("mongo.uri") != std::string::npos);
+  m.uri = "mongodb+srv://cluster.example.com/shop";
+  BOOST_TEST(onceflow::validate(m) == "");
+  m.database = "a.b";
+  BOOST_TEST(onceflow::validate(m).find("mongo.database") != std::string::npos);
+  m.database = "shop";
+  m.processed_collection = "";
+  BOOST_TEST(onceflow::validate(m).find("mongo.processed-collection")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(mongo_options_from_the_file) {
+  caf_config cfg;
+  auto content = parse(
+    with_group("[mongo]\nuri=\"mongodb://db:27017/x\"\nwrite-concern=\"1\"\n"
+               "journal=false\nserver-selection-timeout=2s\npool-size=8\n"
+               "processed-collection=\"effects\"\n"));
+  node_config out;
+  BOOST_REQUIRE(read_node_config(content, cfg.caf_options(), out) == "");
+  BOOST_TEST(out.mongo.enabled());
+  BOOST_TEST(out.mongo.uri == "mongodb://db:27017/x");
+  BOOST_TEST(out.mongo.write_concern == "1");
+  BOOST_TEST(!out.mongo.journal);
+  BOOST_TEST(out.mongo.server_selection_timeout == 2000);
+  BOOST_TEST(out.mongo.pool_size == 8u);
+  BOOST_TEST(out.mongo.processed_collection == "effects");
+  BOOST_TEST(read(with_group("[mongo]\npool-size=0\n")).find("pool-size")
+             != std::string::npos);
+  BOOST_TEST(read(with_group("[mongo]\nurl=\"x\"\n")).find("url")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

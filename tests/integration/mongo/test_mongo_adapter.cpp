@@ -1,0 +1,263 @@
+// The MongoDB adapter and the `mongo` handler against a real
+// MongoDB-compatible server (FerretDB 1.24, tests/support/ferretdb/).
+
+#define BOOST_TEST_MODULE mongo
+#include <boost/test/unit_test.hpp>
+
+#include "adapters/mongo/mongo_client.hpp"
+#include "adapters/mongo/mongo_handler.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/ferretdb_server.hpp"
+#include "tests/support/redis_server.hpp"
+
+#include <mongoc/mongoc.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace onceflow;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// One server for the whole suite (each test uses its own database).
+test::ferretdb_server& server() {
+  static test::ferretdb_server s;
+  return s;
+}
+
+mongo_config config_for(const std::string& db) {
+  mongo_config c;
+  c.uri = server().uri(db);
+  c.server_selection_timeout = 1000;
+  c.pool_size = 2;
+  return c;
+}
+
+mongo::processed_record record(const std::string& id, const std::string& group,
+                               uint32_t attempt = 1) {
+  mongo::processed_record r;
+  r.ev.id = id;
+  r.ev.type = "order.created";
+  r.ev.payload = R"({"order": ")" + id + R"(", "items": [1, 2]})";
+  r.ev.created_at = wall_now();
+  r.group = group;
+  r.node = "n1";
+  r.listener = group + "/0";
+  r.epoch = 7;
+  r.attempt = attempt;
+  r.started_at = wall_now();
+  return r;
+}
+
+std::vector<mongo::write_result>
+write(mongo::client& c, std::vector<mongo::processed_record> rs) {
+  // Shared: set_value may still run on the writer thread after the future
+  // is ready and this function has returned.
+  auto p = std::make_shared<std::promise<std::vector<mongo::write_result>>>();
+  auto f = p->get_future();
+  c.write_processed(std::move(rs), [p](std::vector<mongo::write_result> xs) {
+    p->set_value(std::move(xs));
+  });
+  if (f.wait_for(30s) != std::future_status::ready)
+    throw std::runtime_error("no write result within 30 s");
+  return f.get();
+}
+
+/// Counts documents matching `filter_json` through the driver directly.
+int64_t count(const std::string& db, const std::string& filter_json = "{}",
+              const std::string& coll = "processed_events") {
+  bson_error_t err;
+  auto* uri = mongoc_uri_new_with_error(server().uri(db).c_str(), &err);
+  BOOST_REQUIRE(uri != nullptr);
+  auto* cl = mongoc_client_new_from_uri(uri);
+  auto* co = mongoc_client_get_collection(cl, db.c_str(), coll.c_str());
+  auto* filter = bson_new_from_json(
+    reinterpret_cast<const uint8_t*>(filter_json.data()),
+    static_cast<ssize_t>(filter_json.size()), &err);
+  auto n = mongoc_collection_count_documents(co, filter, nullptr, nullptr,
+                                             nullptr, &err);
+  if (n < 0)
+    BOOST_FAIL("count failed: " << err.message);
+  bson_destroy(filter);
+  mongoc_collection_destroy(co);
+  mongoc_client_destroy(cl);
+  mongoc_uri_destroy(uri);
+  return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(open_creates_the_unique_index_idempotently) {
+  mongo::client c{config_for("openidem")};
+  BOOST_TEST(c.open() == "");
+  BOOST_TEST(c.open() == ""); // a second start finds the indexes in place
+  BOOST_TEST(c.describe() == "127.0.0.1:" + std::to_string(server().port())
+                               + "/openidem");
+  BOOST_TEST(c.health() == "");
+}
+
+BOOST_AUTO_TEST_CASE(bulk_insert_with_duplicates_inside_and_across_batches) {
+  mongo::client c{config_for("dups")};
+  BOOST_REQUIRE(c.open() == "");
+  // 200 records, of which 50 repeat an earlier (event, group) of the batch,
+  // and the same events for a second group (a different pair).
+  std::vector<mongo::processed_record> batch;
+  batch.reserve(350);
+  for (int i = 0; i < 150; ++i)
+    batch.push_back(record("e" + std::to_string(i), "billing"));
+  for (int i = 0; i < 50; ++i)
+    batch.push_back(record("e" + std::to_string(i), "billing", 2));
+  for (int i = 0; i < 150; ++i)
+    batch.push_back(record("e" + std::to_string(i), "shipping"));
+  auto rs = write(c, batch);
+  BOOST_REQUIRE_EQUAL(rs.size(), batch.size());
+  size_t dup = 0;
+  for (auto& r : rs) {
+    BOOST_TEST(mongo::to_string(r.verdict) == "done");
+    dup += r.duplicate ? 1 : 0;
+  }
+  BOOST_TEST(dup == 50u);
+  BOOST_TEST(count("dups") == 300);
+  BOOST_TEST(count("dups", R"({"group": "billing"})") == 150);
+  // The whole batch again (a redelivery after a crash before the
+  // settlement): every record done, every one a duplicate, nothing new.
+  auto again = write(c, batch);
+  for (auto& r : again) {
+    BOOST_TEST(mongo::to_string(r.verdict) == "done");
+    BOOST_TEST(r.duplicate);
+  }
+  BOOST_TEST(count("dups") == 300);
+  auto st = c.stats();
+  BOOST_TEST(st.inserted == 300u);
+  BOOST_TEST(st.duplicates == 50u + batch.size());
+}
+
+BOOST_AUTO_TEST_CASE(document_fields) {
+  mongo::client c{config_for("fields")};
+  BOOST_REQUIRE(c.open() == "");
+  auto r = record("x1", "g");
+  r.ev.prio = priority::high;
+  write(c, {r});
+  BOOST_TEST(count("fields", R"({"eventId": "x1", "group": "g",
+    "type": "order.created", "payload.order": "x1", "priority": "high",
+    "node": "n1", "listener": "g/0", "epoch": 7, "attempt": 1})")
+             == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_document_mongodb_refuses_is_permanent) {
+  mongo::client c{config_for("refused")};
+  BOOST_REQUIRE(c.open() == "");
+  // Over MongoDB's 16 MiB document limit: never storable.
+  auto big = record("big", "g");
+  big.ev.payload = R"({"blob": ")" + std::string(size_t{17} * 1024 * 1024, 'x')
+                   + R"("})";
+  auto rs = write(c, {record("ok1", "g"), big, record("ok2", "g")});
+  BOOST_REQUIRE_EQUAL(rs.size(), 3u);
+  BOOST_TEST(mongo::to_string(rs[0].verdict) == "done");
+  BOOST_TEST(mongo::to_string(rs[1].verdict) == "permanent");
+  BOOST_TEST(!rs[1].error.empty());
+  BOOST_TEST(mongo::to_string(rs[2].verdict) == "done");
+  BOOST_TEST(count("refused") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(the_handler_answers_per_event) {
+  auto c = std::make_shared<mongo::client>(config_for("handler"));
+  BOOST_REQUIRE(c->open() == "");
+  auto make = mongo_handler_factory(c);
+  handler_options opts;
+  opts.group = "billing";
+  auto h = make(opts);
+  BOOST_TEST(h->batched());
+  std::vector<event> evs(3);
+  for (size_t i = 0; i < evs.size(); ++i) {
+    evs[i].id = "h" + std::to_string(i);
+    evs[i].type = "t";
+    evs[i].payload = "{}";
+  }
+  std::vector<handler_call> calls;
+  calls.reserve(evs.size());
+  for (auto& ev : evs)
+    calls.push_back({&ev, 1, 3, "billing/1", "n1"});
+  for (int round = 0; round < 2; ++round) { // the second: all duplicates
+    auto p = std::make_shared<std::promise<std::vector<handler_result>>>();
+    auto f = p->get_future();
+    h->handle_batch(calls, [p](std::vector<handler_result> rs) {
+      p->set_value(std::move(rs));
+    });
+    BOOST_REQUIRE(f.wait_for(30s) == std::future_status::ready);
+    auto rs = f.get();
+    BOOST_REQUIRE_EQUAL(rs.size(), 3u);
+    for (auto& r : rs)
+      BOOST_TEST((r.result == outcome::success));
+  }
+  BOOST_TEST(count("handler", R"({"group": "billing", "epoch": 3})") == 3);
+  // Without a client (no [mongo] uri) the factory says what is missing.
+  auto none = mongo_handler_factory(nullptr);
+  BOOST_CHECK_EXCEPTION(none(opts), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string{e.what()}.find("mongo.uri")
+                                 != std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(bad_uri_and_unreachable_server) {
+  mongo_config bad;
+  bad.uri = "mongodb://[::1";
+  BOOST_CHECK_EXCEPTION(mongo::client{bad}, std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string{e.what()}.find("mongo.uri")
+                                 != std::string::npos;
+                        });
+  // Nothing listens on the port.
+  auto port = test::free_port();
+  mongo_config cfg;
+  cfg.uri = "mongodb://127.0.0.1:" + std::to_string(port) + "/x";
+  cfg.server_selection_timeout = 300;
+  mongo::client c{cfg};
+  auto err = c.open();
+  BOOST_TEST(err.find("cannot reach MongoDB at 127.0.0.1:"
+                      + std::to_string(port))
+             != std::string::npos);
+  auto rs = write(c, {record("u1", "g"), record("u2", "g")});
+  for (auto& r : rs) {
+    BOOST_TEST(mongo::to_string(r.verdict) == "retryable");
+    BOOST_TEST(r.error.find("MongoDB") != std::string::npos);
+  }
+  BOOST_TEST(c.health().find("cannot be reached") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(outage_fails_retryably_and_writing_resumes) {
+  mongo::client c{config_for("outage")};
+  BOOST_REQUIRE(c.open() == "");
+  BOOST_TEST(mongo::to_string(write(c, {record("o1", "g")})[0].verdict)
+             == "done");
+  server().stop_now();
+  auto down = write(c, {record("o2", "g"), record("o3", "g")});
+  for (auto& r : down)
+    BOOST_TEST(mongo::to_string(r.verdict) == "retryable");
+  BOOST_TEST(c.health() != "");
+  // Known down: the next batch fails at once, without waiting for the
+  // server selection timeout.
+  auto t0 = std::chrono::steady_clock::now();
+  auto fast = write(c, {record("o4", "g")});
+  BOOST_TEST(mongo::to_string(fast[0].verdict) == "retryable");
+  BOOST_TEST(fast[0].retry_after == mongo::probe_interval);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 500ms));
+  server().start_again();
+  // The probe notices within a few seconds; writing resumes by itself.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (c.health() != "" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  BOOST_TEST(c.health() == "");
+  auto up = write(c, {record("o2", "g"), record("o3", "g"), record("o1", "g")});
+  BOOST_TEST(mongo::to_string(up[0].verdict) == "done");
+  BOOST_TEST(mongo::to_string(up[1].verdict) == "done");
+  BOOST_TEST(up[2].duplicate); // written before the outage
+  BOOST_TEST(count("outage") == 3);
+}

@@ -1,0 +1,269 @@
+"""The `mongo` handler in real `onceflow node` processes against a real
+MongoDB-compatible server (FerretDB 1.24, tests/support/ferretdb/), counted
+with an independent client (pymongo):
+
+- three nodes on one Redis, 10k submissions of which 10% are duplicate
+  submissions and 5% of the events lose their acknowledgement twice after
+  the write, one node killed with kill -9 mid-run: exactly one document per
+  (event, group) in processed_events;
+- FerretDB stopped mid-run and restarted: no event lost, none doubled, no
+  event acknowledged without its document, /ready names MongoDB while it is
+  down;
+- the embedded store (no Redis) with a `mongo` group: the same, and a
+  restarted node writes nothing twice;
+- bad [mongo] configs and an unreachable server refused at start, naming
+  the problem.
+
+Run: python3 tests/integration/test_mongo_nodes.py
+     --binary BUILD/onceflow [--config-dir config] [unittest args]
+"""
+
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import http_client as hc  # noqa: E402
+import onceflow_proc as op  # noqa: E402
+from ferretdb import FerretDB, mongo_section, pairs  # noqa: E402
+from redis_nodes import TIME_SCALE, RedisNodesBase  # noqa: E402
+
+
+def mongo_group(**kw):
+    opts = {"handler": '"mongo"', "jitter": "false", "retry-base": "50ms",
+            "retry-cap": "1s", "max-attempts": "100", "lease-ttl": "2s",
+            "batch-size": "100", "concurrency": "2"}
+    for k, v in kw.items():
+        opts[k.replace("_", "-")] = v
+    return opts
+
+
+def events(tag, n, fail_every=0):
+    out = []
+    for i in range(n):
+        payload = {"n": i, "tag": tag}
+        if fail_every and i % fail_every == 0:
+            payload["simulate"] = {"fail_attempts": 2}
+        out.append({"id": f"{tag}-{i:05d}", "type": f"order.t{i % 3}",
+                    "payload": payload})
+    return out
+
+
+class MongoBase(RedisNodesBase):
+    def setUp(self):
+        super().setUp()
+        self.ferret = FerretDB(os.path.join(self.dir, "ferretdb"),
+                               os.path.join(self.dir, "ferretdb.log"))
+        self.ferret.start()
+        self.coll = self.ferret.collection("onceflow")
+
+    def tearDown(self):
+        super().tearDown()
+        self.ferret.close()
+
+    def mongo(self, **kw):
+        return {"mongo": mongo_section(self.ferret.uri("onceflow"), **kw)}
+
+    def assert_once(self, ids, groups):
+        got = pairs(self.coll)
+        want = {(i, g) for i in ids for g in groups}
+        self.assertEqual(set(got) - want, set(), "documents of no event")
+        self.assertEqual(sorted(want - set(got))[:10], [],
+                         f"{len(want - set(got))} effects missing")
+        doubled = {k: n for k, n in got.items() if n != 1}
+        self.assertEqual(doubled, {}, "effects written twice")
+
+
+class MongoRedisNodesTest(MongoBase):
+    GROUPS = {"ledger": mongo_group(options="{simulate = true}"),
+              "audit": mongo_group()}
+
+    def test_three_nodes_kill9_exactly_one_document_per_effect(self):
+        """10k submissions through three nodes (1k of them duplicate
+        submissions of events sent through another node; 5% of the events
+        have their acknowledgement lost twice after the write); kill -9 of
+        node-3 mid-run. Every (event, group) ends with exactly one
+        document, and the DLQ is empty."""
+        self.start_redis()
+        names = ["node-1", "node-2", "node-3"]
+        for name in names:
+            self.config_for(name, sections=self.mongo())
+        for name in names:
+            self.start_node(name)
+        unique = events("ev", 9000, fail_every=20)
+        rng = random.Random(7)
+        dups = rng.sample(unique, 1000)
+        jobs = []
+        for k, name in enumerate(names):
+            mine = unique[k * 3000:(k + 1) * 3000]
+            # Duplicates of events another node was given.
+            mine += [e for e in dups if e not in mine][:334]
+            rng.shuffle(mine)
+            jobs.append((name, mine, f"pub-{name}"))
+        results = self.publish_many(jobs)
+        for (rc, lines), (name, evs, tag) in zip(results, jobs):
+            self.assertEqual(rc, 0, f"publish via {name}: {lines[:3]}")
+            bad = [ln for ln in lines if not (ln.endswith(" accepted")
+                                              or " duplicate " in ln)]
+            self.assertEqual(bad, [], f"publish via {name}")
+        op.wait_until(lambda: self.coll.count_documents({}) > 3000,
+                      60 * TIME_SCALE, "a third of the documents")
+        self.nodes["node-3"].kill9()
+        ids = [e["id"] for e in unique]
+        want = 2 * len(ids)
+        op.wait_until(lambda: self.coll.count_documents({}) >= want,
+                      120 * TIME_SCALE, f"{want} documents",
+                      progress=lambda: f"{self.coll.count_documents({})}")
+        self.wait_quiet(["node-1", "node-2"])
+        self.assert_once(ids, ["ledger", "audit"])
+        self.assertEqual(self.dlq(), [])
+        # The lost acknowledgements were retried and found done: those
+        # documents come from attempt 1 (the write that counted).
+        flaky = self.coll.find_one({"group": "ledger",
+                                    "eventId": "ev-00020"})
+        self.assertEqual(flaky["attempt"], 1)
+        self.assertEqual(flaky["payload"]["simulate"]["fail_attempts"], 2)
+        self.assert_alive("node-1", "node-2")
+
+    def test_ferretdb_outage_loses_and_doubles_nothing(self):
+        """FerretDB stopped while events flow and started again: /ready
+        answers 503 naming MongoDB while it is down; no event is
+        acknowledged without its document; when it is back every event
+        has exactly one document per group and the DLQ is empty."""
+        self.start_redis()
+        http = op.free_port()
+        self.GROUPS = {"ledger": mongo_group(latency="0ms")}
+        self.config_for("node-1", groups=self.GROUPS, http_port=http,
+                        sections=self.mongo())
+        self.start_node("node-1")
+        first = events("a", 1500)
+        self.assert_all_accepted(self.publish_many(
+            [("node-1", first, "pub-a")]), [("node-1", first, "pub-a")])
+        op.wait_until(lambda: self.coll.count_documents({}) >= 1500,
+                      60 * TIME_SCALE, "the first documents")
+        self.ferret.stop()
+        second = events("b", 1500)
+        self.assert_all_accepted(self.publish_many(
+            [("node-1", second, "pub-b")]), [("node-1", second, "pub-b")])
+
+        def not_ready():
+            r = hc.request(http, "GET", "/ready")
+            return r.status == 503 and "mongodb" in r.json["failed"]
+        op.wait_until(not_ready, 30, "/ready to report MongoDB")
+        body = hc.request(http, "GET", "/ready").json
+        self.assertIn("cannot be reached", body["checks"]["mongodb"])
+        time.sleep(2)  # retries run against the stopped server meanwhile
+        # Nothing of the second batch is acknowledged as processed (a
+        # sample of 20: the store answers behind the retries meanwhile).
+        statuses = {e["id"]: hc.request(http, "GET", f"/events/{e['id']}")
+                    .json.get("status") for e in second[::75]}
+        self.assertNotIn(None, statuses.values(), statuses)
+        processed = [i for i, st in statuses.items() if st == "processed"]
+        self.assertEqual(processed, [], "processed without a document")
+        self.ferret.start()
+        op.wait_until(lambda: self.coll.count_documents({}) >= 3000,
+                      90 * TIME_SCALE, "every document after the restart",
+                      progress=lambda: f"{self.coll.count_documents({})}")
+        op.wait_until(lambda: hc.request(http, "GET", "/ready").status == 200,
+                      30, "/ready to recover")
+        self.wait_quiet(["node-1"])
+        self.assert_once([e["id"] for e in first + second], ["ledger"])
+        self.assertEqual(self.dlq(), [])
+
+
+class MongoEmbeddedTest(MongoBase):
+    def node(self, name, extra=()):
+        path = os.path.join(self.dir, f"{name}.ini")
+        op.write_config(path, op.free_port(), os.path.join(self.dir, "data"),
+                        {"ledger": mongo_group(),
+                         "audit": mongo_group(concurrency="1")},
+                        sections=self.mongo())
+        self.configs[name] = path
+        n = op.Node(op.BINARY, path, os.path.join(self.dir, f"{name}.log"),
+                    extra)
+        self.all_nodes.append(n)
+        n.wait_ready(30)
+        return n
+
+    def test_embedded_store_writes_each_effect_once(self):
+        """No Redis: the embedded store with two `mongo` groups, 2000
+        events published twice; a restarted node writes nothing again."""
+        n = self.node("solo")
+        evs = events("e", 2000)
+        path = op.write_events(os.path.join(self.dir, "e.jsonl"), evs)
+        for _ in range(2):
+            r = op.run(op.BINARY, "publish", "--config", self.configs["solo"],
+                       "--file", path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        op.wait_until(lambda: self.coll.count_documents({}) >= 4000,
+                      60 * TIME_SCALE, "4000 documents")
+        self.assertEqual(n.terminate(), 0)
+        n = self.node("solo")
+        time.sleep(1)
+        self.assertEqual(self.coll.count_documents({}), 4000)
+        self.assert_once([e["id"] for e in evs], ["ledger", "audit"])
+        indexes = self.coll.index_information()
+        self.assertTrue(indexes["eventId_group"]["unique"])
+
+    def test_example_config_runs(self):
+        """config/mongo-node.ini, pointed at the test's server, writes an
+        order's effect."""
+        path = os.path.join(op.CONFIG_DIR, "mongo-node.ini")
+        self.configs["example"] = path
+        extra = [f"--mongo.uri={self.ferret.uri('onceflow')}",
+                 f"--node.port={op.free_port()}",
+                 f"--http.port={op.free_port()}",
+                 f"--node.data-dir={os.path.join(self.dir, 'ex-data')}"]
+        n = op.Node(op.BINARY, path, os.path.join(self.dir, "ex.log"), extra)
+        self.all_nodes.append(n)
+        evs = [{"id": "order-1", "type": "order.created",
+                "payload": {"order": 1}}]
+        ev_path = op.write_events(os.path.join(self.dir, "ex.jsonl"), evs)
+
+        def published():
+            if not n.alive():
+                raise AssertionError(f"node exited: {n.proc.returncode}")
+            return op.run(op.BINARY, "publish", "--config", path, *extra,
+                          "--file", ev_path).returncode == 0
+        op.wait_until(published, 30, "the example node to take an event")
+        op.wait_until(lambda: self.coll.count_documents(
+            {"eventId": "order-1", "group": "ledger"}) == 1, 30,
+            "the order's document")
+
+    def test_bad_configs_refused_at_start(self):
+        """A bad URI, an unreachable server and a `mongo` group without
+        [mongo] each stop the node at start with a message naming it."""
+        def start(sections, groups=None):
+            path = os.path.join(self.dir, "bad.ini")
+            op.write_config(path, op.free_port(),
+                            os.path.join(self.dir, "bad-data"),
+                            groups or {"ledger": mongo_group()},
+                            sections=sections)
+            return op.run(op.BINARY, "node", "--config", path, timeout=60)
+        r = start({"mongo": mongo_section("mongodb://[::1")})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("mongo.uri", r.stderr)
+        r = start({"mongo": mongo_section("http://localhost")})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("mongo.uri", r.stderr)
+        r = start({"mongo": mongo_section(
+            f"mongodb://127.0.0.1:{op.free_port()}/x",
+            server_selection_timeout="300ms")})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot reach MongoDB at 127.0.0.1:", r.stderr)
+        r = start({})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("mongo.uri", r.stderr)
+        self.assertIn("ledger", r.stderr)
+        r = start(self.mongo(write_concern='"many"'))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("mongo.write-concern", r.stderr)
+        r = start(self.mongo(), {"ledger": mongo_group(
+            options='{simulate = "maybe"}')})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("simulate", r.stderr)
+
+
+if __name__ == "__main__":
+    op.main()
