@@ -93,7 +93,8 @@ void stop_http(caf::actor_system& sys, std::shared_ptr<http::gateway>& gw,
 /// Runs until SIGTERM/SIGINT; its listeners stop with it (the cores hand
 /// their batches to other listeners).
 int run_worker(app_config& cfg, const node_config& ncfg,
-               std::unique_ptr<handler_registry> handlers) {
+               std::unique_ptr<handler_registry> handlers,
+               const std::shared_ptr<mongo::client>& mongodb) {
   for (auto& w : warnings(ncfg))
     spdlog::warn("{}", w);
   caf::actor_system sys{cfg};
@@ -121,6 +122,8 @@ int run_worker(app_config& cfg, const node_config& ncfg,
   sys.middleman().unpublish(n.endpoint, *port);
   stop_node(sys, n);
   supervisor->wait_for(n.manager);
+  if (mongodb) // no callback after the actor system
+    mongodb->stop();
   handlers.reset();
   if (!died.empty()) {
     spdlog::critical("the node manager went down: {}", died);
@@ -169,19 +172,27 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   }
   std::vector<http::readiness_check> checks;
   if (mongodb) {
-    if (auto e = mongodb->open(); !e.empty()) {
-      std::cerr << "onceflow: " << e << "\n";
-      return 1;
+    // A node that runs `mongo` listeners reaches MongoDB and makes the
+    // indexes at start; one that runs none (yet: listeners may be added)
+    // connects at its first write.
+    bool runs_mongo = false;
+    for (auto& g : ncfg.groups)
+      runs_mongo |= g.handler == "mongo"
+                    && (!ncfg.cluster.enabled() || g.concurrency > 0);
+    if (runs_mongo) {
+      if (auto e = mongodb->open(); !e.empty()) {
+        std::cerr << "onceflow: " << e << "\n";
+        return 1;
+      }
+      spdlog::info("MongoDB {}: effects of the mongo handler in {}",
+                   mongodb->describe(), ncfg.mongo.processed_collection);
     }
-    spdlog::info("MongoDB {}: effects of the mongo handler in {}",
-                 mongodb->describe(), ncfg.mongo.processed_collection);
     checks.push_back({"mongodb", [m = mongodb] {
                         return m->health();
                       }});
-    mongodb.reset(); // the handlers (and the check) hold the client
   }
   if (ncfg.role == node_role::worker)
-    return run_worker(cfg, ncfg, std::move(handlers));
+    return run_worker(cfg, ncfg, std::move(handlers), mongodb);
   std::shared_ptr<store> st;
   extra_stores extra;
   try {
@@ -219,6 +230,8 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
     caf::scoped_actor {
       sys
       } -> wait_for(n.broadcaster);
+    if (mongodb) // no callback after the actor system
+      mongodb->stop();
     handlers.reset();
   };
   st.reset();

@@ -39,24 +39,3 @@ else
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-
-# The tests' MongoDB-compatible server: FerretDB 1.24 on SQLite, our Go main
-# on its embeddable package (tests/support/ferretdb/; Debian packages no
-# MongoDB server). Built with the machine's Go from the Go module proxy;
-# rebuilt only when its sources change.
-here="$(cd "$(dirname "$0")/.." && pwd)"
-ferret="$here/tests/support/ferretdb"
-if [ ! -x "$ferret/bin/ferretdb-test" ] \
-   || [ -n "$(find "$ferret" -maxdepth 1 -newer "$ferret/bin/ferretdb-test" \
-               \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \))" ]; then
-  command -v go >/dev/null || { echo "install-deps: Go is needed to build" \
-    "FerretDB for the MongoDB tests (https://go.dev/doc/install)" >&2; exit 1; }
-  echo "install-deps: building FerretDB (tests/support/ferretdb)"
-  (cd "$ferret" && go build -o bin/ferretdb-test .)
-fi
-
-# The tests' independent MongoDB client.
-if ! python3 -c "import pymongo" 2>/dev/null; then
-  echo "install-deps: installing pymongo"
-  python3 -m pip install -q --disable-pip-version-check "pymongo==4.20.1"
-fi

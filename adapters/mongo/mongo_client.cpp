@@ -1,5 +1,7 @@
 #include "adapters/mongo/mongo_client.hpp"
 
+#include "adapters/mongo/mongo_reply.hpp"
+
 #include <mongoc/mongoc.h>
 #include <spdlog/spdlog.h>
 
@@ -84,12 +86,14 @@ void build_document(bson_t* doc, const processed_record& r, millis_t now) {
   BSON_APPEND_UTF8(doc, "group", r.group.c_str());
   BSON_APPEND_UTF8(doc, "type", r.ev.type.c_str());
   bson_error_t err;
-  bson_doc payload;
-  if (bson_init_from_json(payload.get(), r.ev.payload.data(),
-                          static_cast<ssize_t>(r.ev.payload.size()), &err))
-    BSON_APPEND_DOCUMENT(doc, "payload", payload.get());
-  else // Kept as text rather than lost (e.g. a number BSON cannot hold).
+  if (auto* payload = bson_new_from_json(
+        reinterpret_cast<const uint8_t*>(r.ev.payload.data()),
+        static_cast<ssize_t>(r.ev.payload.size()), &err)) {
+    BSON_APPEND_DOCUMENT(doc, "payload", payload);
+    bson_destroy(payload);
+  } else { // Kept as text rather than lost (e.g. a number BSON cannot hold).
     BSON_APPEND_UTF8(doc, "payload", r.ev.payload.c_str());
+  }
   BSON_APPEND_UTF8(doc, "priority", to_string(r.ev.prio));
   BSON_APPEND_DATE_TIME(doc, "createdAt", r.ev.created_at);
   if (r.ev.not_before != 0)
@@ -104,66 +108,6 @@ void build_document(bson_t* doc, const processed_record& r, millis_t now) {
   // From when the event was due to its effect, and in the handler.
   BSON_APPEND_INT64(doc, "latencyMs", now - due_time(r.ev));
   BSON_APPEND_INT64(doc, "handlerMs", now - r.started_at);
-}
-
-/// Reads writeErrors and writeConcernErrors of a bulk reply into `out`
-/// (`slot[i]`: the record of the bulk's i-th document). Returns whether
-/// the reply named any.
-bool read_reply_errors(const bson_t* reply, const std::vector<size_t>& slot,
-                       std::vector<write_result>& out) {
-  bool any = false;
-  bson_iter_t it;
-  bson_iter_t child;
-  if (bson_iter_init_find(&it, reply, "writeErrors")
-      && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &child)) {
-    while (bson_iter_next(&child)) {
-      bson_iter_t e;
-      if (!BSON_ITER_HOLDS_DOCUMENT(&child) || !bson_iter_recurse(&child, &e))
-        continue;
-      int64_t index = -1;
-      int32_t code = 0;
-      std::string msg;
-      while (bson_iter_next(&e)) {
-        std::string key = bson_iter_key(&e);
-        if (key == "index")
-          index = bson_iter_as_int64(&e);
-        else if (key == "code")
-          code = static_cast<int32_t>(bson_iter_as_int64(&e));
-        else if (key == "errmsg" && BSON_ITER_HOLDS_UTF8(&e))
-          msg = bson_iter_utf8(&e, nullptr);
-      }
-      if (index < 0 || static_cast<size_t>(index) >= slot.size())
-        continue;
-      any = true;
-      auto& r = out[slot[static_cast<size_t>(index)]];
-      r.verdict = classify_write_error(code);
-      if (r.verdict == write_verdict::done)
-        r.duplicate = true;
-      else
-        r.error = "MongoDB refused the document (code " + std::to_string(code)
-                  + "): " + msg;
-    }
-  }
-  // The documents may be written, but not as durably as asked: retried
-  // (a retry that finds them counts as done).
-  if (bson_iter_init_find(&it, reply, "writeConcernErrors")
-      && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &child)) {
-    std::string msg;
-    while (bson_iter_next(&child)) {
-      bson_iter_t e;
-      if (BSON_ITER_HOLDS_DOCUMENT(&child) && bson_iter_recurse(&child, &e)
-          && bson_iter_find(&e, "errmsg") && BSON_ITER_HOLDS_UTF8(&e))
-        msg = bson_iter_utf8(&e, nullptr);
-      any = true;
-    }
-    if (any && !msg.empty())
-      for (auto i : slot)
-        if (out[i].verdict == write_verdict::done && !out[i].duplicate) {
-          out[i].verdict = write_verdict::retryable;
-          out[i].error = "MongoDB write concern not satisfied: " + msg;
-        }
-  }
-  return any;
 }
 
 } // namespace
@@ -184,6 +128,7 @@ struct client::impl {
   std::condition_variable probe_cv;
   std::deque<std::function<void(mongoc_client_t*)>> jobs;
   bool stopping = false;
+  bool stopped = false;
   std::vector<std::thread> writers;
   std::thread prober;
 
@@ -197,21 +142,8 @@ struct client::impl {
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> failed{0};
 
+  /// Runs when the last thread that held it ended and the client is gone.
   ~impl() {
-    {
-      std::lock_guard<std::mutex> g{mtx};
-      stopping = true;
-    }
-    cv.notify_all();
-    probe_cv.notify_all();
-    // The last reference may go on a writer thread (a callback held the
-    // handler that held the client): that thread is left to end by itself.
-    auto self = std::this_thread::get_id();
-    for (auto& t : writers)
-      if (t.joinable())
-        (t.get_id() == self ? t.detach() : t.join());
-    if (prober.joinable())
-      (prober.get_id() == self ? prober.detach() : prober.join());
     if (pool != nullptr)
       mongoc_client_pool_destroy(pool);
     if (wc != nullptr)
@@ -251,6 +183,11 @@ struct client::impl {
     return false;
   }
 
+  bool stopping_now() {
+    std::lock_guard<std::mutex> g{mtx};
+    return stopping;
+  }
+
   void run_writer() {
     for (;;) {
       std::function<void(mongoc_client_t*)> job;
@@ -262,7 +199,7 @@ struct client::impl {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      if (down.load()) {
+      if (down.load() || stopping_now()) {
         job(nullptr);
         continue;
       }
@@ -272,15 +209,15 @@ struct client::impl {
     }
   }
 
-  /// While MongoDB is down: a ping per second until it answers.
+  /// A ping every `probe_interval` while MongoDB is down (until it
+  /// answers), else every `health_interval` (so that /ready also tells an
+  /// outage on a node with nothing to write).
   void run_prober() {
     for (;;) {
       {
         std::unique_lock<std::mutex> g{mtx};
-        probe_cv.wait(g, [this] { return stopping || down.load(); });
-        if (stopping)
-          return;
-        probe_cv.wait_for(g, std::chrono::milliseconds(probe_interval),
+        auto wait = down.load() ? probe_interval : health_interval;
+        probe_cv.wait_for(g, std::chrono::milliseconds(wait),
                           [this] { return stopping; });
         if (stopping)
           return;
@@ -289,22 +226,19 @@ struct client::impl {
       std::string why;
       bool ok = ping(c, why);
       mongoc_client_pool_push(pool, c);
-      if (ok) {
+      if (ok)
         mark_up();
-      } else {
-        std::lock_guard<std::mutex> g{mtx};
-        down_error = why;
-      }
+      else
+        mark_down(why);
     }
   }
 
   /// One unordered bulk insert of `docs[i]` for each i in `which`, its
-  /// verdicts into `out`. Returns false if the call failed as a whole
-  /// without saying why per document (then `which` are retryable in
-  /// `out`), with the error in `err`.
-  bool insert_bulk(mongoc_client_t* c, const std::vector<built_doc>& docs,
-                   const std::vector<size_t>& which,
-                   std::vector<write_result>& out, bson_error_t& err) {
+  /// verdicts into `out`. Returns how many documents a failed call left
+  /// unaccounted for (retryable in `out`; the error in `err`).
+  size_t insert_bulk(mongoc_client_t* c, const std::vector<built_doc>& docs,
+                     const std::vector<size_t>& which,
+                     std::vector<write_result>& out, bson_error_t& err) {
     auto* coll = mongoc_client_get_collection(c, db.c_str(),
                                               cfg.processed_collection.c_str());
     bson_doc opts;
@@ -324,23 +258,17 @@ struct client::impl {
         out[i].error = "MongoDB cannot take the document: " + text_of(e);
       }
     }
-    bool whole = true;
+    reply_summary sum;
     if (!slot.empty()) {
       bson_doc reply;
       bool ok = mongoc_bulk_operation_execute(bulk, reply.get(), &err) != 0;
       bulk_writes.fetch_add(1);
-      bool named = read_reply_errors(reply.get(), slot, out);
-      if (!ok && !named) {
-        whole = false;
-        for (auto i : slot) {
-          out[i].verdict = write_verdict::retryable;
-          out[i].error = "MongoDB write failed: " + text_of(err);
-        }
-      }
+      sum = apply_bulk_reply(reply.get(), ok, ok ? std::string{} : text_of(err),
+                             slot, out);
     }
     mongoc_bulk_operation_destroy(bulk);
     mongoc_collection_destroy(coll);
-    return whole;
+    return sum.unaccounted;
   }
 
   std::vector<write_result>
@@ -355,7 +283,8 @@ struct client::impl {
       build_document(docs[i].doc, rs[i], now);
       if (docs[i].doc->len > max_document_bytes) {
         out[i].verdict = write_verdict::permanent;
-        out[i].error = "the event's document has " + std::to_string(docs[i].doc->len)
+        out[i].error = "the event's document has "
+                       + std::to_string(docs[i].doc->len)
                        + " bytes, over MongoDB's limit of "
                        + std::to_string(max_document_bytes);
       } else {
@@ -363,19 +292,20 @@ struct client::impl {
       }
     }
     bson_error_t err;
-    if (!which.empty() && !insert_bulk(c, docs, which, out, err)) {
-      if (unreachable(err)) {
-        mark_down(text_of(err));
-        for (auto i : which)
+    auto unaccounted = which.empty() ? 0
+                                     : insert_bulk(c, docs, which, out, err);
+    if (unaccounted > 0 && unreachable(err)) {
+      mark_down(text_of(err));
+      for (auto i : which)
+        if (out[i].verdict == write_verdict::retryable)
           out[i].retry_after = probe_interval;
-      } else if (which.size() > 1) {
-        // Refused as a whole for a reason that may be one document's
-        // (the driver's checks): each alone, so that the others are
-        // written and only that one fails.
-        for (auto i : which)
-          insert_bulk(c, docs, {i}, out, err);
-      }
-    } else if (down.load()) {
+    } else if (unaccounted == which.size() && which.size() > 1) {
+      // Refused as a whole for a reason that may be one document's (the
+      // driver's checks): each alone, so that the others are written and
+      // only that one fails.
+      for (auto i : which)
+        insert_bulk(c, docs, {i}, out, err);
+    } else if (unaccounted == 0 && down.load()) {
       mark_up();
     }
     for (auto& d : docs)
@@ -392,7 +322,7 @@ struct client::impl {
   }
 };
 
-client::client(mongo_config cfg) : d_(std::make_unique<impl>()) {
+client::client(mongo_config cfg) : d_(std::make_shared<impl>()) {
   init_driver();
   d_->cfg = std::move(cfg);
   auto& c = d_->cfg;
@@ -403,8 +333,7 @@ client::client(mongo_config cfg) : d_(std::make_unique<impl>()) {
                                 + text_of(err));
   auto set_default = [&](const char* key, millis_t value) {
     if (!mongoc_uri_has_option(d_->uri, key))
-      mongoc_uri_set_option_as_int32(d_->uri, key,
-                                     static_cast<int32_t>(value));
+      mongoc_uri_set_option_as_int32(d_->uri, key, static_cast<int32_t>(value));
   };
   set_default(MONGOC_URI_SERVERSELECTIONTIMEOUTMS, c.server_selection_timeout);
   set_default(MONGOC_URI_CONNECTTIMEOUTMS, c.connect_timeout);
@@ -430,15 +359,41 @@ client::client(mongo_config cfg) : d_(std::make_unique<impl>()) {
     throw std::invalid_argument("option 'mongo.uri' cannot be used: "
                                 + text_of(err));
   mongoc_client_pool_set_error_api(d_->pool, MONGOC_ERROR_API_VERSION_2);
-  mongoc_client_pool_max_size(d_->pool, c.pool_size);
+  if (!mongoc_uri_has_option(d_->uri, MONGOC_URI_MAXPOOLSIZE))
+    mongoc_client_pool_max_size(d_->pool, c.pool_size);
   if (mongoc_uri_get_appname(d_->uri) == nullptr)
     mongoc_client_pool_set_appname(d_->pool, "onceflow");
+  // The threads share the state: the pool outlives the last of them, even
+  // one the client was destroyed on (a callback held the last handler).
   for (uint32_t i = 0; i < c.pool_size; ++i)
-    d_->writers.emplace_back([d = d_.get()] { d->run_writer(); });
-  d_->prober = std::thread{[d = d_.get()] { d->run_prober(); }};
+    d_->writers.emplace_back([d = d_] { d->run_writer(); });
+  d_->prober = std::thread{[d = d_] {
+    d->run_prober();
+  }};
 }
 
-client::~client() = default;
+client::~client() {
+  stop();
+}
+
+void client::stop() {
+  {
+    std::lock_guard<std::mutex> g{d_->mtx};
+    if (d_->stopped)
+      return;
+    d_->stopped = true;
+    d_->stopping = true;
+  }
+  d_->cv.notify_all();
+  d_->probe_cv.notify_all();
+  // A ping may wait for the server selection timeout: the prober ends by
+  // itself. Writers are joined (their callbacks must not outlive the
+  // caller's actor system), except the one this runs on.
+  d_->prober.detach();
+  auto self = std::this_thread::get_id();
+  for (auto& t : d_->writers)
+    (t.get_id() == self ? t.detach() : t.join());
+}
 
 std::string client::open() {
   auto* c = mongoc_client_pool_pop(d_->pool);
@@ -545,9 +500,9 @@ void client::write_processed(std::vector<processed_record> records,
                               + " cannot be reached: " + d->down_error;
       }
       d->failed.fetch_add(rs.size());
-      done(std::vector<write_result>(
-        rs.size(),
-        write_result{write_verdict::retryable, why, false, probe_interval}));
+      done(std::vector<write_result>(rs.size(),
+                                     write_result{write_verdict::retryable, why,
+                                                  false, probe_interval}));
       return;
     }
     done(d->write_bulk(c, rs));

@@ -45,6 +45,9 @@ struct write_result {
 /// that failed meanwhile wait at least before their retry.
 constexpr millis_t probe_interval = 1000;
 
+/// How often a client pings MongoDB while all is well (for /ready).
+constexpr millis_t health_interval = 5000;
+
 using write_callback = std::function<void(std::vector<write_result>)>;
 
 /// Counters of a client (for logs, tests and benchmarks).
@@ -61,7 +64,14 @@ public:
   /// std::invalid_argument naming what is wrong with the URI or options.
   explicit client(mongo_config cfg);
 
+  /// Stops (see stop()).
   ~client();
+
+  /// Fails the writes still queued (retryably: "the node is stopping"),
+  /// waits for those under way and ends the writer threads; later writes
+  /// fail at once. Call it before the actor system the callbacks send to
+  /// goes away. Idempotent.
+  void stop();
 
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -94,7 +104,7 @@ public:
 
 private:
   struct impl;
-  std::unique_ptr<impl> d_;
+  std::shared_ptr<impl> d_;
 };
 
 } // namespace onceflow::mongo

@@ -1,6 +1,6 @@
 """A real MongoDB-compatible server for the process tests: FerretDB 1.24 on
 SQLite (our Go main in tests/support/ferretdb/, built by
-scripts/install-deps.sh) on a free port of 127.0.0.1, stopped by pid.
+scripts/test-servers.sh) on a free port of 127.0.0.1, stopped by pid.
 Documents are read back with pymongo, a client independent of onceflow's
 libmongoc."""
 
@@ -19,7 +19,7 @@ def binary():
         os.path.join(HERE, "ferretdb", "bin", "ferretdb-test")
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"FerretDB is not built at {path}: run "
-                           "scripts/install-deps.sh")
+                           "scripts/test-servers.sh")
     return path
 
 

@@ -20,7 +20,7 @@ std::string ferretdb_binary() {
     path = ONCEFLOW_SOURCE_DIR "/tests/support/ferretdb/bin/ferretdb-test";
   if (::access(path.c_str(), X_OK) != 0)
     throw std::runtime_error("FerretDB is not built at " + path
-                             + ": run scripts/install-deps.sh");
+                             + ": run scripts/test-servers.sh");
   return path;
 }
 

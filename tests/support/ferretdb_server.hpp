@@ -1,7 +1,7 @@
 #pragma once
 
 // A real MongoDB-compatible server for tests: FerretDB 1.24 on SQLite (our
-// Go main in tests/support/ferretdb/, built by scripts/install-deps.sh) as
+// Go main in tests/support/ferretdb/, built by scripts/test-servers.sh) as
 // a child process on a free port of 127.0.0.1 with a temporary data
 // directory, stopped by pid.
 
@@ -13,8 +13,9 @@
 
 namespace onceflow::test {
 
-/// The FerretDB binary: $ONCEFLOW_FERRETDB, else the one install-deps
-/// builds. Throws std::runtime_error naming the path if it is missing.
+/// The FerretDB binary: $ONCEFLOW_FERRETDB, else the one
+/// scripts/test-servers.sh builds. Throws std::runtime_error naming the path if
+/// it is missing.
 std::string ferretdb_binary();
 
 class ferretdb_server {

@@ -2,14 +2,13 @@
 // MongoDB-compatible server (FerretDB 1.24, tests/support/ferretdb/).
 
 #define BOOST_TEST_MODULE mongo
-#include <boost/test/unit_test.hpp>
-
 #include "adapters/mongo/mongo_client.hpp"
 #include "adapters/mongo/mongo_handler.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/ferretdb_server.hpp"
 #include "tests/support/redis_server.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <mongoc/mongoc.h>
 
 #include <chrono>
@@ -77,9 +76,9 @@ int64_t count(const std::string& db, const std::string& filter_json = "{}",
   BOOST_REQUIRE(uri != nullptr);
   auto* cl = mongoc_client_new_from_uri(uri);
   auto* co = mongoc_client_get_collection(cl, db.c_str(), coll.c_str());
-  auto* filter = bson_new_from_json(
-    reinterpret_cast<const uint8_t*>(filter_json.data()),
-    static_cast<ssize_t>(filter_json.size()), &err);
+  auto* filter
+    = bson_new_from_json(reinterpret_cast<const uint8_t*>(filter_json.data()),
+                         static_cast<ssize_t>(filter_json.size()), &err);
   auto n = mongoc_collection_count_documents(co, filter, nullptr, nullptr,
                                              nullptr, &err);
   if (n < 0)
@@ -97,8 +96,8 @@ BOOST_AUTO_TEST_CASE(open_creates_the_unique_index_idempotently) {
   mongo::client c{config_for("openidem")};
   BOOST_TEST(c.open() == "");
   BOOST_TEST(c.open() == ""); // a second start finds the indexes in place
-  BOOST_TEST(c.describe() == "127.0.0.1:" + std::to_string(server().port())
-                               + "/openidem");
+  BOOST_TEST(c.describe()
+             == "127.0.0.1:" + std::to_string(server().port()) + "/openidem");
   BOOST_TEST(c.health() == "");
 }
 
@@ -166,6 +165,22 @@ BOOST_AUTO_TEST_CASE(a_document_mongodb_refuses_is_permanent) {
   BOOST_TEST(count("refused") == 2);
 }
 
+BOOST_AUTO_TEST_CASE(a_document_the_driver_or_server_refuses_is_permanent) {
+  mongo::client c{config_for("dollar")};
+  BOOST_REQUIRE(c.open() == "");
+  // Field names MongoDB's insert refuses ($-prefixed): only that record
+  // fails, for good; the rest of the batch is written.
+  auto bad = record("bad", "g");
+  bad.ev.payload = R"({"$where": "x"})";
+  auto rs = write(c, {record("d1", "g"), bad, record("d2", "g")});
+  BOOST_REQUIRE_EQUAL(rs.size(), 3u);
+  BOOST_TEST(mongo::to_string(rs[0].verdict) == "done");
+  BOOST_TEST(mongo::to_string(rs[1].verdict) == "permanent");
+  BOOST_TEST(rs[1].error.find("MongoDB") != std::string::npos);
+  BOOST_TEST(mongo::to_string(rs[2].verdict) == "done");
+  BOOST_TEST(count("dollar") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(the_handler_answers_per_event) {
   auto c = std::make_shared<mongo::client>(config_for("handler"));
   BOOST_REQUIRE(c->open() == "");
@@ -199,11 +214,10 @@ BOOST_AUTO_TEST_CASE(the_handler_answers_per_event) {
   BOOST_TEST(count("handler", R"({"group": "billing", "epoch": 3})") == 3);
   // Without a client (no [mongo] uri) the factory says what is missing.
   auto none = mongo_handler_factory(nullptr);
-  BOOST_CHECK_EXCEPTION(none(opts), std::invalid_argument,
-                        [](const std::invalid_argument& e) {
-                          return std::string{e.what()}.find("mongo.uri")
-                                 != std::string::npos;
-                        });
+  BOOST_CHECK_EXCEPTION(
+    none(opts), std::invalid_argument, [](const std::invalid_argument& e) {
+      return std::string{e.what()}.find("mongo.uri") != std::string::npos;
+    });
 }
 
 BOOST_AUTO_TEST_CASE(bad_uri_and_unreachable_server) {
@@ -221,9 +235,9 @@ BOOST_AUTO_TEST_CASE(bad_uri_and_unreachable_server) {
   cfg.server_selection_timeout = 300;
   mongo::client c{cfg};
   auto err = c.open();
-  BOOST_TEST(err.find("cannot reach MongoDB at 127.0.0.1:"
-                      + std::to_string(port))
-             != std::string::npos);
+  BOOST_TEST(
+    err.find("cannot reach MongoDB at 127.0.0.1:" + std::to_string(port))
+    != std::string::npos);
   auto rs = write(c, {record("u1", "g"), record("u2", "g")});
   for (auto& r : rs) {
     BOOST_TEST(mongo::to_string(r.verdict) == "retryable");
