@@ -1,5 +1,6 @@
 #include "runtime/application.hpp"
 
+#include "adapters/mongo/mongo_client.hpp"
 #include "runtime/command_line.hpp"
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,7 @@
 namespace onceflow {
 
 int run_main(int argc, char** argv, const handler_registry& handlers) {
+  mongo::drop_shared_counters(); // nothing left in /dev/shm after kill -9
   using namespace command;
   cli args;
   if (argc >= 2

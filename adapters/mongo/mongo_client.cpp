@@ -4,6 +4,8 @@
 
 #include <mongoc/mongoc.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -19,7 +21,8 @@ namespace onceflow::mongo {
 
 namespace {
 
-/// mongoc_init once per process (its cleanup is left to the process end:
+/// mongoc_init once per process (Debian's build also runs it when the
+/// library is loaded; its cleanup is left to the process end:
 /// several clients may live one after the other), and the driver's log
 /// lines into spdlog instead of stdout. The pool's monitor logs every
 /// failed heartbeat at debug level; onceflow reports outages itself.
@@ -45,6 +48,16 @@ void init_driver() {
       nullptr);
   });
 }
+
+} // namespace
+
+void drop_shared_counters() {
+  // The name mongoc-counters.c gives the segment.
+  auto name = "/mongoc-" + std::to_string(static_cast<unsigned>(getpid()));
+  shm_unlink(name.c_str());
+}
+
+namespace {
 
 /// Owns a bson_t on the stack.
 struct bson_doc {

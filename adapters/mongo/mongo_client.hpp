@@ -107,4 +107,12 @@ private:
   std::shared_ptr<impl> d_;
 };
 
+/// Debian's libmongoc initializes itself when it is loaded and keeps its
+/// performance counters in /dev/shm/mongoc-<pid> until mongoc_cleanup at
+/// exit. A process killed with -9 leaves that file behind, and a later
+/// process with the same pid then prints "Falling back to malloc for
+/// counters" on stderr. onceflow reads no counters from shared memory:
+/// call this first thing in main to unlink the name (the mapping stays).
+void drop_shared_counters();
+
 } // namespace onceflow::mongo

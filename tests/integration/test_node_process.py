@@ -72,7 +72,11 @@ class NodeProcessTest(unittest.TestCase):
         lines = r.stdout.strip().splitlines()
         self.assertEqual(len(lines), 300)
         self.assertTrue(all(l.endswith(" accepted") for l in lines), lines[:3])
+        pid = node.proc.pid
         node.kill9()
+        # libmongoc's counters segment is unlinked at start: nothing of
+        # the killed process is left in shared memory.
+        self.assertFalse(os.path.exists(f"/dev/shm/mongoc-{pid}"))
         before = count_effects(self.db)
         self.assertLess(sum(before.values()), 450,
                         "the kill should leave work unprocessed")
@@ -311,7 +315,8 @@ class NodeProcessTest(unittest.TestCase):
 
     def test_unknown_sections_are_refused(self):
         known = ("(known: alerts, client, cluster, events, groups.<name>, "
-                 "http, janitor, node, nodes.<name>, priorities, rate-limits, "
+                 "http, janitor, mongo, node, nodes.<name>, priorities, "
+                 "rate-limits, "
                  "redis, store; CAF's: logger, "
                  "middleman, opencl, openssl, scheduler, stream, "
                  "work-stealing)")

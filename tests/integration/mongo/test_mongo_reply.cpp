@@ -68,10 +68,10 @@ BOOST_AUTO_TEST_CASE(a_duplicate_of_another_unique_index_is_permanent) {
     {"index": 2, "code": 11000,
      "errmsg": "E11000 duplicate key error collection: db.c index: sku_1 dup key"}]})"};
   apply_bulk_reply(r.doc, false, "", {0, 1, 2}, out);
-  BOOST_TEST(verdicts(out)
-               == (std::vector<std::string>{"done+dup", "permanent",
-                                            "permanent"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+    verdicts(out)
+      == (std::vector<std::string>{"done+dup", "permanent", "permanent"}),
+    boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(write_concern_errors_retry_what_was_inserted_now) {
