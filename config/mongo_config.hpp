@@ -29,6 +29,20 @@ struct mongo_config {
   millis_t socket_timeout = 10000;
   /// Connections, and threads that run the writes.
   uint32_t pool_size = 4;
+  /// Optional records (docs/mongodb.md), written by core nodes: one
+  /// document per accepted event with its status per group, and the DLQ
+  /// archive (every death with its attempts).
+  bool events = false;
+  std::string events_collection = "events";
+  bool dead_letters = false;
+  std::string dead_letters_collection = "dead_letters";
+  /// Who answers GET /events?status= and GET /failed-events: "store" (the
+  /// log, always current) or "mongodb" (the records; needs them on).
+  std::string read_from = "store";
+
+  bool records() const {
+    return events || dead_letters;
+  }
 
   bool enabled() const {
     return !uri.empty();

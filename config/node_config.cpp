@@ -47,7 +47,8 @@ const std::map<std::string, std::set<std::string>>& detail::known_options() {
     {"mongo",
      {"uri", "database", "processed-collection", "write-concern", "journal",
       "server-selection-timeout", "connect-timeout", "socket-timeout",
-      "pool-size"}},
+      "pool-size", "events", "events-collection", "dead-letters",
+      "dead-letters-collection", "read-from"}},
     {"cluster",
      {"heartbeat-interval", "connection-timeout", "reconnect-min",
       "reconnect-max", "secret", "tls-ca-file", "tls-cert-file", "tls-key-file",
@@ -276,6 +277,11 @@ std::string read_node_config(const caf::settings& content,
   r.duration("mongo.connect-timeout", out.mongo.connect_timeout, 1);
   r.duration("mongo.socket-timeout", out.mongo.socket_timeout, 1);
   r.integer("mongo.pool-size", out.mongo.pool_size, 1, 64);
+  r.boolean("mongo.events", out.mongo.events);
+  r.str("mongo.events-collection", out.mongo.events_collection);
+  r.boolean("mongo.dead-letters", out.mongo.dead_letters);
+  r.str("mongo.dead-letters-collection", out.mongo.dead_letters_collection);
+  r.str("mongo.read-from", out.mongo.read_from);
   r.integer("events.max-payload-bytes", out.limits.max_payload_bytes, 2,
             int64_t{64} * 1024 * 1024);
   r.integer("events.max-depth", out.limits.max_depth, 1, 10000);
@@ -546,16 +552,41 @@ std::vector<std::string> warnings(const node_config& cfg) {
 }
 
 std::string validate(const mongo_config& cfg) {
-  if (!cfg.enabled())
+  if (!cfg.enabled()) {
+    if (cfg.records() || cfg.read_from != "store")
+      return "options 'mongo.events', 'mongo.dead-letters' and "
+             "'mongo.read-from' need 'mongo.uri'";
     return {};
+  }
   if (cfg.uri.rfind("mongodb://", 0) != 0
       && cfg.uri.rfind("mongodb+srv://", 0) != 0)
     return "option 'mongo.uri' must look like "
            "mongodb://[user:password@]host[:port]/[database][?options]";
-  if (cfg.processed_collection.empty())
-    return "option 'mongo.processed-collection' must not be empty";
-  if (cfg.processed_collection.find('$') != std::string::npos)
-    return "option 'mongo.processed-collection' must not contain '$'";
+  for (auto [key, name] :
+       {std::pair{"processed-collection", &cfg.processed_collection},
+        std::pair{"events-collection", &cfg.events_collection},
+        std::pair{"dead-letters-collection", &cfg.dead_letters_collection}}) {
+    if (name->empty())
+      return std::string{"option 'mongo."} + key + "' must not be empty";
+    if (name->find('$') != std::string::npos)
+      return std::string{"option 'mongo."} + key + "' must not contain '$'";
+  }
+  // The collections in use (the records' only when they are on) differ.
+  if ((cfg.events && cfg.events_collection == cfg.processed_collection)
+      || (cfg.dead_letters
+          && (cfg.dead_letters_collection == cfg.processed_collection
+              || (cfg.events
+                  && cfg.dead_letters_collection == cfg.events_collection))))
+    return "options 'mongo.processed-collection', 'mongo.events-collection' "
+           "and 'mongo.dead-letters-collection' must name different "
+           "collections";
+  if (cfg.read_from != "store" && cfg.read_from != "mongodb")
+    return "option 'mongo.read-from' must be \"store\" or \"mongodb\" "
+           "(got \""
+           + cfg.read_from + "\")";
+  if (cfg.read_from == "mongodb" && !(cfg.events && cfg.dead_letters))
+    return "option 'mongo.read-from' = \"mongodb\" needs mongo.events = true "
+           "and mongo.dead-letters = true (the records it reads)";
   if (cfg.database.find_first_of("/\\. \"$") != std::string::npos)
     return "option 'mongo.database' must not contain any of /\\. \"$";
   auto& w = cfg.write_concern;

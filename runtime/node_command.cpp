@@ -1,6 +1,8 @@
 // `onceflow node`: runs a core or worker node until SIGTERM/SIGINT.
 
+#include "adapters/mirroring_store.hpp"
 #include "adapters/mongo/mongo_handler.hpp"
+#include "adapters/mongo/mongo_records.hpp"
 #include "adapters/webhook/alert_webhook.hpp"
 #include "adapters/webhook/webhook_handler.hpp"
 #include "runtime/cluster/schema.hpp"
@@ -23,6 +25,9 @@
 namespace onceflow::command {
 
 namespace {
+
+/// How long a stopping node still writes its queued MongoDB records.
+constexpr millis_t records_grace = 5000;
 
 /// Publishes the node's endpoint on its host and port: with TLS on through
 /// CAF's OpenSSL module only (nothing plain listens then).
@@ -51,10 +56,12 @@ extern "C" void on_signal(int sig) {
 std::unique_ptr<http::server>
 start_http(caf::actor_system& sys, const node_config& ncfg,
            const node_actors& n, std::shared_ptr<http::gateway>& gw,
-           std::vector<http::readiness_check> checks) {
+           std::vector<http::readiness_check> checks,
+           http::listing_source listings) {
   gw = http::gateway::make(sys, n.broadcaster, ncfg.max_ingest_batch,
                            n.metrics);
-  auto routes = std::make_shared<http::api>(ncfg, n, gw, std::move(checks));
+  auto routes = std::make_shared<http::api>(ncfg, n, gw, std::move(checks),
+                                            std::move(listings));
   try {
     auto srv = std::make_unique<http::server>(ncfg.http.host, ncfg.http.port,
                                               ncfg.http.max_body_bytes,
@@ -203,6 +210,38 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
               << " store: " << e.what() << "\n";
     return 1;
   }
+  // The optional MongoDB records: every store object of the node tells
+  // them what it committed.
+  std::shared_ptr<mongo::records> records;
+  if (mongodb && ncfg.mongo.records()) {
+    std::vector<group_spec> specs;
+    for (auto& g : ncfg.groups)
+      specs.push_back({g.name, g.subscriptions, false});
+    if (auto e = mongodb->open(); !e.empty()) {
+      std::cerr << "onceflow: " << e << "\n";
+      return 1;
+    }
+    records = std::make_shared<mongo::records>(mongodb, std::move(specs));
+    if (auto e = records->open(); !e.empty()) {
+      std::cerr << "onceflow: " << e << "\n";
+      return 1;
+    }
+    auto wrap = [&](std::shared_ptr<store>& x) {
+      if (x)
+        x = std::make_shared<mirroring_store>(std::move(x), records);
+    };
+    wrap(st);
+    wrap(extra.ingest);
+    for (auto& x : extra.lease)
+      wrap(x);
+    spdlog::info("MongoDB {}: records of {}{}{} (listings read from {})",
+                 mongodb->describe(),
+                 ncfg.mongo.events ? ncfg.mongo.events_collection : "",
+                 ncfg.mongo.events && ncfg.mongo.dead_letters ? " and " : "",
+                 ncfg.mongo.dead_letters ? ncfg.mongo.dead_letters_collection
+                                         : "",
+                 ncfg.mongo.read_from);
+  }
   auto store_name = st->describe();
   for (auto& w : warnings(ncfg))
     spdlog::warn("{}", w);
@@ -230,6 +269,15 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
     caf::scoped_actor {
       sys
       } -> wait_for(n.broadcaster);
+    if (records) {
+      // What the store actors committed last (they end after the
+      // broadcaster), while MongoDB answers.
+      caf::scoped_actor self{sys};
+      self->wait_for(n.store, n.ingest_store);
+      for (auto& x : n.lease_stores)
+        self->wait_for(x);
+      records->stop(records_grace);
+    }
     if (mongodb) // no callback after the actor system
       mongodb->stop();
     handlers.reset();
@@ -247,7 +295,17 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   std::shared_ptr<http::gateway> gw;
   std::unique_ptr<http::server> srv;
   if (ncfg.http.enabled) {
-    srv = start_http(sys, ncfg, n, gw, std::move(checks));
+    http::listing_source listings;
+    if (records && ncfg.mongo.read_from == "mongodb") {
+      listings.events = [records](const event_listing_query& q,
+                                  event_listing& out) {
+        return records->list_events(q, out);
+      };
+      listings.failed = [records](const dlq_query& q, dlq_page& out) {
+        return records->dlq_list(q, out);
+      };
+    }
+    srv = start_http(sys, ncfg, n, gw, std::move(checks), std::move(listings));
     if (srv)
       caf::anon_send(n.manager, atom::local_v, std::string{"gateway"},
                      caf::actor_cast<caf::actor>(gw->handle()));

@@ -1,5 +1,6 @@
 #include "adapters/mongo/mongo_client.hpp"
 
+#include "adapters/mongo/mongo_bson.hpp"
 #include "adapters/mongo/mongo_reply.hpp"
 
 #include <mongoc/mongoc.h>
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -39,7 +41,12 @@ void init_driver() {
             spdlog::error("mongoc {}: {}", domain, message);
             break;
           case MONGOC_LOG_LEVEL_WARNING:
-            spdlog::warn("mongoc {}: {}", domain, message);
+            // Servers without sessions (FerretDB) refuse the endSessions a
+            // pool sends when it goes: nothing to warn about.
+            if (std::strstr(message, "endSessions") != nullptr)
+              spdlog::debug("mongoc {}: {}", domain, message);
+            else
+              spdlog::warn("mongoc {}: {}", domain, message);
             break;
           default:
             spdlog::debug("mongoc {}: {}", domain, message);
@@ -59,20 +66,6 @@ void drop_shared_counters() {
 
 namespace {
 
-/// Owns a bson_t on the stack.
-struct bson_doc {
-  bson_t doc = BSON_INITIALIZER;
-  bson_doc() = default;
-  bson_doc(const bson_doc&) = delete;
-  bson_doc& operator=(const bson_doc&) = delete;
-  ~bson_doc() {
-    bson_destroy(&doc);
-  }
-  bson_t* get() {
-    return &doc;
-  }
-};
-
 /// A document built for a bulk write (bson_t is over-aligned: a container
 /// of bson_t* would drop its alignment attribute).
 struct built_doc {
@@ -89,29 +82,10 @@ bool unreachable(const bson_error_t& err) {
          || err.domain == MONGOC_ERROR_STREAM;
 }
 
-std::string text_of(const bson_error_t& err) {
-  return std::string{static_cast<const char*>(err.message)};
-}
-
 /// The document of one processed record.
 void build_document(bson_t* doc, const processed_record& r, millis_t now) {
-  BSON_APPEND_UTF8(doc, "eventId", r.ev.id.c_str());
+  append_event(doc, r.ev);
   BSON_APPEND_UTF8(doc, "group", r.group.c_str());
-  BSON_APPEND_UTF8(doc, "type", r.ev.type.c_str());
-  bson_error_t err;
-  if (auto* payload = bson_new_from_json(
-        reinterpret_cast<const uint8_t*>(r.ev.payload.data()),
-        static_cast<ssize_t>(r.ev.payload.size()), &err)) {
-    BSON_APPEND_DOCUMENT(doc, "payload", payload);
-    bson_destroy(payload);
-  } else { // Kept as text rather than lost (e.g. a number BSON cannot hold).
-    BSON_APPEND_UTF8(doc, "payload", r.ev.payload.c_str());
-  }
-  BSON_APPEND_UTF8(doc, "priority", to_string(r.ev.prio));
-  BSON_APPEND_DATE_TIME(doc, "createdAt", r.ev.created_at);
-  if (r.ev.not_before != 0)
-    BSON_APPEND_DATE_TIME(doc, "notBefore", r.ev.not_before);
-  BSON_APPEND_UTF8(doc, "traceId", r.ev.trace_id.c_str());
   BSON_APPEND_UTF8(doc, "node", r.node.c_str());
   BSON_APPEND_UTF8(doc, "listener", r.listener.c_str());
   BSON_APPEND_INT64(doc, "epoch", static_cast<int64_t>(r.epoch));
@@ -373,7 +347,9 @@ client::client(mongo_config cfg) : d_(std::make_shared<impl>()) {
                                 + text_of(err));
   mongoc_client_pool_set_error_api(d_->pool, MONGOC_ERROR_API_VERSION_2);
   if (!mongoc_uri_has_option(d_->uri, MONGOC_URI_MAXPOOLSIZE))
-    mongoc_client_pool_max_size(d_->pool, c.pool_size);
+    // The writers' connections, plus the prober's, the records writer's
+    // and one for the HTTP API's reads of the records.
+    mongoc_client_pool_max_size(d_->pool, c.pool_size + 3);
   if (mongoc_uri_get_appname(d_->uri) == nullptr)
     mongoc_client_pool_set_appname(d_->pool, "onceflow");
   // The threads share the state: the pool outlives the last of them, even
@@ -415,24 +391,24 @@ std::string client::open() {
     mongoc_client_pool_push(d_->pool, c);
     return "cannot reach MongoDB at " + d_->where + ": " + why;
   }
+  mongoc_client_pool_push(d_->pool, c);
   // The unique index that makes an effect happen once, and the indexes of
-  // the queries users run (docs/mongodb.md). Only the missing ones are
-  // created: FerretDB 1.24 drops the connection on a createIndexes that
-  // names several existing indexes.
-  struct spec {
-    const char* name;
-    std::vector<const char*> keys;
-    bool unique;
-  };
-  const std::vector<spec> specs{
-    {"eventId_group", {"eventId", "group"}, true},
-    {"type_processedAt", {"type", "processedAt"}, false},
-    {"group_processedAt", {"group", "processedAt"}, false},
-    {"processedAt", {"processedAt"}, false},
-  };
+  // the queries users run (docs/mongodb.md).
+  return ensure_indexes(d_->cfg.processed_collection,
+                        {{"eventId_group", {"eventId", "group"}, true},
+                         {"type_processedAt", {"type", "processedAt"}, false},
+                         {"group_processedAt", {"group", "processedAt"}, false},
+                         {"processedAt", {"processedAt"}, false}});
+}
+
+std::string client::ensure_indexes(const std::string& collection,
+                                   const std::vector<index_spec>& specs) {
+  // Only the missing ones are created: FerretDB 1.24 drops the connection
+  // on a createIndexes that names several existing indexes.
+  auto* c = mongoc_client_pool_pop(d_->pool);
   std::map<std::string, bool> existing; // name -> unique
-  auto* coll = mongoc_client_get_collection(
-    c, d_->db.c_str(), d_->cfg.processed_collection.c_str());
+  auto* coll = mongoc_client_get_collection(c, d_->db.c_str(),
+                                            collection.c_str());
   auto* cur = mongoc_collection_find_indexes_with_opts(coll, nullptr);
   const bson_t* found = nullptr;
   while (mongoc_cursor_next(cur, &found)) {
@@ -449,21 +425,19 @@ std::string client::open() {
   mongoc_collection_destroy(coll);
   if (!listed) {
     mongoc_client_pool_push(d_->pool, c);
-    return "cannot list the indexes of MongoDB collection "
-           + d_->cfg.processed_collection + " at " + d_->where + ": "
-           + text_of(err);
+    return "cannot list the indexes of MongoDB collection " + collection
+           + " at " + d_->where + ": " + text_of(err);
   }
-  if (auto i = existing.find("eventId_group");
-      i != existing.end() && !i->second) {
-    mongoc_client_pool_push(d_->pool, c);
-    return "MongoDB collection " + d_->cfg.processed_collection + " at "
-           + d_->where
-           + " has an index eventId_group that is not unique: drop it (the "
-             "node creates it unique)";
-  }
+  for (auto& s : specs)
+    if (auto i = existing.find(s.name);
+        s.unique && i != existing.end() && !i->second) {
+      mongoc_client_pool_push(d_->pool, c);
+      return "MongoDB collection " + collection + " at " + d_->where
+             + " has an index " + s.name
+             + " that is not unique: drop it (the node creates it unique)";
+    }
   bson_doc cmd;
-  BSON_APPEND_UTF8(cmd.get(), "createIndexes",
-                   d_->cfg.processed_collection.c_str());
+  BSON_APPEND_UTF8(cmd.get(), "createIndexes", collection.c_str());
   bson_t indexes;
   BSON_APPEND_ARRAY_BEGIN(cmd.get(), "indexes", &indexes);
   int n = 0;
@@ -475,10 +449,10 @@ std::string client::open() {
     auto pos = std::to_string(n++);
     BSON_APPEND_DOCUMENT_BEGIN(&indexes, pos.c_str(), &index);
     BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
-    for (auto* k : s.keys)
-      BSON_APPEND_INT32(&key, k, 1);
+    for (auto& k : s.keys)
+      BSON_APPEND_INT32(&key, k.c_str(), 1);
     bson_append_document_end(&index, &key);
-    BSON_APPEND_UTF8(&index, "name", s.name);
+    BSON_APPEND_UTF8(&index, "name", s.name.c_str());
     if (s.unique)
       BSON_APPEND_BOOL(&index, "unique", true);
     bson_append_document_end(&indexes, &index);
@@ -494,10 +468,30 @@ std::string client::open() {
   }
   mongoc_client_pool_push(d_->pool, c);
   if (!ok)
-    return "cannot create the indexes of MongoDB collection "
-           + d_->cfg.processed_collection + " at " + d_->where + ": "
-           + text_of(err);
+    return "cannot create the indexes of MongoDB collection " + collection
+           + " at " + d_->where + ": " + text_of(err);
   return {};
+}
+
+bool client::with_connection(const std::function<void(mongoc_client_t*)>& fn) {
+  if (d_->down.load() || d_->stopping_now())
+    return false;
+  auto* c = mongoc_client_pool_pop(d_->pool);
+  fn(c);
+  mongoc_client_pool_push(d_->pool, c);
+  return true;
+}
+
+void client::report_unreachable(const std::string& why) {
+  d_->mark_down(why);
+}
+
+void client::append_write_concern(bson_t* opts) const {
+  mongoc_write_concern_append(d_->wc, opts);
+}
+
+const mongo_config& client::config() const {
+  return d_->cfg;
 }
 
 void client::write_processed(std::vector<processed_record> records,

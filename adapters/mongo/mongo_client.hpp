@@ -4,11 +4,17 @@
 #include "adapters/mongo/mongo_errors.hpp"
 #include "config/mongo_config.hpp"
 
+#include <bson/bson.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+// libmongoc's connection type (mongoc/mongoc.h), for with_connection.
+// NOLINTNEXTLINE(modernize-use-using,bugprone-reserved-identifier)
+typedef struct _mongoc_client_t mongoc_client_t;
 
 /// The MongoDB adapter: a `mongoc_client_pool_t` and writer threads that
 /// run its operations, so that actors never wait on MongoDB. One client
@@ -50,6 +56,13 @@ constexpr millis_t health_interval = 5000;
 
 using write_callback = std::function<void(std::vector<write_result>)>;
 
+/// An ascending index of a collection.
+struct index_spec {
+  std::string name;
+  std::vector<std::string> keys;
+  bool unique = false;
+};
+
 /// Counters of a client (for logs, tests and benchmarks).
 struct client_stats {
   uint64_t bulk_writes = 0;
@@ -81,6 +94,27 @@ public:
   /// Returns what went wrong (unreachable, credentials refused, ...) or
   /// empty.
   std::string open();
+
+  /// Creates the indexes of `collection` it lacks (an index of the same
+  /// name counts as there). An index named `unique_name` that exists
+  /// without being unique is an error. Blocks; returns what went wrong or
+  /// empty.
+  std::string ensure_indexes(const std::string& collection,
+                             const std::vector<index_spec>& specs);
+
+  /// Runs `fn` on the calling thread with a connection of the pool.
+  /// Returns false without running it while MongoDB is known to be down
+  /// or the client stops.
+  bool with_connection(const std::function<void(mongoc_client_t*)>& fn);
+
+  /// A call on another thread found MongoDB unreachable: as a failed
+  /// write would, /ready tells it until the probe reaches the server.
+  void report_unreachable(const std::string& why);
+
+  const mongo_config& config() const;
+
+  /// Adds the configured write concern to a write's options.
+  void append_write_concern(bson_t* opts) const;
 
   /// Queues one unordered bulk insert of `records` into the processed
   /// collection and returns at once; `done` receives one result per record,

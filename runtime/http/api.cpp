@@ -13,9 +13,11 @@
 namespace onceflow::http {
 
 api::api(const node_config& cfg, const node_actors& node,
-         std::shared_ptr<gateway> gw, std::vector<readiness_check> checks)
+         std::shared_ptr<gateway> gw, std::vector<readiness_check> checks,
+         listing_source listings)
   : cx_(std::make_shared<api_context>()) {
   cx_->checks = std::move(checks);
+  cx_->listings = std::move(listings);
   cx_->cfg = cfg.http;
   cx_->limits = cfg.limits;
   cx_->node = node;

@@ -45,13 +45,23 @@ struct readiness_check {
   std::function<std::string()> probe;
 };
 
+/// Answers GET /events?status= and GET /failed-events from elsewhere than
+/// the store (the MongoDB records, [mongo] read-from): each returns false to
+/// leave the request to the store. Called on an HTTP thread; may block for
+/// its own bounded time. Empty functions: the store answers.
+struct listing_source {
+  std::function<bool(const event_listing_query&, event_listing&)> events;
+  std::function<bool(const dlq_query&, dlq_page&)> failed;
+};
+
 /// The routes of docs/http-api.md (their table: runtime/http/routes.cpp):
 /// authentication, input validation and JSON on the calling (HTTP) thread;
 /// actor calls through the gateway.
 class api {
 public:
   api(const node_config& cfg, const node_actors& node,
-      std::shared_ptr<gateway> gw, std::vector<readiness_check> checks = {});
+      std::shared_ptr<gateway> gw, std::vector<readiness_check> checks = {},
+      listing_source listings = {});
 
   void handle(request req, responder done);
 

@@ -35,6 +35,8 @@ struct api_context {
   std::shared_ptr<metrics_registry> metrics;
   /// GET /ready's checks of external systems (MongoDB).
   std::vector<readiness_check> checks;
+  /// Where the listings come from besides the store.
+  listing_source listings;
 
   /// Makes one request from the gateway actor: `ok` gets the answer, an
   /// error becomes the HTTP error answer.

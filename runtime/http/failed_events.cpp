@@ -44,30 +44,52 @@ void list_failed(const std::shared_ptr<api_context>& cx, const route_args& args,
   auto limit = page_limit(t, done);
   if (!limit)
     return;
-  if (!query_uint(t, "after", after, 0, UINT64_MAX >> 1)) {
+  // A cursor of the MongoDB archive is "m<position>" (its positions are
+  // not the store's): it goes on in the archive.
+  auto cursor = query_str(t, "after");
+  bool archive = !cursor.empty() && cursor[0] == 'm';
+  target sub;
+  if (t.query.count("after") > 0)
+    sub.query["after"] = archive ? cursor.substr(1) : cursor;
+  if (!query_uint(sub, "after", after, 0, UINT64_MAX >> 1)
+      || (archive && !cx->listings.failed)) {
     done(bad_cursor());
     return;
   }
   q.limit = *limit;
   q.after = after;
+  auto answer = [done, q](const char* prefix, dlq_page& page) {
+    auto arr = json::array();
+    for (auto& e : page.entries)
+      arr.push_back({{"eventId", e.dl.ev.id},
+                     {"group", e.dl.group},
+                     {"type", e.dl.ev.type},
+                     {"reason", to_string(e.reason)},
+                     {"error", e.last_error},
+                     {"deadAt", e.dead_at},
+                     {"attempts", e.dl.history.size()}});
+    json doc{{"events", std::move(arr)}};
+    doc["next"] = page.entries.size() >= q.limit && !page.positions.empty()
+                    ? json(prefix + std::to_string(page.positions.back()))
+                    : json(nullptr);
+    done(json_response(200, doc));
+  };
+  if (cx->listings.failed && (archive || after == 0)) {
+    if (dlq_page page; cx->listings.failed(q, page)) {
+      answer("m", page);
+      return;
+    }
+    if (archive) {
+      done(error_body(503,
+                      "the cursor is one of the MongoDB archive "
+                      "(dead_letters), which cannot be read now: try again, "
+                      "or start over without 'after' (the store answers)",
+                      "after"));
+      return;
+    }
+  }
   cx->call(
-    cx->node.dlq, done,
-    [done, q](dlq_page& page) {
-      auto arr = json::array();
-      for (auto& e : page.entries)
-        arr.push_back({{"eventId", e.dl.ev.id},
-                       {"group", e.dl.group},
-                       {"type", e.dl.ev.type},
-                       {"reason", to_string(e.reason)},
-                       {"error", e.last_error},
-                       {"deadAt", e.dead_at},
-                       {"attempts", e.dl.history.size()}});
-      json doc{{"events", std::move(arr)}};
-      doc["next"] = page.entries.size() >= q.limit && !page.positions.empty()
-                      ? json(std::to_string(page.positions.back()))
-                      : json(nullptr);
-      done(json_response(200, doc));
-    },
+    cx->node.dlq, done, [answer](dlq_page& page) { answer("", page); },
     atom::list_v, q);
 }
 

@@ -13,7 +13,12 @@ with an independent client (pymongo):
   kill -9 while it writes: after the restart every effect has one
   document;
 - bad [mongo] configs and an unreachable server refused at start, naming
-  the problem.
+  the problem;
+- the optional records: `events` (one document per accepted event, its
+  status per group through retries, deaths, a cancel and a replay) and the
+  `dead_letters` archive (every death with its attempts, replays and
+  purges marked), and GET /events?status= and GET /failed-events answered
+  from them with [mongo] read-from = "mongodb".
 
 Run: python3 tests/integration/test_mongo_nodes.py
      --binary BUILD/onceflow [--config-dir config] [unittest args]
@@ -277,6 +282,171 @@ class MongoEmbeddedTest(MongoBase):
             options='{simulate = "maybe"}')})
         self.assertEqual(r.returncode, 2)
         self.assertIn("simulate", r.stderr)
+
+
+def simulate_group(subscriptions):
+    return {"handler": '"simulate"', "subscriptions": subscriptions,
+            "jitter": "false", "retry-base": "50ms", "retry-cap": "200ms",
+            "max-attempts": "3", "concurrency": "2", "batch-size": "20",
+            "lease-ttl": "2s"}
+
+
+class MongoRecordsTest(MongoBase):
+    def node(self):
+        self.http_port = op.free_port()
+        path = os.path.join(self.dir, "rec.ini")
+        data = os.path.join(self.dir, "rec-data")
+        op.write_config(
+            path, op.free_port(), data,
+            {"orders": simulate_group('["order.*"]'),
+             "audit": simulate_group('["*"]')},
+            sections={**self.mongo(events="true", dead_letters="true",
+                                   read_from='"mongodb"'),
+                      "http": {"port": self.http_port}})
+        n = hc.HttpNode(op.BINARY, path, os.path.join(self.dir, "rec.log"),
+                        self.http_port, data)
+        self.all_nodes.append(n)
+        n.wait_up(30)
+        return n
+
+    def records(self):
+        db = self.ferret.collection("onceflow").database
+        return db["events"], db["dead_letters"]
+
+    def statuses(self, doc):
+        return {g: s["status"] for g, s in doc.get("groups", {}).items()}
+
+    def test_events_and_dead_letters_records(self):
+        """Events that succeed, fail twice, fail for good and one delayed
+        and cancelled: each has one `events` document with its final
+        status per group (only the groups it goes to), each death one
+        `dead_letters` document with its attempts; the listings read the
+        records (a document written by hand shows up); a replay and a
+        purge mark the archive and leave the listing right."""
+        n = self.node()
+        evs = []
+        for i in range(30):
+            evs.append({"id": f"ok-{i:02d}",
+                        "type": "order.created" if i % 2 == 0
+                        else "user.signup", "payload": {"n": i}})
+        for i in range(5):
+            evs.append({"id": f"retry-{i}", "type": "order.paid",
+                        "payload": {"simulate": {"fail_attempts": 2}}})
+        for i in range(4):
+            evs.append({"id": f"dead-{i}", "type": "order.bad",
+                        "payload": {"simulate": {"permanent": True}}})
+        evs.append({"id": "later-1", "type": "order.reminder",
+                    "payload": {"cart": 7}, "delay": "1h"})
+        r = n.post("/events/batch", {"events": evs})
+        self.assertEqual(r.status, 200, r)
+        r = n.post("/events/later-1/cancel")
+        self.assertEqual(r.status, 200, r)
+        events, dead = self.records()
+        final = {"processed", "dead", "cancelled"}
+
+        def settled():
+            docs = list(events.find({}))
+            return len(docs) == len(evs) and all(
+                s in final for d in docs for s in self.statuses(d).values())
+        op.wait_until(settled, 60 * TIME_SCALE, "every record settled",
+                      progress=lambda: f"{events.count_documents({})} docs")
+        docs = {d["_id"]: d for d in events.find({})}
+        for i in range(30):
+            d = docs[f"ok-{i:02d}"]
+            want = {"orders": "processed", "audit": "processed"} \
+                if i % 2 == 0 else {"audit": "processed"}
+            self.assertEqual(self.statuses(d), want, d)
+            self.assertEqual(d["payload"], {"n": i})
+            self.assertGreater(d["seq"], 0)
+            self.assertIn("acceptedAt", d)
+        for i in range(5):
+            d = docs[f"retry-{i}"]
+            self.assertEqual(self.statuses(d),
+                             {"orders": "processed", "audit": "processed"})
+            self.assertEqual(d["groups"]["orders"]["attempt"], 3, d)
+        for i in range(4):
+            d = docs[f"dead-{i}"]
+            self.assertEqual(self.statuses(d),
+                             {"orders": "dead", "audit": "dead"})
+            self.assertTrue(d["groups"]["orders"]["error"], d)
+        self.assertEqual(self.statuses(docs["later-1"]),
+                         {"orders": "cancelled", "audit": "cancelled"})
+        self.assertIn("notBefore", docs["later-1"])
+        # The archive: one document per death, with its attempt.
+        op.wait_until(lambda: dead.count_documents({}) == 8, 30,
+                      "8 dead letters")
+        for d in dead.find({}):
+            self.assertEqual(d["reason"], "permanent_error", d)
+            self.assertEqual(len(d["attempts"]), 1, d)
+            self.assertEqual(d["attempts"][0]["outcome"], "permanent", d)
+            self.assertIn(d["group"], ("orders", "audit"))
+        # GET /events?status= reads the records: a document written by
+        # hand (no such event in the store) is listed.
+        r = n.get("/events?status=dead&group=orders")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(e["eventId"] for e in r.json["events"]),
+                         [f"dead-{i}" for i in range(4)])
+        events.insert_one({"_id": "by-hand", "eventId": "by-hand",
+                           "type": "order.x", "seq": 10 ** 12,
+                           "groups": {"orders": {"v": 0, "status": "dead"}}})
+        r = n.get("/events?status=dead&group=orders")
+        self.assertIn("by-hand", [e["eventId"] for e in r.json["events"]])
+        events.delete_one({"_id": "by-hand"})
+        r = n.get("/events?status=processed&limit=7")
+        seen, pages = [], 0
+        while True:
+            self.assertEqual(r.status, 200, r)
+            seen += [(e["eventId"], e["group"]) for e in r.json["events"]]
+            pages += 1
+            if r.json["next"] is None:
+                break
+            r = n.get(f"/events?status=processed&limit=7&after="
+                      f"{r.json['next']}")
+        self.assertEqual(len(seen), len(set(seen)))
+        self.assertEqual(len(seen), 15 * 2 + 15 + 5 * 2)
+        self.assertGreater(pages, 5)
+        # GET /failed-events from the archive, in pages.
+        got, after = [], None
+        while True:
+            q = "/failed-events?limit=3" + (f"&after={after}" if after else "")
+            r = n.get(q)
+            self.assertEqual(r.status, 200, r)
+            got += [(e["eventId"], e["group"], e["reason"], e["attempts"])
+                    for e in r.json["events"]]
+            after = r.json["next"]
+            if after is None:
+                break
+        self.assertEqual(sorted(got), sorted(
+            (f"dead-{i}", g, "permanent_error", 1)
+            for i in range(4) for g in ("orders", "audit")))
+        # A replay: the old deaths are marked, the event dies again (its
+        # failure is permanent) and the listing shows the new deaths only.
+        r = n.post("/failed-events/dead-0/replay")
+        self.assertEqual(r.status, 200, r)
+        op.wait_until(lambda: dead.count_documents({"eventId": "dead-0"})
+                      == 4, 30, "dead-0's second deaths archived")
+        op.wait_until(lambda: dead.count_documents(
+            {"eventId": "dead-0", "replayedAt": {"$exists": True}}) == 2, 30,
+            "dead-0's first deaths marked replayed")
+        time.sleep(1.5)  # a wrong mark of the new deaths would be there now
+        self.assertEqual(dead.count_documents(
+            {"eventId": "dead-0", "replayedAt": {"$exists": True}}), 2)
+        d = events.find_one({"_id": "dead-0"})
+        self.assertEqual(self.statuses(d), {"orders": "dead", "audit": "dead"})
+        # A purge: marked, gone from the listing.
+        r = n.delete("/failed-events/dead-1")
+        self.assertEqual(r.status, 200, r)
+        op.wait_until(lambda: dead.count_documents(
+            {"eventId": "dead-1", "purgedAt": {"$exists": True}}) == 2, 30,
+            "dead-1's entries marked purged")
+        r = n.get("/failed-events?limit=100")
+        listed = sorted((e["eventId"], e["group"]) for e in r.json["events"])
+        self.assertEqual(listed, sorted(
+            (f"dead-{i}", g) for i in (0, 2, 3) for g in ("orders", "audit")))
+        indexes = events.index_information()
+        self.assertIn("status_orders", indexes)
+        self.assertIn("pos", dead.index_information())
+        n.terminate()
 
 
 if __name__ == "__main__":

@@ -649,4 +649,46 @@ BOOST_AUTO_TEST_CASE(mongo_options_from_the_file) {
              != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(mongo_records_options) {
+  caf_config cfg;
+  auto content = parse(
+    with_group("[mongo]\nuri=\"mongodb://db:27017/x\"\nevents=true\n"
+               "dead-letters=true\nevents-collection=\"ev\"\n"
+               "dead-letters-collection=\"dlq\"\nread-from=\"mongodb\"\n"));
+  node_config out;
+  BOOST_REQUIRE(read_node_config(content, cfg.caf_options(), out) == "");
+  BOOST_TEST(out.mongo.events);
+  BOOST_TEST(out.mongo.dead_letters);
+  BOOST_TEST(out.mongo.records());
+  BOOST_TEST(out.mongo.events_collection == "ev");
+  BOOST_TEST(out.mongo.dead_letters_collection == "dlq");
+  BOOST_TEST(out.mongo.read_from == "mongodb");
+  onceflow::mongo_config m;
+  m.uri = "mongodb://db:27017/x";
+  BOOST_TEST(!m.records()); // off by default
+  // Names of records that are off are not compared.
+  m.processed_collection = "events";
+  BOOST_TEST(onceflow::validate(m) == "");
+  m.processed_collection = "processed_events";
+  m.read_from = "mongo";
+  BOOST_TEST(onceflow::validate(m).find("mongo.read-from")
+             != std::string::npos);
+  m.read_from = "mongodb"; // without the records it reads
+  BOOST_TEST(onceflow::validate(m).find("needs mongo.events = true")
+             != std::string::npos);
+  m.events = m.dead_letters = true;
+  BOOST_TEST(onceflow::validate(m) == "");
+  m.events_collection = m.processed_collection;
+  BOOST_TEST(onceflow::validate(m).find("different collections")
+             != std::string::npos);
+  m.events_collection = "ev$";
+  BOOST_TEST(onceflow::validate(m).find("mongo.events-collection")
+             != std::string::npos);
+  // Records without a server are refused, not ignored.
+  onceflow::mongo_config none;
+  none.events = true;
+  BOOST_TEST(onceflow::validate(none).find("need 'mongo.uri'")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

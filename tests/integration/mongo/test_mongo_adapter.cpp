@@ -1,9 +1,10 @@
-// The MongoDB adapter and the `mongo` handler against a real
+// The MongoDB adapter, the `mongo` handler and the records against a real
 // MongoDB-compatible server (FerretDB 1.24, tests/support/ferretdb/).
 
 #define BOOST_TEST_MODULE mongo
 #include "adapters/mongo/mongo_client.hpp"
 #include "adapters/mongo/mongo_handler.hpp"
+#include "adapters/mongo/mongo_records.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/ferretdb_server.hpp"
 #include "tests/support/redis_server.hpp"
@@ -274,4 +275,185 @@ BOOST_AUTO_TEST_CASE(outage_fails_retryably_and_writing_resumes) {
   BOOST_TEST(mongo::to_string(up[1].verdict) == "done");
   BOOST_TEST(up[2].duplicate); // written before the outage
   BOOST_TEST(count("outage") == 3);
+}
+
+// -- the records (events, dead_letters) ---------------------------------------
+
+namespace {
+
+mongo_config records_config(const std::string& db) {
+  auto c = config_for(db);
+  c.events = true;
+  c.dead_letters = true;
+  c.read_from = "mongodb";
+  return c;
+}
+
+std::vector<group_spec> record_groups() {
+  return {{"orders", {"order.*"}, false}, {"audit", {"*"}, false}};
+}
+
+event record_event(const std::string& id, uint64_t seq) {
+  event ev;
+  ev.id = id;
+  ev.type = "order.created";
+  ev.payload = R"({"order": ")" + id + R"("})";
+  ev.created_at = wall_now();
+  ev.seq = seq;
+  return ev;
+}
+
+settlement settled(const event& ev, const std::string& group, settle_kind k,
+                   uint64_t epoch, uint32_t attempt) {
+  settlement s;
+  s.kind = k;
+  s.dl.ev = ev;
+  s.dl.group = group;
+  s.dl.epoch = epoch;
+  s.dl.attempt = attempt;
+  s.dl.history.push_back(
+    {attempt, wall_now(), "n1", group + "/0", epoch,
+     k == settle_kind::done ? outcome::success : outcome::permanent,
+     k == settle_kind::done ? "" : "boom"});
+  s.error = k == settle_kind::dead ? "boom" : "";
+  s.reason = dlq_reason::permanent_error;
+  s.due = wall_now() + 1000;
+  return s;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(record_versions_order_the_changes_of_a_pair) {
+  using mongo::record_version;
+  BOOST_TEST(record_version(0, 0) < record_version(0, 1));
+  BOOST_TEST(record_version(0, 1) < record_version(1, 2));
+  BOOST_TEST(record_version(1, 2) < record_version(1, 3));
+  BOOST_TEST(record_version(1, 3) < record_version(2, 2));
+  auto a = mongo::dead_letter_position("e1", "orders", 1000);
+  BOOST_TEST(a / 1024 == 1000);
+  BOOST_TEST(mongo::dead_letter_position("e1", "orders", 1001) > a);
+}
+
+BOOST_AUTO_TEST_CASE(record_changes_in_any_order_end_in_the_latest) {
+  auto c = std::make_shared<mongo::client>(records_config("rec_order"));
+  mongo::records r{c, record_groups()};
+  BOOST_REQUIRE(r.open() == "");
+  auto ev = record_event("e1", 41);
+  // As if another node's changes came first: the settlement under epoch
+  // 10, then an older retry (epoch 6), then the acceptance.
+  r.settled({settled(ev, "orders", settle_kind::done, 10, 2)}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  r.settled({settled(ev, "orders", settle_kind::retry, 6, 1)}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  r.accepted({ev}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  BOOST_TEST(count("rec_order",
+                   R"({"_id": "e1", "groups.orders.status": "processed",
+                       "groups.orders.attempt": 2,
+                       "groups.audit.status": "accepted", "seq": 41,
+                       "payload.order": "e1", "type": "order.created"})",
+                   "events")
+             == 1);
+  // A cancel of an event whose acceptance is not there yet: the
+  // acceptance fills in the event and leaves the cancel.
+  r.cancelled("e2", {"orders", "audit"}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  BOOST_TEST(
+    count("rec_order", R"({"_id": "e2", "type": {"$exists": true}})", "events")
+    == 0);
+  auto later = record_event("e2", 42);
+  later.not_before = wall_now() + 3600000;
+  r.accepted({later}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  BOOST_TEST(count("rec_order",
+                   R"({"_id": "e2", "groups.orders.status": "cancelled",
+                       "groups.audit.status": "cancelled",
+                       "type": "order.created"})",
+                   "events")
+             == 1);
+  // A death: the event's status and one archive document; the same
+  // death told twice (a retried write) stays one document.
+  auto ev3 = record_event("e3", 43);
+  auto death = settled(ev3, "audit", settle_kind::dead, 12, 1);
+  r.settled({death}, wall_now());
+  r.settled({death}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  BOOST_TEST(count("rec_order",
+                   R"({"eventId": "e3", "group": "audit",
+                       "reason": "permanent_error", "error": "boom"})",
+                   "dead_letters")
+             == 1);
+  event_listing_query q;
+  q.status = event_status::dead;
+  event_listing page;
+  BOOST_REQUIRE(r.list_events(q, page));
+  BOOST_REQUIRE(page.items.size() == 1u);
+  BOOST_TEST(page.items[0].event_id == "e3");
+  BOOST_TEST(page.items[0].group == "audit");
+  dlq_page dp;
+  BOOST_REQUIRE(r.dlq_list(dlq_query{}, dp));
+  BOOST_REQUIRE(dp.entries.size() == 1u);
+  BOOST_TEST(dp.entries[0].dl.history.size() == 1u);
+  BOOST_TEST(dp.entries[0].last_error == "boom");
+  auto st = r.stats();
+  BOOST_TEST(st.failed == 0u);
+  BOOST_TEST(st.dropped == 0u);
+  r.stop(1000);
+  c->stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_replay_marks_earlier_deaths_in_any_order) {
+  auto c = std::make_shared<mongo::client>(records_config("rec_marks"));
+  mongo::records r{c, record_groups()};
+  BOOST_REQUIRE(r.open() == "");
+  auto ev = record_event("e5", 55);
+  auto first = settled(ev, "audit", settle_kind::dead, 20, 1);
+  dlq_entry entry{first.dl, dlq_reason::permanent_error, "boom", wall_now()};
+  // The replay's mark gets there before the death it marks (another
+  // node's queue): it waits for it.
+  r.replayed({entry}, wall_now());
+  BOOST_TEST(!r.flush(300));
+  r.settled({first}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  BOOST_TEST(count("rec_marks",
+                   R"({"eventId": "e5", "replayedAt": {"$exists": true}})",
+                   "dead_letters")
+             == 1);
+  // The replayed event dies again: that death stays listed.
+  r.settled({settled(ev, "audit", settle_kind::dead, 25, 1)}, wall_now());
+  BOOST_REQUIRE(r.flush(20000));
+  dlq_page page;
+  BOOST_REQUIRE(r.dlq_list(dlq_query{}, page));
+  BOOST_REQUIRE(page.entries.size() == 1u);
+  BOOST_TEST(page.entries[0].dl.epoch == 25u);
+  BOOST_TEST(count("rec_marks",
+                   R"({"_id": "e5", "groups.audit.status": "dead"})", "events")
+             == 1);
+  r.stop(1000);
+  c->stop();
+}
+
+BOOST_AUTO_TEST_CASE(records_wait_out_an_outage) {
+  auto c = std::make_shared<mongo::client>(records_config("rec_outage"));
+  mongo::records r{c, record_groups()};
+  BOOST_REQUIRE(r.open() == "");
+  server().stop_now();
+  std::vector<event> evs;
+  evs.reserve(50);
+  for (int i = 0; i < 50; ++i)
+    evs.push_back(record_event("o" + std::to_string(i), 100 + i));
+  r.accepted(evs, wall_now());
+  BOOST_TEST(!r.flush(1500)); // nothing can be written meanwhile
+  // While MongoDB is away, the listings are left to the store.
+  event_listing page;
+  BOOST_TEST(!r.list_events(event_listing_query{}, page));
+  server().start_again();
+  BOOST_REQUIRE(r.flush(30000));
+  BOOST_TEST(
+    count("rec_outage", R"({"groups.orders.status": "accepted"})", "events")
+    == 50);
+  BOOST_TEST(r.stats().written >= 50u);
+  BOOST_TEST(r.stats().dropped == 0u);
+  r.stop(1000);
+  c->stop();
 }

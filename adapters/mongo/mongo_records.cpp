@@ -1,0 +1,985 @@
+#include "adapters/mongo/mongo_records.hpp"
+
+#include "actors/logic/pattern.hpp"
+#include "adapters/mongo/mongo_bson.hpp"
+
+#include <mongoc/mongoc.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <variant>
+
+namespace onceflow::mongo {
+
+uint64_t record_version(uint64_t epoch, unsigned phase) {
+  return epoch * 4 + phase;
+}
+
+int64_t dead_letter_position(const std::string& event_id,
+                             const std::string& group, millis_t dead_at) {
+  uint32_t h = 2166136261U; // FNV-1a
+  auto mix = [&h](const std::string& s) {
+    for (unsigned char ch : s)
+      h = (h ^ ch) * 16777619U;
+  };
+  mix(event_id);
+  mix(std::string(1, '\0'));
+  mix(group);
+  return dead_at * 1024 + static_cast<int64_t>(h & 1023U);
+}
+
+namespace {
+
+/// The state of one (event, group) pair at a version.
+struct group_change {
+  std::string group;
+  uint64_t v = 0;
+  event_status status = event_status::accepted;
+  millis_t at = 0;
+  uint32_t attempt = 0;
+  std::string error;
+  millis_t next_at = 0;
+};
+
+/// A change of one event's document. `set_event`: the event's fields are
+/// written (acceptance); else, with `has_event`, only if the document is
+/// new (a settlement that got there first).
+struct event_change {
+  std::string id;
+  event ev;
+  bool has_event = false;
+  bool set_event = false;
+  millis_t accepted_at = 0;
+  std::vector<group_change> groups;
+};
+
+/// A death for the archive.
+struct dead_change {
+  dlq_entry e;
+  uint64_t v = 0;
+};
+
+/// Marks the archive's entries of an event and/or group (both empty: all)
+/// with `field` ("replayedAt", "purgedAt"): for a replay, the deaths of the
+/// pair below version `below` (a later death of the replayed event stays
+/// unmarked); for a purge, those dead at or before `at`. An entry marked
+/// already keeps its time ($min).
+struct mark_change {
+  std::string event_id;
+  std::string group;
+  const char* field = "";
+  millis_t at = 0;
+  uint64_t below = 0;
+};
+
+struct queued {
+  std::variant<event_change, dead_change, mark_change> c;
+  int tries = 0;
+  /// Bytes it holds (for the queue's budget).
+  size_t bytes = 0;
+  /// Not written before this time (a mark waiting for its death).
+  millis_t due = 0;
+};
+
+size_t bytes_of(const event& ev) {
+  return ev.id.size() + ev.type.size() + ev.payload.size() + ev.trace_id.size()
+         + 64;
+}
+
+/// An event without its payload: enough for a document a settlement
+/// creates before the acceptance gets there (the acceptance sets the rest).
+event slim(const event& ev) {
+  event out;
+  out.id = ev.id;
+  out.type = ev.type;
+  out.prio = ev.prio;
+  out.created_at = ev.created_at;
+  out.not_before = ev.not_before;
+  out.trace_id = ev.trace_id;
+  out.seq = ev.seq;
+  return out;
+}
+
+/// Writes of a change that failed with a duplicate key (two nodes upserted
+/// one new event at once) or a write concern error are tried this often.
+constexpr int max_tries = 3;
+
+/// Changes per round of the writer.
+constexpr size_t round_size = 1000;
+
+/// Most bytes of changes waiting (payloads mostly): beside the count.
+constexpr size_t max_queued_bytes = size_t{256} << 20;
+
+/// A replay's or purge's mark that found no entry (its death is not
+/// written yet: another node's queue, an outage) is tried again every
+/// second, this often.
+constexpr int mark_tries = 60;
+
+/// How long a listing's query may run on the server (ms).
+constexpr int64_t read_timeout = 5000;
+
+/// The version of a death (the archive's `_id`, a replay's bound).
+uint64_t death_version(const delivery& dl);
+
+uint64_t max_epoch(const delivery& dl) {
+  auto e = dl.epoch;
+  for (auto& a : dl.history)
+    e = std::max(e, a.epoch);
+  return e;
+}
+
+uint64_t death_version(const delivery& dl) {
+  // A crash loop's death has no lease of its own: the last one it had.
+  return record_version(dl.epoch != 0 ? dl.epoch : max_epoch(dl), 2);
+}
+
+void append_group(bson_t* parent, const group_change& g) {
+  bson_t doc;
+  auto key = "groups." + g.group;
+  BSON_APPEND_DOCUMENT_BEGIN(parent, key.c_str(), &doc);
+  // `v` first: $max compares documents field by field.
+  BSON_APPEND_INT64(&doc, "v", static_cast<int64_t>(g.v));
+  BSON_APPEND_UTF8(&doc, "status", to_string(g.status));
+  BSON_APPEND_DATE_TIME(&doc, "at", g.at);
+  if (g.attempt > 0)
+    BSON_APPEND_INT32(&doc, "attempt", static_cast<int32_t>(g.attempt));
+  if (!g.error.empty())
+    BSON_APPEND_UTF8(&doc, "error", g.error.c_str());
+  if (g.next_at > 0)
+    BSON_APPEND_DATE_TIME(&doc, "nextAttemptAt", g.next_at);
+  bson_append_document_end(parent, &doc);
+}
+
+void append_attempts(bson_t* parent, const std::vector<attempt_record>& xs) {
+  bson_t arr;
+  BSON_APPEND_ARRAY_BEGIN(parent, "attempts", &arr);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    auto& a = xs[i];
+    bson_t doc;
+    auto key = std::to_string(i);
+    BSON_APPEND_DOCUMENT_BEGIN(&arr, key.c_str(), &doc);
+    BSON_APPEND_INT32(&doc, "attempt", static_cast<int32_t>(a.attempt));
+    BSON_APPEND_DATE_TIME(&doc, "at", a.at);
+    BSON_APPEND_UTF8(&doc, "node", a.node.c_str());
+    BSON_APPEND_UTF8(&doc, "listener", a.listener.c_str());
+    BSON_APPEND_INT64(&doc, "epoch", static_cast<int64_t>(a.epoch));
+    BSON_APPEND_UTF8(&doc, "outcome", to_string(a.result));
+    BSON_APPEND_UTF8(&doc, "error", a.error.c_str());
+    bson_append_document_end(&arr, &doc);
+  }
+  bson_append_array_end(parent, &arr);
+}
+
+std::vector<attempt_record> attempts_of(const bson_t* doc) {
+  std::vector<attempt_record> out;
+  bson_iter_t it;
+  bson_iter_t arr;
+  if (!bson_iter_init_find(&it, doc, "attempts") || !BSON_ITER_HOLDS_ARRAY(&it)
+      || !bson_iter_recurse(&it, &arr))
+    return out;
+  while (bson_iter_next(&arr)) {
+    if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+      continue;
+    uint32_t len = 0;
+    const uint8_t* data = nullptr;
+    bson_iter_document(&arr, &len, &data);
+    bson_t a;
+    if (!bson_init_static(&a, data, len))
+      continue;
+    attempt_record r;
+    r.attempt = static_cast<uint32_t>(int_of(&a, "attempt"));
+    r.at = int_of(&a, "at");
+    r.node = utf8_of(&a, "node");
+    r.listener = utf8_of(&a, "listener");
+    r.epoch = static_cast<uint64_t>(int_of(&a, "epoch"));
+    auto o = utf8_of(&a, "outcome");
+    for (auto x : {outcome::success, outcome::retryable, outcome::permanent,
+                   outcome::lease_lost, outcome::crashed})
+      if (o == to_string(x))
+        r.result = x;
+    r.error = utf8_of(&a, "error");
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+/// The writeErrors of a bulk reply: (index, code, message).
+struct write_error {
+  size_t index = 0;
+  int64_t code = 0;
+  std::string message;
+};
+
+std::vector<write_error> write_errors_of(const bson_t* reply) {
+  std::vector<write_error> out;
+  bson_iter_t it;
+  bson_iter_t arr;
+  if (!bson_iter_init_find(&it, reply, "writeErrors")
+      || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr))
+    return out;
+  while (bson_iter_next(&arr)) {
+    uint32_t len = 0;
+    const uint8_t* data = nullptr;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+      continue;
+    bson_iter_document(&arr, &len, &data);
+    bson_t e;
+    if (bson_init_static(&e, data, len))
+      out.push_back({static_cast<size_t>(int_of(&e, "index")),
+                     int_of(&e, "code"), utf8_of(&e, "errmsg")});
+  }
+  return out;
+}
+
+bool has_write_concern_errors(const bson_t* reply) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, reply, "writeConcernErrors"))
+    return false;
+  uint32_t len = 0;
+  const uint8_t* data = nullptr;
+  if (!BSON_ITER_HOLDS_ARRAY(&it))
+    return false;
+  bson_iter_array(&it, &len, &data);
+  return len > 5; // an empty BSON array is 5 bytes
+}
+
+/// A page of a listing: `field` above `after` in the filter; sorted by it,
+/// at most `limit`, and at most read_timeout on the server in the options.
+void page_after(bson_t* filter, bson_t* opts, const char* field,
+                uint64_t after, size_t limit) {
+  bson_t gt;
+  BSON_APPEND_DOCUMENT_BEGIN(filter, field, &gt);
+  BSON_APPEND_INT64(&gt, "$gt", static_cast<int64_t>(after));
+  bson_append_document_end(filter, &gt);
+  bson_t sort;
+  BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+  BSON_APPEND_INT32(&sort, field, 1);
+  bson_append_document_end(opts, &sort);
+  BSON_APPEND_INT64(opts, "limit", static_cast<int64_t>(limit));
+  BSON_APPEND_INT64(opts, "maxTimeMS", read_timeout);
+}
+
+bool unreachable(const bson_error_t& err) {
+  return err.domain == MONGOC_ERROR_SERVER_SELECTION
+         || err.domain == MONGOC_ERROR_STREAM;
+}
+
+} // namespace
+
+struct records::impl {
+  std::shared_ptr<client> cl;
+  mongo_config cfg;
+  std::vector<group_spec> groups;
+
+  mutable std::mutex mtx;
+  std::condition_variable cv;      // the writer waits for changes
+  std::condition_variable idle_cv; // flush waits for the writer
+  std::deque<queued> q;
+  size_t q_bytes = 0;
+  size_t in_round = 0;
+  bool stopping = false;
+  /// The writer has ended: later changes are dropped (and counted).
+  bool ended = false;
+  /// Marks waiting for their deaths (the writer's own).
+  std::vector<queued> later;
+  millis_t stop_deadline = 0;
+  std::thread writer;
+
+  std::atomic<uint64_t> written{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> failed{0};
+  millis_t last_drop_log = 0;
+
+  void push(std::vector<queued> xs) {
+    if (xs.empty())
+      return;
+    std::lock_guard<std::mutex> g{mtx};
+    if (ended) {
+      dropped.fetch_add(xs.size());
+      return;
+    }
+    for (auto& x : xs) {
+      q_bytes += x.bytes;
+      q.push_back(std::move(x));
+    }
+    size_t over = 0;
+    while (!q.empty()
+           && (q.size() > max_queued_records || q_bytes > max_queued_bytes)) {
+      q_bytes -= q.front().bytes;
+      q.pop_front();
+      ++over;
+    }
+    if (over > 0) {
+      dropped.fetch_add(over);
+      if (auto now = wall_now(); now - last_drop_log >= 10000) {
+        last_drop_log = now;
+        spdlog::error("MongoDB records: {} changes ({} MiB) waiting for {} "
+                      "(the most kept): the oldest are dropped ({} so far); "
+                      "the store still has every event",
+                      q.size(), q_bytes >> 20, cl->describe(), dropped.load());
+      }
+    }
+    cv.notify_one();
+  }
+
+  /// Puts changes back at the front (in their order) for the next round.
+  void requeue(std::vector<queued>& xs) {
+    std::lock_guard<std::mutex> g{mtx};
+    for (auto i = xs.rbegin(); i != xs.rend(); ++i) {
+      if (i->due > 0) { // a mark that waits
+        later.push_back(std::move(*i));
+        continue;
+      }
+      q_bytes += i->bytes;
+      q.push_front(std::move(*i));
+    }
+    xs.clear();
+  }
+
+  void run() {
+    for (;;) {
+      std::vector<queued> round;
+      {
+        std::unique_lock<std::mutex> g{mtx};
+        in_round = 0;
+        idle_cv.notify_all();
+        cv.wait_for(g, std::chrono::milliseconds(probe_interval),
+                    [this] { return stopping || !q.empty(); });
+        auto now = wall_now();
+        if (stopping && (q.empty() || now > stop_deadline)) {
+          auto left = q.size() + later.size();
+          if (left > 0)
+            spdlog::warn("MongoDB records: {} changes not written at stop",
+                         left);
+          dropped.fetch_add(left);
+          q.clear();
+          later.clear();
+          q_bytes = 0;
+          ended = true;
+          idle_cv.notify_all();
+          return;
+        }
+        for (auto i = later.begin(); i != later.end();) {
+          if (i->due <= now) {
+            round.push_back(std::move(*i));
+            round.back().due = 0;
+            i = later.erase(i);
+          } else {
+            ++i;
+          }
+        }
+        while (!q.empty() && round.size() < round_size) {
+          q_bytes -= q.front().bytes;
+          round.push_back(std::move(q.front()));
+          q.pop_front();
+        }
+        in_round = round.size();
+        if (round.empty())
+          continue;
+      }
+      std::vector<queued> again;
+      bool whole = false;
+      bool ran = cl->with_connection([&](mongoc_client_t* c) {
+        whole = !write_round(c, round, again);
+      });
+      requeue(again);
+      if (!ran || whole) {
+        requeue(round); // `round` holds what was not written
+        std::unique_lock<std::mutex> g{mtx};
+        cv.wait_for(g, std::chrono::milliseconds(probe_interval),
+                    [this] { return stopping && wall_now() > stop_deadline; });
+      }
+    }
+  }
+
+  /// Writes the round: archive inserts, then event upserts, then marks.
+  /// Changes to try again go to `again`. Returns false if MongoDB could
+  /// not be reached (or a whole call failed): then `round` holds every
+  /// change not written yet.
+  bool write_round(mongoc_client_t* c, std::vector<queued>& round,
+                   std::vector<queued>& again) {
+    std::vector<queued> events;
+    std::vector<queued> deads;
+    std::vector<queued> marks;
+    for (auto& x : round) {
+      if (std::holds_alternative<event_change>(x.c))
+        events.push_back(std::move(x));
+      else if (std::holds_alternative<dead_change>(x.c))
+        deads.push_back(std::move(x));
+      else
+        marks.push_back(std::move(x));
+    }
+    round.clear();
+    auto keep_rest = [&] {
+      for (auto* xs : {&deads, &events, &marks})
+        for (auto& x : *xs)
+          round.push_back(std::move(x));
+    };
+    if (!deads.empty() && !write_deads(c, deads, again)) {
+      keep_rest();
+      return false;
+    }
+    deads.clear();
+    events = coalesce(std::move(events));
+    if (!events.empty() && !write_events(c, events, again)) {
+      keep_rest();
+      return false;
+    }
+    events.clear();
+    while (!marks.empty()) {
+      auto& m = marks.front();
+      auto matched = write_mark(c, std::get<mark_change>(m.c));
+      if (matched < 0) {
+        keep_rest();
+        return false;
+      }
+      if (matched == 0 && ++m.tries < mark_tries) {
+        m.due = wall_now() + probe_interval;
+        again.push_back(std::move(m));
+      } else {
+        written.fetch_add(1);
+      }
+      marks.erase(marks.begin());
+    }
+    return true;
+  }
+
+  /// One change per event: its groups' changes merged (the highest
+  /// version of each group), the event's fields from any that has them.
+  static std::vector<queued> coalesce(std::vector<queued> xs) {
+    std::vector<queued> out;
+    std::map<std::string, size_t> at;
+    for (auto& x : xs) {
+      auto& e = std::get<event_change>(x.c);
+      auto [i, fresh] = at.emplace(e.id, out.size());
+      if (fresh) {
+        out.push_back(std::move(x));
+        continue;
+      }
+      auto& m = std::get<event_change>(out[i->second].c);
+      out[i->second].tries = std::max(out[i->second].tries, x.tries);
+      if (e.set_event || (e.has_event && !m.has_event)) {
+        m.ev = std::move(e.ev);
+        m.has_event = true;
+        m.set_event = m.set_event || e.set_event;
+        m.accepted_at = std::max(m.accepted_at, e.accepted_at);
+      }
+      for (auto& g : e.groups) {
+        auto j = std::find_if(m.groups.begin(), m.groups.end(),
+                              [&](auto& h) { return h.group == g.group; });
+        if (j == m.groups.end())
+          m.groups.push_back(std::move(g));
+        else if (g.v > j->v)
+          *j = std::move(g);
+      }
+    }
+    return out;
+  }
+
+  /// Runs a bulk and sorts its changes: written, again (duplicate key or
+  /// write concern error, up to max_tries), refused (logged). False if
+  /// the call failed as a whole (`xs` untouched).
+  bool execute(mongoc_bulk_operation_t* bulk, std::vector<queued>& xs,
+               std::vector<queued>& again, bool duplicate_is_done,
+               const char* what) {
+    bson_doc reply;
+    bson_error_t err;
+    bool ok = mongoc_bulk_operation_execute(bulk, reply.get(), &err) != 0;
+    if (!ok && unreachable(err)) {
+      // Perhaps partly written: all again (the writes are idempotent).
+      cl->report_unreachable(text_of(err));
+      return false;
+    }
+    auto errors = write_errors_of(reply.get());
+    bool concern = has_write_concern_errors(reply.get());
+    if (!ok && errors.empty() && !concern) {
+      // Refused as a whole by a server that answers: each change is tried
+      // a few times, then given up (logged), so that one bad round does
+      // not hold up the queue.
+      for (auto& x : xs) {
+        if (++x.tries < max_tries) {
+          again.push_back(std::move(x));
+        } else {
+          failed.fetch_add(1);
+          spdlog::error("MongoDB records: writing {} failed: {}", what,
+                        text_of(err));
+        }
+      }
+      return true;
+    }
+    std::vector<const write_error*> by_index(xs.size(), nullptr);
+    for (auto& e : errors)
+      if (e.index < xs.size())
+        by_index[e.index] = &e;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      auto* e = by_index[i];
+      bool dup = e != nullptr && e->code == 11000;
+      if (e == nullptr || (dup && duplicate_is_done)) {
+        if (concern && ++xs[i].tries < max_tries)
+          again.push_back(std::move(xs[i]));
+        else
+          written.fetch_add(1);
+      } else if (dup && ++xs[i].tries < max_tries) {
+        again.push_back(std::move(xs[i]));
+      } else {
+        failed.fetch_add(1);
+        spdlog::error("MongoDB records: {} refused: {} (code {})", what,
+                      e->message, e->code);
+      }
+    }
+    return true;
+  }
+
+  bool write_deads(mongoc_client_t* c, std::vector<queued>& xs,
+                   std::vector<queued>& again) {
+    auto* coll = mongoc_client_get_collection(
+      c, cl->database().c_str(), cfg.dead_letters_collection.c_str());
+    bson_doc opts;
+    BSON_APPEND_BOOL(opts.get(), "ordered", false);
+    cl->append_write_concern(opts.get());
+    auto* bulk = mongoc_collection_create_bulk_operation_with_opts(coll,
+                                                                   opts.get());
+    for (auto& x : xs) {
+      auto& d = std::get<dead_change>(x.c);
+      auto& dl = d.e.dl;
+      bson_doc doc;
+      auto id = dl.ev.id + "/" + dl.group + "/" + std::to_string(d.v);
+      BSON_APPEND_UTF8(doc.get(), "_id", id.c_str());
+      append_event(doc.get(), dl.ev);
+      BSON_APPEND_INT64(doc.get(), "seq", static_cast<int64_t>(dl.ev.seq));
+      BSON_APPEND_UTF8(doc.get(), "group", dl.group.c_str());
+      BSON_APPEND_UTF8(doc.get(), "reason", to_string(d.e.reason));
+      BSON_APPEND_UTF8(doc.get(), "error", d.e.last_error.c_str());
+      BSON_APPEND_DATE_TIME(doc.get(), "deadAt", d.e.dead_at);
+      BSON_APPEND_INT64(doc.get(), "pos",
+                        dead_letter_position(dl.ev.id, dl.group, d.e.dead_at));
+      BSON_APPEND_INT64(doc.get(), "epoch", static_cast<int64_t>(dl.epoch));
+      BSON_APPEND_INT64(doc.get(), "v", static_cast<int64_t>(d.v));
+      append_attempts(doc.get(), dl.history);
+      bson_error_t err;
+      if (!mongoc_bulk_operation_insert_with_opts(bulk, doc.get(), nullptr,
+                                                  &err)) {
+        // The driver refuses it (too big, a bad key): never writable.
+        failed.fetch_add(1);
+        spdlog::error("MongoDB records: dead letter {} refused: {}", id,
+                      text_of(err));
+        d.v = UINT64_MAX; // marks it for removal below
+      }
+    }
+    xs.erase(std::remove_if(xs.begin(), xs.end(),
+                            [](auto& x) {
+                              return std::get<dead_change>(x.c).v == UINT64_MAX;
+                            }),
+             xs.end());
+    bool ok = xs.empty() || execute(bulk, xs, again, true, "a dead letter");
+    mongoc_bulk_operation_destroy(bulk);
+    mongoc_collection_destroy(coll);
+    return ok;
+  }
+
+  bool write_events(mongoc_client_t* c, std::vector<queued>& xs,
+                    std::vector<queued>& again) {
+    auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
+                                              cfg.events_collection.c_str());
+    bson_doc opts;
+    BSON_APPEND_BOOL(opts.get(), "ordered", false);
+    cl->append_write_concern(opts.get());
+    auto* bulk = mongoc_collection_create_bulk_operation_with_opts(coll,
+                                                                   opts.get());
+    bson_doc upsert;
+    BSON_APPEND_BOOL(upsert.get(), "upsert", true);
+    std::vector<queued> sent;
+    for (auto& x : xs) {
+      auto& e = std::get<event_change>(x.c);
+      bson_doc sel;
+      BSON_APPEND_UTF8(sel.get(), "_id", e.id.c_str());
+      bson_doc upd;
+      if (e.has_event) {
+        bson_t fields;
+        BSON_APPEND_DOCUMENT_BEGIN(upd.get(),
+                                   e.set_event ? "$set" : "$setOnInsert",
+                                   &fields);
+        if (e.set_event) {
+          append_event(&fields, e.ev);
+        } else { // no payload: the acceptance sets it
+          BSON_APPEND_UTF8(&fields, "eventId", e.ev.id.c_str());
+          BSON_APPEND_UTF8(&fields, "type", e.ev.type.c_str());
+          BSON_APPEND_DATE_TIME(&fields, "createdAt", e.ev.created_at);
+        }
+        BSON_APPEND_INT64(&fields, "seq", static_cast<int64_t>(e.ev.seq));
+        if (e.set_event)
+          BSON_APPEND_DATE_TIME(&fields, "acceptedAt", e.accepted_at);
+        bson_append_document_end(upd.get(), &fields);
+      } else {
+        bson_t fields;
+        BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$setOnInsert", &fields);
+        BSON_APPEND_UTF8(&fields, "eventId", e.id.c_str());
+        bson_append_document_end(upd.get(), &fields);
+      }
+      if (!e.groups.empty()) {
+        bson_t mx;
+        BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$max", &mx);
+        for (auto& g : e.groups)
+          append_group(&mx, g);
+        bson_append_document_end(upd.get(), &mx);
+      }
+      bson_error_t err;
+      if (mongoc_bulk_operation_update_one_with_opts(bulk, sel.get(), upd.get(),
+                                                     upsert.get(), &err)) {
+        sent.push_back(std::move(x));
+      } else {
+        failed.fetch_add(1);
+        spdlog::error("MongoDB records: event {} refused: {}", e.id,
+                      text_of(err));
+      }
+    }
+    bool ok = sent.empty() || execute(bulk, sent, again, false, "an event");
+    mongoc_bulk_operation_destroy(bulk);
+    mongoc_collection_destroy(coll);
+    xs = std::move(sent);
+    return ok;
+  }
+
+  /// The entries the mark matched (marked now or before), -1 if MongoDB
+  /// could not be reached.
+  int64_t write_mark(mongoc_client_t* c, const mark_change& m) {
+    auto* coll = mongoc_client_get_collection(
+      c, cl->database().c_str(), cfg.dead_letters_collection.c_str());
+    bson_doc sel;
+    if (!m.event_id.empty())
+      BSON_APPEND_UTF8(sel.get(), "eventId", m.event_id.c_str());
+    if (!m.group.empty())
+      BSON_APPEND_UTF8(sel.get(), "group", m.group.c_str());
+    bson_t cond;
+    if (m.below > 0) {
+      BSON_APPEND_DOCUMENT_BEGIN(sel.get(), "v", &cond);
+      BSON_APPEND_INT64(&cond, "$lt", static_cast<int64_t>(m.below));
+    } else {
+      BSON_APPEND_DOCUMENT_BEGIN(sel.get(), "deadAt", &cond);
+      BSON_APPEND_DATE_TIME(&cond, "$lte", m.at);
+    }
+    bson_append_document_end(sel.get(), &cond);
+    bson_doc upd;
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$min", &set);
+    BSON_APPEND_DATE_TIME(&set, m.field, m.at);
+    bson_append_document_end(upd.get(), &set);
+    bson_doc opts;
+    cl->append_write_concern(opts.get());
+    bson_doc reply;
+    bson_error_t err;
+    bool ok = mongoc_collection_update_many(coll, sel.get(), upd.get(),
+                                            opts.get(), reply.get(), &err);
+    mongoc_collection_destroy(coll);
+    if (ok)
+      return int_of(reply.get(), "matchedCount");
+    if (unreachable(err)) {
+      cl->report_unreachable(text_of(err));
+      return -1;
+    }
+    failed.fetch_add(1);
+    spdlog::error("MongoDB records: marking dead letters of {} {} refused: {}",
+                  m.event_id.empty() ? "every event" : m.event_id,
+                  m.group.empty() ? "" : "(group " + m.group + ")",
+                  text_of(err));
+    return 1; // given up: not tried again
+  }
+
+  /// Runs a find on `collection`; false if it cannot be read now.
+  template <class F>
+  bool find(const std::string& collection, const bson_t* filter,
+            const bson_t* opts, F&& f) {
+    bool ok = false;
+    cl->with_connection([&](mongoc_client_t* c) {
+      auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
+                                                collection.c_str());
+      auto* cur = mongoc_collection_find_with_opts(coll, filter, opts, nullptr);
+      const bson_t* doc = nullptr;
+      while (mongoc_cursor_next(cur, &doc))
+        f(doc);
+      bson_error_t err;
+      ok = !mongoc_cursor_error(cur, &err);
+      if (!ok) {
+        if (unreachable(err))
+          cl->report_unreachable(text_of(err));
+        spdlog::warn("MongoDB records: reading {} failed ({}): the store "
+                     "answers",
+                     collection, text_of(err));
+      }
+      mongoc_cursor_destroy(cur);
+      mongoc_collection_destroy(coll);
+    });
+    return ok;
+  }
+};
+
+records::records(std::shared_ptr<client> c, std::vector<group_spec> groups)
+  : d_(std::make_shared<impl>()) {
+  d_->cfg = c->config();
+  d_->cl = std::move(c);
+  d_->groups = std::move(groups);
+  std::sort(d_->groups.begin(), d_->groups.end(),
+            [](auto& a, auto& b) { return a.name < b.name; });
+  d_->writer = std::thread{[d = d_] { d->run(); }};
+}
+
+records::~records() {
+  stop(0);
+}
+
+std::string records::open() {
+  if (d_->cfg.events) {
+    std::vector<index_spec> specs{{"type_createdAt", {"type", "createdAt"}},
+                                  {"createdAt", {"createdAt"}},
+                                  {"seq", {"seq"}}};
+    for (auto& g : d_->groups)
+      specs.push_back({"status_" + g.name, {"groups." + g.name + ".status",
+                                            "seq"}});
+    if (auto e = d_->cl->ensure_indexes(d_->cfg.events_collection, specs);
+        !e.empty())
+      return e;
+  }
+  if (d_->cfg.dead_letters)
+    return d_->cl->ensure_indexes(d_->cfg.dead_letters_collection,
+                                  {{"pos", {"pos"}},
+                                   {"group_deadAt", {"group", "deadAt"}},
+                                   {"type_deadAt", {"type", "deadAt"}},
+                                   {"eventId", {"eventId"}}});
+  return {};
+}
+
+void records::stop(millis_t grace) {
+  {
+    std::lock_guard<std::mutex> g{d_->mtx};
+    if (d_->stopping)
+      return;
+    d_->stopping = true;
+    d_->stop_deadline = wall_now() + grace;
+  }
+  d_->cv.notify_all();
+  if (d_->writer.get_id() == std::this_thread::get_id())
+    d_->writer.detach();
+  else if (d_->writer.joinable())
+    d_->writer.join();
+}
+
+bool records::flush(millis_t timeout) {
+  std::unique_lock<std::mutex> g{d_->mtx};
+  return d_->idle_cv.wait_for(g, std::chrono::milliseconds(timeout), [this] {
+    return d_->q.empty() && d_->in_round == 0 && d_->later.empty();
+  });
+}
+
+records_stats records::stats() const {
+  records_stats s;
+  {
+    std::lock_guard<std::mutex> g{d_->mtx};
+    s.queued = d_->q.size() + d_->in_round + d_->later.size();
+  }
+  s.written = d_->written.load();
+  s.dropped = d_->dropped.load();
+  s.failed = d_->failed.load();
+  return s;
+}
+
+void records::accepted(const std::vector<event>& evs, millis_t now) {
+  if (!d_->cfg.events)
+    return;
+  std::vector<queued> xs;
+  xs.reserve(evs.size());
+  for (auto& ev : evs) {
+    event_change e;
+    e.id = ev.id;
+    e.ev = ev;
+    e.has_event = e.set_event = true;
+    e.accepted_at = now;
+    auto status = ev.not_before > 0 ? event_status::scheduled
+                                    : event_status::accepted;
+    for (auto& g : d_->groups)
+      if (matches_any(g.patterns, ev.type))
+        e.groups.push_back({g.name, record_version(0, 0), status, now, 0, {},
+                            ev.not_before});
+    auto bytes = bytes_of(ev);
+    xs.push_back({std::move(e), 0, bytes, 0});
+  }
+  d_->push(std::move(xs));
+}
+
+void records::settled(const std::vector<settlement>& items, millis_t now) {
+  std::vector<queued> xs;
+  for (auto& s : items) {
+    auto& dl = s.dl;
+    auto v = death_version(dl);
+    if (d_->cfg.events) {
+      group_change g{dl.group, v, event_status::processed, now, dl.attempt,
+                     {}, 0};
+      if (s.kind == settle_kind::retry) {
+        g.status = event_status::retrying;
+        g.next_at = s.due;
+        if (!dl.history.empty())
+          g.error = dl.history.back().error;
+      } else if (s.kind == settle_kind::dead) {
+        g.status = event_status::dead;
+        g.error = s.error;
+      }
+      event_change e;
+      e.id = dl.ev.id;
+      e.ev = slim(dl.ev);
+      e.has_event = true;
+      e.groups.push_back(std::move(g));
+      auto bytes = bytes_of(e.ev);
+      xs.push_back({std::move(e), 0, bytes, 0});
+    }
+    if (d_->cfg.dead_letters && s.kind == settle_kind::dead) {
+      auto bytes = bytes_of(dl.ev) + dl.history.size() * 128;
+      xs.push_back(
+        {dead_change{dlq_entry{dl, s.reason, s.error, now}, v}, 0, bytes, 0});
+    }
+  }
+  d_->push(std::move(xs));
+}
+
+void records::cancelled(const std::string& event_id,
+                        const std::vector<std::string>& groups, millis_t now) {
+  if (!d_->cfg.events)
+    return;
+  event_change e;
+  e.id = event_id;
+  for (auto& g : groups)
+    e.groups.push_back({g, record_version(0, 1), event_status::cancelled, now,
+                        0, {}, 0});
+  std::vector<queued> xs;
+  xs.push_back({std::move(e), 0, 128, 0});
+  d_->push(std::move(xs));
+}
+
+void records::replayed(const std::vector<dlq_entry>& entries, millis_t now) {
+  std::vector<queued> xs;
+  for (auto& en : entries) {
+    auto& dl = en.dl;
+    if (d_->cfg.events) {
+      event_change e;
+      e.id = dl.ev.id;
+      e.ev = slim(dl.ev);
+      e.has_event = true;
+      e.groups.push_back({dl.group, record_version(max_epoch(dl), 3),
+                          event_status::retrying, now, 1, en.last_error, now});
+      auto bytes = bytes_of(e.ev);
+      xs.push_back({std::move(e), 0, bytes, 0});
+    }
+    // Every death of the pair up to this one: the replayed event's next
+    // death has a higher version and stays listed.
+    if (d_->cfg.dead_letters)
+      xs.push_back({mark_change{dl.ev.id, dl.group, "replayedAt", now,
+                                death_version(dl) + 1},
+                    0, 128, 0});
+  }
+  d_->push(std::move(xs));
+}
+
+void records::purged(const std::string& event_id, const std::string& group,
+                     millis_t now) {
+  if (!d_->cfg.dead_letters)
+    return;
+  std::vector<queued> xs;
+  xs.push_back({mark_change{event_id, group, "purgedAt", now, 0}, 0, 128, 0});
+  d_->push(std::move(xs));
+}
+
+bool records::list_events(const event_listing_query& q, event_listing& out) {
+  if (d_->cfg.read_from != "mongodb" || !d_->cfg.events || d_->groups.empty())
+    return false;
+  std::vector<std::string> names;
+  for (auto& g : d_->groups)
+    if (q.group.empty() || g.name == q.group)
+      names.push_back(g.name);
+  if (names.empty())
+    return false; // a group this node does not know: the store says so
+  auto status = to_string(q.status);
+  bson_doc filter;
+  bson_t cond;
+  BSON_APPEND_ARRAY_BEGIN(filter.get(), "$or", &cond);
+  for (size_t i = 0; i < names.size(); ++i) {
+    bson_t one;
+    auto key = std::to_string(i);
+    BSON_APPEND_DOCUMENT_BEGIN(&cond, key.c_str(), &one);
+    auto path = "groups." + names[i] + ".status";
+    BSON_APPEND_UTF8(&one, path.c_str(), status);
+    bson_append_document_end(&cond, &one);
+  }
+  bson_append_array_end(filter.get(), &cond);
+  bson_doc opts;
+  page_after(filter.get(), opts.get(), "seq", q.after, q.limit);
+  size_t docs = 0;
+  uint64_t last = 0;
+  event_listing page;
+  bool ok = d_->find(
+    d_->cfg.events_collection, filter.get(), opts.get(), [&](const bson_t* doc) {
+      ++docs;
+      last = static_cast<uint64_t>(int_of(doc, "seq"));
+      for (auto& n : names) {
+        auto path = "groups." + n + ".status";
+        if (utf8_of(doc, path.c_str()) == status)
+          page.items.push_back({n, utf8_of(doc, "eventId"),
+                                utf8_of(doc, "type"), last, q.status});
+      }
+    });
+  if (!ok)
+    return false;
+  page.next = docs >= q.limit ? last : 0;
+  out = std::move(page);
+  return true;
+}
+
+bool records::dlq_list(const dlq_query& q, dlq_page& out) {
+  if (d_->cfg.read_from != "mongodb" || !d_->cfg.dead_letters)
+    return false;
+  bson_doc filter;
+  for (auto* field : {"replayedAt", "purgedAt"}) {
+    bson_t ex;
+    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), field, &ex);
+    BSON_APPEND_BOOL(&ex, "$exists", false);
+    bson_append_document_end(filter.get(), &ex);
+  }
+  if (!q.group.empty())
+    BSON_APPEND_UTF8(filter.get(), "group", q.group.c_str());
+  bson_doc opts;
+  // Some past the limit: a page does not end between two of one position.
+  page_after(filter.get(), opts.get(), "pos", q.after, q.limit + 64);
+  dlq_page page;
+  bool ok = d_->find(
+    d_->cfg.dead_letters_collection, filter.get(), opts.get(),
+    [&](const bson_t* doc) {
+      auto pos = static_cast<uint64_t>(int_of(doc, "pos"));
+      if (page.entries.size() >= q.limit && pos != page.positions.back())
+        return;
+      dlq_entry e;
+      e.dl.ev.id = utf8_of(doc, "eventId");
+      e.dl.ev.type = utf8_of(doc, "type");
+      e.dl.ev.seq = static_cast<uint64_t>(int_of(doc, "seq"));
+      e.dl.ev.created_at = int_of(doc, "createdAt");
+      e.dl.group = utf8_of(doc, "group");
+      e.dl.epoch = static_cast<uint64_t>(int_of(doc, "epoch"));
+      parse_dlq_reason(utf8_of(doc, "reason"), e.reason);
+      e.last_error = utf8_of(doc, "error");
+      e.dead_at = int_of(doc, "deadAt");
+      e.dl.history = attempts_of(doc);
+      e.dl.attempt = e.dl.history.empty() ? 1 : e.dl.history.back().attempt;
+      page.entries.push_back(std::move(e));
+      page.positions.push_back(pos);
+    });
+  if (!ok)
+    return false;
+  out = std::move(page);
+  return true;
+}
+
+} // namespace onceflow::mongo
