@@ -2,9 +2,9 @@
 
 namespace onceflow {
 
-std::vector<append_result>
-mirroring_store::append(std::vector<event>& batch, millis_t now,
-                        millis_t dedup_window) {
+std::vector<append_result> mirroring_store::append(std::vector<event>& batch,
+                                                   millis_t now,
+                                                   millis_t dedup_window) {
   auto rs = target().append(batch, now, dedup_window);
   std::vector<event> fresh;
   fresh.reserve(batch.size());

@@ -26,8 +26,7 @@ public:
   virtual void accepted(const std::vector<event>& evs, millis_t now) = 0;
 
   /// Settlements the store committed (release left out).
-  virtual void settled(const std::vector<settlement>& items, millis_t now)
-    = 0;
+  virtual void settled(const std::vector<settlement>& items, millis_t now) = 0;
 
   /// Groups a cancel took the delayed event out of.
   virtual void cancelled(const std::string& event_id,
@@ -40,8 +39,8 @@ public:
 
   /// DLQ entries deleted: one event's (`event_id`), one group's (`group`),
   /// or every entry (both empty).
-  virtual void purged(const std::string& event_id, const std::string& group,
-                      millis_t now)
+  virtual void
+  purged(const std::string& event_id, const std::string& group, millis_t now)
     = 0;
 };
 

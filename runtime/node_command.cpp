@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 namespace onceflow::command {
@@ -221,7 +222,18 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
       std::cerr << "onceflow: " << e << "\n";
       return 1;
     }
-    records = std::make_shared<mongo::records>(mongodb, std::move(specs));
+    // The journal of changes not written yet, in the node's data
+    // directory (named by the node: Redis nodes may share a directory).
+    auto journal = std::filesystem::path{ncfg.data_dir}
+                   / ("mongo-records-" + ncfg.name + ".journal");
+    try {
+      std::filesystem::create_directories(ncfg.data_dir);
+      records = std::make_shared<mongo::records>(mongodb, std::move(specs),
+                                                 journal.string());
+    } catch (const std::exception& e) {
+      std::cerr << "onceflow: " << e.what() << "\n";
+      return 1;
+    }
     if (auto e = records->open(); !e.empty()) {
       std::cerr << "onceflow: " << e << "\n";
       return 1;

@@ -10,9 +10,9 @@ void append_event(bson_t* doc, const event& ev) {
   BSON_APPEND_UTF8(doc, "eventId", ev.id.c_str());
   BSON_APPEND_UTF8(doc, "type", ev.type.c_str());
   bson_error_t err;
-  if (auto* payload = bson_new_from_json(
-        reinterpret_cast<const uint8_t*>(ev.payload.data()),
-        static_cast<ssize_t>(ev.payload.size()), &err)) {
+  if (auto* payload
+      = bson_new_from_json(reinterpret_cast<const uint8_t*>(ev.payload.data()),
+                           static_cast<ssize_t>(ev.payload.size()), &err)) {
     BSON_APPEND_DOCUMENT(doc, "payload", payload);
     bson_destroy(payload);
   } else { // Kept as text rather than lost (e.g. a number BSON cannot hold).
@@ -37,7 +37,8 @@ std::string utf8_of(const bson_t* doc, const char* path) {
 int64_t int_of(const bson_t* doc, const char* path) {
   bson_iter_t it;
   bson_iter_t found;
-  if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &found))
+  if (!bson_iter_init(&it, doc)
+      || !bson_iter_find_descendant(&it, path, &found))
     return 0;
   if (BSON_ITER_HOLDS_DATE_TIME(&found))
     return bson_iter_date_time(&found);

@@ -1,18 +1,25 @@
 #include "adapters/mongo/mongo_records.hpp"
 
 #include "actors/logic/pattern.hpp"
+#include "adapters/codec.hpp"
 #include "adapters/mongo/mongo_bson.hpp"
 
+#include <fcntl.h>
 #include <mongoc/mongoc.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -253,8 +260,8 @@ bool has_write_concern_errors(const bson_t* reply) {
 
 /// A page of a listing: `field` above `after` in the filter; sorted by it,
 /// at most `limit`, and at most read_timeout on the server in the options.
-void page_after(bson_t* filter, bson_t* opts, const char* field,
-                uint64_t after, size_t limit) {
+void page_after(bson_t* filter, bson_t* opts, const char* field, uint64_t after,
+                size_t limit) {
   bson_t gt;
   BSON_APPEND_DOCUMENT_BEGIN(filter, field, &gt);
   BSON_APPEND_INT64(&gt, "$gt", static_cast<int64_t>(after));
@@ -270,6 +277,90 @@ void page_after(bson_t* filter, bson_t* opts, const char* field,
 bool unreachable(const bson_error_t& err) {
   return err.domain == MONGOC_ERROR_SERVER_SELECTION
          || err.domain == MONGOC_ERROR_STREAM;
+}
+
+// -- the journal: changes not written yet, one JSON document a line --------
+
+nlohmann::json journal_entry(const queued& x) {
+  using nlohmann::json;
+  if (auto* e = std::get_if<event_change>(&x.c)) {
+    delivery dl;
+    dl.ev = e->ev;
+    auto gs = json::array();
+    for (auto& g : e->groups)
+      gs.push_back({g.group, g.v, static_cast<int>(g.status), g.at, g.attempt,
+                    g.error, g.next_at});
+    return {{"k", "e"},
+            {"id", e->id},
+            {"d", codec::to_json(dl)},
+            {"has", e->has_event},
+            {"set", e->set_event},
+            {"acc", e->accepted_at},
+            {"g", std::move(gs)}};
+  }
+  if (auto* d = std::get_if<dead_change>(&x.c))
+    return {{"k", "d"},
+            {"d", codec::to_json(d->e.dl)},
+            {"r", to_string(d->e.reason)},
+            {"err", d->e.last_error},
+            {"at", d->e.dead_at},
+            {"v", d->v}};
+  auto& m = std::get<mark_change>(x.c);
+  return {{"k", "m"},     {"id", m.event_id}, {"g", m.group},
+          {"f", m.field}, {"at", m.at},       {"below", m.below}};
+}
+
+/// The change of a journal line; false for a line that cannot be read (a
+/// write cut short by a kill).
+bool from_journal(const std::string& line, queued& out) {
+  try {
+    auto j = nlohmann::json::parse(line);
+    auto k = j.at("k").get<std::string>();
+    if (k == "e") {
+      event_change e;
+      e.id = j.at("id").get<std::string>();
+      e.ev = codec::delivery_from_json(j.at("d").dump()).ev;
+      e.has_event = j.at("has").get<bool>();
+      e.set_event = j.at("set").get<bool>();
+      e.accepted_at = j.at("acc").get<millis_t>();
+      for (auto& g : j.at("g"))
+        e.groups.push_back({g.at(0).get<std::string>(), g.at(1).get<uint64_t>(),
+                            static_cast<event_status>(g.at(2).get<int>()),
+                            g.at(3).get<millis_t>(), g.at(4).get<uint32_t>(),
+                            g.at(5).get<std::string>(),
+                            g.at(6).get<millis_t>()});
+      out.bytes = bytes_of(e.ev);
+      out.c = std::move(e);
+      return true;
+    }
+    if (k == "d") {
+      dead_change d;
+      d.e.dl = codec::delivery_from_json(j.at("d").dump());
+      parse_dlq_reason(j.at("r").get<std::string>(), d.e.reason);
+      d.e.last_error = j.at("err").get<std::string>();
+      d.e.dead_at = j.at("at").get<millis_t>();
+      d.v = j.at("v").get<uint64_t>();
+      out.bytes = bytes_of(d.e.dl.ev);
+      out.c = std::move(d);
+      return true;
+    }
+    if (k == "m") {
+      mark_change m;
+      m.event_id = j.at("id").get<std::string>();
+      m.group = j.at("g").get<std::string>();
+      // The field names the marks use (a pointer to a literal).
+      m.field = j.at("f").get<std::string>() == "replayedAt" ? "replayedAt"
+                                                             : "purgedAt";
+      m.at = j.at("at").get<millis_t>();
+      m.below = j.at("below").get<uint64_t>();
+      out.bytes = 128;
+      out.c = std::move(m);
+      return true;
+    }
+  } catch (const std::exception&) {
+    // unreadable: skipped
+  }
+  return false;
 }
 
 } // namespace
@@ -290,6 +381,10 @@ struct records::impl {
   bool ended = false;
   /// Marks waiting for their deaths (the writer's own).
   std::vector<queued> later;
+  /// The journal (-1: none): every change pushed since the queue was last
+  /// empty, so that a node killed with -9 writes them after its restart.
+  int journal = -1;
+  std::string journal_path;
   millis_t stop_deadline = 0;
   std::thread writer;
 
@@ -306,6 +401,8 @@ struct records::impl {
       dropped.fetch_add(xs.size());
       return;
     }
+    if (journal >= 0)
+      append_journal(xs);
     for (auto& x : xs) {
       q_bytes += x.bytes;
       q.push_back(std::move(x));
@@ -330,6 +427,34 @@ struct records::impl {
     cv.notify_one();
   }
 
+  /// Appends the changes to the journal (one write; the page cache keeps
+  /// it through a kill of the process, not a crash of the machine).
+  void append_journal(const std::vector<queued>& xs) {
+    std::string text;
+    for (auto& x : xs) {
+      text += codec::dump(journal_entry(x));
+      text += '\n';
+    }
+    size_t off = 0;
+    while (off < text.size()) {
+      auto n = ::write(journal, text.data() + off, text.size() - off);
+      if (n <= 0) {
+        spdlog::error("MongoDB records: cannot write the journal {}: {}",
+                      journal_path, std::strerror(errno));
+        return;
+      }
+      off += static_cast<size_t>(n);
+    }
+  }
+
+  /// Empties the journal once every change in it is written (mtx held).
+  void drained() {
+    if (journal >= 0 && q.empty() && later.empty()
+        && ::ftruncate(journal, 0) != 0)
+      spdlog::error("MongoDB records: cannot empty the journal {}: {}",
+                    journal_path, std::strerror(errno));
+  }
+
   /// Puts changes back at the front (in their order) for the next round.
   void requeue(std::vector<queued>& xs) {
     std::lock_guard<std::mutex> g{mtx};
@@ -350,13 +475,18 @@ struct records::impl {
       {
         std::unique_lock<std::mutex> g{mtx};
         in_round = 0;
+        drained();
         idle_cv.notify_all();
         cv.wait_for(g, std::chrono::milliseconds(probe_interval),
                     [this] { return stopping || !q.empty(); });
         auto now = wall_now();
         if (stopping && (q.empty() || now > stop_deadline)) {
           auto left = q.size() + later.size();
-          if (left > 0)
+          if (left > 0 && journal >= 0)
+            spdlog::warn("MongoDB records: {} changes not written at stop: "
+                         "kept in {} for the next start",
+                         left, journal_path);
+          else if (left > 0)
             spdlog::warn("MongoDB records: {} changes not written at stop",
                          left);
           dropped.fetch_add(left);
@@ -387,9 +517,8 @@ struct records::impl {
       }
       std::vector<queued> again;
       bool whole = false;
-      bool ran = cl->with_connection([&](mongoc_client_t* c) {
-        whole = !write_round(c, round, again);
-      });
+      bool ran = cl->with_connection(
+        [&](mongoc_client_t* c) { whole = !write_round(c, round, again); });
       requeue(again);
       if (!ran || whole) {
         requeue(round); // `round` holds what was not written
@@ -604,9 +733,8 @@ struct records::impl {
       bson_doc upd;
       if (e.has_event) {
         bson_t fields;
-        BSON_APPEND_DOCUMENT_BEGIN(upd.get(),
-                                   e.set_event ? "$set" : "$setOnInsert",
-                                   &fields);
+        BSON_APPEND_DOCUMENT_BEGIN(
+          upd.get(), e.set_event ? "$set" : "$setOnInsert", &fields);
         if (e.set_event) {
           append_event(&fields, e.ev);
         } else { // no payload: the acceptance sets it
@@ -721,18 +849,50 @@ struct records::impl {
   }
 };
 
-records::records(std::shared_ptr<client> c, std::vector<group_spec> groups)
+records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
+                 std::string journal)
   : d_(std::make_shared<impl>()) {
   d_->cfg = c->config();
   d_->cl = std::move(c);
   d_->groups = std::move(groups);
   std::sort(d_->groups.begin(), d_->groups.end(),
             [](auto& a, auto& b) { return a.name < b.name; });
-  d_->writer = std::thread{[d = d_] { d->run(); }};
+  d_->journal_path = std::move(journal);
+  if (!d_->journal_path.empty()) {
+    // What an earlier run left (killed, or stopped while MongoDB was
+    // away) goes first: writing a change again changes nothing.
+    std::ifstream in{d_->journal_path};
+    std::string line;
+    size_t bad = 0;
+    while (std::getline(in, line)) {
+      queued x;
+      if (from_journal(line, x)) {
+        d_->q_bytes += x.bytes;
+        d_->q.push_back(std::move(x));
+      } else if (!line.empty()) {
+        ++bad;
+      }
+    }
+    if (!d_->q.empty() || bad > 0)
+      spdlog::info("MongoDB records: {} changes of an earlier run from {} "
+                   "({} unreadable lines skipped)",
+                   d_->q.size(), d_->journal_path, bad);
+    d_->journal = ::open(d_->journal_path.c_str(),
+                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (d_->journal < 0)
+      throw std::runtime_error("cannot open the MongoDB records journal "
+                               + d_->journal_path + ": "
+                               + std::strerror(errno));
+  }
+  d_->writer = std::thread{[d = d_] {
+    d->run();
+  }};
 }
 
 records::~records() {
   stop(0);
+  if (d_->journal >= 0)
+    ::close(d_->journal);
 }
 
 std::string records::open() {
@@ -741,8 +901,8 @@ std::string records::open() {
                                   {"createdAt", {"createdAt"}},
                                   {"seq", {"seq"}}};
     for (auto& g : d_->groups)
-      specs.push_back({"status_" + g.name, {"groups." + g.name + ".status",
-                                            "seq"}});
+      specs.push_back(
+        {"status_" + g.name, {"groups." + g.name + ".status", "seq"}});
     if (auto e = d_->cl->ensure_indexes(d_->cfg.events_collection, specs);
         !e.empty())
       return e;
@@ -805,8 +965,8 @@ void records::accepted(const std::vector<event>& evs, millis_t now) {
                                     : event_status::accepted;
     for (auto& g : d_->groups)
       if (matches_any(g.patterns, ev.type))
-        e.groups.push_back({g.name, record_version(0, 0), status, now, 0, {},
-                            ev.not_before});
+        e.groups.push_back(
+          {g.name, record_version(0, 0), status, now, 0, {}, ev.not_before});
     auto bytes = bytes_of(ev);
     xs.push_back({std::move(e), 0, bytes, 0});
   }
@@ -820,7 +980,7 @@ void records::settled(const std::vector<settlement>& items, millis_t now) {
     auto v = death_version(dl);
     if (d_->cfg.events) {
       group_change g{dl.group, v, event_status::processed, now, dl.attempt,
-                     {}, 0};
+                     {},       0};
       if (s.kind == settle_kind::retry) {
         g.status = event_status::retrying;
         g.next_at = s.due;
@@ -854,8 +1014,8 @@ void records::cancelled(const std::string& event_id,
   event_change e;
   e.id = event_id;
   for (auto& g : groups)
-    e.groups.push_back({g, record_version(0, 1), event_status::cancelled, now,
-                        0, {}, 0});
+    e.groups.push_back(
+      {g, record_version(0, 1), event_status::cancelled, now, 0, {}, 0});
   std::vector<queued> xs;
   xs.push_back({std::move(e), 0, 128, 0});
   d_->push(std::move(xs));
@@ -921,17 +1081,18 @@ bool records::list_events(const event_listing_query& q, event_listing& out) {
   size_t docs = 0;
   uint64_t last = 0;
   event_listing page;
-  bool ok = d_->find(
-    d_->cfg.events_collection, filter.get(), opts.get(), [&](const bson_t* doc) {
-      ++docs;
-      last = static_cast<uint64_t>(int_of(doc, "seq"));
-      for (auto& n : names) {
-        auto path = "groups." + n + ".status";
-        if (utf8_of(doc, path.c_str()) == status)
-          page.items.push_back({n, utf8_of(doc, "eventId"),
-                                utf8_of(doc, "type"), last, q.status});
-      }
-    });
+  bool ok = d_->find(d_->cfg.events_collection, filter.get(), opts.get(),
+                     [&](const bson_t* doc) {
+                       ++docs;
+                       last = static_cast<uint64_t>(int_of(doc, "seq"));
+                       for (auto& n : names) {
+                         auto path = "groups." + n + ".status";
+                         if (utf8_of(doc, path.c_str()) == status)
+                           page.items.push_back({n, utf8_of(doc, "eventId"),
+                                                 utf8_of(doc, "type"), last,
+                                                 q.status});
+                       }
+                     });
   if (!ok)
     return false;
   page.next = docs >= q.limit ? last : 0;

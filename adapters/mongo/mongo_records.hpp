@@ -53,8 +53,12 @@ class records : public record_sink {
 public:
   /// `groups`: the node's listener groups (which groups an accepted event
   /// goes to; the status index of each). The client's config says which
-  /// records are on and who answers the listings.
-  records(std::shared_ptr<client> c, std::vector<group_spec> groups);
+  /// records are on and who answers the listings. `journal`: a file that
+  /// keeps the changes not written yet (empty: none); what an earlier run
+  /// left in it is queued first. Throws std::runtime_error if it cannot be
+  /// opened.
+  records(std::shared_ptr<client> c, std::vector<group_spec> groups,
+          std::string journal = {});
   ~records() override;
 
   records(const records&) = delete;

@@ -448,6 +448,42 @@ class MongoRecordsTest(MongoBase):
         self.assertIn("pos", dead.index_information())
         n.terminate()
 
+    def test_records_kept_through_an_outage_and_kill9(self):
+        """MongoDB away while events are accepted and processed, then the
+        node killed with -9: the changes it could not write wait in its
+        journal, and after FerretDB and the node are back every event has
+        its record with its final status."""
+        n = self.node()
+        self.ferret.stop()
+        evs = [{"id": f"k-{i:02d}", "type": "order.created",
+                "payload": {"n": i}} for i in range(40)]
+        evs += [{"id": "k-dead", "type": "order.bad",
+                 "payload": {"simulate": {"permanent": True}}}]
+        r = n.post("/events/batch", {"events": evs})
+        self.assertEqual(r.status, 200, r)
+
+        def processed():
+            r = n.get("/events/k-39")
+            return r.status == 200 and r.json["status"] == "processed"
+        op.wait_until(processed, 30, "the events processed")
+        time.sleep(0.5)
+        n.kill9()
+        self.ferret.start()
+        events, dead = self.records()
+        self.assertEqual(events.count_documents({}), 0)
+        n = self.node()
+
+        def settled():
+            return events.count_documents(
+                {"groups.orders.status": "processed"}) == 40 \
+                and dead.count_documents({}) == 2
+        op.wait_until(settled, 60 * TIME_SCALE, "the records after restart",
+                      progress=lambda: f"{events.count_documents({})} docs")
+        self.assertEqual(events.count_documents({}), 41)
+        self.assertEqual(events.count_documents(
+            {"groups.audit.status": "processed"}), 40)
+        n.terminate()
+
 
 if __name__ == "__main__":
     op.main()
