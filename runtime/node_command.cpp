@@ -226,8 +226,15 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
     // directory (named by the node: Redis nodes may share a directory).
     auto journal = std::filesystem::path{ncfg.data_dir}
                    / ("mongo-records-" + ncfg.name + ".journal");
+    std::error_code ec;
+    std::filesystem::create_directories(ncfg.data_dir, ec);
+    if (ec) {
+      spdlog::warn("MongoDB records without a journal: cannot create {}: {} "
+                   "(changes not written when the node is killed are lost)",
+                   ncfg.data_dir, ec.message());
+      journal.clear();
+    }
     try {
-      std::filesystem::create_directories(ncfg.data_dir);
       records = std::make_shared<mongo::records>(mongodb, std::move(specs),
                                                  journal.string());
     } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <mongoc/mongoc.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -274,6 +275,31 @@ void page_after(bson_t* filter, bson_t* opts, const char* field, uint64_t after,
   BSON_APPEND_INT64(opts, "maxTimeMS", read_timeout);
 }
 
+/// A failure of a whole call that passes (the driver's retryable write
+/// label, or the codes of a replica set changing its primary or a server
+/// shutting down).
+bool transient(const bson_t* reply, const bson_error_t& err) {
+  if (mongoc_error_has_label(reply, "RetryableWriteError"))
+    return true;
+  switch (err.code) {
+    case 6:     // HostUnreachable
+    case 7:     // HostNotFound
+    case 89:    // NetworkTimeout
+    case 91:    // ShutdownInProgress
+    case 189:   // PrimarySteppedDown
+    case 262:   // ExceededTimeLimit
+    case 9001:  // SocketException
+    case 10107: // NotWritablePrimary
+    case 11600: // InterruptedAtShutdown
+    case 11602: // InterruptedDueToReplStateChange
+    case 13435: // NotPrimaryNoSecondaryOk
+    case 13436: // NotPrimaryOrSecondary
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool unreachable(const bson_error_t& err) {
   return err.domain == MONGOC_ERROR_SERVER_SELECTION
          || err.domain == MONGOC_ERROR_STREAM;
@@ -288,8 +314,8 @@ nlohmann::json journal_entry(const queued& x) {
     dl.ev = e->ev;
     auto gs = json::array();
     for (auto& g : e->groups)
-      gs.push_back({g.group, g.v, static_cast<int>(g.status), g.at, g.attempt,
-                    g.error, g.next_at});
+      gs.push_back({g.group, g.v, to_string(g.status), g.at, g.attempt, g.error,
+                    g.next_at});
     return {{"k", "e"},
             {"id", e->id},
             {"d", codec::to_json(dl)},
@@ -323,12 +349,15 @@ bool from_journal(const std::string& line, queued& out) {
       e.has_event = j.at("has").get<bool>();
       e.set_event = j.at("set").get<bool>();
       e.accepted_at = j.at("acc").get<millis_t>();
-      for (auto& g : j.at("g"))
-        e.groups.push_back({g.at(0).get<std::string>(), g.at(1).get<uint64_t>(),
-                            static_cast<event_status>(g.at(2).get<int>()),
-                            g.at(3).get<millis_t>(), g.at(4).get<uint32_t>(),
-                            g.at(5).get<std::string>(),
-                            g.at(6).get<millis_t>()});
+      for (auto& g : j.at("g")) {
+        group_change c{g.at(0).get<std::string>(), g.at(1).get<uint64_t>(),
+                       event_status::unknown,      g.at(3).get<millis_t>(),
+                       g.at(4).get<uint32_t>(),    g.at(5).get<std::string>(),
+                       g.at(6).get<millis_t>()};
+        if (!parse_event_status(g.at(2).get<std::string>(), c.status))
+          return false;
+        e.groups.push_back(std::move(c));
+      }
       out.bytes = bytes_of(e.ev);
       out.c = std::move(e);
       return true;
@@ -385,6 +414,15 @@ struct records::impl {
   /// empty, so that a node killed with -9 writes them after its restart.
   int journal = -1;
   std::string journal_path;
+  /// Bytes in the journal (rewritten from the queue when it grows well
+  /// past what the queue holds).
+  size_t journal_bytes = 0;
+  millis_t last_journal_log = 0;
+
+  ~impl() {
+    if (journal >= 0)
+      ::close(journal);
+  }
   millis_t stop_deadline = 0;
   std::thread writer;
 
@@ -397,16 +435,22 @@ struct records::impl {
     if (xs.empty())
       return;
     std::lock_guard<std::mutex> g{mtx};
-    if (ended) {
+    if (journal >= 0)
+      append_journal(xs);
+    if (ended) { // kept in the journal (if any) for the next start
       dropped.fetch_add(xs.size());
       return;
     }
-    if (journal >= 0)
-      append_journal(xs);
     for (auto& x : xs) {
       q_bytes += x.bytes;
       q.push_back(std::move(x));
     }
+    trim_queue();
+    cv.notify_one();
+  }
+
+  /// Drops the oldest changes over the queue's bounds (mtx held).
+  void trim_queue() {
     size_t over = 0;
     while (!q.empty()
            && (q.size() > max_queued_records || q_bytes > max_queued_bytes)) {
@@ -424,7 +468,6 @@ struct records::impl {
                       q.size(), q_bytes >> 20, cl->describe(), dropped.load());
       }
     }
-    cv.notify_one();
   }
 
   /// Appends the changes to the journal (one write; the page cache keeps
@@ -439,20 +482,63 @@ struct records::impl {
     while (off < text.size()) {
       auto n = ::write(journal, text.data() + off, text.size() - off);
       if (n <= 0) {
-        spdlog::error("MongoDB records: cannot write the journal {}: {}",
-                      journal_path, std::strerror(errno));
+        // No half line for the next append to glue onto.
+        if (::ftruncate(journal, static_cast<off_t>(journal_bytes)) != 0) {
+          // nop: the next start skips the unreadable line
+        }
+        if (auto now = wall_now(); now - last_journal_log >= 10000) {
+          last_journal_log = now;
+          spdlog::error("MongoDB records: cannot write the journal {}: {}",
+                        journal_path, std::strerror(errno));
+        }
         return;
       }
       off += static_cast<size_t>(n);
     }
+    journal_bytes += text.size();
   }
 
-  /// Empties the journal once every change in it is written (mtx held).
+  /// Rewrites the journal from what waits (mtx held, no round under
+  /// way): everything written since its last emptying goes.
+  void compact_journal() {
+    auto tmp = journal_path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    0600);
+    if (fd < 0)
+      return;
+    std::string text;
+    for (auto& x : later)
+      text += codec::dump(journal_entry(x)) + "\n";
+    for (auto& x : q)
+      text += codec::dump(journal_entry(x)) + "\n";
+    bool ok = ::write(fd, text.data(), text.size())
+              == static_cast<ssize_t>(text.size());
+    if (!ok || ::rename(tmp.c_str(), journal_path.c_str()) != 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return;
+    }
+    ::close(journal);
+    journal = fd;
+    journal_bytes = text.size();
+  }
+
+  /// Empties the journal once every change in it is written, or rewrites
+  /// it from what waits when it grew well past that (steady load, an
+  /// outage that drops changes). mtx held, no round under way.
   void drained() {
-    if (journal >= 0 && q.empty() && later.empty()
-        && ::ftruncate(journal, 0) != 0)
-      spdlog::error("MongoDB records: cannot empty the journal {}: {}",
-                    journal_path, std::strerror(errno));
+    if (journal < 0)
+      return;
+    if (q.empty() && later.empty()) {
+      if (journal_bytes > 0 && ::ftruncate(journal, 0) != 0)
+        spdlog::error("MongoDB records: cannot empty the journal {}: {}",
+                      journal_path, std::strerror(errno));
+      else
+        journal_bytes = 0;
+    } else if (journal_bytes
+               > std::max<size_t>(size_t{64} << 20, 4 * q_bytes)) {
+      compact_journal();
+    }
   }
 
   /// Puts changes back at the front (in their order) for the next round.
@@ -467,6 +553,7 @@ struct records::impl {
       q.push_front(std::move(*i));
     }
     xs.clear();
+    in_round = 0;
   }
 
   void run() {
@@ -625,6 +712,13 @@ struct records::impl {
     if (!ok && unreachable(err)) {
       // Perhaps partly written: all again (the writes are idempotent).
       cl->report_unreachable(text_of(err));
+      return false;
+    }
+    if (!ok && transient(reply.get(), err)) {
+      // A primary stepping down, a server shutting down: all again after
+      // a wait, without using up tries.
+      spdlog::warn("MongoDB records: writing {} failed for now: {}", what,
+                   text_of(err));
       return false;
     }
     auto errors = write_errors_of(reply.get());
@@ -859,12 +953,31 @@ records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
             [](auto& a, auto& b) { return a.name < b.name; });
   d_->journal_path = std::move(journal);
   if (!d_->journal_path.empty()) {
+    auto& path = d_->journal_path;
+    d_->journal = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
+                         0600);
+    if (d_->journal < 0)
+      throw std::runtime_error("cannot open the MongoDB records journal " + path
+                               + ": " + std::strerror(errno));
+    if (::flock(d_->journal, LOCK_EX | LOCK_NB) != 0) {
+      ::close(d_->journal);
+      d_->journal = -1;
+      throw std::runtime_error("the MongoDB records journal " + path
+                               + " is in use by another process");
+    }
     // What an earlier run left (killed, or stopped while MongoDB was
-    // away) goes first: writing a change again changes nothing.
-    std::ifstream in{d_->journal_path};
+    // away) goes first: writing a change again changes nothing. A last
+    // line cut short by a kill is dropped, so that nothing is glued to it.
+    std::ifstream in{path};
     std::string line;
     size_t bad = 0;
+    size_t good_bytes = 0;
     while (std::getline(in, line)) {
+      if (in.eof()) { // no newline: cut short
+        ++bad;
+        break;
+      }
+      good_bytes += line.size() + 1;
       queued x;
       if (from_journal(line, x)) {
         d_->q_bytes += x.bytes;
@@ -873,16 +986,15 @@ records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
         ++bad;
       }
     }
+    if (::ftruncate(d_->journal, static_cast<off_t>(good_bytes)) != 0)
+      throw std::runtime_error("cannot repair the MongoDB records journal "
+                               + path + ": " + std::strerror(errno));
+    d_->journal_bytes = good_bytes;
+    d_->trim_queue();
     if (!d_->q.empty() || bad > 0)
       spdlog::info("MongoDB records: {} changes of an earlier run from {} "
                    "({} unreadable lines skipped)",
-                   d_->q.size(), d_->journal_path, bad);
-    d_->journal = ::open(d_->journal_path.c_str(),
-                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (d_->journal < 0)
-      throw std::runtime_error("cannot open the MongoDB records journal "
-                               + d_->journal_path + ": "
-                               + std::strerror(errno));
+                   d_->q.size(), path, bad);
   }
   d_->writer = std::thread{[d = d_] {
     d->run();
@@ -891,8 +1003,6 @@ records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
 
 records::~records() {
   stop(0);
-  if (d_->journal >= 0)
-    ::close(d_->journal);
 }
 
 std::string records::open() {

@@ -11,8 +11,11 @@
 
 #include <boost/test/unit_test.hpp>
 #include <mongoc/mongoc.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <stdexcept>
@@ -431,6 +434,48 @@ BOOST_AUTO_TEST_CASE(a_replay_marks_earlier_deaths_in_any_order) {
              == 1);
   r.stop(1000);
   c->stop();
+}
+
+BOOST_AUTO_TEST_CASE(the_journal_keeps_what_was_not_written) {
+  auto journal = std::string{"/tmp/onceflow-records-test-"}
+                 + std::to_string(getpid()) + ".journal";
+  std::remove(journal.c_str());
+  auto c = std::make_shared<mongo::client>(records_config("rec_journal"));
+  BOOST_REQUIRE(c->open() == "");
+  server().stop_now();
+  {
+    auto r1 = std::make_unique<mongo::records>(c, record_groups(), journal);
+    std::vector<event> evs;
+    evs.reserve(20);
+    for (int i = 0; i < 20; ++i)
+      evs.push_back(record_event("j" + std::to_string(i), 200 + i));
+    r1->accepted(evs, wall_now());
+    r1->stop(0); // MongoDB is away: the changes stay in the journal
+    // Another records object on the same journal is refused while the
+    // first holds it.
+    BOOST_CHECK_THROW(mongo::records(c, record_groups(), journal),
+                      std::runtime_error);
+  }
+  {
+    // A kill in the middle of a write leaves half a line.
+    std::ofstream out{journal, std::ios::app};
+    out << R"({"k":"e","id":"half)";
+  }
+  server().start_again();
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (c->health() != "" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  mongo::records r2{c, record_groups(), journal};
+  BOOST_REQUIRE(r2.flush(30000));
+  BOOST_TEST(
+    count("rec_journal", R"({"groups.orders.status": "accepted"})", "events")
+    == 20);
+  // Written: the journal is empty again.
+  std::ifstream in{journal, std::ios::ate};
+  BOOST_TEST(static_cast<long>(in.tellg()) == 0);
+  r2.stop(1000);
+  c->stop();
+  std::remove(journal.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(records_wait_out_an_outage) {
