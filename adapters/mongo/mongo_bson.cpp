@@ -1,9 +1,16 @@
 #include "adapters/mongo/mongo_bson.hpp"
 
+#include <mongoc/mongoc.h>
+
 namespace onceflow::mongo {
 
 std::string text_of(const bson_error_t& err) {
   return std::string{static_cast<const char*>(err.message)};
+}
+
+bool unreachable(const bson_error_t& err) {
+  return err.domain == MONGOC_ERROR_SERVER_SELECTION
+         || err.domain == MONGOC_ERROR_STREAM;
 }
 
 void append_event(bson_t* doc, const event& ev) {

@@ -25,6 +25,10 @@ struct bson_doc {
 
 std::string text_of(const bson_error_t& err);
 
+/// An error a whole call failed with that says MongoDB cannot be reached
+/// (as opposed to a refusal by a server that answers).
+bool unreachable(const bson_error_t& err);
+
 /// The event's fields: eventId, type, payload (a document; the text if
 /// BSON cannot hold it, e.g. a number out of its range), priority,
 /// createdAt, notBefore (delayed events), traceId.

@@ -75,13 +75,6 @@ struct built_doc {
 /// MongoDB's largest document (maxBsonObjectSize).
 constexpr uint32_t max_document_bytes = 16 * 1024 * 1024;
 
-/// An error the whole call failed with that says MongoDB cannot be
-/// reached (as opposed to a refusal by a server that answers).
-bool unreachable(const bson_error_t& err) {
-  return err.domain == MONGOC_ERROR_SERVER_SELECTION
-         || err.domain == MONGOC_ERROR_STREAM;
-}
-
 /// The document of one processed record.
 void build_document(bson_t* doc, const processed_record& r, millis_t now) {
   append_event(doc, r.ev);

@@ -300,11 +300,6 @@ bool transient(const bson_t* reply, const bson_error_t& err) {
   }
 }
 
-bool unreachable(const bson_error_t& err) {
-  return err.domain == MONGOC_ERROR_SERVER_SELECTION
-         || err.domain == MONGOC_ERROR_STREAM;
-}
-
 // -- the journal: changes not written yet, one JSON document a line --------
 
 nlohmann::json journal_entry(const queued& x) {
