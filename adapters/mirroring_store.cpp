@@ -18,6 +18,7 @@ std::vector<append_result> mirroring_store::append(std::vector<event>& batch,
 
 std::vector<fence_decision>
 mirroring_store::settle(const std::vector<settlement>& items, millis_t now) {
+  sink_->settling(items, now);
   auto ds = target().settle(items, now);
   std::vector<settlement> done;
   for (size_t i = 0; i < items.size() && i < ds.size(); ++i)

@@ -25,6 +25,14 @@ public:
   /// Events `append` accepted (duplicates left out), with their seq.
   virtual void accepted(const std::vector<event>& evs, millis_t now) = 0;
 
+  /// Settlements about to be committed (the fence may refuse some): a
+  /// sink that keeps a journal writes them there first, so that a kill
+  /// between the commit and `settled` loses nothing. Nothing by default.
+  virtual void settling(const std::vector<settlement>& items, millis_t now) {
+    (void) items;
+    (void) now;
+  }
+
   /// Settlements the store committed (release left out).
   virtual void settled(const std::vector<settlement>& items, millis_t now) = 0;
 

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -122,6 +123,12 @@ constexpr int max_tries = 3;
 
 /// Changes per round of the writer.
 constexpr size_t round_size = 1000;
+
+/// Updates per bulk of the events collection: FerretDB 1.24 runs an
+/// update as a scan, and a bulk of hundreds of them outlasted the socket
+/// timeout here (then the whole bulk was sent again, and again); MongoDB
+/// does not mind the extra round trips.
+constexpr size_t update_chunk = 50;
 
 /// Most bytes of changes waiting (payloads mostly): beside the count.
 constexpr size_t max_queued_bytes = size_t{256} << 20;
@@ -640,11 +647,18 @@ struct records::impl {
     }
     deads.clear();
     events = coalesce(std::move(events));
-    if (!events.empty() && !write_events(c, events, again)) {
-      keep_rest();
-      return false;
+    while (!events.empty()) {
+      auto n = std::min(events.size(), update_chunk);
+      std::vector<queued> part(std::make_move_iterator(events.begin()),
+                               std::make_move_iterator(events.begin() + n));
+      events.erase(events.begin(), events.begin() + n);
+      if (!write_events(c, part, again)) {
+        events.insert(events.begin(), std::make_move_iterator(part.begin()),
+                      std::make_move_iterator(part.end()));
+        keep_rest();
+        return false;
+      }
     }
-    events.clear();
     while (!marks.empty()) {
       auto& m = marks.front();
       auto matched = write_mark(c, std::get<mark_change>(m.c));
@@ -1078,12 +1092,20 @@ void records::accepted(const std::vector<event>& evs, millis_t now) {
   d_->push(std::move(xs));
 }
 
-void records::settled(const std::vector<settlement>& items, millis_t now) {
+namespace {
+
+/// The changes of settlements: each one's status in its group, and the
+/// death for the archive (`deaths`).
+std::vector<queued> changes_of(const mongo_config& cfg,
+                               const std::vector<settlement>& items,
+                               millis_t now, bool deaths) {
   std::vector<queued> xs;
   for (auto& s : items) {
+    if (s.kind == settle_kind::release)
+      continue;
     auto& dl = s.dl;
     auto v = death_version(dl);
-    if (d_->cfg.events) {
+    if (cfg.events) {
       group_change g{dl.group, v, event_status::processed, now, dl.attempt,
                      {},       0};
       if (s.kind == settle_kind::retry) {
@@ -1103,13 +1125,31 @@ void records::settled(const std::vector<settlement>& items, millis_t now) {
       auto bytes = bytes_of(e.ev);
       xs.push_back({std::move(e), 0, bytes, 0});
     }
-    if (d_->cfg.dead_letters && s.kind == settle_kind::dead) {
+    if (deaths && cfg.dead_letters && s.kind == settle_kind::dead) {
       auto bytes = bytes_of(dl.ev) + dl.history.size() * 128;
       xs.push_back(
         {dead_change{dlq_entry{dl, s.reason, s.error, now}, v}, 0, bytes, 0});
     }
   }
-  d_->push(std::move(xs));
+  return xs;
+}
+
+} // namespace
+
+void records::settling(const std::vector<settlement>& items, millis_t now) {
+  // Statuses only: one the fence then refuses is below the version of the
+  // settlement that does commit, which wins whenever it gets there. A
+  // death is archived only once committed.
+  auto xs = changes_of(d_->cfg, items, now, false);
+  if (xs.empty())
+    return;
+  std::lock_guard<std::mutex> g{d_->mtx};
+  if (d_->journal >= 0)
+    d_->append_journal(xs);
+}
+
+void records::settled(const std::vector<settlement>& items, millis_t now) {
+  d_->push(changes_of(d_->cfg, items, now, true));
 }
 
 void records::cancelled(const std::string& event_id,

@@ -77,6 +77,7 @@ public:
   records_stats stats() const;
 
   void accepted(const std::vector<event>& evs, millis_t now) override;
+  void settling(const std::vector<settlement>& items, millis_t now) override;
   void settled(const std::vector<settlement>& items, millis_t now) override;
   void cancelled(const std::string& event_id,
                  const std::vector<std::string>& groups, millis_t now) override;

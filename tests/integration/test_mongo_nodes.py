@@ -485,5 +485,61 @@ class MongoRecordsTest(MongoBase):
         n.terminate()
 
 
+
+class MongoRecordsRedisTest(MongoBase):
+    GROUPS = {"orders": simulate_group('["order.*"]'),
+              "audit": simulate_group('["*"]')}
+
+    def test_two_nodes_records_match_the_store(self):
+        """Two nodes on one Redis with the records on, events published
+        through both (some fail twice, some for good), node-2 killed with
+        -9 mid-run and restarted: each event's record shows, per group,
+        the status the store shows, and each death is archived once."""
+        self.start_redis()
+        http = {}
+        for name in ("node-1", "node-2"):
+            http[name] = op.free_port()
+            self.config_for(name, http_port=http[name],
+                            sections=self.mongo(events="true",
+                                                dead_letters="true"))
+            self.start_node(name)
+        evs = []
+        for i in range(160):
+            p = {"n": i}
+            if i % 10 == 0:
+                p["simulate"] = {"fail_attempts": 2}
+            elif i % 25 == 1:
+                p["simulate"] = {"permanent": True}
+            evs.append({"id": f"r-{i:03d}", "payload": p,
+                        "type": "order.created" if i % 2 == 0
+                        else "user.seen"})
+        jobs = [("node-1", evs[:80], "p1"), ("node-2", evs[80:], "p2")]
+        self.assert_all_accepted(self.publish_many(jobs), jobs)
+        self.nodes["node-2"].kill9()
+        self.start_node("node-2")
+        self.wait_quiet(["node-1", "node-2"])
+        want = {}
+        for e in evs:
+            r = hc.request(http["node-1"], "GET", f"/events/{e['id']}")
+            self.assertEqual(r.status, 200, r)
+            want[e["id"]] = {g["group"]: g["status"] for g in r.json["groups"]}
+        events = self.ferret.collection("onceflow").database["events"]
+        dead = self.ferret.collection("onceflow").database["dead_letters"]
+
+        def got():
+            return {d["_id"]: {g: x["status"]
+                               for g, x in d.get("groups", {}).items()}
+                    for d in events.find({})}
+        op.wait_until(lambda: got() == want, 60 * TIME_SCALE,
+                      "the records to match the store",
+                      progress=lambda: str(sorted(
+                          (k, v, want.get(k)) for k, v in got().items()
+                          if v != want.get(k))[:5]))
+        deaths = sum(1 for st in want.values() for s in st.values()
+                     if s == "dead")
+        self.assertGreater(deaths, 0)
+        self.assertEqual(dead.count_documents({}), deaths)
+
+
 if __name__ == "__main__":
     op.main()
