@@ -19,6 +19,14 @@ std::vector<append_result> mirroring_store::append(std::vector<event>& batch,
 std::vector<fence_decision>
 mirroring_store::settle(const std::vector<settlement>& items, millis_t now) {
   sink_->settling(items, now);
+  // settle_ended on every way out (a throw of the store or of the sink).
+  struct ended {
+    record_sink& sink;
+    const std::vector<settlement>& items;
+    ~ended() {
+      sink.settle_ended(items);
+    }
+  } guard{*sink_, items};
   auto ds = target().settle(items, now);
   std::vector<settlement> done;
   for (size_t i = 0; i < items.size() && i < ds.size(); ++i)

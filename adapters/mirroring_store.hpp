@@ -35,6 +35,12 @@ public:
 
   /// Settlements the store committed (release left out).
   virtual void settled(const std::vector<settlement>& items, millis_t now) = 0;
+  /// The store call of `settling`'s items has returned (or failed): what
+  /// `settled` did not take will not be committed by it. Nothing by
+  /// default.
+  virtual void settle_ended(const std::vector<settlement>& items) {
+    (void) items;
+  }
 
   /// Groups a cancel took the delayed event out of.
   virtual void cancelled(const std::string& event_id,

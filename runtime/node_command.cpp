@@ -245,6 +245,10 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
       std::cerr << "onceflow: " << e << "\n";
       return 1;
     }
+    // Deaths an earlier run was committing when it was killed: archived
+    // if the store's DLQ holds them (before any actor uses the store).
+    records->reconcile(
+      [&st](const std::string& id) { return st->dlq_get(id); });
     auto wrap = [&](std::shared_ptr<store>& x) {
       if (x)
         x = std::make_shared<mirroring_store>(std::move(x), records);

@@ -89,13 +89,28 @@ struct mark_change {
   uint64_t below = 0;
 };
 
+/// A death about to be committed (journaled so that a kill between the
+/// store's commit and `settled` does not lose its archive entry).
+struct tentative_death {
+  std::string event_id;
+  std::string group;
+  uint64_t v = 0;
+
+  std::string key() const {
+    return event_id + '\x1f' + group + '\x1f' + std::to_string(v);
+  }
+};
+
 struct queued {
   std::variant<event_change, dead_change, mark_change> c;
   int tries = 0;
   /// Bytes it holds (for the queue's budget).
   size_t bytes = 0;
-  /// Not written before this time (a mark waiting for its death).
+  /// Not written before this time (a mark waiting for its death); for a
+  /// written event change waiting in `checks`, when it is read back.
   millis_t due = 0;
+  /// Rewrites after a read-back missed it.
+  int repairs = 0;
 };
 
 size_t bytes_of(const event& ev) {
@@ -137,6 +152,18 @@ constexpr size_t max_queued_bytes = size_t{256} << 20;
 /// written yet: another node's queue, an outage) is tried again every
 /// second, this often.
 constexpr int mark_tries = 60;
+
+/// How long after an event's document was written it is read back (ms):
+/// a server whose updates are not atomic per document (FerretDB 1.24 on
+/// SQLite reads, changes and writes a document back, and two clients
+/// updating one document at once lose one update: 6 of 300 measured with
+/// two writers) may have lost the change to another node's update of the
+/// same event meanwhile. One read per round; MongoDB never needs a repair.
+constexpr millis_t check_delay = 1000;
+
+/// Rewrites of one change whose read-back keeps missing it, then it is
+/// given up (logged, counted as failed).
+constexpr int max_repairs = 10;
 
 /// How long a listing's query may run on the server (ms).
 constexpr int64_t read_timeout = 5000;
@@ -307,6 +334,22 @@ bool transient(const bson_t* reply, const bson_error_t& err) {
   }
 }
 
+/// An integer or date field of `doc` at a dotted path; false if absent.
+bool int_at(const bson_t* doc, const std::string& path, int64_t& out) {
+  bson_iter_t it;
+  bson_iter_t found;
+  if (!bson_iter_init(&it, doc)
+      || !bson_iter_find_descendant(&it, path.c_str(), &found))
+    return false;
+  if (BSON_ITER_HOLDS_DATE_TIME(&found))
+    out = bson_iter_date_time(&found);
+  else if (BSON_ITER_HOLDS_NUMBER(&found))
+    out = bson_iter_as_int64(&found);
+  else
+    return false;
+  return true;
+}
+
 // -- the journal: changes not written yet, one JSON document a line --------
 
 nlohmann::json journal_entry(const queued& x) {
@@ -336,6 +379,25 @@ nlohmann::json journal_entry(const queued& x) {
   auto& m = std::get<mark_change>(x.c);
   return {{"k", "m"},     {"id", m.event_id}, {"g", m.group},
           {"f", m.field}, {"at", m.at},       {"below", m.below}};
+}
+
+nlohmann::json journal_entry(const tentative_death& t) {
+  return {{"k", "t"}, {"id", t.event_id}, {"g", t.group}, {"v", t.v}};
+}
+
+/// The tentative death of a journal line; false for any other line.
+bool tentative_from_journal(const std::string& line, tentative_death& out) {
+  try {
+    auto j = nlohmann::json::parse(line);
+    if (j.at("k").get<std::string>() != "t")
+      return false;
+    out.event_id = j.at("id").get<std::string>();
+    out.group = j.at("g").get<std::string>();
+    out.v = j.at("v").get<uint64_t>();
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 /// The change of a journal line; false for a line that cannot be read (a
@@ -412,6 +474,13 @@ struct records::impl {
   bool ended = false;
   /// Marks waiting for their deaths (the writer's own).
   std::vector<queued> later;
+  /// Written event changes to read back (in due order): kept in the
+  /// journal until then.
+  std::deque<queued> checks;
+  size_t c_bytes = 0;
+  /// Deaths between `settling` and the end of their store call, and those
+  /// an earlier run left (until reconcile): kept in the journal.
+  std::map<std::string, std::pair<tentative_death, int>> tentative;
   /// The journal (-1: none): every change pushed since the queue was last
   /// empty, so that a node killed with -9 writes them after its restart.
   int journal = -1;
@@ -431,7 +500,9 @@ struct records::impl {
   std::atomic<uint64_t> written{0};
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> repaired{0};
   millis_t last_drop_log = 0;
+  millis_t last_repair_log = 0;
 
   void push(std::vector<queued> xs) {
     if (xs.empty())
@@ -480,6 +551,11 @@ struct records::impl {
       text += codec::dump(journal_entry(x));
       text += '\n';
     }
+    append_journal_text(text);
+  }
+
+  /// Appends whole lines to the journal (mtx held).
+  void append_journal_text(const std::string& text) {
     size_t off = 0;
     while (off < text.size()) {
       auto n = ::write(journal, text.data() + off, text.size() - off);
@@ -511,6 +587,10 @@ struct records::impl {
     std::string text;
     for (auto& x : later)
       text += codec::dump(journal_entry(x)) + "\n";
+    for (auto& x : checks)
+      text += codec::dump(journal_entry(x)) + "\n";
+    for (auto& [_, t] : tentative)
+      text += codec::dump(journal_entry(t.first)) + "\n";
     for (auto& x : q)
       text += codec::dump(journal_entry(x)) + "\n";
     bool ok = ::write(fd, text.data(), text.size())
@@ -531,21 +611,26 @@ struct records::impl {
   void drained() {
     if (journal < 0)
       return;
-    if (q.empty() && later.empty()) {
+    if (q.empty() && later.empty() && checks.empty() && tentative.empty()) {
       if (journal_bytes > 0 && ::ftruncate(journal, 0) != 0)
         spdlog::error("MongoDB records: cannot empty the journal {}: {}",
                       journal_path, std::strerror(errno));
       else
         journal_bytes = 0;
-    } else if (journal_bytes
-               > std::max<size_t>(size_t{64} << 20, 4 * q_bytes)) {
+    } else if (journal_bytes > std::max<size_t>(q.empty() && later.empty()
+                                                  ? size_t{1} << 20
+                                                  : size_t{64} << 20,
+                                                4 * (q_bytes + c_bytes))) {
+      // Under steady load the read-backs keep it from ever emptying: once
+      // the queue is empty it is rewritten from what waits to be read back
+      // as soon as it holds 1 MiB and four times that.
       compact_journal();
     }
   }
 
-  /// Puts changes back at the front (in their order) for the next round.
+  /// Puts changes back at the front (in their order) for the next round
+  /// (mtx held).
   void requeue(std::vector<queued>& xs) {
-    std::lock_guard<std::mutex> g{mtx};
     for (auto i = xs.rbegin(); i != xs.rend(); ++i) {
       if (i->due > 0) { // a mark that waits
         later.push_back(std::move(*i));
@@ -555,33 +640,49 @@ struct records::impl {
       q.push_front(std::move(*i));
     }
     xs.clear();
-    in_round = 0;
   }
 
   void run() {
     for (;;) {
       std::vector<queued> round;
+      std::vector<queued> due_checks;
       {
         std::unique_lock<std::mutex> g{mtx};
         in_round = 0;
         drained();
         idle_cv.notify_all();
-        cv.wait_for(g, std::chrono::milliseconds(probe_interval),
-                    [this] { return stopping || !q.empty(); });
+        // Up to a second, or until the first read-back is due.
+        auto wait = probe_interval;
+        if (!checks.empty())
+          wait = std::clamp<millis_t>(checks.front().due - wall_now(), 1,
+                                      probe_interval);
+        if (stopping && q.empty() && !checks.empty())
+          cv.wait_for(g, std::chrono::milliseconds(std::clamp<millis_t>(
+                           std::min(wait, stop_deadline - wall_now()), 1,
+                           probe_interval))); // read-backs only
+        else
+          cv.wait_for(g, std::chrono::milliseconds(wait),
+                      [this] { return stopping || !q.empty(); });
         auto now = wall_now();
-        if (stopping && (q.empty() || now > stop_deadline)) {
+        if (stopping
+            && ((q.empty() && checks.empty()) || now > stop_deadline)) {
           auto left = q.size() + later.size();
-          if (left > 0 && journal >= 0)
-            spdlog::warn("MongoDB records: {} changes not written at stop: "
-                         "kept in {} for the next start",
-                         left, journal_path);
-          else if (left > 0)
-            spdlog::warn("MongoDB records: {} changes not written at stop",
-                         left);
+          // Written (and counted), not read back: kept in the journal too.
+          auto unchecked = checks.size();
+          if (left + unchecked > 0 && journal >= 0)
+            spdlog::warn("MongoDB records: {} changes not written and {} not "
+                         "read back at stop: kept in {} for the next start",
+                         left, unchecked, journal_path);
+          else if (left + unchecked > 0)
+            spdlog::warn("MongoDB records: {} changes not written and {} not "
+                         "read back at stop",
+                         left, unchecked);
           dropped.fetch_add(left);
           q.clear();
           later.clear();
+          checks.clear();
           q_bytes = 0;
+          c_bytes = 0;
           ended = true;
           idle_cv.notify_all();
           return;
@@ -600,17 +701,35 @@ struct records::impl {
           round.push_back(std::move(q.front()));
           q.pop_front();
         }
-        in_round = round.size();
-        if (round.empty())
+        while (!checks.empty() && checks.front().due <= now
+               && due_checks.size() < round_size) {
+          c_bytes -= checks.front().bytes;
+          due_checks.push_back(std::move(checks.front()));
+          checks.pop_front();
+        }
+        in_round = round.size() + due_checks.size();
+        if (round.empty() && due_checks.empty())
           continue;
       }
       std::vector<queued> again;
+      std::vector<queued> fresh;
       bool whole = false;
-      bool ran = cl->with_connection(
-        [&](mongoc_client_t* c) { whole = !write_round(c, round, again); });
-      requeue(again);
+      bool checked = due_checks.empty();
+      bool ran = cl->with_connection([&](mongoc_client_t* c) {
+        whole = !write_round(c, round, again, fresh);
+        if (!whole && !checked)
+          checked = read_back(c, due_checks, again);
+      });
+      {
+        // In one step, so that flush never sees a round's changes nowhere.
+        std::lock_guard<std::mutex> g{mtx};
+        requeue(again);
+        to_check(fresh, due_checks, checked);
+        if (!ran || whole)
+          requeue(round); // `round` holds what was not written
+        in_round = 0;
+      }
       if (!ran || whole) {
-        requeue(round); // `round` holds what was not written
         std::unique_lock<std::mutex> g{mtx};
         cv.wait_for(g, std::chrono::milliseconds(probe_interval),
                     [this] { return stopping && wall_now() > stop_deadline; });
@@ -623,7 +742,7 @@ struct records::impl {
   /// not be reached (or a whole call failed): then `round` holds every
   /// change not written yet.
   bool write_round(mongoc_client_t* c, std::vector<queued>& round,
-                   std::vector<queued>& again) {
+                   std::vector<queued>& again, std::vector<queued>& fresh) {
     std::vector<queued> events;
     std::vector<queued> deads;
     std::vector<queued> marks;
@@ -652,7 +771,7 @@ struct records::impl {
       std::vector<queued> part(std::make_move_iterator(events.begin()),
                                std::make_move_iterator(events.begin() + n));
       events.erase(events.begin(), events.begin() + n);
-      if (!write_events(c, part, again)) {
+      if (!write_events(c, part, again, fresh)) {
         events.insert(events.begin(), std::make_move_iterator(part.begin()),
                       std::make_move_iterator(part.end()));
         keep_rest();
@@ -714,7 +833,7 @@ struct records::impl {
   /// the call failed as a whole (`xs` untouched).
   bool execute(mongoc_bulk_operation_t* bulk, std::vector<queued>& xs,
                std::vector<queued>& again, bool duplicate_is_done,
-               const char* what) {
+               const char* what, std::vector<queued>* done = nullptr) {
     bson_doc reply;
     bson_error_t err;
     bool ok = mongoc_bulk_operation_execute(bulk, reply.get(), &err) != 0;
@@ -755,10 +874,13 @@ struct records::impl {
       auto* e = by_index[i];
       bool dup = e != nullptr && e->code == 11000;
       if (e == nullptr || (dup && duplicate_is_done)) {
-        if (concern && ++xs[i].tries < max_tries)
+        if (concern && ++xs[i].tries < max_tries) {
           again.push_back(std::move(xs[i]));
-        else
+        } else {
           written.fetch_add(1);
+          if (done != nullptr)
+            done->push_back(std::move(xs[i]));
+        }
       } else if (dup && ++xs[i].tries < max_tries) {
         again.push_back(std::move(xs[i]));
       } else {
@@ -818,7 +940,7 @@ struct records::impl {
   }
 
   bool write_events(mongoc_client_t* c, std::vector<queued>& xs,
-                    std::vector<queued>& again) {
+                    std::vector<queued>& again, std::vector<queued>& fresh) {
     auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
                                               cfg.events_collection.c_str());
     bson_doc opts;
@@ -872,7 +994,8 @@ struct records::impl {
                       text_of(err));
       }
     }
-    bool ok = sent.empty() || execute(bulk, sent, again, false, "an event");
+    bool ok = sent.empty()
+              || execute(bulk, sent, again, false, "an event", &fresh);
     mongoc_bulk_operation_destroy(bulk);
     mongoc_collection_destroy(coll);
     xs = std::move(sent);
@@ -922,6 +1045,133 @@ struct records::impl {
                   m.group.empty() ? "" : "(group " + m.group + ")",
                   text_of(err));
     return 1; // given up: not tried again
+  }
+
+  /// Reads back the documents of written event changes (`xs`, due): a
+  /// change its document does not show (another client's update of the
+  /// same document overwrote it, on a server whose updates are not atomic
+  /// per document) goes to `again`, to be written and read back once more.
+  /// False if the documents could not be read (`xs` untouched).
+  bool read_back(mongoc_client_t* c, std::vector<queued>& xs,
+                 std::vector<queued>& again) {
+    std::map<std::string, std::vector<size_t>> by_id;
+    for (size_t i = 0; i < xs.size(); ++i)
+      by_id[std::get<event_change>(xs[i].c).id].push_back(i);
+    bson_doc filter;
+    {
+      bson_t id;
+      bson_t in;
+      BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &id);
+      BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
+      size_t k = 0;
+      for (auto& [x, _] : by_id) {
+        auto key = std::to_string(k++);
+        BSON_APPEND_UTF8(&in, key.c_str(), x.c_str());
+      }
+      bson_append_array_end(&id, &in);
+      bson_append_document_end(filter.get(), &id);
+    }
+    bson_doc opts;
+    {
+      bson_t proj;
+      BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
+      BSON_APPEND_INT32(&proj, "groups", 1);
+      BSON_APPEND_INT32(&proj, "acceptedAt", 1);
+      bson_append_document_end(opts.get(), &proj);
+    }
+    BSON_APPEND_INT64(opts.get(), "maxTimeMS", read_timeout);
+    std::vector<bool> shown(xs.size(), false);
+    auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
+                                              cfg.events_collection.c_str());
+    auto* cur = mongoc_collection_find_with_opts(coll, filter.get(), opts.get(),
+                                                 nullptr);
+    const bson_t* doc = nullptr;
+    while (mongoc_cursor_next(cur, &doc)) {
+      auto i = by_id.find(utf8_of(doc, "_id"));
+      if (i != by_id.end())
+        for (auto k : i->second)
+          shown[k] = shows(doc, std::get<event_change>(xs[k].c));
+    }
+    bson_error_t err;
+    bool ok = !mongoc_cursor_error(cur, &err);
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    if (!ok) {
+      if (unreachable(err)) {
+        cl->report_unreachable(text_of(err));
+        return false;
+      }
+      // Written, and the server answers: not read back (logged, counted
+      // as failed).
+      failed.fetch_add(xs.size());
+      spdlog::warn("MongoDB records: reading back {} written events failed: "
+                   "{}",
+                   xs.size(), text_of(err));
+      xs.clear();
+      return true;
+    }
+    size_t lost = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      if (shown[k])
+        continue;
+      auto& x = xs[k];
+      if (++x.repairs > max_repairs) {
+        failed.fetch_add(1);
+        spdlog::error("MongoDB records: event {} still not as written after "
+                      "{} rewrites: given up",
+                      std::get<event_change>(x.c).id, max_repairs);
+        continue;
+      }
+      ++lost;
+      x.due = 0;
+      again.push_back(std::move(x));
+    }
+    xs.clear();
+    if (lost > 0) {
+      repaired.fetch_add(lost);
+      if (auto now = wall_now(); now - last_repair_log >= 10000) {
+        last_repair_log = now;
+        spdlog::warn("MongoDB records: {} written event changes were not in "
+                     "their documents when read back (another client's update "
+                     "of the same document overwrote them: the server's "
+                     "updates are not atomic per document): written again "
+                     "({} so far)",
+                     lost, repaired.load());
+      }
+    }
+    return true;
+  }
+
+  /// True if `doc` shows the change: its groups at their versions or
+  /// later, and the event's fields if it sets them.
+  static bool shows(const bson_t* doc, const event_change& e) {
+    int64_t n = 0;
+    if (e.set_event && (!int_at(doc, "acceptedAt", n) || n < e.accepted_at))
+      return false;
+    for (auto& g : e.groups)
+      if (!int_at(doc, "groups." + g.group + ".v", n)
+          || static_cast<uint64_t>(n) < g.v)
+        return false;
+    return true;
+  }
+
+  /// Written event changes (`fresh`) wait to be read back; read-backs that
+  /// did not run (`checked` false) go back to the front (mtx held).
+  void to_check(std::vector<queued>& fresh, std::vector<queued>& due,
+                bool checked) {
+    if (!checked)
+      for (auto i = due.rbegin(); i != due.rend(); ++i) {
+        c_bytes += i->bytes;
+        checks.push_front(std::move(*i));
+      }
+    auto at = wall_now() + check_delay;
+    for (auto& x : fresh) {
+      x.due = at;
+      c_bytes += x.bytes;
+      checks.push_back(std::move(x));
+    }
+    fresh.clear();
+    due.clear();
   }
 
   /// Runs a find on `collection`; false if it cannot be read now.
@@ -988,22 +1238,32 @@ records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
       }
       good_bytes += line.size() + 1;
       queued x;
-      if (from_journal(line, x)) {
+      tentative_death t;
+      if (tentative_from_journal(line, t)) {
+        auto& slot = d_->tentative[t.key()];
+        slot.first = std::move(t);
+        slot.second = 1;
+      } else if (from_journal(line, x)) {
         d_->q_bytes += x.bytes;
         d_->q.push_back(std::move(x));
       } else if (!line.empty()) {
         ++bad;
       }
     }
+    // A death whose archive entry the journal holds was committed.
+    for (auto& x : d_->q)
+      if (auto* dc = std::get_if<dead_change>(&x.c))
+        d_->tentative.erase(
+          tentative_death{dc->e.dl.ev.id, dc->e.dl.group, dc->v}.key());
     if (::ftruncate(d_->journal, static_cast<off_t>(good_bytes)) != 0)
       throw std::runtime_error("cannot repair the MongoDB records journal "
                                + path + ": " + std::strerror(errno));
     d_->journal_bytes = good_bytes;
     d_->trim_queue();
-    if (!d_->q.empty() || bad > 0)
-      spdlog::info("MongoDB records: {} changes of an earlier run from {} "
-                   "({} unreadable lines skipped)",
-                   d_->q.size(), path, bad);
+    if (!d_->q.empty() || !d_->tentative.empty() || bad > 0)
+      spdlog::info("MongoDB records: {} changes and {} deaths to confirm of "
+                   "an earlier run from {} ({} unreadable lines skipped)",
+                   d_->q.size(), d_->tentative.size(), path, bad);
   }
   d_->writer = std::thread{[d = d_] {
     d->run();
@@ -1053,7 +1313,8 @@ void records::stop(millis_t grace) {
 bool records::flush(millis_t timeout) {
   std::unique_lock<std::mutex> g{d_->mtx};
   return d_->idle_cv.wait_for(g, std::chrono::milliseconds(timeout), [this] {
-    return d_->q.empty() && d_->in_round == 0 && d_->later.empty();
+    return d_->q.empty() && d_->in_round == 0 && d_->later.empty()
+           && d_->checks.empty();
   });
 }
 
@@ -1062,7 +1323,9 @@ records_stats records::stats() const {
   {
     std::lock_guard<std::mutex> g{d_->mtx};
     s.queued = d_->q.size() + d_->in_round + d_->later.size();
+    s.unchecked = d_->checks.size();
   }
+  s.repaired = d_->repaired.load();
   s.written = d_->written.load();
   s.dropped = d_->dropped.load();
   s.failed = d_->failed.load();
@@ -1141,15 +1404,97 @@ void records::settling(const std::vector<settlement>& items, millis_t now) {
   // settlement that does commit, which wins whenever it gets there. A
   // death is archived only once committed.
   auto xs = changes_of(d_->cfg, items, now, false);
-  if (xs.empty())
+  // The deaths as tentative: if the node is killed after the commit and
+  // before `settled`, the next start archives those the store's DLQ holds
+  // (reconcile).
+  std::vector<tentative_death> ts;
+  if (d_->cfg.dead_letters)
+    for (auto& s : items)
+      if (s.kind == settle_kind::dead)
+        ts.push_back({s.dl.ev.id, s.dl.group, death_version(s.dl)});
+  if (xs.empty() && ts.empty())
     return;
   std::lock_guard<std::mutex> g{d_->mtx};
-  if (d_->journal >= 0)
+  if (d_->journal < 0)
+    return;
+  if (!xs.empty())
     d_->append_journal(xs);
+  if (!ts.empty()) {
+    std::string text;
+    for (auto& t : ts) {
+      text += codec::dump(journal_entry(t)) + "\n";
+      auto& slot = d_->tentative[t.key()];
+      slot.first = t;
+      ++slot.second;
+    }
+    d_->append_journal_text(text);
+  }
 }
 
 void records::settled(const std::vector<settlement>& items, millis_t now) {
+  // The archive entries are journaled (push) before their tentative
+  // deaths go (settle_ended).
   d_->push(changes_of(d_->cfg, items, now, true));
+}
+
+void records::settle_ended(const std::vector<settlement>& items) {
+  if (!d_->cfg.dead_letters)
+    return;
+  std::lock_guard<std::mutex> g{d_->mtx};
+  for (auto& s : items) {
+    if (s.kind != settle_kind::dead)
+      continue;
+    auto i = d_->tentative.find(
+      tentative_death{s.dl.ev.id, s.dl.group, death_version(s.dl)}.key());
+    if (i != d_->tentative.end() && --i->second.second <= 0)
+      d_->tentative.erase(i);
+  }
+}
+
+void records::reconcile(
+  const std::function<std::vector<dlq_entry>(const std::string&)>& dlq_of) {
+  std::vector<tentative_death> ts;
+  {
+    std::lock_guard<std::mutex> g{d_->mtx};
+    for (auto& [_, t] : d_->tentative)
+      ts.push_back(t.first);
+    if (!d_->cfg.dead_letters) { // switched off since
+      d_->tentative.clear();
+      return;
+    }
+  }
+  if (ts.empty())
+    return;
+  std::vector<queued> xs;
+  std::map<std::string, std::vector<dlq_entry>> seen;
+  size_t done = 0;
+  for (auto& t : ts) {
+    auto i = seen.find(t.event_id);
+    if (i == seen.end()) {
+      try {
+        i = seen.emplace(t.event_id, dlq_of(t.event_id)).first;
+      } catch (const std::exception& e) {
+        spdlog::warn("MongoDB records: cannot read the store's DLQ ({}): {} "
+                     "deaths of an earlier run to confirm are not archived",
+                     e.what(), ts.size() - done);
+        done = ts.size();
+        break;
+      }
+    }
+    for (auto& e : i->second)
+      if (e.dl.group == t.group && death_version(e.dl) == t.v) {
+        auto bytes = bytes_of(e.dl.ev) + e.dl.history.size() * 128;
+        xs.push_back({dead_change{e, t.v}, 0, bytes, 0});
+      }
+    ++done;
+  }
+  spdlog::info("MongoDB records: {} of {} deaths of an earlier run to "
+               "confirm are in the store's DLQ: archived",
+               xs.size(), done);
+  d_->push(std::move(xs));
+  std::lock_guard<std::mutex> g{d_->mtx};
+  for (size_t k = 0; k < done; ++k)
+    d_->tentative.erase(ts[k].key());
 }
 
 void records::cancelled(const std::string& event_id,

@@ -4,6 +4,7 @@
 #include "adapters/mongo/mongo_client.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,12 @@ struct records_stats {
   uint64_t dropped = 0;
   /// Changes MongoDB refused (logged with its error).
   uint64_t failed = 0;
+  /// Written event changes waiting to be read back (a second after
+  /// their write).
+  uint64_t unchecked = 0;
+  /// Written event changes the read-back did not find in their document
+  /// (lost to another client's update of it) and wrote again.
+  uint64_t repaired = 0;
 };
 
 /// Most changes waiting for MongoDB (also at most 256 MiB of them); beyond
@@ -71,7 +78,8 @@ public:
   /// then ends the writer; later changes are dropped. Idempotent.
   void stop(millis_t grace);
 
-  /// Waits until nothing is queued (true) or `timeout` ms passed (false).
+  /// Waits until nothing is queued or waiting to be read back (true) or
+  /// `timeout` ms passed (false).
   bool flush(millis_t timeout);
 
   records_stats stats() const;
@@ -79,6 +87,15 @@ public:
   void accepted(const std::vector<event>& evs, millis_t now) override;
   void settling(const std::vector<settlement>& items, millis_t now) override;
   void settled(const std::vector<settlement>& items, millis_t now) override;
+  void settle_ended(const std::vector<settlement>& items) override;
+
+  /// Deaths an earlier run journaled as about to be committed but was
+  /// killed before it saw the commit: each is archived if `dlq_of` (the
+  /// store's DLQ entries of an event) holds it, with the store's entry.
+  /// Called once at start, before the store's actors run; until then the
+  /// journal keeps them.
+  void reconcile(
+    const std::function<std::vector<dlq_entry>(const std::string&)>& dlq_of);
   void cancelled(const std::string& event_id,
                  const std::vector<std::string>& groups, millis_t now) override;
   void replayed(const std::vector<dlq_entry>& entries, millis_t now) override;
