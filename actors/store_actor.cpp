@@ -268,8 +268,15 @@ store_actor::behavior_type store_impl(store_pointer self,
       return guarded(self, "history", [&] {
         event_history result;
         result.ev = self->state.st->find(id);
-        if (result.ev.seq != 0)
+        if (result.ev.seq != 0) {
           result.groups = self->state.st->history_of(id);
+          auto a = self->state.st->acceptance(result.ev.seq);
+          result.accepted_by = std::move(a.node);
+          result.duplicates = a.duplicates;
+          result.first_duplicate_at = a.first_duplicate_at;
+          result.last_duplicate_at = a.last_duplicate_at;
+          result.last_duplicate_node = std::move(a.last_duplicate_node);
+        }
         return result;
       });
     },

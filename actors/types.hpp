@@ -90,6 +90,14 @@ bool is_transient(ec x);
 struct event_history {
   event ev;
   std::vector<group_history> groups;
+  /// The node that accepted the event (empty if not recorded).
+  std::string accepted_by;
+  /// Submissions of its id answered `duplicate`: how many, the first and
+  /// last one's time, and the node that answered the last.
+  uint64_t duplicates = 0;
+  millis_t first_duplicate_at = 0;
+  millis_t last_duplicate_at = 0;
+  std::string last_duplicate_node;
 };
 
 /// Wall-clock milliseconds derived from an actor clock: real time under the
@@ -207,7 +215,9 @@ typename Inspector::result_type inspect(Inspector& f, group_history& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_history& x) {
-  return f(caf::meta::type_name("onceflow::event_history"), x.ev, x.groups);
+  return f(caf::meta::type_name("onceflow::event_history"), x.ev, x.groups,
+           x.accepted_by, x.duplicates, x.first_duplicate_at,
+           x.last_duplicate_at, x.last_duplicate_node);
 }
 
 template <class Inspector>

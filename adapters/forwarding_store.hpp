@@ -42,6 +42,9 @@ public:
   uint64_t backlog(const std::string& group) override {
     return target().backlog(group);
   }
+  acceptance_record acceptance(uint64_t seq) override {
+    return target().acceptance(seq);
+  }
   event find(const std::string& id) override {
     return target().find(id);
   }

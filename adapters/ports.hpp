@@ -77,6 +77,21 @@ struct append_result {
   event_status original = event_status::unknown;
 };
 
+/// Who accepted a log entry, and its id's duplicate submissions.
+struct acceptance_record {
+  /// The node whose store appended it; empty if not recorded (appended by
+  /// an earlier version, or trimmed: a trim takes the record of an append
+  /// call once all its entries are gone).
+  std::string node;
+  /// Submissions of its id answered `duplicate` (within the dedup window,
+  /// while the entry is in the log), the first and last one's time and
+  /// the node that answered the last.
+  uint64_t duplicates = 0;
+  millis_t first_duplicate_at = 0;
+  millis_t last_duplicate_at = 0;
+  std::string last_duplicate_node;
+};
+
 /// A listener group as the log sees it.
 struct group_spec {
   std::string name;
@@ -135,6 +150,10 @@ public:
 
   /// Looks an event up by id (the newest with that id); seq 0 if unknown.
   virtual event find(const std::string& id) = 0;
+
+  /// Who accepted the entry at `seq` and the duplicate submissions of its
+  /// id answered since (recorded once per append call, and per duplicate).
+  virtual acceptance_record acceptance(uint64_t seq) = 0;
 };
 
 /// A lease claim on one (group, event).

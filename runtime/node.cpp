@@ -99,6 +99,7 @@ std::shared_ptr<store> open_store(const node_config& cfg) {
   sqlite_options so;
   so.path = cfg.effective_store_path();
   so.synchronous = cfg.sqlite_synchronous;
+  so.node = cfg.name;
   if (so.path != ":memory:") {
     auto dir = std::filesystem::path(so.path).parent_path();
     std::error_code ec;

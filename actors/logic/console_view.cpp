@@ -441,9 +441,18 @@ std::string render_trace(const json& doc) {
   std::string out = "event " + text(doc, "eventId") + "  type "
                     + text(doc, "type") + "  status " + text(doc, "status")
                     + "\n";
-  out += "  " + format_time(whole_or(doc, "createdAt", 0)) + "  accepted (seq "
+  auto by = text(doc, "acceptedBy");
+  out += "  " + format_time(whole_or(doc, "createdAt", 0)) + "  accepted "
+         + (by.empty() ? std::string{} : "on node " + by + " ") + "(seq "
          + cell(doc.value("seq", json{})) + ", store of core "
-         + text(doc, "core") + ")\n";
+         + text(doc, "core")
+         + (by.empty() ? "; the accepting node not recorded" : "") + ")\n";
+  if (auto d = doc.value("duplicates", json::object());
+      d.is_object() && whole_or(d, "count", 0) > 0)
+    out += "  " + format_time(whole_or(d, "lastAt", 0)) + "  "
+           + cell(d["count"]) + " duplicate submission(s) answered `duplicate`"
+           + " (first " + format_time(whole_or(d, "firstAt", 0))
+           + ", last on node " + text(d, "lastNode") + ")\n";
   for (auto& g : doc.value("groups", json::array())) {
     out += "  group " + text(g, "group") + ": " + text(g, "status") + "\n";
     for (auto& a : g.value("attempts", json::array())) {

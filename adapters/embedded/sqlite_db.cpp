@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS cancelled(grp TEXT NOT NULL, seq INTEGER NOT NULL,
 -- `trim` deletes them once it has (the dedup table has no index by seq).
 CREATE TABLE IF NOT EXISTS dedup_trimmed(seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL, created_at INTEGER NOT NULL);
+-- Who appended each range of seqs (one row per append call): the node
+-- that accepted those events; trimmed with the log.
+CREATE TABLE IF NOT EXISTS accepted(first INTEGER PRIMARY KEY,
+  last INTEGER NOT NULL, node TEXT NOT NULL);
+-- Duplicate submissions of logged entries' ids (count, first and last
+-- time, the node of the last); trimmed with the log.
+CREATE TABLE IF NOT EXISTS dups(seq INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL, first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL, node TEXT NOT NULL);
 -- Run-time overrides of groups' settings (settings_port): one row per
 -- group and setting, the value as text (group_settings.hpp's value_text).
 CREATE TABLE IF NOT EXISTS group_settings(grp TEXT NOT NULL,

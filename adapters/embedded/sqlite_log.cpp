@@ -99,8 +99,14 @@ std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
           r.seq = q.u64_at(0);
       }
       event orig;
-      if (load_event(r.seq, orig, "append"))
+      if (load_event(r.seq, orig, "append")) {
         r.original = aggregate(statuses(r.seq, orig.type, "append"));
+        query{dups_add_, "append"}
+          .bind_int(1, static_cast<int64_t>(r.seq))
+          .bind_int(2, now)
+          .bind_text(3, node_)
+          .run();
+      }
     } else {
       ++seq;
       query{log_insert_, "append"}
@@ -139,6 +145,12 @@ std::vector<append_result> sqlite_store::append(std::vector<event>& batch,
     }
     out.push_back(std::move(r));
   }
+  if (seq > head_)
+    query{accepted_insert_, "append"}
+      .bind_int(1, static_cast<int64_t>(head_ + 1))
+      .bind_int(2, static_cast<int64_t>(seq))
+      .bind_text(3, node_)
+      .run();
   tx.commit();
   head_ = seq;
   for (auto& [grp, q, due] : delayed)
@@ -236,6 +248,25 @@ uint64_t sqlite_store::backlog(const std::string& group) {
         --unread;
   }
   return g.pending.size() + unread;
+}
+
+acceptance_record sqlite_store::acceptance(uint64_t seq) {
+  acceptance_record out;
+  {
+    query q{accepted_get_, "acceptance"};
+    q.bind_int(1, static_cast<int64_t>(seq));
+    if (q.step() && q.u64_at(0) >= seq)
+      out.node = q.text_at(1);
+  }
+  query q{dups_get_, "acceptance"};
+  q.bind_int(1, static_cast<int64_t>(seq));
+  if (q.step()) {
+    out.duplicates = q.u64_at(0);
+    out.first_duplicate_at = q.int_at(1);
+    out.last_duplicate_at = q.int_at(2);
+    out.last_duplicate_node = q.text_at(3);
+  }
+  return out;
 }
 
 event sqlite_store::find(const std::string& id) {

@@ -60,6 +60,8 @@ uint64_t sqlite_store::trim(millis_t now, millis_t retention,
   if (!gone.empty()) {
     auto last_db = static_cast<int64_t>(last);
     query{log_trim_, op}.bind_int(1, last_db).run();
+    query{accepted_trim_, op}.bind_int(1, last_db).run();
+    query{dups_trim_, op}.bind_int(1, last_db).run();
     {
       query q{processed_trim_counts_, op};
       q.bind_int(1, last_db);

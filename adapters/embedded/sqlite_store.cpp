@@ -16,7 +16,8 @@ namespace onceflow {
 
 namespace embedded {
 
-sqlite_store::sqlite_store(const sqlite_options& opts) : conn_(opts) {
+sqlite_store::sqlite_store(const sqlite_options& opts)
+  : conn_(opts), node_(opts.node) {
   load();
 }
 

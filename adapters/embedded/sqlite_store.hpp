@@ -56,6 +56,8 @@ struct sqlite_options {
   /// "full" or "normal" ("off" is accepted for benchmarks).
   std::string synchronous = "normal";
   int busy_timeout_ms = 5000;
+  /// The node's name, recorded with each append (accepted_by).
+  std::string node;
 };
 
 /// Opens (creating if needed) the store; throws store_error naming the path

@@ -56,6 +56,7 @@ public:
   uint64_t backlog(const std::string& group) override;
 
   event find(const std::string& id) override;
+  acceptance_record acceptance(uint64_t seq) override;
 
   // -- lease_port: sqlite_leases.cpp -----------------------------------------
 
@@ -219,6 +220,8 @@ private:
 
   // Declared first: destroyed after the statements.
   connection conn_;
+  /// The node's name, recorded with each append.
+  std::string node_;
 
   statement begin_{conn_, "BEGIN IMMEDIATE"};
   statement commit_{conn_, "COMMIT"};
@@ -318,6 +321,18 @@ private:
     conn_, "SELECT seq, id, created_at, not_before FROM log WHERE seq<?1 "
            "ORDER BY seq LIMIT ?2"};
   statement log_trim_{conn_, "DELETE FROM log WHERE seq<=?1"};
+  statement accepted_insert_{conn_, "INSERT OR REPLACE INTO accepted(first, "
+                                    "last, node) VALUES(?1, ?2, ?3)"};
+  statement accepted_get_{conn_, "SELECT last, node FROM accepted WHERE "
+                                 "first<=?1 ORDER BY first DESC LIMIT 1"};
+  statement accepted_trim_{conn_, "DELETE FROM accepted WHERE last<=?1"};
+  statement dups_add_{
+    conn_, "INSERT INTO dups(seq, count, first_at, last_at, node) "
+           "VALUES(?1, 1, ?2, ?2, ?3) ON CONFLICT(seq) DO UPDATE SET "
+           "count=count+1, last_at=excluded.last_at, node=excluded.node"};
+  statement dups_get_{
+    conn_, "SELECT count, first_at, last_at, node FROM dups WHERE seq=?1"};
+  statement dups_trim_{conn_, "DELETE FROM dups WHERE seq<=?1"};
   statement ledger_trim_{conn_, "DELETE FROM ledger WHERE grp=?1 AND seq<=?2"};
   statement purged_trim_{conn_, "DELETE FROM purged WHERE grp=?1 AND seq<=?2"};
   statement cancelled_trim_{conn_,

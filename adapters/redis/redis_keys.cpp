@@ -39,7 +39,7 @@ void redis_keys::check_types(const std::string& op) {
     {key("log:t"), "zset"},     {key("dlq:seq"), "string"},
     {key("delayed"), "zset"},   {key("delayed:wait"), "zset"},
     {key("gen"), "string"},     {key("layout"), "string"},
-    {key("settings"), "hash"},
+    {key("settings"), "hash"},  {key("log:a"), "zset"},
   };
   auto check = [&](const std::vector<std::pair<std::string, std::string>>& xs) {
     std::vector<std::vector<std::string>> cmds;

@@ -54,6 +54,7 @@ std::vector<append_result> redis_store::append(std::vector<event>& batch,
   // (lookups by id), whichever is longer.
   args.push_back(
     std::to_string(std::max<millis_t>({dedup_window, opts_.retention_ms, 1})));
+  args.push_back(opts_.consumer);
   for (auto& ev : batch) {
     auto created = std::to_string(ev.created_at != 0 ? ev.created_at : now);
     args.push_back(ev.id);
@@ -275,6 +276,61 @@ event redis_store::find(const std::string& id) {
   if (!is_array(r.get()) || r->elements < 2)
     return event{};
   return decode_event(r->element[0], r->element[1]);
+}
+
+namespace {
+
+/// The fields of "<a>:<b>:<c>...": the first `n` split at ':', the rest
+/// (a node name may hold ':') last; fewer if there are not that many.
+std::vector<std::string> split_fields(const std::string& x, size_t n) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (out.size() + 1 < n) {
+    auto i = x.find(':', at);
+    if (i == std::string::npos)
+      return out;
+    out.push_back(x.substr(at, i - at));
+    at = i + 1;
+  }
+  out.push_back(x.substr(at));
+  return out;
+}
+
+uint64_t u64_or_zero(const std::string& x) {
+  try {
+    return std::stoull(x);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+} // namespace
+
+acceptance_record redis_store::acceptance(uint64_t seq) {
+  // The append index `log:a`: per append call "<first>:<last>:<node>",
+  // score its first seq; `dups` field <seq>: "<count>:<first>:<last>:<node>"
+  // (scripts/append.lua).
+  auto s = std::to_string(seq);
+  auto rs = conn_.pipeline(
+    {{"ZREVRANGEBYSCORE", key("log:a"), s, "-inf", "LIMIT", "0", "1"},
+     {"HGET", key("dups"), s}},
+    "acceptance");
+  acceptance_record out;
+  if (rs.size() == 2 && is_array(rs[0].get()) && rs[0]->elements > 0) {
+    auto f = split_fields(str_of(rs[0]->element[0]), 3);
+    if (f.size() == 3 && seq <= u64_or_zero(f[1]))
+      out.node = f[2];
+  }
+  if (rs.size() == 2 && rs[1] && rs[1]->type == REDIS_REPLY_STRING) {
+    auto f = split_fields(str_of(rs[1].get()), 4);
+    if (f.size() == 4) {
+      out.duplicates = u64_or_zero(f[0]);
+      out.first_duplicate_at = static_cast<millis_t>(u64_or_zero(f[1]));
+      out.last_duplicate_at = static_cast<millis_t>(u64_or_zero(f[2]));
+      out.last_duplicate_node = f[3];
+    }
+  }
+  return out;
 }
 
 uint64_t redis_store::head() {

@@ -85,6 +85,7 @@ public:
   uint64_t backlog(const std::string& group) override;
 
   event find(const std::string& id) override;
+  acceptance_record acceptance(uint64_t seq) override;
 
   // -- lease_port: redis_leases.cpp -------------------------------------------
 

@@ -400,6 +400,9 @@ answer command_runner::trace(const std::string& id) {
                                              id);
   auto doc = http::event_json(h->ev);
   doc["core"] = core->entry.name;
+  doc["acceptedBy"] = h->accepted_by.empty() ? json(nullptr)
+                                             : json(h->accepted_by);
+  doc["duplicates"] = http::duplicates_json(*h);
   std::vector<group_status> gs;
   auto groups = json::array();
   for (auto& g : h->groups) {

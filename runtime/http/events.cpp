@@ -231,6 +231,9 @@ void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
       }
       doc["status"] = to_string(aggregate(gs));
       doc["groups"] = std::move(groups);
+      doc["acceptedBy"] = h.accepted_by.empty() ? json(nullptr)
+                                                : json(h.accepted_by);
+      doc["duplicates"] = duplicates_json(h);
       done(json_response(200, doc));
     },
     atom::history_v, id);

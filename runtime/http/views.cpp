@@ -26,6 +26,18 @@ json attempts_json(const std::vector<attempt_record>& xs) {
   return arr;
 }
 
+json duplicates_json(const event_history& h) {
+  if (h.duplicates == 0)
+    return {{"count", 0},
+            {"firstAt", nullptr},
+            {"lastAt", nullptr},
+            {"lastNode", nullptr}};
+  return {{"count", h.duplicates},
+          {"firstAt", h.first_duplicate_at},
+          {"lastAt", h.last_duplicate_at},
+          {"lastNode", h.last_duplicate_node}};
+}
+
 json event_json(const event& ev) {
   json doc{{"eventId", ev.id},
            {"type", ev.type},

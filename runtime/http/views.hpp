@@ -19,6 +19,10 @@ nlohmann::json attempts_json(const std::vector<attempt_record>& xs);
 /// The event with its payload as JSON (as text if it does not parse).
 nlohmann::json event_json(const event& ev);
 
+/// `{"count", "firstAt", "lastAt", "lastNode"}`: the duplicate
+/// submissions of the event's id (times and node null while none).
+nlohmann::json duplicates_json(const event_history& h);
+
 /// `[{"group", "status"}]`.
 nlohmann::json groups_status_json(const std::vector<group_status>& xs);
 

@@ -278,6 +278,7 @@ subscriptions=["*"]
         doc = traced()
         self.assertEqual(doc["eventId"], "c-0")
         self.assertEqual(doc["core"], "core")
+        self.assertEqual(doc["acceptedBy"], "core")
         orders = next(g for g in doc["groups"] if g["group"] == "orders")
         attempts = orders["attempts"]
         self.assertEqual([a["attempt"] for a in attempts], [1, 2])
@@ -296,6 +297,7 @@ subscriptions=["*"]
         # The text view lists the attempts in order with their nodes.
         r = self.console("trace c-0")
         self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("accepted on node core (seq ", r.stdout)
         first = r.stdout.index("attempt 1  node " + attempts[0]["node"])
         second = r.stdout.index("attempt 2  node " + attempts[1]["node"])
         self.assertLess(first, second)

@@ -53,6 +53,10 @@ class HttpEventsTest(hc.NodeTestCase):
         self.assertIsInstance(body["traceId"], str)
         self.assertTrue(body["traceId"])
         self.assertIsInstance(body["seq"], int)
+        self.assertEqual(body["acceptedBy"], "test-node")
+        self.assertEqual(body["duplicates"], {"count": 0, "firstAt": None,
+                                              "lastAt": None,
+                                              "lastNode": None})
         groups = {g["group"]: g for g in body["groups"]}
         self.assertEqual(set(groups), {"orders", "audit"})
         for name, g in groups.items():
@@ -83,8 +87,14 @@ class HttpEventsTest(hc.NodeTestCase):
                           r.json["original"]["groups"])
             self.assertIn({"group": "audit", "status": "processed"},
                           r.json["original"]["groups"])
-        self.assertEqual(n.event("order-1001").json["payload"],
-                         {"order": 1001})
+        again = n.event("order-1001").json
+        self.assertEqual(again["payload"], {"order": 1001})
+        # The two duplicate submissions are counted with the original.
+        dups = again["duplicates"]
+        self.assertEqual(dups["count"], 2, dups)
+        self.assertEqual(dups["lastNode"], "test-node", dups)
+        self.assertLessEqual(body["createdAt"], dups["firstAt"])
+        self.assertLessEqual(dups["firstAt"], dups["lastAt"])
 
         # Only subscribed groups; defaults: payload {}, priority normal.
         r = n.publish({"id": "u-1", "type": "user.signup"})

@@ -519,10 +519,14 @@ class MongoRecordsRedisTest(MongoBase):
         self.start_node("node-2")
         self.wait_quiet(["node-1", "node-2"])
         want = {}
-        for e in evs:
+        for i, e in enumerate(evs):
             r = hc.request(http["node-1"], "GET", f"/events/{e['id']}")
             self.assertEqual(r.status, 200, r)
             want[e["id"]] = {g["group"]: g["status"] for g in r.json["groups"]}
+            # Either node answers for both: each event names the node that
+            # accepted it.
+            self.assertEqual(r.json["acceptedBy"],
+                             "node-1" if i < 80 else "node-2", e["id"])
         events = self.ferret.collection("onceflow").database["events"]
         dead = self.ferret.collection("onceflow").database["dead_letters"]
 

@@ -221,7 +221,9 @@ BOOST_AUTO_TEST_CASE(durations_and_times) {
 BOOST_AUTO_TEST_CASE(a_trace_lists_every_attempt_in_order_with_its_node) {
   auto doc = json::parse(R"({"eventId": "e1", "type": "order.created",
     "status": "processed", "createdAt": 1700000000000, "seq": 4,
-    "core": "core", "groups": [{"group": "orders", "status": "processed",
+    "core": "core", "acceptedBy": "edge-2", "duplicates": {"count": 2,
+      "firstAt": 1700000000100, "lastAt": 1700000000200, "lastNode": "core"},
+    "groups": [{"group": "orders", "status": "processed",
       "attempts": [
         {"attempt": 1, "at": 1700000000010, "node": "w1",
          "listener": "orders/w1/1", "epoch": 1, "outcome": "retryable",
@@ -239,6 +241,16 @@ BOOST_AUTO_TEST_CASE(a_trace_lists_every_attempt_in_order_with_its_node) {
   BOOST_TEST(first < second);
   BOOST_TEST(text.find("retryable: boom") != std::string::npos);
   BOOST_TEST(text.find("effect recorded (attempt 2, epoch 2)")
+             != std::string::npos);
+  BOOST_TEST(text.find("accepted on node edge-2 (seq 4, store of core core)")
+             != std::string::npos);
+  BOOST_TEST(text.find("2 duplicate submission(s) answered `duplicate` "
+                       "(first 2023-11-14 22:13:20.100, last on node core)")
+             != std::string::npos);
+  // Not recorded (accepted by an earlier version): said so.
+  doc["acceptedBy"] = nullptr;
+  BOOST_TEST(render_trace(doc).find("accepted (seq 4, store of core core; the "
+                                    "accepting node not recorded)")
              != std::string::npos);
 }
 

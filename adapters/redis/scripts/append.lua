@@ -1,4 +1,5 @@
--- ARGV: P, now, window, id key TTL (ms), then id, type, created, packed
+-- ARGV: P, now, window, id key TTL (ms), the appending node's name, then
+-- id, type, created, packed
 -- fields ('d' of the log entry), not_before ('' unless delayed) and the
 -- event's JSON (codec::to_json of the event with seq 0; '' unless delayed)
 -- per event. Returns flat: duplicate flag, seq. A new id costs SET NX PX +
@@ -7,7 +8,9 @@
 -- its delay; its entry gets the field `n` (its time) and goes into
 -- `delayed`, and for every group of its type into the retry schedule, due
 -- at its time as a delayed first attempt (`delayed:wait`; see
--- docs/architecture.md, Delayed events).
+-- docs/architecture.md, Delayed events). The call's new entries are one
+-- range of seqs: `log:a` gets "<first>:<last>:<node>" for it (who accepted
+-- them); a duplicate of a logged entry counts in `dups`.
 
 local now = tonumber(ARGV[2])
 local win = tonumber(ARGV[3])
@@ -47,9 +50,10 @@ local function schedule(s, nb, t, evjson)
     end
   end
 end
-local n = (#ARGV - 4) / 6
+local node = ARGV[5]
+local n = (#ARGV - 5) / 6
 for k = 0, n - 1 do
-  local b = 4 + k * 6
+  local b = 5 + k * 6
   local ik = P .. 'id:' .. ARGV[b + 1]
   local ss = fmt(seq + 1)
   local val = ss .. ' ' .. ARGV[b + 3]
@@ -67,6 +71,19 @@ for k = 0, n - 1 do
       out[#out + 1] = 1
       out[#out + 1] = s
       dup = true
+      -- The duplicate submissions of a logged entry: `dups` field <seq> =
+      -- "<count>:<first time>:<last time>:<last node>" (trimmed with it).
+      if tonumber(s) > trimmed_to() then
+        local dk = K('dups')
+        local cnt, first = 0, now
+        local dv = redis.call('HGET', dk, s)
+        if dv then
+          local c0, f0 = string.match(dv, '^(%d+):(%-?%d+):')
+          if c0 then cnt, first = tonumber(c0), tonumber(f0) end
+        end
+        redis.call('HSET', dk, s, fmt(cnt + 1) .. ':' .. fmt(first) .. ':'
+                   .. fmt(now) .. ':' .. node)
+      end
     else
       redis.call('SET', ik, val, 'PX', px)
     end
@@ -97,5 +114,7 @@ if added then
   -- The append time index for trimming (see lua_trim).
   redis.call('ZADD', K('log:t'), first_new,
              fmt(first_new) .. ':' .. fmt(latest))
+  redis.call('ZADD', K('log:a'), first_new,
+             fmt(first_new) .. ':' .. fmt(seq) .. ':' .. node)
 end
 return out

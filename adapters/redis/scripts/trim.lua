@@ -103,6 +103,19 @@ if #keep > 0 then
   redis.call('ZREMRANGEBYSCORE', tk, '-inf',
              '(' .. string.match(keep[1], '^(%d+):'))
 end
+-- The acceptance index `log:a` (lua_append: "<first>:<last>:<node>"):
+-- every range that ends at or below the cut.
+local ak = K('log:a')
+local alast = redis.call('ZREVRANGEBYSCORE', ak, fmt(cut), '-inf',
+                         'LIMIT', 0, 1)
+if #alast > 0 then
+  local f, l = string.match(alast[1], '^(%d+):(%d+):')
+  if f and tonumber(l) > cut then
+    redis.call('ZREMRANGEBYSCORE', ak, '-inf', '(' .. f)
+  elseif f then
+    redis.call('ZREMRANGEBYSCORE', ak, '-inf', f)
+  end
+end
 for _, g in ipairs(groups) do
   local sk = GK(g, 'st')
   local i = 1
@@ -125,6 +138,10 @@ for _, g in ipairs(groups) do
     local l = tonumber(string.match(r, '^%d+ (%d+) '))
     if l and l <= cut then redis.call('ZREM', rl, r) end
   end
+end
+-- The duplicate counts of the trimmed entries (lua_append).
+for i = 1, #seqs, 1000 do
+  redis.call('HDEL', K('dups'), unpack(seqs, i, math.min(#seqs, i + 999)))
 end
 redis.call('XTRIM', log, 'MINID', '0-' .. fmt(tonumber(last_seq) + 1))
 redis.call('ZREMRANGEBYSCORE', K('delayed'), '-inf', last_seq)

@@ -19,10 +19,10 @@ namespace {
 
 /// A factory for a fresh deployment (its own key prefix) on the shared
 /// server.
-std::function<store_ptr()> make_redis_deployment() {
+std::function<store_ptr(const std::string&)> make_redis_deployment() {
   auto prefix = unique_prefix("contract");
-  return [prefix] {
-    return open_store(shared_server().url(), prefix);
+  return [prefix](const std::string& node) {
+    return open_store(shared_server().url(), prefix, node);
   };
 }
 
@@ -30,7 +30,9 @@ std::function<store_ptr()> make_redis_deployment() {
 class sqlite_memory_backend : public backend {
 public:
   store_ptr open() override {
-    return make_sqlite_store(sqlite_options{});
+    sqlite_options opts;
+    opts.node = node;
+    return make_sqlite_store(opts);
   }
 };
 
@@ -41,6 +43,7 @@ public:
     sqlite_options opts;
     opts.path = (dir_.path() / "store.db").string();
     opts.synchronous = "normal";
+    opts.node = node;
     return make_sqlite_store(opts);
   }
 
@@ -52,7 +55,7 @@ private:
 class redis_backend : public backend {
 public:
   store_ptr open() override {
-    return open_();
+    return open_(node);
   }
 
   millis_t taken_hold() const override {
@@ -61,7 +64,7 @@ public:
   }
 
 private:
-  std::function<store_ptr()> open_ = make_redis_deployment();
+  std::function<store_ptr(const std::string&)> open_ = make_redis_deployment();
 };
 
 } // namespace
@@ -327,10 +330,12 @@ std::string unique_prefix(const std::string& tag) {
          + std::to_string(++counter) + ":";
 }
 
-store_ptr open_store(const std::string& url, const std::string& prefix) {
+store_ptr open_store(const std::string& url, const std::string& prefix,
+                     const std::string& node) {
   redis_options opts;
   opts.url = url;
   opts.prefix = prefix;
+  opts.consumer = node;
   opts.connect_timeout_ms = 1000;
   opts.command_timeout_ms = 10'000;
   return make_redis_store(opts);

@@ -42,6 +42,9 @@ public:
 
   virtual store_ptr open() = 0;
 
+  /// The node name the stores `open` makes are opened for.
+  std::string node = "node-1";
+
   /// How long a retry handed out by take_due stays taken before it is
   /// handed out again while unsettled and not renewed (ports.hpp,
   /// take_due); -1: until it is settled, released or the store reopened.
@@ -184,7 +187,8 @@ redis_server& shared_server();
 std::string unique_prefix(const std::string& tag);
 
 /// A Redis store on `url` with the key prefix `prefix`.
-store_ptr open_store(const std::string& url, const std::string& prefix);
+store_ptr open_store(const std::string& url, const std::string& prefix,
+                     const std::string& node = "node-1");
 
 /// Expects make_redis_store to throw store_error containing every needle.
 void expect_open_error(const redis_options& opts,

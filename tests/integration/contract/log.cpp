@@ -52,6 +52,66 @@ BOOST_DATA_TEST_CASE(append_assigns_increasing_seqs, bdata::make(all_backends),
   BOOST_CHECK_EQUAL(s.head(), d.seq);
 }
 
+BOOST_DATA_TEST_CASE(append_records_the_accepting_node,
+                     bdata::make(all_backends), name) {
+  harness h{name};
+  h.be->node = "node-a";
+  h.reopen();
+  auto& s = *h.s;
+  BOOST_CHECK_EQUAL(s.acceptance(1).node, "");
+  std::vector<event> batch{make_event("a", "order.created", t0),
+                           make_event("b", "order.paid", t0)};
+  s.append(batch, t0, minute);
+  BOOST_CHECK_EQUAL(s.acceptance(batch[0].seq).node, "node-a");
+  BOOST_CHECK_EQUAL(s.acceptance(batch[1].seq).node, "node-a");
+  BOOST_CHECK_EQUAL(s.acceptance(batch[0].seq).duplicates, 0u);
+  BOOST_CHECK_EQUAL(s.acceptance(batch[1].seq + 1).node, "");
+  // A duplicate appends nothing and is counted with the original: twice
+  // in one batch, once more later.
+  std::vector<event> dup{make_event("a", "order.created", t0 + 1),
+                         make_event("a", "order.created", t0 + 1)};
+  auto r = s.append(dup, t0 + 1, minute);
+  BOOST_CHECK(r[0].duplicate && r[1].duplicate);
+  std::vector<event> dup2{make_event("a", "order.created", t0 + 5)};
+  BOOST_CHECK(s.append(dup2, t0 + 5, minute)[0].duplicate);
+  BOOST_CHECK_EQUAL(s.acceptance(batch[1].seq + 1).node, "");
+  auto ra = s.acceptance(batch[0].seq);
+  BOOST_CHECK_EQUAL(ra.node, "node-a");
+  BOOST_CHECK_EQUAL(ra.duplicates, 3u);
+  BOOST_CHECK_EQUAL(ra.first_duplicate_at, t0 + 1);
+  BOOST_CHECK_EQUAL(ra.last_duplicate_at, t0 + 5);
+  BOOST_CHECK_EQUAL(ra.last_duplicate_node, "node-a");
+  BOOST_CHECK_EQUAL(s.acceptance(batch[1].seq).duplicates, 0u);
+  auto c = add(s, "c", "order.created", t0 + 2);
+  BOOST_CHECK_EQUAL(s.acceptance(c.seq).node, "node-a");
+  // Retention takes the records with their entries.
+  BOOST_CHECK_EQUAL(s.trim(t0 + 10 * minute, minute, minute, 100), 3u);
+  BOOST_CHECK_EQUAL(s.acceptance(batch[0].seq).node, "");
+  BOOST_CHECK_EQUAL(s.acceptance(batch[0].seq).duplicates, 0u);
+  BOOST_CHECK_EQUAL(s.acceptance(c.seq).node, "");
+}
+
+BOOST_DATA_TEST_CASE(each_node_is_recorded_with_its_own_appends,
+                     bdata::make(persistent_backends), name) {
+  // Two nodes on one store, one after the other (Redis: at once too):
+  // each entry names the node that appended it, a duplicate the node
+  // that answered it.
+  harness h{name};
+  h.be->node = "node-a";
+  h.reopen();
+  auto a = add(*h.s, "a", "order.created", t0);
+  h.be->node = "node-b";
+  h.reopen();
+  auto b = add(*h.s, "b", "order.created", t0 + 1);
+  auto c = add(*h.s, "c", "order.created", t0 + 2);
+  std::vector<event> dup{make_event("a", "order.created", t0 + 3)};
+  BOOST_CHECK(h.s->append(dup, t0 + 3, minute)[0].duplicate);
+  BOOST_CHECK_EQUAL(h.s->acceptance(a.seq).node, "node-a");
+  BOOST_CHECK_EQUAL(h.s->acceptance(a.seq).last_duplicate_node, "node-b");
+  BOOST_CHECK_EQUAL(h.s->acceptance(b.seq).node, "node-b");
+  BOOST_CHECK_EQUAL(h.s->acceptance(c.seq).node, "node-b");
+}
+
 BOOST_DATA_TEST_CASE(duplicate_within_window, bdata::make(all_backends), name) {
   harness h{name};
   auto& s = *h.s;
