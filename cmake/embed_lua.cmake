@@ -57,29 +57,11 @@ endif()
 
 set(onceflow_embed_lua_script "${CMAKE_CURRENT_LIST_FILE}")
 
-# onceflow_embed_lua(<var> NAME <name> NAMESPACE <ns> FILES <file>...)
-# generates <build>/generated/<name>.hpp and .cpp from FILES (again when one
-# of them changes) and sets <var> to both paths, to add to a target's
-# sources; `#include "<name>.hpp"` with <build>/generated as an include
-# directory.
+# onceflow_embed_lua(<var> NAME <name> NAMESPACE <ns> FILES <file>...): see
+# onceflow_embed_command (cmake/embed_command.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/embed_command.cmake)
 function(onceflow_embed_lua var)
-  cmake_parse_arguments(arg "" "NAME;NAMESPACE" "FILES" ${ARGN})
-  set(dir "${CMAKE_CURRENT_BINARY_DIR}/generated")
-  set(hpp "${dir}/${arg_NAME}.hpp")
-  set(cpp "${dir}/${arg_NAME}.cpp")
-  set(files "")
-  foreach(f IN LISTS arg_FILES)
-    get_filename_component(f "${f}" ABSOLUTE)
-    list(APPEND files "${f}")
-  endforeach()
-  string(REPLACE ";" "|" joined "${files}")
-  add_custom_command(
-    OUTPUT "${hpp}" "${cpp}"
-    COMMAND ${CMAKE_COMMAND} "-DNAMESPACE=${arg_NAMESPACE}"
-            "-DHEADER=${hpp}" "-DSOURCE=${cpp}" "-DINCLUDE=${arg_NAME}.hpp"
-            "-DFILES=${joined}" -P "${onceflow_embed_lua_script}"
-    DEPENDS ${files} "${onceflow_embed_lua_script}"
-    COMMENT "Embedding Lua scripts into ${arg_NAME}.cpp"
-    VERBATIM)
-  set(${var} "${hpp}" "${cpp}" PARENT_SCOPE)
+  onceflow_embed_command(out SCRIPT "${onceflow_embed_lua_script}"
+    COMMENT "Embedding Lua scripts into" ${ARGN})
+  set(${var} "${out}" PARENT_SCOPE)
 endfunction()

@@ -63,6 +63,7 @@ start_http(caf::actor_system& sys, const node_config& ncfg,
                            n.metrics);
   auto routes = std::make_shared<http::api>(ncfg, n, gw, std::move(checks),
                                             std::move(listings));
+  routes->sample_stats();
   try {
     auto srv = std::make_unique<http::server>(ncfg.http.host, ncfg.http.port,
                                               ncfg.http.max_body_bytes,

@@ -21,6 +21,7 @@ packages=(
   uuid-runtime
   iproute2 nftables       # the cluster's network-cut test (netns, veth, a drop rule)
   clang-format clang-tidy # the format and tidy checks of scripts/test.sh
+  chromium chromium-driver # the dashboard's browser test (selenium, headless)
 )
 
 missing=()

@@ -5,7 +5,9 @@
 #   embeddable package in tests/support/ferretdb/ (Debian packages no
 #   MongoDB server), built with the machine's Go from the Go module proxy
 #   into tests/support/ferretdb/bin/; rebuilt only when its sources change;
-# - pymongo, the independent client the MongoDB tests count documents with.
+# - pymongo, the independent client the MongoDB tests count documents with;
+# - selenium, which drives Debian's Chromium (chromium-driver) in the
+#   dashboard's browser test.
 # scripts/test.sh runs it beside the C++ build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +23,8 @@ fi
 if ! python3 -c "import pymongo" 2>/dev/null; then
   echo "test-servers: installing pymongo"
   python3 -m pip install -q --disable-pip-version-check "pymongo==4.20.1"
+fi
+if ! python3 -c "import selenium" 2>/dev/null; then
+  echo "test-servers: installing selenium"
+  python3 -m pip install -q --disable-pip-version-check "selenium==4.27.1"
 fi

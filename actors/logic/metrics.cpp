@@ -180,6 +180,51 @@ uint64_t metrics_registry::counter_value(const std::string& name,
   return j == i->second.counters.end() ? 0 : j->second;
 }
 
+uint64_t metrics_registry::counter_total(const std::string& name) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = families_.find(name);
+  if (i == families_.end())
+    return 0;
+  uint64_t sum = 0;
+  for (auto& [labels, n] : i->second.counters)
+    sum += n;
+  return sum;
+}
+
+std::map<std::string, uint64_t>
+metrics_registry::counter_by(const std::string& name,
+                             const std::string& key) const {
+  std::map<std::string, uint64_t> out;
+  auto needle = key + "=\"";
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = families_.find(name);
+  if (i == families_.end())
+    return out;
+  for (auto& [labels, n] : i->second.counters) {
+    size_t pos = 0;
+    while ((pos = labels.find(needle, pos)) != std::string::npos) {
+      if (pos != 0 && labels[pos - 1] != ',') {
+        pos += needle.size();
+        continue;
+      }
+      // The value up to the closing quote, unescaped (render_labels).
+      std::string value;
+      auto j = pos + needle.size();
+      for (; j < labels.size() && labels[j] != '"'; ++j) {
+        if (labels[j] == '\\' && j + 1 < labels.size()) {
+          ++j;
+          value += labels[j] == 'n' ? '\n' : labels[j];
+        } else {
+          value += labels[j];
+        }
+      }
+      out[value] += n;
+      break;
+    }
+  }
+  return out;
+}
+
 uint64_t metrics_registry::counter_sum(const std::string& name,
                                        const std::string& key,
                                        const std::string& value) const {

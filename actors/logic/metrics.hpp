@@ -72,6 +72,14 @@ public:
   uint64_t counter_sum(const std::string& name, const std::string& key,
                        const std::string& value) const;
 
+  /// Sum of a counter over all its series.
+  uint64_t counter_total(const std::string& name) const;
+
+  /// Sums of a counter per value of label `key` (series without it left
+  /// out).
+  std::map<std::string, uint64_t> counter_by(const std::string& name,
+                                             const std::string& key) const;
+
   /// The whole exposition: declared families with their series, gauges
   /// from `gauges` (families declared as gauges), sorted by name.
   std::string render(const std::vector<gauge_sample>& gauges) const;

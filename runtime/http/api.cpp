@@ -4,6 +4,7 @@
 #include "runtime/http/context.hpp"
 #include "runtime/http/response.hpp"
 #include "runtime/http/routes.hpp"
+#include "runtime/http/stats.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -19,10 +20,21 @@ api::api(const node_config& cfg, const node_actors& node,
   cx_->checks = std::move(checks);
   cx_->listings = std::move(listings);
   cx_->cfg = cfg.http;
+  cx_->node_name = cfg.name;
   cx_->limits = cfg.limits;
   cx_->node = node;
   cx_->gw = std::move(gw);
   cx_->metrics = node.metrics;
+}
+
+api::~api() {
+  if (cx_->stats)
+    cx_->stats->stop();
+}
+
+void api::sample_stats() {
+  if (!cx_->stats)
+    cx_->stats = stats_sampler::start(cx_->metrics, cx_->gw, cx_->node);
 }
 
 namespace {

@@ -63,6 +63,15 @@ public:
       std::shared_ptr<gateway> gw, std::vector<readiness_check> checks = {},
       listing_source listings = {});
 
+  ~api();
+
+  api(const api&) = delete;
+  api& operator=(const api&) = delete;
+
+  /// Starts sampling the node once a second for GET /stats (a thread of
+  /// its own until the api goes).
+  void sample_stats();
+
   void handle(request req, responder done);
 
   /// A response for requests the server refuses before routing (malformed

@@ -25,9 +25,10 @@ const char* role_name(access x);
 
 /// Checks the bearer key of an `Authorization` header value for `needs`:
 /// nothing when the call may go on, else the 401 or 403 answer. With no
-/// keys configured every call may go on.
+/// keys configured every call may go on. With `who`, any known key may go
+/// on whatever its roles, and `*who` is set to it (null: no keys).
 std::optional<response> authorize(const std::vector<api_key>& keys,
                                   const std::string& authorization,
-                                  access needs);
+                                  access needs, const api_key** who = nullptr);
 
 } // namespace onceflow::http

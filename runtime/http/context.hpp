@@ -19,6 +19,8 @@
 
 namespace onceflow::http {
 
+class stats_sampler;
+
 /// Actor calls made for one HTTP request.
 constexpr auto call_timeout = std::chrono::seconds(10);
 
@@ -29,6 +31,8 @@ constexpr auto probe_timeout = std::chrono::seconds(2);
 /// into the actor system and the metrics.
 struct api_context {
   http_config cfg;
+  /// The node's name ([node] name).
+  std::string node_name;
   validation_limits limits;
   node_actors node;
   std::shared_ptr<gateway> gw;
@@ -37,6 +41,8 @@ struct api_context {
   std::vector<readiness_check> checks;
   /// Where the listings come from besides the store.
   listing_source listings;
+  /// The samples of GET /stats (null: not sampled, e.g. in tests).
+  std::shared_ptr<stats_sampler> stats;
 
   /// Makes one request from the gateway actor: `ok` gets the answer, an
   /// error becomes the HTTP error answer.

@@ -134,17 +134,74 @@ bool read_setting(group_setting s, const json& value, group_overrides& change,
 
 } // namespace
 
-void list_groups(const std::shared_ptr<api_context>& cx, const route_args&,
+namespace {
+
+/// Adds each group's DLQ size (`dlq`) and scheduled retries (`retries`)
+/// from the store, then answers (null where the store did not answer).
+void answer_with_counts(const std::shared_ptr<api_context>& cx, json groups,
+                        const responder& done) {
+  struct pending {
+    json groups;
+    size_t left = 0;
+    responder done;
+  };
+  auto p = std::make_shared<pending>();
+  p->groups = std::move(groups);
+  p->done = done;
+  p->left = p->groups.size() * 2;
+  if (p->left == 0) {
+    done(json_response(200, json{{"groups", std::move(p->groups)}}));
+    return;
+  }
+  auto store = cx->node.store;
+  cx->gw->run([p, store](gateway_pointer gp) {
+    auto finish = [p] {
+      if (--p->left == 0)
+        p->done(json_response(200, json{{"groups", std::move(p->groups)}}));
+    };
+    for (size_t i = 0; i < p->groups.size(); ++i) {
+      auto name = p->groups[i]["name"].get<std::string>();
+      for (auto field : {"dlq", "retries"}) {
+        auto set = [p, i, field, finish](json value) {
+          p->groups[i][field] = std::move(value);
+          finish();
+        };
+        auto failed = [set](caf::error&) {
+          set(nullptr);
+        };
+        if (std::string{field} == "dlq")
+          gp->request(store, call_timeout, atom::count_v, name)
+            .then([set](uint64_t n) { set(n); }, failed);
+        else
+          gp->request(store, call_timeout, atom::count_v, atom::schedule_v,
+                      name)
+            .then([set](uint64_t n) { set(n); }, failed);
+      }
+    }
+  });
+}
+
+} // namespace
+
+void list_groups(const std::shared_ptr<api_context>& cx, const route_args& args,
                  const responder& done) {
   auto m = cx->metrics;
+  auto counts = query_str(args.t, "counts");
+  if (!counts.empty() && counts != "true" && counts != "false") {
+    done(error_body(400, "counts must be true or false", "counts"));
+    return;
+  }
   cx->call(
     cx->node.broadcaster, done,
-    [done, m](caf::settings& s) {
+    [cx, done, m, counts = counts == "true"](caf::settings& s) {
       auto arr = json::array();
       for_each_group(s, [&](const std::string& name, const caf::settings& g) {
         arr.push_back(group_json(name, g, m));
       });
-      done(json_response(200, json{{"groups", std::move(arr)}}));
+      if (counts)
+        answer_with_counts(cx, std::move(arr), done);
+      else
+        done(json_response(200, json{{"groups", std::move(arr)}}));
     },
     atom::status_v);
 }

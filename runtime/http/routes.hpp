@@ -146,4 +146,22 @@ void health(const std::shared_ptr<api_context>& cx, const route_args& args,
 void ready(const std::shared_ptr<api_context>& cx, const route_args& args,
            const responder& done);
 
+// -- the dashboard (runtime/http/ui.cpp) --------------------------------------
+
+/// GET /ui: the dashboard's page.
+void get_ui(const std::shared_ptr<api_context>& cx, const route_args& args,
+            const responder& done);
+
+/// GET /ui/{file}: its script and style.
+void get_ui_file(const std::shared_ptr<api_context>& cx, const route_args& args,
+                 const responder& done);
+
+/// GET /stats?since=: the node's samples of the last ten minutes.
+void get_stats(const std::shared_ptr<api_context>& cx, const route_args& args,
+               const responder& done);
+
+/// GET /auth: whether the API has keys, and the presented key's roles.
+void get_auth(const std::shared_ptr<api_context>& cx, const route_args& args,
+              const responder& done);
+
 } // namespace onceflow::http

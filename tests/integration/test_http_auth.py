@@ -133,6 +133,31 @@ class HttpAuthTest(hc.NodeTestCase):
         for key in (pub, read, adm, both):
             self.assertNotIn(key, log, "an API key is in the log")
 
+    def test_auth_says_what_a_key_may_do(self):
+        """GET /auth (the dashboard asks it first): always 200, the key's
+        name and roles; none for a missing or unknown key, with why."""
+        n = self.start_node(GROUPS, http={"api-keys": qlist(self.KEYS)})
+        for token, name, roles in (
+                ("read-r3adm3", "grafana", ["read"]),
+                ("both-77q", "both", ["publish", "read"]),
+                ("adm-4dm1n", "ops", ["publish", "read", "admin"])):
+            r = n.get("/auth", token=token)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json, {"keys": True, "name": name,
+                                      "roles": roles}, r)
+        r = n.get("/auth", token=None)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["roles"], r.json["name"]), ([], None), r)
+        self.assertIn("missing API key", r.json["error"])
+        r = n.get("/auth", token="nope")
+        self.assertEqual(r.json["roles"], [], r)
+        self.assertEqual(r.json["error"], "unknown API key", r)
+        # The dashboard's files need no key; /stats needs the read role.
+        self.assertEqual(n.get("/ui", token=None).status, 200)
+        self.assertEqual(n.get("/stats", token=None).status, 401)
+        self.assertEqual(n.get("/stats", token="pub-Zx81kq0p9").status, 403)
+        self.assertEqual(n.get("/stats", token="read-r3adm3").status, 200)
+
     def test_api_keys_file(self):
         path = os.path.join(self.dir, "keys.txt")
         with open(path, "w") as f:

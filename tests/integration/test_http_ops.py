@@ -180,6 +180,65 @@ class HttpOpsTest(hc.NodeTestCase):
 
     # -- metrics ---------------------------------------------------------------
 
+    def test_stats_samples_follow_the_counters(self):
+        """GET /stats: a sample a second of the /metrics counters and the
+        groups' gauges; ?since= gives only later samples. GET
+        /groups?counts=true adds each group's DLQ size and retries."""
+        sim = {"handler": q("simulate"), "subscriptions": qlist(["sim.*"]),
+               "retry-base": "30s", "jitter": "false", "max-attempts": 3}
+        n = self.start_node({"orders": store_group(["order.*"]), "sim": sim})
+        for i in range(3):
+            n.publish({"id": f"s-{i}", "type": "order.x"})
+        n.publish({"id": "d-1", "type": "sim.x",
+                   "payload": {"simulate": {"permanent": True}}})
+        n.publish({"id": "r-1", "type": "sim.x",
+                   "payload": {"simulate": {"fail_attempts": 1}}})
+        n.wait_all_processed([f"s-{i}" for i in range(3)])
+        n.wait_status("d-1", "dead")
+        n.wait_status("r-1", "retrying")
+        last = {}
+
+        def caught_up():
+            r = n.get("/stats")
+            self.assertEqual(r.status, 200, r)
+            last["doc"] = r.json
+            s = r.json["samples"]
+            return s and s[-1]["accepted"] == 5 and s[-1]["dead"] == 1 \
+                and s[-1]["retried"] == 1
+        op.wait_until(caught_up, 10, "a sample with every event",
+                      progress=lambda: str(last.get("doc", {})
+                                           .get("samples", [])[-1:]))
+        doc = last["doc"]
+        self.assertEqual(doc["node"], "test-node")
+        self.assertEqual(doc["intervalMs"], 1000)
+        s = doc["samples"][-1]
+        m = n.metrics()
+        self.assertEqual(s["processed"],
+                         m.total("onceflow_events_processed_total"))
+        self.assertEqual(s["failed"], 2)
+        self.assertEqual(s["groups"]["orders"]["processed"], 3)
+        self.assertEqual(s["groups"]["sim"]["dead"], 1)
+        self.assertEqual(s["groups"]["sim"]["retried"], 1)
+        # The gauges are the broadcaster's, as GET /groups shows them
+        # (nothing moves meanwhile: r-1 waits 30 s in the retry schedule).
+        depth = {g["name"]: g["depth"] for g in n.get("/groups").json["groups"]}
+        for g in ("orders", "sim"):
+            self.assertEqual(s["groups"][g]["backlog"], depth[g], s)
+            self.assertEqual(s["groups"][g]["inFlight"], 0, s)
+        ats = [x["at"] for x in doc["samples"]]
+        self.assertEqual(ats, sorted(ats))
+        later = n.get(f"/stats?since={ats[-1]}").json["samples"]
+        self.assertTrue(all(x["at"] > ats[-1] for x in later), later)
+        self.assertError(n.get("/stats?since=soon"), 400, field="since")
+        # The groups with their DLQ sizes and scheduled retries.
+        gs = {g["name"]: g for g in
+              n.get("/groups?counts=true").json["groups"]}
+        self.assertEqual((gs["sim"]["dlq"], gs["sim"]["retries"]), (1, 1))
+        self.assertEqual((gs["orders"]["dlq"], gs["orders"]["retries"]),
+                         (0, 0))
+        self.assertNotIn("dlq", n.get("/groups").json["groups"][0])
+        self.assertError(n.get("/groups?counts=yes"), 400, field="counts")
+
     def test_metrics_change_as_events_flow(self):
         sim = {"handler": q("simulate"), "subscriptions": qlist(["sim.*"]),
                "retry-base": "100ms", "jitter": "false", "max-attempts": 3,

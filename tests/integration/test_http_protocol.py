@@ -81,9 +81,13 @@ class HttpProtocolTest(hc.NodeTestCase):
         ("GET", "/failed-events/x", ()),
         ("DELETE", "/failed-events/x", ()),
         ("POST", "/failed-events/x/replay", ("group",)),
-        ("GET", "/groups", ()),
+        ("GET", "/groups", ("counts",)),
         ("POST", "/groups/orders/pause", ()),
         ("POST", "/groups/orders/resume", ()),
+        ("GET", "/stats", ("since",)),
+        ("GET", "/auth", ()),
+        ("GET", "/ui", ()),
+        ("GET", "/ui/app.js", ()),
     )
 
     def test_unknown_query_parameters(self):
@@ -92,7 +96,8 @@ class HttpProtocolTest(hc.NodeTestCase):
                     "/failed-events/x": "/failed-events/{id}",
                     "/failed-events/x/replay": "/failed-events/{id}/replay",
                     "/groups/orders/pause": "/groups/{name}/pause",
-                    "/groups/orders/resume": "/groups/{name}/resume"}
+                    "/groups/orders/resume": "/groups/{name}/resume",
+                    "/ui/app.js": "/ui/{file}"}
         for method, path, accepted in self.ROUTES:
             with self.subTest(method=method, path=path):
                 route = f"{method} {patterns.get(path, path)}"

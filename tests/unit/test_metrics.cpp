@@ -50,6 +50,23 @@ BOOST_AUTO_TEST_CASE(counter_sum_adds_series_with_one_label_value) {
   BOOST_CHECK_EQUAL(r.counter_sum("none", "group", "a"), 0u);
 }
 
+BOOST_AUTO_TEST_CASE(counter_totals_and_sums_per_label_value) {
+  metrics_registry r;
+  r.describe("p_total", metric_kind::counter, "P.");
+  r.count("p_total", {{"group", "a"}, {"type", "x"}}, 2);
+  r.count("p_total", {{"group", "a"}, {"type", "y"}}, 3);
+  r.count("p_total", {{"type", "group=\"b"}, {"group", "b,c"}}, 7);
+  r.count("p_total", {{"type", "z"}}, 11);
+  BOOST_CHECK_EQUAL(r.counter_total("p_total"), 23u);
+  BOOST_CHECK_EQUAL(r.counter_total("none"), 0u);
+  auto by = r.counter_by("p_total", "group");
+  BOOST_CHECK_EQUAL(by.size(), 2u);
+  BOOST_CHECK_EQUAL(by["a"], 5u);
+  // A value with a comma, a label value that looks like a pair.
+  BOOST_CHECK_EQUAL(by["b,c"], 7u);
+  BOOST_CHECK(r.counter_by("none", "group").empty());
+}
+
 BOOST_AUTO_TEST_CASE(series_past_the_cap_fold_into_one) {
   metrics_registry r;
   r.describe("t_total", metric_kind::counter, "T.");
