@@ -24,6 +24,7 @@ from http_client import q, qlist  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 KEYS = '["ops:a-secret:admin", "ro:r-secret:read"]'
@@ -60,7 +61,14 @@ class DashboardTest(hc.NodeTestCase):
     # -- helpers ---------------------------------------------------------------
 
     def wait(self, cond, what, timeout=15):
-        return op.wait_until(cond, timeout, what, interval=0.1)
+        # An element can go between finding and reading it (a page that
+        # redraws or reloads): that is "not yet", not a failure.
+        def safe():
+            try:
+                return cond()
+            except WebDriverException:
+                return False
+        return op.wait_until(safe, timeout, what, interval=0.1)
 
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -172,6 +180,14 @@ class DashboardTest(hc.NodeTestCase):
                   "the chart and the totals to update")
         self.assertGreater(len(self.finds("#chart-rates path")), 0)
         self.shot("overview")
+        # On a phone's screen the page is one column: nothing wider than
+        # the screen but the tables, which scroll inside their boxes.
+        d.set_window_size(390, 844)
+        self.wait(lambda: d.execute_script(
+            "return document.documentElement.scrollWidth"
+            " <= window.innerWidth"), "the overview to fit a phone")
+        self.shot("overview-phone")
+        d.set_window_size(1280, 900)
 
         # Groups: pause and resume from the page, checked through the API.
         self.go("#/groups")
@@ -221,6 +237,40 @@ class DashboardTest(hc.NodeTestCase):
         self.wait(replayed, "bad-0 (orders) replayed and dead again")
         self.assertEqual(n.metrics().total("onceflow_events_dead_total",
                                            group="orders"), dead_before + 1)
+
+        # Replay all of one group at a rate, with its progress shown, then
+        # purge that group (after the confirmation).
+        self.go("#/dlq?group=audit")
+        self.assertEqual(set(self.attrs("#dlq tr[data-event]", "data-event")),
+                         set(dead))
+        total_before = n.metrics().total("onceflow_events_dead_total",
+                                         group="audit")
+        d.execute_script("document.getElementById('replay-rate').value = 50")
+        self.find("#replay-all").click()
+        self.wait(lambda: "Replaying 4 dead letters at 50/s" in self.message(),
+                  "the replay of all to be said")
+        self.wait(lambda: (self.text_of("#replay-status") or "")
+                  .startswith("replayed: 4 of 4"), "the replay's progress")
+        progress = n.get("/failed-events/replay").json
+        self.assertEqual((progress["total"], progress["replayed"],
+                          progress["group"]), (4, 4, "audit"), progress)
+        self.wait(lambda: n.metrics().total("onceflow_events_dead_total",
+                                            group="audit")
+                  == total_before + 4, "the replayed events to die again")
+        self.go("#/dlq?group=orders")
+        self.go("#/dlq?group=audit")
+        self.find("#purge").click()
+        self.assertIn("the dead letters of audit",
+                      self.text_of("#purge-confirm"))
+        self.assertEqual(len(n.get("/failed-events?group=audit")
+                             .json["events"]), 4)  # nothing yet
+        self.find("#purge-yes").click()
+        self.wait(lambda: "Purged 4 dead letters" in self.message(),
+                  "the purge to be said")
+        self.assertEqual(n.get("/failed-events?group=audit").json["events"],
+                         [])
+        self.assertEqual(len(n.get("/failed-events?group=orders")
+                             .json["events"]), 4)
 
         # An event's trace: its attempts in order.
         self.go("#/events/flaky-1")

@@ -138,6 +138,7 @@ class HttpAuthTest(hc.NodeTestCase):
         name and roles; none for a missing or unknown key, with why."""
         n = self.start_node(GROUPS, http={"api-keys": qlist(self.KEYS)})
         for token, name, roles in (
+                ("pub-Zx81kq0p9", "checkout", ["publish"]),
                 ("read-r3adm3", "grafana", ["read"]),
                 ("both-77q", "both", ["publish", "read"]),
                 ("adm-4dm1n", "ops", ["publish", "read", "admin"])):
@@ -152,8 +153,19 @@ class HttpAuthTest(hc.NodeTestCase):
         r = n.get("/auth", token="nope")
         self.assertEqual(r.json["roles"], [], r)
         self.assertEqual(r.json["error"], "unknown API key", r)
-        # The dashboard's files need no key; /stats needs the read role.
-        self.assertEqual(n.get("/ui", token=None).status, 200)
+        # The dashboard's files need no key (served with a policy that
+        # allows only this node's own scripts); /stats needs the read role.
+        r = n.get("/ui", token=None)
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("Content-Type").startswith("text/html"))
+        self.assertIn("default-src 'self'",
+                      r.header("Content-Security-Policy"))
+        self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+        self.assertIn(b'<script src="/ui/app.js">', r.body)
+        r = n.get("/ui/app.js", token=None)
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("Content-Type").startswith("text/javascript"))
+        self.assertError(n.get("/ui/nope.js", token=None), 404, field="file")
         self.assertEqual(n.get("/stats", token=None).status, 401)
         self.assertEqual(n.get("/stats", token="pub-Zx81kq0p9").status, 403)
         self.assertEqual(n.get("/stats", token="read-r3adm3").status, 200)

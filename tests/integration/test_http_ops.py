@@ -189,12 +189,14 @@ class HttpOpsTest(hc.NodeTestCase):
         n = self.start_node({"orders": store_group(["order.*"]), "sim": sim})
         for i in range(3):
             n.publish({"id": f"s-{i}", "type": "order.x"})
-        n.publish({"id": "d-1", "type": "sim.x",
-                   "payload": {"simulate": {"permanent": True}}})
+        for d in ("d-1", "d-2"):
+            n.publish({"id": d, "type": "sim.x",
+                       "payload": {"simulate": {"permanent": True}}})
         n.publish({"id": "r-1", "type": "sim.x",
                    "payload": {"simulate": {"fail_attempts": 1}}})
         n.wait_all_processed([f"s-{i}" for i in range(3)])
         n.wait_status("d-1", "dead")
+        n.wait_status("d-2", "dead")
         n.wait_status("r-1", "retrying")
         last = {}
 
@@ -203,7 +205,7 @@ class HttpOpsTest(hc.NodeTestCase):
             self.assertEqual(r.status, 200, r)
             last["doc"] = r.json
             s = r.json["samples"]
-            return s and s[-1]["accepted"] == 5 and s[-1]["dead"] == 1 \
+            return s and s[-1]["accepted"] == 6 and s[-1]["dead"] == 2 \
                 and s[-1]["retried"] == 1
         op.wait_until(caught_up, 10, "a sample with every event",
                       progress=lambda: str(last.get("doc", {})
@@ -215,9 +217,9 @@ class HttpOpsTest(hc.NodeTestCase):
         m = n.metrics()
         self.assertEqual(s["processed"],
                          m.total("onceflow_events_processed_total"))
-        self.assertEqual(s["failed"], 2)
+        self.assertEqual(s["failed"], 3)
         self.assertEqual(s["groups"]["orders"]["processed"], 3)
-        self.assertEqual(s["groups"]["sim"]["dead"], 1)
+        self.assertEqual(s["groups"]["sim"]["dead"], 2)
         self.assertEqual(s["groups"]["sim"]["retried"], 1)
         # The gauges are the broadcaster's, as GET /groups shows them
         # (nothing moves meanwhile: r-1 waits 30 s in the retry schedule).
@@ -233,7 +235,7 @@ class HttpOpsTest(hc.NodeTestCase):
         # The groups with their DLQ sizes and scheduled retries.
         gs = {g["name"]: g for g in
               n.get("/groups?counts=true").json["groups"]}
-        self.assertEqual((gs["sim"]["dlq"], gs["sim"]["retries"]), (1, 1))
+        self.assertEqual((gs["sim"]["dlq"], gs["sim"]["retries"]), (2, 1))
         self.assertEqual((gs["orders"]["dlq"], gs["orders"]["retries"]),
                          (0, 0))
         self.assertNotIn("dlq", n.get("/groups").json["groups"][0])

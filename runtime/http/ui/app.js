@@ -9,6 +9,7 @@
     roles: [],
     keys: false,
     page: "",
+    nav: 0,
     timers: [],
     stats: { samples: [], last: 0 },
   };
@@ -43,8 +44,11 @@
 
   const main = () => document.getElementById("main");
 
-  // Puts the page's content in place (arrays flattened, nulls left out).
-  function show(...children) {
+  // Puts the page's content in place (arrays flattened, nulls left out),
+  // unless the user went elsewhere meanwhile: each navigation has a
+  // number, and a page shows only while its number is the current one.
+  function showAt(nav, ...children) {
+    if (nav !== state.nav) return;
     main().replaceChildren(...children.flat(2).filter(
       (c) => c !== null && c !== undefined && c !== false));
   }
@@ -112,6 +116,8 @@
 
   function askKey(why) {
     const box = document.getElementById("keybox");
+    stopTimers(); // no polling until there is a key again
+    if (!box.hidden) return; // already asking: keep what it says
     document.getElementById("keyerror").textContent =
       sessionStorage.getItem(KEY) ? why || "the key was refused" : "";
     sessionStorage.removeItem(KEY);
@@ -148,12 +154,25 @@
     state.timers = [];
   }
 
-  function every(ms, f) {
-    state.timers.push(setInterval(f, ms));
+  // A timer of the current navigation (cleared by the next one).
+  function every(nav, ms, f) {
+    if (nav !== state.nav) return;
+    let busy = false;
+    state.timers.push(setInterval(async () => {
+      if (busy || nav !== state.nav) return; // one call at a time
+      busy = true;
+      try {
+        await f();
+      } finally {
+        busy = false;
+      }
+    }, ms));
   }
 
   async function route() {
     stopTimers();
+    state.nav = (state.nav || 0) + 1;
+    const nav = state.nav;
     const path = location.hash.replace(/^#\/?/, "").split("?")[0];
     const [name, ...rest] = (path || "overview").split("/");
     const page = pages[name] ? name : "overview";
@@ -164,13 +183,13 @@
     for (const a of document.querySelectorAll("nav a"))
       a.classList.toggle("active", a.dataset.page === page);
     const t0 = performance.now();
-    show(h("p", { class: "muted", text: "Loading…" }));
+    showAt(nav, h("p", { class: "muted", text: "Loading…" }));
     try {
-      await pages[page](rest.map(decodeURIComponent));
+      await pages[page](rest.map(decodeURIComponent), nav);
     } catch (e) {
-      show(h("p", { class: "error",
-                                      text: "This page failed: " + e }));
+      showAt(nav, h("p", { class: "error", text: "This page failed: " + e }));
     }
+    if (nav !== state.nav) return; // another navigation took over
     // How long the page took to show (the browser test reads it).
     document.body.dataset.page = page;
     document.body.dataset.renderMs = String(Math.round(performance.now() - t0));
@@ -204,10 +223,10 @@
     return r;
   }
 
-  async function overview() {
+  async function overview(args, nav) {
     const r = await loadStats();
     if (r.status !== 200) {
-      show(h("p", { class: "error",
+      showAt(nav, h("p", { class: "error",
                                       text: "Stats: " + errorText(r) }));
       return;
     }
@@ -226,7 +245,7 @@
         return s;
       }));
     const backlogLegend = h("div", { class: "legend", id: "backlog-legend" });
-    show(
+    showAt(nav, 
       h("h1", { text: "Overview" }),
       cards,
       h("div", { class: "charts" },
@@ -285,7 +304,7 @@
       rateChart.dataset.samples = String(xs.length);
     };
     draw();
-    every(1000, async () => {
+    every(nav, 1000, async () => {
       if (state.page !== "overview") return;
       const r2 = await loadStats();
       if (r2.status === 200) draw();
@@ -359,11 +378,11 @@
 
   // -- groups ----------------------------------------------------------------
 
-  async function groups() {
+  async function groups(args, nav) {
     const [r, c] = await Promise.all([api("GET", "/groups?counts=true"),
                                       api("GET", "/cluster")]);
     if (r.status !== 200) {
-      show(h("p", { class: "error",
+      showAt(nav, h("p", { class: "error",
                                       text: "Groups: " + errorText(r) }));
       return;
     }
@@ -397,7 +416,7 @@
         h("td", { text: g.handler }),
         h("td", {}, act));
     });
-    show(
+    showAt(nav, 
       h("h1", { text: "Groups" }),
       h("div", { class: "table-wrap" }, h("table", { id: "groups" },
         h("tr", {}, ["group", "state", "backlog", "in flight", "retries",
@@ -408,7 +427,7 @@
       h("p", { class: "muted", text: "Backlog: events not settled yet. "
         + "Retries: waiting in the retry schedule. Pausing is kept in the "
         + "store (every node sharing it)." }));
-    every(3000, async () => {
+    every(nav, 3000, async () => {
       if (state.page === "groups" && !document.querySelector("button:focus"))
         await refreshGroups();
     });
@@ -418,7 +437,8 @@
     const r = await api("GET", "/groups?counts=true");
     if (r.status !== 200 || state.page !== "groups") return;
     for (const g of r.json.groups) {
-      const tr = document.querySelector("tr[data-group='" + g.name + "']");
+      const tr = document.querySelector("tr[data-group='" + CSS.escape(g.name)
+                                        + "']");
       if (!tr) continue;
       const cells = tr.children;
       cells[2].textContent = fmt(g.depth);
@@ -442,19 +462,24 @@
 
   // -- dead letters ----------------------------------------------------------
 
-  async function dlq(args) {
-    if (args[0]) return dlqEntry(args[0]);
-    const g = await api("GET", "/groups");
-    const names = g.status === 200 ? g.json.groups.map((x) => x.name) : [];
+  async function dlq(args, nav) {
+    if (args[0]) return dlqEntry(args[0], nav);
     const params = new URLSearchParams(location.hash.split("?")[1] || "");
     const group = params.get("group") || "";
     const type = params.get("type") || "";
     const reason = params.get("reason") || "";
+    const g = await api("GET", "/groups?counts=true");
+    const names = g.status === 200 ? g.json.groups.map((x) => x.name) : [];
+    // What Replay all and Purge act on: the whole group, or every group
+    // (the type and reason filters narrow the list only).
+    const inDlq = g.status === 200
+      ? g.json.groups.filter((x) => !group || x.name === group)
+        .reduce((n, x) => n + (x.dlq || 0), 0) : null;
     const q = new URLSearchParams({ limit: "200" });
     if (group) q.set("group", group);
     const r = await api("GET", "/failed-events?" + q);
     if (r.status !== 200) {
-      show(h("p", { class: "error",
+      showAt(nav, h("p", { class: "error",
                                       text: "Dead letters: " + errorText(r) }));
       return;
     }
@@ -478,15 +503,16 @@
                      step: "any", value: "100", size: "6" })),
       h("button", { id: "replay-all", class: "primary admin-action",
                     onclick: () => replayAllAt(group),
-                    text: "Replay all" + (group ? " of " + group : "") }),
+                    text: "Replay all " + fmt(inDlq)
+                      + (group ? " of " + group : "") }),
       h("progress", { id: "replay-progress", max: "1", value: "0",
                       hidden: true }),
       h("span", { id: "replay-status", class: "muted" }),
       h("button", { id: "purge", class: "danger admin-action",
-                    onclick: () => confirmPurge(group, r.json.events.length),
+                    onclick: () => confirmPurge(group, inDlq),
                     text: "Purge…" }),
       h("span", { id: "purge-confirm" })) : null;
-    show(
+    showAt(nav, 
       h("h1", { text: "Dead letters" }),
       h("div", { class: "row" },
         select("filter-group", group, names, "group"),
@@ -513,18 +539,18 @@
           h("td", { class: "num", text: String(
             Array.isArray(e.attempts) ? e.attempts.length : e.attempts) })))),
       ));
-    await replayProgress();
+    await replayProgress(nav);
   }
 
-  async function dlqEntry(id) {
+  async function dlqEntry(id, nav) {
     const r = await api("GET", "/failed-events/" + encodeURIComponent(id));
     const back = h("a", { href: "#/dlq", text: "← dead letters" });
     if (r.status !== 200) {
-      show(back, h("p", { class: "error",
+      showAt(nav, back, h("p", { class: "error",
         text: "Dead letter " + id + ": " + errorText(r) }));
       return;
     }
-    show(
+    showAt(nav, 
       back, h("h1", { text: "Dead letter " + id }),
       r.json.entries.map((e) => h("div", { class: "card entry",
                                            "data-group": e.group },
@@ -580,13 +606,13 @@
     if (r.status === 202) {
       say("Replaying " + r.json.replaying + " dead letters at " + r.json.rate
           + "/s.", true);
-      await replayProgress();
+      await replayProgress(state.nav);
     } else {
       say("Replay failed: " + errorText(r), false);
     }
   }
 
-  async function replayProgress() {
+  async function replayProgress(nav) {
     if (!isAdmin()) return;
     const tick = async () => {
       const r = await api("GET", "/failed-events/replay");
@@ -601,9 +627,9 @@
           + " of " + r.json.total : "";
       return r.json.active;
     };
-    if (await tick()) {
+    if (nav === state.nav && await tick()) {
       const t = setInterval(async () => {
-        if (!(await tick())) clearInterval(t);
+        if (nav !== state.nav || !(await tick())) clearInterval(t);
       }, 500);
       state.timers.push(t);
     }
@@ -613,8 +639,9 @@
     const box = document.getElementById("purge-confirm");
     box.replaceChildren(
       h("span", { text: "Purge " + (group ? "the dead letters of " + group
-                                          : "every dead letter")
-                    + " (" + n + " shown)? They never run again. " }),
+                                          : "every dead letter of every group")
+                    + " (" + fmt(n) + ", whatever the type and reason "
+                    + "filters show)? They never run again. " }),
       h("button", { id: "purge-yes", class: "danger",
                     onclick: () => purge(group), text: "Yes, purge" }),
       h("button", { id: "purge-no", onclick: () => box.replaceChildren(),
@@ -631,7 +658,7 @@
 
   // -- events ----------------------------------------------------------------
 
-  async function events(args) {
+  async function events(args, nav) {
     const form = h("form", { class: "row", id: "lookup",
                              onsubmit: (ev) => {
                                ev.preventDefault();
@@ -672,7 +699,7 @@
             h("td", {}, h("span", { class: "badge " + e.status,
                                     text: e.status })))))));
     }
-    show(...body);
+    showAt(nav, ...body);
   }
 
   async function trace(id) {
@@ -743,15 +770,15 @@
     return m && Number(m[1]) > 0 ? "busy" : "idle";
   }
 
-  async function cluster() {
+  async function cluster(args, nav) {
     const r = await api("GET", "/cluster");
     if (r.status !== 200) {
-      show(h("p", { class: "error",
+      showAt(nav, h("p", { class: "error",
                                       text: "Cluster: " + errorText(r) }));
       return;
     }
     const c = r.json;
-    show(
+    showAt(nav, 
       h("h1", { text: "Cluster" }),
       h("p", { class: "muted", text: "Seen from node " + c.self + " ("
                + c.schema + ")" }),
