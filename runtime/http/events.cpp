@@ -212,7 +212,7 @@ void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
   auto& id = args.params[0];
   cx->call(
     cx->node.store, done,
-    [done, id](event_history& h) {
+    [cx, done, id](event_history& h) {
       if (h.ev.seq == 0) {
         done(error_body(404, "event '" + id + "' not found", "id"));
         return;
@@ -234,7 +234,18 @@ void get_event(const std::shared_ptr<api_context>& cx, const route_args& args,
       doc["acceptedBy"] = h.accepted_by.empty() ? json(nullptr)
                                                 : json(h.accepted_by);
       doc["duplicates"] = duplicates_json(h);
-      done(json_response(200, doc));
+      // The effect records of the groups whose handler keeps them.
+      cx->call(
+        cx->node.store, done,
+        [done, doc](std::vector<processed_record>& effects) mutable {
+          for (auto& g : doc["groups"])
+            for (auto& e : effects)
+              if (e.group == g["group"].get<std::string>())
+                g["effect"]
+                  = {{"at", e.at}, {"epoch", e.epoch}, {"attempt", e.attempt}};
+          done(json_response(200, doc));
+        },
+        atom::processed_v, id);
     },
     atom::history_v, id);
 }

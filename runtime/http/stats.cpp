@@ -24,7 +24,9 @@ stats_sampler::start(std::shared_ptr<metrics_registry> metrics,
   s->metrics_ = std::move(metrics);
   s->gw_ = std::move(gw);
   s->node_ = std::move(node);
-  s->thread_ = std::thread{[s = s.get()] { s->run(); }};
+  s->thread_ = std::thread{[s = s.get()] {
+    s->run();
+  }};
   return s;
 }
 

@@ -16,8 +16,9 @@ namespace onceflow::http {
 
 /// Samples the node once a second for GET /stats (the dashboard's charts):
 /// its counters from the metrics registry, and each group's backlog and in
-/// flight (the broadcaster's status, through the gateway). Ten minutes are kept. Runs on a thread of its own until
-/// stop(); the gateway may be stopped first (its jobs are then dropped).
+/// flight (the broadcaster's status, through the gateway). Ten minutes are
+/// kept. Runs on a thread of its own until stop(); the gateway may be stopped
+/// first (its jobs are then dropped).
 class stats_sampler : public std::enable_shared_from_this<stats_sampler> {
 public:
   static constexpr millis_t interval_ms = 1000;

@@ -7,7 +7,6 @@
 #include "runtime/http/response.hpp"
 #include "runtime/http/routes.hpp"
 #include "runtime/http/stats.hpp"
-
 #include "ui_files.hpp"
 
 #include <string>
@@ -53,8 +52,8 @@ void get_stats(const std::shared_ptr<api_context>& cx, const route_args& args,
                const responder& done) {
   uint64_t since = 0;
   if (!query_uint(args.t, "since", since, 0, UINT64_MAX >> 1)) {
-    done(error_body(400, "since must be a time in ms since the epoch",
-                    "since"));
+    done(
+      error_body(400, "since must be a time in ms since the epoch", "since"));
     return;
   }
   json doc = cx->stats ? cx->stats->series(static_cast<millis_t>(since))

@@ -283,6 +283,12 @@ class DashboardTest(hc.NodeTestCase):
         self.assertIn("success", lis[1].text)
         self.assertIn("accepted on node test-node", self.find("#trace").text)
         self.shot("event")
+        # A dead event's trace shows the DLQ's verdict.
+        self.go("#/events/bad-1")
+        self.wait(lambda: self.finds("#trace .dlq-verdict"), "bad-1's verdict")
+        self.assertIn("permanent_error",
+                      self.text_of("#trace .group[data-group='orders'] "
+                                   ".dlq-verdict"))
         # Browsing by status.
         self.go("#/events?status=dead")
         self.assertGreater(len(self.finds("#event-list tr[data-event]")), 0)

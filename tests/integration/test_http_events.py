@@ -71,6 +71,11 @@ class HttpEventsTest(hc.NodeTestCase):
             self.assertIsInstance(a["at"], int)
             self.assertGreaterEqual(a["at"], body["createdAt"])
             self.assertEqual(a["error"], "", a)
+            # The store handler records its effect: under the attempt's
+            # lease, by attempt 1.
+            self.assertEqual(g["effect"]["epoch"], a["epoch"], g)
+            self.assertEqual(g["effect"]["attempt"], 1, g)
+            self.assertGreaterEqual(g["effect"]["at"], body["createdAt"], g)
 
         # The same id again (header or body): 200 duplicate with the
         # original's status; nothing new is stored.

@@ -53,7 +53,8 @@ BOOST_AUTO_TEST_CASE(since_gives_only_later_samples) {
   BOOST_CHECK(xs.to_json(3000, 1000)["samples"].empty());
 }
 
-BOOST_AUTO_TEST_CASE(a_late_sample_is_dropped_and_one_at_the_same_time_replaces) {
+BOOST_AUTO_TEST_CASE(
+  a_late_sample_is_dropped_and_one_at_the_same_time_replaces) {
   stats_series xs;
   xs.add(at(2000, 2));
   xs.add(at(1000, 1)); // its gauges came back after the next sample's

@@ -708,6 +708,13 @@
       return h("p", { class: "error", id: "trace-error",
                       text: "Event " + id + ": " + errorText(r) });
     const e = r.json;
+    // The DLQ's verdicts of the groups it died in (reason, error, when).
+    const verdicts = {};
+    if (e.groups.some((g) => g.status === "dead")) {
+      const f = await api("GET", "/failed-events/" + encodeURIComponent(id));
+      if (f.status === 200)
+        for (const x of f.json.entries) verdicts[x.group] = x;
+    }
     const items = [h("li", { class: "note" },
       h("strong", { text: time(e.createdAt) }), " accepted",
       e.acceptedBy ? " on node " + e.acceptedBy : "",
@@ -733,7 +740,18 @@
         g.nextAttemptAt ? h("li", { class: "note" },
           h("strong", { text: time(g.nextAttemptAt) }), " next attempt due")
           : null,
-        g.status === "dead" ? h("li", { class: "failure" }, "in the DLQ: ",
+        g.effect ? h("li", { class: "success effect" },
+          h("strong", { text: time(g.effect.at) }),
+          " effect committed (attempt " + g.effect.attempt + ", epoch "
+          + g.effect.epoch + "), " + fmt(g.effect.at - e.createdAt)
+          + " ms after acceptance") : null,
+        g.status === "dead" ? h("li", { class: "failure dlq-verdict" },
+          verdicts[g.group]
+            ? [h("strong", { text: time(verdicts[g.group].deadAt) }),
+               " dead-lettered: ", h("span", { class: "badge dead",
+                                              text: verdicts[g.group].reason }),
+               " " + verdicts[g.group].error + " "]
+            : "in the DLQ: ",
           h("a", { href: "#/dlq/" + encodeURIComponent(e.eventId),
                    text: "its dead letter" })) : null)));
     return h("div", { id: "trace" },
