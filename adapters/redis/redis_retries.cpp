@@ -114,17 +114,10 @@ uint64_t redis_store::scheduled() {
 }
 
 uint64_t redis_store::scheduled(const std::string& group) {
-  // The schedule is one sorted set by due time for every group: count the
-  // group's members ("<group>\x1f<seq>") over all of it.
-  auto r = command({"ZRANGE", key("retry:due"), "0", "-1"}, "scheduled");
-  if (!is_array(r.get()))
-    return 0;
-  auto prefix = group + '\x1f';
-  uint64_t n = 0;
-  for (size_t i = 0; i < r->elements; ++i)
-    if (str_of(r->element[i]).rfind(prefix, 0) == 0)
-      ++n;
-  return n;
+  // The schedule is one sorted set by due time for every group: the
+  // group's members ("<group>\x1f<seq>") are counted in Redis.
+  auto r = eval(sc_scheduled_count, {group}, "scheduled", gen_check::none);
+  return u64_of(r.get());
 }
 
 uint64_t redis_store::delayed() {

@@ -12,14 +12,29 @@ namespace {
 
 /// The bodies, in the order of script_id.
 const char* const script_bodies[] = {
-  redis_lua::append,      redis_lua::ensure_group, redis_lua::reclaim,
-  redis_lua::backlog,     redis_lua::claim,        redis_lua::settle,
-  redis_lua::due,         redis_lua::next_due,     redis_lua::status,
-  redis_lua::find,        redis_lua::processed_of, redis_lua::processed_count,
-  redis_lua::dlq_read,    redis_lua::dlq_remove,   redis_lua::history,
-  redis_lua::list_events, redis_lua::trim,         redis_lua::read_before,
-  redis_lua::read_after,  redis_lua::gen_check,    redis_lua::cancel,
+  redis_lua::append,
+  redis_lua::ensure_group,
+  redis_lua::reclaim,
+  redis_lua::backlog,
+  redis_lua::claim,
+  redis_lua::settle,
+  redis_lua::due,
+  redis_lua::next_due,
+  redis_lua::status,
+  redis_lua::find,
+  redis_lua::processed_of,
+  redis_lua::processed_count,
+  redis_lua::dlq_read,
+  redis_lua::dlq_remove,
+  redis_lua::history,
+  redis_lua::list_events,
+  redis_lua::trim,
+  redis_lua::read_before,
+  redis_lua::read_after,
+  redis_lua::gen_check,
+  redis_lua::cancel,
   redis_lua::renew,
+  redis_lua::scheduled_count,
 };
 
 static_assert(std::size(script_bodies) == sc_count, "one body per script_id");

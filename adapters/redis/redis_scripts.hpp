@@ -34,6 +34,7 @@ enum script_id : size_t {
   sc_gen_check,
   sc_cancel,
   sc_renew,
+  sc_scheduled_count,
   sc_count,
 };
 

@@ -50,10 +50,11 @@ BOOST_AUTO_TEST_CASE(the_layout_upgrade_runs_without_the_prelude) {
 BOOST_AUTO_TEST_CASE(writes_that_cannot_recognise_a_rerun_are_not_resent) {
   for (auto id : {sc_append, sc_reclaim, sc_dlq_remove, sc_trim, sc_cancel})
     BOOST_TEST(!script_answers_rerun(id));
-  for (auto id : {sc_ensure_group, sc_backlog, sc_claim, sc_settle, sc_due,
-                  sc_next_due, sc_status, sc_find, sc_processed_of,
-                  sc_processed_count, sc_dlq_read, sc_history, sc_list_events,
-                  sc_read_before, sc_read_after, sc_gen_check, sc_renew})
+  for (auto id :
+       {sc_ensure_group, sc_backlog, sc_claim, sc_settle, sc_due, sc_next_due,
+        sc_status, sc_find, sc_processed_of, sc_processed_count, sc_dlq_read,
+        sc_history, sc_list_events, sc_read_before, sc_read_after, sc_gen_check,
+        sc_renew, sc_scheduled_count})
     BOOST_TEST(script_answers_rerun(id));
 }
 
