@@ -28,3 +28,19 @@ function(onceflow_embed_command var)
     VERBATIM)
   set(${var} "${hpp}" "${cpp}" PARENT_SCOPE)
 endfunction()
+
+# onceflow_raw_delimiter(<var> <text> <base>) sets <var> to a delimiter for
+# a C++ raw string literal holding <text>: <base>, else <base>1, <base>2, ...
+# the first whose `)<delimiter>"` does not occur in it. (Used by the
+# scripts of cmake/embed_lua.cmake and cmake/embed_files.cmake.)
+function(onceflow_raw_delimiter var text base)
+  set(delim "${base}")
+  set(n 0)
+  string(FIND "${text}" ")${delim}\"" at)
+  while(NOT at EQUAL -1)
+    math(EXPR n "${n} + 1")
+    set(delim "${base}${n}")
+    string(FIND "${text}" ")${delim}\"" at)
+  endwhile()
+  set(${var} "${delim}" PARENT_SCOPE)
+endfunction()

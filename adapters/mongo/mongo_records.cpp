@@ -334,6 +334,16 @@ bool transient(const bson_t* reply, const bson_error_t& err) {
   }
 }
 
+/// True at most every 10 s per `last` (the time it last said true): for
+/// errors that would otherwise be logged on every write.
+bool time_to_log(millis_t& last) {
+  auto now = wall_now();
+  if (now - last < 10000)
+    return false;
+  last = now;
+  return true;
+}
+
 /// An integer or date field of `doc` at a dotted path; false if absent.
 bool int_at(const bson_t* doc, const std::string& path, int64_t& out) {
   bson_iter_t it;
@@ -533,8 +543,7 @@ struct records::impl {
     }
     if (over > 0) {
       dropped.fetch_add(over);
-      if (auto now = wall_now(); now - last_drop_log >= 10000) {
-        last_drop_log = now;
+      if (time_to_log(last_drop_log)) {
         spdlog::error("MongoDB records: {} changes ({} MiB) waiting for {} "
                       "(the most kept): the oldest are dropped ({} so far); "
                       "the store still has every event",
@@ -564,8 +573,7 @@ struct records::impl {
         if (::ftruncate(journal, static_cast<off_t>(journal_bytes)) != 0) {
           // nop: the next start skips the unreadable line
         }
-        if (auto now = wall_now(); now - last_journal_log >= 10000) {
-          last_journal_log = now;
+        if (time_to_log(last_journal_log)) {
           spdlog::error("MongoDB records: cannot write the journal {}: {}",
                         journal_path, std::strerror(errno));
         }
@@ -1129,8 +1137,7 @@ struct records::impl {
     xs.clear();
     if (lost > 0) {
       repaired.fetch_add(lost);
-      if (auto now = wall_now(); now - last_repair_log >= 10000) {
-        last_repair_log = now;
+      if (time_to_log(last_repair_log)) {
         spdlog::warn("MongoDB records: {} written event changes were not in "
                      "their documents when read back (another client's update "
                      "of the same document overwrote them: the server's "

@@ -315,6 +315,9 @@ acceptance_record redis_store::acceptance(uint64_t seq) {
     {{"ZREVRANGEBYSCORE", key("log:a"), s, "-inf", "LIMIT", "0", "1"},
      {"HGET", key("dups"), s}},
     "acceptance");
+  for (auto& r : rs)
+    if (r->type == REDIS_REPLY_ERROR)
+      keys_.fail_reply(r.get(), "acceptance", {});
   acceptance_record out;
   if (rs.size() == 2 && is_array(rs[0].get()) && rs[0]->elements > 0) {
     auto f = split_fields(str_of(rs[0]->element[0]), 3);

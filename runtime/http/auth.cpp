@@ -25,11 +25,7 @@ const char* role_name(access x) {
   return x == access::open ? "open" : to_string(role_of(x));
 }
 
-std::optional<response> authorize(const std::vector<api_key>& keys,
-                                  const std::string& authorization,
-                                  access needs, const api_key** who) {
-  if (needs == access::open || keys.empty())
-    return std::nullopt;
+std::string presented_key(const std::string& authorization) {
   std::string given;
   // The scheme is case-insensitive (RFC 9110, 11.1).
   auto space = authorization.find(' ');
@@ -46,21 +42,28 @@ std::optional<response> authorize(const std::vector<api_key>& keys,
   } else if (!authorization.empty()) {
     given = " ";
   }
-  auto check = check_api_key(keys, given, role_of(needs));
+  return given;
+}
+
+std::string unknown_key_text(const std::string& authorization) {
+  return authorization.empty() ? "missing API key (Authorization: Bearer <key>)"
+                               : "unknown API key";
+}
+
+std::optional<response> authorize(const std::vector<api_key>& keys,
+                                  const std::string& authorization,
+                                  access needs) {
+  if (needs == access::open || keys.empty())
+    return std::nullopt;
+  auto check = check_api_key(keys, presented_key(authorization),
+                             role_of(needs));
   if (check.verdict == key_verdict::missing
       || check.verdict == key_verdict::unknown) {
-    auto r = error_body(401,
-                        authorization.empty()
-                          ? "missing API key (Authorization: Bearer "
-                            "<key>)"
-                          : "unknown API key",
-                        "Authorization");
+    auto r = error_body(401, unknown_key_text(authorization), "Authorization");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
-  if (who != nullptr) // any role will do
-    *who = check.key;
-  else if (check.verdict == key_verdict::lacks_role) {
+  if (check.verdict == key_verdict::lacks_role) {
     auto name = role_name(needs);
     spdlog::info("http: key '{}' refused: needs role {}", check.key->name,
                  name);

@@ -161,22 +161,16 @@ void answer_with_counts(const std::shared_ptr<api_context>& cx, json groups,
     };
     for (size_t i = 0; i < p->groups.size(); ++i) {
       auto name = p->groups[i]["name"].get<std::string>();
-      for (auto field : {"dlq", "retries"}) {
-        auto set = [p, i, field, finish](json value) {
-          p->groups[i][field] = std::move(value);
-          finish();
-        };
-        auto failed = [set](caf::error&) {
-          set(nullptr);
-        };
-        if (std::string{field} == "dlq")
-          gp->request(store, call_timeout, atom::count_v, name)
-            .then([set](uint64_t n) { set(n); }, failed);
-        else
-          gp->request(store, call_timeout, atom::count_v, atom::schedule_v,
-                      name)
-            .then([set](uint64_t n) { set(n); }, failed);
-      }
+      auto set = [p, i, finish](const char* field, json value) {
+        p->groups[i][field] = std::move(value);
+        finish();
+      };
+      gp->request(store, call_timeout, atom::count_v, name)
+        .then([set](uint64_t n) { set("dlq", n); },
+              [set](caf::error&) { set("dlq", nullptr); });
+      gp->request(store, call_timeout, atom::count_v, atom::schedule_v, name)
+        .then([set](uint64_t n) { set("retries", n); },
+              [set](caf::error&) { set("retries", nullptr); });
     }
   });
 }
