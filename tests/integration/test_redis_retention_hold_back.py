@@ -79,6 +79,7 @@ class HoldBackTest(RetentionBase):
         col.until(lambda s: len(col.records["b"]) >= 10,
                   20 * TIME_SCALE, "group b to settle a few events")
         stop()
+        col.note("node-b stopped")
         col.poll()
         st = flat_to_dict(self.redis.eval_json(
             LUA_HGETALL, (f"{self.prefix}g:b:st",)))
@@ -87,6 +88,9 @@ class HoldBackTest(RetentionBase):
         unsettled = sorted({s for s, _, _ in info.values()} - settled_b)
         self.assertGreater(len(unsettled), 0, "group b settled everything "
                            "before node-b was stopped: nothing is held")
+        # A failure message shows what became of the first entries b
+        # holds (their state fields, records and the trim mark over time).
+        col.trace("b", unsettled[:8])
         leases = sum(1 for v in st.values() if v[:1].isdigit())
         sys.stderr.write(f"\n    node-b stopped with {len(settled_b)} of "
                          f"{self.N} settled in group b, {leases} leased\n")
@@ -141,8 +145,13 @@ class HoldBackTest(RetentionBase):
         """node-a is held (SIGSTOP) so that nothing is trimmed while group
         b catches up on node-b; then node-a continues and trims all."""
         ids = {e["id"] for e in evs}
-        col.until(lambda s: len(col.records["b"]) >= self.N,
-                  40 * TIME_SCALE, "group b to catch up on node-b")
+        try:
+            col.until(lambda s: len(col.records["b"]) >= self.N,
+                      40 * TIME_SCALE, "group b to catch up on node-b")
+        except AssertionError as e:
+            # node-a is held: did node-b trim (it must not: retention 1 h)?
+            raise AssertionError(f"{e}; node-b trimmed "
+                                 f"{self.trimmed_metric('node-b')}") from e
         self.wait_quiet(["node-b"])
         col.poll()
         self.assert_once(col, {"a": ids, "b": ids})
@@ -174,11 +183,15 @@ class HoldBackTest(RetentionBase):
         a = self.nodes["node-a"]
         try:
             evs, info, col, unsettled = self.publish_and_stop_b(
-                "held", lambda: os.kill(b.proc.pid, signal.SIGSTOP))
+                "held", lambda: self.freeze("node-b"))
             self.hold_back_phase(evs, info, col, unsettled, warm)
-            os.kill(a.proc.pid, signal.SIGSTOP)
+            # A trim node-a sent before it stopped runs before node-b
+            # continues (see freeze), not after b's settlements.
+            self.freeze("node-a")
+            col.note("node-a stopped")
         finally:
             os.kill(b.proc.pid, signal.SIGCONT)
+            col.note("node-b continued")
         try:
             self.catch_up_and_trim(evs, col, warm)
         finally:
@@ -196,9 +209,11 @@ class HoldBackTest(RetentionBase):
             "gone", lambda: self.assertEqual(
                 self.nodes["node-b"].terminate(), 0))
         self.hold_back_phase(evs, info, col, unsettled, warm)
-        os.kill(a.proc.pid, signal.SIGSTOP)
+        self.freeze("node-a")
+        col.note("node-a stopped")
         try:
             self.start_node("node-b")
+            col.note("node-b started again")
             self.catch_up_and_trim(evs, col, warm)
         finally:
             os.kill(a.proc.pid, signal.SIGCONT)

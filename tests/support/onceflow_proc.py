@@ -166,6 +166,14 @@ class Node:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    def freeze(self, timeout=10):
+        """SIGSTOP, and waits until every thread of the process has stopped
+        (kill returns before the threads do: one may still finish a system
+        call, a write to a server say)."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        wait_for(lambda: all_threads_stopped(self.proc.pid), timeout,
+                 "every thread of the node to stop")
+
     def terminate(self, timeout=30):
         os.kill(self.proc.pid, signal.SIGTERM)
         return self.proc.wait(timeout)
@@ -225,6 +233,20 @@ def node_status(binary, config, timeout=30):
         else:
             out[key.strip()] = value.strip('"')
     return out
+
+
+def all_threads_stopped(pid):
+    """True if every thread of process `pid` is stopped (state T)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                # "tid (comm) state ...": comm may hold spaces.
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue  # the thread ended
+        if state not in ("T", "t"):
+            return False
+    return True
 
 
 def tail(path, max_chars=6000):

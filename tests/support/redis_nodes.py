@@ -274,6 +274,17 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
         n.wait_ready(timeout=60)
         return n
 
+    def freeze(self, name):
+        """Stops node `name` (SIGSTOP) with nothing of it left to run: every
+        thread stopped, and then a round trip to Redis. Redis answers a
+        round of ready connections after it has run the commands read in
+        that round, so what the node sent before it stopped (a trim, a
+        settlement) has run before this returns, not later, after a command
+        of a node that continues meanwhile."""
+        self.nodes[name].freeze()
+        if not self.redis.ping():
+            raise AssertionError("redis does not answer PING")
+
     def status(self, name):
         return op.node_status(op.BINARY, self.configs[name]) or {}
 

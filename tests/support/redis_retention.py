@@ -14,6 +14,7 @@ a short retention is held with SIGSTOP while the records are read.
 
 import collections
 import json
+import time
 
 import http_client as hc
 import onceflow_proc as op
@@ -57,6 +58,16 @@ end
 return cjson.encode(out)
 """
 
+# The state fields (g:<group>:st) of the given seqs: KEYS[1] the hash,
+# ARGV the seqs; a missing field is ''.
+LUA_FIELDS = """
+local out = {}
+for i, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV))) do
+  out[i] = v or ''
+end
+return cjson.encode(out)
+"""
+
 # id -> "<seq> <created_at>" and the key's PTTL, for the given ids.
 LUA_ID_INFO = """
 local P = ARGV[1] .. 'id:'
@@ -94,6 +105,21 @@ class Collector:
         self.early = []        # (seq, id, created_at, now_ms, first in log)
         self.created = {}      # seq -> (id, created_at) of watched events
         self.last = None
+        # A timeline for failure messages (see trace, note): the test's
+        # steps, changes of `trimmed`, and of the traced pairs' state
+        # fields and records.
+        self.t0 = time.monotonic()
+        self.timeline = []
+        self.traced = {}       # (group, seq) -> last state field seen
+
+    def note(self, text):
+        self.timeline.append(f"{time.monotonic() - self.t0:.2f}s {text}")
+
+    def trace(self, group, seqs):
+        """Follows the state fields and records of (group, seq) pairs: each
+        change goes into the timeline that summary() prints."""
+        for s in seqs:
+            self.traced[(group, s)] = None
 
     def watch(self, id_info):
         """id_info: id -> (seq, created_at) of events whose log entries must
@@ -104,7 +130,12 @@ class Collector:
     def poll(self):
         snap = self.test.redis.eval_json(LUA_SNAPSHOT, (),
                                          (self.test.prefix, *self.groups))
+        prev = self.last
         self.last = snap
+        if self.traced and (prev is None
+                            or prev.get("trimmed") != snap["trimmed"]):
+            self.note(f"trimmed={snap['trimmed']!r} first={snap['first']!r}")
+        self.trace_poll()
         for g in self.groups:
             gs = snap["groups"][g]
             self.max_dup = max(self.max_dup, gs["dup"])
@@ -114,6 +145,8 @@ class Collector:
                 if old is None:
                     raw[s] = v
                     self.records[g][int(s)] = json.loads(v)
+                    if (g, int(s)) in self.traced:
+                        self.note(f"{g}:{s} record seen")
                 elif old != v:
                     self.changed.append((g, int(s), old, v))
         # A trimmed entry (below the log's first entry, or any entry once
@@ -127,7 +160,26 @@ class Collector:
                 self.early.append((s, i, c, snap["now_ms"], first))
         return snap
 
+    def trace_poll(self):
+        by_group = collections.defaultdict(list)
+        for g, q in self.traced:
+            by_group[g].append(q)
+        for g, qs in by_group.items():
+            vs = self.test.redis.eval_json(
+                LUA_FIELDS, (f"{self.test.prefix}g:{g}:st",),
+                tuple(str(q) for q in qs))
+            for q, v in zip(qs, vs):
+                if self.traced[(g, q)] != v:
+                    self.traced[(g, q)] = v
+                    self.note(f"{g}:{q} st={v!r}")
+
     def summary(self):
+        if self.timeline:
+            return self.counts() + "; timeline: " + " | ".join(
+                self.timeline[-60:])
+        return self.counts()
+
+    def counts(self):
         s = self.last or {}
         return (f"xlen={s.get('xlen')} first={s.get('first')!r} "
                 f"trimmed={s.get('trimmed')!r} "
