@@ -3,28 +3,27 @@
 #include "actors/logic/pattern.hpp"
 #include "adapters/codec.hpp"
 #include "adapters/mongo/mongo_bson.hpp"
+#include "adapters/mongo/mongo_records_impl.hpp"
 
-#include <fcntl.h>
 #include <mongoc/mongoc.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <cstring>
+#include <cstddef>
+#include <cstdint>
 #include <deque>
-#include <fstream>
+#include <exception>
+#include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace onceflow::mongo {
 
@@ -45,78 +44,26 @@ int64_t dead_letter_position(const std::string& event_id,
   return dead_at * 1024 + static_cast<int64_t>(h & 1023U);
 }
 
-namespace {
-
-/// The state of one (event, group) pair at a version.
-struct group_change {
-  std::string group;
-  uint64_t v = 0;
-  event_status status = event_status::accepted;
-  millis_t at = 0;
-  uint32_t attempt = 0;
-  std::string error;
-  millis_t next_at = 0;
-};
-
-/// A change of one event's document. `set_event`: the event's fields are
-/// written (acceptance); else, with `has_event`, only if the document is
-/// new (a settlement that got there first).
-struct event_change {
-  std::string id;
-  event ev;
-  bool has_event = false;
-  bool set_event = false;
-  millis_t accepted_at = 0;
-  std::vector<group_change> groups;
-};
-
-/// A death for the archive.
-struct dead_change {
-  dlq_entry e;
-  uint64_t v = 0;
-};
-
-/// Marks the archive's entries of an event and/or group (both empty: all)
-/// with `field` ("replayedAt", "purgedAt"): for a replay, the deaths of the
-/// pair below version `below` (a later death of the replayed event stays
-/// unmarked); for a purge, those dead at or before `at`. An entry marked
-/// already keeps its time ($min).
-struct mark_change {
-  std::string event_id;
-  std::string group;
-  const char* field = "";
-  millis_t at = 0;
-  uint64_t below = 0;
-};
-
-/// A death about to be committed (journaled so that a kill between the
-/// store's commit and `settled` does not lose its archive entry).
-struct tentative_death {
-  std::string event_id;
-  std::string group;
-  uint64_t v = 0;
-
-  std::string key() const {
-    return event_id + '\x1f' + group + '\x1f' + std::to_string(v);
-  }
-};
-
-struct queued {
-  std::variant<event_change, dead_change, mark_change> c;
-  int tries = 0;
-  /// Bytes it holds (for the queue's budget).
-  size_t bytes = 0;
-  /// Not written before this time (a mark waiting for its death); for a
-  /// written event change waiting in `checks`, when it is read back.
-  millis_t due = 0;
-  /// Rewrites after a read-back missed it.
-  int repairs = 0;
-};
+namespace detail {
 
 size_t bytes_of(const event& ev) {
   return ev.id.size() + ev.type.size() + ev.payload.size() + ev.trace_id.size()
          + 64;
 }
+
+bool time_to_log(millis_t& last) {
+  auto now = wall_now();
+  if (now - last < 10000)
+    return false;
+  last = now;
+  return true;
+}
+
+} // namespace detail
+
+using namespace detail;
+
+namespace {
 
 /// An event without its payload: enough for a document a settlement
 /// creates before the acceptance gets there (the acceptance sets the rest).
@@ -164,9 +111,6 @@ constexpr millis_t check_delay = 1000;
 /// Rewrites of one change whose read-back keeps missing it, then it is
 /// given up (logged, counted as failed).
 constexpr int max_repairs = 10;
-
-/// How long a listing's query may run on the server (ms).
-constexpr int64_t read_timeout = 5000;
 
 /// The version of a death (the archive's `_id`, a replay's bound).
 uint64_t death_version(const delivery& dl);
@@ -220,39 +164,6 @@ void append_attempts(bson_t* parent, const std::vector<attempt_record>& xs) {
   bson_append_array_end(parent, &arr);
 }
 
-std::vector<attempt_record> attempts_of(const bson_t* doc) {
-  std::vector<attempt_record> out;
-  bson_iter_t it;
-  bson_iter_t arr;
-  if (!bson_iter_init_find(&it, doc, "attempts") || !BSON_ITER_HOLDS_ARRAY(&it)
-      || !bson_iter_recurse(&it, &arr))
-    return out;
-  while (bson_iter_next(&arr)) {
-    if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
-      continue;
-    uint32_t len = 0;
-    const uint8_t* data = nullptr;
-    bson_iter_document(&arr, &len, &data);
-    bson_t a;
-    if (!bson_init_static(&a, data, len))
-      continue;
-    attempt_record r;
-    r.attempt = static_cast<uint32_t>(int_of(&a, "attempt"));
-    r.at = int_of(&a, "at");
-    r.node = utf8_of(&a, "node");
-    r.listener = utf8_of(&a, "listener");
-    r.epoch = static_cast<uint64_t>(int_of(&a, "epoch"));
-    auto o = utf8_of(&a, "outcome");
-    for (auto x : {outcome::success, outcome::retryable, outcome::permanent,
-                   outcome::lease_lost, outcome::crashed})
-      if (o == to_string(x))
-        r.result = x;
-    r.error = utf8_of(&a, "error");
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
 /// The writeErrors of a bulk reply: (index, code, message).
 struct write_error {
   size_t index = 0;
@@ -293,22 +204,6 @@ bool has_write_concern_errors(const bson_t* reply) {
   return len > 5; // an empty BSON array is 5 bytes
 }
 
-/// A page of a listing: `field` above `after` in the filter; sorted by it,
-/// at most `limit`, and at most read_timeout on the server in the options.
-void page_after(bson_t* filter, bson_t* opts, const char* field, uint64_t after,
-                size_t limit) {
-  bson_t gt;
-  BSON_APPEND_DOCUMENT_BEGIN(filter, field, &gt);
-  BSON_APPEND_INT64(&gt, "$gt", static_cast<int64_t>(after));
-  bson_append_document_end(filter, &gt);
-  bson_t sort;
-  BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
-  BSON_APPEND_INT32(&sort, field, 1);
-  bson_append_document_end(opts, &sort);
-  BSON_APPEND_INT64(opts, "limit", static_cast<int64_t>(limit));
-  BSON_APPEND_INT64(opts, "maxTimeMS", read_timeout);
-}
-
 /// A failure of a whole call that passes (the driver's retryable write
 /// label, or the codes of a replica set changing its primary or a server
 /// shutting down).
@@ -334,16 +229,6 @@ bool transient(const bson_t* reply, const bson_error_t& err) {
   }
 }
 
-/// True at most every 10 s per `last` (the time it last said true): for
-/// errors that would otherwise be logged on every write.
-bool time_to_log(millis_t& last) {
-  auto now = wall_now();
-  if (now - last < 10000)
-    return false;
-  last = now;
-  return true;
-}
-
 /// An integer or date field of `doc` at a dotted path; false if absent.
 bool int_at(const bson_t* doc, const std::string& path, int64_t& out) {
   bson_iter_t it;
@@ -360,854 +245,591 @@ bool int_at(const bson_t* doc, const std::string& path, int64_t& out) {
   return true;
 }
 
-// -- the journal: changes not written yet, one JSON document a line --------
-
-nlohmann::json journal_entry(const queued& x) {
-  using nlohmann::json;
-  if (auto* e = std::get_if<event_change>(&x.c)) {
-    delivery dl;
-    dl.ev = e->ev;
-    auto gs = json::array();
-    for (auto& g : e->groups)
-      gs.push_back({g.group, g.v, to_string(g.status), g.at, g.attempt, g.error,
-                    g.next_at});
-    return {{"k", "e"},
-            {"id", e->id},
-            {"d", codec::to_json(dl)},
-            {"has", e->has_event},
-            {"set", e->set_event},
-            {"acc", e->accepted_at},
-            {"g", std::move(gs)}};
-  }
-  if (auto* d = std::get_if<dead_change>(&x.c))
-    return {{"k", "d"},
-            {"d", codec::to_json(d->e.dl)},
-            {"r", to_string(d->e.reason)},
-            {"err", d->e.last_error},
-            {"at", d->e.dead_at},
-            {"v", d->v}};
-  auto& m = std::get<mark_change>(x.c);
-  return {{"k", "m"},     {"id", m.event_id}, {"g", m.group},
-          {"f", m.field}, {"at", m.at},       {"below", m.below}};
-}
-
-nlohmann::json journal_entry(const tentative_death& t) {
-  return {{"k", "t"}, {"id", t.event_id}, {"g", t.group}, {"v", t.v}};
-}
-
-/// The tentative death of a journal line; false for any other line.
-bool tentative_from_journal(const std::string& line, tentative_death& out) {
-  try {
-    auto j = nlohmann::json::parse(line);
-    if (j.at("k").get<std::string>() != "t")
-      return false;
-    out.event_id = j.at("id").get<std::string>();
-    out.group = j.at("g").get<std::string>();
-    out.v = j.at("v").get<uint64_t>();
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-/// The change of a journal line; false for a line that cannot be read (a
-/// write cut short by a kill).
-bool from_journal(const std::string& line, queued& out) {
-  try {
-    auto j = nlohmann::json::parse(line);
-    auto k = j.at("k").get<std::string>();
-    if (k == "e") {
-      event_change e;
-      e.id = j.at("id").get<std::string>();
-      e.ev = codec::delivery_from_json(j.at("d").dump()).ev;
-      e.has_event = j.at("has").get<bool>();
-      e.set_event = j.at("set").get<bool>();
-      e.accepted_at = j.at("acc").get<millis_t>();
-      for (auto& g : j.at("g")) {
-        group_change c{g.at(0).get<std::string>(), g.at(1).get<uint64_t>(),
-                       event_status::unknown,      g.at(3).get<millis_t>(),
-                       g.at(4).get<uint32_t>(),    g.at(5).get<std::string>(),
-                       g.at(6).get<millis_t>()};
-        if (!parse_event_status(g.at(2).get<std::string>(), c.status))
-          return false;
-        e.groups.push_back(std::move(c));
-      }
-      out.bytes = bytes_of(e.ev);
-      out.c = std::move(e);
-      return true;
-    }
-    if (k == "d") {
-      dead_change d;
-      d.e.dl = codec::delivery_from_json(j.at("d").dump());
-      parse_dlq_reason(j.at("r").get<std::string>(), d.e.reason);
-      d.e.last_error = j.at("err").get<std::string>();
-      d.e.dead_at = j.at("at").get<millis_t>();
-      d.v = j.at("v").get<uint64_t>();
-      out.bytes = bytes_of(d.e.dl.ev);
-      out.c = std::move(d);
-      return true;
-    }
-    if (k == "m") {
-      mark_change m;
-      m.event_id = j.at("id").get<std::string>();
-      m.group = j.at("g").get<std::string>();
-      // The field names the marks use (a pointer to a literal).
-      m.field = j.at("f").get<std::string>() == "replayedAt" ? "replayedAt"
-                                                             : "purgedAt";
-      m.at = j.at("at").get<millis_t>();
-      m.below = j.at("below").get<uint64_t>();
-      out.bytes = 128;
-      out.c = std::move(m);
-      return true;
-    }
-  } catch (const std::exception&) {
-    // unreadable: skipped
-  }
-  return false;
-}
-
 } // namespace
 
-struct records::impl {
-  std::shared_ptr<client> cl;
-  mongo_config cfg;
-  std::vector<group_spec> groups;
-
-  mutable std::mutex mtx;
-  std::condition_variable cv;      // the writer waits for changes
-  std::condition_variable idle_cv; // flush waits for the writer
-  std::deque<queued> q;
-  size_t q_bytes = 0;
-  size_t in_round = 0;
-  bool stopping = false;
-  /// The writer has ended: later changes are dropped (and counted).
-  bool ended = false;
-  /// Marks waiting for their deaths (the writer's own).
-  std::vector<queued> later;
-  /// Written event changes to read back (in due order): kept in the
-  /// journal until then.
-  std::deque<queued> checks;
-  size_t c_bytes = 0;
-  /// Deaths between `settling` and the end of their store call, and those
-  /// an earlier run left (until reconcile): kept in the journal.
-  std::map<std::string, std::pair<tentative_death, int>> tentative;
-  /// The journal (-1: none): every change pushed since the queue was last
-  /// empty, so that a node killed with -9 writes them after its restart.
-  int journal = -1;
-  std::string journal_path;
-  /// Bytes in the journal (rewritten from the queue when it grows well
-  /// past what the queue holds).
-  size_t journal_bytes = 0;
-  millis_t last_journal_log = 0;
-
-  ~impl() {
-    if (journal >= 0)
-      ::close(journal);
+void records::impl::push(std::vector<queued> xs) {
+  if (xs.empty())
+    return;
+  std::lock_guard<std::mutex> g{mtx};
+  if (journal >= 0)
+    append_journal(xs);
+  if (ended) { // kept in the journal (if any) for the next start
+    dropped.fetch_add(xs.size());
+    return;
   }
-  millis_t stop_deadline = 0;
-  std::thread writer;
-
-  std::atomic<uint64_t> written{0};
-  std::atomic<uint64_t> dropped{0};
-  std::atomic<uint64_t> failed{0};
-  std::atomic<uint64_t> repaired{0};
-  millis_t last_drop_log = 0;
-  millis_t last_repair_log = 0;
-
-  void push(std::vector<queued> xs) {
-    if (xs.empty())
-      return;
-    std::lock_guard<std::mutex> g{mtx};
-    if (journal >= 0)
-      append_journal(xs);
-    if (ended) { // kept in the journal (if any) for the next start
-      dropped.fetch_add(xs.size());
-      return;
-    }
-    for (auto& x : xs) {
-      q_bytes += x.bytes;
-      q.push_back(std::move(x));
-    }
-    trim_queue();
-    cv.notify_one();
+  for (auto& x : xs) {
+    q_bytes += x.bytes;
+    q.push_back(std::move(x));
   }
+  trim_queue();
+  cv.notify_one();
+}
 
-  /// Drops the oldest changes over the queue's bounds (mtx held).
-  void trim_queue() {
-    size_t over = 0;
-    while (!q.empty()
-           && (q.size() > max_queued_records || q_bytes > max_queued_bytes)) {
-      q_bytes -= q.front().bytes;
-      q.pop_front();
-      ++over;
-    }
-    if (over > 0) {
-      dropped.fetch_add(over);
-      if (time_to_log(last_drop_log)) {
-        spdlog::error("MongoDB records: {} changes ({} MiB) waiting for {} "
-                      "(the most kept): the oldest are dropped ({} so far); "
-                      "the store still has every event",
-                      q.size(), q_bytes >> 20, cl->describe(), dropped.load());
-      }
+/// Drops the oldest changes over the queue's bounds (mtx held).
+void records::impl::trim_queue() {
+  size_t over = 0;
+  while (!q.empty()
+         && (q.size() > max_queued_records || q_bytes > max_queued_bytes)) {
+    q_bytes -= q.front().bytes;
+    q.pop_front();
+    ++over;
+  }
+  if (over > 0) {
+    dropped.fetch_add(over);
+    if (time_to_log(last_drop_log)) {
+      spdlog::error("MongoDB records: {} changes ({} MiB) waiting for {} "
+                    "(the most kept): the oldest are dropped ({} so far); "
+                    "the store still has every event",
+                    q.size(), q_bytes >> 20, cl->describe(), dropped.load());
     }
   }
+}
 
-  /// Appends the changes to the journal (one write; the page cache keeps
-  /// it through a kill of the process, not a crash of the machine).
-  void append_journal(const std::vector<queued>& xs) {
-    std::string text;
-    for (auto& x : xs) {
-      text += codec::dump(journal_entry(x));
-      text += '\n';
+/// Puts changes back at the front (in their order) for the next round
+/// (mtx held).
+void records::impl::requeue(std::vector<queued>& xs) {
+  for (auto i = xs.rbegin(); i != xs.rend(); ++i) {
+    if (i->due > 0) { // a mark that waits
+      later.push_back(std::move(*i));
+      continue;
     }
-    append_journal_text(text);
+    q_bytes += i->bytes;
+    q.push_front(std::move(*i));
   }
+  xs.clear();
+}
 
-  /// Appends whole lines to the journal (mtx held).
-  void append_journal_text(const std::string& text) {
-    size_t off = 0;
-    while (off < text.size()) {
-      auto n = ::write(journal, text.data() + off, text.size() - off);
-      if (n <= 0) {
-        // No half line for the next append to glue onto.
-        if (::ftruncate(journal, static_cast<off_t>(journal_bytes)) != 0) {
-          // nop: the next start skips the unreadable line
-        }
-        if (time_to_log(last_journal_log)) {
-          spdlog::error("MongoDB records: cannot write the journal {}: {}",
-                        journal_path, std::strerror(errno));
-        }
+void records::impl::run() {
+  for (;;) {
+    std::vector<queued> round;
+    std::vector<queued> due_checks;
+    {
+      std::unique_lock<std::mutex> g{mtx};
+      in_round = 0;
+      drained();
+      idle_cv.notify_all();
+      // Up to a second, or until the first read-back is due.
+      auto wait = probe_interval;
+      if (!checks.empty())
+        wait = std::clamp<millis_t>(checks.front().due - wall_now(), 1,
+                                    probe_interval);
+      if (stopping && q.empty() && !checks.empty())
+        cv.wait_for(g, std::chrono::milliseconds(std::clamp<millis_t>(
+                         std::min(wait, stop_deadline - wall_now()), 1,
+                         probe_interval))); // read-backs only
+      else
+        cv.wait_for(g, std::chrono::milliseconds(wait),
+                    [this] { return stopping || !q.empty(); });
+      auto now = wall_now();
+      if (stopping && ((q.empty() && checks.empty()) || now > stop_deadline)) {
+        auto left = q.size() + later.size();
+        // Written (and counted), not read back: kept in the journal too.
+        auto unchecked = checks.size();
+        if (left + unchecked > 0 && journal >= 0)
+          spdlog::warn("MongoDB records: {} changes not written and {} not "
+                       "read back at stop: kept in {} for the next start",
+                       left, unchecked, journal_path);
+        else if (left + unchecked > 0)
+          spdlog::warn("MongoDB records: {} changes not written and {} not "
+                       "read back at stop",
+                       left, unchecked);
+        dropped.fetch_add(left);
+        q.clear();
+        later.clear();
+        checks.clear();
+        q_bytes = 0;
+        c_bytes = 0;
+        ended = true;
+        idle_cv.notify_all();
         return;
       }
-      off += static_cast<size_t>(n);
-    }
-    journal_bytes += text.size();
-  }
-
-  /// Rewrites the journal from what waits (mtx held, no round under
-  /// way): everything written since its last emptying goes.
-  void compact_journal() {
-    auto tmp = journal_path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0600);
-    if (fd < 0)
-      return;
-    std::string text;
-    for (auto& x : later)
-      text += codec::dump(journal_entry(x)) + "\n";
-    for (auto& x : checks)
-      text += codec::dump(journal_entry(x)) + "\n";
-    for (auto& [_, t] : tentative)
-      text += codec::dump(journal_entry(t.first)) + "\n";
-    for (auto& x : q)
-      text += codec::dump(journal_entry(x)) + "\n";
-    bool ok = ::write(fd, text.data(), text.size())
-              == static_cast<ssize_t>(text.size());
-    if (!ok || ::rename(tmp.c_str(), journal_path.c_str()) != 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return;
-    }
-    ::close(journal);
-    journal = fd;
-    journal_bytes = text.size();
-  }
-
-  /// Empties the journal once every change in it is written, or rewrites
-  /// it from what waits when it grew well past that (steady load, an
-  /// outage that drops changes). mtx held, no round under way.
-  void drained() {
-    if (journal < 0)
-      return;
-    if (q.empty() && later.empty() && checks.empty() && tentative.empty()) {
-      if (journal_bytes > 0 && ::ftruncate(journal, 0) != 0)
-        spdlog::error("MongoDB records: cannot empty the journal {}: {}",
-                      journal_path, std::strerror(errno));
-      else
-        journal_bytes = 0;
-    } else if (journal_bytes > std::max<size_t>(q.empty() && later.empty()
-                                                  ? size_t{1} << 20
-                                                  : size_t{64} << 20,
-                                                4 * (q_bytes + c_bytes))) {
-      // Under steady load the read-backs keep it from ever emptying: once
-      // the queue is empty it is rewritten from what waits to be read back
-      // as soon as it holds 1 MiB and four times that.
-      compact_journal();
-    }
-  }
-
-  /// Puts changes back at the front (in their order) for the next round
-  /// (mtx held).
-  void requeue(std::vector<queued>& xs) {
-    for (auto i = xs.rbegin(); i != xs.rend(); ++i) {
-      if (i->due > 0) { // a mark that waits
-        later.push_back(std::move(*i));
+      for (auto i = later.begin(); i != later.end();) {
+        if (i->due <= now) {
+          round.push_back(std::move(*i));
+          round.back().due = 0;
+          i = later.erase(i);
+        } else {
+          ++i;
+        }
+      }
+      while (!q.empty() && round.size() < round_size) {
+        q_bytes -= q.front().bytes;
+        round.push_back(std::move(q.front()));
+        q.pop_front();
+      }
+      while (!checks.empty() && checks.front().due <= now
+             && due_checks.size() < round_size) {
+        c_bytes -= checks.front().bytes;
+        due_checks.push_back(std::move(checks.front()));
+        checks.pop_front();
+      }
+      in_round = round.size() + due_checks.size();
+      if (round.empty() && due_checks.empty())
         continue;
-      }
-      q_bytes += i->bytes;
-      q.push_front(std::move(*i));
     }
-    xs.clear();
-  }
-
-  void run() {
-    for (;;) {
-      std::vector<queued> round;
-      std::vector<queued> due_checks;
-      {
-        std::unique_lock<std::mutex> g{mtx};
-        in_round = 0;
-        drained();
-        idle_cv.notify_all();
-        // Up to a second, or until the first read-back is due.
-        auto wait = probe_interval;
-        if (!checks.empty())
-          wait = std::clamp<millis_t>(checks.front().due - wall_now(), 1,
-                                      probe_interval);
-        if (stopping && q.empty() && !checks.empty())
-          cv.wait_for(g, std::chrono::milliseconds(std::clamp<millis_t>(
-                           std::min(wait, stop_deadline - wall_now()), 1,
-                           probe_interval))); // read-backs only
-        else
-          cv.wait_for(g, std::chrono::milliseconds(wait),
-                      [this] { return stopping || !q.empty(); });
-        auto now = wall_now();
-        if (stopping
-            && ((q.empty() && checks.empty()) || now > stop_deadline)) {
-          auto left = q.size() + later.size();
-          // Written (and counted), not read back: kept in the journal too.
-          auto unchecked = checks.size();
-          if (left + unchecked > 0 && journal >= 0)
-            spdlog::warn("MongoDB records: {} changes not written and {} not "
-                         "read back at stop: kept in {} for the next start",
-                         left, unchecked, journal_path);
-          else if (left + unchecked > 0)
-            spdlog::warn("MongoDB records: {} changes not written and {} not "
-                         "read back at stop",
-                         left, unchecked);
-          dropped.fetch_add(left);
-          q.clear();
-          later.clear();
-          checks.clear();
-          q_bytes = 0;
-          c_bytes = 0;
-          ended = true;
-          idle_cv.notify_all();
-          return;
-        }
-        for (auto i = later.begin(); i != later.end();) {
-          if (i->due <= now) {
-            round.push_back(std::move(*i));
-            round.back().due = 0;
-            i = later.erase(i);
-          } else {
-            ++i;
-          }
-        }
-        while (!q.empty() && round.size() < round_size) {
-          q_bytes -= q.front().bytes;
-          round.push_back(std::move(q.front()));
-          q.pop_front();
-        }
-        while (!checks.empty() && checks.front().due <= now
-               && due_checks.size() < round_size) {
-          c_bytes -= checks.front().bytes;
-          due_checks.push_back(std::move(checks.front()));
-          checks.pop_front();
-        }
-        in_round = round.size() + due_checks.size();
-        if (round.empty() && due_checks.empty())
-          continue;
-      }
-      std::vector<queued> again;
-      std::vector<queued> fresh;
-      bool whole = false;
-      bool checked = due_checks.empty();
-      bool ran = cl->with_connection([&](mongoc_client_t* c) {
-        whole = !write_round(c, round, again, fresh);
-        if (!whole && !checked)
-          checked = read_back(c, due_checks, again);
-      });
-      {
-        // In one step, so that flush never sees a round's changes nowhere.
-        std::lock_guard<std::mutex> g{mtx};
-        requeue(again);
-        to_check(fresh, due_checks, checked);
-        if (!ran || whole)
-          requeue(round); // `round` holds what was not written
-        in_round = 0;
-      }
-      if (!ran || whole) {
-        std::unique_lock<std::mutex> g{mtx};
-        cv.wait_for(g, std::chrono::milliseconds(probe_interval),
-                    [this] { return stopping && wall_now() > stop_deadline; });
-      }
+    std::vector<queued> again;
+    std::vector<queued> fresh;
+    bool whole = false;
+    bool checked = due_checks.empty();
+    bool ran = cl->with_connection([&](mongoc_client_t* c) {
+      whole = !write_round(c, round, again, fresh);
+      if (!whole && !checked)
+        checked = read_back(c, due_checks, again);
+    });
+    {
+      // In one step, so that flush never sees a round's changes nowhere.
+      std::lock_guard<std::mutex> g{mtx};
+      requeue(again);
+      to_check(fresh, due_checks, checked);
+      if (!ran || whole)
+        requeue(round); // `round` holds what was not written
+      in_round = 0;
+    }
+    if (!ran || whole) {
+      std::unique_lock<std::mutex> g{mtx};
+      cv.wait_for(g, std::chrono::milliseconds(probe_interval),
+                  [this] { return stopping && wall_now() > stop_deadline; });
     }
   }
+}
 
-  /// Writes the round: archive inserts, then event upserts, then marks.
-  /// Changes to try again go to `again`. Returns false if MongoDB could
-  /// not be reached (or a whole call failed): then `round` holds every
-  /// change not written yet.
-  bool write_round(mongoc_client_t* c, std::vector<queued>& round,
-                   std::vector<queued>& again, std::vector<queued>& fresh) {
-    std::vector<queued> events;
-    std::vector<queued> deads;
-    std::vector<queued> marks;
-    for (auto& x : round) {
-      if (std::holds_alternative<event_change>(x.c))
-        events.push_back(std::move(x));
-      else if (std::holds_alternative<dead_change>(x.c))
-        deads.push_back(std::move(x));
-      else
-        marks.push_back(std::move(x));
-    }
-    round.clear();
-    auto keep_rest = [&] {
-      for (auto* xs : {&deads, &events, &marks})
-        for (auto& x : *xs)
-          round.push_back(std::move(x));
-    };
-    if (!deads.empty() && !write_deads(c, deads, again)) {
+/// Writes the round: archive inserts, then event upserts, then marks.
+/// Changes to try again go to `again`. Returns false if MongoDB could
+/// not be reached (or a whole call failed): then `round` holds every
+/// change not written yet.
+bool records::impl::write_round(mongoc_client_t* c, std::vector<queued>& round,
+                                std::vector<queued>& again,
+                                std::vector<queued>& fresh) {
+  std::vector<queued> events;
+  std::vector<queued> deads;
+  std::vector<queued> marks;
+  for (auto& x : round) {
+    if (std::holds_alternative<event_change>(x.c))
+      events.push_back(std::move(x));
+    else if (std::holds_alternative<dead_change>(x.c))
+      deads.push_back(std::move(x));
+    else
+      marks.push_back(std::move(x));
+  }
+  round.clear();
+  auto keep_rest = [&] {
+    for (auto* xs : {&deads, &events, &marks})
+      for (auto& x : *xs)
+        round.push_back(std::move(x));
+  };
+  if (!deads.empty() && !write_deads(c, deads, again)) {
+    keep_rest();
+    return false;
+  }
+  deads.clear();
+  events = coalesce(std::move(events));
+  while (!events.empty()) {
+    auto n = std::min(events.size(), update_chunk);
+    std::vector<queued> part(std::make_move_iterator(events.begin()),
+                             std::make_move_iterator(events.begin() + n));
+    events.erase(events.begin(), events.begin() + n);
+    if (!write_events(c, part, again, fresh)) {
+      events.insert(events.begin(), std::make_move_iterator(part.begin()),
+                    std::make_move_iterator(part.end()));
       keep_rest();
       return false;
     }
-    deads.clear();
-    events = coalesce(std::move(events));
-    while (!events.empty()) {
-      auto n = std::min(events.size(), update_chunk);
-      std::vector<queued> part(std::make_move_iterator(events.begin()),
-                               std::make_move_iterator(events.begin() + n));
-      events.erase(events.begin(), events.begin() + n);
-      if (!write_events(c, part, again, fresh)) {
-        events.insert(events.begin(), std::make_move_iterator(part.begin()),
-                      std::make_move_iterator(part.end()));
-        keep_rest();
-        return false;
-      }
+  }
+  while (!marks.empty()) {
+    auto& m = marks.front();
+    auto matched = write_mark(c, std::get<mark_change>(m.c));
+    if (matched < 0) {
+      keep_rest();
+      return false;
     }
-    while (!marks.empty()) {
-      auto& m = marks.front();
-      auto matched = write_mark(c, std::get<mark_change>(m.c));
-      if (matched < 0) {
-        keep_rest();
-        return false;
-      }
-      if (matched == 0 && ++m.tries < mark_tries) {
-        m.due = wall_now() + probe_interval;
-        again.push_back(std::move(m));
+    if (matched == 0 && ++m.tries < mark_tries) {
+      m.due = wall_now() + probe_interval;
+      again.push_back(std::move(m));
+    } else {
+      written.fetch_add(1);
+    }
+    marks.erase(marks.begin());
+  }
+  return true;
+}
+
+/// One change per event: its groups' changes merged (the highest
+/// version of each group), the event's fields from any that has them.
+std::vector<queued> records::impl::coalesce(std::vector<queued> xs) {
+  std::vector<queued> out;
+  std::map<std::string, size_t> at;
+  for (auto& x : xs) {
+    auto& e = std::get<event_change>(x.c);
+    auto [i, fresh] = at.emplace(e.id, out.size());
+    if (fresh) {
+      out.push_back(std::move(x));
+      continue;
+    }
+    auto& m = std::get<event_change>(out[i->second].c);
+    out[i->second].tries = std::max(out[i->second].tries, x.tries);
+    if (e.set_event || (e.has_event && !m.has_event)) {
+      m.ev = std::move(e.ev);
+      m.has_event = true;
+      m.set_event = m.set_event || e.set_event;
+      m.accepted_at = std::max(m.accepted_at, e.accepted_at);
+    }
+    for (auto& g : e.groups) {
+      auto j = std::find_if(m.groups.begin(), m.groups.end(),
+                            [&](auto& h) { return h.group == g.group; });
+      if (j == m.groups.end())
+        m.groups.push_back(std::move(g));
+      else if (g.v > j->v)
+        *j = std::move(g);
+    }
+  }
+  return out;
+}
+
+/// Runs a bulk and sorts its changes: written, again (duplicate key or
+/// write concern error, up to max_tries), refused (logged). False if
+/// the call failed as a whole (`xs` untouched).
+bool records::impl::execute(mongoc_bulk_operation_t* bulk,
+                            std::vector<queued>& xs, std::vector<queued>& again,
+                            bool duplicate_is_done, const char* what,
+                            std::vector<queued>* done) {
+  bson_doc reply;
+  bson_error_t err;
+  bool ok = mongoc_bulk_operation_execute(bulk, reply.get(), &err) != 0;
+  if (!ok && unreachable(err)) {
+    // Perhaps partly written: all again (the writes are idempotent).
+    cl->report_unreachable(text_of(err));
+    return false;
+  }
+  if (!ok && transient(reply.get(), err)) {
+    // A primary stepping down, a server shutting down: all again after
+    // a wait, without using up tries.
+    spdlog::warn("MongoDB records: writing {} failed for now: {}", what,
+                 text_of(err));
+    return false;
+  }
+  auto errors = write_errors_of(reply.get());
+  bool concern = has_write_concern_errors(reply.get());
+  if (!ok && errors.empty() && !concern) {
+    // Refused as a whole by a server that answers: each change is tried
+    // a few times, then given up (logged), so that one bad round does
+    // not hold up the queue.
+    for (auto& x : xs) {
+      if (++x.tries < max_tries) {
+        again.push_back(std::move(x));
       } else {
-        written.fetch_add(1);
+        failed.fetch_add(1);
+        spdlog::error("MongoDB records: writing {} failed: {}", what,
+                      text_of(err));
       }
-      marks.erase(marks.begin());
     }
     return true;
   }
-
-  /// One change per event: its groups' changes merged (the highest
-  /// version of each group), the event's fields from any that has them.
-  static std::vector<queued> coalesce(std::vector<queued> xs) {
-    std::vector<queued> out;
-    std::map<std::string, size_t> at;
-    for (auto& x : xs) {
-      auto& e = std::get<event_change>(x.c);
-      auto [i, fresh] = at.emplace(e.id, out.size());
-      if (fresh) {
-        out.push_back(std::move(x));
-        continue;
-      }
-      auto& m = std::get<event_change>(out[i->second].c);
-      out[i->second].tries = std::max(out[i->second].tries, x.tries);
-      if (e.set_event || (e.has_event && !m.has_event)) {
-        m.ev = std::move(e.ev);
-        m.has_event = true;
-        m.set_event = m.set_event || e.set_event;
-        m.accepted_at = std::max(m.accepted_at, e.accepted_at);
-      }
-      for (auto& g : e.groups) {
-        auto j = std::find_if(m.groups.begin(), m.groups.end(),
-                              [&](auto& h) { return h.group == g.group; });
-        if (j == m.groups.end())
-          m.groups.push_back(std::move(g));
-        else if (g.v > j->v)
-          *j = std::move(g);
-      }
-    }
-    return out;
-  }
-
-  /// Runs a bulk and sorts its changes: written, again (duplicate key or
-  /// write concern error, up to max_tries), refused (logged). False if
-  /// the call failed as a whole (`xs` untouched).
-  bool execute(mongoc_bulk_operation_t* bulk, std::vector<queued>& xs,
-               std::vector<queued>& again, bool duplicate_is_done,
-               const char* what, std::vector<queued>* done = nullptr) {
-    bson_doc reply;
-    bson_error_t err;
-    bool ok = mongoc_bulk_operation_execute(bulk, reply.get(), &err) != 0;
-    if (!ok && unreachable(err)) {
-      // Perhaps partly written: all again (the writes are idempotent).
-      cl->report_unreachable(text_of(err));
-      return false;
-    }
-    if (!ok && transient(reply.get(), err)) {
-      // A primary stepping down, a server shutting down: all again after
-      // a wait, without using up tries.
-      spdlog::warn("MongoDB records: writing {} failed for now: {}", what,
-                   text_of(err));
-      return false;
-    }
-    auto errors = write_errors_of(reply.get());
-    bool concern = has_write_concern_errors(reply.get());
-    if (!ok && errors.empty() && !concern) {
-      // Refused as a whole by a server that answers: each change is tried
-      // a few times, then given up (logged), so that one bad round does
-      // not hold up the queue.
-      for (auto& x : xs) {
-        if (++x.tries < max_tries) {
-          again.push_back(std::move(x));
-        } else {
-          failed.fetch_add(1);
-          spdlog::error("MongoDB records: writing {} failed: {}", what,
-                        text_of(err));
-        }
-      }
-      return true;
-    }
-    std::vector<const write_error*> by_index(xs.size(), nullptr);
-    for (auto& e : errors)
-      if (e.index < xs.size())
-        by_index[e.index] = &e;
-    for (size_t i = 0; i < xs.size(); ++i) {
-      auto* e = by_index[i];
-      bool dup = e != nullptr && e->code == 11000;
-      if (e == nullptr || (dup && duplicate_is_done)) {
-        if (concern && ++xs[i].tries < max_tries) {
-          again.push_back(std::move(xs[i]));
-        } else {
-          written.fetch_add(1);
-          if (done != nullptr)
-            done->push_back(std::move(xs[i]));
-        }
-      } else if (dup && ++xs[i].tries < max_tries) {
+  std::vector<const write_error*> by_index(xs.size(), nullptr);
+  for (auto& e : errors)
+    if (e.index < xs.size())
+      by_index[e.index] = &e;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    auto* e = by_index[i];
+    bool dup = e != nullptr && e->code == 11000;
+    if (e == nullptr || (dup && duplicate_is_done)) {
+      if (concern && ++xs[i].tries < max_tries) {
         again.push_back(std::move(xs[i]));
       } else {
-        failed.fetch_add(1);
-        spdlog::error("MongoDB records: {} refused: {} (code {})", what,
-                      e->message, e->code);
+        written.fetch_add(1);
+        if (done != nullptr)
+          done->push_back(std::move(xs[i]));
       }
-    }
-    return true;
-  }
-
-  bool write_deads(mongoc_client_t* c, std::vector<queued>& xs,
-                   std::vector<queued>& again) {
-    auto* coll = mongoc_client_get_collection(
-      c, cl->database().c_str(), cfg.dead_letters_collection.c_str());
-    bson_doc opts;
-    BSON_APPEND_BOOL(opts.get(), "ordered", false);
-    cl->append_write_concern(opts.get());
-    auto* bulk = mongoc_collection_create_bulk_operation_with_opts(coll,
-                                                                   opts.get());
-    for (auto& x : xs) {
-      auto& d = std::get<dead_change>(x.c);
-      auto& dl = d.e.dl;
-      bson_doc doc;
-      auto id = dl.ev.id + "/" + dl.group + "/" + std::to_string(d.v);
-      BSON_APPEND_UTF8(doc.get(), "_id", id.c_str());
-      append_event(doc.get(), dl.ev);
-      BSON_APPEND_INT64(doc.get(), "seq", static_cast<int64_t>(dl.ev.seq));
-      BSON_APPEND_UTF8(doc.get(), "group", dl.group.c_str());
-      BSON_APPEND_UTF8(doc.get(), "reason", to_string(d.e.reason));
-      BSON_APPEND_UTF8(doc.get(), "error", d.e.last_error.c_str());
-      BSON_APPEND_DATE_TIME(doc.get(), "deadAt", d.e.dead_at);
-      BSON_APPEND_INT64(doc.get(), "pos",
-                        dead_letter_position(dl.ev.id, dl.group, d.e.dead_at));
-      BSON_APPEND_INT64(doc.get(), "epoch", static_cast<int64_t>(dl.epoch));
-      BSON_APPEND_INT64(doc.get(), "v", static_cast<int64_t>(d.v));
-      append_attempts(doc.get(), dl.history);
-      bson_error_t err;
-      if (!mongoc_bulk_operation_insert_with_opts(bulk, doc.get(), nullptr,
-                                                  &err)) {
-        // The driver refuses it (too big, a bad key): never writable.
-        failed.fetch_add(1);
-        spdlog::error("MongoDB records: dead letter {} refused: {}", id,
-                      text_of(err));
-        d.v = UINT64_MAX; // marks it for removal below
-      }
-    }
-    xs.erase(std::remove_if(xs.begin(), xs.end(),
-                            [](auto& x) {
-                              return std::get<dead_change>(x.c).v == UINT64_MAX;
-                            }),
-             xs.end());
-    bool ok = xs.empty() || execute(bulk, xs, again, true, "a dead letter");
-    mongoc_bulk_operation_destroy(bulk);
-    mongoc_collection_destroy(coll);
-    return ok;
-  }
-
-  bool write_events(mongoc_client_t* c, std::vector<queued>& xs,
-                    std::vector<queued>& again, std::vector<queued>& fresh) {
-    auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
-                                              cfg.events_collection.c_str());
-    bson_doc opts;
-    BSON_APPEND_BOOL(opts.get(), "ordered", false);
-    cl->append_write_concern(opts.get());
-    auto* bulk = mongoc_collection_create_bulk_operation_with_opts(coll,
-                                                                   opts.get());
-    bson_doc upsert;
-    BSON_APPEND_BOOL(upsert.get(), "upsert", true);
-    std::vector<queued> sent;
-    for (auto& x : xs) {
-      auto& e = std::get<event_change>(x.c);
-      bson_doc sel;
-      BSON_APPEND_UTF8(sel.get(), "_id", e.id.c_str());
-      bson_doc upd;
-      if (e.has_event) {
-        bson_t fields;
-        BSON_APPEND_DOCUMENT_BEGIN(
-          upd.get(), e.set_event ? "$set" : "$setOnInsert", &fields);
-        if (e.set_event) {
-          append_event(&fields, e.ev);
-        } else { // no payload: the acceptance sets it
-          BSON_APPEND_UTF8(&fields, "eventId", e.ev.id.c_str());
-          BSON_APPEND_UTF8(&fields, "type", e.ev.type.c_str());
-          BSON_APPEND_DATE_TIME(&fields, "createdAt", e.ev.created_at);
-        }
-        BSON_APPEND_INT64(&fields, "seq", static_cast<int64_t>(e.ev.seq));
-        if (e.set_event)
-          BSON_APPEND_DATE_TIME(&fields, "acceptedAt", e.accepted_at);
-        bson_append_document_end(upd.get(), &fields);
-      } else {
-        bson_t fields;
-        BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$setOnInsert", &fields);
-        BSON_APPEND_UTF8(&fields, "eventId", e.id.c_str());
-        bson_append_document_end(upd.get(), &fields);
-      }
-      if (!e.groups.empty()) {
-        bson_t mx;
-        BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$max", &mx);
-        for (auto& g : e.groups)
-          append_group(&mx, g);
-        bson_append_document_end(upd.get(), &mx);
-      }
-      bson_error_t err;
-      if (mongoc_bulk_operation_update_one_with_opts(bulk, sel.get(), upd.get(),
-                                                     upsert.get(), &err)) {
-        sent.push_back(std::move(x));
-      } else {
-        failed.fetch_add(1);
-        spdlog::error("MongoDB records: event {} refused: {}", e.id,
-                      text_of(err));
-      }
-    }
-    bool ok = sent.empty()
-              || execute(bulk, sent, again, false, "an event", &fresh);
-    mongoc_bulk_operation_destroy(bulk);
-    mongoc_collection_destroy(coll);
-    xs = std::move(sent);
-    return ok;
-  }
-
-  /// The entries the mark matched (marked now or before), -1 if MongoDB
-  /// could not be reached.
-  int64_t write_mark(mongoc_client_t* c, const mark_change& m) {
-    auto* coll = mongoc_client_get_collection(
-      c, cl->database().c_str(), cfg.dead_letters_collection.c_str());
-    bson_doc sel;
-    if (!m.event_id.empty())
-      BSON_APPEND_UTF8(sel.get(), "eventId", m.event_id.c_str());
-    if (!m.group.empty())
-      BSON_APPEND_UTF8(sel.get(), "group", m.group.c_str());
-    bson_t cond;
-    if (m.below > 0) {
-      BSON_APPEND_DOCUMENT_BEGIN(sel.get(), "v", &cond);
-      BSON_APPEND_INT64(&cond, "$lt", static_cast<int64_t>(m.below));
+    } else if (dup && ++xs[i].tries < max_tries) {
+      again.push_back(std::move(xs[i]));
     } else {
-      BSON_APPEND_DOCUMENT_BEGIN(sel.get(), "deadAt", &cond);
-      BSON_APPEND_DATE_TIME(&cond, "$lte", m.at);
+      failed.fetch_add(1);
+      spdlog::error("MongoDB records: {} refused: {} (code {})", what,
+                    e->message, e->code);
     }
-    bson_append_document_end(sel.get(), &cond);
-    bson_doc upd;
-    bson_t set;
-    BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$min", &set);
-    BSON_APPEND_DATE_TIME(&set, m.field, m.at);
-    bson_append_document_end(upd.get(), &set);
-    bson_doc opts;
-    cl->append_write_concern(opts.get());
-    bson_doc reply;
+  }
+  return true;
+}
+
+bool records::impl::write_deads(mongoc_client_t* c, std::vector<queued>& xs,
+                                std::vector<queued>& again) {
+  auto* coll = mongoc_client_get_collection(
+    c, cl->database().c_str(), cfg.dead_letters_collection.c_str());
+  bson_doc opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  cl->append_write_concern(opts.get());
+  auto* bulk = mongoc_collection_create_bulk_operation_with_opts(coll,
+                                                                 opts.get());
+  for (auto& x : xs) {
+    auto& d = std::get<dead_change>(x.c);
+    auto& dl = d.e.dl;
+    bson_doc doc;
+    auto id = dl.ev.id + "/" + dl.group + "/" + std::to_string(d.v);
+    BSON_APPEND_UTF8(doc.get(), "_id", id.c_str());
+    append_event(doc.get(), dl.ev);
+    BSON_APPEND_INT64(doc.get(), "seq", static_cast<int64_t>(dl.ev.seq));
+    BSON_APPEND_UTF8(doc.get(), "group", dl.group.c_str());
+    BSON_APPEND_UTF8(doc.get(), "reason", to_string(d.e.reason));
+    BSON_APPEND_UTF8(doc.get(), "error", d.e.last_error.c_str());
+    BSON_APPEND_DATE_TIME(doc.get(), "deadAt", d.e.dead_at);
+    BSON_APPEND_INT64(doc.get(), "pos",
+                      dead_letter_position(dl.ev.id, dl.group, d.e.dead_at));
+    BSON_APPEND_INT64(doc.get(), "epoch", static_cast<int64_t>(dl.epoch));
+    BSON_APPEND_INT64(doc.get(), "v", static_cast<int64_t>(d.v));
+    append_attempts(doc.get(), dl.history);
     bson_error_t err;
-    bool ok = mongoc_collection_update_many(coll, sel.get(), upd.get(),
-                                            opts.get(), reply.get(), &err);
-    mongoc_collection_destroy(coll);
-    if (ok)
-      return int_of(reply.get(), "matchedCount");
+    if (!mongoc_bulk_operation_insert_with_opts(bulk, doc.get(), nullptr,
+                                                &err)) {
+      // The driver refuses it (too big, a bad key): never writable.
+      failed.fetch_add(1);
+      spdlog::error("MongoDB records: dead letter {} refused: {}", id,
+                    text_of(err));
+      d.v = UINT64_MAX; // marks it for removal below
+    }
+  }
+  xs.erase(std::remove_if(xs.begin(), xs.end(),
+                          [](auto& x) {
+                            return std::get<dead_change>(x.c).v == UINT64_MAX;
+                          }),
+           xs.end());
+  bool ok = xs.empty() || execute(bulk, xs, again, true, "a dead letter");
+  mongoc_bulk_operation_destroy(bulk);
+  mongoc_collection_destroy(coll);
+  return ok;
+}
+
+bool records::impl::write_events(mongoc_client_t* c, std::vector<queued>& xs,
+                                 std::vector<queued>& again,
+                                 std::vector<queued>& fresh) {
+  auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
+                                            cfg.events_collection.c_str());
+  bson_doc opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  cl->append_write_concern(opts.get());
+  auto* bulk = mongoc_collection_create_bulk_operation_with_opts(coll,
+                                                                 opts.get());
+  bson_doc upsert;
+  BSON_APPEND_BOOL(upsert.get(), "upsert", true);
+  std::vector<queued> sent;
+  for (auto& x : xs) {
+    auto& e = std::get<event_change>(x.c);
+    bson_doc sel;
+    BSON_APPEND_UTF8(sel.get(), "_id", e.id.c_str());
+    bson_doc upd;
+    if (e.has_event) {
+      bson_t fields;
+      BSON_APPEND_DOCUMENT_BEGIN(
+        upd.get(), e.set_event ? "$set" : "$setOnInsert", &fields);
+      if (e.set_event) {
+        append_event(&fields, e.ev);
+      } else { // no payload: the acceptance sets it
+        BSON_APPEND_UTF8(&fields, "eventId", e.ev.id.c_str());
+        BSON_APPEND_UTF8(&fields, "type", e.ev.type.c_str());
+        BSON_APPEND_DATE_TIME(&fields, "createdAt", e.ev.created_at);
+      }
+      BSON_APPEND_INT64(&fields, "seq", static_cast<int64_t>(e.ev.seq));
+      if (e.set_event)
+        BSON_APPEND_DATE_TIME(&fields, "acceptedAt", e.accepted_at);
+      bson_append_document_end(upd.get(), &fields);
+    } else {
+      bson_t fields;
+      BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$setOnInsert", &fields);
+      BSON_APPEND_UTF8(&fields, "eventId", e.id.c_str());
+      bson_append_document_end(upd.get(), &fields);
+    }
+    if (!e.groups.empty()) {
+      bson_t mx;
+      BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$max", &mx);
+      for (auto& g : e.groups)
+        append_group(&mx, g);
+      bson_append_document_end(upd.get(), &mx);
+    }
+    bson_error_t err;
+    if (mongoc_bulk_operation_update_one_with_opts(bulk, sel.get(), upd.get(),
+                                                   upsert.get(), &err)) {
+      sent.push_back(std::move(x));
+    } else {
+      failed.fetch_add(1);
+      spdlog::error("MongoDB records: event {} refused: {}", e.id,
+                    text_of(err));
+    }
+  }
+  bool ok = sent.empty()
+            || execute(bulk, sent, again, false, "an event", &fresh);
+  mongoc_bulk_operation_destroy(bulk);
+  mongoc_collection_destroy(coll);
+  xs = std::move(sent);
+  return ok;
+}
+
+/// The entries the mark matched (marked now or before), -1 if MongoDB
+/// could not be reached.
+int64_t records::impl::write_mark(mongoc_client_t* c, const mark_change& m) {
+  auto* coll = mongoc_client_get_collection(
+    c, cl->database().c_str(), cfg.dead_letters_collection.c_str());
+  bson_doc sel;
+  if (!m.event_id.empty())
+    BSON_APPEND_UTF8(sel.get(), "eventId", m.event_id.c_str());
+  if (!m.group.empty())
+    BSON_APPEND_UTF8(sel.get(), "group", m.group.c_str());
+  bson_t cond;
+  if (m.below > 0) {
+    BSON_APPEND_DOCUMENT_BEGIN(sel.get(), "v", &cond);
+    BSON_APPEND_INT64(&cond, "$lt", static_cast<int64_t>(m.below));
+  } else {
+    BSON_APPEND_DOCUMENT_BEGIN(sel.get(), "deadAt", &cond);
+    BSON_APPEND_DATE_TIME(&cond, "$lte", m.at);
+  }
+  bson_append_document_end(sel.get(), &cond);
+  bson_doc upd;
+  bson_t set;
+  BSON_APPEND_DOCUMENT_BEGIN(upd.get(), "$min", &set);
+  BSON_APPEND_DATE_TIME(&set, m.field, m.at);
+  bson_append_document_end(upd.get(), &set);
+  bson_doc opts;
+  cl->append_write_concern(opts.get());
+  bson_doc reply;
+  bson_error_t err;
+  bool ok = mongoc_collection_update_many(coll, sel.get(), upd.get(),
+                                          opts.get(), reply.get(), &err);
+  mongoc_collection_destroy(coll);
+  if (ok)
+    return int_of(reply.get(), "matchedCount");
+  if (unreachable(err)) {
+    cl->report_unreachable(text_of(err));
+    return -1;
+  }
+  failed.fetch_add(1);
+  spdlog::error("MongoDB records: marking dead letters of {} {} refused: {}",
+                m.event_id.empty() ? "every event" : m.event_id,
+                m.group.empty() ? "" : "(group " + m.group + ")", text_of(err));
+  return 1; // given up: not tried again
+}
+
+/// Reads back the documents of written event changes (`xs`, due): a
+/// change its document does not show (another client's update of the
+/// same document overwrote it, on a server whose updates are not atomic
+/// per document) goes to `again`, to be written and read back once more.
+/// False if the documents could not be read (`xs` untouched).
+bool records::impl::read_back(mongoc_client_t* c, std::vector<queued>& xs,
+                              std::vector<queued>& again) {
+  std::map<std::string, std::vector<size_t>> by_id;
+  for (size_t i = 0; i < xs.size(); ++i)
+    by_id[std::get<event_change>(xs[i].c).id].push_back(i);
+  bson_doc filter;
+  {
+    bson_t id;
+    bson_t in;
+    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &id);
+    BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
+    size_t k = 0;
+    for (auto& [x, _] : by_id) {
+      auto key = std::to_string(k++);
+      BSON_APPEND_UTF8(&in, key.c_str(), x.c_str());
+    }
+    bson_append_array_end(&id, &in);
+    bson_append_document_end(filter.get(), &id);
+  }
+  bson_doc opts;
+  {
+    bson_t proj;
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
+    BSON_APPEND_INT32(&proj, "groups", 1);
+    BSON_APPEND_INT32(&proj, "acceptedAt", 1);
+    bson_append_document_end(opts.get(), &proj);
+  }
+  BSON_APPEND_INT64(opts.get(), "maxTimeMS", read_timeout);
+  std::vector<bool> shown(xs.size(), false);
+  auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
+                                            cfg.events_collection.c_str());
+  auto* cur = mongoc_collection_find_with_opts(coll, filter.get(), opts.get(),
+                                               nullptr);
+  const bson_t* doc = nullptr;
+  while (mongoc_cursor_next(cur, &doc)) {
+    auto i = by_id.find(utf8_of(doc, "_id"));
+    if (i != by_id.end())
+      for (auto k : i->second)
+        shown[k] = shows(doc, std::get<event_change>(xs[k].c));
+  }
+  bson_error_t err;
+  bool ok = !mongoc_cursor_error(cur, &err);
+  mongoc_cursor_destroy(cur);
+  mongoc_collection_destroy(coll);
+  if (!ok) {
     if (unreachable(err)) {
       cl->report_unreachable(text_of(err));
-      return -1;
-    }
-    failed.fetch_add(1);
-    spdlog::error("MongoDB records: marking dead letters of {} {} refused: {}",
-                  m.event_id.empty() ? "every event" : m.event_id,
-                  m.group.empty() ? "" : "(group " + m.group + ")",
-                  text_of(err));
-    return 1; // given up: not tried again
-  }
-
-  /// Reads back the documents of written event changes (`xs`, due): a
-  /// change its document does not show (another client's update of the
-  /// same document overwrote it, on a server whose updates are not atomic
-  /// per document) goes to `again`, to be written and read back once more.
-  /// False if the documents could not be read (`xs` untouched).
-  bool read_back(mongoc_client_t* c, std::vector<queued>& xs,
-                 std::vector<queued>& again) {
-    std::map<std::string, std::vector<size_t>> by_id;
-    for (size_t i = 0; i < xs.size(); ++i)
-      by_id[std::get<event_change>(xs[i].c).id].push_back(i);
-    bson_doc filter;
-    {
-      bson_t id;
-      bson_t in;
-      BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &id);
-      BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
-      size_t k = 0;
-      for (auto& [x, _] : by_id) {
-        auto key = std::to_string(k++);
-        BSON_APPEND_UTF8(&in, key.c_str(), x.c_str());
-      }
-      bson_append_array_end(&id, &in);
-      bson_append_document_end(filter.get(), &id);
-    }
-    bson_doc opts;
-    {
-      bson_t proj;
-      BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
-      BSON_APPEND_INT32(&proj, "groups", 1);
-      BSON_APPEND_INT32(&proj, "acceptedAt", 1);
-      bson_append_document_end(opts.get(), &proj);
-    }
-    BSON_APPEND_INT64(opts.get(), "maxTimeMS", read_timeout);
-    std::vector<bool> shown(xs.size(), false);
-    auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
-                                              cfg.events_collection.c_str());
-    auto* cur = mongoc_collection_find_with_opts(coll, filter.get(), opts.get(),
-                                                 nullptr);
-    const bson_t* doc = nullptr;
-    while (mongoc_cursor_next(cur, &doc)) {
-      auto i = by_id.find(utf8_of(doc, "_id"));
-      if (i != by_id.end())
-        for (auto k : i->second)
-          shown[k] = shows(doc, std::get<event_change>(xs[k].c));
-    }
-    bson_error_t err;
-    bool ok = !mongoc_cursor_error(cur, &err);
-    mongoc_cursor_destroy(cur);
-    mongoc_collection_destroy(coll);
-    if (!ok) {
-      if (unreachable(err)) {
-        cl->report_unreachable(text_of(err));
-        return false;
-      }
-      // Written, and the server answers: not read back (logged, counted
-      // as failed).
-      failed.fetch_add(xs.size());
-      spdlog::warn("MongoDB records: reading back {} written events failed: "
-                   "{}",
-                   xs.size(), text_of(err));
-      xs.clear();
-      return true;
-    }
-    size_t lost = 0;
-    for (size_t k = 0; k < xs.size(); ++k) {
-      if (shown[k])
-        continue;
-      auto& x = xs[k];
-      if (++x.repairs > max_repairs) {
-        failed.fetch_add(1);
-        spdlog::error("MongoDB records: event {} still not as written after "
-                      "{} rewrites: given up",
-                      std::get<event_change>(x.c).id, max_repairs);
-        continue;
-      }
-      ++lost;
-      x.due = 0;
-      again.push_back(std::move(x));
-    }
-    xs.clear();
-    if (lost > 0) {
-      repaired.fetch_add(lost);
-      if (time_to_log(last_repair_log)) {
-        spdlog::warn("MongoDB records: {} written event changes were not in "
-                     "their documents when read back (another client's update "
-                     "of the same document overwrote them: the server's "
-                     "updates are not atomic per document): written again "
-                     "({} so far)",
-                     lost, repaired.load());
-      }
-    }
-    return true;
-  }
-
-  /// True if `doc` shows the change: its groups at their versions or
-  /// later, and the event's fields if it sets them.
-  static bool shows(const bson_t* doc, const event_change& e) {
-    int64_t n = 0;
-    if (e.set_event && (!int_at(doc, "acceptedAt", n) || n < e.accepted_at))
       return false;
-    for (auto& g : e.groups)
-      if (!int_at(doc, "groups." + g.group + ".v", n)
-          || static_cast<uint64_t>(n) < g.v)
-        return false;
+    }
+    // Written, and the server answers: not read back (logged, counted
+    // as failed).
+    failed.fetch_add(xs.size());
+    spdlog::warn("MongoDB records: reading back {} written events failed: "
+                 "{}",
+                 xs.size(), text_of(err));
+    xs.clear();
     return true;
   }
-
-  /// Written event changes (`fresh`) wait to be read back; read-backs that
-  /// did not run (`checked` false) go back to the front (mtx held).
-  void to_check(std::vector<queued>& fresh, std::vector<queued>& due,
-                bool checked) {
-    if (!checked)
-      for (auto i = due.rbegin(); i != due.rend(); ++i) {
-        c_bytes += i->bytes;
-        checks.push_front(std::move(*i));
-      }
-    auto at = wall_now() + check_delay;
-    for (auto& x : fresh) {
-      x.due = at;
-      c_bytes += x.bytes;
-      checks.push_back(std::move(x));
+  size_t lost = 0;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    if (shown[k])
+      continue;
+    auto& x = xs[k];
+    if (++x.repairs > max_repairs) {
+      failed.fetch_add(1);
+      spdlog::error("MongoDB records: event {} still not as written after "
+                    "{} rewrites: given up",
+                    std::get<event_change>(x.c).id, max_repairs);
+      continue;
     }
-    fresh.clear();
-    due.clear();
+    ++lost;
+    x.due = 0;
+    again.push_back(std::move(x));
   }
+  xs.clear();
+  if (lost > 0) {
+    repaired.fetch_add(lost);
+    if (time_to_log(last_repair_log)) {
+      spdlog::warn("MongoDB records: {} written event changes were not in "
+                   "their documents when read back (another client's update "
+                   "of the same document overwrote them: the server's "
+                   "updates are not atomic per document): written again "
+                   "({} so far)",
+                   lost, repaired.load());
+    }
+  }
+  return true;
+}
 
-  /// Runs a find on `collection`; false if it cannot be read now.
-  template <class F>
-  bool find(const std::string& collection, const bson_t* filter,
-            const bson_t* opts, F&& f) {
-    bool ok = false;
-    cl->with_connection([&](mongoc_client_t* c) {
-      auto* coll = mongoc_client_get_collection(c, cl->database().c_str(),
-                                                collection.c_str());
-      auto* cur = mongoc_collection_find_with_opts(coll, filter, opts, nullptr);
-      const bson_t* doc = nullptr;
-      while (mongoc_cursor_next(cur, &doc))
-        f(doc);
-      bson_error_t err;
-      ok = !mongoc_cursor_error(cur, &err);
-      if (!ok) {
-        if (unreachable(err))
-          cl->report_unreachable(text_of(err));
-        spdlog::warn("MongoDB records: reading {} failed ({}): the store "
-                     "answers",
-                     collection, text_of(err));
-      }
-      mongoc_cursor_destroy(cur);
-      mongoc_collection_destroy(coll);
-    });
-    return ok;
+/// True if `doc` shows the change: its groups at their versions or
+/// later, and the event's fields if it sets them.
+bool records::impl::shows(const bson_t* doc, const event_change& e) {
+  int64_t n = 0;
+  if (e.set_event && (!int_at(doc, "acceptedAt", n) || n < e.accepted_at))
+    return false;
+  for (auto& g : e.groups)
+    if (!int_at(doc, "groups." + g.group + ".v", n)
+        || static_cast<uint64_t>(n) < g.v)
+      return false;
+  return true;
+}
+
+/// Written event changes (`fresh`) wait to be read back; read-backs that
+/// did not run (`checked` false) go back to the front (mtx held).
+void records::impl::to_check(std::vector<queued>& fresh,
+                             std::vector<queued>& due, bool checked) {
+  if (!checked)
+    for (auto i = due.rbegin(); i != due.rend(); ++i) {
+      c_bytes += i->bytes;
+      checks.push_front(std::move(*i));
+    }
+  auto at = wall_now() + check_delay;
+  for (auto& x : fresh) {
+    x.due = at;
+    c_bytes += x.bytes;
+    checks.push_back(std::move(x));
   }
-};
+  fresh.clear();
+  due.clear();
+}
 
 records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
                  std::string journal)
@@ -1218,60 +840,8 @@ records::records(std::shared_ptr<client> c, std::vector<group_spec> groups,
   std::sort(d_->groups.begin(), d_->groups.end(),
             [](auto& a, auto& b) { return a.name < b.name; });
   d_->journal_path = std::move(journal);
-  if (!d_->journal_path.empty()) {
-    auto& path = d_->journal_path;
-    d_->journal = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
-                         0600);
-    if (d_->journal < 0)
-      throw std::runtime_error("cannot open the MongoDB records journal " + path
-                               + ": " + std::strerror(errno));
-    if (::flock(d_->journal, LOCK_EX | LOCK_NB) != 0) {
-      ::close(d_->journal);
-      d_->journal = -1;
-      throw std::runtime_error("the MongoDB records journal " + path
-                               + " is in use by another process");
-    }
-    // What an earlier run left (killed, or stopped while MongoDB was
-    // away) goes first: writing a change again changes nothing. A last
-    // line cut short by a kill is dropped, so that nothing is glued to it.
-    std::ifstream in{path};
-    std::string line;
-    size_t bad = 0;
-    size_t good_bytes = 0;
-    while (std::getline(in, line)) {
-      if (in.eof()) { // no newline: cut short
-        ++bad;
-        break;
-      }
-      good_bytes += line.size() + 1;
-      queued x;
-      tentative_death t;
-      if (tentative_from_journal(line, t)) {
-        auto& slot = d_->tentative[t.key()];
-        slot.first = std::move(t);
-        slot.second = 1;
-      } else if (from_journal(line, x)) {
-        d_->q_bytes += x.bytes;
-        d_->q.push_back(std::move(x));
-      } else if (!line.empty()) {
-        ++bad;
-      }
-    }
-    // A death whose archive entry the journal holds was committed.
-    for (auto& x : d_->q)
-      if (auto* dc = std::get_if<dead_change>(&x.c))
-        d_->tentative.erase(
-          tentative_death{dc->e.dl.ev.id, dc->e.dl.group, dc->v}.key());
-    if (::ftruncate(d_->journal, static_cast<off_t>(good_bytes)) != 0)
-      throw std::runtime_error("cannot repair the MongoDB records journal "
-                               + path + ": " + std::strerror(errno));
-    d_->journal_bytes = good_bytes;
-    d_->trim_queue();
-    if (!d_->q.empty() || !d_->tentative.empty() || bad > 0)
-      spdlog::info("MongoDB records: {} changes and {} deaths to confirm of "
-                   "an earlier run from {} ({} unreadable lines skipped)",
-                   d_->q.size(), d_->tentative.size(), path, bad);
-  }
+  if (!d_->journal_path.empty())
+    d_->open_journal();
   d_->writer = std::thread{[d = d_] {
     d->run();
   }};
@@ -1549,95 +1119,6 @@ void records::purged(const std::string& event_id, const std::string& group,
   std::vector<queued> xs;
   xs.push_back({mark_change{event_id, group, "purgedAt", now, 0}, 0, 128, 0});
   d_->push(std::move(xs));
-}
-
-bool records::list_events(const event_listing_query& q, event_listing& out) {
-  if (d_->cfg.read_from != "mongodb" || !d_->cfg.events || d_->groups.empty())
-    return false;
-  std::vector<std::string> names;
-  for (auto& g : d_->groups)
-    if (q.group.empty() || g.name == q.group)
-      names.push_back(g.name);
-  if (names.empty())
-    return false; // a group this node does not know: the store says so
-  auto status = to_string(q.status);
-  bson_doc filter;
-  bson_t cond;
-  BSON_APPEND_ARRAY_BEGIN(filter.get(), "$or", &cond);
-  for (size_t i = 0; i < names.size(); ++i) {
-    bson_t one;
-    auto key = std::to_string(i);
-    BSON_APPEND_DOCUMENT_BEGIN(&cond, key.c_str(), &one);
-    auto path = "groups." + names[i] + ".status";
-    BSON_APPEND_UTF8(&one, path.c_str(), status);
-    bson_append_document_end(&cond, &one);
-  }
-  bson_append_array_end(filter.get(), &cond);
-  bson_doc opts;
-  page_after(filter.get(), opts.get(), "seq", q.after, q.limit);
-  size_t docs = 0;
-  uint64_t last = 0;
-  event_listing page;
-  bool ok = d_->find(d_->cfg.events_collection, filter.get(), opts.get(),
-                     [&](const bson_t* doc) {
-                       ++docs;
-                       last = static_cast<uint64_t>(int_of(doc, "seq"));
-                       for (auto& n : names) {
-                         auto path = "groups." + n + ".status";
-                         if (utf8_of(doc, path.c_str()) == status)
-                           page.items.push_back({n, utf8_of(doc, "eventId"),
-                                                 utf8_of(doc, "type"), last,
-                                                 q.status});
-                       }
-                     });
-  if (!ok)
-    return false;
-  page.next = docs >= q.limit ? last : 0;
-  out = std::move(page);
-  return true;
-}
-
-bool records::dlq_list(const dlq_query& q, dlq_page& out) {
-  if (d_->cfg.read_from != "mongodb" || !d_->cfg.dead_letters)
-    return false;
-  bson_doc filter;
-  for (auto* field : {"replayedAt", "purgedAt"}) {
-    bson_t ex;
-    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), field, &ex);
-    BSON_APPEND_BOOL(&ex, "$exists", false);
-    bson_append_document_end(filter.get(), &ex);
-  }
-  if (!q.group.empty())
-    BSON_APPEND_UTF8(filter.get(), "group", q.group.c_str());
-  bson_doc opts;
-  // Some past the limit: a page does not end between two of one position.
-  page_after(filter.get(), opts.get(), "pos", q.after, q.limit + 64);
-  dlq_page page;
-  bool ok = d_->find(
-    d_->cfg.dead_letters_collection, filter.get(), opts.get(),
-    [&](const bson_t* doc) {
-      auto pos = static_cast<uint64_t>(int_of(doc, "pos"));
-      if (page.entries.size() >= q.limit && pos != page.positions.back())
-        return;
-      dlq_entry e;
-      e.dl.ev.id = utf8_of(doc, "eventId");
-      e.dl.ev.type = utf8_of(doc, "type");
-      e.dl.ev.seq = static_cast<uint64_t>(int_of(doc, "seq"));
-      e.dl.ev.created_at = int_of(doc, "createdAt");
-      e.dl.group = utf8_of(doc, "group");
-      e.dl.epoch = static_cast<uint64_t>(int_of(doc, "epoch"));
-      parse_dlq_reason(utf8_of(doc, "reason"), e.reason);
-      e.last_error = utf8_of(doc, "error");
-      e.dead_at = int_of(doc, "deadAt");
-      e.dl.history = attempts_of(doc);
-      e.dl.attempt = e.dl.history.empty() ? 1 : e.dl.history.back().attempt;
-      page.entries.push_back(std::move(e));
-      page.positions.push_back(pos);
-    });
-  if (!ok)
-    return false;
-  out = std::move(page);
-  return true;
 }
 
 } // namespace onceflow::mongo
