@@ -8,7 +8,8 @@ docs/benchmarks.md ("Cluster").
   bench/cluster.py latency  [--runs R] [--events E] [--listeners N] [--latency 5ms]
   bench/cluster.py recovery [--runs R] [--events E] [--lease-ttl 30s]
   (any of them: --node-arg=--scheduler.policy=sharing passes an argument
-  to every node; --threads, --perf NODE, --counters for profiling)
+  to every node; --pin gives each node a CPU of its own, as separate
+  machines would; --threads, --perf NODE, --counters for profiling)
 
 ratio: the same workload through N listeners on the core and through N
 listeners on each of one or two worker processes (the core runs none),
@@ -62,6 +63,8 @@ os.environ.pop("ONCEFLOW_BINARY", None)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Extra arguments for every node (--node-arg), e.g. CAF settings.
 NODE_ARGS = []
+# --pin: each node on a CPU of its own (taskset).
+PIN = False
 
 
 def free_port():
@@ -162,9 +165,17 @@ lease-ttl={lease_ttl}
     def start(self):
         for name in self.names:
             log = open(os.path.join(self.dir, f"{name}.log"), "w")
+            pin = []
+            if PIN:
+                # One CPU per node, as on machines of their own: the core
+                # on CPU 0, the workers on the others (round robin).
+                cpus = os.cpu_count() or 1
+                k = self.names.index(name)
+                cpu = 0 if k == 0 or cpus == 1 else 1 + (k - 1) % (cpus - 1)
+                pin = ["taskset", "-c", str(cpu)]
             self.procs[name] = subprocess.Popen(
-                [BINARY, "node", "--config", self.cfg, f"--node.name={name}",
-                 *NODE_ARGS],
+                [*pin, BINARY, "node", "--config", self.cfg,
+                 f"--node.name={name}", *NODE_ARGS],
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -501,9 +512,15 @@ def main():
     ap.add_argument("--perf", metavar="NODE",
                     help="perf record -g that node (core, w1) while measured")
     ap.add_argument("--perf-out", default="/tmp/onceflow-cluster-perf")
+    ap.add_argument("--pin", action="store_true",
+                    help="each node on a CPU of its own (taskset): the core "
+                    "on CPU 0, workers on the others, as on separate "
+                    "machines")
     ap.add_argument("--lease-timeout", type=float, default=180)
     args = ap.parse_args()
     NODE_ARGS.extend(args.node_arg)
+    global PIN
+    PIN = args.pin
     PAYLOAD_PAD[0] = args.payload_pad
     if not os.path.exists(BINARY):
         sys.exit(f"{BINARY} missing: build the release binary first")
