@@ -8,8 +8,10 @@ docs/benchmarks.md ("Cluster").
   bench/cluster.py latency  [--runs R] [--events E] [--listeners N] [--latency 5ms]
   bench/cluster.py recovery [--runs R] [--events E] [--lease-ttl 30s]
   (any of them: --node-arg=--scheduler.policy=sharing passes an argument
-  to every node; --pin gives each node a CPU of its own, as separate
-  machines would; --threads, --perf NODE, --counters for profiling)
+  to every node; --pin puts the core on a CPU of its own and the workers
+  on the others, as separate machines would (workers share a CPU when
+  there are fewer CPUs than nodes); --threads, --perf NODE, --counters
+  for profiling)
 
 ratio: the same workload through N listeners on the core and through N
 listeners on each of one or two worker processes (the core runs none),
@@ -167,11 +169,16 @@ lease-ttl={lease_ttl}
             log = open(os.path.join(self.dir, f"{name}.log"), "w")
             pin = []
             if PIN:
-                # One CPU per node, as on machines of their own: the core
-                # on CPU 0, the workers on the others (round robin).
-                cpus = os.cpu_count() or 1
+                # A CPU per node, as on machines of their own: the core on
+                # the first CPU this process may use, the workers on the
+                # others (round robin: with more workers than CPUs left,
+                # workers share one, as on 2 CPUs for remote-2).
+                cpus = sorted(os.sched_getaffinity(0))
                 k = self.names.index(name)
-                cpu = 0 if k == 0 or cpus == 1 else 1 + (k - 1) % (cpus - 1)
+                if k == 0 or len(cpus) == 1:
+                    cpu = cpus[0]
+                else:
+                    cpu = cpus[1 + (k - 1) % (len(cpus) - 1)]
                 pin = ["taskset", "-c", str(cpu)]
             self.procs[name] = subprocess.Popen(
                 [*pin, BINARY, "node", "--config", self.cfg,
@@ -513,14 +520,16 @@ def main():
                     help="perf record -g that node (core, w1) while measured")
     ap.add_argument("--perf-out", default="/tmp/onceflow-cluster-perf")
     ap.add_argument("--pin", action="store_true",
-                    help="each node on a CPU of its own (taskset): the core "
-                    "on CPU 0, workers on the others, as on separate "
-                    "machines")
+                    help="the core on a CPU of its own (taskset), the "
+                    "workers on the others (sharing one when CPUs are "
+                    "fewer than nodes), as on separate machines")
     ap.add_argument("--lease-timeout", type=float, default=180)
     args = ap.parse_args()
     NODE_ARGS.extend(args.node_arg)
     global PIN
     PIN = args.pin
+    if PIN and len(os.sched_getaffinity(0)) < 2:
+        print("--pin: only one CPU: every node shares it", file=sys.stderr)
     PAYLOAD_PAD[0] = args.payload_pad
     if not os.path.exists(BINARY):
         sys.exit(f"{BINARY} missing: build the release binary first")

@@ -79,7 +79,7 @@ class HoldBackTest(RetentionBase):
         col.until(lambda s: len(col.records["b"]) >= 10,
                   20 * TIME_SCALE, "group b to settle a few events")
         stop()
-        col.note("node-b stopped")
+        col.note("node-b stopped or gone")
         col.poll()
         st = flat_to_dict(self.redis.eval_json(
             LUA_HGETALL, (f"{self.prefix}g:b:st",)))
@@ -158,6 +158,7 @@ class HoldBackTest(RetentionBase):
         self.assertEqual(self.trimmed_metric("node-b"), 0)
 
         os.kill(self.nodes["node-a"].proc.pid, signal.SIGCONT)
+        col.note("node-a continued")
         took = col.until(lambda s: s["xlen"] == 0 and all(
             not as_list(s["groups"][g]["proc"]) and
             s["groups"][g]["ledger"] == 0 for g in self.GROUPS),
@@ -181,6 +182,7 @@ class HoldBackTest(RetentionBase):
         warm = self.warm_up()
         b = self.nodes["node-b"]
         a = self.nodes["node-a"]
+        col = None
         try:
             evs, info, col, unsettled = self.publish_and_stop_b(
                 "held", lambda: self.freeze("node-b"))
@@ -191,7 +193,8 @@ class HoldBackTest(RetentionBase):
             col.note("node-a stopped")
         finally:
             os.kill(b.proc.pid, signal.SIGCONT)
-            col.note("node-b continued")
+            if col is not None:
+                col.note("node-b continued")
         try:
             self.catch_up_and_trim(evs, col, warm)
         finally:

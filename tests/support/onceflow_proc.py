@@ -170,6 +170,10 @@ class Node:
         """SIGSTOP, and waits until every thread of the process has stopped
         (kill returns before the threads do: one may still finish a system
         call, a write to a server say)."""
+        if not self.alive():
+            raise AssertionError(
+                f"node exited before it could be stopped, with "
+                f"{self.proc.returncode}")
         os.kill(self.proc.pid, signal.SIGSTOP)
         wait_for(lambda: all_threads_stopped(self.proc.pid), timeout,
                  "every thread of the node to stop")

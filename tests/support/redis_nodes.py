@@ -278,9 +278,12 @@ class RedisNodesBase(op.KeepLogsOnFailure, unittest.TestCase):
         """Stops node `name` (SIGSTOP) with nothing of it left to run: every
         thread stopped, and then a round trip to Redis. Redis answers a
         round of ready connections after it has run the commands read in
-        that round, so what the node sent before it stopped (a trim, a
-        settlement) has run before this returns, not later, after a command
-        of a node that continues meanwhile."""
+        that round, so a command the node had written to Redis before it
+        stopped (a trim, a settlement: small, one read) has run before this
+        returns, not later, after a command of a node that continues
+        meanwhile. (Not so for bytes still in the node's own buffers, which
+        a stopped node does not send, nor for the tail of a pipeline larger
+        than one read of Redis, about 16 KiB.)"""
         self.nodes[name].freeze()
         if not self.redis.ping():
             raise AssertionError("redis does not answer PING")
