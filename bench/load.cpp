@@ -16,6 +16,7 @@
 // With --rate R it paces batches to R events/s (latency at a given load).
 
 #include "actors/interfaces.hpp"
+#include "runtime/command_line.hpp"
 #include "runtime/node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -71,10 +72,14 @@ private:
   std::vector<millis_t> local_;
 };
 
+/// The scheduler settings of a node (runtime/command_line.hpp, app_config);
+/// --moderate-polls sets CAF's work-stealing.moderate-poll-attempts (500
+/// is CAF's own default) to compare.
 struct bench_config : caf::actor_system_config {
-  bench_config() {
+  explicit bench_config(size_t moderate_polls) {
     register_types(*this);
     set("scheduler.max-threads", 2);
+    set("work-stealing.moderate-poll-attempts", moderate_polls);
   }
 };
 
@@ -88,6 +93,7 @@ int main(int argc, char** argv) {
   std::string sync = "normal";
   std::string redis_url = "redis://127.0.0.1:6379/0";
   uint32_t pool_size = node_config{}.redis_pool_size;
+  size_t moderate_polls = command::app_config::idle_moderate_polls;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events")
@@ -114,12 +120,14 @@ int main(int argc, char** argv) {
       record_effect = v != "0";
     else if (k == "--pool-size")
       pool_size = static_cast<uint32_t>(std::stoul(v));
+    else if (k == "--moderate-polls")
+      moderate_polls = std::stoul(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
-  bench_config cfg;
+  bench_config cfg{moderate_polls};
   caf::actor_system sys{cfg};
   auto& reg = default_handlers();
   reg.add("bench", [](const handler_options&) {

@@ -63,7 +63,15 @@ struct app_config : caf::actor_system_config {
     // 2 worker threads suit the 2-core machines we target; the config file
     // or --scheduler.max-threads override it.
     set("scheduler.max-threads", 2);
+    // An idle worker spins briefly, then waits on its condition variable
+    // (woken by new work) instead of CAF's 500 further polls 50 us apart:
+    // those wake-ups cost more CPU than the work between them
+    // (docs/benchmarks.md, "Idle polling"). Overridable like the above.
+    set("work-stealing.moderate-poll-attempts", idle_moderate_polls);
   }
+
+  /// onceflow's default for `work-stealing.moderate-poll-attempts`.
+  static constexpr size_t idle_moderate_polls = 0;
 
   /// CAF's options: the sections of the config file that are CAF's.
   const caf::config_option_set& caf_options() const {
