@@ -73,13 +73,16 @@ private:
 };
 
 /// The scheduler settings of a node (runtime/command_line.hpp, app_config);
-/// --moderate-polls sets CAF's work-stealing.moderate-poll-attempts (500
-/// is CAF's own default) to compare.
+/// --moderate-polls and --relaxed-sleep-us set CAF's
+/// work-stealing.moderate-poll-attempts and relaxed-sleep-duration (CAF's
+/// own defaults: 500 and 10000) to compare.
 struct bench_config : caf::actor_system_config {
-  explicit bench_config(size_t moderate_polls) {
+  bench_config(size_t moderate_polls, int64_t relaxed_sleep_us) {
     register_types(*this);
     set("scheduler.max-threads", 2);
     set("work-stealing.moderate-poll-attempts", moderate_polls);
+    set("work-stealing.relaxed-sleep-duration",
+        caf::timespan{std::chrono::microseconds(relaxed_sleep_us)});
   }
 };
 
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
   std::string redis_url = "redis://127.0.0.1:6379/0";
   uint32_t pool_size = node_config{}.redis_pool_size;
   size_t moderate_polls = command::app_config::idle_moderate_polls;
+  int64_t relaxed_sleep_us = command::app_config::idle_relaxed_sleep_us;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events")
@@ -122,12 +126,14 @@ int main(int argc, char** argv) {
       pool_size = static_cast<uint32_t>(std::stoul(v));
     else if (k == "--moderate-polls")
       moderate_polls = std::stoul(v);
+    else if (k == "--relaxed-sleep-us")
+      relaxed_sleep_us = std::stoll(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
-  bench_config cfg{moderate_polls};
+  bench_config cfg{moderate_polls, relaxed_sleep_us};
   caf::actor_system sys{cfg};
   auto& reg = default_handlers();
   reg.add("bench", [](const handler_options&) {

@@ -64,14 +64,21 @@ struct app_config : caf::actor_system_config {
     // or --scheduler.max-threads override it.
     set("scheduler.max-threads", 2);
     // An idle worker spins briefly, then waits on its condition variable
-    // (woken by new work) instead of CAF's 500 further polls 50 us apart:
-    // those wake-ups cost more CPU than the work between them
-    // (docs/benchmarks.md, "Idle polling"). Overridable like the above.
+    // instead of CAF's 500 further polls ~50 us apart: those wake-ups cost
+    // more CPU than the work between them (docs/benchmarks.md, "Idle
+    // polling"). The wait ends when work is put into the worker's own
+    // queue from outside, or after the relaxed sleep, when it steals: work
+    // another worker queued for itself waits at most that long (1 ms
+    // instead of CAF's 10 ms). Overridable like the above.
     set("work-stealing.moderate-poll-attempts", idle_moderate_polls);
+    set("work-stealing.relaxed-sleep-duration",
+        caf::timespan{std::chrono::microseconds(idle_relaxed_sleep_us)});
   }
 
-  /// onceflow's default for `work-stealing.moderate-poll-attempts`.
+  /// onceflow's defaults for `work-stealing.moderate-poll-attempts` and
+  /// `work-stealing.relaxed-sleep-duration` (in us).
   static constexpr size_t idle_moderate_polls = 0;
+  static constexpr int64_t idle_relaxed_sleep_us = 1000;
 
   /// CAF's options: the sections of the config file that are CAF's.
   const caf::config_option_set& caf_options() const {
