@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace onceflow;
@@ -72,17 +73,20 @@ private:
   std::vector<millis_t> local_;
 };
 
-/// The scheduler settings of a node (runtime/command_line.hpp, app_config);
-/// --moderate-polls and --relaxed-sleep-us set CAF's
+/// A node's scheduler settings (command::set_scheduler_defaults);
+/// --moderate-polls and --relaxed-sleep-us override CAF's
 /// work-stealing.moderate-poll-attempts and relaxed-sleep-duration (CAF's
 /// own defaults: 500 and 10000) to compare.
 struct bench_config : caf::actor_system_config {
-  bench_config(size_t moderate_polls, int64_t relaxed_sleep_us) {
+  bench_config(std::optional<size_t> moderate_polls,
+               std::optional<int64_t> relaxed_sleep_us) {
     register_types(*this);
-    set("scheduler.max-threads", 2);
-    set("work-stealing.moderate-poll-attempts", moderate_polls);
-    set("work-stealing.relaxed-sleep-duration",
-        caf::timespan{std::chrono::microseconds(relaxed_sleep_us)});
+    command::set_scheduler_defaults(*this);
+    if (moderate_polls)
+      set("work-stealing.moderate-poll-attempts", *moderate_polls);
+    if (relaxed_sleep_us)
+      set("work-stealing.relaxed-sleep-duration",
+          caf::timespan{std::chrono::microseconds(*relaxed_sleep_us)});
   }
 };
 
@@ -96,8 +100,8 @@ int main(int argc, char** argv) {
   std::string sync = "normal";
   std::string redis_url = "redis://127.0.0.1:6379/0";
   uint32_t pool_size = node_config{}.redis_pool_size;
-  size_t moderate_polls = command::app_config::idle_moderate_polls;
-  int64_t relaxed_sleep_us = command::app_config::idle_relaxed_sleep_us;
+  std::optional<size_t> moderate_polls;
+  std::optional<int64_t> relaxed_sleep_us;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--events")

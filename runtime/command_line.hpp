@@ -54,31 +54,31 @@ struct cli {
 /// Parses the command line; returns an error text or empty.
 std::string parse_cli(int argc, char** argv, cli& out);
 
+/// The scheduler settings every onceflow process starts from (the config
+/// file or the command line override them).
+inline void set_scheduler_defaults(caf::actor_system_config& cfg) {
+  // 2 worker threads suit the 2-core machines we target.
+  cfg.set("scheduler.max-threads", 2);
+  // An idle worker spins briefly, then waits on its condition variable
+  // instead of CAF's 500 further polls ~50 us apart: those wake-ups cost
+  // more CPU than the work between them (docs/benchmarks.md, "Idle
+  // polling"). The wait ends when work is put into the worker's own queue
+  // from outside, or after the relaxed sleep, when it steals: work another
+  // worker queued for itself waits at most that long (1 ms instead of
+  // CAF's 10 ms).
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
+  cfg.set("work-stealing.relaxed-sleep-duration",
+          caf::timespan{std::chrono::milliseconds(1)});
+}
+
 /// CAF's config for every onceflow process: our message types, the
-/// middleman, two scheduler threads.
+/// middleman, the scheduler defaults.
 struct app_config : caf::actor_system_config {
   app_config() {
     register_types(*this);
     load<caf::io::middleman>();
-    // 2 worker threads suit the 2-core machines we target; the config file
-    // or --scheduler.max-threads override it.
-    set("scheduler.max-threads", 2);
-    // An idle worker spins briefly, then waits on its condition variable
-    // instead of CAF's 500 further polls ~50 us apart: those wake-ups cost
-    // more CPU than the work between them (docs/benchmarks.md, "Idle
-    // polling"). The wait ends when work is put into the worker's own
-    // queue from outside, or after the relaxed sleep, when it steals: work
-    // another worker queued for itself waits at most that long (1 ms
-    // instead of CAF's 10 ms). Overridable like the above.
-    set("work-stealing.moderate-poll-attempts", idle_moderate_polls);
-    set("work-stealing.relaxed-sleep-duration",
-        caf::timespan{std::chrono::microseconds(idle_relaxed_sleep_us)});
+    set_scheduler_defaults(*this);
   }
-
-  /// onceflow's defaults for `work-stealing.moderate-poll-attempts` and
-  /// `work-stealing.relaxed-sleep-duration` (in us).
-  static constexpr size_t idle_moderate_polls = 0;
-  static constexpr int64_t idle_relaxed_sleep_us = 1000;
 
   /// CAF's options: the sections of the config file that are CAF's.
   const caf::config_option_set& caf_options() const {
