@@ -1,7 +1,8 @@
 #pragma once
 
 // The internals of the MongoDB records (mongo_records.cpp: the writer and
-// the public API; mongo_records_journal.cpp: the journal;
+// its life cycle; mongo_records_changes.cpp: the store's notifications as
+// changes; mongo_records_journal.cpp: the journal;
 // mongo_records_reads.cpp: the listings for the HTTP API): the change
 // model and records::impl. Included only by those files.
 
