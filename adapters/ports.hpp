@@ -161,8 +161,9 @@ struct claim_request {
   std::string group;
   std::string event_id;
   uint64_t seq = 0;
-  /// The epoch of a lease granted with the read that nobody ran under
-  /// (see lease_table::claim), or 0.
+  /// The epoch of a lease nobody runs under (see lease_table::claim): one
+  /// granted with the read and not run under, or one its listener gave up
+  /// (its claim or settlement failed); or 0.
   uint64_t takeover = 0;
   /// With `takeover`: that lease belongs to a listener that went down (its
   /// broadcaster saw the DOWN), so it is replaced live or expired and counts

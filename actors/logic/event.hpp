@@ -122,8 +122,10 @@ struct delivery {
   /// read (store::read_leased) and nobody has run under yet: `epoch` is
   /// that lease's, live until this time. A listener runs under it without
   /// claiming (see use_read_lease). -1: such a lease that nobody ran under
-  /// was given back (or is too short): the listener claims, taking it over
-  /// (claim_request::takeover) in case the claim overtakes the release.
+  /// was given back (or is too short), or a lease its listener gave up (its
+  /// claim or settlement failed, dispatch_report::failed): the listener
+  /// claims, taking it over (claim_request::takeover) in case the claim
+  /// overtakes the release.
   /// Once dispatched, the broadcaster's copy drops it (0), so that a
   /// re-dispatch claims as any other. lease_of_dead_listener: the listener
   /// this copy was dispatched to went down (DOWN) while it held the lease

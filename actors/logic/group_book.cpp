@@ -41,13 +41,34 @@ void group_book::dispatched(const std::vector<delivery>& batch, uint32_t owner,
                             millis_t now) {
   for (auto& dl : batch) {
     auto& entry = in_flight_[dl.ev.seq];
-    entry = {dl, owner, now};
+    entry = {dl, owner, now, dl.lease_until,
+             dl.epoch != 0 && (dl.lease_until > 0 || dl.lease_until == -1)};
     // The listener may run under the read's lease: a re-dispatch of this
     // copy claims.
     entry.dl.lease_until = 0;
   }
   counters_.dispatched += batch.size();
 }
+
+namespace {
+
+/// A failed report (its claim or its settlement failed): the listener runs
+/// under its lease no more. Its own lease is taken over by the next claim
+/// at once (-1, no crash counted) instead of being waited for until it
+/// expires; a dead listener's lease it was to revoke is revoked by the next
+/// claim instead. Any other epoch the copy carries is left to the store (a
+/// plain claim): it may be the lease of a listener that still runs, such as
+/// the owner before the janitor handed the entry on.
+void given_up(in_flight_entry& e) {
+  if (e.dl.epoch == 0)
+    return;
+  if (e.own_epoch)
+    e.dl.lease_until = -1;
+  else if (e.handed_lease == lease_of_dead_listener)
+    e.dl.lease_until = lease_of_dead_listener;
+}
+
+} // namespace
 
 report_outcome
 group_book::on_reports(uint32_t owner,
@@ -86,16 +107,17 @@ group_book::on_reports(uint32_t owner,
         requeue_front(r.seq);
         break;
       case dispatch_report::held:
+      case dispatch_report::failed:
         if (late_epoch > j->second.dl.epoch) {
-          // Held by a lease granted to a listener that had gone down: the
-          // next claim revokes it.
+          // Held by (or failed for) a lease granted to a listener that had
+          // gone down: the next claim revokes it.
           j->second.dl.epoch = late_epoch;
           j->second.dl.lease_until = lease_of_dead_listener;
           requeue_front(r.seq);
           break;
         }
-        [[fallthrough]];
-      case dispatch_report::failed:
+        if (r.kind == dispatch_report::failed)
+          given_up(j->second);
         ++counters_.held;
         later.push_back(std::move(j->second.dl));
         result.later_at
@@ -172,8 +194,10 @@ void group_book::leased(uint32_t owner,
                         const std::vector<lease_grant>& grants) {
   for (auto& g : grants) {
     auto j = in_flight_.find(g.seq);
-    if (j != in_flight_.end() && j->second.owner == owner)
+    if (j != in_flight_.end() && j->second.owner == owner) {
       j->second.dl.epoch = g.epoch;
+      j->second.own_epoch = true;
+    }
   }
 }
 

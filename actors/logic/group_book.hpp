@@ -40,6 +40,16 @@ struct in_flight_entry {
   /// The listener that has it (its index, unique within the group).
   uint32_t owner = 0;
   millis_t dispatched_at = 0;
+  /// The copy's delivery::lease_until as it was handed out (the book's copy
+  /// drops it): lease_of_dead_listener goes back on the copy if the
+  /// listener's claim failed, so that the next claim still revokes the dead
+  /// listener's lease and counts the crash.
+  millis_t handed_lease = 0;
+  /// `dl.epoch` is this owner's lease: granted with the read it was handed
+  /// out with, or claimed by it (leased). Only such a lease may the next
+  /// claim take over should the owner give it up (a failed report); any
+  /// other epoch may be someone else's, still running.
+  bool own_epoch = false;
 };
 
 /// Counters of a group_book.
@@ -106,7 +116,9 @@ public:
   /// Applies a listener's reports. Reports for seqs no longer in flight at
   /// `owner` (re-dispatched meanwhile) are ignored. Settled and scheduled
   /// entries leave; stale ones go back to the head of the queue; held and
-  /// failed ones wait until their `until` (see release_due). Parked retries
+  /// failed ones wait until their `until` (see release_due), a failed one
+  /// marked to take over the lease its owner gave up (see
+  /// in_flight_entry::own_epoch). Parked retries
   /// of seqs that left the book are queued, except where the entry went
   /// back into the retry schedule and the parked copy is not a later
   /// attempt (the schedule holds the next one); those of seqs still queued

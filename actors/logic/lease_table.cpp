@@ -41,8 +41,9 @@ lease_table::claim(const std::string& group, const std::string& event_id,
   }
   auto& e = leases_[key(group, event_id)];
   if (e.held && takeover != 0 && e.epoch == takeover) {
-    // A lease granted with a read and never run under: replaced as if it
-    // had been released. A dead listener's: replaced as if it had expired.
+    // A lease nobody runs under (granted with a read and never run under,
+    // or given up by its listener): replaced as if it had been released. A
+    // dead listener's: replaced as if it had expired.
     if (crashed)
       ++e.redeliveries;
     e.held = false;

@@ -227,6 +227,79 @@ BOOST_AUTO_TEST_CASE(held_and_failed_wait_until_the_earliest_time) {
   BOOST_TEST((drain(b) == std::vector<uint64_t>{1, 2}));
 }
 
+BOOST_AUTO_TEST_CASE(
+  a_failed_entry_comes_back_to_take_over_its_given_up_lease) {
+  // The listener's claim or settlement failed: it runs under its lease no
+  // more, so the next claim takes that lease over (lease_until -1 with the
+  // epoch) instead of waiting for it to expire. A held entry's lease is
+  // another holder's: it is waited for.
+  group_book b;
+  for (uint64_t s = 1; s <= 3; ++s)
+    b.enqueue(dl(s));
+  dispatch(b, 3, 7);
+  b.leased(7, {{1, 41}, {2, 42}});
+  b.on_reports(7, {report(1, dispatch_report::failed, 500),
+                   report(2, dispatch_report::held, 500),
+                   report(3, dispatch_report::failed, 500)});
+  b.release_due(500);
+  auto one = b.queue().pop();
+  auto two = b.queue().pop();
+  auto three = b.queue().pop();
+  BOOST_TEST(one.ev.seq == 1u);
+  BOOST_TEST(one.epoch == 41u);
+  BOOST_TEST(one.lease_until == -1);
+  BOOST_TEST(two.ev.seq == 2u);
+  BOOST_TEST(two.lease_until == 0);
+  // No lease known (the claim failed before any grant): a plain claim.
+  BOOST_TEST(three.ev.seq == 3u);
+  BOOST_TEST(three.epoch == 0u);
+  BOOST_TEST(three.lease_until == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_claim_never_takes_over_a_lease_it_did_not_get) {
+  // Listener 7 claimed seq 1 (epoch 41) and stalled: the janitor handed the
+  // entry on to listener 8, whose claim failed. Epoch 41 is 7's, which may
+  // still run under it: the next claim asks plainly (held until it ends).
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  b.leased(7, {{1, 41}});
+  b.requeue_front(1);
+  dispatch(b, 1, 8);
+  b.on_reports(8, {report(1, dispatch_report::failed, 500)});
+  b.release_due(500);
+  auto again = b.queue().pop();
+  BOOST_TEST(again.epoch == 41u);
+  BOOST_TEST(again.lease_until == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_claim_still_revokes_a_dead_listeners_lease) {
+  // Listener 7 went down holding epoch 41; listener 8's claim, which was
+  // to revoke it, failed: the next claim revokes it (a crash counted), not
+  // a takeover of 8's own.
+  group_book b;
+  b.enqueue(dl(1));
+  dispatch(b, 1, 7);
+  b.leased(7, {{1, 41}});
+  b.hand_back(7);
+  auto batch = dispatch(b, 1, 8);
+  BOOST_TEST(batch[0].lease_until == lease_of_dead_listener);
+  b.on_reports(8, {report(1, dispatch_report::failed, 500)});
+  b.release_due(500);
+  auto again = b.queue().pop();
+  BOOST_TEST(again.epoch == 41u);
+  BOOST_TEST(again.lease_until == lease_of_dead_listener);
+  // Had 8's claim been granted (epoch 42) and its settlement failed, 42
+  // would be taken over.
+  b.dispatched({again}, 9, 0);
+  b.leased(9, {{1, 42}});
+  b.on_reports(9, {report(1, dispatch_report::failed, 900)});
+  b.release_due(900);
+  again = b.queue().pop();
+  BOOST_TEST(again.epoch == 42u);
+  BOOST_TEST(again.lease_until == -1);
+}
+
 BOOST_AUTO_TEST_CASE(a_retry_of_a_seq_in_flight_is_parked_until_it_leaves) {
   group_book b;
   b.enqueue(dl(1));

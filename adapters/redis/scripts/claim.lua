@@ -76,9 +76,10 @@ for b = 7, #ARGV, step do
     local crashed = tk < 0
     if crashed then tk = -tk end
     if tk > 0 and lh == 1 and le == tk then
-      -- The lease granted with the read, never run under: replaced as if
-      -- released (no crash redelivery). A dead listener's lease: replaced
-      -- as if it had expired (a crash redelivery).
+      -- A lease nobody runs under (granted with the read and never run
+      -- under, or given up by its listener): replaced as if released (no
+      -- crash redelivery). A dead listener's lease: replaced as if it had
+      -- expired (a crash redelivery).
       if crashed then lr = lr + 1 end
       lh = 0
     end
