@@ -419,12 +419,14 @@ void maybe_read(bc_pointer self, size_t gi) {
 
 namespace {
 
-void on_done(bc_pointer self, const std::vector<dispatch_report>& reports) {
+/// The reports of a batch of `listener` (from the listener itself, or
+/// from the deduplicator that settled the batch on its behalf).
+void on_done(bc_pointer self, const caf::actor_addr& listener,
+             const std::vector<dispatch_report>& reports) {
   auto& st = self->state;
-  auto sender = self->current_sender();
-  if (!sender)
+  if (!listener)
     return;
-  auto i = st.by_listener.find(caf::actor_cast<caf::actor_addr>(sender));
+  auto i = st.by_listener.find(listener);
   if (i == st.by_listener.end())
     return;
   auto [gi, slot] = i->second;
@@ -788,7 +790,16 @@ broadcaster_impl(bc_pointer self, broadcaster_config cfg, store_actor store,
       return rp;
     },
     [self](atom::done, std::vector<dispatch_report>& reports) {
-      on_done(self, reports);
+      on_done(self, caf::actor_cast<caf::actor_addr>(self->current_sender()),
+              reports);
+    },
+    [self](atom::done, caf::actor_addr& listener,
+           std::vector<dispatch_report>& reports) {
+      // Only the deduplicator reports for a listener.
+      if (caf::actor_cast<caf::actor_addr>(self->current_sender())
+          != self->state.dedup.address())
+        return;
+      on_done(self, listener, reports);
     },
     [self](atom::claim, caf::actor_addr& listener,
            std::vector<lease_grant>& grants) {

@@ -108,6 +108,115 @@ void tell_grants(dedup_pointer self, const caf::actor_addr& claimant,
     self->send(st.broadcaster, atom::claim_v, claimant, std::move(grants));
 }
 
+/// Commits settlements through the store under the fence; once it
+/// answered, schedules the retries and dead-letters what the fence let
+/// through, then calls `then` with the fence's decisions (`fail` with the
+/// store's error).
+template <class Then, class Fail>
+void commit(dedup_pointer self, std::vector<settlement> items, Then then,
+            Fail fail) {
+  auto now = to_millis(self->clock().now());
+  // Keep only what the notifications need (retry due times, dead
+  // letters); the items themselves travel to the store.
+  struct note {
+    size_t index;
+    millis_t due;
+  };
+  auto retries = std::make_shared<std::vector<note>>();
+  auto dead = std::make_shared<std::vector<std::pair<size_t, dlq_entry>>>();
+  // And what the metrics need of the outcomes after the commit.
+  auto counted = std::make_shared<std::vector<settled_item>>();
+  if (self->state.metrics)
+    counted->reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto& s = items[i];
+    if (self->state.metrics)
+      counted->push_back({s.kind, s.dl.group, s.dl.ev.type, due_time(s.dl.ev)});
+    if (s.kind == settle_kind::retry) {
+      retries->push_back({i, s.due});
+    } else if (s.kind == settle_kind::dead) {
+      dlq_entry e;
+      e.dl = s.dl;
+      e.reason = s.reason;
+      e.last_error = s.error;
+      e.dead_at = now;
+      dead->emplace_back(i, std::move(e));
+    }
+  }
+  self
+    ->request<caf::message_priority::high>(
+      self->state.store(), store_timeout, atom::settle_v, std::move(items), now)
+    .then(
+      [self, retries, dead, counted,
+       then = std::move(then)](std::vector<fence_decision>& ds) mutable {
+        auto& st = self->state;
+        if (st.metrics)
+          count_settled(*st.metrics, *counted, ds,
+                        to_millis(self->clock().now()));
+        for (auto d : ds) {
+          if (d == fence_decision::ok)
+            ++st.committed;
+          else
+            ++st.refused_stale;
+        }
+        auto ok = [&](size_t i) {
+          return i < ds.size() && ds[i] == fence_decision::ok;
+        };
+        millis_t earliest = -1;
+        for (auto& r : *retries)
+          if (ok(r.index) && (earliest < 0 || r.due < earliest))
+            earliest = r.due;
+        std::vector<dlq_entry> died;
+        for (auto& [i, e] : *dead)
+          if (ok(i))
+            died.push_back(std::move(e));
+        if (earliest >= 0)
+          self->send(st.retry_timer, atom::schedule_v, earliest);
+        if (!died.empty())
+          self->send(st.dlq, atom::dead_v, std::move(died));
+        then(ds);
+      },
+      [fail = std::move(fail)](caf::error& err) mutable { fail(err); });
+}
+
+/// Settles a listener's batch and reports it to `bc` on the listener's
+/// behalf (deduplicator_actor's one-way atom::settle): `reports` are those
+/// the listener made without a settlement; one per settlement follows.
+void settle_batch(dedup_pointer self, const broadcaster_actor& bc,
+                  std::vector<settlement> items,
+                  std::vector<dispatch_report> reports) {
+  auto listener = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto first = reports.size();
+  reports.reserve(first + items.size());
+  for (auto& s : items)
+    reports.push_back({s.dl.ev.seq,
+                       s.kind == settle_kind::retry ? dispatch_report::scheduled
+                                                    : dispatch_report::settled,
+                       0});
+  auto rs = std::make_shared<std::vector<dispatch_report>>(std::move(reports));
+  auto tell = [self, bc, listener, rs] {
+    if (bc)
+      self->send(bc, atom::done_v, listener, std::move(*rs));
+  };
+  commit(
+    self, std::move(items),
+    [rs, first, tell](std::vector<fence_decision>& ds) {
+      for (size_t i = first; i < rs->size(); ++i)
+        if (i - first >= ds.size() || ds[i - first] != fence_decision::ok)
+          (*rs)[i].kind = dispatch_report::stale;
+      tell();
+    },
+    [self, rs, first, tell](caf::error& err) {
+      spdlog::warn("deduplicator: batch of {} not settled: {}",
+                   rs->size() - first, render(err));
+      // Delivered again after a second (like a failed claim).
+      auto again = to_millis(self->clock().now()) + 1000;
+      for (size_t i = first; i < rs->size(); ++i)
+        (*rs)[i] = {(*rs)[i].seq, dispatch_report::failed, again};
+      tell();
+    });
+}
+
 deduplicator_actor::behavior_type
 deduplicator_impl(dedup_pointer self, store_actor reader,
                   std::vector<store_actor> stores,
@@ -183,71 +292,17 @@ deduplicator_impl(dedup_pointer self, store_actor reader,
     },
     [self](atom::settle, std::vector<settlement>& items) {
       auto rp = self->make_response_promise<std::vector<fence_decision>>();
-      auto now = to_millis(self->clock().now());
-      // Keep only what the notifications need (retry due times, dead
-      // letters); the items themselves travel to the store.
-      struct note {
-        size_t index;
-        millis_t due;
-      };
-      auto retries = std::make_shared<std::vector<note>>();
-      auto dead = std::make_shared<std::vector<std::pair<size_t, dlq_entry>>>();
-      // And what the metrics need of the outcomes after the commit.
-      auto counted = std::make_shared<std::vector<settled_item>>();
-      if (self->state.metrics)
-        counted->reserve(items.size());
-      for (size_t i = 0; i < items.size(); ++i) {
-        auto& s = items[i];
-        if (self->state.metrics)
-          counted->push_back(
-            {s.kind, s.dl.group, s.dl.ev.type, due_time(s.dl.ev)});
-        if (s.kind == settle_kind::retry) {
-          retries->push_back({i, s.due});
-        } else if (s.kind == settle_kind::dead) {
-          dlq_entry e;
-          e.dl = s.dl;
-          e.reason = s.reason;
-          e.last_error = s.error;
-          e.dead_at = now;
-          dead->emplace_back(i, std::move(e));
-        }
-      }
-      self
-        ->request<caf::message_priority::high>(self->state.store(),
-                                               store_timeout, atom::settle_v,
-                                               std::move(items), now)
-        .then(
-          [self, rp, retries, dead,
-           counted](std::vector<fence_decision>& ds) mutable {
-            auto& st = self->state;
-            if (st.metrics)
-              count_settled(*st.metrics, *counted, ds,
-                            to_millis(self->clock().now()));
-            for (auto d : ds) {
-              if (d == fence_decision::ok)
-                ++st.committed;
-              else
-                ++st.refused_stale;
-            }
-            auto ok = [&](size_t i) {
-              return i < ds.size() && ds[i] == fence_decision::ok;
-            };
-            millis_t earliest = -1;
-            for (auto& r : *retries)
-              if (ok(r.index) && (earliest < 0 || r.due < earliest))
-                earliest = r.due;
-            std::vector<dlq_entry> died;
-            for (auto& [i, e] : *dead)
-              if (ok(i))
-                died.push_back(std::move(e));
-            if (earliest >= 0)
-              self->send(st.retry_timer, atom::schedule_v, earliest);
-            if (!died.empty())
-              self->send(st.dlq, atom::dead_v, std::move(died));
-            rp.deliver(std::move(ds));
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      commit(
+        self, std::move(items),
+        [rp](std::vector<fence_decision>& ds) mutable {
+          rp.deliver(std::move(ds));
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [self](atom::settle, broadcaster_actor& bc, std::vector<settlement>& items,
+           std::vector<dispatch_report>& reports) {
+      settle_batch(self, bc, std::move(items), std::move(reports));
     },
     [self](atom::status) {
       auto& st = self->state;

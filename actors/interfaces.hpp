@@ -106,7 +106,9 @@ using store_actor = caf::typed_actor<
 
 /// Runs handlers on batches of deliveries for one group.
 using listener_actor = caf::typed_actor<
-  /// A batch to process; the listener reports to the sender when done.
+  /// A batch to process for the sender (a broadcaster): the listener
+  /// hands its settlements to the deduplicator, which reports the batch to
+  /// the sender; a batch without settlements the listener reports itself.
   caf::reacts_to<atom::dispatch, std::vector<delivery>>,
   /// Internal: simulated handler latency of batch `token` has elapsed.
   caf::reacts_to<atom::tick, uint64_t>,
@@ -124,8 +126,13 @@ using broadcaster_actor = caf::typed_actor<
   /// ec::overloaded (retry later) or ec::draining.
   caf::replies_to<atom::ingest,
                   std::vector<event>>::with<std::vector<append_result>>,
-  /// From a listener: outcome of its dispatched batch.
+  /// From a listener: outcome of its dispatched batch (one whose
+  /// deliveries needed no settlement: held, already done, claim failed).
   caf::reacts_to<atom::done, std::vector<dispatch_report>>,
+  /// From the deduplicator, on behalf of the listener (by address): the
+  /// outcome of a batch it settled (see deduplicator_actor's atom::settle).
+  /// Ignored from any other sender.
+  caf::reacts_to<atom::done, caf::actor_addr, std::vector<dispatch_report>>,
   /// From the deduplicator, before the claimant hears of them: the leases
   /// a listener (by address) claimed for its batch, that is the epochs it
   /// runs under, revoked should it go down.
@@ -192,6 +199,16 @@ using deduplicator_actor = caf::typed_actor<
   /// Commits outcomes; refuses stale epochs.
   caf::replies_to<atom::settle,
                   std::vector<settlement>>::with<std::vector<fence_decision>>,
+  /// A listener's batch: (the broadcaster that dispatched it, its
+  /// settlements, the reports it made without one). Commits like the
+  /// above, then reports the whole batch to that broadcaster on the
+  /// listener's behalf (`done` with the sender's address): a report per
+  /// settlement, settled or scheduled if the fence let it through, stale if
+  /// not, failed (due again in a second) if the store could not commit. So a
+  /// remote listener's batch crosses the network once each way: the
+  /// dispatch, then this.
+  caf::reacts_to<atom::settle, broadcaster_actor, std::vector<settlement>,
+                 std::vector<dispatch_report>>,
   /// The broadcaster of this node, told of the leases its listeners claim
   /// (see broadcaster_actor's atom::claim).
   caf::reacts_to<atom::join, broadcaster_actor>,

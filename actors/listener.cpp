@@ -53,11 +53,10 @@ struct listener_state {
   uint64_t batches = 0;
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  uint64_t refused = 0;
   /// Deliveries run under a lease granted with the read (no claim).
   uint64_t read_leases = 0;
-  /// Settlements sent and not yet answered.
-  uint32_t settling = 0;
+  /// Batches handed to the deduplicator to settle and report.
+  uint64_t settlements_sent = 0;
   static inline const char* name = "listener";
 };
 
@@ -115,59 +114,21 @@ void report_failed(listener_pointer self, uint64_t seq) {
   self->state.reports.push_back(failed_report(self, seq));
 }
 
-/// What a batch's settlement answers to: its broadcaster and the reports
-/// made before the settlement (held, done, failed claims).
-struct batch_reply {
-  caf::strong_actor_ptr to;
-  std::vector<dispatch_report> reports;
-};
-
-/// Settles the current batch and reports it once the fence answered. The
-/// listener does not wait for that answer: the next batch (a remote
-/// listener holds two) runs while the settlement crosses the network.
+/// Settles the current batch through the deduplicator, which reports it
+/// to the broadcaster once the fence answered (one message: a remote
+/// listener's batch crosses the network once each way). The listener does
+/// not wait for that: the next batch (a remote listener holds two) runs
+/// while the settlement is under way.
 void settle(listener_pointer self) {
   auto& st = self->state;
   if (st.pending.empty()) {
     report(self);
     return;
   }
-  std::vector<uint64_t> seqs;
-  std::vector<bool> retries;
-  seqs.reserve(st.pending.size());
-  retries.reserve(st.pending.size());
-  for (auto& s : st.pending) {
-    seqs.push_back(s.dl.ev.seq);
-    retries.push_back(s.kind == settle_kind::retry);
-  }
-  auto reply = std::make_shared<batch_reply>(
-    batch_reply{std::move(st.reply_to), std::move(st.reports)});
-  ++st.settling;
-  self->request(st.dedup, actor_timeout, atom::settle_v, std::move(st.pending))
-    .then(
-      [self, seqs, retries, reply](std::vector<fence_decision>& ds) {
-        auto& st = self->state;
-        --st.settling;
-        for (size_t i = 0; i < seqs.size(); ++i) {
-          auto ok = i < ds.size() && ds[i] == fence_decision::ok;
-          auto kind = dispatch_report::stale;
-          if (ok)
-            kind = retries[i] ? dispatch_report::scheduled
-                              : dispatch_report::settled;
-          else
-            ++st.refused;
-          reply->reports.push_back({seqs[i], kind, 0});
-        }
-        send_reports(self, reply->to, std::move(reply->reports));
-      },
-      [self, seqs, reply](caf::error& err) {
-        auto& st = self->state;
-        --st.settling;
-        spdlog::warn("listener {}: batch of {} not settled: {}", st.cfg.name,
-                     seqs.size(), render(err));
-        for (auto seq : seqs)
-          reply->reports.push_back(failed_report(self, seq));
-        send_reports(self, reply->to, std::move(reply->reports));
-      });
+  ++st.settlements_sent;
+  self->send(st.dedup, atom::settle_v,
+             caf::actor_cast<broadcaster_actor>(st.reply_to),
+             std::move(st.pending), std::move(st.reports));
   next_batch(self);
 }
 
@@ -568,12 +529,11 @@ listener_impl(listener_pointer self, listener_config cfg,
       caf::put(result, "listener.batches", st.batches);
       caf::put(result, "listener.succeeded", st.succeeded);
       caf::put(result, "listener.failed", st.failed);
-      caf::put(result, "listener.refused", st.refused);
       caf::put(result, "listener.read-leases", st.read_leases);
       caf::put(result, "listener.running", uint64_t{st.outstanding});
       caf::put(result, "listener.waiting-batches",
                static_cast<uint64_t>(st.waiting.size()));
-      caf::put(result, "listener.settling", uint64_t{st.settling});
+      caf::put(result, "listener.settlements-sent", st.settlements_sent);
       caf::put(result, "listener.mailbox",
                static_cast<uint64_t>(self->mailbox().size()));
       return result;

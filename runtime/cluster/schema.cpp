@@ -24,11 +24,9 @@ uint64_t fingerprint_block(std::index_sequence<Is...>) {
 }
 
 template <caf::type_id_t First, size_t... Is>
-uint64_t names_of_block(uint64_t h, std::index_sequence<Is...>) {
-  ((h = fnv1a(
-      h, caf::type_name_by_id<First + Is>::value,
-      std::char_traits<char>::length(caf::type_name_by_id<First + Is>::value)
-        + 1)),
+uint64_t handles_of_block(uint64_t h, std::index_sequence<Is...>) {
+  ((h = handle_fingerprint<typename caf::type_by_id<First + Is>::type>(
+      h, caf::type_name_by_id<First + Is>::value)),
    ...);
   return h;
 }
@@ -52,10 +50,10 @@ uint64_t schema_fingerprint() {
   constexpr auto first = caf::id_block::onceflow::begin;
   constexpr auto n = caf::id_block::onceflow::end - first;
   auto h = fingerprint_block<first>(std::make_index_sequence<n>{});
-  // The handles: names only (CAF checks their interfaces at connect).
+  // The handles: names and interfaces.
   constexpr auto hfirst = caf::id_block::onceflow_handles::begin;
   constexpr auto hn = caf::id_block::onceflow_handles::end - hfirst;
-  h = names_of_block<hfirst>(h, std::make_index_sequence<hn>{});
+  h = handles_of_block<hfirst>(h, std::make_index_sequence<hn>{});
   return h;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 /// The message schema a node speaks, for the connect-time guard between
@@ -35,7 +36,23 @@ uint64_t type_fingerprint(uint64_t h, const char* name) {
   return fnv1a(h, buf.data(), buf.size());
 }
 
-/// The fingerprint over every message type onceflow registers.
+/// What one actor handle type contributes: its name and its interface,
+/// every handler's signature, as the C++ ABI spells the type (typeid; CAF
+/// checks an interface only when a handle comes from remote_actor, not when
+/// it travels in a message). A handler added, removed or changed changes
+/// it. The spelling also names the standard library's ABI (libstdc++'s
+/// std::__cxx11 against libc++'s std::__1), so nodes built against
+/// different standard libraries are refused as of another schema: build
+/// every node of a cluster alike (Debian's g++ and libstdc++).
+template <class T>
+uint64_t handle_fingerprint(uint64_t h, const char* name) {
+  h = fnv1a(h, name, std::char_traits<char>::length(name) + 1);
+  const char* sig = typeid(T).name();
+  return fnv1a(h, sig, std::char_traits<char>::length(sig) + 1);
+}
+
+/// The fingerprint over every message type onceflow registers and every
+/// actor handle type that travels in messages.
 uint64_t schema_fingerprint();
 
 /// "onceflow-schema-<16 hex digits of the fingerprint>".

@@ -618,6 +618,15 @@ BOOST_AUTO_TEST_CASE(the_schema_fingerprint_sees_a_changed_struct) {
                  type_fingerprint<item_v2>(1, "item"));
   BOOST_CHECK_EQUAL(type_fingerprint<item_v1>(1, "item"),
                     type_fingerprint<item_v1>(1, "item"));
+  // Two versions of one actor interface under one name (a handler added):
+  // the handle's fingerprint differs.
+  using if_v1 = caf::typed_actor<caf::reacts_to<atom::done, uint64_t>>;
+  using if_v2 = caf::typed_actor<caf::reacts_to<atom::done, uint64_t>,
+                                 caf::reacts_to<atom::done, std::string>>;
+  BOOST_CHECK_NE(handle_fingerprint<if_v1>(1, "onceflow::listener_actor"),
+                 handle_fingerprint<if_v2>(1, "onceflow::listener_actor"));
+  BOOST_CHECK_EQUAL(handle_fingerprint<if_v1>(1, "onceflow::listener_actor"),
+                    handle_fingerprint<if_v1>(1, "onceflow::listener_actor"));
   // The real one covers onceflow's types and is stable.
   BOOST_CHECK_EQUAL(schema_fingerprint(), schema_fingerprint());
   BOOST_CHECK_EQUAL(schema_id().size(),

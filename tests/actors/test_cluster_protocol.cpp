@@ -297,6 +297,19 @@ struct scenario {
         ++count;
     return count;
   }
+
+  /// A counter of every listener a node hosts, summed (their status as
+  /// the node manager lists it).
+  uint64_t listeners_sum(const std::string& name, const std::string& key) {
+    auto& n = net.node(name);
+    auto s = ask<caf::settings>(net, n, n.n.manager, atom::actors_v);
+    uint64_t sum = 0;
+    for (auto& kv : s)
+      if (caf::get_or(s, kv.first + ".kind", std::string{}) == "listener")
+        sum += caf::get_or(s, kv.first + ".status.listener." + key,
+                           uint64_t{0});
+    return sum;
+  }
 };
 
 /// Every one of `count` events has exactly one effect and one settlement
@@ -365,6 +378,13 @@ BOOST_AUTO_TEST_CASE(a_remote_listener_runs_a_batch_settled_by_the_core) {
         BOOST_CHECK_EQUAL(s.listener.rfind("a/w1/", 0), 0u);
       BOOST_CHECK_EQUAL(sc.group_num("in-flight"), 0);
       BOOST_CHECK_EQUAL(sc.group_num("queued"), 0);
+      // Every batch went to the core's deduplicator as one message, and the
+      // deduplicator reported it to the broadcaster (the worker sent no
+      // report of its own): the core counted every entry settled.
+      auto batches = sc.listeners_sum("w1", "batches");
+      BOOST_CHECK_GE(batches, 5u);
+      BOOST_CHECK_EQUAL(sc.listeners_sum("w1", "settlements-sent"), batches);
+      BOOST_CHECK_EQUAL(sc.group_num("settled"), 20);
     }
   }
 }
@@ -565,8 +585,12 @@ BOOST_AUTO_TEST_CASE(
       self->send(mgr, atom::attach_v, std::string{"w1"});
       sc.net.run();
       deduplicator_actor dedup;
+      broadcaster_actor bc;
       self->receive(
-        [&](broadcaster_actor&, deduplicator_actor& d) { dedup = d; },
+        [&](broadcaster_actor& b, deduplicator_actor& d) {
+          bc = b;
+          dedup = d;
+        },
         [&](caf::error& err) { BOOST_FAIL("attach: " << render(err)); });
       BOOST_REQUIRE(dedup);
       BOOST_CHECK(dedup.node() == sc.core().sys->node());
@@ -586,6 +610,26 @@ BOOST_AUTO_TEST_CASE(
       BOOST_CHECK(fs[0] != fence_decision::ok);
       BOOST_CHECK_EQUAL(sc.effects(old.event_id), 1u);
       BOOST_CHECK_EQUAL(sc.done_settlements(old.event_id), 1u);
+      // The same, as a listener settles a batch (one message, reported to
+      // the broadcaster by the deduplicator): refused, and reported stale
+      // to whoever sent it; the core's broadcaster does not know the sender
+      // (no listener of its own) and keeps its counts.
+      auto settled_before = sc.group_num("settled");
+      auto stale_before = sc.group_num("stale");
+      auto refused = [&] {
+        auto s = ask<caf::settings>(sc.net, sc.core(), sc.core().n.dedup,
+                                    atom::status_v);
+        return caf::get_or(s, "deduplicator.refused-stale", uint64_t{0});
+      };
+      auto refused_before = refused();
+      self->send(dedup, atom::settle_v, bc, std::vector<settlement>{late},
+                 std::vector<dispatch_report>{});
+      sc.net.run();
+      BOOST_CHECK_EQUAL(refused(), refused_before + 1);
+      BOOST_CHECK_EQUAL(sc.effects(old.event_id), 1u);
+      BOOST_CHECK_EQUAL(sc.done_settlements(old.event_id), 1u);
+      BOOST_CHECK_EQUAL(sc.group_num("settled"), settled_before);
+      BOOST_CHECK_EQUAL(sc.group_num("stale"), stale_before);
     }
   }
 }

@@ -5,7 +5,7 @@
 // group again. The injected errors carry texts that name neither. While the
 // groups cannot be registered (the store cannot be reached at start),
 // appends are refused at once. The store actor's heartbeat, and a refusal
-// (kind refused) that takes it down.
+// (kind refused) that takes it down. A settlement the store cannot commit.
 
 #include "adapters/forwarding_store.hpp"
 #include "tests/actors/fixture.hpp"
@@ -65,6 +65,20 @@ public:
     if (appends_fail)
       throw store_error("UNIQUE constraint failed: log.seq (injected)");
     return forwarding_store::append(batch, now, window);
+  }
+
+  /// So many settlement calls fail (a store that cannot commit now).
+  size_t settles_to_fail = 0;
+  size_t settles = 0;
+
+  std::vector<fence_decision> settle(const std::vector<settlement>& items,
+                                     millis_t now) override {
+    ++settles;
+    if (settles_to_fail > 0) {
+      --settles_to_fail;
+      throw store_error("connection reset by peer (injected)");
+    }
+    return forwarding_store::settle(items, now);
   }
 
   std::vector<event> read_group(const std::string& group, size_t max,
@@ -146,6 +160,38 @@ BOOST_AUTO_TEST_CASE(plain_failure_keeps_the_group) {
   faulty->lost.clear();
   advance_in_steps(3s, 100ms);
   BOOST_CHECK_EQUAL(effects("e1", "a"), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_the_store_could_not_settle_runs_again_once) {
+  // The deduplicator settles a listener's batch and reports it to the
+  // broadcaster for the listener: when the commit fails, the report says
+  // failed and the entries come back a second later; the next run's
+  // settlement commits, and the effect is recorded once.
+  add_group("a", 1, always_ok());
+  start();
+  faulty->settles_to_fail = 1;
+  publish({make_event("e1", "t"), make_event("e2", "t")});
+  BOOST_CHECK_EQUAL(faulty->settles, 1u);
+  BOOST_CHECK_EQUAL(probes->count("e1"), 1u);
+  BOOST_CHECK_EQUAL(effects("e1", "a") + effects("e2", "a"), 0u);
+  auto bc = [&](const char* key) {
+    auto s = ask<caf::settings>(*this, n.broadcaster, atom::status_v);
+    return caf::get_or(s, key, uint64_t{0});
+  };
+  // Reported (nothing in flight at the listener any more), not lost.
+  BOOST_CHECK_EQUAL(bc("groups.a.in-flight"), 0u);
+  BOOST_CHECK(status("e1", "a") == event_status::in_flight);
+  advance(900ms);
+  BOOST_CHECK_EQUAL(probes->count("e1"), 1u);
+  advance_in_steps(2s, 100ms);
+  BOOST_CHECK_EQUAL(probes->count("e1"), 2u);
+  BOOST_CHECK_EQUAL(probes->count("e2"), 2u);
+  BOOST_CHECK_EQUAL(effects("e1", "a"), 1u);
+  BOOST_CHECK_EQUAL(effects("e2", "a"), 1u);
+  BOOST_CHECK(status("e1", "a") == event_status::processed);
+  BOOST_CHECK(status("e2", "a") == event_status::processed);
+  BOOST_CHECK_EQUAL(bc("broadcaster.redelivered"), 2u);
+  BOOST_CHECK_EQUAL(bc("groups.a.in-flight"), 0u);
 }
 
 BOOST_AUTO_TEST_CASE(failing_appends_show_in_the_status_for_readiness) {
