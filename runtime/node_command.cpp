@@ -20,8 +20,12 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <thread>
 
 namespace onceflow::command {
 
@@ -46,6 +50,47 @@ caf::expected<uint16_t> publish_endpoint(caf::actor_system& sys,
 }
 
 std::atomic<int> stop_signal{0};
+
+/// CAF 0.17 can block forever in the actor system's destructor, waiting
+/// for the thread of a detached actor (the store actor) that keeps its own
+/// last reference, although every actor has terminated (CAF issue #1196,
+/// fixed in 0.18): seen about once in ten stops on a loaded machine, the
+/// node logging "stopped" and never exiting. Declared before the actor
+/// system, so that its destructor runs once the system's returned: after
+/// `arm`, a process whose actor system is not gone within `grace` exits
+/// with the code it was to return. By then every actor has terminated (the
+/// stores closed, MongoDB's records written).
+class shutdown_watchdog {
+public:
+  static constexpr auto grace = std::chrono::seconds(3);
+
+  shutdown_watchdog() = default;
+  shutdown_watchdog(const shutdown_watchdog&) = delete;
+  shutdown_watchdog& operator=(const shutdown_watchdog&) = delete;
+
+  ~shutdown_watchdog() {
+    done_->store(true);
+  }
+
+  /// The node stopped and returns `code`; its actor system goes next.
+  void arm(int code) {
+    std::thread([done = done_, code] {
+      std::this_thread::sleep_for(grace);
+      if (done->load())
+        return;
+      spdlog::warn("the actor system did not shut down within {} s (CAF "
+                   "0.17's shutdown hang with detached actors); exiting",
+                   grace.count());
+      spdlog::default_logger()->flush();
+      std::fflush(nullptr);
+      std::_Exit(code);
+    }).detach();
+  }
+
+private:
+  std::shared_ptr<std::atomic<bool>> done_
+    = std::make_shared<std::atomic<bool>>(false);
+};
 
 extern "C" void on_signal(int sig) {
   stop_signal = sig;
@@ -106,6 +151,7 @@ int run_worker(app_config& cfg, const node_config& ncfg,
                const std::shared_ptr<mongo::client>& mongodb) {
   for (auto& w : warnings(ncfg))
     spdlog::warn("{}", w);
+  shutdown_watchdog watchdog;
   caf::actor_system sys{cfg};
   auto n = start_worker(sys, ncfg, handlers.get());
   auto port = publish_endpoint(sys, ncfg, n.endpoint);
@@ -113,6 +159,7 @@ int run_worker(app_config& cfg, const node_config& ncfg,
     std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
               << ": " << sys.render(port.error()) << "\n";
     stop_node(sys, n);
+    watchdog.arm(1);
     return 1;
   }
   spdlog::info("worker node {} listening on {}:{} (schema {})", ncfg.name,
@@ -136,9 +183,11 @@ int run_worker(app_config& cfg, const node_config& ncfg,
   handlers.reset();
   if (!died.empty()) {
     spdlog::critical("the node manager went down: {}", died);
+    watchdog.arm(1);
     return 1;
   }
   spdlog::info("worker node {} stopped", ncfg.name);
+  watchdog.arm(0);
   return 0;
 }
 
@@ -282,6 +331,7 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
                  ncfg.alerts.dlq.min_interval, ncfg.alerts.dlq.max_entries,
                  ncfg.alerts.dlq.retries);
   }
+  shutdown_watchdog watchdog;
   caf::actor_system sys{cfg};
   auto n = start_node(sys, ncfg, st, true, {}, handlers.get(), std::move(extra),
                       std::move(alerts));
@@ -312,6 +362,7 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
     std::cerr << "onceflow: cannot listen on " << ncfg.host << ":" << ncfg.port
               << ": " << sys.render(port.error()) << "\n";
     stop_all();
+    watchdog.arm(1);
     return 1;
   }
   spdlog::info("node {} listening on {}:{} (store {}, {} group(s))", ncfg.name,
@@ -336,6 +387,7 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
     if (!srv) {
       sys.middleman().unpublish(n.endpoint, *port);
       stop_all();
+      watchdog.arm(1);
       return 1;
     }
   }
@@ -377,6 +429,7 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
     spdlog::critical("a core actor went down: {}; stopping the node", died);
     stop_http(sys, gw, srv);
     stop_all();
+    watchdog.arm(1);
     return 1;
   }
   spdlog::info("signal {}: stopping intake, draining in-flight work",
@@ -399,6 +452,7 @@ int run_node(const cli& args, const handler_registry& app_handlers) {
   stop_all();
   spdlog::info("node {} stopped ({})", ncfg.name,
                drained ? "drained" : "drain timed out");
+  watchdog.arm(0);
   return 0;
 }
 
