@@ -215,16 +215,37 @@ void release_read_leases(bc_pointer self, size_t gi, millis_t min_left);
 /// A first delivery of an event read from the log.
 delivery first_delivery(event ev, const std::string& group);
 
-/// Spawns the listener of the group's slot (a new one, or in place of one
-/// that went down).
-void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot);
-
 /// Gives back the read leases of every queued entry (pause, drain).
 constexpr millis_t all_leases = std::numeric_limits<millis_t>::max();
 
 /// The group's part of `status` (keys without the "groups.<name>."
 /// prefix).
 caf::settings group_status(const group_state& g);
+
+// -- broadcaster_listeners.cpp -----------------------------------------------
+
+/// Spawns the listener of the group's slot (a new one, or in place of one
+/// that went down).
+void spawn_listener_slot(bc_pointer self, size_t gi, size_t slot);
+
+/// Takes the listeners of the group that node `worker` attached; replies
+/// with how many joined (those known already are skipped).
+caf::result<uint32_t>
+join_worker_listeners(bc_pointer self, const std::string& group,
+                      const std::string& worker,
+                      const std::vector<listener_actor>& hdls);
+
+/// The reports of a batch of `listener`: its entries leave the book or go
+/// back to the queue.
+void on_done(bc_pointer self, const caf::actor_addr& listener,
+             const std::vector<dispatch_report>& reports);
+
+/// The leases a listener's claim was granted.
+void on_leased(bc_pointer self, const caf::actor_addr& listener,
+               const std::vector<lease_grant>& grants);
+
+/// A listener went down: its batches go back to the queue at once.
+void on_down(bc_pointer self, const caf::down_msg& msg);
 
 // -- broadcaster_settings.cpp ------------------------------------------------
 
