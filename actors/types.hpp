@@ -14,6 +14,7 @@
 #include "adapters/ports.hpp"
 
 #include <caf/atom.hpp>
+#include <caf/deep_to_string.hpp>
 #include <caf/deserializer.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
@@ -144,6 +145,40 @@ typename Inspector::result_type inspect(Inspector& f, delivery& x) {
   }
 }
 
+/// A batch crosses CAF's serializers as one byte string too: a dispatch's
+/// deliveries and a listener's settlements (wire_codec.hpp). Other
+/// inspectors (to_string) see each element.
+template <class Inspector, class T>
+typename Inspector::result_type
+inspect_batch(Inspector& f, std::vector<T>& xs, const char* name) {
+  if constexpr (std::is_base_of_v<caf::serializer, Inspector>) {
+    std::string blob;
+    encode_batch(xs, blob);
+    return f(caf::meta::type_name(name), blob);
+  } else if constexpr (std::is_base_of_v<caf::deserializer, Inspector>) {
+    std::string blob;
+    auto load = caf::meta::load_callback([&]() -> caf::error {
+      if (!decode_batch(blob, xs))
+        return caf::make_error(caf::sec::invalid_argument,
+                               std::string{"malformed "} + name);
+      return caf::none;
+    });
+    return f(caf::meta::type_name(name), blob, load);
+  } else {
+    std::vector<std::string> items;
+    items.reserve(xs.size());
+    for (auto& x : xs)
+      items.push_back(caf::deep_to_string(x));
+    return f(caf::meta::type_name(name), items);
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, std::vector<delivery>& xs) {
+  return inspect_batch(f, xs, "std::vector<onceflow::delivery>");
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dlq_entry& x) {
   return f(caf::meta::type_name("onceflow::dlq_entry"), x.dl, x.reason,
@@ -183,6 +218,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, settlement& x) {
   return f(caf::meta::type_name("onceflow::settlement"), x.kind, x.dl, x.due,
            x.reason, x.error, x.record_effect);
+}
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, std::vector<settlement>& xs) {
+  return inspect_batch(f, xs, "std::vector<onceflow::settlement>");
 }
 
 template <class Inspector>

@@ -167,6 +167,32 @@ struct dlq_entry {
   millis_t dead_at = 0;
 };
 
+/// How a delivery ends at the store.
+enum class settle_kind : uint8_t {
+  done = 0,    ///< Effect committed: ledger (+ processed record), ack.
+  retry = 1,   ///< Failed: into the retry schedule at `due`, ack.
+  dead = 2,    ///< Into the DLQ, ack.
+  release = 3, ///< Give the lease back unprocessed (shutdown); stays pending.
+};
+
+struct settlement {
+  settle_kind kind = settle_kind::done;
+  /// The delivery, its current attempt's record already in `history`.
+  delivery dl;
+  /// For retry: when the next attempt is due (the store schedules attempt
+  /// `dl.attempt + 1`).
+  millis_t due = 0;
+  /// For dead: why.
+  dlq_reason reason = dlq_reason::retries_exhausted;
+  std::string error;
+  /// For done: also write a processed-events record (the `store` handler's
+  /// effect), in the same commit as the ledger entry.
+  bool record_effect = false;
+};
+
+// For done, the store keeps `dl.history` with the ledger entry (see
+// codec::encode_attempts) so that the status API shows every attempt.
+
 /// Generates a random UUIDv4 in its canonical 36-character text form.
 std::string make_uuid_v4();
 

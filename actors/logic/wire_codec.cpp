@@ -16,6 +16,9 @@ static_assert(sizeof(delivery)
                      + sizeof(std::vector<attempt_record>)
                      + 5 * sizeof(int64_t),
               "delivery changed: update the delivery codec");
+static_assert(sizeof(settlement)
+                == sizeof(delivery) + sizeof(std::string) + 4 * sizeof(int64_t),
+              "settlement changed: update the settlement codec");
 
 namespace {
 
@@ -81,15 +84,66 @@ struct reader {
       ok = false;
     return static_cast<T>(x);
   }
+
+  /// A count of elements of at least `min_bytes` each: a count the rest of
+  /// the input cannot hold is garbage (and would allocate without bound).
+  size_t count(size_t min_bytes) {
+    auto n = varint();
+    if (ok && n > (in.size() - pos) / min_bytes)
+      ok = false;
+    return ok ? static_cast<size_t>(n) : 0;
+  }
+
+  /// A delivery as put_delivery wrote it, from `pos` on.
+  bool delivery(onceflow::delivery& x) {
+    auto& ev = x.ev;
+    string(ev.id);
+    string(ev.type);
+    string(ev.payload);
+    ev.prio = small<priority>(static_cast<uint64_t>(priority::low));
+    ev.created_at = signed_varint();
+    string(ev.trace_id);
+    ev.seq = varint();
+    ev.not_before = signed_varint();
+    ev.delay = signed_varint();
+    string(x.group);
+    x.attempt = small<uint32_t>(UINT32_MAX);
+    x.epoch = varint();
+    x.redeliveries = small<uint32_t>(UINT32_MAX);
+    // Each record takes at least 7 bytes.
+    auto n = count(7);
+    if (!ok)
+      return false;
+    x.history.clear();
+    x.history.resize(n);
+    for (auto& a : x.history) {
+      a.attempt = small<uint32_t>(UINT32_MAX);
+      a.at = signed_varint();
+      string(a.node);
+      string(a.listener);
+      a.epoch = varint();
+      a.result = small<outcome>(static_cast<uint64_t>(outcome::crashed));
+      string(a.error);
+    }
+    x.lease_until = signed_varint();
+    x.taken = small<uint8_t>(1) != 0;
+    return ok;
+  }
 };
 
-} // namespace
+/// The fewest bytes a delivery takes: a byte for each of its five strings'
+/// lengths and each of its eleven other fields (the history's count one).
+constexpr size_t min_delivery_bytes = 16;
 
-void encode_delivery(const delivery& x, std::string& out) {
+/// About what a delivery's encoding takes (to reserve it once).
+size_t encoded_size_hint(const delivery& x) {
   auto& ev = x.ev;
-  out.reserve(out.size() + 48 + ev.id.size() + ev.type.size()
-              + ev.payload.size() + ev.trace_id.size() + x.group.size()
-              + x.history.size() * 48);
+  return 48 + ev.id.size() + ev.type.size() + ev.payload.size()
+         + ev.trace_id.size() + x.group.size() + x.history.size() * 48;
+}
+
+void put_delivery(std::string& out, const delivery& x) {
+  auto& ev = x.ev;
   put_string(out, ev.id);
   put_string(out, ev.type);
   put_string(out, ev.payload);
@@ -117,40 +171,81 @@ void encode_delivery(const delivery& x, std::string& out) {
   put_varint(out, x.taken ? 1 : 0);
 }
 
+} // namespace
+
+void encode_delivery(const delivery& x, std::string& out) {
+  auto& ev = x.ev;
+  out.reserve(out.size() + 48 + ev.id.size() + ev.type.size()
+              + ev.payload.size() + ev.trace_id.size() + x.group.size()
+              + x.history.size() * 48);
+  put_delivery(out, x);
+}
+
 bool decode_delivery(std::string_view in, delivery& x) {
   reader r{in};
-  auto& ev = x.ev;
-  r.string(ev.id);
-  r.string(ev.type);
-  r.string(ev.payload);
-  ev.prio = r.small<priority>(static_cast<uint64_t>(priority::low));
-  ev.created_at = r.signed_varint();
-  r.string(ev.trace_id);
-  ev.seq = r.varint();
-  ev.not_before = r.signed_varint();
-  ev.delay = r.signed_varint();
-  r.string(x.group);
-  x.attempt = r.small<uint32_t>(UINT32_MAX);
-  x.epoch = r.varint();
-  x.redeliveries = r.small<uint32_t>(UINT32_MAX);
-  auto n = r.varint();
-  // Each record takes at least 7 bytes: a count beyond that is garbage.
-  if (!r.ok || n > (in.size() - r.pos) / 7)
+  return r.delivery(x) && r.pos == in.size();
+}
+
+void encode_batch(const std::vector<delivery>& xs, std::string& out) {
+  size_t size = 8;
+  for (auto& x : xs)
+    size += encoded_size_hint(x);
+  out.reserve(out.size() + size);
+  put_varint(out, xs.size());
+  for (auto& x : xs)
+    put_delivery(out, x);
+}
+
+bool decode_batch(std::string_view in, std::vector<delivery>& xs) {
+  reader r{in};
+  auto n = r.count(min_delivery_bytes);
+  xs.clear();
+  if (!r.ok)
     return false;
-  x.history.clear();
-  x.history.resize(n);
-  for (auto& a : x.history) {
-    a.attempt = r.small<uint32_t>(UINT32_MAX);
-    a.at = r.signed_varint();
-    r.string(a.node);
-    r.string(a.listener);
-    a.epoch = r.varint();
-    a.result = r.small<outcome>(static_cast<uint64_t>(outcome::crashed));
-    r.string(a.error);
+  xs.resize(n);
+  for (auto& x : xs)
+    if (!r.delivery(x))
+      return false;
+  return r.pos == in.size();
+}
+
+void encode_batch(const std::vector<settlement>& xs, std::string& out) {
+  size_t size = 8;
+  for (auto& x : xs)
+    size += encoded_size_hint(x.dl) + 8 + x.error.size();
+  out.reserve(out.size() + size);
+  put_varint(out, xs.size());
+  for (auto& x : xs) {
+    put_varint(out, static_cast<uint8_t>(x.kind));
+    put_delivery(out, x.dl);
+    put_signed(out, x.due);
+    put_varint(out, static_cast<uint8_t>(x.reason));
+    put_string(out, x.error);
+    put_varint(out, x.record_effect ? 1 : 0);
   }
-  x.lease_until = r.signed_varint();
-  x.taken = r.small<uint8_t>(1) != 0;
-  return r.ok && r.pos == in.size();
+}
+
+bool decode_batch(std::string_view in, std::vector<settlement>& xs) {
+  reader r{in};
+  // A delivery and five more fields of at least a byte each.
+  auto n = r.count(min_delivery_bytes + 5);
+  xs.clear();
+  if (!r.ok)
+    return false;
+  xs.resize(n);
+  for (auto& x : xs) {
+    x.kind = r.small<settle_kind>(static_cast<uint64_t>(settle_kind::release));
+    if (!r.delivery(x.dl))
+      return false;
+    x.due = r.signed_varint();
+    x.reason
+      = r.small<dlq_reason>(static_cast<uint64_t>(dlq_reason::crash_loop));
+    r.string(x.error);
+    x.record_effect = r.small<uint8_t>(1) != 0;
+    if (!r.ok)
+      return false;
+  }
+  return r.pos == in.size();
 }
 
 } // namespace onceflow

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -22,15 +23,26 @@ const char* onceflow_version();
 /// FNV-1a over `bytes`, continuing from `h`.
 uint64_t fnv1a(uint64_t h, const void* bytes, size_t n);
 
+/// True for std::vector.
+template <class T>
+struct is_std_vector : std::false_type {};
+
+template <class T, class A>
+struct is_std_vector<std::vector<T, A>> : std::true_type {};
+
 /// What one type contributes to the schema: its name and the bytes of a
 /// default value as CAF serializes it (a field added, removed or of another
-/// type changes them).
+/// type changes them). A vector contributes one default element: some
+/// cross as one byte string in an encoding of their own (wire_codec.hpp),
+/// which an empty one would not show.
 template <class T>
 uint64_t type_fingerprint(uint64_t h, const char* name) {
   h = fnv1a(h, name, std::char_traits<char>::length(name) + 1);
   std::vector<char> buf;
   caf::binary_serializer sink{nullptr, buf};
   T x{};
+  if constexpr (is_std_vector<T>::value)
+    x.resize(1);
   if (auto err = sink(x))
     return fnv1a(h, "?", 1);
   return fnv1a(h, buf.data(), buf.size());

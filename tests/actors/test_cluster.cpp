@@ -15,6 +15,8 @@
 #include "runtime/cluster/schema.hpp"
 #include "tests/actors/fixture.hpp"
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -609,6 +611,58 @@ BOOST_AUTO_TEST_CASE(hello_checks_schema_secret_and_node) {
                    .find("'w1' says it is a core, the cluster config says "
                          "worker"),
                  std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_crosses_caf_serializers_as_one_byte_string) {
+  // What the middleman writes for a listener's settlements: one string,
+  // the batch codec's bytes, not CAF's element-by-element encoding.
+  std::vector<settlement> xs(2);
+  xs[0].dl.ev.id = "0192f0c4-7d3e-7a11-9c2b-3f6a2d9e8b01";
+  xs[0].dl.ev.seq = 41;
+  xs[0].dl.group = "orders";
+  xs[0].dl.epoch = 7;
+  xs[0].dl.history.push_back({1, 5, "w1", "orders/3", 7, outcome::success, ""});
+  xs[0].record_effect = true;
+  xs[1].kind = settle_kind::retry;
+  xs[1].dl.ev.seq = 42;
+  xs[1].due = 1234;
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  BOOST_REQUIRE(!sink(xs));
+  std::string blob;
+  encode_batch(xs, blob);
+  std::vector<char> expected;
+  caf::binary_serializer as_string{nullptr, expected};
+  BOOST_REQUIRE(!as_string(blob));
+  BOOST_CHECK(buf == expected);
+  caf::binary_deserializer source{nullptr, buf};
+  std::vector<settlement> back;
+  BOOST_REQUIRE(!source(back));
+  BOOST_REQUIRE_EQUAL(back.size(), 2u);
+  BOOST_CHECK_EQUAL(back[0].dl.ev.id, xs[0].dl.ev.id);
+  BOOST_CHECK_EQUAL(back[0].dl.history.at(0).listener, "orders/3");
+  BOOST_CHECK(back[0].record_effect);
+  BOOST_CHECK(back[1].kind == settle_kind::retry);
+  BOOST_CHECK_EQUAL(back[1].due, 1234);
+  // A dispatch's deliveries alike; a damaged batch is an error, not a
+  // half-read vector.
+  std::vector<delivery> dls{xs[0].dl, xs[1].dl};
+  std::vector<char> dbuf;
+  caf::binary_serializer dsink{nullptr, dbuf};
+  BOOST_REQUIRE(!dsink(dls));
+  blob.clear();
+  encode_batch(dls, blob);
+  std::vector<char> dexpected;
+  caf::binary_serializer das_string{nullptr, dexpected};
+  BOOST_REQUIRE(!das_string(blob));
+  BOOST_CHECK(dbuf == dexpected);
+  blob.pop_back();
+  std::vector<char> damaged;
+  caf::binary_serializer again{nullptr, damaged};
+  BOOST_REQUIRE(!again(blob));
+  caf::binary_deserializer bad{nullptr, damaged};
+  std::vector<delivery> none;
+  BOOST_CHECK(bad(none));
 }
 
 BOOST_AUTO_TEST_CASE(the_schema_fingerprint_sees_a_changed_struct) {

@@ -1,10 +1,12 @@
-// Unit tests for actors/logic/wire_codec.hpp: the encoding a delivery
-// crosses CAF's serializers in (between nodes and between local actors).
+// Unit tests for actors/logic/wire_codec.hpp: the encoding a delivery, a
+// dispatch's deliveries and a listener's settlements cross CAF's
+// serializers in (between nodes).
 #include "actors/logic/wire_codec.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <vector>
 
 using namespace onceflow;
 
@@ -130,6 +132,78 @@ BOOST_AUTO_TEST_CASE(values_outside_their_enums_are_refused) {
   blob.clear();
   encode_delivery(d, blob);
   BOOST_TEST(!decode_delivery(blob, back));
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_of_deliveries_survives_the_round_trip) {
+  std::vector<delivery> xs{every_field_set(), delivery{}, every_field_set()};
+  xs[2].ev.seq = 7;
+  xs[2].history.clear();
+  std::string blob;
+  encode_batch(xs, blob);
+  // A decode replaces what the target held.
+  std::vector<delivery> back(5);
+  BOOST_REQUIRE(decode_batch(blob, back));
+  BOOST_REQUIRE(back.size() == xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    check_equal(xs[i], back[i]);
+  blob.clear();
+  encode_batch(std::vector<delivery>{}, blob);
+  BOOST_REQUIRE(decode_batch(blob, back));
+  BOOST_TEST(back.empty());
+}
+
+BOOST_AUTO_TEST_CASE(every_settlement_field_survives_the_round_trip) {
+  std::vector<settlement> xs(3);
+  xs[0].kind = settle_kind::retry;
+  xs[0].dl = every_field_set();
+  xs[0].due = 1796548290000;
+  xs[1].kind = settle_kind::dead;
+  xs[1].dl.ev.seq = 9;
+  xs[1].reason = dlq_reason::crash_loop;
+  xs[1].error = "boom: ünïcödé";
+  xs[2].kind = settle_kind::release;
+  xs[2].due = -1;
+  xs[2].record_effect = true;
+  std::string blob;
+  encode_batch(xs, blob);
+  std::vector<settlement> back(1);
+  BOOST_REQUIRE(decode_batch(blob, back));
+  BOOST_REQUIRE(back.size() == xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    BOOST_TEST(static_cast<int>(back[i].kind) == static_cast<int>(xs[i].kind));
+    check_equal(xs[i].dl, back[i].dl);
+    BOOST_TEST(back[i].due == xs[i].due);
+    BOOST_TEST(static_cast<int>(back[i].reason)
+               == static_cast<int>(xs[i].reason));
+    BOOST_TEST(back[i].error == xs[i].error);
+    BOOST_TEST(back[i].record_effect == xs[i].record_effect);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_batch_is_refused) {
+  std::vector<settlement> xs(2);
+  xs[0].dl = every_field_set();
+  std::string blob;
+  encode_batch(xs, blob);
+  std::vector<settlement> back;
+  for (size_t n = 0; n < blob.size(); ++n)
+    BOOST_TEST(!decode_batch(std::string_view{blob}.substr(0, n), back),
+               "a prefix of " << n << " bytes");
+  BOOST_TEST(!decode_batch(blob + "x", back));
+  // A count beyond what the input could hold allocates nothing.
+  BOOST_TEST(!decode_batch(std::string{"\xff\xff\xff\xff\x0f"}, back));
+  std::vector<delivery> dls;
+  BOOST_TEST(!decode_batch(std::string("\x05\x00", 2), dls));
+  // A kind or reason outside its enum.
+  xs[1].kind = static_cast<settle_kind>(4);
+  blob.clear();
+  encode_batch(xs, blob);
+  BOOST_TEST(!decode_batch(blob, back));
+  xs[1].kind = settle_kind::dead;
+  xs[1].reason = static_cast<dlq_reason>(3);
+  blob.clear();
+  encode_batch(xs, blob);
+  BOOST_TEST(!decode_batch(blob, back));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
