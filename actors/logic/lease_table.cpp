@@ -30,9 +30,8 @@ const char* to_string(fence_decision d) {
 
 claim_decision
 lease_table::claim(const std::string& group, const std::string& event_id,
-                   const std::string& holder, millis_t now, millis_t ttl,
-                   uint32_t crash_budget, bool already_done, uint64_t takeover,
-                   bool crashed) {
+                   millis_t now, millis_t ttl, uint32_t crash_budget,
+                   bool already_done, uint64_t takeover, bool crashed) {
   claim_decision d;
   if (already_done) {
     leases_.erase(key(group, event_id));
@@ -69,7 +68,6 @@ lease_table::claim(const std::string& group, const std::string& event_id,
   e.epoch = next_epoch_++;
   e.expires_at = now + ttl;
   e.held = true;
-  e.holder = holder;
   d.kind = claim_decision::granted;
   d.epoch = e.epoch;
   d.expires_at = e.expires_at;
@@ -93,9 +91,7 @@ fence_decision lease_table::release(const std::string& group,
                                     millis_t now) {
   auto d = check(group, event_id, epoch, now);
   if (d == fence_decision::ok) {
-    auto& e = leases_[key(group, event_id)];
-    e.held = false;
-    e.holder.clear();
+    leases_[key(group, event_id)].held = false;
   }
   return d;
 }

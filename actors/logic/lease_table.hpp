@@ -42,7 +42,9 @@ public:
     // nop
   }
 
-  /// Claims the pair for `holder`. `already_done` comes from the ledger.
+  /// Claims the pair. `already_done` comes from the ledger. Who holds a
+  /// lease is not kept: the fence decides by epoch alone (a holder's name
+  /// in every entry cost the store thread an allocation per lease).
   /// `takeover`: the epoch of a lease granted with a read that nobody ran
   /// under (see delivery::lease_until); if the pair's lease still has that
   /// epoch, it is replaced by a new one, live or expired, without counting
@@ -50,9 +52,9 @@ public:
   /// `takeover` belongs to a listener that went down; it is replaced live or
   /// expired and counts a crash redelivery (see claim_request::crashed).
   claim_decision claim(const std::string& group, const std::string& event_id,
-                       const std::string& holder, millis_t now, millis_t ttl,
-                       uint32_t crash_budget, bool already_done,
-                       uint64_t takeover = 0, bool crashed = false);
+                       millis_t now, millis_t ttl, uint32_t crash_budget,
+                       bool already_done, uint64_t takeover = 0,
+                       bool crashed = false);
 
   /// Checks whether `epoch` may still commit for the pair at `now`.
   fence_decision check(const std::string& group, const std::string& event_id,
@@ -98,7 +100,6 @@ private:
     millis_t expires_at = 0;
     bool held = false;
     uint32_t redeliveries = 0;
-    std::string holder;
   };
 
   static std::string key(const std::string& group, const std::string& id) {

@@ -39,8 +39,8 @@ void sqlite_store::reserve_epochs(size_t n) {
 
 std::vector<claim_decision>
 sqlite_store::claim(const std::vector<claim_request>& reqs,
-                    const std::string& holder, millis_t now, millis_t ttl,
-                    uint32_t crash_budget) {
+                    const std::string& /*holder: not kept*/, millis_t now,
+                    millis_t ttl, uint32_t crash_budget) {
   std::vector<claim_decision> out;
   out.reserve(reqs.size());
   reserve_epochs(reqs.size());
@@ -55,9 +55,8 @@ sqlite_store::claim(const std::vector<claim_request>& reqs,
                 && (ledger_has(r.group, r.seq, "claim")
                     || is_cancelled(r.group, r.seq)
                     || settled_by_trim(r.group, r.seq, "claim"));
-    out.push_back(leases_.claim(r.group, std::to_string(r.seq), holder, now,
-                                ttl, crash_budget, done, r.takeover,
-                                r.crashed));
+    out.push_back(leases_.claim(r.group, std::to_string(r.seq), now, ttl,
+                                crash_budget, done, r.takeover, r.crashed));
   }
   return out;
 }
