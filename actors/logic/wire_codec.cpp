@@ -174,10 +174,7 @@ void put_delivery(std::string& out, const delivery& x) {
 } // namespace
 
 void encode_delivery(const delivery& x, std::string& out) {
-  auto& ev = x.ev;
-  out.reserve(out.size() + 48 + ev.id.size() + ev.type.size()
-              + ev.payload.size() + ev.trace_id.size() + x.group.size()
-              + x.history.size() * 48);
+  out.reserve(out.size() + encoded_size_hint(x));
   put_delivery(out, x);
 }
 
