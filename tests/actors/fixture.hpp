@@ -228,4 +228,13 @@ inline probe_handler::script always_ok() {
   };
 }
 
+/// A script whose first attempt of every event fails retryably; later
+/// attempts succeed with an effect record.
+inline probe_handler::script first_attempt_fails() {
+  return [](const event&, uint32_t attempt, size_t) {
+    return attempt == 1 ? fail(outcome::retryable, "first attempt fails")
+                        : ok_effect();
+  };
+}
+
 } // namespace onceflow::test

@@ -38,10 +38,7 @@ bool is_broadcaster(caf::resumable* job) {
 BOOST_FIXTURE_TEST_SUITE(stalled_retry, fixture)
 
 BOOST_AUTO_TEST_CASE(retry_taken_before_its_attempt_is_reported_runs) {
-  auto& g = add_group("g", 1, [](const event&, uint32_t attempt, size_t) {
-    return attempt == 1 ? fail(outcome::retryable, "first attempt fails")
-                        : ok_effect();
-  });
+  auto& g = add_group("g", 1, first_attempt_fails());
   g.retry.base = 100;
   start();
   // e0 fails first: the retry timer is armed for its retry, 100 ms ahead.
@@ -90,10 +87,7 @@ BOOST_AUTO_TEST_CASE(retry_taken_before_its_attempt_is_reported_runs) {
 }
 
 BOOST_AUTO_TEST_CASE(retry_due_while_its_attempt_reports_runs_after_backoff) {
-  auto& g = add_group("g", 1, [](const event&, uint32_t attempt, size_t) {
-    return attempt == 1 ? fail(outcome::retryable, "first attempt fails")
-                        : ok_effect();
-  });
+  auto& g = add_group("g", 1, first_attempt_fails());
   g.retry.base = 100;
   start();
   self->send(n.broadcaster, atom::ingest_v,

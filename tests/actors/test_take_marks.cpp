@@ -65,10 +65,7 @@ struct take_marks_fixture : fixture {
   /// A group whose first attempt of every event fails (retry after
   /// `base`), with a lease of 3 s: its marks are renewed every second.
   void add_failing_once(const std::string& name, millis_t base) {
-    auto& g = add_group(name, 1, [](const event&, uint32_t attempt, size_t) {
-      return attempt == 1 ? fail(outcome::retryable, "first attempt fails")
-                          : ok_effect();
-    });
+    auto& g = add_group(name, 1, first_attempt_fails());
     g.retry.base = base;
     g.lease_ttl = 3000;
   }
